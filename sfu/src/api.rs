@@ -1,0 +1,146 @@
+//! The vocabulary between the SFU and the rest of Aula: ids, the commands signaling sends in,
+//! and the events that come back out for one participant.
+
+use std::fmt;
+use std::sync::Arc;
+
+/// A room's id, as signaling names it. Cheap to clone: it rides along with every command.
+pub type RoomId = Arc<str>;
+
+/// A participant within one room. Shown on the wire as `p<n>`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ParticipantId(pub u32);
+
+impl fmt::Display for ParticipantId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "p{}", self.0)
+    }
+}
+
+/// What a published track carries. A participant has at most one track per source, so
+/// `(publisher, source)` names a stream that survives the publisher reconnecting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Source {
+    Microphone,
+    Camera,
+    Screen,
+}
+
+impl Source {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Source::Microphone => "microphone",
+            Source::Camera => "camera",
+            Source::Screen => "screen",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Source> {
+        match s {
+            "microphone" => Some(Source::Microphone),
+            "camera" => Some(Source::Camera),
+            "screen" => Some(Source::Screen),
+            _ => None,
+        }
+    }
+}
+
+/// Audio or video.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Kind {
+    Audio,
+    Video,
+}
+
+impl Kind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Audio => "audio",
+            Kind::Video => "video",
+        }
+    }
+}
+
+/// Which of a participant's two connections: `Publish` carries media up to the SFU and is
+/// offered by the client; `Subscribe` carries media down and is offered by the SFU.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Direction {
+    Publish,
+    Subscribe,
+}
+
+/// Input from signaling, addressed to one room.
+#[derive(Debug)]
+pub enum Command {
+    /// Add a participant (signaling has already checked the secret and the room's limits).
+    Join { participant: ParticipantId },
+    /// An SDP offer for the participant's publish connection. `sources` names the source of
+    /// each m-line by mid; m-lines not named default by kind.
+    Publish {
+        participant: ParticipantId,
+        offer: String,
+        sources: Vec<(String, Source)>,
+    },
+    /// The answer to the last `SubscribeOffer` event.
+    SubscribeAnswer {
+        participant: ParticipantId,
+        answer: String,
+    },
+    /// A trickled ICE candidate of the client.
+    RemoteCandidate {
+        participant: ParticipantId,
+        direction: Direction,
+        candidate: String,
+    },
+    /// Remove a participant and everything it published.
+    Leave { participant: ParticipantId },
+    /// Close the room and free everything it holds.
+    Close,
+}
+
+/// One m-line of a subscribe connection, and whose media it carries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DownTrackInfo {
+    pub mid: String,
+    pub participant: ParticipantId,
+    pub kind: Kind,
+    pub source: Source,
+}
+
+/// Output for one participant, to be sent over its signaling socket.
+#[derive(Debug)]
+pub enum SfuEvent {
+    PublishAnswer {
+        sdp: String,
+    },
+    SubscribeOffer {
+        sdp: String,
+        tracks: Vec<DownTrackInfo>,
+    },
+    Error(SfuError),
+}
+
+/// Why a command was refused. Each maps to one wire error code in docs/protocol.md.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SfuError {
+    #[error("the offer has {found} media sections, at most {max} are allowed")]
+    TooManyTracks { found: usize, max: usize },
+    #[error("the session description could not be accepted: {0}")]
+    BadSdp(String),
+    #[error("no subscribe offer is outstanding")]
+    UnexpectedAnswer,
+    #[error("the participant is not in this room")]
+    UnknownParticipant,
+}
+
+impl SfuError {
+    /// The wire error code (docs/protocol.md).
+    pub fn code(&self) -> &'static str {
+        match self {
+            SfuError::TooManyTracks { .. } => "too_many_tracks",
+            SfuError::BadSdp(_) => "bad_sdp",
+            SfuError::UnexpectedAnswer => "unexpected_answer",
+            SfuError::UnknownParticipant => "not_joined",
+        }
+    }
+}

@@ -1,0 +1,36 @@
+//! Aula's selective forwarding unit (SFU): it relays audio and video between the participants
+//! of a room without decoding or transcoding.
+//!
+//! This crate is the media plane only. It knows rooms, participants and tracks by id; it does
+//! not know names, roles, secrets or HTTP: signaling decides who may join and tells the SFU
+//! through [`Command`]s, and relays the SFU's [`SfuEvent`]s (SDP offers and answers) back.
+//!
+//! Each participant has two WebRTC connections (str0m `Rtc`s): *publish* (client offers, media
+//! flows up) and *subscribe* (the SFU offers, media flows down). With one offerer per
+//! connection, renegotiation can never glare.
+//!
+//! # Layout
+//! The sans-IO core: no sockets, no threads, no clock (time comes in as `now`):
+//! - [`api`]: ids, commands in, events out.
+//! - [`worker`]: one worker's rooms and the routing of datagrams to connections.
+//! - `room`: forwarding from up tracks to down tracks, subscription offers.
+//! - `participant`, `conn`: a participant's connections and tracks.
+//! - `clock`: RTP timestamp continuity across publisher restarts.
+//! - `keyframe`: rate limiting of keyframe requests.
+//! - [`stun`]: the ufrag of a STUN message, for routing a new address.
+//!
+//! The I/O shell, [`shell`]: one UDP port, reader threads that route datagrams to worker
+//! threads, and a worker thread per core that drives a [`worker::Worker`].
+
+pub mod api;
+mod clock;
+mod conn;
+mod keyframe;
+mod participant;
+mod room;
+pub mod shell;
+pub mod stun;
+pub mod worker;
+
+pub use api::{Command, Direction, DownTrackInfo, Kind, ParticipantId, RoomId, SfuError, SfuEvent, Source};
+pub use shell::{EventSink, MetricsSnapshot, Sfu, SfuConfig, SfuHandle, StartError};

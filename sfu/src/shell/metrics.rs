@@ -1,0 +1,98 @@
+//! Counters for /metrics and the load tester. Readers bump atomics; each worker publishes a
+//! copy of its core's counters after every loop turn.
+
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+
+use crate::worker::CoreStats;
+
+pub(crate) struct Metrics {
+    datagrams_in: AtomicU64,
+    bytes_in: AtomicU64,
+    datagrams_unroutable: AtomicU64,
+    datagrams_queue_full: AtomicU64,
+    datagrams_out: AtomicU64,
+    bytes_out: AtomicU64,
+    send_errors: AtomicU64,
+    /// A std Mutex, not a tokio one: nothing awaits while it is held, and it is taken once per
+    /// worker loop turn and once per scrape.
+    workers: Vec<Mutex<CoreStats>>,
+}
+
+/// A point-in-time copy of every counter, summed over workers.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct MetricsSnapshot {
+    pub datagrams_in: u64,
+    pub bytes_in: u64,
+    pub datagrams_unroutable: u64,
+    pub datagrams_queue_full: u64,
+    pub datagrams_out: u64,
+    pub bytes_out: u64,
+    pub send_errors: u64,
+    pub core: CoreStats,
+}
+
+impl Metrics {
+    pub fn new(workers: usize) -> Metrics {
+        Metrics {
+            datagrams_in: AtomicU64::new(0),
+            bytes_in: AtomicU64::new(0),
+            datagrams_unroutable: AtomicU64::new(0),
+            datagrams_queue_full: AtomicU64::new(0),
+            datagrams_out: AtomicU64::new(0),
+            bytes_out: AtomicU64::new(0),
+            send_errors: AtomicU64::new(0),
+            workers: (0..workers).map(|_| Mutex::default()).collect(),
+        }
+    }
+
+    pub fn count_in(&self, bytes: usize) {
+        self.datagrams_in.fetch_add(1, Relaxed);
+        self.bytes_in.fetch_add(bytes as u64, Relaxed);
+    }
+
+    pub fn count_unroutable(&self) {
+        self.datagrams_unroutable.fetch_add(1, Relaxed);
+    }
+
+    pub fn count_queue_full(&self) {
+        self.datagrams_queue_full.fetch_add(1, Relaxed);
+    }
+
+    pub fn count_out(&self, bytes: usize) {
+        self.datagrams_out.fetch_add(1, Relaxed);
+        self.bytes_out.fetch_add(bytes as u64, Relaxed);
+    }
+
+    pub fn count_send_error(&self) {
+        self.send_errors.fetch_add(1, Relaxed);
+    }
+
+    pub fn publish_worker(&self, index: usize, stats: CoreStats) {
+        *self.workers[index].lock().expect("metrics lock never poisoned") = stats;
+    }
+
+    pub fn snapshot(&self) -> MetricsSnapshot {
+        let mut core = CoreStats::default();
+        for w in &self.workers {
+            let s = *w.lock().expect("metrics lock never poisoned");
+            core.datagrams_unroutable += s.datagrams_unroutable;
+            core.datagrams_rejected += s.datagrams_rejected;
+            core.frames_forwarded += s.frames_forwarded;
+            core.frames_waiting_keyframe += s.frames_waiting_keyframe;
+            core.keyframe_requests += s.keyframe_requests;
+            core.conns_failed += s.conns_failed;
+            core.rooms += s.rooms;
+        }
+        MetricsSnapshot {
+            datagrams_in: self.datagrams_in.load(Relaxed),
+            bytes_in: self.bytes_in.load(Relaxed),
+            datagrams_unroutable: self.datagrams_unroutable.load(Relaxed),
+            datagrams_queue_full: self.datagrams_queue_full.load(Relaxed),
+            datagrams_out: self.datagrams_out.load(Relaxed),
+            bytes_out: self.bytes_out.load(Relaxed),
+            send_errors: self.send_errors.load(Relaxed),
+            core,
+        }
+    }
+}

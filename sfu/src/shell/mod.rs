@@ -1,0 +1,278 @@
+//! The I/O shell around the core: sockets, threads, channels.
+//!
+//! ```text
+//!  UDP :10000 (one socket per local address, all on one port)
+//!     | reader thread per socket: route by source address, else by STUN ufrag
+//!     v
+//!  worker thread 0 .. N-1 (one per core): owns its rooms, drives a core::Worker,
+//!     |                                    sends its transmits on the sockets directly
+//!     v
+//!  EventSink per participant (signaling's WebSocket task)
+//! ```
+//!
+//! A room lives on exactly one worker, chosen by hashing its id, so everything a room does
+//! happens on one thread with no locks. The only shared state is the routing maps the reader
+//! threads consult (DashMap) and the counters.
+
+mod metrics;
+mod reader;
+mod run;
+
+use std::collections::hash_map::DefaultHasher;
+use std::hash::{Hash, Hasher};
+use std::io;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, UdpSocket};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::JoinHandle;
+
+use crossbeam_channel as channel;
+use dashmap::DashMap;
+
+use crate::api::{Command, ParticipantId, RoomId, SfuEvent};
+use crate::worker::CoreConfig;
+
+pub use metrics::MetricsSnapshot;
+use metrics::Metrics;
+
+/// Where the SFU gets its events to: called on the worker thread, so it must not block
+/// (signaling passes a closure that pushes into an unbounded channel).
+pub type EventSink = Box<dyn Fn(SfuEvent) + Send>;
+
+/// Settings of the media plane (see docs/operations.md for the user-facing names).
+#[derive(Debug, Clone)]
+pub struct SfuConfig {
+    /// The one UDP port for all media. 0 picks a free port (tests).
+    pub port: u16,
+    /// Local addresses to listen on; empty means every IPv4 address of the machine.
+    pub listen_ips: Vec<IpAddr>,
+    /// Advertised instead of each non-loopback listen address, for a server behind 1:1 NAT.
+    pub public_ip: Option<IpAddr>,
+    /// Media worker threads; 0 means one per available core.
+    pub workers: usize,
+    /// Datagrams waiting per worker before new ones are dropped (and counted).
+    pub queue_len: usize,
+    pub max_tracks_per_participant: usize,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("cannot bind UDP {addr}: {source}")]
+    Bind { addr: SocketAddr, source: io::Error },
+    #[error("no address to listen on for media")]
+    NoAddress,
+    #[error("cannot start a thread: {0}")]
+    Thread(io::Error),
+}
+
+/// The media plane is shutting down and takes no more commands.
+#[derive(Debug, thiserror::Error)]
+#[error("the media server is shutting down")]
+pub struct SfuGone;
+
+/// A local socket and the address str0m knows it by (differs behind NAT).
+pub(crate) struct MediaSocket {
+    pub socket: UdpSocket,
+    pub advertised: SocketAddr,
+}
+
+pub(crate) enum WorkerMsg {
+    Command {
+        room: RoomId,
+        cmd: Command,
+        sink: Option<EventSink>,
+    },
+    Shutdown,
+}
+
+pub(crate) struct Datagram {
+    pub received: std::time::Instant,
+    pub source: SocketAddr,
+    pub destination: SocketAddr,
+    pub data: Vec<u8>,
+}
+
+/// Routing maps the reader threads consult: which worker owns a ufrag or a remote address.
+#[derive(Default)]
+pub(crate) struct RouteMaps {
+    pub by_ufrag: DashMap<String, usize>,
+    pub by_addr: DashMap<SocketAddr, usize>,
+}
+
+/// The cloneable front of the SFU that signaling holds.
+#[derive(Clone)]
+pub struct SfuHandle {
+    commands: Arc<[channel::Sender<WorkerMsg>]>,
+    metrics: Arc<Metrics>,
+    addrs: Arc<[SocketAddr]>,
+}
+
+impl SfuHandle {
+    /// Adds a participant to a room (creating the room's media state on its worker).
+    pub fn join(&self, room: &RoomId, p: ParticipantId, sink: EventSink) -> Result<(), SfuGone> {
+        let cmd = Command::Join { participant: p };
+        self.send_msg(room, cmd, Some(sink))
+    }
+
+    pub fn send(&self, room: &RoomId, cmd: Command) -> Result<(), SfuGone> {
+        self.send_msg(room, cmd, None)
+    }
+
+    /// Advertised media addresses (what goes into SDP).
+    pub fn media_addrs(&self) -> &[SocketAddr] {
+        &self.addrs
+    }
+
+    pub fn metrics(&self) -> MetricsSnapshot {
+        self.metrics.snapshot()
+    }
+
+    fn send_msg(&self, room: &RoomId, cmd: Command, sink: Option<EventSink>) -> Result<(), SfuGone> {
+        let worker = worker_for(room, self.commands.len());
+        let msg = WorkerMsg::Command {
+            room: room.clone(),
+            cmd,
+            sink,
+        };
+        self.commands[worker].send(msg).map_err(|_| SfuGone)
+    }
+}
+
+/// The running SFU: its threads and the handle to talk to it.
+pub struct Sfu {
+    handle: SfuHandle,
+    stop: Arc<AtomicBool>,
+    threads: Vec<JoinHandle<()>>,
+}
+
+impl Sfu {
+    /// Binds the media sockets and starts the reader and worker threads.
+    pub fn start(config: &SfuConfig) -> Result<Sfu, StartError> {
+        let sockets = bind_sockets(config)?;
+        let addrs: Arc<[SocketAddr]> = sockets.iter().map(|s| s.advertised).collect();
+        let sockets: Arc<[MediaSocket]> = sockets.into();
+        let workers = match config.workers {
+            0 => std::thread::available_parallelism().map_or(2, |n| n.get()),
+            n => n,
+        };
+        let metrics = Arc::new(Metrics::new(workers));
+        let routes = Arc::new(RouteMaps::default());
+        let stop = Arc::new(AtomicBool::new(false));
+        let core_config = CoreConfig {
+            candidates: addrs.to_vec(),
+            max_tracks_per_participant: config.max_tracks_per_participant,
+        };
+        let mut threads = Vec::new();
+        let mut commands = Vec::new();
+        let mut datagram_txs = Vec::new();
+        for index in 0..workers {
+            let (cmd_tx, cmd_rx) = channel::unbounded();
+            let (dgram_tx, dgram_rx) = channel::bounded::<Datagram>(config.queue_len);
+            commands.push(cmd_tx);
+            datagram_txs.push(dgram_tx);
+            let worker = run::WorkerThread {
+                index,
+                core: crate::worker::Worker::new(core_config.clone(), rand::random()),
+                commands: cmd_rx,
+                datagrams: dgram_rx,
+                sockets: sockets.clone(),
+                routes: routes.clone(),
+                metrics: metrics.clone(),
+                sinks: Default::default(),
+            };
+            threads.push(spawn(format!("aula-media-{index}"), move || worker.run())?);
+        }
+        let datagram_txs: Arc<[_]> = datagram_txs.into();
+        for index in 0..sockets.len() {
+            let reader = reader::Reader {
+                sockets: sockets.clone(),
+                index,
+                workers: datagram_txs.clone(),
+                routes: routes.clone(),
+                metrics: metrics.clone(),
+                stop: stop.clone(),
+            };
+            threads.push(spawn(format!("aula-udp-{index}"), move || reader.run())?);
+        }
+        let handle = SfuHandle {
+            commands: commands.into(),
+            metrics,
+            addrs,
+        };
+        Ok(Sfu {
+            handle,
+            stop,
+            threads,
+        })
+    }
+
+    pub fn handle(&self) -> SfuHandle {
+        self.handle.clone()
+    }
+
+    /// Stops every thread and waits for them; connections are dropped without goodbye.
+    pub fn shutdown(self) {
+        self.stop.store(true, Ordering::Relaxed);
+        for tx in self.handle.commands.iter() {
+            let _ = tx.send(WorkerMsg::Shutdown);
+        }
+        for t in self.threads {
+            let _ = t.join();
+        }
+    }
+}
+
+fn spawn(name: String, f: impl FnOnce() + Send + 'static) -> Result<JoinHandle<()>, StartError> {
+    std::thread::Builder::new()
+        .name(name)
+        .spawn(f)
+        .map_err(StartError::Thread)
+}
+
+fn worker_for(room: &RoomId, workers: usize) -> usize {
+    let mut h = DefaultHasher::new();
+    room.hash(&mut h);
+    (h.finish() % workers as u64) as usize
+}
+
+/// One socket per listen address, all on the same port (the first one picks it if 0).
+fn bind_sockets(config: &SfuConfig) -> Result<Vec<MediaSocket>, StartError> {
+    let ips = if config.listen_ips.is_empty() {
+        local_ipv4_addresses()
+    } else {
+        config.listen_ips.clone()
+    };
+    if ips.is_empty() {
+        return Err(StartError::NoAddress);
+    }
+    let mut port = config.port;
+    let mut sockets = Vec::new();
+    for ip in ips {
+        let addr = SocketAddr::new(ip, port);
+        let socket = UdpSocket::bind(addr).map_err(|source| StartError::Bind { addr, source })?;
+        let local = socket.local_addr().map_err(|source| StartError::Bind { addr, source })?;
+        port = local.port();
+        // Readers wake up now and then to notice shutdown.
+        socket
+            .set_read_timeout(Some(std::time::Duration::from_millis(200)))
+            .map_err(|source| StartError::Bind { addr, source })?;
+        let advertised = match config.public_ip {
+            Some(public) if !ip.is_loopback() => SocketAddr::new(public, port),
+            _ => local,
+        };
+        sockets.push(MediaSocket { socket, advertised });
+    }
+    Ok(sockets)
+}
+
+fn local_ipv4_addresses() -> Vec<IpAddr> {
+    let mut ips: Vec<IpAddr> = if_addrs::get_if_addrs()
+        .map(|ifs| ifs.into_iter().map(|i| i.ip()).filter(IpAddr::is_ipv4).collect())
+        .unwrap_or_default();
+    ips.sort();
+    ips.dedup();
+    if ips.is_empty() {
+        ips.push(IpAddr::V4(Ipv4Addr::LOCALHOST));
+    }
+    ips
+}

@@ -1,0 +1,144 @@
+//! A media worker thread: the loop that drives one core [`Worker`] with real time, real
+//! datagrams and signaling's commands, and carries out its output.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, select};
+
+use super::metrics::Metrics;
+use super::{Datagram, EventSink, MediaSocket, RouteMaps, WorkerMsg};
+use crate::api::{Command, ParticipantId, RoomId};
+use crate::worker::{Output, Worker};
+
+/// The longest a worker sleeps with nothing to do; bounds how late it notices a stale clock.
+const MAX_SLEEP: Duration = Duration::from_millis(500);
+/// Inputs handled before the worker looks at timeouts and flushes output again.
+const BATCH: usize = 64;
+
+pub(crate) struct WorkerThread {
+    pub index: usize,
+    pub core: Worker,
+    pub commands: Receiver<WorkerMsg>,
+    pub datagrams: Receiver<Datagram>,
+    pub sockets: Arc<[MediaSocket]>,
+    pub routes: Arc<RouteMaps>,
+    pub metrics: Arc<Metrics>,
+    pub sinks: HashMap<(RoomId, ParticipantId), EventSink>,
+}
+
+impl WorkerThread {
+    pub fn run(mut self) {
+        loop {
+            let now = Instant::now();
+            let wait = self
+                .core
+                .poll_timeout()
+                .map_or(MAX_SLEEP, |t| t.saturating_duration_since(now).min(MAX_SLEEP));
+            let keep_going = select! {
+                recv(self.commands) -> msg => self.handle_msg(msg.ok()),
+                recv(self.datagrams) -> d => {
+                    if let Ok(d) = d { self.handle_datagram(d) }
+                    true
+                },
+                default(wait) => true,
+            };
+            if !keep_going {
+                return;
+            }
+            if !self.drain_batch() {
+                return;
+            }
+            self.core.handle_timeout(Instant::now());
+            self.flush();
+            self.metrics.publish_worker(self.index, self.core.stats());
+        }
+    }
+
+    /// Handles what else is queued, up to a batch, so a busy worker flushes regularly.
+    fn drain_batch(&mut self) -> bool {
+        for _ in 0..BATCH {
+            if let Ok(msg) = self.commands.try_recv() {
+                if !self.handle_msg(Some(msg)) {
+                    return false;
+                }
+                continue;
+            }
+            match self.datagrams.try_recv() {
+                Ok(d) => self.handle_datagram(d),
+                Err(_) => break,
+            }
+        }
+        true
+    }
+
+    fn handle_msg(&mut self, msg: Option<WorkerMsg>) -> bool {
+        let Some(WorkerMsg::Command { room, cmd, sink }) = msg else {
+            return false;
+        };
+        match (&cmd, sink) {
+            (Command::Join { participant }, Some(sink)) => {
+                self.sinks.insert((room.clone(), *participant), sink);
+            }
+            (Command::Leave { participant }, _) => {
+                self.sinks.remove(&(room.clone(), *participant));
+            }
+            (Command::Close, _) => self.sinks.retain(|(r, _), _| *r != room),
+            _ => {}
+        }
+        self.core.handle_command(Instant::now(), &room, cmd);
+        self.flush();
+        true
+    }
+
+    fn handle_datagram(&mut self, d: Datagram) {
+        self.core
+            .handle_datagram(d.received, d.source, d.destination, &d.data);
+        self.flush();
+    }
+
+    /// Carries out the core's output, in order.
+    fn flush(&mut self) {
+        while let Some(out) = self.core.poll_output() {
+            match out {
+                Output::Transmit(t) => self.transmit(&t),
+                Output::Event {
+                    room,
+                    participant,
+                    event,
+                } => {
+                    if let Some(sink) = self.sinks.get(&(room, participant)) {
+                        sink(event);
+                    }
+                }
+                Output::RouteUfrag(u) => {
+                    self.routes.by_ufrag.insert(u, self.index);
+                }
+                Output::RouteAddr(a) => {
+                    self.routes.by_addr.insert(a, self.index);
+                }
+                Output::UnrouteUfrag(u) => {
+                    self.routes.by_ufrag.remove(&u);
+                }
+                Output::UnrouteAddr(a) => {
+                    self.routes.by_addr.remove(&a);
+                }
+            }
+        }
+    }
+
+    fn transmit(&self, t: &str0m::net::Transmit) {
+        let Some(s) = self.sockets.iter().find(|s| s.advertised == t.source) else {
+            self.metrics.count_send_error();
+            return;
+        };
+        match s.socket.send_to(&t.contents, t.destination) {
+            Ok(n) => self.metrics.count_out(n),
+            Err(e) => {
+                tracing::trace!(error = %e, "udp send failed");
+                self.metrics.count_send_error();
+            }
+        }
+    }
+}
