@@ -32,5 +32,7 @@ pub mod shell;
 pub mod stun;
 pub mod worker;
 
-pub use api::{Command, Direction, DownTrackInfo, Kind, ParticipantId, RoomId, SfuError, SfuEvent, Source};
+pub use api::{
+    Command, Direction, DownTrackInfo, Kind, ParticipantId, RoomId, SfuError, SfuEvent, Source,
+};
 pub use shell::{EventSink, MetricsSnapshot, Sfu, SfuConfig, SfuHandle, StartError};

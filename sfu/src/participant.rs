@@ -31,8 +31,6 @@ pub(crate) struct Participant {
 pub(crate) struct Up {
     pub conn: Conn,
     pub tracks: Vec<UpTrack>,
-    /// What the client said each mid carries (the `tracks` of its `publish` message).
-    pub source_hints: Vec<(String, Source)>,
 }
 
 pub(crate) struct UpTrack {
@@ -147,7 +145,9 @@ fn send_pli(conn: &mut Conn, mid: Mid) -> bool {
     let Some(mut writer) = conn.rtc.writer(mid) else {
         return false;
     };
-    writer.request_keyframe(None, KeyframeRequestKind::Pli).is_ok()
+    writer
+        .request_keyframe(None, KeyframeRequestKind::Pli)
+        .is_ok()
 }
 
 pub(crate) fn kind_of(kind: MediaKind) -> Kind {

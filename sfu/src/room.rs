@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use str0m::Event;
 use str0m::change::{SdpAnswer, SdpOffer};
-use str0m::media::{Direction as SdpDirection, MediaData, MediaTime};
+use str0m::media::{Direction as SdpDirection, MediaData, MediaTime, Mid};
 use str0m::{Candidate, Input};
 
 use crate::api::{
@@ -171,7 +171,9 @@ impl Room {
         if found > max {
             return Err(SfuError::TooManyTracks { found, max });
         }
-        let offer = SdpOffer::from_sdp_string(offer).map_err(|e| SfuError::BadSdp(e.to_string()))?;
+        let offered = offered_media(offer);
+        let offer =
+            SdpOffer::from_sdp_string(offer).map_err(|e| SfuError::BadSdp(e.to_string()))?;
         if !self.participants.contains_key(&participant) {
             return Err(SfuError::UnknownParticipant);
         }
@@ -197,11 +199,28 @@ impl Room {
             ctx.routes.remove_conn(&old.conn, ctx.out);
         }
         p.generation += 1;
-        p.up = Some(Up {
-            conn,
-            tracks: Vec::new(),
-            source_hints,
-        });
+        // The tracks are taken from the offer rather than from str0m's MediaAdded events,
+        // which come only once DTLS is up: a restarted publisher's streams must be known at
+        // once, or every subscriber would see them stopped and offered anew.
+        let mut tracks: Vec<UpTrack> = Vec::new();
+        for (mid, kind) in offered {
+            let source = source_for(&source_hints, &mid, kind);
+            let mid = Mid::from(mid.as_str());
+            let known = conn
+                .rtc
+                .media(mid)
+                .is_some_and(|m| kind_of(m.kind()) == kind);
+            if known && !tracks.iter().any(|t| t.source == source) {
+                let keyframes = Default::default();
+                tracks.push(UpTrack {
+                    mid,
+                    kind,
+                    source,
+                    keyframes,
+                });
+            }
+        }
+        p.up = Some(Up { conn, tracks });
         self.streams_changed = true;
         self.emit(
             participant,
@@ -299,7 +318,11 @@ impl Room {
         self.next_timeout = self
             .participants
             .values()
-            .flat_map(|p| p.conns().map(|c| c.next_timeout).chain(p.keyframe_timeout()))
+            .flat_map(|p| {
+                p.conns()
+                    .map(|c| c.next_timeout)
+                    .chain(p.keyframe_timeout())
+            })
             .min();
     }
 
@@ -324,29 +347,14 @@ impl Room {
         ctx: &mut Ctx,
     ) {
         match (direction, event) {
-            (Direction::Publish, Event::MediaAdded(added)) => {
-                let Some(up) = self.participants.get_mut(&participant).and_then(|p| p.up.as_mut())
-                else {
-                    return;
-                };
-                let kind = kind_of(added.kind);
-                let source = source_for(&up.source_hints, &added.mid.to_string(), kind);
-                if up.tracks.iter().any(|t| t.source == source) {
-                    tracing::debug!(?source, "second track for one source ignored");
-                    return;
-                }
-                up.tracks.push(UpTrack {
-                    mid: added.mid,
-                    kind,
-                    source,
-                    keyframes: Default::default(),
-                });
-                self.streams_changed = true;
-            }
             (Direction::Publish, Event::MediaData(data)) => self.forward(participant, data, ctx),
             (Direction::Subscribe, Event::KeyframeRequest(req)) => {
                 let stream = self.participants.get(&participant).and_then(|p| {
-                    let t = p.down.tracks.iter().find(|t| t.state == DownState::Open(req.mid))?;
+                    let t = p
+                        .down
+                        .tracks
+                        .iter()
+                        .find(|t| t.state == DownState::Open(req.mid))?;
                     Some(t.stream)
                 });
                 if let Some(stream) = stream {
@@ -381,7 +389,9 @@ impl Room {
         let Some(p) = self.participants.get(&publisher) else {
             return;
         };
-        let Some(track) = p.up.as_ref().and_then(|u| u.tracks.iter().find(|t| t.mid == data.mid))
+        let Some(track) =
+            p.up.as_ref()
+                .and_then(|u| u.tracks.iter().find(|t| t.mid == data.mid))
         else {
             return;
         };
@@ -392,7 +402,11 @@ impl Room {
         let (kind, generation) = (track.kind, p.generation);
         let mut want_keyframe = kind == Kind::Video && !data.contiguous;
         let clock_rate = data.time.frequency();
-        for (_, sub) in self.participants.range_mut(..).filter(|(id, _)| **id != publisher) {
+        for (_, sub) in self
+            .participants
+            .range_mut(..)
+            .filter(|(id, _)| **id != publisher)
+        {
             let Some(conn) = sub.down.conn.as_mut().filter(|c| c.connected) else {
                 continue;
             };
@@ -641,7 +655,10 @@ fn plan_down_tracks<'a>(
 ) {
     let wanted: Vec<&(StreamKey, Kind)> = wanted.collect();
     for (stream, kind) in &wanted {
-        if !tracks.iter().any(|t| t.stream == *stream && t.kind == *kind) {
+        if !tracks
+            .iter()
+            .any(|t| t.stream == *stream && t.kind == *kind)
+        {
             tracks.push(DownTrack {
                 stream: *stream,
                 kind: *kind,
@@ -685,6 +702,39 @@ fn count_media_sections(sdp: &str) -> usize {
         .count()
 }
 
+/// The audio and video m-lines of an offer that send media to us: (mid, kind).
+fn offered_media(sdp: &str) -> Vec<(String, Kind)> {
+    let mut found = Vec::new();
+    // (kind, mid, sends) of the section being read
+    let mut section: Option<(Kind, Option<String>, bool)> = None;
+    let mut finish = |s: Option<(Kind, Option<String>, bool)>| {
+        if let Some((kind, Some(mid), true)) = s {
+            found.push((mid, kind));
+        }
+    };
+    for line in sdp.lines() {
+        let line = line.trim_end();
+        if let Some(m) = line.strip_prefix("m=") {
+            finish(section.take());
+            let kind = match m.split(' ').next() {
+                Some("audio") => Some(Kind::Audio),
+                Some("video") => Some(Kind::Video),
+                _ => None,
+            };
+            let port_zero = m.split(' ').nth(1) == Some("0");
+            section = kind.filter(|_| !port_zero).map(|k| (k, None, true));
+        } else if let Some((_, mid, sends)) = &mut section {
+            if let Some(v) = line.strip_prefix("a=mid:") {
+                *mid = Some(v.to_string());
+            } else if line == "a=recvonly" || line == "a=inactive" {
+                *sends = false;
+            }
+        }
+    }
+    finish(section);
+    found
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -710,8 +760,9 @@ mod tests {
 
         let mid = str0m::media::Mid::from("3");
         tracks[1].state = DownState::Open(mid);
-        // Publisher 1's camera goes away, its microphone stays (not yet offered: dropped).
-        plan_down_tracks(&mut tracks, wanted[..1].iter());
+        // Publisher 1 leaves: the open camera track is stopped, the never-offered
+        // microphone track is simply dropped.
+        plan_down_tracks(&mut tracks, [].iter());
         assert_eq!(tracks.len(), 1);
         assert_eq!(tracks[0].state, DownState::ToStop(mid));
     }
@@ -737,6 +788,20 @@ mod tests {
         assert_eq!(source_for(&hints, "0", Kind::Audio), Source::Microphone);
         assert_eq!(source_for(&hints, "1", Kind::Video), Source::Screen);
         assert_eq!(source_for(&hints, "9", Kind::Video), Source::Camera);
+    }
+
+    #[test]
+    fn finds_the_sending_media_of_an_offer() {
+        let sdp = "v=0\r\nm=audio 9 UDP\r\na=mid:0\r\na=sendonly\r\n\
+                   m=video 9 UDP\r\na=mid:1\r\na=sendrecv\r\n\
+                   m=video 9 UDP\r\na=mid:2\r\na=recvonly\r\n\
+                   m=video 0 UDP\r\na=mid:3\r\n\
+                   m=application 9 UDP\r\na=mid:4\r\n";
+        let found = offered_media(sdp);
+        assert_eq!(
+            found,
+            [("0".into(), Kind::Audio), ("1".into(), Kind::Video)]
+        );
     }
 
     #[test]

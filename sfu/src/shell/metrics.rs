@@ -69,7 +69,9 @@ impl Metrics {
     }
 
     pub fn publish_worker(&self, index: usize, stats: CoreStats) {
-        *self.workers[index].lock().expect("metrics lock never poisoned") = stats;
+        *self.workers[index]
+            .lock()
+            .expect("metrics lock never poisoned") = stats;
     }
 
     pub fn snapshot(&self) -> MetricsSnapshot {

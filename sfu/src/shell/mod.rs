@@ -32,8 +32,8 @@ use dashmap::DashMap;
 use crate::api::{Command, ParticipantId, RoomId, SfuEvent};
 use crate::worker::CoreConfig;
 
-pub use metrics::MetricsSnapshot;
 use metrics::Metrics;
+pub use metrics::MetricsSnapshot;
 
 /// Where the SFU gets its events to: called on the worker thread, so it must not block
 /// (signaling passes a closure that pushes into an unbounded channel).
@@ -127,7 +127,12 @@ impl SfuHandle {
         self.metrics.snapshot()
     }
 
-    fn send_msg(&self, room: &RoomId, cmd: Command, sink: Option<EventSink>) -> Result<(), SfuGone> {
+    fn send_msg(
+        &self,
+        room: &RoomId,
+        cmd: Command,
+        sink: Option<EventSink>,
+    ) -> Result<(), SfuGone> {
         let worker = worker_for(room, self.commands.len());
         let msg = WorkerMsg::Command {
             room: room.clone(),
@@ -250,7 +255,9 @@ fn bind_sockets(config: &SfuConfig) -> Result<Vec<MediaSocket>, StartError> {
     for ip in ips {
         let addr = SocketAddr::new(ip, port);
         let socket = UdpSocket::bind(addr).map_err(|source| StartError::Bind { addr, source })?;
-        let local = socket.local_addr().map_err(|source| StartError::Bind { addr, source })?;
+        let local = socket
+            .local_addr()
+            .map_err(|source| StartError::Bind { addr, source })?;
         port = local.port();
         // Readers wake up now and then to notice shutdown.
         socket
@@ -267,7 +274,12 @@ fn bind_sockets(config: &SfuConfig) -> Result<Vec<MediaSocket>, StartError> {
 
 fn local_ipv4_addresses() -> Vec<IpAddr> {
     let mut ips: Vec<IpAddr> = if_addrs::get_if_addrs()
-        .map(|ifs| ifs.into_iter().map(|i| i.ip()).filter(IpAddr::is_ipv4).collect())
+        .map(|ifs| {
+            ifs.into_iter()
+                .map(|i| i.ip())
+                .filter(IpAddr::is_ipv4)
+                .collect()
+        })
         .unwrap_or_default();
     ips.sort();
     ips.dedup();

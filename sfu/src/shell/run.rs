@@ -32,10 +32,9 @@ impl WorkerThread {
     pub fn run(mut self) {
         loop {
             let now = Instant::now();
-            let wait = self
-                .core
-                .poll_timeout()
-                .map_or(MAX_SLEEP, |t| t.saturating_duration_since(now).min(MAX_SLEEP));
+            let wait = self.core.poll_timeout().map_or(MAX_SLEEP, |t| {
+                t.saturating_duration_since(now).min(MAX_SLEEP)
+            });
             let keep_going = select! {
                 recv(self.commands) -> msg => self.handle_msg(msg.ok()),
                 recv(self.datagrams) -> d => {

@@ -1,0 +1,106 @@
+//! Bad input to the core: garbage datagrams, SDP it cannot accept, answers nobody asked for.
+//! Each is refused or dropped and counted; none panics, and a lesson in progress goes on.
+
+mod common;
+
+use std::time::Duration;
+
+use aula_sfu::worker::Output;
+use aula_sfu::{Command, Kind, ParticipantId, SfuEvent};
+use common::{SERVER, Sim};
+use rand::{Rng, SeedableRng};
+
+fn errors_for(sim: &mut Sim, cmd: Command) -> Vec<String> {
+    let room = sim.room.clone();
+    sim.worker.handle_command(sim.now, &room, cmd);
+    let mut codes = Vec::new();
+    while let Some(out) = sim.worker.poll_output() {
+        if let Output::Event {
+            event: SfuEvent::Error(e),
+            ..
+        } = out
+        {
+            codes.push(e.code().to_string());
+        }
+    }
+    codes
+}
+
+#[test]
+fn garbage_datagrams_are_counted_and_the_lesson_goes_on() {
+    let mut sim = Sim::new(9);
+    sim.join();
+    sim.publish(0);
+    sim.join();
+    sim.run_for(Duration::from_secs(1));
+    let before = sim.frames(1, 0, Kind::Video).len();
+
+    let mut rng = rand::rngs::StdRng::seed_from_u64(99);
+    let server = SERVER.parse().unwrap();
+    let stranger = "127.0.9.9:4444".parse().unwrap();
+    let known = "127.0.1.2:6000".parse().unwrap(); // client 1's subscribe address
+    for i in 0..5000 {
+        let len = rng.random_range(0..1500);
+        let mut data: Vec<u8> = (0..len).map(|_| rng.random()).collect();
+        // Make some of it look like STUN, RTP and DTLS, the kinds the core demultiplexes.
+        if let Some(first) = data.first_mut() {
+            *first = [0x00, 0x01, 0x80, 0x16, *first][i % 5];
+        }
+        let from = if i % 2 == 0 { stranger } else { known };
+        sim.worker.handle_datagram(sim.now, from, server, &data);
+    }
+    let stats = sim.worker.stats();
+    assert!(stats.datagrams_unroutable >= 2500, "{stats:?}");
+    assert!(stats.datagrams_rejected > 0, "{stats:?}");
+
+    sim.run_for(Duration::from_secs(1));
+    assert!(
+        sim.frames(1, 0, Kind::Video).len() > before + 20,
+        "media still flows"
+    );
+}
+
+#[test]
+fn unacceptable_commands_get_clear_errors() {
+    let mut sim = Sim::new(10);
+    let p = sim.clients.len();
+    sim.join();
+    let id = sim.clients[p].id;
+
+    let garbage = Command::Publish {
+        participant: id,
+        offer: "this is not sdp".into(),
+        sources: vec![],
+    };
+    assert_eq!(errors_for(&mut sim, garbage), ["bad_sdp"]);
+
+    let many = "v=0\r\n".to_string() + &"m=video 9 UDP/TLS/RTP/SAVPF 96\r\n".repeat(4);
+    let too_many = Command::Publish {
+        participant: id,
+        offer: many,
+        sources: vec![],
+    };
+    assert_eq!(errors_for(&mut sim, too_many), ["too_many_tracks"]);
+
+    let answer = Command::SubscribeAnswer {
+        participant: id,
+        answer: "v=0".into(),
+    };
+    assert_eq!(errors_for(&mut sim, answer), ["unexpected_answer"]);
+
+    let stranger = Command::SubscribeAnswer {
+        participant: ParticipantId(77),
+        answer: "v=0".into(),
+    };
+    assert_eq!(errors_for(&mut sim, stranger), ["not_joined"]);
+
+    let candidate = Command::RemoteCandidate {
+        participant: id,
+        direction: aula_sfu::Direction::Publish,
+        candidate: "candidate:garbage".into(),
+    };
+    assert!(
+        errors_for(&mut sim, candidate).is_empty(),
+        "a bad candidate is ignored"
+    );
+}

@@ -1,0 +1,464 @@
+//! A simulated class for testing the SFU core: one core [`Worker`] and any number of str0m
+//! clients, connected by an in-memory network and moved forward in simulated time. Real ICE,
+//! DTLS, SRTP and RTP, no sockets and no sleeps: a minute of lesson runs in well under a
+//! second, and a seed replays it exactly.
+
+#![allow(dead_code)] // each test file uses a different part of the harness
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use aula_sfu::worker::{CoreConfig, Output, Worker};
+use aula_sfu::{Command, Kind, ParticipantId, RoomId, SfuEvent};
+use str0m::change::{SdpAnswer, SdpOffer, SdpPendingOffer};
+use str0m::format::Codec;
+use str0m::media::{Direction, MediaKind, MediaTime, Mid};
+use str0m::net::{Protocol, Receive};
+use str0m::{Candidate, Event, Input, Output as RtcOutput, Rtc};
+
+pub const SERVER: &str = "127.0.0.1:10000";
+const AUDIO_INTERVAL: Duration = Duration::from_millis(20);
+const VIDEO_INTERVAL: Duration = Duration::from_millis(33);
+const KEYFRAME_INTERVAL: Duration = Duration::from_secs(10);
+
+/// A frame one client received on its subscribe connection.
+#[derive(Debug, Clone)]
+pub struct Received {
+    pub from: ParticipantId,
+    pub kind: Kind,
+    pub mid: Mid,
+    pub rtp_time: u64,
+    pub keyframe: bool,
+    pub contiguous: bool,
+    pub first_seq: u64,
+    pub last_seq: u64,
+    pub at: Instant,
+}
+
+/// One side of a client: a str0m `Rtc` on its own address.
+struct Side {
+    rtc: Rtc,
+    addr: SocketAddr,
+    next_timeout: Instant,
+}
+
+pub struct Client {
+    pub id: ParticipantId,
+    index: u8,
+    up: Option<Side>,
+    up_pending: Option<SdpPendingOffer>,
+    up_mids: Vec<(Mid, MediaKind)>,
+    pub up_connected: bool,
+    generation: u16,
+    down: Option<Side>,
+    pub down_tracks: HashMap<Mid, (ParticipantId, Kind)>,
+    pub offers: usize,
+    pub errors: Vec<String>,
+    pub received: Vec<Received>,
+    next_audio: Instant,
+    next_video: Instant,
+    next_keyframe: Instant,
+    want_keyframe: bool,
+    audio_time: u64,
+    video_time: u64,
+    pub keyframes_sent: usize,
+}
+
+pub struct Sim {
+    pub now: Instant,
+    pub worker: Worker,
+    pub room: RoomId,
+    pub clients: Vec<Client>,
+    next_id: u32,
+}
+
+impl Sim {
+    pub fn new(seed: u64) -> Sim {
+        let config = CoreConfig {
+            candidates: vec![SERVER.parse().unwrap()],
+            max_tracks_per_participant: 3,
+        };
+        Sim {
+            now: Instant::now(),
+            worker: Worker::new(config, seed),
+            room: "room-1".into(),
+            clients: Vec::new(),
+            next_id: 0,
+        }
+    }
+
+    /// A new participant joins (without publishing yet); returns its index.
+    pub fn join(&mut self) -> usize {
+        let id = ParticipantId(self.next_id);
+        self.next_id += 1;
+        let index = self.clients.len();
+        self.clients.push(Client::new(id, index as u8, self.now));
+        let cmd = Command::Join { participant: id };
+        self.worker.handle_command(self.now, &self.room, cmd);
+        index
+    }
+
+    /// Client `i` (re)publishes microphone and camera on a fresh publish connection.
+    pub fn publish(&mut self, i: usize) {
+        let now = self.now;
+        let c = &mut self.clients[i];
+        c.generation += 1;
+        let addr = c.addr(0, c.generation);
+        let mut rtc = Rtc::builder().build(now);
+        rtc.add_local_candidate(Candidate::host(addr, "udp").unwrap());
+        let mut change = rtc.sdp_api();
+        let a = change.add_media(MediaKind::Audio, Direction::SendOnly, None, None, None);
+        let v = change.add_media(MediaKind::Video, Direction::SendOnly, None, None, None);
+        let (offer, pending) = change.apply().expect("changes to offer");
+        c.up = Some(Side {
+            rtc,
+            addr,
+            next_timeout: now,
+        });
+        c.up_pending = Some(pending);
+        c.up_mids = vec![(a, MediaKind::Audio), (v, MediaKind::Video)];
+        c.up_connected = false;
+        // A restarted publisher starts from new random timestamps.
+        c.audio_time = 1_000_000 * c.generation as u64 + 7;
+        c.video_time = 9_000_000 * c.generation as u64 + 11;
+        let cmd = Command::Publish {
+            participant: c.id,
+            offer: offer.to_sdp_string(),
+            sources: Vec::new(),
+        };
+        self.worker.handle_command(now, &self.room, cmd);
+    }
+
+    pub fn leave(&mut self, i: usize) {
+        let id = self.clients[i].id;
+        self.clients[i].up = None;
+        self.clients[i].down = None;
+        let cmd = Command::Leave { participant: id };
+        self.worker.handle_command(self.now, &self.room, cmd);
+    }
+
+    /// Runs the simulation for `duration` of simulated time.
+    pub fn run_for(&mut self, duration: Duration) {
+        let end = self.now + duration;
+        loop {
+            self.pump();
+            let next = self.next_wakeup().min(end);
+            if next <= self.now && self.now >= end {
+                return;
+            }
+            // Time moves forward at least a millisecond a step, like a real clock would.
+            self.now = next.max(self.now + Duration::from_millis(1));
+            if self.now > end {
+                return;
+            }
+            self.worker.handle_timeout(self.now);
+            let now = self.now;
+            for c in &mut self.clients {
+                c.handle_timeout(now);
+            }
+        }
+    }
+
+    fn next_wakeup(&self) -> Instant {
+        let far = self.now + Duration::from_secs(3600);
+        let worker = self.worker.poll_timeout().unwrap_or(far);
+        let clients = self
+            .clients
+            .iter()
+            .map(Client::next_wakeup)
+            .min()
+            .unwrap_or(far);
+        worker.min(clients)
+    }
+
+    /// Moves packets and signaling until nothing is in flight.
+    fn pump(&mut self) {
+        loop {
+            let mut moved = false;
+            while let Some(out) = self.worker.poll_output() {
+                moved = true;
+                self.handle_worker_output(out);
+            }
+            let now = self.now;
+            let mut to_server = Vec::new();
+            for c in &mut self.clients {
+                c.poll(now, &mut to_server);
+            }
+            for (source, destination, data) in to_server {
+                moved = true;
+                self.worker.handle_datagram(now, source, destination, &data);
+            }
+            if !moved {
+                return;
+            }
+        }
+    }
+
+    fn handle_worker_output(&mut self, out: Output) {
+        let now = self.now;
+        match out {
+            Output::Transmit(t) => {
+                if let Some(c) = self.clients.iter_mut().find(|c| c.owns(t.destination)) {
+                    c.receive(now, t.source, t.destination, &t.contents);
+                }
+            }
+            Output::Event {
+                participant, event, ..
+            } => {
+                let Some(c) = self.clients.iter_mut().find(|c| c.id == participant) else {
+                    return;
+                };
+                if let Some(cmd) = c.handle_sfu_event(now, event) {
+                    self.worker.handle_command(now, &self.room, cmd);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Frames client `i` received from participant `from` of one kind.
+    pub fn frames(&self, i: usize, from: usize, kind: Kind) -> Vec<&Received> {
+        let from = self.clients[from].id;
+        let c = &self.clients[i];
+        c.received
+            .iter()
+            .filter(|r| r.from == from && r.kind == kind)
+            .collect()
+    }
+}
+
+impl Client {
+    fn new(id: ParticipantId, index: u8, now: Instant) -> Client {
+        Client {
+            id,
+            index,
+            up: None,
+            up_pending: None,
+            up_mids: Vec::new(),
+            up_connected: false,
+            generation: 0,
+            down: None,
+            down_tracks: HashMap::new(),
+            offers: 0,
+            errors: Vec::new(),
+            received: Vec::new(),
+            next_audio: now,
+            next_video: now,
+            next_keyframe: now + KEYFRAME_INTERVAL,
+            want_keyframe: true,
+            audio_time: 0,
+            video_time: 0,
+            keyframes_sent: 0,
+        }
+    }
+
+    /// Each client has its own loopback address; each connection its own port.
+    fn addr(&self, down: u16, generation: u16) -> SocketAddr {
+        let port = 5000 + down * 1000 + generation;
+        format!("127.0.1.{}:{port}", self.index + 1)
+            .parse()
+            .unwrap()
+    }
+
+    fn owns(&self, addr: SocketAddr) -> bool {
+        self.sides().any(|s| s.addr == addr)
+    }
+
+    fn sides(&self) -> impl Iterator<Item = &Side> {
+        self.up.iter().chain(self.down.iter())
+    }
+
+    fn next_wakeup(&self) -> Instant {
+        let rtc = self.sides().map(|s| s.next_timeout).min();
+        let media = self
+            .up_connected
+            .then_some(self.next_audio.min(self.next_video));
+        rtc.into_iter()
+            .chain(media)
+            .min()
+            .unwrap_or(self.next_audio + Duration::from_secs(3600))
+    }
+
+    fn receive(&mut self, now: Instant, source: SocketAddr, destination: SocketAddr, data: &[u8]) {
+        let side = [self.up.as_mut(), self.down.as_mut()]
+            .into_iter()
+            .flatten()
+            .find(|s| s.addr == destination)
+            .expect("caller checked the address");
+        let input = Input::Receive(
+            now,
+            Receive {
+                proto: Protocol::Udp,
+                source,
+                destination,
+                contents: data.try_into().expect("server sends valid datagrams"),
+            },
+        );
+        side.rtc.handle_input(input).expect("client accepts input");
+    }
+
+    fn handle_timeout(&mut self, now: Instant) {
+        for side in [self.up.as_mut(), self.down.as_mut()].into_iter().flatten() {
+            if side.next_timeout <= now {
+                side.rtc.handle_input(Input::Timeout(now)).expect("timeout");
+            }
+        }
+        if self.up_connected {
+            self.write_media(now);
+        }
+    }
+
+    fn write_media(&mut self, now: Instant) {
+        let Some(up) = &mut self.up else { return };
+        if now >= self.next_audio {
+            self.next_audio += AUDIO_INTERVAL;
+            self.audio_time += 960;
+            let mid = self.up_mids[0].0;
+            write(
+                &mut up.rtc,
+                mid,
+                Codec::Opus,
+                now,
+                self.audio_time,
+                48_000,
+                vec![0xfc; 120],
+            );
+        }
+        if now >= self.next_video {
+            self.next_video += VIDEO_INTERVAL;
+            self.video_time += 2970;
+            let key = self.want_keyframe || now >= self.next_keyframe;
+            if key {
+                self.want_keyframe = false;
+                self.next_keyframe = now + KEYFRAME_INTERVAL;
+                self.keyframes_sent += 1;
+            }
+            // VP8 payload header: bit 0 of the first byte clear means a keyframe.
+            let mut frame = vec![0x55; 3000];
+            frame[0] = if key { 0x10 } else { 0x11 };
+            let mid = self.up_mids[1].0;
+            write(
+                &mut up.rtc,
+                mid,
+                Codec::Vp8,
+                now,
+                self.video_time,
+                90_000,
+                frame,
+            );
+        }
+    }
+
+    fn poll(&mut self, now: Instant, to_server: &mut Vec<(SocketAddr, SocketAddr, Vec<u8>)>) {
+        let mut events = Vec::new();
+        for (is_down, side) in [(false, self.up.as_mut()), (true, self.down.as_mut())] {
+            let Some(side) = side else { continue };
+            loop {
+                match side.rtc.poll_output().expect("client poll") {
+                    RtcOutput::Timeout(t) => {
+                        side.next_timeout = t;
+                        break;
+                    }
+                    RtcOutput::Transmit(t) => {
+                        to_server.push((t.source, t.destination, t.contents.to_vec()))
+                    }
+                    RtcOutput::Event(e) => events.push((is_down, e)),
+                }
+            }
+        }
+        for (is_down, e) in events {
+            self.handle_rtc_event(now, is_down, e);
+        }
+    }
+
+    fn handle_rtc_event(&mut self, now: Instant, is_down: bool, e: Event) {
+        match (is_down, e) {
+            (false, Event::Connected) => {
+                self.up_connected = true;
+                self.next_audio = now;
+                self.next_video = now;
+            }
+            (false, Event::KeyframeRequest(_)) => self.want_keyframe = true,
+            (true, Event::MediaData(d)) => {
+                let Some((from, kind)) = self.down_tracks.get(&d.mid).copied() else {
+                    return;
+                };
+                self.received.push(Received {
+                    from,
+                    kind,
+                    mid: d.mid,
+                    rtp_time: d.time.numer(),
+                    keyframe: d.is_keyframe(),
+                    contiguous: d.contiguous,
+                    first_seq: **d.seq_range.start(),
+                    last_seq: **d.seq_range.end(),
+                    at: now,
+                });
+            }
+            _ => {}
+        }
+    }
+
+    fn handle_sfu_event(&mut self, now: Instant, event: SfuEvent) -> Option<Command> {
+        match event {
+            SfuEvent::PublishAnswer { sdp } => {
+                let answer = SdpAnswer::from_sdp_string(&sdp).expect("valid answer");
+                let pending = self.up_pending.take().expect("an offer is pending");
+                let up = self.up.as_mut().expect("publishing");
+                up.rtc
+                    .sdp_api()
+                    .accept_answer(pending, answer)
+                    .expect("answer accepted");
+                None
+            }
+            SfuEvent::SubscribeOffer { sdp, tracks } => {
+                self.offers += 1;
+                self.down_tracks = tracks
+                    .iter()
+                    .map(|t| (Mid::from(t.mid.as_str()), (t.participant, t.kind)))
+                    .collect();
+                if self.down.is_none() {
+                    let addr = self.addr(1, 0);
+                    let mut rtc = Rtc::builder().build(now);
+                    rtc.add_local_candidate(Candidate::host(addr, "udp").unwrap());
+                    self.down = Some(Side {
+                        rtc,
+                        addr,
+                        next_timeout: now,
+                    });
+                }
+                let down = self.down.as_mut().expect("just made");
+                let offer = SdpOffer::from_sdp_string(&sdp).expect("valid offer");
+                let answer = down
+                    .rtc
+                    .sdp_api()
+                    .accept_offer(offer)
+                    .expect("offer accepted");
+                Some(Command::SubscribeAnswer {
+                    participant: self.id,
+                    answer: answer.to_sdp_string(),
+                })
+            }
+            SfuEvent::Error(e) => {
+                self.errors.push(e.to_string());
+                None
+            }
+        }
+    }
+}
+
+fn write(rtc: &mut Rtc, mid: Mid, codec: Codec, now: Instant, time: u64, hz: u32, data: Vec<u8>) {
+    let Some(writer) = rtc.writer(mid) else {
+        return;
+    };
+    let Some(pt) = writer
+        .payload_params()
+        .find(|p| p.spec().codec == codec)
+        .map(|p| p.pt())
+    else {
+        return;
+    };
+    let time = MediaTime::new(time, str0m::media::Frequency::new(hz).unwrap());
+    writer.write(pt, now, time, data).expect("write media");
+}
