@@ -74,7 +74,7 @@ impl Room {
                 participant,
                 answer,
             } => self
-                .handle_subscribe_answer(now, participant, &answer)
+                .handle_subscribe_answer(now, participant, &answer, ctx)
                 .map_err(|e| (participant, e)),
             Command::RemoteCandidate {
                 participant,
@@ -237,6 +237,7 @@ impl Room {
         now: Instant,
         participant: ParticipantId,
         answer: &str,
+        ctx: &mut Ctx,
     ) -> Result<(), SfuError> {
         let p = self
             .participants
@@ -274,7 +275,7 @@ impl Room {
         self.streams_changed = true;
         if connected {
             for stream in opened {
-                self.request_keyframe(stream, now);
+                self.request_keyframe(stream, now, ctx);
             }
         }
         accepted.map_err(|e| SfuError::BadSdp(e.to_string()))
@@ -358,9 +359,7 @@ impl Room {
                     Some(t.stream)
                 });
                 if let Some(stream) = stream {
-                    if self.request_keyframe(stream, now) {
-                        ctx.stats.keyframe_requests += 1;
-                    }
+                    self.request_keyframe(stream, now, ctx);
                 }
             }
             (Direction::Subscribe, Event::Connected) => {
@@ -372,9 +371,7 @@ impl Room {
                     .map(|t| t.stream)
                     .collect();
                 for stream in streams {
-                    if self.request_keyframe(stream, now) {
-                        ctx.stats.keyframe_requests += 1;
-                    }
+                    self.request_keyframe(stream, now, ctx);
                 }
             }
             (_, Event::IceConnectionStateChange(state)) => {
@@ -427,22 +424,18 @@ impl Room {
                 }
             }
         }
-        if want_keyframe && self.request_keyframe(stream, data.network_time) {
-            ctx.stats.keyframe_requests += 1;
+        if want_keyframe {
+            self.request_keyframe(stream, data.network_time, ctx);
         }
     }
 
-    fn request_keyframe(&mut self, stream: StreamKey, now: Instant) -> bool {
+    fn request_keyframe(&mut self, stream: StreamKey, now: Instant, ctx: &mut Ctx) {
         let Some(p) = self.participants.get_mut(&stream.publisher) else {
-            return false;
+            return;
         };
-        let sent = p.request_keyframe(stream.source, now);
-        if sent {
-            if let Some(up) = &mut p.up {
-                up.conn.dirty = true;
-            }
+        if p.request_keyframe(stream.source, now) {
+            ctx.stats.keyframe_requests += 1;
         }
-        sent
     }
 
     // ---- subscriptions ----

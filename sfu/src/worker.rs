@@ -109,10 +109,10 @@ impl Routes {
     fn lookup(&self, source: SocketAddr, datagram: &[u8]) -> Option<&ConnKey> {
         // A known address wins; STUN from a new address (a new connection, or a client that
         // changed networks) is routed by the ufrag it names.
-        if let Some(key) = self.by_addr.get(&source) {
-            if !stun::is_stun(datagram) {
-                return Some(key);
-            }
+        if let Some(key) = self.by_addr.get(&source)
+            && !stun::is_stun(datagram)
+        {
+            return Some(key);
         }
         match stun::local_ufrag(datagram) {
             Some(ufrag) => self.by_ufrag.get(ufrag),
