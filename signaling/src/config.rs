@@ -1,0 +1,187 @@
+//! Aula's settings: one typed [`Config`], read from an optional TOML file, then overridden by
+//! environment variables and command-line flags (flags win). docs/operations.md lists them.
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Parser;
+use serde::Deserialize;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Where the web pages, REST API and WebSocket listen. All interfaces on 8080, so a
+    /// reverse proxy on the same host or a browser on the LAN can reach it.
+    pub http_addr: SocketAddr,
+    /// The address people use to reach Aula (e.g. `https://aula.schule.de`), for the links the
+    /// teacher shares. Unset: taken from each request's Host header (fine behind a proxy that
+    /// passes Host and X-Forwarded-Proto).
+    pub public_url: Option<String>,
+    /// The one UDP port all media uses. 10000: outside the ephemeral range, easy to open in a
+    /// firewall.
+    pub media_port: u16,
+    /// Local IP addresses to receive media on. Empty: every IPv4 address of the machine, so
+    /// localhost and the LAN both work out of the box.
+    pub media_ips: Vec<IpAddr>,
+    /// The public IP to advertise to browsers when the server sits behind 1:1 NAT (the port
+    /// must be forwarded unchanged). Unset: advertise the local addresses.
+    pub public_ip: Option<IpAddr>,
+    /// Media worker threads. 0: one per core, the point of having cores.
+    pub media_workers: usize,
+    /// Datagrams queued per media worker before new ones are dropped. 4096 is about 100 ms of
+    /// media for a busy worker: longer queues only add delay.
+    pub media_queue: usize,
+    /// Participants per room. 50 covers a class with guests or a large faculty meeting.
+    pub max_participants_per_room: usize,
+    /// Audio and video tracks one participant may publish: microphone, camera, screen.
+    pub max_tracks_per_participant: usize,
+    /// Rooms open at once. 500 is far beyond what 2 cores can carry; it stops a runaway script.
+    pub max_rooms: usize,
+    /// Seconds a room stays open after the last person left, so a reload or a short network
+    /// drop does not end the lesson.
+    pub empty_room_grace_secs: u64,
+    /// Seconds a new room waits for its first participant before it is closed.
+    pub unused_room_ttl_secs: u64,
+    /// Log filter (tracing's EnvFilter syntax). `info` logs no names and no secrets.
+    pub log: String,
+}
+
+impl Default for Config {
+    fn default() -> Config {
+        Config {
+            http_addr: "0.0.0.0:8080".parse().expect("valid literal"),
+            public_url: None,
+            media_port: 10000,
+            media_ips: Vec::new(),
+            public_ip: None,
+            media_workers: 0,
+            media_queue: 4096,
+            max_participants_per_room: 50,
+            max_tracks_per_participant: 3,
+            max_rooms: 500,
+            empty_room_grace_secs: 60,
+            unused_room_ttl_secs: 600,
+            log: "info".into(),
+        }
+    }
+}
+
+impl Config {
+    /// Loopback only, ephemeral ports, short grace: for tests that start a server in-process.
+    pub fn for_tests() -> Config {
+        Config {
+            http_addr: "127.0.0.1:0".parse().expect("valid literal"),
+            media_port: 0,
+            media_ips: vec![IpAddr::from([127, 0, 0, 1])],
+            media_workers: 2,
+            empty_room_grace_secs: 2,
+            unused_room_ttl_secs: 30,
+            ..Config::default()
+        }
+    }
+
+    pub fn empty_room_grace(&self) -> Duration {
+        Duration::from_secs(self.empty_room_grace_secs)
+    }
+
+    pub fn unused_room_ttl(&self) -> Duration {
+        Duration::from_secs(self.unused_room_ttl_secs)
+    }
+
+    /// Defaults, then the TOML file if given, then environment and flags.
+    pub fn load(args: Args) -> anyhow::Result<Config> {
+        let mut config = match &args.config {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
+                toml::from_str(&text)
+                    .map_err(|e| anyhow::anyhow!("invalid config {}: {e}", path.display()))?
+            }
+            None => Config::default(),
+        };
+        args.apply(&mut config);
+        Ok(config)
+    }
+}
+
+/// Command-line flags; each also reads an `AULA_*` environment variable.
+#[derive(Debug, Parser)]
+#[command(
+    name = "aula",
+    version,
+    about = "Video classes for schools, on one small server"
+)]
+pub struct Args {
+    /// TOML config file (see docs/operations.md).
+    #[arg(long, env = "AULA_CONFIG")]
+    pub config: Option<PathBuf>,
+    #[arg(long, env = "AULA_HTTP_ADDR")]
+    pub http_addr: Option<SocketAddr>,
+    #[arg(long, env = "AULA_PUBLIC_URL")]
+    pub public_url: Option<String>,
+    #[arg(long, env = "AULA_MEDIA_PORT")]
+    pub media_port: Option<u16>,
+    /// Comma-separated local IPs for media.
+    #[arg(long, env = "AULA_MEDIA_IPS", value_delimiter = ',')]
+    pub media_ips: Option<Vec<IpAddr>>,
+    #[arg(long, env = "AULA_PUBLIC_IP")]
+    pub public_ip: Option<IpAddr>,
+    #[arg(long, env = "AULA_MEDIA_WORKERS")]
+    pub media_workers: Option<usize>,
+    #[arg(long, env = "AULA_MAX_PARTICIPANTS_PER_ROOM")]
+    pub max_participants_per_room: Option<usize>,
+    #[arg(long, env = "AULA_MAX_ROOMS")]
+    pub max_rooms: Option<usize>,
+    #[arg(long, env = "AULA_EMPTY_ROOM_GRACE_SECS")]
+    pub empty_room_grace_secs: Option<u64>,
+    #[arg(long, env = "AULA_LOG")]
+    pub log: Option<String>,
+}
+
+impl Args {
+    fn apply(self, c: &mut Config) {
+        fn set<T>(slot: &mut T, value: Option<T>) {
+            if let Some(v) = value {
+                *slot = v;
+            }
+        }
+        set(&mut c.http_addr, self.http_addr);
+        set(&mut c.public_url, self.public_url.map(Some));
+        set(&mut c.media_port, self.media_port);
+        set(&mut c.media_ips, self.media_ips);
+        set(&mut c.public_ip, self.public_ip.map(Some));
+        set(&mut c.media_workers, self.media_workers);
+        set(
+            &mut c.max_participants_per_room,
+            self.max_participants_per_room,
+        );
+        set(&mut c.max_rooms, self.max_rooms);
+        set(&mut c.empty_room_grace_secs, self.empty_room_grace_secs);
+        set(&mut c.log, self.log);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn toml_overrides_defaults_and_flags_override_toml() {
+        let mut c: Config = toml::from_str("media_port = 12000\nmax_rooms = 7").unwrap();
+        assert_eq!(
+            (c.media_port, c.max_rooms, c.http_addr.port()),
+            (12000, 7, 8080)
+        );
+        let args = Args::parse_from(["aula", "--media-port", "13000", "--media-ips", "127.0.0.1"]);
+        args.apply(&mut c);
+        assert_eq!(c.media_port, 13000);
+        assert_eq!(c.media_ips, vec![IpAddr::from([127, 0, 0, 1])]);
+        assert_eq!(c.max_rooms, 7);
+    }
+
+    #[test]
+    fn unknown_keys_are_refused() {
+        assert!(toml::from_str::<Config>("media_prot = 1").is_err());
+    }
+}

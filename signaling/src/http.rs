@@ -1,0 +1,264 @@
+//! HTTP routes: the pages and assets of the web client (embedded in the binary), the REST call
+//! that creates a room, health and metrics, and the WebSocket upgrade.
+
+use axum::Json;
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::ws::WebSocketUpgrade;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use include_dir::{Dir, include_dir};
+use serde::{Deserialize, Serialize};
+
+use crate::AppState;
+use crate::protocol::MAX_MESSAGE_BYTES;
+use crate::room::RoomLimits;
+
+static WEB_CLIENT: Dir<'_> = include_dir!("$CARGO_MANIFEST_DIR/../web-client/static");
+
+/// Longest room title, in Unicode scalar values.
+const MAX_TITLE_CHARS: usize = 80;
+
+/// Pages may load only from this server: no CDN, no fonts, no trackers, ever.
+const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; \
+    img-src 'self' data:; media-src 'self' blob: mediastream:; connect-src 'self'; \
+    object-src 'none'; base-uri 'none'; frame-ancestors 'none'";
+
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/", get(|| async { page("index.html") }))
+        .route("/room/{id}", get(|| async { page("room.html") }))
+        .route("/static/{*path}", get(asset))
+        .route("/api/rooms", post(create_room))
+        .route("/api/rooms/{id}", get(room_info))
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/metrics", get(metrics))
+        .route("/ws", get(websocket))
+        .with_state(state)
+}
+
+fn page(name: &str) -> Response {
+    let mut response = asset_response(name);
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(CSP),
+    );
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    headers.insert(
+        "x-content-type-options",
+        HeaderValue::from_static("nosniff"),
+    );
+    response
+}
+
+async fn asset(Path(path): Path<String>) -> Response {
+    asset_response(&path)
+}
+
+fn asset_response(path: &str) -> Response {
+    let Some(file) = WEB_CLIENT.get_file(path) else {
+        return (StatusCode::NOT_FOUND, "not found").into_response();
+    };
+    let mime = match path.rsplit('.').next() {
+        Some("html") => "text/html; charset=utf-8",
+        Some("js" | "mjs") => "text/javascript; charset=utf-8",
+        Some("css") => "text/css; charset=utf-8",
+        Some("svg") => "image/svg+xml",
+        Some("png") => "image/png",
+        Some("ico") => "image/x-icon",
+        Some("json") => "application/json",
+        _ => "application/octet-stream",
+    };
+    let headers = [
+        (header::CONTENT_TYPE, mime),
+        // The assets change with the binary; revalidating keeps upgrades simple.
+        (header::CACHE_CONTROL, "no-cache"),
+    ];
+    (headers, file.contents()).into_response()
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct CreateRoom {
+    #[serde(default)]
+    title: String,
+}
+
+#[derive(Debug, Serialize)]
+struct RoomCreated {
+    id: String,
+    title: String,
+    teacher_url: String,
+    student_url: String,
+}
+
+#[derive(Debug, Serialize)]
+struct ApiError {
+    code: &'static str,
+    message: String,
+}
+
+fn api_error(status: StatusCode, code: &'static str, message: impl Into<String>) -> Response {
+    let body = ApiError {
+        code,
+        message: message.into(),
+    };
+    (status, Json(body)).into_response()
+}
+
+async fn create_room(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    let request: CreateRoom = if body.iter().all(u8::is_ascii_whitespace) {
+        CreateRoom::default()
+    } else {
+        match serde_json::from_slice(&body) {
+            Ok(r) => r,
+            Err(e) => return api_error(StatusCode::BAD_REQUEST, "bad_request", e.to_string()),
+        }
+    };
+    let title = request.title.trim().to_string();
+    if title.chars().count() > MAX_TITLE_CHARS || title.chars().any(char::is_control) {
+        let message = format!("the title must be at most {MAX_TITLE_CHARS} printable characters");
+        return api_error(StatusCode::BAD_REQUEST, "bad_request", message);
+    }
+    let limits = RoomLimits {
+        max_participants: state.config.max_participants_per_room,
+        empty_grace: state.config.empty_room_grace(),
+        unused_ttl: state.config.unused_room_ttl(),
+    };
+    let created = state
+        .registry
+        .create(title, limits, state.sfu.clone(), state.stop.clone());
+    let (id, entry) = match created {
+        Ok(r) => r,
+        Err(e) => {
+            return api_error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "server_busy",
+                e.to_string(),
+            );
+        }
+    };
+    tracing::info!(room = %id, "room created");
+    let base = base_url(state.config.public_url.as_deref(), &headers);
+    let link = |secret: &str| format!("{base}/room/{id}#k={secret}");
+    let body = RoomCreated {
+        id: id.to_string(),
+        title: entry.title.to_string(),
+        teacher_url: link(entry.teacher_secret.as_str()),
+        student_url: link(entry.student_secret.as_str()),
+    };
+    (StatusCode::CREATED, Json(body)).into_response()
+}
+
+#[derive(Debug, Serialize)]
+struct RoomPublicInfo {
+    id: String,
+    title: String,
+}
+
+/// What anyone with a link may know before joining: that the room exists, and its title.
+async fn room_info(State(state): State<AppState>, Path(id): Path<String>) -> Response {
+    match state.registry.get(&id) {
+        Some(entry) => {
+            let title = entry.title.to_string();
+            Json(RoomPublicInfo { id, title }).into_response()
+        }
+        None => api_error(
+            StatusCode::NOT_FOUND,
+            "unknown_room",
+            "this class has ended",
+        ),
+    }
+}
+
+/// The URL people reach Aula by: configured, or what the browser (through a proxy) asked for.
+fn base_url(configured: Option<&str>, headers: &HeaderMap) -> String {
+    if let Some(url) = configured {
+        return url.trim_end_matches('/').to_string();
+    }
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .filter(|h| {
+            h.chars()
+                .all(|c| c.is_ascii_alphanumeric() || ".-:[]".contains(c))
+        })
+        .unwrap_or("localhost:8080");
+    let scheme = match headers
+        .get("x-forwarded-proto")
+        .and_then(|h| h.to_str().ok())
+    {
+        Some("https") => "https",
+        _ => "http",
+    };
+    format!("{scheme}://{host}")
+}
+
+async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+    let m = state.sfu.metrics();
+    let c = m.core;
+    let lines = [
+        ("aula_rooms", state.registry.len() as u64),
+        ("aula_media_rooms", c.rooms),
+        ("aula_udp_datagrams_in_total", m.datagrams_in),
+        ("aula_udp_bytes_in_total", m.bytes_in),
+        ("aula_udp_datagrams_out_total", m.datagrams_out),
+        ("aula_udp_bytes_out_total", m.bytes_out),
+        ("aula_udp_send_errors_total", m.send_errors),
+        (
+            "aula_udp_dropped_unroutable_total",
+            m.datagrams_unroutable + c.datagrams_unroutable,
+        ),
+        ("aula_udp_dropped_rejected_total", c.datagrams_rejected),
+        ("aula_udp_dropped_queue_full_total", m.datagrams_queue_full),
+        ("aula_frames_forwarded_total", c.frames_forwarded),
+        (
+            "aula_frames_waiting_keyframe_total",
+            c.frames_waiting_keyframe,
+        ),
+        ("aula_keyframe_requests_total", c.keyframe_requests),
+        ("aula_connections_failed_total", c.conns_failed),
+    ];
+    let mut body = String::new();
+    for (name, value) in lines {
+        body.push_str(&format!("{name} {value}\n"));
+    }
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body)
+}
+
+async fn websocket(State(state): State<AppState>, upgrade: WebSocketUpgrade) -> Response {
+    // The library's hard cap sits above the protocol's 64 KiB so that an oversized message
+    // still arrives whole and gets a proper `too_large` error before the close.
+    upgrade
+        .max_message_size(4 * MAX_MESSAGE_BYTES)
+        .max_frame_size(4 * MAX_MESSAGE_BYTES)
+        .on_upgrade(move |socket| crate::ws::run(socket, state))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_page_and_asset_is_embedded() {
+        for name in ["index.html", "room.html", "style.css"] {
+            assert!(WEB_CLIENT.get_file(name).is_some(), "{name} missing");
+        }
+    }
+
+    #[test]
+    fn base_url_prefers_config_then_forwarded_host() {
+        let mut h = HeaderMap::new();
+        h.insert(header::HOST, HeaderValue::from_static("aula.schule.de"));
+        h.insert("x-forwarded-proto", HeaderValue::from_static("https"));
+        assert_eq!(base_url(None, &h), "https://aula.schule.de");
+        assert_eq!(base_url(Some("https://x.de/"), &h), "https://x.de");
+        h.insert(header::HOST, HeaderValue::from_static("evil.de/<script>"));
+        assert_eq!(base_url(None, &h), "https://localhost:8080");
+    }
+}

@@ -1,0 +1,117 @@
+//! Aula's front door: the web pages, the REST call that creates rooms, the WebSocket signaling
+//! of docs/protocol.md, the room registry with its link secrets, and the wiring of all of it
+//! to the SFU. The `aula` binary (main.rs) is a thin wrapper around [`start`].
+//!
+//! It is not the media plane: it never touches RTP. It decides who may join which room in which
+//! role, and passes SDP between clients and the SFU.
+//!
+//! # Layout
+//! - [`config`]: the typed settings (TOML, environment, flags).
+//! - [`protocol`]: wire message types, parsing, error codes.
+//! - `registry`: open rooms by id, and their secrets.
+//! - `room`: one task per room owning its membership.
+//! - `ws`: one WebSocket session.
+//! - `http`: routes, embedded web client.
+
+pub mod config;
+mod http;
+pub mod protocol;
+mod registry;
+mod room;
+mod ws;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use aula_sfu::{Sfu, SfuConfig, SfuHandle};
+use tokio::sync::watch;
+
+pub use config::Config;
+use registry::Registry;
+
+/// What every request handler and session shares.
+#[derive(Clone)]
+pub(crate) struct AppState {
+    config: Arc<Config>,
+    registry: Arc<Registry>,
+    sfu: SfuHandle,
+    /// Flips to true once at shutdown; sessions and room tasks watch it.
+    stop: watch::Receiver<bool>,
+}
+
+/// A started server: where it listens, and how to stop it.
+pub struct RunningServer {
+    pub http_addr: SocketAddr,
+    pub media_addrs: Vec<SocketAddr>,
+    stop: watch::Sender<bool>,
+    http: tokio::task::JoinHandle<std::io::Result<()>>,
+    sfu: Sfu,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("cannot listen on {addr}: {source}")]
+    Http {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Media(#[from] aula_sfu::StartError),
+}
+
+/// Binds the HTTP listener and the media port and starts serving.
+pub async fn start(config: Config) -> Result<RunningServer, StartError> {
+    let sfu_config = SfuConfig {
+        port: config.media_port,
+        listen_ips: config.media_ips.clone(),
+        public_ip: config.public_ip,
+        workers: config.media_workers,
+        queue_len: config.media_queue,
+        max_tracks_per_participant: config.max_tracks_per_participant,
+    };
+    let sfu = Sfu::start(&sfu_config)?;
+    let addr = config.http_addr;
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|source| StartError::Http { addr, source })?;
+    let http_addr = listener
+        .local_addr()
+        .map_err(|source| StartError::Http { addr, source })?;
+    let (stop, stop_rx) = watch::channel(false);
+    let state = AppState {
+        registry: Arc::new(Registry::new(config.max_rooms)),
+        config: Arc::new(config),
+        sfu: sfu.handle(),
+        stop: stop_rx.clone(),
+    };
+    let app = http::router(state);
+    let mut stop_rx_http = stop_rx;
+    let http = tokio::spawn(async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async move {
+                let _ = stop_rx_http.wait_for(|stopped| *stopped).await;
+            })
+            .await
+    });
+    let media_addrs = sfu.handle().media_addrs().to_vec();
+    tracing::info!(%http_addr, ?media_addrs, "aula is serving");
+    Ok(RunningServer {
+        http_addr,
+        media_addrs,
+        stop,
+        http,
+        sfu,
+    })
+}
+
+impl RunningServer {
+    /// Closes every socket and room, then stops the media threads.
+    pub async fn shutdown(self) {
+        let _ = self.stop.send(true);
+        if let Err(e) = self.http.await {
+            tracing::warn!(error = %e, "http task ended badly");
+        }
+        let sfu = self.sfu;
+        let _ = tokio::task::spawn_blocking(move || sfu.shutdown()).await;
+    }
+}

@@ -1,0 +1,182 @@
+//! The registry of open rooms: room id to the room's task and its two link secrets. A DashMap,
+//! because it is the one lookup every join does across rooms; each room's own state lives in
+//! its task ([`crate::room`]).
+
+use std::sync::Arc;
+
+use aula_sfu::{RoomId, SfuHandle};
+use dashmap::DashMap;
+use rand::TryRngCore;
+use rand::rngs::OsRng;
+use tokio::sync::{mpsc, watch};
+
+use crate::protocol::Role;
+use crate::room::{RoomLimits, RoomMsg, RoomTask};
+
+/// Messages waiting for a room task; joins beyond this wait their turn (backpressure).
+const ROOM_INBOX: usize = 256;
+
+/// A link secret: 128 bits from the operating system's RNG, shown as 32 hex digits.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    fn generate() -> Secret {
+        let mut bytes = [0u8; 16];
+        OsRng
+            .try_fill_bytes(&mut bytes)
+            .expect("the operating system RNG is available");
+        Secret(bytes.iter().map(|b| format!("{b:02x}")).collect())
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// Compares in time independent of where the strings differ.
+    fn matches(&self, presented: &str) -> bool {
+        let (a, b) = (self.0.as_bytes(), presented.as_bytes());
+        a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(..)")
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct RoomEntry {
+    pub title: Arc<str>,
+    pub teacher_secret: Secret,
+    pub student_secret: Secret,
+    pub inbox: mpsc::Sender<RoomMsg>,
+}
+
+impl RoomEntry {
+    /// The role a secret grants in this room, if any.
+    pub fn role_for(&self, secret: &str) -> Option<Role> {
+        if self.teacher_secret.matches(secret) {
+            Some(Role::Teacher)
+        } else if self.student_secret.matches(secret) {
+            Some(Role::Student)
+        } else {
+            None
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CreateError {
+    #[error("the server has reached its limit of {0} open rooms")]
+    TooManyRooms(usize),
+}
+
+pub struct Registry {
+    rooms: DashMap<RoomId, RoomEntry>,
+    max_rooms: usize,
+}
+
+impl Registry {
+    pub fn new(max_rooms: usize) -> Registry {
+        Registry {
+            rooms: DashMap::new(),
+            max_rooms,
+        }
+    }
+
+    pub fn get(&self, id: &str) -> Option<RoomEntry> {
+        self.rooms.get(id).map(|e| e.clone())
+    }
+
+    pub fn len(&self) -> usize {
+        self.rooms.len()
+    }
+
+    pub fn remove(&self, id: &str) {
+        self.rooms.remove(id);
+    }
+
+    /// Creates a room and starts its task.
+    pub fn create(
+        self: &Arc<Self>,
+        title: String,
+        limits: RoomLimits,
+        sfu: SfuHandle,
+        stop: watch::Receiver<bool>,
+    ) -> Result<(RoomId, RoomEntry), CreateError> {
+        if self.rooms.len() >= self.max_rooms {
+            return Err(CreateError::TooManyRooms(self.max_rooms));
+        }
+        let (tx, inbox) = mpsc::channel(ROOM_INBOX);
+        let entry = RoomEntry {
+            title: title.into(),
+            teacher_secret: Secret::generate(),
+            student_secret: Secret::generate(),
+            inbox: tx,
+        };
+        let id: RoomId = new_room_id().into();
+        self.rooms.insert(id.clone(), entry.clone());
+        let task = RoomTask {
+            id: id.clone(),
+            title: entry.title.clone(),
+            student_secret: entry.student_secret.clone(),
+            limits,
+            sfu,
+            registry: self.clone(),
+            inbox,
+            stop,
+        };
+        tokio::spawn(task.run());
+        Ok((id, entry))
+    }
+}
+
+/// Ten lowercase letters and digits: short enough to read out, unguessable enough (~51
+/// bits) that rooms cannot be enumerated; the secrets guard entry.
+fn new_room_id() -> String {
+    const ALPHABET: &[u8] = b"abcdefghijkmnpqrstuvwxyz23456789";
+    let mut bytes = [0u8; 10];
+    OsRng
+        .try_fill_bytes(&mut bytes)
+        .expect("the operating system RNG is available");
+    bytes
+        .iter()
+        .map(|b| ALPHABET[(*b as usize) % ALPHABET.len()] as char)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_are_128_bit_hex_and_distinct() {
+        let (a, b) = (Secret::generate(), Secret::generate());
+        assert_eq!(a.as_str().len(), 32);
+        assert!(a.as_str().chars().all(|c| c.is_ascii_hexdigit()));
+        assert_ne!(a, b);
+    }
+
+    #[test]
+    fn secret_match_is_exact() {
+        let s = Secret::generate();
+        assert!(s.matches(s.as_str()));
+        assert!(!s.matches(&s.as_str()[..31]));
+        assert!(!s.matches(""));
+        let mut other = s.as_str().to_string();
+        other.replace_range(31.., if other.ends_with('0') { "1" } else { "0" });
+        assert!(!s.matches(&other));
+    }
+
+    #[test]
+    fn room_ids_use_the_alphabet() {
+        let id = new_room_id();
+        assert_eq!(id.len(), 10);
+        assert!(
+            id.chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+        );
+    }
+}

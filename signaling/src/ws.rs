@@ -1,0 +1,253 @@
+//! One WebSocket session: reads client messages in order, checks them, and passes them to the
+//! room task or the SFU. A writer task owns the sending half, so the room task and the SFU can
+//! queue messages for this client without waiting on its network.
+
+use std::time::Duration;
+
+use aula_sfu::{Command, Direction, ParticipantId, RoomId, Source};
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
+use futures_util::stream::SplitSink;
+use futures_util::{SinkExt, StreamExt};
+use tokio::sync::{mpsc, oneshot};
+use tracing::Instrument;
+
+use crate::AppState;
+use crate::protocol::{self, ClientMsg, ErrorCode, Pc, PublishTrack};
+use crate::room::{Outbox, Outgoing, RoomMsg};
+
+/// How long a closing socket may take to flush what is queued for it.
+const WRITER_DRAIN: Duration = Duration::from_secs(2);
+
+struct Joined {
+    room: RoomId,
+    participant: ParticipantId,
+    inbox: mpsc::Sender<RoomMsg>,
+}
+
+struct Session {
+    state: AppState,
+    out: Outbox,
+    joined: Option<Joined>,
+}
+
+/// What to do after a message.
+enum Flow {
+    Continue,
+    Stop,
+}
+
+pub async fn run(socket: WebSocket, state: AppState) {
+    let (sink, mut stream) = socket.split();
+    let (out, out_rx) = mpsc::unbounded_channel();
+    let writer = tokio::spawn(write_loop(sink, out_rx));
+    let mut stop = state.stop.clone();
+    let mut session = Session {
+        state,
+        out,
+        joined: None,
+    };
+    loop {
+        let frame = tokio::select! {
+            frame = stream.next() => frame,
+            _ = stop.changed() => {
+                session.send_close(1001, "server shutting down");
+                break;
+            }
+        };
+        let flow = match frame {
+            Some(Ok(Message::Text(text))) => session.handle_text(&text).await,
+            Some(Ok(Message::Binary(_))) => session.send_error(
+                ErrorCode::BadMessage,
+                "binary frames are not part of the protocol",
+            ),
+            Some(Ok(Message::Close(_))) | None => Flow::Stop,
+            Some(Ok(_)) => Flow::Continue, // ping/pong are answered by the library
+            Some(Err(e)) => {
+                // Frames beyond the library's hard limit end up here, as do broken connections.
+                tracing::debug!(error = %e, "websocket read failed");
+                session.send_close(1009, "message too large or connection broken");
+                Flow::Stop
+            }
+        };
+        if matches!(flow, Flow::Stop) {
+            break;
+        }
+    }
+    session.leave().await;
+    session.send_close(1000, "bye");
+    drop(session);
+    let _ = tokio::time::timeout(WRITER_DRAIN, writer).await;
+}
+
+async fn write_loop(
+    mut sink: SplitSink<WebSocket, Message>,
+    mut rx: mpsc::UnboundedReceiver<Outgoing>,
+) {
+    while let Some(out) = rx.recv().await {
+        let frame = match out {
+            Outgoing::Msg(msg) => {
+                let text = serde_json::to_string(&msg).expect("server messages serialize");
+                Message::Text(text.into())
+            }
+            Outgoing::Close(code, reason) => {
+                let close = CloseFrame {
+                    code,
+                    reason: Utf8Bytes::from_static(reason),
+                };
+                let _ = sink.send(Message::Close(Some(close))).await;
+                return;
+            }
+        };
+        if sink.send(frame).await.is_err() {
+            return;
+        }
+    }
+}
+
+impl Session {
+    async fn handle_text(&mut self, text: &str) -> Flow {
+        let msg = match protocol::parse(text) {
+            Ok(msg) => msg,
+            Err((code, message)) => return self.send_error(code, message),
+        };
+        match (msg, &self.joined) {
+            (
+                ClientMsg::Join {
+                    v,
+                    room,
+                    secret,
+                    name,
+                },
+                None,
+            ) => self.join(v, &room, &secret, &name).await,
+            (ClientMsg::Join { .. }, Some(_)) => {
+                self.send_error(ErrorCode::AlreadyJoined, "this socket has already joined")
+            }
+            (_, None) => self.send_error(ErrorCode::NotJoined, "send join first"),
+            (ClientMsg::Leave, Some(_)) => Flow::Stop,
+            (msg, Some(_)) => self.handle_joined(msg).await,
+        }
+    }
+
+    async fn join(&mut self, v: u32, room: &str, secret: &str, name: &str) -> Flow {
+        if v != protocol::VERSION {
+            let message = format!("this server speaks protocol version {}", protocol::VERSION);
+            return self.send_error(ErrorCode::UnsupportedVersion, message);
+        }
+        let name = match protocol::clean_name(name) {
+            Ok(name) => name,
+            Err(why) => return self.send_error(ErrorCode::BadName, why),
+        };
+        let Some(entry) = self.state.registry.get(room) else {
+            return self.send_error(
+                ErrorCode::UnknownRoom,
+                "this class has ended or never existed",
+            );
+        };
+        let Some(role) = entry.role_for(secret) else {
+            return self.send_error(ErrorCode::BadSecret, "this link is not valid for this room");
+        };
+        let (reply, answer) = oneshot::channel();
+        let msg = RoomMsg::Join {
+            name,
+            role,
+            out: self.out.clone(),
+            reply,
+        };
+        let result = match entry.inbox.send(msg).await {
+            Ok(()) => answer.await.unwrap_or(Err(ErrorCode::UnknownRoom)),
+            Err(_) => Err(ErrorCode::UnknownRoom),
+        };
+        match result {
+            Ok(participant) => {
+                self.joined = Some(Joined {
+                    room: room.into(),
+                    participant,
+                    inbox: entry.inbox,
+                });
+                Flow::Continue
+            }
+            Err(code) => {
+                let message = match code {
+                    ErrorCode::RoomFull => "this room is full",
+                    ErrorCode::UnknownRoom => "this class has ended",
+                    _ => "the server cannot take this join now; try again",
+                };
+                self.send_error(code, message)
+            }
+        }
+    }
+
+    async fn handle_joined(&mut self, msg: ClientMsg) -> Flow {
+        let joined = self.joined.as_ref().expect("caller checked");
+        let participant = joined.participant;
+        let cmd = match msg {
+            ClientMsg::Publish { sdp, tracks } => Command::Publish {
+                participant,
+                offer: sdp,
+                sources: parse_sources(tracks),
+            },
+            ClientMsg::SubscribeAnswer { sdp } => Command::SubscribeAnswer {
+                participant,
+                answer: sdp,
+            },
+            ClientMsg::Candidate { pc, candidate } => Command::RemoteCandidate {
+                participant,
+                direction: match pc {
+                    Pc::Publish => Direction::Publish,
+                    Pc::Subscribe => Direction::Subscribe,
+                },
+                candidate,
+            },
+            ClientMsg::MediaState { audio, video } => {
+                let msg = RoomMsg::MediaState {
+                    participant,
+                    audio,
+                    video,
+                };
+                let _ = joined.inbox.send(msg).await;
+                return Flow::Continue;
+            }
+            ClientMsg::Join { .. } | ClientMsg::Leave => unreachable!("handled by the caller"),
+        };
+        if self.state.sfu.send(&joined.room, cmd).is_err() {
+            return self.send_error(ErrorCode::ServerBusy, "the media server is shutting down");
+        }
+        Flow::Continue
+    }
+
+    async fn leave(&mut self) {
+        if let Some(joined) = self.joined.take() {
+            let span = tracing::info_span!("room", id = %joined.room);
+            let msg = RoomMsg::Leave {
+                participant: joined.participant,
+            };
+            let _ = joined.inbox.send(msg).instrument(span).await;
+        }
+    }
+
+    fn send_error(&self, code: ErrorCode, message: impl Into<String>) -> Flow {
+        let _ = self.out.send(Outgoing::Msg(code.message(message)));
+        if code.is_fatal() {
+            let close = if code == ErrorCode::TooLarge {
+                1009
+            } else {
+                4000
+            };
+            self.send_close(close, code.as_str());
+            return Flow::Stop;
+        }
+        Flow::Continue
+    }
+
+    fn send_close(&self, code: u16, reason: &'static str) {
+        let _ = self.out.send(Outgoing::Close(code, reason));
+    }
+}
+
+fn parse_sources(tracks: Vec<PublishTrack>) -> Vec<(String, Source)> {
+    tracks
+        .into_iter()
+        .filter_map(|t| Some((t.mid, Source::parse(&t.source)?)))
+        .collect()
+}

@@ -1,0 +1,310 @@
+//! Bad input at the front door, over a real WebSocket and real HTTP on loopback: each case gets
+//! its documented error code (docs/protocol.md), fatal ones close the socket, and the server
+//! stays up for everyone else.
+
+use std::time::Duration;
+
+use aula_loadtest::http::{self, CreatedRoom, ServerUrl};
+use aula_signaling::{Config, RunningServer};
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{Value, json};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio_tungstenite::tungstenite::Message;
+
+type Ws =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+const WAIT: Duration = Duration::from_secs(10);
+
+async fn server(config: Config) -> (RunningServer, ServerUrl, CreatedRoom) {
+    let server = aula_signaling::start(config).await.expect("server starts");
+    let url = ServerUrl::parse(&format!("http://{}", server.http_addr)).unwrap();
+    let room = http::create_room(&url, Some("7b"), WAIT)
+        .await
+        .expect("room");
+    (server, url, room)
+}
+
+async fn connect(url: &ServerUrl) -> Ws {
+    let (ws, _) = tokio_tungstenite::connect_async(url.ws_url())
+        .await
+        .expect("ws connects");
+    ws
+}
+
+async fn send(ws: &mut Ws, value: Value) {
+    ws.send(Message::text(value.to_string()))
+        .await
+        .expect("send");
+}
+
+/// The next JSON message, or `None` if the server closed the socket (with its close code).
+async fn next(ws: &mut Ws) -> Result<Value, Option<u16>> {
+    loop {
+        let frame = tokio::time::timeout(WAIT, ws.next())
+            .await
+            .expect("server answers in time");
+        match frame {
+            Some(Ok(Message::Text(t))) => return Ok(serde_json::from_str(&t).expect("json")),
+            Some(Ok(Message::Close(frame))) => return Err(frame.map(|f| f.code.into())),
+            Some(Ok(_)) => continue,
+            Some(Err(_)) | None => return Err(None),
+        }
+    }
+}
+
+/// The next message, which must be an error with `code`.
+async fn expect_error(ws: &mut Ws, code: &str) {
+    let msg = next(ws).await.expect("an error message");
+    assert_eq!(msg["type"], "error", "{msg}");
+    assert_eq!(msg["code"], code, "{msg}");
+    assert!(
+        !msg["message"].as_str().unwrap_or("").is_empty(),
+        "errors explain themselves"
+    );
+}
+
+async fn expect_closed(ws: &mut Ws, code: u16) {
+    assert_eq!(
+        next(ws).await.err(),
+        Some(Some(code)),
+        "socket closed with {code}"
+    );
+}
+
+fn join(room: &CreatedRoom, secret: &str, name: &str) -> Value {
+    json!({"type": "join", "v": 1, "room": room.id, "secret": secret, "name": name})
+}
+
+#[tokio::test]
+async fn malformed_messages_get_errors_and_the_socket_stays_usable() {
+    let (server, url, room) = server(Config::for_tests()).await;
+    let mut ws = connect(&url).await;
+
+    ws.send(Message::text("{this is not json")).await.unwrap();
+    expect_error(&mut ws, "bad_message").await;
+    ws.send(Message::text("[1, 2, 3]")).await.unwrap();
+    expect_error(&mut ws, "bad_message").await;
+    send(&mut ws, json!({"type": "join", "v": 1})).await;
+    expect_error(&mut ws, "bad_message").await;
+    send(&mut ws, json!({"type": "teleport"})).await;
+    expect_error(&mut ws, "unknown_type").await;
+    ws.send(Message::binary(vec![1, 2, 3])).await.unwrap();
+    expect_error(&mut ws, "bad_message").await;
+    send(&mut ws, json!({"type": "publish", "sdp": "v=0"})).await;
+    expect_error(&mut ws, "not_joined").await;
+    send(&mut ws, join(&room, room.student_secret().unwrap(), "   ")).await;
+    expect_error(&mut ws, "bad_name").await;
+    send(
+        &mut ws,
+        join(&room, room.student_secret().unwrap(), &"x".repeat(41)),
+    )
+    .await;
+    expect_error(&mut ws, "bad_name").await;
+
+    // After all that, the same socket can still join.
+    send(&mut ws, join(&room, room.student_secret().unwrap(), "Anna")).await;
+    let joined = next(&mut ws).await.unwrap();
+    assert_eq!(joined["type"], "joined");
+    assert_eq!(joined["you"]["role"], "student");
+    assert_eq!(joined["you"]["name"], "Anna");
+
+    send(&mut ws, join(&room, room.student_secret().unwrap(), "Anna")).await;
+    expect_error(&mut ws, "already_joined").await;
+    send(
+        &mut ws,
+        json!({"type": "publish", "sdp": "certainly not sdp"}),
+    )
+    .await;
+    expect_error(&mut ws, "bad_sdp").await;
+    send(&mut ws, json!({"type": "subscribe_answer", "sdp": "v=0"})).await;
+    expect_error(&mut ws, "unexpected_answer").await;
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn wrong_rooms_secrets_and_versions_are_refused_and_closed() {
+    let (server, url, room) = server(Config::for_tests()).await;
+
+    let mut ws = connect(&url).await;
+    let unknown =
+        json!({"type": "join", "v": 1, "room": "nosuchroom", "secret": "00", "name": "A"});
+    send(&mut ws, unknown).await;
+    expect_error(&mut ws, "unknown_room").await;
+    expect_closed(&mut ws, 4000).await;
+
+    let mut ws = connect(&url).await;
+    send(
+        &mut ws,
+        join(&room, "0123456789abcdef0123456789abcdef", "Mallory"),
+    )
+    .await;
+    expect_error(&mut ws, "bad_secret").await;
+    expect_closed(&mut ws, 4000).await;
+
+    let mut ws = connect(&url).await;
+    let mut old = join(&room, room.student_secret().unwrap(), "Anna");
+    old["v"] = json!(0);
+    send(&mut ws, old).await;
+    expect_error(&mut ws, "unsupported_version").await;
+    expect_closed(&mut ws, 4000).await;
+
+    // The teacher link gives the teacher role; the role field a client might send is ignored.
+    let mut ws = connect(&url).await;
+    let mut claim = join(&room, room.student_secret().unwrap(), "Eve");
+    claim["role"] = json!("teacher");
+    send(&mut ws, claim).await;
+    assert_eq!(next(&mut ws).await.unwrap()["you"]["role"], "student");
+    let mut ws = connect(&url).await;
+    send(
+        &mut ws,
+        join(&room, room.teacher_secret().unwrap(), "Frau Weber"),
+    )
+    .await;
+    assert_eq!(next(&mut ws).await.unwrap()["you"]["role"], "teacher");
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn oversized_message_is_refused_with_too_large() {
+    let (server, url, _room) = server(Config::for_tests()).await;
+    let mut ws = connect(&url).await;
+    let big = json!({"type": "leave", "padding": "x".repeat(70 * 1024)});
+    send(&mut ws, big).await;
+    expect_error(&mut ws, "too_large").await;
+    expect_closed(&mut ws, 1009).await;
+    // Far beyond any limit: the connection is dropped, the server lives on.
+    let mut ws = connect(&url).await;
+    let _ = ws.send(Message::text("y".repeat(2 * 1024 * 1024))).await;
+    assert!(next(&mut ws).await.is_err());
+    assert!(
+        http::create_room(&url, None, WAIT).await.is_ok(),
+        "server still serves"
+    );
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_full_room_refuses_the_next_participant() {
+    let config = Config {
+        max_participants_per_room: 2,
+        ..Config::for_tests()
+    };
+    let (server, url, room) = server(config).await;
+    let secret = room.student_secret().unwrap();
+    let mut first = connect(&url).await;
+    send(&mut first, join(&room, secret, "A")).await;
+    assert_eq!(next(&mut first).await.unwrap()["type"], "joined");
+    let mut second = connect(&url).await;
+    send(&mut second, join(&room, secret, "B")).await;
+    assert_eq!(next(&mut second).await.unwrap()["type"], "joined");
+    // The first one hears of the second.
+    let seen = next(&mut first).await.unwrap();
+    assert_eq!(seen["type"], "participant_joined");
+    assert_eq!(seen["participant"]["name"], "B");
+
+    let mut third = connect(&url).await;
+    send(&mut third, join(&room, secret, "C")).await;
+    expect_error(&mut third, "room_full").await;
+    expect_closed(&mut third, 4000).await;
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn leaving_tells_the_others_and_an_empty_room_ends() {
+    let (server, url, room) = server(Config::for_tests()).await;
+    let secret = room.student_secret().unwrap();
+    let mut a = connect(&url).await;
+    send(&mut a, join(&room, secret, "A")).await;
+    next(&mut a).await.unwrap();
+    let mut b = connect(&url).await;
+    send(&mut b, join(&room, secret, "B")).await;
+    let b_id = next(&mut b).await.unwrap()["you"]["id"].clone();
+    assert_eq!(next(&mut a).await.unwrap()["type"], "participant_joined");
+
+    drop(b); // the tab closes without a goodbye
+    let left = next(&mut a).await.unwrap();
+    assert_eq!(left, json!({"type": "participant_left", "id": b_id}));
+    send(&mut a, json!({"type": "leave"})).await;
+    expect_closed(&mut a, 1000).await;
+
+    // Config::for_tests has a 2 s grace; after it the links stop working.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let mut late = connect(&url).await;
+    send(&mut late, join(&room, secret, "Late")).await;
+    expect_error(&mut late, "unknown_room").await;
+    server.shutdown().await;
+}
+
+/// A raw HTTP/1.1 request, to send bodies no well-behaved client would.
+async fn raw_post(addr: std::net::SocketAddr, body: &str) -> (u16, Value) {
+    let mut tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let req = format!(
+        "POST /api/rooms HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    tcp.write_all(req.as_bytes()).await.unwrap();
+    let mut raw = Vec::new();
+    tcp.read_to_end(&mut raw).await.unwrap();
+    let (status, body) = http::parse_response(&raw).expect("an HTTP response");
+    (status, serde_json::from_slice(&body).unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn room_creation_refuses_bad_bodies() {
+    let (server, _url, _room) = server(Config::for_tests()).await;
+    let (status, body) = raw_post(server.http_addr, "{\"title\": ").await;
+    assert_eq!((status, body["code"].as_str()), (400, Some("bad_request")));
+    let long = json!({"title": "t".repeat(81)}).to_string();
+    let (status, _) = raw_post(server.http_addr, &long).await;
+    assert_eq!(status, 400);
+    let (status, body) = raw_post(server.http_addr, "").await;
+    assert_eq!(status, 201, "an empty body makes an untitled room");
+    let teacher = body["teacher_url"].as_str().unwrap();
+    let student = body["student_url"].as_str().unwrap();
+    assert_ne!(
+        http::secret_from_url(teacher),
+        http::secret_from_url(student)
+    );
+    assert_eq!(
+        http::secret_from_url(teacher).map(str::len),
+        Some(32),
+        "128-bit secrets"
+    );
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn room_info_tells_title_and_end_without_secrets() {
+    let (server, _url, room) = server(Config::for_tests()).await;
+    let get = |path: String| async move {
+        let mut tcp = tokio::net::TcpStream::connect(server.http_addr)
+            .await
+            .unwrap();
+        let req = format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+        tcp.write_all(req.as_bytes()).await.unwrap();
+        let mut raw = Vec::new();
+        tcp.read_to_end(&mut raw).await.unwrap();
+        let (status, body) = http::parse_response(&raw).expect("an HTTP response");
+        (status, serde_json::from_slice::<Value>(&body).unwrap())
+    };
+    let (status, body) = get(format!("/api/rooms/{}", room.id)).await;
+    assert_eq!(status, 200);
+    assert_eq!(body, json!({"id": room.id, "title": "7b"}));
+    let (status, body) = get("/api/rooms/nosuchroom".into()).await;
+    assert_eq!((status, body["code"].as_str()), (404, Some("unknown_room")));
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn room_limit_answers_server_busy() {
+    let config = Config {
+        max_rooms: 1,
+        ..Config::for_tests()
+    };
+    let (server, _url, _room) = server(config).await;
+    let (status, body) = raw_post(server.http_addr, "{}").await;
+    assert_eq!((status, body["code"].as_str()), (503, Some("server_busy")));
+    server.shutdown().await;
+}
