@@ -1,0 +1,217 @@
+// The video grid: one tile per participant, plus our own preview.
+//
+// A remote tile is a <figure data-participant-id> holding one <video> that plays the
+// participant's audio and video together, a name label, a muted-microphone icon and
+// an initial shown while there is no picture. Tiles exist from `joined` /
+// `participant_joined` on, before any media arrives; media is attached by setTracks().
+//
+// Each <video> counts the frames it presents (requestVideoFrameCallback) so the page
+// and its tests can tell "frames are being shown" from "a video element exists".
+
+import { icon } from './icons.js';
+import { t } from './i18n.js';
+
+function el(tag, className, text) {
+  const node = document.createElement(tag);
+  if (className) node.className = className;
+  if (text !== undefined) node.textContent = text;
+  return node;
+}
+
+/** A <video> that may autoplay inline (iOS needs the attributes, not just properties). */
+function videoElement(muted) {
+  const video = el('video');
+  video.autoplay = true;
+  video.playsInline = true;
+  video.setAttribute('playsinline', '');
+  video.muted = muted;
+  if (muted) video.setAttribute('muted', '');
+  return video;
+}
+
+function initial(name) {
+  return (Array.from(name.trim())[0] || '?').toUpperCase();
+}
+
+class Tile {
+  constructor(video, onframe) {
+    this.root = el('figure', 'tile');
+    this.video = video;
+    this.avatar = el('div', 'avatar');
+    this.avatar.setAttribute('aria-hidden', 'true');
+    this.label = el('figcaption', 'label');
+    this.nameEl = el('span', 'name');
+    this.mutedIcon = icon('micOff', 'icon muted-icon');
+    this.badge = el('span', 'badge', t('tile.teacher'));
+    this.label.append(this.mutedIcon, this.nameEl, this.badge);
+    this.root.append(this.video, this.avatar, this.label);
+    this.frames = 0;
+    this.firstFrameAt = null;
+    this.onframe = onframe;
+    this.countFrames();
+  }
+
+  /** Counts presented frames for as long as the tile exists. */
+  countFrames() {
+    if (!this.video.requestVideoFrameCallback) return;
+    const tick = (now) => {
+      this.frames += 1;
+      if (this.firstFrameAt === null) this.firstFrameAt = now;
+      this.onframe(this);
+      if (!this.removed) this.video.requestVideoFrameCallback(tick);
+    };
+    this.video.requestVideoFrameCallback(tick);
+  }
+
+  /** Frames shown so far; browsers without rVFC fall back to playback quality. */
+  frameCount() {
+    if (this.video.requestVideoFrameCallback) return this.frames;
+    const q = this.video.getVideoPlaybackQuality ? this.video.getVideoPlaybackQuality() : null;
+    return q ? q.totalVideoFrames : 0;
+  }
+
+  setName(text, name) {
+    this.nameEl.textContent = text;
+    this.avatar.textContent = initial(name);
+    this.root.setAttribute('aria-label', text);
+  }
+
+  setMedia({ audio, video }) {
+    this.root.dataset.audio = audio ? 'on' : 'off';
+    this.root.dataset.video = video ? 'on' : 'off';
+    this.mutedIcon.setAttribute('aria-hidden', audio ? 'true' : 'false');
+    this.mutedIcon.setAttribute('aria-label', t('tile.muted'));
+  }
+
+  remove() {
+    this.removed = true;
+    this.video.srcObject = null;
+    this.root.remove();
+  }
+}
+
+export class TileGrid {
+  constructor(container) {
+    this.container = container;
+    this.tiles = new Map();
+    this.self = null;
+    this.firstRemoteFrameAt = null;
+    this.needsSoundTap = false;
+    this.onneedsound = () => {};
+    this.oncount = () => {};
+  }
+
+  /** Our own preview: muted (no echo), mirrored like a mirror. */
+  showSelf(name, stream, media) {
+    if (!this.self) {
+      this.self = new Tile(videoElement(true), () => {});
+      this.self.root.classList.add('self');
+      this.self.root.dataset.self = 'true';
+      this.container.prepend(this.self.root);
+      this.updateCount();
+    }
+    this.self.setName(t('tile.you', { name }), name);
+    this.self.setMedia(media);
+    this.self.root.dataset.hasVideo = stream.getVideoTracks().length ? 'yes' : 'no';
+    this.self.video.srcObject = stream;
+  }
+
+  setSelfMedia(media) {
+    if (this.self) this.self.setMedia(media);
+  }
+
+  /** Creates or updates the tile of a remote participant (protocol participant object). */
+  upsert(p) {
+    let tile = this.tiles.get(p.id);
+    if (!tile) {
+      tile = new Tile(videoElement(false), (tl) => this.handleFrame(tl));
+      tile.root.dataset.participantId = p.id;
+      tile.root.dataset.hasVideo = 'no';
+      tile.stream = new MediaStream();
+      this.tiles.set(p.id, tile);
+      this.container.append(tile.root);
+    }
+    tile.root.dataset.role = p.role;
+    tile.setName(p.name, p.name);
+    tile.setMedia(p);
+    this.updateCount();
+  }
+
+  remove(id) {
+    const tile = this.tiles.get(id);
+    if (!tile) return;
+    tile.remove();
+    this.tiles.delete(id);
+    this.updateCount();
+  }
+
+  clear() {
+    for (const id of [...this.tiles.keys()]) this.remove(id);
+    if (this.self) this.self.remove();
+    this.self = null;
+    this.updateCount();
+    this.firstRemoteFrameAt = null;
+    this.needsSoundTap = false;
+  }
+
+  updateCount() {
+    const n = this.tiles.size + (this.self ? 1 : 0);
+    this.container.dataset.count = String(n);
+    this.oncount(n);
+  }
+
+  handleFrame(tile) {
+    if (this.firstRemoteFrameAt === null) this.firstRemoteFrameAt = tile.firstFrameAt;
+  }
+
+  /** Attaches the remote tracks: `map` is participant id -> [MediaStreamTrack]. */
+  setTracks(map) {
+    for (const [id, tile] of this.tiles) {
+      const tracks = map.get(id) || [];
+      const current = tile.stream.getTracks();
+      const same = current.length === tracks.length && tracks.every((tr) => current.includes(tr));
+      if (same) continue;
+      tile.stream = new MediaStream(tracks);
+      tile.root.dataset.hasVideo = tracks.some((tr) => tr.kind === 'video') ? 'yes' : 'no';
+      tile.video.srcObject = tracks.length ? tile.stream : null;
+      if (tracks.length) this.play(tile.video);
+    }
+  }
+
+  /**
+   * Starts playback. If the browser blocks sound without a tap (autoplay policy), the
+   * picture still plays muted and the page offers a "tap for sound" button.
+   */
+  play(video) {
+    video.play().catch((err) => {
+      if (err.name !== 'NotAllowedError') return;
+      video.muted = true;
+      video.play().catch(() => {});
+      this.needsSoundTap = true;
+      this.onneedsound();
+    });
+  }
+
+  /** After a user tap: unmute every remote video. */
+  enableSound() {
+    this.needsSoundTap = false;
+    for (const tile of this.tiles.values()) {
+      tile.video.muted = false;
+      tile.video.play().catch(() => {});
+    }
+  }
+
+  /** For tests and diagnostics: what each remote tile shows. */
+  describe() {
+    return [...this.tiles.entries()].map(([id, tile]) => ({
+      id,
+      name: tile.nameEl.textContent,
+      role: tile.root.dataset.role,
+      audio: tile.root.dataset.audio === 'on',
+      video: tile.root.dataset.video === 'on',
+      tracks: tile.stream.getTracks().map((tr) => tr.kind),
+      framesRendered: tile.frameCount(),
+      firstFrameAt: tile.firstFrameAt,
+    }));
+  }
+}

@@ -1,0 +1,177 @@
+// The whole class flow in headless Chromium against a real `aula` binary:
+// a teacher starts a class from the start page, two students join through the student
+// link in their own browser contexts, everyone sees (decoded frames advancing) and
+// hears (audio packets arriving) both others under the right names; then one student
+// leaves with the button and one closes the tab, and their tiles go away elsewhere.
+//
+// Prints join-to-first-remote-frame per student and the median (page clocks: from the
+// Join click to the first frame presented by a remote <video>).
+//
+// Run: node --test web-client/tests/   (AULA_BIN overrides target/debug/aula)
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import {
+  WAIT, diagnostics, join, launchBrowser, mediaSnapshot, median, openParticipant, poll,
+  startClass, startServer, tileLabel,
+} from './helpers.mjs';
+
+// "Within a few seconds" of someone leaving, their tile must be gone.
+const LEAVE_DEADLINE = 5000;
+
+/** Waits for the first remote frame on `page`; returns ms from the Join click. */
+async function joinToFirstFrame(page) {
+  const timing = await poll(
+    () => page.evaluate(() => {
+      const tm = window.aula.timing();
+      return tm.firstRemoteFrameAt !== null ? tm : null;
+    }),
+    { message: 'the first remote video frame' },
+  );
+  return timing.firstRemoteFrameAt - timing.joinClickedAt;
+}
+
+/** Every expected participant has a tile with the right name and both kinds of track. */
+async function expectTiles(page, expected) {
+  await poll(async () => {
+    const tiles = await page.evaluate(() => window.aula.participants());
+    return expected.every((e) => {
+      const tile = tiles.find((tl) => tl.id === e.id);
+      return tile && tile.tracks.includes('audio') && tile.tracks.includes('video');
+    }) && tiles.length === expected.length;
+  }, { message: `tiles with audio+video for ${expected.map((e) => e.name).join(', ')}` });
+  for (const e of expected) {
+    assert.equal(await tileLabel(page, e.id), e.name, `tile label of ${e.id}`);
+    assert.ok(await page.locator(`[data-participant-id="${e.id}"] video`).isVisible(), `video of ${e.name} visible`);
+  }
+}
+
+/**
+ * Frames presented, frames decoded and audio packets received from every expected
+ * participant all increase between a first sample and a later one.
+ */
+async function expectMediaFlowing(page, expected) {
+  const started = (snap, id) => {
+    const tile = snap.tiles.find((tl) => tl.id === id);
+    const s = snap.stats[id];
+    return tile && s && tile.framesRendered > 0 && s.videoFramesDecoded > 0 && s.audioPacketsReceived > 0;
+  };
+  const before = await poll(async () => {
+    const snap = await mediaSnapshot(page);
+    return expected.every((e) => started(snap, e.id)) ? snap : null;
+  }, { message: `media from ${expected.map((e) => e.name).join(', ')}` });
+  const grew = (snap, id) => {
+    const [t0, t1] = [before, snap].map((s) => s.tiles.find((tl) => tl.id === id));
+    const [s0, s1] = [before.stats[id], snap.stats[id]];
+    return t1 && s1 && t1.framesRendered > t0.framesRendered
+      && s1.videoFramesDecoded > s0.videoFramesDecoded
+      && s1.audioPacketsReceived > s0.audioPacketsReceived;
+  };
+  await poll(async () => {
+    const snap = await mediaSnapshot(page);
+    return expected.every((e) => grew(snap, e.id));
+  }, { message: `frames and audio packets from ${expected.map((e) => e.name).join(', ')} to keep coming` });
+}
+
+/** The tile of `id` disappears from `page` within LEAVE_DEADLINE. */
+async function expectTileGone(page, id, who) {
+  await poll(
+    () => page.evaluate((pid) => !document.querySelector(`[data-participant-id="${CSS.escape(pid)}"]`), id),
+    { timeout: LEAVE_DEADLINE, interval: 100, message: `the tile of ${who} to disappear` },
+  );
+}
+
+/** The subscribe connection stops carrying `id` (a later subscribe_offer drops its mids). */
+async function expectTracksStopped(page, id, who) {
+  await poll(
+    () => page.evaluate((pid) => {
+      const offers = window.aula.log().filter((e) => e.type === 'subscribe_offer');
+      const last = offers[offers.length - 1];
+      return last && !last.tracks.some((tr) => tr.participant === pid);
+    }, id),
+    { timeout: WAIT, message: `a subscribe_offer without the tracks of ${who}` },
+  );
+}
+
+test('a teacher and two students see and hear each other; leavers disappear', async (t) => {
+  const server = await startServer();
+  t.after(() => server.stop());
+  const browser = await launchBrowser();
+  t.after(() => browser.close());
+  const everyone = [];
+
+  try {
+    const teacher = await openParticipant(browser, 'teacher');
+    everyone.push(teacher);
+    await startClass(teacher.page, server.url, '7b Mathe');
+    const teacherMe = await join(teacher.page, 'Frau Weber');
+    assert.equal(teacherMe.role, 'teacher');
+    assert.equal(await teacher.page.textContent('#room-title'), '7b Mathe');
+    await teacher.page.waitForSelector('#student-link', { state: 'visible' });
+    const studentUrl = await teacher.page.inputValue('#student-link');
+    assert.match(studentUrl, /\/room\/[^/#]+#k=[0-9a-f]{32}$/, 'student link shape');
+    assert.notEqual(studentUrl, teacher.page.url(), 'student link differs from the teacher link');
+
+    // Students join one after the other, each from a fresh browser context.
+    const students = [['Anna', 'de-DE'], ['Ben', 'en-GB']];
+    const joinTimes = {};
+    const mes = { 'Frau Weber': teacherMe };
+    for (const [name, locale] of students) {
+      const s = await openParticipant(browser, name, { locale });
+      everyone.push(s);
+      await s.page.goto(studentUrl);
+      mes[name] = await join(s.page, name);
+      assert.equal(mes[name].role, 'student', `${name} is a student`);
+      assert.equal(await s.page.locator('#invite').isVisible(), false, `${name} sees no student link`);
+      joinTimes[name] = await joinToFirstFrame(s.page);
+    }
+    const [anna, ben] = everyone.slice(1);
+    assert.equal(await anna.page.evaluate(() => document.documentElement.lang), 'de');
+    assert.match(await anna.page.textContent('#leave-button'), /Verlassen/);
+
+    // Everyone sees and hears both others, labelled with their names.
+    const others = (self) => Object.entries(mes)
+      .filter(([n]) => n !== self)
+      .map(([name, me]) => ({ id: me.id, name }));
+    await Promise.all([
+      expectTiles(teacher.page, others('Frau Weber')),
+      expectTiles(anna.page, others('Anna')),
+      expectTiles(ben.page, others('Ben')),
+    ]);
+    await Promise.all([
+      expectMediaFlowing(teacher.page, others('Frau Weber')),
+      expectMediaFlowing(anna.page, others('Anna')),
+      expectMediaFlowing(ben.page, others('Ben')),
+    ]);
+
+    const values = Object.entries(joinTimes).map(([n, ms]) => `${n} ${Math.round(ms)} ms`);
+    console.log(`join-to-first-remote-frame: ${values.join(', ')}; median ${Math.round(median(Object.values(joinTimes)))} ms`);
+
+    // Ben leaves with the button: his page says so, the others drop his tile.
+    await ben.page.click('#leave-button');
+    await ben.page.waitForSelector('#screen-ended', { state: 'visible', timeout: WAIT });
+    assert.equal(await ben.page.locator('#rejoin-button').isVisible(), true, 'rejoin offered');
+    await Promise.all([
+      expectTileGone(teacher.page, mes.Ben.id, 'Ben (on the teacher page)'),
+      expectTileGone(anna.page, mes.Ben.id, 'Ben (on Anna’s page)'),
+    ]);
+    await Promise.all([
+      expectTracksStopped(teacher.page, mes.Ben.id, 'Ben (teacher)'),
+      expectTracksStopped(anna.page, mes.Ben.id, 'Ben (Anna)'),
+    ]);
+    // The two who stayed still get each other's media.
+    await Promise.all([
+      expectMediaFlowing(teacher.page, [{ id: mes.Anna.id, name: 'Anna' }]),
+      expectMediaFlowing(anna.page, [{ id: teacherMe.id, name: 'Frau Weber' }]),
+    ]);
+
+    // Anna closes her tab: the teacher drops her tile too.
+    await anna.page.close({ runBeforeUnload: true });
+    await expectTileGone(teacher.page, mes.Anna.id, 'Anna after closing her tab');
+
+    for (const p of everyone) assert.deepEqual(p.errors, [], `no uncaught errors on ${p.label}'s page`);
+  } catch (err) {
+    console.log(await diagnostics(server, everyone.filter((p) => !p.page.isClosed())));
+    throw err;
+  }
+});

@@ -1,0 +1,229 @@
+// Helpers for Aula's browser tests: start the `aula` binary on free ports, drive
+// headless Chromium (playwright-core, the system's /usr/bin/chromium), and walk the
+// web client through its screens.
+//
+// Environment: AULA_BIN (the server binary), CHROMIUM_BIN (default /usr/bin/chromium),
+// AULA_LOG_LINES (how much server output to keep for failure reports, default 400).
+//
+// Waiting is done by polling a condition with a deadline (WAIT, generous because CI
+// machines have 2 cores), never by sleeping a fixed time and hoping.
+
+import { spawn } from 'node:child_process';
+import dgram from 'node:dgram';
+import net from 'node:net';
+import path from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+export const WAIT = 30_000;
+const SERVER_LOG_LINES = +(process.env.AULA_LOG_LINES || 400);
+
+export const CHROMIUM_ARGS = [
+  '--use-fake-device-for-media-stream',
+  '--use-fake-ui-for-media-stream',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
+
+// ---- ports and the server ----
+
+/** A TCP port that was free a moment ago on 127.0.0.1. */
+export function freeTcpPort() {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address();
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+/** A UDP port that was free a moment ago on 127.0.0.1. */
+export function freeUdpPort() {
+  return new Promise((resolve, reject) => {
+    const sock = dgram.createSocket('udp4');
+    sock.once('error', reject);
+    sock.bind(0, '127.0.0.1', () => {
+      const { port } = sock.address();
+      sock.close(() => resolve(port));
+    });
+  });
+}
+
+/**
+ * Starts `aula` (env AULA_BIN, default target/debug/aula) on free ports and waits for
+ * GET /healthz. Returns {url, logs(), stop()}; stop() is safe to call twice. The
+ * process is also killed if the test process exits.
+ */
+export async function startServer({ args = [], env = {} } = {}) {
+  const bin = process.env.AULA_BIN || path.join(REPO, 'target/debug/aula');
+  const httpPort = await freeTcpPort();
+  const mediaPort = await freeUdpPort();
+  const argv = ['--http-addr', `127.0.0.1:${httpPort}`, '--media-port', String(mediaPort),
+    '--media-ips', '127.0.0.1', ...args];
+  const proc = spawn(bin, argv, {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { RUST_LOG: 'info', NO_COLOR: '1', ...process.env, ...env },
+  });
+  const lines = [];
+  const keep = (chunk) => {
+    lines.push(...chunk.toString().split('\n').filter(Boolean));
+    if (lines.length > SERVER_LOG_LINES) lines.splice(0, lines.length - SERVER_LOG_LINES);
+  };
+  proc.stdout.on('data', keep);
+  proc.stderr.on('data', keep);
+  const exited = new Promise((resolve) => proc.once('exit', (code, signal) => resolve({ code, signal })));
+  proc.once('error', (err) => lines.push(`spawn error: ${err.message}`));
+  const killOnExit = () => proc.kill('SIGKILL');
+  process.once('exit', killOnExit);
+
+  const server = {
+    url: `http://127.0.0.1:${httpPort}`,
+    mediaPort,
+    logs: () => lines.join('\n'),
+    async stop() {
+      process.removeListener('exit', killOnExit);
+      if (proc.exitCode !== null || proc.signalCode !== null) return;
+      proc.kill('SIGTERM');
+      const done = await Promise.race([exited, delay(5000, 'timeout')]);
+      if (done === 'timeout') proc.kill('SIGKILL');
+    },
+  };
+  try {
+    await waitForHealth(server.url, exited);
+  } catch (err) {
+    await server.stop();
+    throw new Error(`${err.message}\n${bin} ${argv.join(' ')}\n--- server output ---\n${server.logs()}`);
+  }
+  return server;
+}
+
+async function waitForHealth(url, exited) {
+  let exitInfo = null;
+  exited.then((info) => { exitInfo = info; });
+  const deadline = Date.now() + WAIT;
+  while (Date.now() < deadline) {
+    if (exitInfo) throw new Error(`aula exited before it was healthy (${JSON.stringify(exitInfo)})`);
+    try {
+      const res = await fetch(`${url}/healthz`);
+      if (res.status === 200) return;
+    } catch {
+      // Not listening yet.
+    }
+    await delay(100);
+  }
+  throw new Error(`GET /healthz did not answer 200 within ${WAIT} ms`);
+}
+
+// ---- browser ----
+
+export function launchBrowser() {
+  return chromium.launch({
+    executablePath: process.env.CHROMIUM_BIN || '/usr/bin/chromium',
+    args: CHROMIUM_ARGS,
+  });
+}
+
+/**
+ * A participant in its own browser context (own storage, like a separate device).
+ * Uncaught page errors are collected in `errors`, console output in `console`.
+ */
+export async function openParticipant(browser, label, { locale = 'en-US', viewport } = {}) {
+  const context = await browser.newContext({ locale, viewport: viewport || { width: 1280, height: 800 } });
+  const page = await context.newPage();
+  const participant = { label, context, page, errors: [], console: [] };
+  page.on('pageerror', (err) => participant.errors.push(String(err && err.stack ? err.stack : err)));
+  page.on('console', (msg) => {
+    participant.console.push(`[${msg.type()}] ${msg.text()}`);
+    if (participant.console.length > 200) participant.console.shift();
+  });
+  return participant;
+}
+
+// ---- polling ----
+
+/**
+ * Calls `fn` (async, in Node) until it returns a truthy value, and returns that value.
+ * On timeout, throws with `message` and the last value or error seen.
+ */
+export async function poll(fn, { timeout = WAIT, interval = 200, message = 'condition' } = {}) {
+  const deadline = Date.now() + timeout;
+  let last;
+  for (;;) {
+    try {
+      last = await fn();
+      if (last) return last;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() >= deadline) {
+      const detail = last instanceof Error ? last.message : JSON.stringify(last);
+      throw new Error(`timed out after ${timeout} ms waiting for ${message}; last: ${detail}`);
+    }
+    await delay(interval);
+  }
+}
+
+// ---- the client's screens ----
+
+/** On the start page: types a title, clicks "Start a class", waits for the room page. */
+export async function startClass(page, baseUrl, title) {
+  await page.goto(`${baseUrl}/`);
+  await page.fill('#room-title', title);
+  await Promise.all([
+    page.waitForURL(/\/room\/[^/#]+#k=/, { timeout: WAIT }),
+    page.click('#start-button'),
+  ]);
+}
+
+/** On the room page: types the name and clicks Join; resolves when the call screen shows. */
+export async function join(page, name) {
+  await page.waitForSelector('#name-input', { state: 'visible', timeout: WAIT });
+  await page.fill('#name-input', name);
+  await page.click('#join-button');
+  await page.waitForSelector('#screen-call', { state: 'visible', timeout: WAIT });
+  return page.evaluate(() => window.aula.you);
+}
+
+/** What a page receives: remote tiles (window.aula.participants()) and inbound stats. */
+export function mediaSnapshot(page) {
+  return page.evaluate(async () => ({
+    tiles: window.aula.participants(),
+    stats: await window.aula.stats(),
+  }));
+}
+
+/** The name shown on the tile of participant `id`, or null if there is no such tile. */
+export function tileLabel(page, id) {
+  return page.evaluate((pid) => {
+    const tile = document.querySelector(`[data-participant-id="${CSS.escape(pid)}"]`);
+    return tile ? tile.querySelector('.label .name').textContent.trim() : null;
+  }, id);
+}
+
+/** Diagnostics for a failed test: each page's message log and errors, the server's output. */
+export async function diagnostics(server, participants) {
+  const parts = [];
+  for (const p of participants) {
+    const log = await p.page.evaluate(() => (window.aula ? window.aula.log() : [])).catch(() => []);
+    parts.push(`--- ${p.label}: messages ---\n${log.map((e) => JSON.stringify(e)).join('\n')}`);
+    parts.push(`--- ${p.label}: page errors ---\n${p.errors.join('\n')}`);
+    parts.push(`--- ${p.label}: console ---\n${p.console.slice(-40).join('\n')}`);
+  }
+  if (server) parts.push(`--- server output ---\n${server.logs()}`);
+  return parts.join('\n');
+}
+
+export function median(values) {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+}
