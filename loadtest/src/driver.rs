@@ -1,0 +1,566 @@
+//! The task behind a bot: join, publish, answer offers, and then a loop of five wake-ups: a
+//! command from the handle, a signaling message, a datagram on either connection, or the timer
+//! (the earliest of both `Rtc` timeouts and the next frame due).
+//!
+//! Every `Rtc` mutation (a datagram, a timeout, a written frame, an SDP change) is followed by
+//! a drain of its output before the next, as str0m's run-loop contract asks.
+
+use std::io;
+use std::time::{Duration, Instant};
+
+use str0m::change::{SdpAnswer, SdpOffer, SdpPendingOffer};
+use str0m::media::{KeyframeRequestKind, MediaData, MediaKind, Mid};
+use str0m::{Event, IceConnectionState, RtcError};
+use tokio::sync::mpsc;
+
+use crate::bot::{BotConfig, BotError, BotReport, Command};
+use crate::peer::Peer;
+use crate::protocol::{ClientMsg, Participant, Pc, ServerMsg};
+use crate::publish::Publisher;
+use crate::signal::{Incoming, Signal};
+use crate::stats::BotStats;
+
+/// Largest UDP datagram read; str0m never sends more than its MTU (1150 by default).
+const DATAGRAM_MAX: usize = 2000;
+/// At most one PLI per remote video track per this interval, like browsers throttle them.
+const PLI_INTERVAL: Duration = Duration::from_secs(1);
+/// The loop wakes at least this often even if nothing is due, so a far-future str0m timeout
+/// never turns into an overlong sleep.
+const MAX_SLEEP: Duration = Duration::from_secs(1);
+/// How long a leaving bot waits for the server to close the WebSocket.
+const LEAVE_WAIT: Duration = Duration::from_secs(1);
+
+/// The whole life of a bot; ends when told to leave or when something fatal happens.
+pub(crate) async fn run(config: BotConfig, mut commands: mpsc::Receiver<Command>) -> BotReport {
+    let name = config.name.clone();
+    let mut bot = match Bot::bind(config).await {
+        Ok(bot) => bot,
+        Err(e) => {
+            let stats = BotStats {
+                name,
+                ..BotStats::default()
+            };
+            return BotReport {
+                stats,
+                error: Some(e),
+            };
+        }
+    };
+    let result = bot.run(&mut commands).await;
+    if let Err(e) = &result {
+        tracing::debug!(error = %e, "bot ended");
+    }
+    bot.publish.close();
+    bot.subscribe.close();
+    BotReport {
+        stats: bot.snapshot(),
+        error: result.err(),
+    }
+}
+
+/// What woke the loop.
+enum Wake {
+    Command(Option<Command>),
+    Signal(Result<Incoming, BotError>),
+    Udp(Pc, io::Result<(usize, std::net::SocketAddr)>),
+    Timer,
+}
+
+/// Which remote track a subscribe m-line carries.
+struct DownTrack {
+    mid: Mid,
+    /// Index into `BotStats::remotes`.
+    remote: usize,
+    kind: MediaKind,
+    last_pli: Option<Instant>,
+}
+
+struct Bot {
+    config: BotConfig,
+    start: Instant,
+    stats: BotStats,
+    publish: Peer,
+    subscribe: Peer,
+    publisher: Option<Publisher>,
+    /// Our publish offer, until the answer comes.
+    pending_publish: Option<SdpPendingOffer>,
+    down_tracks: Vec<DownTrack>,
+}
+
+impl Bot {
+    async fn bind(config: BotConfig) -> Result<Bot, BotError> {
+        let publish = Peer::bind(Pc::Publish, config.local_ip).await?;
+        let subscribe = Peer::bind(Pc::Subscribe, config.local_ip).await?;
+        Ok(Bot {
+            stats: BotStats {
+                name: config.name.clone(),
+                ..BotStats::default()
+            },
+            config,
+            start: Instant::now(),
+            publish,
+            subscribe,
+            publisher: None,
+            pending_publish: None,
+            down_tracks: Vec::new(),
+        })
+    }
+
+    fn elapsed(&self) -> Duration {
+        self.start.elapsed()
+    }
+
+    async fn run(&mut self, commands: &mut mpsc::Receiver<Command>) -> Result<(), BotError> {
+        let Some(mut signal) = self.join_or_leave(commands).await? else {
+            return Ok(());
+        };
+        if self.config.publishes() {
+            self.start_publish(&mut signal).await?;
+        }
+        let result = self.run_loop(&mut signal, commands).await;
+        if result.is_ok() {
+            signal.leave(LEAVE_WAIT).await;
+        }
+        result
+    }
+
+    /// Joins within the join timeout while still answering commands, so a snapshot does not
+    /// wait for the server and a leave ends the attempt (then `None`).
+    async fn join_or_leave(
+        &mut self,
+        commands: &mut mpsc::Receiver<Command>,
+    ) -> Result<Option<Signal>, BotError> {
+        let timeout = self.config.join_timeout;
+        let joined = {
+            let joining = join(&self.config, self.start);
+            let deadline = tokio::time::sleep(timeout);
+            tokio::pin!(joining, deadline);
+            loop {
+                tokio::select! {
+                    joined = &mut joining => break joined?,
+                    cmd = commands.recv() => match cmd {
+                        Some(Command::Snapshot(tx)) => {
+                            let _ = tx.send(self.snapshot());
+                        }
+                        None | Some(Command::Leave) => return Ok(None),
+                    },
+                    () = &mut deadline => return Err(BotError::JoinTimeout(timeout)),
+                }
+            }
+        };
+        self.stats.ws_open = Some(joined.ws_open);
+        self.stats.joined = Some(joined.at);
+        self.stats.id = Some(joined.you.id);
+        self.stats.role = Some(joined.you.role);
+        for p in joined.participants {
+            let i = self.stats.remote_index(&p.id);
+            self.stats.remotes[i].name = Some(p.name);
+        }
+        Ok(Some(joined.signal))
+    }
+
+    async fn start_publish(&mut self, signal: &mut Signal) -> Result<(), BotError> {
+        let mut rtc = self.publish.new_rtc(Instant::now())?;
+        let (audio, video, seed) = (self.config.audio, self.config.video, self.config.seed);
+        let (publisher, offer, pending, tracks) = Publisher::offer(&mut rtc, audio, video, seed)
+            .ok_or_else(|| BotError::Protocol("publish offer had no media".into()))?;
+        self.publish.set_rtc(rtc);
+        self.publisher = Some(publisher);
+        self.pending_publish = Some(pending);
+        self.drain(Pc::Publish, Instant::now());
+        let sdp = offer.to_sdp_string();
+        signal.send(&ClientMsg::Publish { sdp, tracks }).await?;
+        let candidate = self.publish.candidate()?.to_sdp_string();
+        signal
+            .send(&ClientMsg::Candidate {
+                pc: Pc::Publish,
+                candidate,
+            })
+            .await
+    }
+
+    async fn run_loop(
+        &mut self,
+        signal: &mut Signal,
+        commands: &mut mpsc::Receiver<Command>,
+    ) -> Result<(), BotError> {
+        let mut pub_buf = vec![0u8; DATAGRAM_MAX];
+        let mut sub_buf = vec![0u8; DATAGRAM_MAX];
+        let sleep = tokio::time::sleep(MAX_SLEEP);
+        tokio::pin!(sleep);
+        loop {
+            sleep.as_mut().reset(self.next_deadline().into());
+            let wake = tokio::select! {
+                cmd = commands.recv() => Wake::Command(cmd),
+                msg = signal.recv() => Wake::Signal(msg),
+                r = self.publish.recv(&mut pub_buf) => Wake::Udp(Pc::Publish, r),
+                r = self.subscribe.recv(&mut sub_buf) => Wake::Udp(Pc::Subscribe, r),
+                () = &mut sleep => Wake::Timer,
+            };
+            let now = Instant::now();
+            match wake {
+                Wake::Command(None | Some(Command::Leave)) => return Ok(()),
+                Wake::Command(Some(Command::Snapshot(tx))) => {
+                    let _ = tx.send(self.snapshot());
+                }
+                Wake::Signal(incoming) => self.handle_incoming(signal, incoming?).await?,
+                Wake::Udp(pc, Ok((n, source))) => {
+                    let buf = if pc == Pc::Publish {
+                        &pub_buf
+                    } else {
+                        &sub_buf
+                    };
+                    let result = self.peer(pc).handle_datagram(now, source, &buf[..n]);
+                    self.after_mutation(pc, now, result);
+                }
+                Wake::Udp(pc, Err(e)) => tracing::debug!(?pc, error = %e, "udp receive failed"),
+                Wake::Timer => self.handle_timer(now),
+            }
+        }
+    }
+
+    fn next_deadline(&self) -> Instant {
+        let cap = Instant::now() + MAX_SLEEP;
+        let media = self.publisher.as_ref().and_then(Publisher::next_due);
+        [self.publish.timeout(), self.subscribe.timeout(), media]
+            .into_iter()
+            .flatten()
+            .fold(cap, Instant::min)
+    }
+
+    fn snapshot(&self) -> BotStats {
+        let mut stats = self.stats.clone();
+        stats.sent.udp_send_drops = self.publish.send_drops() + self.subscribe.send_drops();
+        stats
+    }
+
+    fn peer(&mut self, pc: Pc) -> &mut Peer {
+        match pc {
+            Pc::Publish => &mut self.publish,
+            Pc::Subscribe => &mut self.subscribe,
+        }
+    }
+
+    /// Drains after a mutation, or gives the connection up if the mutation failed.
+    fn after_mutation(&mut self, pc: Pc, now: Instant, result: Result<(), RtcError>) {
+        match result {
+            Ok(()) => self.drain(pc, now),
+            Err(e) => self.fail_peer(pc, e),
+        }
+    }
+
+    /// Gives a connection up after str0m refused input or failed; the bot stays in the room.
+    fn fail_peer(&mut self, pc: Pc, e: RtcError) {
+        tracing::debug!(?pc, error = %e, "connection failed");
+        self.stats.push_error(format!("{pc:?} connection: {e}"));
+        self.peer(pc).close();
+        if pc == Pc::Publish {
+            // Its frame clocks would otherwise stay due forever and spin the loop.
+            self.publisher = None;
+        }
+    }
+
+    /// Polls one `Rtc` until it wants a timeout, handling each event on the way.
+    fn drain(&mut self, pc: Pc, now: Instant) {
+        loop {
+            match self.peer(pc).poll_event() {
+                Ok(Some(event)) => self.handle_event(pc, now, event),
+                Ok(None) => return,
+                Err(e) => return self.fail_peer(pc, e),
+            }
+        }
+    }
+
+    fn handle_timer(&mut self, now: Instant) {
+        for pc in [Pc::Publish, Pc::Subscribe] {
+            let result = self.peer(pc).handle_timeout(now);
+            self.after_mutation(pc, now, result);
+        }
+        let Some(publisher) = &mut self.publisher else {
+            return;
+        };
+        while let Some(rtc) = self.publish.rtc() {
+            match publisher.write_due(rtc, now, &mut self.stats.sent) {
+                Ok(true) => {}
+                Ok(false) => return,
+                Err(e) => return self.fail_peer(Pc::Publish, e),
+            }
+            // Inline drain: `self.drain` would borrow the publisher too.
+            loop {
+                match self.publish.poll_event() {
+                    Ok(Some(event)) => handle_publish_event(
+                        &mut self.stats,
+                        publisher,
+                        &mut self.publish,
+                        self.start,
+                        now,
+                        event,
+                    ),
+                    Ok(None) => break,
+                    Err(e) => return self.fail_peer(Pc::Publish, e),
+                }
+            }
+        }
+    }
+
+    fn handle_event(&mut self, pc: Pc, now: Instant, event: Event) {
+        match pc {
+            Pc::Publish => {
+                if let Some(publisher) = &mut self.publisher {
+                    let (stats, peer, start) = (&mut self.stats, &mut self.publish, self.start);
+                    handle_publish_event(stats, publisher, peer, start, now, event);
+                }
+            }
+            Pc::Subscribe => self.handle_subscribe_event(now, event),
+        }
+    }
+
+    fn handle_subscribe_event(&mut self, now: Instant, event: Event) {
+        match event {
+            Event::IceConnectionStateChange(state) => {
+                let at = now.duration_since(self.start);
+                if is_connected(state) {
+                    self.stats.subscribe_ice_connected.get_or_insert(at);
+                } else if state == IceConnectionState::Disconnected {
+                    self.stats
+                        .push_error("Subscribe connection: ice disconnected".into());
+                }
+            }
+            Event::MediaData(data) => self.handle_media(now, &data),
+            _ => {}
+        }
+    }
+
+    fn handle_media(&mut self, now: Instant, data: &MediaData) {
+        let received_us = crate::media::unix_micros(std::time::SystemTime::now());
+        let at = now.duration_since(self.start);
+        let Some(track) = self.down_tracks.iter_mut().find(|t| t.mid == data.mid) else {
+            tracing::trace!(mid = %data.mid, "media on an unmapped mid");
+            return;
+        };
+        self.stats.first_media.get_or_insert(at);
+        let remote = &mut self.stats.remotes[track.remote];
+        let stream = match track.kind {
+            MediaKind::Audio => &mut remote.audio,
+            MediaKind::Video => &mut remote.video,
+        };
+        let stamp = crate::media::Stamp::read_from(&data.data);
+        stream.record(
+            at,
+            data.data.len(),
+            data.is_keyframe(),
+            stamp.map(|s| s.seq),
+        );
+        if let Some(stamp) = stamp {
+            stream
+                .delay
+                .record(received_us.saturating_sub(stamp.sent_us));
+        }
+        // A gap means a lost frame; ask for a keyframe as a browser's decoder would.
+        let throttled = track.last_pli.is_some_and(|t| now < t + PLI_INTERVAL);
+        if track.kind == MediaKind::Video && !data.contiguous && !throttled {
+            track.last_pli = Some(now);
+            let mid = track.mid;
+            if let Some(mut writer) = self.subscribe.rtc().and_then(|rtc| rtc.writer(mid)) {
+                let _ = writer.request_keyframe(None, KeyframeRequestKind::Pli);
+            }
+        }
+    }
+
+    async fn handle_incoming(
+        &mut self,
+        signal: &mut Signal,
+        incoming: Incoming,
+    ) -> Result<(), BotError> {
+        match incoming {
+            Incoming::Msg(msg) => self.handle_msg(signal, msg).await,
+            Incoming::Garbage(text) => {
+                self.stats.push_error(format!("garbage: {text}"));
+                Ok(())
+            }
+            Incoming::Closed(why) => Err(BotError::Closed(why)),
+        }
+    }
+
+    async fn handle_msg(&mut self, signal: &mut Signal, msg: ServerMsg) -> Result<(), BotError> {
+        let at = self.elapsed();
+        match msg {
+            ServerMsg::ParticipantJoined { participant }
+            | ServerMsg::ParticipantUpdated { participant } => {
+                let i = self.stats.remote_index(&participant.id);
+                self.stats.remotes[i].name = Some(participant.name);
+            }
+            ServerMsg::ParticipantLeft { id } => {
+                let i = self.stats.remote_index(&id);
+                self.stats.remotes[i].left = Some(at);
+            }
+            ServerMsg::PublishAnswer { sdp } => self.handle_publish_answer(&sdp)?,
+            ServerMsg::SubscribeOffer { sdp, tracks } => {
+                let answer = self.handle_subscribe_offer(&sdp, &tracks)?;
+                let first = self.stats.subscribe_offers == 1;
+                let sdp = answer.to_sdp_string();
+                signal.send(&ClientMsg::SubscribeAnswer { sdp }).await?;
+                if first {
+                    let candidate = self.subscribe.candidate()?.to_sdp_string();
+                    let pc = Pc::Subscribe;
+                    signal.send(&ClientMsg::Candidate { pc, candidate }).await?;
+                }
+            }
+            ServerMsg::Error { code, message } => {
+                tracing::debug!(%code, %message, "server error");
+                self.stats
+                    .push_error(format!("server error {code}: {message}"));
+            }
+            ServerMsg::Joined { .. } => {
+                self.stats.push_error("second joined".into());
+            }
+            ServerMsg::Unknown => {}
+        }
+        Ok(())
+    }
+
+    fn handle_publish_answer(&mut self, sdp: &str) -> Result<(), BotError> {
+        let Some(pending) = self.pending_publish.take() else {
+            return Err(BotError::Protocol(
+                "publish_answer without a publish".into(),
+            ));
+        };
+        let answer = SdpAnswer::from_sdp_string(sdp).map_err(RtcError::from)?;
+        let rtc = self.publish.rtc().ok_or_else(|| {
+            BotError::Protocol("publish_answer after the publish connection failed".into())
+        })?;
+        let result = rtc.sdp_api().accept_answer(pending, answer);
+        let now = Instant::now();
+        self.after_mutation(Pc::Publish, now, result);
+        Ok(())
+    }
+
+    fn handle_subscribe_offer(
+        &mut self,
+        sdp: &str,
+        tracks: &[crate::protocol::SubscribeTrack],
+    ) -> Result<SdpAnswer, BotError> {
+        let now = Instant::now();
+        let offer = SdpOffer::from_sdp_string(sdp).map_err(RtcError::from)?;
+        if self.subscribe.rtc().is_none() {
+            let rtc = self.subscribe.new_rtc(now)?;
+            self.subscribe.set_rtc(rtc);
+            self.drain(Pc::Subscribe, now);
+        }
+        let rtc = self.subscribe.rtc().expect("set just above");
+        let answer = rtc.sdp_api().accept_offer(offer)?;
+        self.drain(Pc::Subscribe, now);
+        self.stats.subscribe_offers += 1;
+        self.map_tracks(tracks);
+        Ok(answer)
+    }
+
+    /// Replaces the mid -> participant map with the offer's `tracks`, keeping PLI throttles.
+    fn map_tracks(&mut self, tracks: &[crate::protocol::SubscribeTrack]) {
+        let old = std::mem::take(&mut self.down_tracks);
+        for t in tracks {
+            let kind = match t.kind.as_str() {
+                "audio" => MediaKind::Audio,
+                "video" => MediaKind::Video,
+                other => {
+                    self.stats.push_error(format!("track kind {other:?}"));
+                    continue;
+                }
+            };
+            let mid = Mid::from(t.mid.as_str());
+            let remote = self.stats.remote_index(&t.participant);
+            let last_pli = old.iter().find(|o| o.mid == mid).and_then(|o| o.last_pli);
+            self.down_tracks.push(DownTrack {
+                mid,
+                remote,
+                kind,
+                last_pli,
+            });
+        }
+    }
+}
+
+/// What `join` brings back.
+struct Joined {
+    signal: Signal,
+    /// When the WebSocket opened, from the bot's start.
+    ws_open: Duration,
+    /// When `joined` arrived.
+    at: Duration,
+    you: Participant,
+    participants: Vec<Participant>,
+}
+
+/// Connects, sends `join`, and waits for `joined`.
+async fn join(config: &BotConfig, start: Instant) -> Result<Joined, BotError> {
+    let mut signal = Signal::connect(&config.ws_url).await?;
+    let ws_open = start.elapsed();
+    let join = ClientMsg::Join {
+        v: crate::protocol::PROTOCOL_VERSION,
+        room: &config.room,
+        secret: &config.secret,
+        name: &config.name,
+    };
+    signal.send(&join).await?;
+    loop {
+        match signal.recv().await? {
+            Incoming::Msg(ServerMsg::Joined {
+                you, participants, ..
+            }) => {
+                let at = start.elapsed();
+                return Ok(Joined {
+                    signal,
+                    ws_open,
+                    at,
+                    you,
+                    participants,
+                });
+            }
+            Incoming::Msg(ServerMsg::Error { code, message }) => {
+                return Err(BotError::Refused { code, message });
+            }
+            Incoming::Closed(why) => return Err(BotError::Closed(why)),
+            Incoming::Garbage(text) => tracing::debug!(%text, "garbage before joined"),
+            // Nothing else is expected before `joined`; the document does not forbid it.
+            Incoming::Msg(other) => tracing::debug!(?other, "message before joined"),
+        }
+    }
+}
+
+fn is_connected(state: IceConnectionState) -> bool {
+    matches!(
+        state,
+        IceConnectionState::Connected | IceConnectionState::Completed
+    )
+}
+
+/// Handles an event of the publish connection. A free function so the timer can call it while
+/// it holds the publisher.
+fn handle_publish_event(
+    stats: &mut BotStats,
+    publisher: &mut Publisher,
+    peer: &mut Peer,
+    start: Instant,
+    now: Instant,
+    event: Event,
+) {
+    match event {
+        Event::IceConnectionStateChange(state) => {
+            if is_connected(state) {
+                stats
+                    .publish_ice_connected
+                    .get_or_insert(now.duration_since(start));
+            } else if state == IceConnectionState::Disconnected {
+                stats.push_error("Publish connection: ice disconnected".into());
+            }
+        }
+        Event::Connected => {
+            let rtc = peer.rtc().expect("events only come from a live rtc");
+            if !publisher.handle_connected(rtc, now) {
+                stats.push_error("publish answer lacks opus or vp8".into());
+            }
+        }
+        Event::KeyframeRequest(req) => publisher.handle_keyframe_request(&req, &mut stats.sent),
+        _ => {}
+    }
+}

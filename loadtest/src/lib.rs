@@ -1,0 +1,48 @@
+//! Bots for Aula: participants that speak docs/protocol.md over real WebRTC, for load runs and
+//! for integration tests that need no browser.
+//!
+//! A bot is a client, not a browser: it joins through the WebSocket signaling, publishes on its
+//! own str0m `Rtc` (full ICE, controlling, against the server's ICE-lite) and subscribes on a
+//! second one, all over UDP. It has no codecs and renders nothing. What it sends are synthetic
+//! frames shaped like Opus and VP8 (real VP8 keyframe headers, so the SFU sees keyframes) that
+//! carry a send stamp, so a receiver on the same machine measures one-way delay and gaps per
+//! remote participant. Scenarios beyond "one class" are not here yet.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), aula_loadtest::http::HttpError> {
+//! use std::time::Duration;
+//! use aula_loadtest::{BotConfig, http};
+//!
+//! let server = http::ServerUrl::parse("http://127.0.0.1:8080")?;
+//! let room = http::create_room(&server, None, Duration::from_secs(5)).await?;
+//! let secret = room.teacher_secret().unwrap_or_default();
+//! let bot = aula_loadtest::spawn(BotConfig::new(&server.ws_url(), &room.id, secret, "Bot"));
+//! tokio::time::sleep(Duration::from_secs(5)).await;
+//! let report = bot.leave().await;
+//! println!("{:?}", report.stats.remotes);
+//! # Ok(()) }
+//! ```
+//!
+//! # Layout
+//! - `bot`: [`spawn`] a bot from a [`BotConfig`]; its [`BotHandle`] and [`BotReport`].
+//! - `driver`: the task behind a bot (one per bot): join, publish, subscribe, the run loop.
+//! - `peer`: one WebRTC connection, a UDP socket and its str0m `Rtc`, drained as str0m asks.
+//! - `publish`: the publish offer and the frame clock that writes synthetic media.
+//! - [`media`]: the synthetic frame generators and the send stamp (pure).
+//! - [`stats`]: what a bot measured.
+//! - [`protocol`]: the client's view of the wire messages.
+//! - `signal`: the WebSocket that carries them.
+//! - [`http`]: `POST /api/rooms` and server URLs.
+
+mod bot;
+mod driver;
+pub mod http;
+pub mod media;
+mod peer;
+pub mod protocol;
+mod publish;
+mod signal;
+pub mod stats;
+
+pub use bot::{BotConfig, BotError, BotHandle, BotReport, spawn};
+pub use stats::BotStats;

@@ -1,0 +1,259 @@
+//! What a bot measured: join timings, what it sent, and per remote participant what it received.
+//!
+//! Times are offsets from the bot's start, so a report reads "joined after 12 ms" and runs can be
+//! compared without wall clocks. Delays come from the [`Stamp`](crate::media::Stamp) in each
+//! frame and so are one-way delays, valid when sender and receiver share a clock.
+
+use std::time::Duration;
+
+/// Bot-level timings and counters. Cheap to clone for a snapshot.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct BotStats {
+    /// The name the bot joined with.
+    pub name: String,
+    /// The participant id from `joined`.
+    pub id: Option<String>,
+    /// The role from `joined` (`teacher` or `student`).
+    pub role: Option<String>,
+    /// WebSocket handshake done.
+    pub ws_open: Option<Duration>,
+    /// `joined` received.
+    pub joined: Option<Duration>,
+    /// ICE of the publish connection reached `connected`.
+    pub publish_ice_connected: Option<Duration>,
+    /// ICE of the subscribe connection reached `connected`.
+    pub subscribe_ice_connected: Option<Duration>,
+    /// The first frame of any remote participant arrived.
+    pub first_media: Option<Duration>,
+    /// `subscribe_offer`s answered.
+    pub subscribe_offers: u32,
+    /// What this bot published.
+    pub sent: SentStats,
+    /// One entry per other participant seen, in order of first sight.
+    pub remotes: Vec<RemoteStats>,
+    /// Server `error` messages and connection trouble, oldest first, at most [`MAX_ERRORS`].
+    pub errors: Vec<String>,
+}
+
+/// How many entries [`BotStats::errors`] keeps; a misbehaving server must not grow a bot.
+pub const MAX_ERRORS: usize = 32;
+
+impl BotStats {
+    /// The entry for a remote participant, if the bot has seen it.
+    pub fn remote(&self, id: &str) -> Option<&RemoteStats> {
+        self.remotes.iter().find(|r| r.id == id)
+    }
+
+    /// Index of the entry for `id`, adding an empty one when it is new.
+    pub(crate) fn remote_index(&mut self, id: &str) -> usize {
+        if let Some(i) = self.remotes.iter().position(|r| r.id == id) {
+            return i;
+        }
+        self.remotes.push(RemoteStats {
+            id: id.to_owned(),
+            ..RemoteStats::default()
+        });
+        self.remotes.len() - 1
+    }
+
+    /// Records a problem, dropping it once [`MAX_ERRORS`] are kept.
+    pub(crate) fn push_error(&mut self, error: String) {
+        if self.errors.len() < MAX_ERRORS {
+            self.errors.push(error);
+        }
+    }
+
+    /// Whether the bot received audio and video from `id`.
+    pub fn has_media_from(&self, id: &str) -> bool {
+        self.remote(id)
+            .is_some_and(|r| r.audio.frames > 0 && r.video.frames > 0)
+    }
+}
+
+/// What a bot sent on its publish connection.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SentStats {
+    /// Audio frames written.
+    pub audio_frames: u64,
+    /// Video frames written.
+    pub video_frames: u64,
+    /// Of those, keyframes.
+    pub keyframes: u64,
+    /// Payload bytes written, audio and video.
+    pub bytes: u64,
+    /// PLI or FIR received for the video track.
+    pub keyframe_requests: u64,
+    /// UDP datagrams dropped because the socket would block (both connections).
+    pub udp_send_drops: u64,
+}
+
+/// What a bot received from one other participant.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RemoteStats {
+    /// The participant id.
+    pub id: String,
+    /// Display name, once `joined` or `participant_joined` told it.
+    pub name: Option<String>,
+    /// `participant_left` received for it.
+    pub left: Option<Duration>,
+    /// Its microphone track.
+    pub audio: StreamStats,
+    /// Its camera track.
+    pub video: StreamStats,
+}
+
+/// Frames received on one track.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct StreamStats {
+    /// Frames (str0m `MediaData` events).
+    pub frames: u64,
+    /// Payload bytes.
+    pub bytes: u64,
+    /// Of the frames, keyframes (video only).
+    pub keyframes: u64,
+    /// The first frame arrived.
+    pub first: Option<Duration>,
+    /// Frame numbers seen, to count gaps; `None` before the first stamped frame.
+    pub seq_range: Option<(u32, u32)>,
+    /// One-way delay from the sender's stamp to this bot's event.
+    pub delay: DelayStats,
+}
+
+impl StreamStats {
+    /// Records one frame of `bytes` bytes whose stamp says `seq`.
+    pub(crate) fn record(&mut self, at: Duration, bytes: usize, keyframe: bool, seq: Option<u32>) {
+        self.frames += 1;
+        self.bytes += bytes as u64;
+        self.keyframes += u64::from(keyframe);
+        self.first.get_or_insert(at);
+        if let Some(seq) = seq {
+            self.seq_range = Some(match self.seq_range {
+                None => (seq, seq),
+                Some((lo, hi)) => (lo.min(seq), hi.max(seq)),
+            });
+        }
+    }
+
+    /// Frames between the first and last seen that never arrived (0 with reordering only).
+    pub fn frames_missing(&self) -> u64 {
+        self.seq_range.map_or(0, |(lo, hi)| {
+            (u64::from(hi - lo) + 1).saturating_sub(self.frames)
+        })
+    }
+}
+
+/// Number of histogram buckets: bucket `i` holds delays in `[2^i, 2^(i+1))` µs (bucket 0 also
+/// holds 0), the last one everything from 2^23 µs (8.4 s) up.
+const BUCKETS: usize = 24;
+
+/// Summary of one-way delays in microseconds, with a power-of-two histogram for percentiles.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DelayStats {
+    /// Delays recorded.
+    pub count: u64,
+    /// Their sum, for the mean.
+    pub sum_us: u64,
+    /// Smallest.
+    pub min_us: u64,
+    /// Largest.
+    pub max_us: u64,
+    buckets: [u32; BUCKETS],
+}
+
+impl DelayStats {
+    /// Records one delay.
+    pub fn record(&mut self, delay_us: u64) {
+        self.min_us = if self.count == 0 {
+            delay_us
+        } else {
+            self.min_us.min(delay_us)
+        };
+        self.max_us = self.max_us.max(delay_us);
+        self.count += 1;
+        self.sum_us += delay_us;
+        let bucket = (u64::BITS - delay_us.leading_zeros()).saturating_sub(1) as usize;
+        self.buckets[bucket.min(BUCKETS - 1)] += 1;
+    }
+
+    /// Mean delay, if any was recorded.
+    pub fn mean(&self) -> Option<Duration> {
+        (self.count > 0).then(|| Duration::from_micros(self.sum_us / self.count))
+    }
+
+    /// An upper bound for the `p`-th percentile (0.0..=1.0), exact to a factor of two and never
+    /// above the maximum.
+    pub fn percentile(&self, p: f64) -> Option<Duration> {
+        if self.count == 0 {
+            return None;
+        }
+        let rank = ((p.clamp(0.0, 1.0) * self.count as f64).ceil() as u64).max(1);
+        let mut seen = 0;
+        for (i, n) in self.buckets.iter().enumerate() {
+            seen += u64::from(*n);
+            if seen >= rank && i < BUCKETS - 1 {
+                let upper = (1u64 << (i + 1)) - 1;
+                return Some(Duration::from_micros(upper.min(self.max_us)));
+            }
+        }
+        // The rank lies in the open-ended last bucket.
+        Some(Duration::from_micros(self.max_us))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn delay_summary() {
+        let mut d = DelayStats::default();
+        assert_eq!(d.mean(), None);
+        assert_eq!(d.percentile(0.5), None);
+        for us in [100, 200, 300, 5000] {
+            d.record(us);
+        }
+        assert_eq!((d.min_us, d.max_us, d.count), (100, 5000, 4));
+        assert_eq!(d.mean(), Some(Duration::from_micros(1400)));
+        // 100 is in [64, 128), 200 and 300 in [128, 512)...
+        assert_eq!(d.percentile(0.25), Some(Duration::from_micros(127)));
+        assert_eq!(d.percentile(0.5), Some(Duration::from_micros(255)));
+        assert_eq!(d.percentile(1.0), Some(Duration::from_micros(5000)));
+    }
+
+    #[test]
+    fn zero_and_huge_delays_fit() {
+        let mut d = DelayStats::default();
+        d.record(0);
+        d.record(u64::MAX / 2);
+        // 0 shares the first bucket, [0, 2) µs.
+        assert_eq!(d.percentile(0.0), Some(Duration::from_micros(1)));
+        assert_eq!(d.min_us, 0);
+        assert_eq!(d.percentile(1.0), Some(Duration::from_micros(u64::MAX / 2)));
+    }
+
+    #[test]
+    fn stream_counts_gaps() {
+        let mut s = StreamStats::default();
+        let at = Duration::from_millis(3);
+        s.record(at, 100, true, Some(4));
+        s.record(Duration::from_millis(9), 50, false, Some(7));
+        s.record(Duration::from_millis(9), 50, false, None);
+        assert_eq!((s.frames, s.bytes, s.keyframes), (3, 200, 1));
+        assert_eq!(s.first, Some(at));
+        assert_eq!(s.seq_range, Some((4, 7)));
+        assert_eq!(s.frames_missing(), 1);
+    }
+
+    #[test]
+    fn remotes_are_added_once() {
+        let mut stats = BotStats::default();
+        assert_eq!(stats.remote_index("p1"), 0);
+        assert_eq!(stats.remote_index("p2"), 1);
+        assert_eq!(stats.remote_index("p1"), 0);
+        stats.remotes[1].audio.frames = 1;
+        assert!(!stats.has_media_from("p2"));
+        stats.remotes[1].video.frames = 1;
+        assert!(stats.has_media_from("p2"));
+        assert!(!stats.has_media_from("p3"));
+    }
+}
