@@ -2,13 +2,16 @@
 //! its documented error code (docs/protocol.md), fatal ones close the socket, and the server
 //! stays up for everyone else.
 
+use std::net::SocketAddr;
 use std::time::Duration;
+
+mod common;
 
 use aula_loadtest::http::{self, CreatedRoom, ServerUrl};
 use aula_signaling::{Config, RunningServer};
+use common::{metric, raw_request};
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_tungstenite::tungstenite::Message;
 
 type Ws =
@@ -228,26 +231,19 @@ async fn leaving_tells_the_others_and_an_empty_room_ends() {
     send(&mut a, json!({"type": "leave"})).await;
     expect_closed(&mut a, 1000).await;
 
-    // Config::for_tests has a 2 s grace; after it the links stop working.
+    // Config::for_tests has a 2 s grace; after it the links stop working and nothing of the
+    // room is left, neither in signaling nor in the media plane.
     tokio::time::sleep(Duration::from_secs(3)).await;
     let mut late = connect(&url).await;
     send(&mut late, join(&room, secret, "Late")).await;
     expect_error(&mut late, "unknown_room").await;
+    assert_eq!(metric(server.http_addr, "aula_rooms").await, 0);
+    assert_eq!(metric(server.http_addr, "aula_media_rooms").await, 0);
     server.shutdown().await;
 }
 
-/// A raw HTTP/1.1 request, to send bodies no well-behaved client would.
-async fn raw_post(addr: std::net::SocketAddr, body: &str) -> (u16, Value) {
-    let mut tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let req = format!(
-        "POST /api/rooms HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\n\
-         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    );
-    tcp.write_all(req.as_bytes()).await.unwrap();
-    let mut raw = Vec::new();
-    tcp.read_to_end(&mut raw).await.unwrap();
-    let (status, body) = http::parse_response(&raw).expect("an HTTP response");
+async fn raw_post(addr: SocketAddr, body: &str) -> (u16, Value) {
+    let (status, body) = raw_request(addr, "POST", "/api/rooms", body).await;
     (status, serde_json::from_slice(&body).unwrap_or(Value::Null))
 }
 
@@ -278,15 +274,9 @@ async fn room_creation_refuses_bad_bodies() {
 #[tokio::test]
 async fn room_info_tells_title_and_end_without_secrets() {
     let (server, _url, room) = server(Config::for_tests()).await;
+    let addr = server.http_addr;
     let get = |path: String| async move {
-        let mut tcp = tokio::net::TcpStream::connect(server.http_addr)
-            .await
-            .unwrap();
-        let req = format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
-        tcp.write_all(req.as_bytes()).await.unwrap();
-        let mut raw = Vec::new();
-        tcp.read_to_end(&mut raw).await.unwrap();
-        let (status, body) = http::parse_response(&raw).expect("an HTTP response");
+        let (status, body) = raw_request(addr, "GET", &path, "").await;
         (status, serde_json::from_slice::<Value>(&body).unwrap())
     };
     let (status, body) = get(format!("/api/rooms/{}", room.id)).await;

@@ -1,0 +1,148 @@
+//! Helpers shared by the tests that run the real server in-process and fill it with bots from
+//! `aula-loadtest` (real WebSocket signaling, real WebRTC over UDP on loopback).
+
+// Each test binary compiles this module and uses only some of it.
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use aula_loadtest::http::{self, CreatedRoom, ServerUrl};
+use aula_loadtest::{BotConfig, BotHandle, BotStats};
+use aula_signaling::{Config, RunningServer};
+
+/// How long a test waits for something that takes well under a second on an idle machine:
+/// ICE, DTLS and the first keyframe through a debug build on a busy 2-core CI box.
+pub const WAIT: Duration = Duration::from_secs(30);
+/// How often waiting loops look at the bots' stats.
+const POLL: Duration = Duration::from_millis(100);
+
+/// Logs to the test's output when `RUST_LOG` is set (e.g. `RUST_LOG=debug`); quiet otherwise.
+pub fn init_logging() {
+    if std::env::var_os("RUST_LOG").is_some() {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .with_test_writer()
+            .try_init();
+    }
+}
+
+/// Starts a server on loopback with ephemeral ports.
+pub async fn start() -> (RunningServer, ServerUrl) {
+    init_logging();
+    let server = aula_signaling::start(Config::for_tests())
+        .await
+        .expect("server starts");
+    let url = ServerUrl::from(server.http_addr);
+    (server, url)
+}
+
+/// Creates a room through `POST /api/rooms`.
+pub async fn create_room(url: &ServerUrl) -> CreatedRoom {
+    http::create_room(url, Some("7b Mathe"), WAIT)
+        .await
+        .expect("room created")
+}
+
+/// A publishing bot (audio and video) that joins `room` with the teacher or a student secret.
+pub fn bot(url: &ServerUrl, room: &CreatedRoom, teacher: bool, name: &str) -> BotHandle {
+    let secret = if teacher {
+        room.teacher_secret()
+    } else {
+        room.student_secret()
+    };
+    let secret = secret.expect("room links carry k=");
+    let mut config = BotConfig::new(&url.ws_url(), &room.id, secret, name);
+    config.seed = name.len() as u64;
+    aula_loadtest::spawn(config)
+}
+
+/// A teacher bot and `students` student bots.
+pub fn class(url: &ServerUrl, room: &CreatedRoom, students: usize) -> Vec<BotHandle> {
+    let mut bots = vec![bot(url, room, true, "Frau Weber")];
+    for i in 1..=students {
+        bots.push(bot(url, room, false, &format!("Student {i}")));
+    }
+    bots
+}
+
+/// Waits until `done` holds for the stats of every bot and returns those stats. Panics after
+/// [`WAIT`], or as soon as a bot has ended, with every bot's stats (and the ended bots' errors)
+/// in the message, so a failure says what each bot did see.
+pub async fn wait_until(
+    bots: &mut Vec<BotHandle>,
+    what: &str,
+    done: impl Fn(&BotStats) -> bool,
+) -> Vec<BotStats> {
+    let start = Instant::now();
+    loop {
+        let mut all = Vec::with_capacity(bots.len());
+        for bot in bots.iter() {
+            match bot.stats().await {
+                Some(stats) => all.push(stats),
+                None => break,
+            }
+        }
+        if all.len() == bots.len() && all.iter().all(&done) {
+            return all;
+        }
+        if all.len() < bots.len() || start.elapsed() > WAIT {
+            fail(bots, what, start.elapsed()).await;
+        }
+        tokio::time::sleep(POLL).await;
+    }
+}
+
+/// Makes every bot leave and panics with their reports.
+async fn fail(bots: &mut Vec<BotHandle>, what: &str, after: Duration) -> ! {
+    let mut reports = String::new();
+    for bot in bots.drain(..) {
+        let report = bot.leave().await;
+        reports.push_str(&format!(
+            "\n{:#?}\nerror: {:?}\n",
+            report.stats, report.error
+        ));
+    }
+    panic!("gave up waiting for {what} after {after:?}; the bots saw:{reports}");
+}
+
+/// Waits until every bot has joined and returns their participant ids, in bot order.
+pub async fn joined_ids(bots: &mut Vec<BotHandle>) -> Vec<String> {
+    let stats = wait_until(bots, "every bot joined", |s| s.id.is_some()).await;
+    stats.into_iter().filter_map(|s| s.id).collect()
+}
+
+/// Whether `stats` shows audio and video from every id in `ids` except its own.
+pub fn has_media_from_all(stats: &BotStats, ids: &[String]) -> bool {
+    let me = stats.id.as_deref();
+    ids.iter()
+        .filter(|id| Some(id.as_str()) != me)
+        .all(|id| stats.has_media_from(id))
+}
+
+/// A raw HTTP/1.1 request, to send bodies no well-behaved client would.
+pub async fn raw_request(addr: SocketAddr, method: &str, path: &str, body: &str) -> (u16, Vec<u8>) {
+    let mut tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    tcp.write_all(req.as_bytes()).await.unwrap();
+    let mut raw = Vec::new();
+    tcp.read_to_end(&mut raw).await.unwrap();
+    http::parse_response(&raw).expect("an HTTP response")
+}
+
+/// One counter from /metrics.
+pub async fn metric(addr: SocketAddr, name: &str) -> u64 {
+    let (_, body) = raw_request(addr, "GET", "/metrics", "").await;
+    let text = String::from_utf8(body).unwrap();
+    let line = text
+        .lines()
+        .find(|l| l.starts_with(&format!("{name} ")))
+        .expect(name);
+    line.rsplit(' ').next().unwrap().parse().unwrap()
+}
