@@ -123,7 +123,7 @@ impl Room {
         conn.dirty = true;
         if !conn.addrs.contains(&source) {
             conn.addrs.push(source);
-            ctx.routes.add_addr(source, key.clone(), ctx.out);
+            ctx.routes.add_addr(source, key.clone(), &mut ctx.out);
         }
         self.drive(now, ctx);
     }
@@ -177,7 +177,7 @@ impl Room {
         if !self.participants.contains_key(&participant) {
             return Err(SfuError::UnknownParticipant);
         }
-        let mut conn = Conn::new(now, ctx.config, ctx.rng);
+        let mut conn = Conn::new(now, &ctx.config, &mut ctx.rng);
         let answer = conn
             .rtc
             .sdp_api()
@@ -188,7 +188,7 @@ impl Room {
             participant,
             direction: Direction::Publish,
         };
-        ctx.routes.add_ufrag(&conn.ufrag, key, ctx.out);
+        ctx.routes.add_ufrag(&conn.ufrag, key, &mut ctx.out);
         let p = self
             .participants
             .get_mut(&participant)
@@ -196,7 +196,7 @@ impl Room {
         // A second publish replaces the first connection; down tracks stay bound to the
         // streams and rebase their timestamps on the new generation.
         if let Some(old) = p.up.take() {
-            ctx.routes.remove_conn(&old.conn, ctx.out);
+            ctx.routes.remove_conn(&old.conn, &mut ctx.out);
         }
         p.generation += 1;
         // The tracks are taken from the offer rather than from str0m's MediaAdded events,
@@ -480,13 +480,13 @@ impl Room {
             return;
         }
         let conn = down.conn.get_or_insert_with(|| {
-            let conn = Conn::new(now, ctx.config, ctx.rng);
+            let conn = Conn::new(now, &ctx.config, &mut ctx.rng);
             let key = ConnKey {
                 room,
                 participant: id,
                 direction: Direction::Subscribe,
             };
-            ctx.routes.add_ufrag(&conn.ufrag, key, ctx.out);
+            ctx.routes.add_ufrag(&conn.ufrag, key, &mut ctx.out);
             conn
         });
         let mut change = conn.rtc.sdp_api();
@@ -552,7 +552,7 @@ impl Room {
 
     fn unroute_participant(&self, p: &Participant, ctx: &mut Ctx) {
         for conn in p.conns() {
-            ctx.routes.remove_conn(conn, ctx.out);
+            ctx.routes.remove_conn(conn, &mut ctx.out);
         }
     }
 
@@ -563,13 +563,13 @@ impl Room {
         for p in self.participants.values_mut() {
             if p.up.as_ref().is_some_and(|u| !u.conn.rtc.is_alive()) {
                 let up = p.up.take().expect("checked");
-                ctx.routes.remove_conn(&up.conn, ctx.out);
+                ctx.routes.remove_conn(&up.conn, &mut ctx.out);
                 ctx.stats.conns_failed += 1;
                 self.streams_changed = true;
             }
             if p.down.conn.as_ref().is_some_and(|c| !c.rtc.is_alive()) {
                 let conn = p.down.conn.take().expect("checked");
-                ctx.routes.remove_conn(&conn, ctx.out);
+                ctx.routes.remove_conn(&conn, &mut ctx.out);
                 ctx.stats.conns_failed += 1;
                 p.down = Default::default();
                 self.streams_changed = true;

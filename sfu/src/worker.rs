@@ -125,22 +125,18 @@ impl Routes {
     }
 }
 
-/// Everything a room needs from its worker while it handles one input.
-pub(crate) struct Ctx<'a> {
-    pub config: &'a CoreConfig,
-    pub rng: &'a mut StdRng,
-    pub out: &'a mut VecDeque<Output>,
-    pub stats: &'a mut CoreStats,
-    pub routes: &'a mut Routes,
+/// Everything of a worker's that its rooms use while they handle an input.
+pub(crate) struct Ctx {
+    pub config: CoreConfig,
+    pub rng: StdRng,
+    pub out: VecDeque<Output>,
+    pub stats: CoreStats,
+    pub routes: Routes,
 }
 
 pub struct Worker {
-    config: CoreConfig,
-    rng: StdRng,
     rooms: HashMap<RoomId, Room>,
-    routes: Routes,
-    out: VecDeque<Output>,
-    stats: CoreStats,
+    ctx: Ctx,
 }
 
 impl Worker {
@@ -148,12 +144,14 @@ impl Worker {
     /// seeds it from the operating system.
     pub fn new(config: CoreConfig, seed: u64) -> Worker {
         Worker {
-            config,
-            rng: StdRng::seed_from_u64(seed),
             rooms: HashMap::new(),
-            routes: Routes::default(),
-            out: VecDeque::new(),
-            stats: CoreStats::default(),
+            ctx: Ctx {
+                config,
+                rng: StdRng::seed_from_u64(seed),
+                out: VecDeque::new(),
+                stats: CoreStats::default(),
+                routes: Routes::default(),
+            },
         }
     }
 
@@ -162,13 +160,13 @@ impl Worker {
     pub fn stats(&self) -> CoreStats {
         CoreStats {
             rooms: self.rooms.len() as u64,
-            ..self.stats
+            ..self.ctx.stats
         }
     }
 
     /// (ufrags, addresses) currently routed: both drop to zero when every room has closed.
     pub fn route_counts(&self) -> (usize, usize) {
-        self.routes.len()
+        self.ctx.routes.len()
     }
 
     pub fn room_count(&self) -> usize {
@@ -181,19 +179,12 @@ impl Worker {
         let closing = matches!(cmd, Command::Close);
         let entry = self.rooms.entry(room.clone());
         let room_state = entry.or_insert_with(|| Room::new(room.clone()));
-        let mut ctx = Ctx {
-            config: &self.config,
-            rng: &mut self.rng,
-            out: &mut self.out,
-            stats: &mut self.stats,
-            routes: &mut self.routes,
-        };
-        room_state.handle_command(now, cmd, &mut ctx);
+        room_state.handle_command(now, cmd, &mut self.ctx);
         if closing || room_state.is_empty() {
             // A room with nobody in it holds nothing worth keeping; signaling decides
             // when the room itself ends, the media side just frees its state.
             if let Some(mut r) = self.rooms.remove(room) {
-                r.close(&mut ctx);
+                r.close(&mut self.ctx);
             }
         }
     }
@@ -206,16 +197,16 @@ impl Worker {
         destination: SocketAddr,
         datagram: &[u8],
     ) {
-        let Some(key) = self.routes.lookup(source, datagram).cloned() else {
-            self.stats.datagrams_unroutable += 1;
+        let Some(key) = self.ctx.routes.lookup(source, datagram).cloned() else {
+            self.ctx.stats.datagrams_unroutable += 1;
             return;
         };
         let Ok(contents) = DatagramRecv::try_from(datagram) else {
-            self.stats.datagrams_rejected += 1;
+            self.ctx.stats.datagrams_rejected += 1;
             return;
         };
         let Some(room) = self.rooms.get_mut(&key.room) else {
-            self.stats.datagrams_unroutable += 1;
+            self.ctx.stats.datagrams_unroutable += 1;
             return;
         };
         let input = Input::Receive(
@@ -227,33 +218,19 @@ impl Worker {
                 contents,
             },
         );
-        let mut ctx = Ctx {
-            config: &self.config,
-            rng: &mut self.rng,
-            out: &mut self.out,
-            stats: &mut self.stats,
-            routes: &mut self.routes,
-        };
-        room.handle_receive(&key, input, &mut ctx);
+        room.handle_receive(&key, input, &mut self.ctx);
     }
 
     pub fn handle_timeout(&mut self, now: Instant) {
-        let mut ctx = Ctx {
-            config: &self.config,
-            rng: &mut self.rng,
-            out: &mut self.out,
-            stats: &mut self.stats,
-            routes: &mut self.routes,
-        };
         for room in self.rooms.values_mut() {
-            room.handle_timeout(now, &mut ctx);
+            room.handle_timeout(now, &mut self.ctx);
         }
     }
 
     // ---- outputs ----
 
     pub fn poll_output(&mut self) -> Option<Output> {
-        self.out.pop_front()
+        self.ctx.out.pop_front()
     }
 
     pub fn poll_timeout(&self) -> Option<Instant> {
