@@ -171,7 +171,7 @@ async fn room_info(State(state): State<AppState>, Path(id): Path<String>) -> Res
         None => api_error(
             StatusCode::NOT_FOUND,
             "unknown_room",
-            "this class has ended",
+            "this class has ended or never existed",
         ),
     }
 }

@@ -172,6 +172,8 @@ impl RoomTask {
             return Err(ErrorCode::RoomFull);
         }
         let id = ParticipantId(state.next_id);
+        // Taken before anything is sent, so no id a client has seen is ever handed out again.
+        state.next_id += 1;
         let info = ParticipantInfo {
             id: id.to_string(),
             name,
@@ -196,10 +198,10 @@ impl RoomTask {
         let sink = Box::new(move |event: SfuEvent| {
             let _ = sink_out.send(Outgoing::Msg(to_wire(event)));
         });
+        // Fails only while the server shuts down; the client then gets server_busy and a close.
         self.sfu
             .join(&self.id, id, sink)
             .map_err(|_| ErrorCode::ServerBusy)?;
-        state.next_id += 1;
         state.ever_joined = true;
         tracing::info!(participant = %id, ?role, "joined");
         let announce = ServerMsg::ParticipantJoined {

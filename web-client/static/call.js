@@ -4,8 +4,10 @@
 // camera and microphone (LocalMedia) and the tiles (TileGrid), and turns server
 // messages into changes of those. It is used once; rejoining makes a new Call.
 //
-// The page hears from it through three callbacks:
+// The page hears from it through these callbacks:
 //   onjoined(joinedMsg)        we are in; show the call screen
+//   onrefused({code, message}) the server refused the join but kept the socket open
+//                              (bad_name, bad_message); the page may call join(name) again
 //   onended({kind, code, message})  kind: 'left' | 'error' | 'lost'; show an end screen
 //   onmedia(state)             camera/microphone known: {audio, video} (false if missing)
 //   onnotice(key)              a non-fatal problem worth telling the user (i18n key)
@@ -28,9 +30,12 @@ export class Call {
     this.rtc = null;
     this.you = null;
     this.ended = false;
+    // True after a refused join, until join() sends a corrected one on the same socket.
+    this.refused = false;
     this.remoteTracks = new Map();
     this.log = [];
     this.onjoined = () => {};
+    this.onrefused = () => {};
     this.onended = () => {};
     this.onmedia = () => {};
     this.onnotice = () => {};
@@ -47,7 +52,14 @@ export class Call {
       this.end({ kind: 'error', code: 'connect' });
       return;
     }
-    this.send({ type: 'join', v: PROTOCOL_VERSION, room: this.roomId, secret: this.secret, name: this.name });
+    this.join(this.name);
+  }
+
+  /** Sends `join`: first from start(), then again with a corrected name after a refusal. */
+  join(name) {
+    this.name = name;
+    this.refused = false;
+    this.send({ type: 'join', v: PROTOCOL_VERSION, room: this.roomId, secret: this.secret, name });
   }
 
   send(msg) {
@@ -122,13 +134,16 @@ export class Call {
 
   handleError(msg) {
     console.warn('aula: server error', msg.code, msg.message);
-    if (msg.code === 'bad_name') {
-      // The form checks names first, so this is rare; start over from the form.
-      this.end({ kind: 'error', code: msg.code, message: msg.message });
-    } else if (!CLOSING_ERRORS.has(msg.code)) {
-      this.onnotice(`error.${msg.code}`);
-    }
     // Closing errors: the close event that follows ends the call with this error.
+    if (CLOSING_ERRORS.has(msg.code)) return;
+    if (this.you) {
+      this.onnotice(`error.${msg.code}`);
+    } else {
+      // Before `joined` only `join` has been sent, so this refuses it (bad_name; the
+      // form checks names first, so it is rare). The socket stays open for another try.
+      this.refused = true;
+      this.onrefused({ code: msg.code, message: msg.message });
+    }
   }
 
   handleClose(info) {

@@ -1,6 +1,8 @@
 // The room page, /room/{id}#k=SECRET: the same page for teachers and students (the
 // server decides the role from the secret). Three screens: the join form, the call,
-// and an end screen ("You left", "Connection lost", or an error).
+// and an end screen ("You left", "Connection lost", or an error). Before the join form
+// the page asks GET /api/rooms/{id} for the title; a room that has ended goes straight
+// to the end screen, so nobody types a name for nothing.
 //
 // The secret is read from the URL fragment, so it is never sent in an HTTP request.
 //
@@ -9,7 +11,7 @@
 // message types.
 
 import { applyI18n, errorText, t } from './i18n.js';
-import { lastName, recallRoom, rememberName } from './store.js';
+import { lastName, rememberName } from './store.js';
 import { TileGrid } from './tiles.js';
 import { Call } from './call.js';
 import { icon } from './icons.js';
@@ -20,6 +22,9 @@ const secret = new URLSearchParams(location.hash.slice(1)).get('k') || '';
 const grid = new TileGrid($('tiles'));
 // Errors after which trying the same link again can help.
 const RETRYABLE = new Set(['server_busy', 'room_full', 'connect']);
+// How long the room check may take before the join form shows anyway (the join then
+// gives the definitive answer).
+const ROOM_CHECK_TIMEOUT_MS = 5000;
 
 let call = null;
 let joinClickedAt = null;
@@ -62,8 +67,14 @@ function join(name) {
   joinClickedAt = performance.now();
   showJoinError('');
   setJoining(true);
+  // After a refused join the socket is still open: the corrected join goes on it.
+  if (call && call.refused && !call.ended) {
+    call.join(name);
+    return;
+  }
   call = new Call({ roomId, secret, name, grid });
   call.onjoined = handleJoined;
+  call.onrefused = handleRefused;
   call.onended = handleEnded;
   call.onmedia = handleMedia;
   call.onnotice = showNotice;
@@ -72,12 +83,18 @@ function join(name) {
 
 // ---- in the call ----
 
+/** The server refused the name (rare: the form checks first); back to the form. */
+function handleRefused(err) {
+  setJoining(false);
+  show('screen-prejoin');
+  showJoinError(errorText(err.code, err.message));
+  $('name-input').focus();
+}
+
 function handleJoined(msg) {
   setJoining(false);
-  const title = (msg.room && msg.room.title) || '';
-  $('room-title').textContent = title;
-  document.title = title ? `${title} — ${t('app.name')}` : t('room.pageTitle');
-  showInvite(msg.you.role === 'teacher');
+  showTitle((msg.room && msg.room.title) || '');
+  showInvite(msg.student_secret);
   // Until the camera and microphone answer, the buttons wait.
   updateControls({ audio: true, video: true });
   $('toggle-mic').disabled = true;
@@ -85,15 +102,17 @@ function handleJoined(msg) {
   show('screen-call');
 }
 
-/** Teachers see the student link remembered when this browser started the class. */
-function showInvite(isTeacher) {
-  $('invite').hidden = !isTeacher;
-  if (!isTeacher) return;
-  const room = recallRoom(roomId);
-  $('student-link').value = room ? room.student_url : '';
-  $('student-link').hidden = !room;
-  $('copy-link').hidden = !room;
-  $('invite-hint').textContent = t(room ? 'invite.hint' : 'invite.missing');
+function showTitle(title) {
+  $('room-title').textContent = title;
+  document.title = title ? `${title} — ${t('app.name')}` : t('room.pageTitle');
+}
+
+/** Teachers (only they get `student_secret` in `joined`) see the student link. */
+function showInvite(studentSecret) {
+  $('invite').hidden = !studentSecret;
+  if (!studentSecret) return;
+  const path = `/room/${encodeURIComponent(roomId)}`;
+  $('student-link').value = `${location.origin}${path}#k=${encodeURIComponent(studentSecret)}`;
 }
 
 async function copyLink() {
@@ -169,11 +188,6 @@ function showSoundPrompt() {
 function handleEnded(info) {
   setJoining(false);
   $('notices').replaceChildren();
-  if (info.kind === 'error' && info.code === 'bad_name') {
-    show('screen-prejoin');
-    showJoinError(errorText('bad_name'));
-    return;
-  }
   const texts = {
     left: [t('left.heading'), '', t('left.rejoin'), true],
     lost: [t('lost.heading'), t('lost.text'), t('left.rejoin'), true],
@@ -195,6 +209,41 @@ function rejoin() {
   const name = validName($('name-input').value) || lastName();
   if (name) join(name);
   else show('screen-prejoin');
+}
+
+// ---- before the join form ----
+
+/**
+ * Asks GET /api/rooms/{id} whether the room is open. Resolves to {title} when it is,
+ * or when the answer is unknown (network trouble, a proxy's own error page): then the
+ * join decides. Resolves to null only for the server's own "unknown_room".
+ */
+async function checkRoom() {
+  const abort = new AbortController();
+  const timer = setTimeout(() => abort.abort(), ROOM_CHECK_TIMEOUT_MS);
+  try {
+    const url = `/api/rooms/${encodeURIComponent(roomId)}`;
+    const res = await fetch(url, { cache: 'no-store', signal: abort.signal });
+    const body = await res.json();
+    if (res.status === 404 && body.code === 'unknown_room') return null;
+    return { title: res.ok && typeof body.title === 'string' ? body.title : '' };
+  } catch (err) {
+    console.warn('aula: room check failed, showing the join form anyway', err);
+    return { title: '' };
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+async function showJoinForm() {
+  const room = await checkRoom();
+  if (!room) {
+    showEnded(t('fatal.heading'), errorText('unknown_room'), '', false);
+    return;
+  }
+  showTitle(room.title);
+  show('screen-prejoin');
+  $('name-input').focus();
 }
 
 // ---- page setup ----
@@ -231,7 +280,7 @@ function setup() {
   // Closing the tab: say goodbye so the others see us go at once, not on a timeout.
   window.addEventListener('pagehide', () => call && call.leave());
   if (!roomId || !secret) showEnded(t('fatal.heading'), errorText('no_secret'), '', false);
-  else $('name-input').focus();
+  else showJoinForm();
 }
 
 setup();

@@ -1,9 +1,8 @@
 // The start page: a teacher creates a room (POST /api/rooms) and is sent to its
-// teacher link. The student link from the answer is remembered in this browser so
-// that the room page can show it to the teacher.
+// teacher link. The room page shows the student link from there (the server sends it
+// to teachers in `joined`), so nothing needs remembering here.
 
 import { applyI18n, t } from './i18n.js';
-import { rememberRoom } from './store.js';
 
 const form = document.getElementById('start-form');
 const titleInput = document.getElementById('room-title');
@@ -32,7 +31,6 @@ async function onSubmit(event) {
   setBusy(true);
   try {
     const room = await createRoom(titleInput.value.trim().slice(0, 80));
-    rememberRoom(room);
     location.assign(room.teacher_url);
   } catch (err) {
     console.error('aula: starting a class failed', err);

@@ -5,15 +5,22 @@
 // leaves with the button and one closes the tab, and their tiles go away elsewhere.
 //
 // Prints join-to-first-remote-frame per student and the median (page clocks: from the
-// Join click to the first frame presented by a remote <video>).
+// Join click to the first frame presented by a remote <video>), on one line starting
+// "join-to-first-remote-frame ms:".
+//
+// With AULA_MEASURE_SECS=N it also holds the three-person call for N seconds once media
+// flows everywhere and prints the server's CPU use (utime+stime from /proc) and RSS over
+// that window. A measurement, never an assertion; without the variable there is no window.
 //
 // Run: node --test web-client/tests/   (AULA_BIN overrides target/debug/aula)
+// Measure: AULA_BIN=target/release/aula AULA_MEASURE_SECS=20 node --test web-client/tests/class.test.mjs
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { setTimeout as delay } from 'node:timers/promises';
 import {
   WAIT, diagnostics, join, launchBrowser, mediaSnapshot, median, openParticipant, poll,
-  startClass, startServer, tileLabel,
+  processUsage, startClass, startServer, tileLabel,
 } from './helpers.mjs';
 
 // "Within a few seconds" of someone leaving, their tile must be gone.
@@ -71,6 +78,26 @@ async function expectMediaFlowing(page, expected) {
     const snap = await mediaSnapshot(page);
     return expected.every((e) => grew(snap, e.id));
   }, { message: `frames and audio packets from ${expected.map((e) => e.name).join(', ')} to keep coming` });
+}
+
+/**
+ * Holds the call for AULA_MEASURE_SECS seconds and prints the server's CPU share of one
+ * core (user+sys, all threads) and its VmRSS; media must still flow at the end, or the
+ * number would describe a broken call. Does nothing without the variable.
+ */
+async function measureServer(server, receivers) {
+  const secs = Number(process.env.AULA_MEASURE_SECS || 0);
+  if (!(secs > 0)) return;
+  const start = await processUsage(server.pid);
+  await delay(secs * 1000);
+  const end = await processUsage(server.pid);
+  await Promise.all(receivers.map(([page, others]) => expectMediaFlowing(page, others)));
+  const wallSecs = (end.at - start.at) / 1000;
+  const percent = ((end.cpuSecs - start.cpuSecs) / wallSecs) * 100;
+  const over = `over ${Math.round(wallSecs)} s`;
+  console.log(`server CPU during 3-person call: ${percent.toFixed(1)}% of one core ${over} (user+sys)`);
+  const mib = (end.rssKib / 1024).toFixed(1);
+  console.log(`server RSS during 3-person call: ${mib} MiB (VmRSS at the end of the window)`);
 }
 
 /** The tile of `id` disappears from `page` within LEAVE_DEADLINE. */
@@ -138,14 +165,15 @@ test('a teacher and two students see and hear each other; leavers disappear', as
       expectTiles(anna.page, others('Anna')),
       expectTiles(ben.page, others('Ben')),
     ]);
-    await Promise.all([
-      expectMediaFlowing(teacher.page, others('Frau Weber')),
-      expectMediaFlowing(anna.page, others('Anna')),
-      expectMediaFlowing(ben.page, others('Ben')),
-    ]);
+    const receivers = [
+      [teacher.page, others('Frau Weber')], [anna.page, others('Anna')], [ben.page, others('Ben')],
+    ];
+    await Promise.all(receivers.map(([page, from]) => expectMediaFlowing(page, from)));
 
-    const values = Object.entries(joinTimes).map(([n, ms]) => `${n} ${Math.round(ms)} ms`);
-    console.log(`join-to-first-remote-frame: ${values.join(', ')}; median ${Math.round(median(Object.values(joinTimes)))} ms`);
+    const ms = Object.values(joinTimes).map(Math.round);
+    console.log(`join-to-first-remote-frame ms: [${ms.join(', ')}] median: ${Math.round(median(ms))}`
+      + ` (students in join order: ${Object.keys(joinTimes).join(', ')})`);
+    await measureServer(server, receivers);
 
     // Ben leaves with the button: his page says so, the others drop his tile.
     await ben.page.click('#leave-button');

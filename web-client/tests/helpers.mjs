@@ -10,6 +10,7 @@
 
 import { spawn } from 'node:child_process';
 import dgram from 'node:dgram';
+import { readFile } from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
@@ -60,7 +61,7 @@ export function freeUdpPort() {
 
 /**
  * Starts `aula` (env AULA_BIN, default target/debug/aula) on free ports and waits for
- * GET /healthz. Returns {url, logs(), stop()}; stop() is safe to call twice. The
+ * GET /healthz. Returns {url, pid, logs(), stop()}; stop() is safe to call twice. The
  * process is also killed if the test process exits.
  */
 export async function startServer({ args = [], env = {} } = {}) {
@@ -87,6 +88,7 @@ export async function startServer({ args = [], env = {} } = {}) {
 
   const server = {
     url: `http://127.0.0.1:${httpPort}`,
+    pid: proc.pid,
     mediaPort,
     logs: () => lines.join('\n'),
     async stop() {
@@ -121,6 +123,40 @@ async function waitForHealth(url, exited) {
     await delay(100);
   }
   throw new Error(`GET /healthz did not answer 200 within ${WAIT} ms`);
+}
+
+/** POST /api/rooms from the test itself (not a page); returns the 201 answer. */
+export async function createRoom(baseUrl, title) {
+  const res = await fetch(`${baseUrl}/api/rooms`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ title }),
+  });
+  if (res.status !== 201) throw new Error(`POST /api/rooms answered ${res.status}: ${await res.text()}`);
+  return res.json();
+}
+
+// ---- the server's resource use (Linux /proc) ----
+
+// USER_HZ, the unit of utime and stime in /proc/<pid>/stat: 100 on every Linux
+// architecture Aula runs on (the kernel fixes it for the user ABI, whatever CONFIG_HZ is).
+const CLOCK_TICKS_PER_SEC = 100;
+
+/**
+ * CPU time (user+system, all threads, in seconds) and resident memory (VmRSS, in KiB)
+ * of process `pid`, with the wall-clock time of the reading.
+ */
+export async function processUsage(pid) {
+  const [stat, status] = await Promise.all([
+    readFile(`/proc/${pid}/stat`, 'utf8'),
+    readFile(`/proc/${pid}/status`, 'utf8'),
+  ]);
+  // The command name (field 2) may hold spaces and parentheses: count fields after the
+  // last ')'. There the state is field 3, so utime (14) and stime (15) are at 11 and 12.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const ticks = Number(fields[11]) + Number(fields[12]);
+  const rss = /^VmRSS:\s+(\d+) kB$/m.exec(status);
+  return { at: performance.now(), cpuSecs: ticks / CLOCK_TICKS_PER_SEC, rssKib: rss ? Number(rss[1]) : NaN };
 }
 
 // ---- browser ----

@@ -1,0 +1,37 @@
+// The teacher sees the right student link on any device: the page builds it from the
+// `student_secret` the server puts into `joined` for teachers, not from anything the
+// browser that started the class remembered. Here the class is started by the test
+// (POST /api/rooms), and the teacher link is opened in a fresh browser context.
+//
+// Run: node --test web-client/tests/   (AULA_BIN overrides target/debug/aula)
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import {
+  createRoom, diagnostics, join, launchBrowser, openParticipant, startServer,
+} from './helpers.mjs';
+
+test('a teacher in a fresh browser sees the student link of POST /api/rooms', async (t) => {
+  const server = await startServer();
+  t.after(() => server.stop());
+  const browser = await launchBrowser();
+  t.after(() => browser.close());
+  const everyone = [];
+  try {
+    const room = await createRoom(server.url, '5a Englisch');
+    const teacher = await openParticipant(browser, 'teacher');
+    everyone.push(teacher);
+    await teacher.page.goto(room.teacher_url);
+    assert.equal(await teacher.page.evaluate(() => localStorage.length), 0, 'nothing remembered');
+    const me = await join(teacher.page, 'Frau Weber');
+    assert.equal(me.role, 'teacher');
+
+    await teacher.page.waitForSelector('#student-link', { state: 'visible' });
+    assert.equal(await teacher.page.inputValue('#student-link'), room.student_url);
+    assert.equal(await teacher.page.locator('#copy-link').isVisible(), true, 'copy button');
+    assert.deepEqual(teacher.errors, [], 'no uncaught errors');
+  } catch (err) {
+    console.log(await diagnostics(server, everyone));
+    throw err;
+  }
+});
