@@ -19,8 +19,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as delay } from 'node:timers/promises';
 import {
-  WAIT, diagnostics, join, launchBrowser, mediaSnapshot, median, openParticipant, poll,
-  processUsage, startClass, startServer, tileLabel,
+  WAIT, join, mediaSnapshot, median, openParticipant, poll, processUsage, startClass, tileLabel,
+  withServerAndBrowser,
 } from './helpers.mjs';
 
 // "Within a few seconds" of someone leaving, their tile must be gone.
@@ -121,13 +121,7 @@ async function expectTracksStopped(page, id, who) {
 }
 
 test('a teacher and two students see and hear each other; leavers disappear', async (t) => {
-  const server = await startServer();
-  t.after(() => server.stop());
-  const browser = await launchBrowser();
-  t.after(() => browser.close());
-  const everyone = [];
-
-  try {
+  await withServerAndBrowser(t, async ({ server, browser, everyone }) => {
     const teacher = await openParticipant(browser, 'teacher');
     everyone.push(teacher);
     await startClass(teacher.page, server.url, '7b Mathe');
@@ -198,8 +192,5 @@ test('a teacher and two students see and hear each other; leavers disappear', as
     await expectTileGone(teacher.page, mes.Anna.id, 'Anna after closing her tab');
 
     for (const p of everyone) assert.deepEqual(p.errors, [], `no uncaught errors on ${p.label}'s page`);
-  } catch (err) {
-    console.log(await diagnostics(server, everyone.filter((p) => !p.page.isClosed())));
-    throw err;
-  }
+  });
 });

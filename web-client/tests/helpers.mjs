@@ -258,6 +258,28 @@ export async function diagnostics(server, participants) {
   return parts.join('\n');
 }
 
+/**
+ * The frame of every browser test: starts a server (`serverOptions` as for startServer,
+ * optional like node:test's options) and a browser, both stopped after test `t`, and
+ * runs `body({ server, browser, everyone })`. Push each participant into `everyone`:
+ * if `body` throws, the diagnostics of those whose page is still open are printed
+ * before the error is rethrown (a closed page has no message log left to read).
+ */
+export async function withServerAndBrowser(t, serverOptions, body) {
+  if (typeof serverOptions === 'function') [serverOptions, body] = [{}, serverOptions];
+  const server = await startServer(serverOptions);
+  t.after(() => server.stop());
+  const browser = await launchBrowser();
+  t.after(() => browser.close());
+  const everyone = [];
+  try {
+    await body({ server, browser, everyone });
+  } catch (err) {
+    console.log(await diagnostics(server, everyone.filter((p) => !p.page.isClosed())));
+    throw err;
+  }
+}
+
 export function median(values) {
   const sorted = [...values].sort((a, b) => a - b);
   const mid = Math.floor(sorted.length / 2);

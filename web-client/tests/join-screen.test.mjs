@@ -11,16 +11,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  WAIT, createRoom, diagnostics, join, launchBrowser, openParticipant, startServer,
+  WAIT, createRoom, join, openParticipant, withServerAndBrowser,
 } from './helpers.mjs';
 
 test('the join screen shows the class title before joining', async (t) => {
-  const server = await startServer();
-  t.after(() => server.stop());
-  const browser = await launchBrowser();
-  t.after(() => browser.close());
-  const everyone = [];
-  try {
+  await withServerAndBrowser(t, async ({ server, browser, everyone }) => {
     const room = await createRoom(server.url, '6d Musik');
     const student = await openParticipant(browser, 'student', { locale: 'de-DE' });
     everyone.push(student);
@@ -29,19 +24,11 @@ test('the join screen shows the class title before joining', async (t) => {
     assert.equal(await student.page.textContent('#room-title'), '6d Musik');
     assert.equal(await student.page.title(), '6d Musik — Aula');
     assert.deepEqual(student.errors, [], 'no uncaught errors');
-  } catch (err) {
-    console.log(await diagnostics(server, everyone));
-    throw err;
-  }
+  });
 });
 
 test('after a bad_name the corrected join goes out on the same socket', async (t) => {
-  const server = await startServer();
-  t.after(() => server.stop());
-  const browser = await launchBrowser();
-  t.after(() => browser.close());
-  const everyone = [];
-  try {
+  await withServerAndBrowser(t, async ({ server, browser, everyone }) => {
     const room = await createRoom(server.url, '8a Physik');
     const student = await openParticipant(browser, 'student');
     everyone.push(student);
@@ -76,8 +63,5 @@ test('after a bad_name the corrected join goes out on the same socket', async (t
     );
     assert.deepEqual(log.slice(0, 4), ['out join', 'in error bad_name', 'out join', 'in joined']);
     assert.deepEqual(student.errors, [], 'no uncaught errors');
-  } catch (err) {
-    console.log(await diagnostics(server, everyone));
-    throw err;
-  }
+  });
 });

@@ -8,7 +8,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  WAIT, createRoom, diagnostics, join, launchBrowser, openParticipant, poll, startServer,
+  WAIT, createRoom, join, openParticipant, poll, withServerAndBrowser,
 } from './helpers.mjs';
 
 // Short, so the ended class ends within the test; the default is 60 s.
@@ -39,27 +39,15 @@ async function expectEndedScreen(browser, url, locale, everyone) {
 }
 
 test('a link to a room that never existed shows the ended screen, no name form', async (t) => {
-  const server = await startServer();
-  t.after(() => server.stop());
-  const browser = await launchBrowser();
-  t.after(() => browser.close());
-  const everyone = [];
-  try {
+  await withServerAndBrowser(t, async ({ server, browser, everyone }) => {
     const url = `${server.url}/room/nosuchroom#k=${'0'.repeat(32)}`;
     for (const locale of ['en-US', 'de-DE']) await expectEndedScreen(browser, url, locale, everyone);
-  } catch (err) {
-    console.log(await diagnostics(server, everyone));
-    throw err;
-  }
+  });
 });
 
 test('a student link of a class that has ended shows the ended screen', async (t) => {
-  const server = await startServer({ args: ['--empty-room-grace-secs', String(GRACE_SECS)] });
-  t.after(() => server.stop());
-  const browser = await launchBrowser();
-  t.after(() => browser.close());
-  const everyone = [];
-  try {
+  const shortGrace = { args: ['--empty-room-grace-secs', String(GRACE_SECS)] };
+  await withServerAndBrowser(t, shortGrace, async ({ server, browser, everyone }) => {
     const room = await createRoom(server.url, '9c Chemie');
     const teacher = await openParticipant(browser, 'teacher');
     everyone.push(teacher);
@@ -72,8 +60,5 @@ test('a student link of a class that has ended shows the ended screen', async (t
       { message: `GET /api/rooms/${room.id} to answer 404 after the class ended` });
 
     await expectEndedScreen(browser, room.student_url, 'de-DE', everyone);
-  } catch (err) {
-    console.log(await diagnostics(server, everyone));
-    throw err;
-  }
+  });
 });

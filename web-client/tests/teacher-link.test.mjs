@@ -8,16 +8,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  createRoom, diagnostics, join, launchBrowser, openParticipant, startServer,
+  createRoom, join, openParticipant, withServerAndBrowser,
 } from './helpers.mjs';
 
 test('a teacher in a fresh browser sees the student link of POST /api/rooms', async (t) => {
-  const server = await startServer();
-  t.after(() => server.stop());
-  const browser = await launchBrowser();
-  t.after(() => browser.close());
-  const everyone = [];
-  try {
+  await withServerAndBrowser(t, async ({ server, browser, everyone }) => {
     const room = await createRoom(server.url, '5a Englisch');
     const teacher = await openParticipant(browser, 'teacher');
     everyone.push(teacher);
@@ -30,8 +25,5 @@ test('a teacher in a fresh browser sees the student link of POST /api/rooms', as
     assert.equal(await teacher.page.inputValue('#student-link'), room.student_url);
     assert.equal(await teacher.page.locator('#copy-link').isVisible(), true, 'copy button');
     assert.deepEqual(teacher.errors, [], 'no uncaught errors');
-  } catch (err) {
-    console.log(await diagnostics(server, everyone));
-    throw err;
-  }
+  });
 });
