@@ -30,6 +30,7 @@ pub struct Received {
     pub mid: Mid,
     pub rtp_time: u64,
     pub keyframe: bool,
+    pub codec: Codec,
     pub contiguous: bool,
     pub first_seq: u64,
     pub last_seq: u64,
@@ -63,6 +64,8 @@ pub struct Client {
     audio_time: u64,
     video_time: u64,
     pub keyframes_sent: usize,
+    /// What this client's camera encodes: VP8, or H.264 as Safari prefers.
+    pub video_codec: Codec,
 }
 
 pub struct Sim {
@@ -250,6 +253,7 @@ impl Client {
             audio_time: 0,
             video_time: 0,
             keyframes_sent: 0,
+            video_codec: Codec::Vp8,
         }
     }
 
@@ -334,14 +338,12 @@ impl Client {
                 self.next_keyframe = now + KEYFRAME_INTERVAL;
                 self.keyframes_sent += 1;
             }
-            // VP8 payload header: bit 0 of the first byte clear means a keyframe.
-            let mut frame = vec![0x55; 3000];
-            frame[0] = if key { 0x10 } else { 0x11 };
+            let frame = video_frame(self.video_codec, key);
             let mid = self.up_mids[1].0;
             write(
                 &mut up.rtc,
                 mid,
-                Codec::Vp8,
+                self.video_codec,
                 now,
                 self.video_time,
                 90_000,
@@ -390,6 +392,7 @@ impl Client {
                     mid: d.mid,
                     rtp_time: d.time.numer(),
                     keyframe: d.is_keyframe(),
+                    codec: d.params.spec().codec,
                     contiguous: d.contiguous,
                     first_seq: **d.seq_range.start(),
                     last_seq: **d.seq_range.end(),
@@ -444,6 +447,28 @@ impl Client {
                 self.errors.push(e.to_string());
                 None
             }
+        }
+    }
+}
+
+/// A synthetic video frame that the depacketizer on the far side classifies correctly.
+fn video_frame(codec: Codec, key: bool) -> Vec<u8> {
+    match codec {
+        Codec::H264 => {
+            // Annex B: SPS, PPS and an IDR slice for a keyframe, one non-IDR slice otherwise.
+            let mut frame = Vec::new();
+            let nals: &[u8] = if key { &[0x67, 0x68, 0x65] } else { &[0x41] };
+            for nal in nals {
+                frame.extend_from_slice(&[0, 0, 0, 1, *nal]);
+                frame.extend_from_slice(&[0x88; 900]);
+            }
+            frame
+        }
+        _ => {
+            // VP8 payload header: bit 0 of the first byte clear means a keyframe.
+            let mut frame = vec![0x55; 3000];
+            frame[0] = if key { 0x10 } else { 0x11 };
+            frame
         }
     }
 }

@@ -1,0 +1,41 @@
+//! A publisher whose camera sends H.264 (constrained baseline, packetization-mode 1, as Safari
+//! prefers) reaches the others as H.264, keyframes recognised, next to a VP8 publisher.
+
+mod common;
+
+use std::time::Duration;
+
+use aula_sfu::Kind;
+use common::Sim;
+use str0m::format::Codec;
+
+#[test]
+fn h264_and_vp8_publishers_in_one_room() {
+    let mut sim = Sim::new(11);
+    sim.join();
+    sim.clients[0].video_codec = Codec::H264;
+    sim.publish(0);
+    sim.join();
+    sim.publish(1);
+    sim.join();
+    sim.run_for(Duration::from_secs(3));
+
+    for i in [1, 2] {
+        let video = sim.frames(i, 0, Kind::Video);
+        assert!(video.len() > 30, "{i} got {} H.264 frames", video.len());
+        assert!(video[0].keyframe, "H.264 starts on an IDR frame");
+        assert!(
+            video.iter().all(|f| f.codec == Codec::H264),
+            "forwarded as H.264"
+        );
+    }
+    let vp8 = sim.frames(2, 1, Kind::Video);
+    assert!(
+        vp8.len() > 30 && vp8.iter().all(|f| f.codec == Codec::Vp8),
+        "VP8 beside it"
+    );
+    assert!(
+        sim.frames(0, 1, Kind::Video).len() > 30,
+        "the H.264 sender receives VP8"
+    );
+}
