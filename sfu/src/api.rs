@@ -46,7 +46,7 @@ impl Source {
 }
 
 /// Audio or video.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Kind {
     Audio,
     Video,

@@ -9,7 +9,7 @@ use rand::distr::Alphanumeric;
 use str0m::ice::IceCreds;
 use str0m::{Candidate, Rtc};
 
-use crate::worker::CoreConfig;
+use crate::worker::Ctx;
 
 pub(crate) struct Conn {
     pub rtc: Rtc,
@@ -26,7 +26,8 @@ pub(crate) struct Conn {
 
 impl Conn {
     /// A new ICE-lite connection with the server's host candidates and random ICE credentials.
-    pub fn new(now: Instant, config: &CoreConfig, rng: &mut impl Rng) -> Conn {
+    pub fn new(now: Instant, ctx: &mut Ctx) -> Conn {
+        let (config, rng) = (&ctx.config, &mut ctx.rng);
         let creds = IceCreds {
             ufrag: random_token(rng, 8),
             pass: random_token(rng, 24),
@@ -37,6 +38,7 @@ impl Conn {
             // machine per connection, and no outbound checks during a join surge.
             .set_ice_lite(true)
             .set_local_ice_credentials(creds)
+            .set_dtls_cert(ctx.dtls_cert.clone())
             .clear_codecs()
             .enable_opus(true, false)
             .enable_vp8(true);

@@ -12,6 +12,7 @@ use std::time::Instant;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use str0m::Input;
+use str0m::config::DtlsCert;
 use str0m::net::{DatagramRecv, Protocol, Receive, Transmit};
 
 use crate::api::{Command, Direction, ParticipantId, RoomId, SfuEvent};
@@ -26,6 +27,17 @@ pub struct CoreConfig {
     pub candidates: Vec<SocketAddr>,
     /// Audio and video m-lines a participant may publish (microphone, camera, screen).
     pub max_tracks_per_participant: usize,
+}
+
+/// The DTLS certificate every connection of one worker presents. Generating one per connection
+/// costs milliseconds of CPU each (measured in `cargo bench -p aula-sfu`), which a join surge
+/// cannot afford; browsers check the fingerprint that signaling carries, not the certificate's
+/// identity, so sharing it is what SFUs do (Janus: one per process; mediasoup: one per worker).
+fn generate_dtls_cert() -> DtlsCert {
+    str0m::crypto::from_feature_flags()
+        .dtls_provider
+        .generate_certificate()
+        .expect("the aws-lc-rs provider generates certificates")
 }
 
 /// Counters of the core, for /metrics. Plain integers: one worker owns them.
@@ -128,6 +140,7 @@ impl Routes {
 /// Everything of a worker's that its rooms use while they handle an input.
 pub(crate) struct Ctx {
     pub config: CoreConfig,
+    pub dtls_cert: DtlsCert,
     pub rng: StdRng,
     pub out: VecDeque<Output>,
     pub stats: CoreStats,
@@ -147,6 +160,7 @@ impl Worker {
             rooms: HashMap::new(),
             ctx: Ctx {
                 config,
+                dtls_cert: generate_dtls_cert(),
                 rng: StdRng::seed_from_u64(seed),
                 out: VecDeque::new(),
                 stats: CoreStats::default(),

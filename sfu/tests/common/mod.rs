@@ -74,6 +74,11 @@ pub struct Sim {
     pub room: RoomId,
     pub clients: Vec<Client>,
     next_id: u32,
+    /// Real (not simulated) time spent inside the worker's datagram and timeout handling and
+    /// its output: what `cargo bench` reports as the core's cost.
+    pub worker_busy: Duration,
+    pub datagrams_to_server: u64,
+    pub datagrams_to_clients: u64,
 }
 
 impl Sim {
@@ -88,6 +93,9 @@ impl Sim {
             room: "room-1".into(),
             clients: Vec::new(),
             next_id: 0,
+            worker_busy: Duration::ZERO,
+            datagrams_to_server: 0,
+            datagrams_to_clients: 0,
         }
     }
 
@@ -155,7 +163,9 @@ impl Sim {
             if self.now > end {
                 return;
             }
+            let started = Instant::now();
             self.worker.handle_timeout(self.now);
+            self.worker_busy += started.elapsed();
             let now = self.now;
             for c in &mut self.clients {
                 c.handle_timeout(now);
@@ -179,7 +189,11 @@ impl Sim {
     fn pump(&mut self) {
         loop {
             let mut moved = false;
-            while let Some(out) = self.worker.poll_output() {
+            loop {
+                let started = Instant::now();
+                let out = self.worker.poll_output();
+                self.worker_busy += started.elapsed();
+                let Some(out) = out else { break };
                 moved = true;
                 self.handle_worker_output(out);
             }
@@ -190,7 +204,10 @@ impl Sim {
             }
             for (source, destination, data) in to_server {
                 moved = true;
+                self.datagrams_to_server += 1;
+                let started = Instant::now();
                 self.worker.handle_datagram(now, source, destination, &data);
+                self.worker_busy += started.elapsed();
             }
             if !moved {
                 return;
@@ -202,6 +219,7 @@ impl Sim {
         let now = self.now;
         match out {
             Output::Transmit(t) => {
+                self.datagrams_to_clients += 1;
                 if let Some(c) = self.clients.iter_mut().find(|c| c.owns(t.destination)) {
                     c.receive(now, t.source, t.destination, &t.contents);
                 }
@@ -471,6 +489,18 @@ fn video_frame(codec: Codec, key: bool) -> Vec<u8> {
             frame
         }
     }
+}
+
+/// A browser-like publish offer (audio and video, sendonly) from a throwaway client.
+pub fn publish_offer(now: Instant) -> String {
+    let mut rtc = Rtc::builder().build(now);
+    let addr: SocketAddr = "127.0.2.1:7000".parse().unwrap();
+    rtc.add_local_candidate(Candidate::host(addr, "udp").unwrap());
+    let mut change = rtc.sdp_api();
+    change.add_media(MediaKind::Audio, Direction::SendOnly, None, None, None);
+    change.add_media(MediaKind::Video, Direction::SendOnly, None, None, None);
+    let (offer, _) = change.apply().expect("changes to offer");
+    offer.to_sdp_string()
 }
 
 fn write(rtc: &mut Rtc, mid: Mid, codec: Codec, now: Instant, time: u64, hz: u32, data: Vec<u8>) {
