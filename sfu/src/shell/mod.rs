@@ -254,7 +254,7 @@ fn bind_sockets(config: &SfuConfig) -> Result<Vec<MediaSocket>, StartError> {
     let mut sockets = Vec::new();
     for ip in ips {
         let addr = SocketAddr::new(ip, port);
-        let socket = UdpSocket::bind(addr).map_err(|source| StartError::Bind { addr, source })?;
+        let socket = bind_media_socket(addr).map_err(|source| StartError::Bind { addr, source })?;
         let local = socket
             .local_addr()
             .map_err(|source| StartError::Bind { addr, source })?;
@@ -270,6 +270,21 @@ fn bind_sockets(config: &SfuConfig) -> Result<Vec<MediaSocket>, StartError> {
         sockets.push(MediaSocket { socket, advertised });
     }
     Ok(sockets)
+}
+
+/// Kernel buffer per direction we ask for. Linux caps it at net.core.{r,w}mem_max (4 MiB on
+/// Debian's defaults); the default of about 200 kB holds only a few frames to a big class, and a
+/// full send buffer makes `send_to` block the worker.
+const SOCKET_BUFFER: usize = 4 * 1024 * 1024;
+
+fn bind_media_socket(addr: SocketAddr) -> io::Result<UdpSocket> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let socket = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))?;
+    // Best effort: a smaller buffer than asked for still works, only with more drops.
+    let _ = socket.set_recv_buffer_size(SOCKET_BUFFER);
+    let _ = socket.set_send_buffer_size(SOCKET_BUFFER);
+    socket.bind(&addr.into())?;
+    Ok(socket.into())
 }
 
 fn local_ipv4_addresses() -> Vec<IpAddr> {
