@@ -16,6 +16,7 @@ use tracing::Instrument;
 use crate::driver;
 use crate::media::{AudioConfig, VideoConfig};
 use crate::stats::BotStats;
+use crate::target::Target;
 
 /// What a bot does.
 #[derive(Debug, Clone)]
@@ -38,6 +39,9 @@ pub struct BotConfig {
     pub join_timeout: Duration,
     /// Seeds frame sizes, so a run can be repeated.
     pub seed: u64,
+    /// The server under test; for Janus, `ws_url` is its WebSocket transport and `secret`
+    /// only names the role.
+    pub target: Target,
 }
 
 impl BotConfig {
@@ -53,6 +57,7 @@ impl BotConfig {
             video: Some(VideoConfig::default()),
             join_timeout: Duration::from_secs(10),
             seed: 0,
+            target: Target::Aula,
         }
     }
 

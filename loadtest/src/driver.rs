@@ -6,6 +6,7 @@
 //! a drain of its output before the next, as str0m's run-loop contract asks.
 
 use std::io;
+use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
 use str0m::change::{SdpAnswer, SdpOffer, SdpPendingOffer};
@@ -15,10 +16,11 @@ use tokio::sync::mpsc;
 
 use crate::bot::{BotConfig, BotError, BotReport, Command};
 use crate::peer::Peer;
-use crate::protocol::{ClientMsg, Participant, Pc, ServerMsg};
+use crate::protocol::Pc;
 use crate::publish::Publisher;
-use crate::signal::{Incoming, Signal};
+use crate::signaling::{SignalEvent, Signaling};
 use crate::stats::BotStats;
+use crate::target::Target;
 
 /// Largest UDP datagram read; str0m never sends more than its MTU (1150 by default).
 const DATAGRAM_MAX: usize = 2000;
@@ -61,7 +63,7 @@ pub(crate) async fn run(config: BotConfig, mut commands: mpsc::Receiver<Command>
 /// What woke the loop.
 enum Wake {
     Command(Option<Command>),
-    Signal(Result<Incoming, BotError>),
+    Signal(Result<SignalEvent, BotError>),
     Udp(Pc, io::Result<(usize, std::net::SocketAddr)>),
     Timer,
 }
@@ -89,8 +91,9 @@ struct Bot {
 
 impl Bot {
     async fn bind(config: BotConfig) -> Result<Bot, BotError> {
-        let publish = Peer::bind(Pc::Publish, config.local_ip).await?;
-        let subscribe = Peer::bind(Pc::Subscribe, config.local_ip).await?;
+        let ip = local_ip(&config);
+        let publish = Peer::bind(Pc::Publish, ip).await?;
+        let subscribe = Peer::bind(Pc::Subscribe, ip).await?;
         Ok(Bot {
             stats: BotStats {
                 name: config.name.clone(),
@@ -129,10 +132,10 @@ impl Bot {
     async fn join_or_leave(
         &mut self,
         commands: &mut mpsc::Receiver<Command>,
-    ) -> Result<Option<Signal>, BotError> {
+    ) -> Result<Option<Signaling>, BotError> {
         let timeout = self.config.join_timeout;
         let joined = {
-            let joining = join(&self.config, self.start);
+            let joining = Signaling::join(&self.config, self.start);
             let deadline = tokio::time::sleep(timeout);
             tokio::pin!(joining, deadline);
             loop {
@@ -150,16 +153,16 @@ impl Bot {
         };
         self.stats.ws_open = Some(joined.ws_open);
         self.stats.joined = Some(joined.at);
-        self.stats.id = Some(joined.you.id);
-        self.stats.role = Some(joined.you.role);
-        for p in joined.participants {
-            let i = self.stats.remote_index(&p.id);
-            self.stats.remotes[i].name = Some(p.name);
+        self.stats.id = Some(joined.id);
+        self.stats.role = Some(joined.role);
+        for (id, name) in joined.participants {
+            let i = self.stats.remote_index(&id);
+            self.stats.remotes[i].name = Some(name);
         }
-        Ok(Some(joined.signal))
+        Ok(Some(joined.signaling))
     }
 
-    async fn start_publish(&mut self, signal: &mut Signal) -> Result<(), BotError> {
+    async fn start_publish(&mut self, signal: &mut Signaling) -> Result<(), BotError> {
         let mut rtc = self.publish.new_rtc(Instant::now())?;
         let (audio, video, seed) = (self.config.audio, self.config.video, self.config.seed);
         let (publisher, offer, pending, tracks) = Publisher::offer(&mut rtc, audio, video, seed)
@@ -169,19 +172,13 @@ impl Bot {
         self.pending_publish = Some(pending);
         self.drain(Pc::Publish, Instant::now());
         let sdp = offer.to_sdp_string();
-        signal.send(&ClientMsg::Publish { sdp, tracks }).await?;
         let candidate = self.publish.candidate()?.to_sdp_string();
-        signal
-            .send(&ClientMsg::Candidate {
-                pc: Pc::Publish,
-                candidate,
-            })
-            .await
+        signal.publish(sdp, tracks, candidate).await
     }
 
     async fn run_loop(
         &mut self,
-        signal: &mut Signal,
+        signal: &mut Signaling,
         commands: &mut mpsc::Receiver<Command>,
     ) -> Result<(), BotError> {
         let mut pub_buf = vec![0u8; DATAGRAM_MAX];
@@ -203,7 +200,7 @@ impl Bot {
                 Wake::Command(Some(Command::Snapshot(tx))) => {
                     let _ = tx.send(self.snapshot());
                 }
-                Wake::Signal(incoming) => self.handle_incoming(signal, incoming?).await?,
+                Wake::Signal(event) => self.handle_signal(signal, event?).await?,
                 Wake::Udp(pc, Ok((n, source))) => {
                     let buf = if pc == Pc::Publish {
                         &pub_buf
@@ -231,6 +228,7 @@ impl Bot {
     fn snapshot(&self) -> BotStats {
         let mut stats = self.stats.clone();
         stats.sent.udp_send_drops = self.publish.send_drops() + self.subscribe.send_drops();
+        stats.datagrams_received = self.subscribe.received();
         stats
     }
 
@@ -367,54 +365,40 @@ impl Bot {
         }
     }
 
-    async fn handle_incoming(
+    async fn handle_signal(
         &mut self,
-        signal: &mut Signal,
-        incoming: Incoming,
+        signal: &mut Signaling,
+        event: SignalEvent,
     ) -> Result<(), BotError> {
-        match incoming {
-            Incoming::Msg(msg) => self.handle_msg(signal, msg).await,
-            Incoming::Garbage(text) => {
-                self.stats.push_error(format!("garbage: {text}"));
-                Ok(())
-            }
-            Incoming::Closed(why) => Err(BotError::Closed(why)),
-        }
-    }
-
-    async fn handle_msg(&mut self, signal: &mut Signal, msg: ServerMsg) -> Result<(), BotError> {
         let at = self.elapsed();
-        match msg {
-            ServerMsg::ParticipantJoined { participant }
-            | ServerMsg::ParticipantUpdated { participant } => {
-                let i = self.stats.remote_index(&participant.id);
-                self.stats.remotes[i].name = Some(participant.name);
+        match event {
+            SignalEvent::Participant { id, name } => {
+                let i = self.stats.remote_index(&id);
+                self.stats.remotes[i].name = Some(name);
             }
-            ServerMsg::ParticipantLeft { id } => {
+            SignalEvent::Left { id } => {
                 let i = self.stats.remote_index(&id);
                 self.stats.remotes[i].left = Some(at);
             }
-            ServerMsg::PublishAnswer { sdp } => self.handle_publish_answer(&sdp)?,
-            ServerMsg::SubscribeOffer { sdp, tracks } => {
+            SignalEvent::PublishAnswer { sdp } => self.handle_publish_answer(&sdp)?,
+            SignalEvent::SubscribeOffer { sdp, tracks } => {
                 let answer = self.handle_subscribe_offer(&sdp, &tracks)?;
-                let first = self.stats.subscribe_offers == 1;
-                let sdp = answer.to_sdp_string();
-                signal.send(&ClientMsg::SubscribeAnswer { sdp }).await?;
-                if first {
-                    let candidate = self.subscribe.candidate()?.to_sdp_string();
-                    let pc = Pc::Subscribe;
-                    signal.send(&ClientMsg::Candidate { pc, candidate }).await?;
-                }
+                let candidate = if self.stats.subscribe_offers == 1 {
+                    Some(self.subscribe.candidate()?.to_sdp_string())
+                } else {
+                    None
+                };
+                signal
+                    .subscribe_answer(answer.to_sdp_string(), candidate)
+                    .await?;
             }
-            ServerMsg::Error { code, message } => {
-                tracing::debug!(%code, %message, "server error");
+            SignalEvent::Problem(text) => self.stats.push_error(text),
+            SignalEvent::Joined { .. } => self.stats.push_error("second joined".into()),
+            SignalEvent::Refused { code, message } => {
                 self.stats
                     .push_error(format!("server error {code}: {message}"));
             }
-            ServerMsg::Joined { .. } => {
-                self.stats.push_error("second joined".into());
-            }
-            ServerMsg::Unknown => {}
+            SignalEvent::Closed(why) => return Err(BotError::Closed(why)),
         }
         Ok(())
     }
@@ -480,51 +464,13 @@ impl Bot {
     }
 }
 
-/// What `join` brings back.
-struct Joined {
-    signal: Signal,
-    /// When the WebSocket opened, from the bot's start.
-    ws_open: Duration,
-    /// When `joined` arrived.
-    at: Duration,
-    you: Participant,
-    participants: Vec<Participant>,
-}
-
-/// Connects, sends `join`, and waits for `joined`.
-async fn join(config: &BotConfig, start: Instant) -> Result<Joined, BotError> {
-    let mut signal = Signal::connect(&config.ws_url).await?;
-    let ws_open = start.elapsed();
-    let join = ClientMsg::Join {
-        v: crate::protocol::PROTOCOL_VERSION,
-        room: &config.room,
-        secret: &config.secret,
-        name: &config.name,
-    };
-    signal.send(&join).await?;
-    loop {
-        match signal.recv().await? {
-            Incoming::Msg(ServerMsg::Joined {
-                you, participants, ..
-            }) => {
-                let at = start.elapsed();
-                return Ok(Joined {
-                    signal,
-                    ws_open,
-                    at,
-                    you,
-                    participants,
-                });
-            }
-            Incoming::Msg(ServerMsg::Error { code, message }) => {
-                return Err(BotError::Refused { code, message });
-            }
-            Incoming::Closed(why) => return Err(BotError::Closed(why)),
-            Incoming::Garbage(text) => tracing::debug!(%text, "garbage before joined"),
-            // Nothing else is expected before `joined`; the document does not forbid it.
-            Incoming::Msg(other) => tracing::debug!(?other, "message before joined"),
-        }
+/// The address to bind the UDP sockets on. Janus never gathers ICE candidates on loopback, so
+/// a Janus bot told to use loopback uses this machine's own address, where Janus does.
+fn local_ip(config: &BotConfig) -> IpAddr {
+    if config.target == Target::Janus && config.local_ip.is_loopback() {
+        return crate::peers::media_ip().unwrap_or(config.local_ip);
     }
+    config.local_ip
 }
 
 fn is_connected(state: IceConnectionState) -> bool {

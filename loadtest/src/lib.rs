@@ -6,7 +6,8 @@
 //! second one, all over UDP. It has no codecs and renders nothing. What it sends are synthetic
 //! frames shaped like Opus and VP8 (real VP8 keyframe headers, so the SFU sees keyframes) that
 //! carry a send stamp, so a receiver on the same machine measures one-way delay and gaps per
-//! remote participant. Scenarios beyond "one class" are not here yet.
+//! remote participant. [`scenario`] runs many bots in the shapes a school uses (class, lecture,
+//! meeting, surge) and [`report`] summarizes what they and the server did.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), aula_loadtest::http::HttpError> {
@@ -32,17 +33,36 @@
 //! - [`stats`]: what a bot measured.
 //! - [`protocol`]: the client's view of the wire messages.
 //! - `signal`: the WebSocket that carries them.
+//! - `signaling`: the driver's one interface to either server, Aula's protocol or Janus's.
+//! - `janus`: bots against Janus 1.1.2's VideoRoom plugin, for the side-by-side comparison.
+//! - [`compare`]: one scenario against Aula, then Janus, and the ratio table.
+//! - [`peers`]: starting the peer SFU the comparison measures beside Aula (Janus).
+//! - [`target`]: which server ([`target::Target`]) and how to make a room on it.
 //! - [`http`]: `POST /api/rooms` and server URLs.
+//! - [`scenario`]: scenario specs, their bot plans, and [`scenario::run`].
+//! - [`report`]: the summary of a run and its verdict; [`table`] prints it.
+//! - [`server`]: the server under test: `/metrics`, and starting an `aula` binary.
+//! - [`procstat`]: CPU and RSS of a process from `/proc`.
 
 mod bot;
+pub mod compare;
 mod driver;
 pub mod http;
+mod janus;
 pub mod media;
 mod peer;
+pub mod peers;
+pub mod procstat;
 pub mod protocol;
 mod publish;
+pub mod report;
+pub mod scenario;
+pub mod server;
 mod signal;
+mod signaling;
 pub mod stats;
+pub mod table;
+pub mod target;
 
 pub use bot::{BotConfig, BotError, BotHandle, BotReport, spawn};
 pub use stats::BotStats;

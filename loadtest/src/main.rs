@@ -1,28 +1,29 @@
-//! `aula-loadtest`: run bots against an Aula server.
+//! `aula-loadtest`: run a scenario of bots against an Aula server and report how it held up.
 //!
-//! Only one scenario so far, `class`: create a room, join a teacher and N students (all
-//! publishing audio and video), run for a while, print what each bot received, and exit non-zero
-//! if any bot failed to join or missed media from anyone.
+//! Subcommands `class`, `lecture`, `meeting`, `surge` (see `--help` of each). The report is a
+//! table on stdout ending in a `VERDICT:` line, and the same as JSON with `--json FILE`; a
+//! progress line goes to stderr every second.
 //!
-//! Exit codes: 0 when every bot got media from every other, 1 when some did not, 2 when the run
-//! could not start (bad flags, server unreachable, room not created).
+//! Exit codes: 0 when every bot joined and got media from every publisher, 1 when not, 2 when
+//! the run could not start (bad flags, server unreachable, room not created).
 
 use std::net::IpAddr;
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Context;
-use aula_loadtest::http::{self, ServerUrl};
-use aula_loadtest::media::VideoConfig;
-use aula_loadtest::stats::{DelayStats, StreamStats};
-use aula_loadtest::{BotConfig, BotReport, BotStats};
+use aula_loadtest::http::ServerUrl;
+use aula_loadtest::scenario::{self, Kind, Media, Scenario};
+use aula_loadtest::server::{ServerUnderTest, StartedServer};
+use aula_loadtest::target::Target;
 use clap::{Args, Parser, Subcommand};
 
 #[derive(Parser)]
 #[command(
     name = "aula-loadtest",
     version,
-    about = "Bots that load an Aula server"
+    about = "Bots that load an Aula server the way a school does, and a report of how it held up"
 )]
 struct Cli {
     #[command(subcommand)]
@@ -31,36 +32,192 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Create a room and fill it with a teacher and students, all publishing.
-    Class(ClassArgs),
+    #[command(flatten)]
+    Scenario(ScenarioCommand),
+    /// Runs a scenario against Aula, then Janus 1.1.2 (each started here and stopped), and
+    /// prints the ratio table, e.g. `compare --aula target/release/aula class --rooms 1`.
+    Compare {
+        #[command(flatten)]
+        args: aula_loadtest::compare::CompareArgs,
+        /// The scenario and its flags (its --server, --target and --start-server are ignored).
+        #[command(subcommand)]
+        scenario: ScenarioCommand,
+    },
+}
+
+/// The scenarios. A separate enum from [`Command`] so that `compare` can take one as its
+/// subcommand without the flags' definition recursing into itself.
+#[derive(Subcommand)]
+enum ScenarioCommand {
+    /// R rooms, each one teacher (camera) and S students (cameras, or off).
+    Class {
+        #[command(flatten)]
+        common: Common,
+        /// Rooms.
+        #[arg(long, default_value_t = 1)]
+        rooms: usize,
+        /// Students per room, besides the teacher.
+        #[arg(long, default_value_t = 29)]
+        students: usize,
+        #[command(flatten)]
+        media: ClassMedia,
+    },
+    /// One teacher (camera) to N students who only receive.
+    Lecture {
+        #[command(flatten)]
+        common: Common,
+        /// Students.
+        #[arg(long, default_value_t = 200)]
+        students: usize,
+        /// Teacher's camera in kbit/s.
+        #[arg(long, default_value_t = 1500)]
+        teacher_kbps: u32,
+    },
+    /// One room of N participants, all publishing audio and video.
+    Meeting {
+        #[command(flatten)]
+        common: Common,
+        /// Participants.
+        #[arg(long, default_value_t = 20)]
+        participants: usize,
+        /// Each camera in kbit/s.
+        #[arg(long, default_value_t = 300)]
+        video_kbps: u32,
+    },
+    /// N participants join R rooms within T seconds (the 8 o'clock problem), then stay.
+    Surge {
+        #[command(flatten)]
+        common: Common,
+        /// Participants in all.
+        #[arg(long, default_value_t = 300)]
+        participants: usize,
+        /// Rooms; the first participant of each joins as its teacher.
+        #[arg(long, default_value_t = 10)]
+        rooms: usize,
+        /// The window all joins fall in (e.g. 10s).
+        #[arg(long, default_value = "10s", value_parser = parse_duration)]
+        within: Duration,
+        #[command(flatten)]
+        media: ClassMedia,
+    },
 }
 
 #[derive(Args)]
-struct ClassArgs {
+struct Common {
     /// Base URL of the server.
     #[arg(long, env = "AULA_SERVER", default_value = "http://127.0.0.1:8080")]
     server: String,
-    /// Students besides the teacher.
-    #[arg(long, default_value_t = 4)]
-    students: usize,
-    /// How long the class runs after the bots start (e.g. 10s, 500ms, 2m).
+    /// Which server the bots speak to (janus: its VideoRoom plugin over WebSocket).
+    #[arg(long, value_enum, default_value = "aula")]
+    target: Target,
+    /// Measure this server process (CPU, RSS from /proc/PID).
+    #[arg(long, conflicts_with = "start_server")]
+    server_pid: Option<u32>,
+    /// Start this `aula` binary on free loopback ports, measure it, stop it (ignores --server).
+    #[arg(long, value_name = "PATH_TO_AULA")]
+    start_server: Option<PathBuf>,
+    /// How long to stay after the last bot started (e.g. 10s, 500ms, 2m).
     #[arg(long, default_value = "10s", value_parser = parse_duration)]
     duration: Duration,
-    /// Video bitrate of each bot in kbit/s.
-    #[arg(long, default_value_t = 300)]
-    video_kbps: u32,
-    /// Video frames per second.
-    #[arg(long, default_value_t = 30)]
-    fps: u32,
-    /// Publish audio only.
-    #[arg(long)]
-    no_video: bool,
+    /// Seeds join times and frame sizes.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Also write the report as JSON to this file.
+    #[arg(long, value_name = "FILE")]
+    json: Option<PathBuf>,
+    /// How long a bot may take to open the WebSocket and be joined.
+    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    join_timeout: Duration,
     /// Local address for the bots' UDP sockets.
     #[arg(long, default_value = "127.0.0.1")]
     local_ip: IpAddr,
-    /// How long a bot may take to connect and join.
-    #[arg(long, default_value = "10s", value_parser = parse_duration)]
-    join_timeout: Duration,
+    /// No progress line.
+    #[arg(long, short)]
+    quiet: bool,
+}
+
+#[derive(Args)]
+struct ClassMedia {
+    /// Teacher's camera in kbit/s.
+    #[arg(long, default_value_t = 1500)]
+    teacher_kbps: u32,
+    /// Each student's camera in kbit/s.
+    #[arg(long, default_value_t = 150)]
+    student_kbps: u32,
+    /// Students' cameras: on or off.
+    #[arg(long, default_value = "on", value_parser = parse_on_off, action = clap::ArgAction::Set)]
+    students_video: bool,
+    /// Students' microphones: on or off.
+    #[arg(long, default_value = "on", value_parser = parse_on_off, action = clap::ArgAction::Set)]
+    students_audio: bool,
+}
+
+impl ClassMedia {
+    fn apply(&self, spec: &mut Scenario) {
+        spec.teacher = Media::camera(self.teacher_kbps);
+        spec.student = Media {
+            audio: self.students_audio,
+            video: self
+                .students_video
+                .then(|| scenario::video(self.student_kbps)),
+        };
+    }
+}
+
+/// The scenario the flags describe, and the flags every scenario shares.
+fn scenario(command: ScenarioCommand) -> (Scenario, Common) {
+    let (spec, common) = match command {
+        ScenarioCommand::Class {
+            common,
+            rooms,
+            students,
+            media,
+        } => {
+            let mut spec = Scenario::new(Kind::Class);
+            (spec.rooms, spec.students) = (rooms, students);
+            media.apply(&mut spec);
+            (spec, common)
+        }
+        ScenarioCommand::Lecture {
+            common,
+            students,
+            teacher_kbps,
+        } => {
+            let mut spec = Scenario::new(Kind::Lecture);
+            spec.students = students;
+            spec.teacher = Media::camera(teacher_kbps);
+            (spec, common)
+        }
+        ScenarioCommand::Meeting {
+            common,
+            participants,
+            video_kbps,
+        } => {
+            let mut spec = Scenario::new(Kind::Meeting);
+            spec.participants = participants;
+            (spec.teacher, spec.student) = (Media::camera(video_kbps), Media::camera(video_kbps));
+            (spec, common)
+        }
+        ScenarioCommand::Surge {
+            common,
+            participants,
+            rooms,
+            within,
+            media,
+        } => {
+            let mut spec = Scenario::new(Kind::Surge);
+            (spec.participants, spec.rooms, spec.within) = (participants, rooms, Some(within));
+            media.apply(&mut spec);
+            (spec, common)
+        }
+    };
+    let mut spec = spec;
+    spec.duration = common.duration;
+    spec.seed = common.seed;
+    spec.join_timeout = common.join_timeout;
+    spec.local_ip = common.local_ip;
+    spec.progress = !common.quiet;
+    (spec, common)
 }
 
 #[tokio::main]
@@ -71,8 +228,19 @@ async fn main() -> ExitCode {
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .init();
-    let result = match Cli::parse().command {
-        Command::Class(args) => class(args).await,
+    let (compare, command) = match Cli::parse().command {
+        Command::Scenario(command) => (None, command),
+        Command::Compare { args, scenario } => (Some(args), scenario),
+    };
+    let (spec, common) = scenario(command);
+    let result = tokio::select! {
+        r = async {
+            match &compare {
+                Some(args) => compare_servers(&spec, args).await,
+                None => run(&spec, &common).await,
+            }
+        } => r,
+        _ = tokio::signal::ctrl_c() => Err(anyhow::anyhow!("interrupted")),
     };
     // Printed by hand: the whole cause on one line, and no backtrace even if RUST_BACKTRACE is
     // set, since these are operator errors (wrong URL, server down), not bugs.
@@ -82,161 +250,73 @@ async fn main() -> ExitCode {
     })
 }
 
-/// Time to create the room; a healthy server answers in milliseconds.
-const HTTP_TIMEOUT: Duration = Duration::from_secs(10);
-/// Time between bot starts, so joins do not all land in the same millisecond.
-const STAGGER: Duration = Duration::from_millis(20);
-/// Time the bots get to leave and report once the class is over.
-const LEAVE_TIMEOUT: Duration = Duration::from_secs(5);
+/// Time beyond ramp and duration after which a run is abandoned: room creation, bot leaving
+/// and the server's start and stop all fit in it many times over.
+const OVERRUN: Duration = Duration::from_secs(60);
 
-async fn class(args: ClassArgs) -> anyhow::Result<ExitCode> {
-    let server = ServerUrl::parse(&args.server)?;
-    let room = http::create_room(&server, Some("Lasttest"), HTTP_TIMEOUT)
+async fn run(spec: &Scenario, common: &Common) -> anyhow::Result<ExitCode> {
+    spec.validate().map_err(anyhow::Error::msg)?;
+    if common.start_server.is_some() && common.target != Target::Aula {
+        anyhow::bail!(
+            "--start-server starts an aula binary; start Janus yourself and pass --server-pid"
+        );
+    }
+    let mut started = None;
+    let server = match &common.start_server {
+        Some(path) => {
+            let biggest = spec.room_sizes().into_iter().max().unwrap_or(1);
+            let s = StartedServer::start(path, biggest + 10)
+                .await
+                .with_context(|| format!("starting {}", path.display()))?;
+            let sut = ServerUnderTest {
+                target: Target::Aula,
+                url: s.url.clone(),
+                pid: Some(s.pid()),
+            };
+            eprintln!(
+                "started {} (pid {}) at {}",
+                path.display(),
+                s.pid(),
+                s.url.http_base()
+            );
+            started = Some(s);
+            sut
+        }
+        None => ServerUnderTest {
+            target: common.target,
+            url: ServerUrl::parse(&common.server)?,
+            pid: common.server_pid,
+        },
+    };
+    let ramp = scenario::plan(spec)
+        .last()
+        .map_or(Duration::ZERO, |b| b.start);
+    let limit = ramp + spec.duration + OVERRUN;
+    let report = tokio::time::timeout(limit, scenario::run(spec, &server))
         .await
-        .with_context(|| format!("creating a room on {}", server.http_base()))?;
-    let teacher_secret = room
-        .teacher_secret()
-        .context("teacher_url has no k= secret")?;
-    let student_secret = room
-        .student_secret()
-        .context("student_url has no k= secret")?;
-    eprintln!(
-        "room {}: teacher + {} students for {:?}",
-        room.id, args.students, args.duration
-    );
-
-    let video = (!args.no_video).then(|| VideoConfig {
-        bitrate_bps: args.video_kbps.saturating_mul(1000),
-        fps: args.fps,
-        ..VideoConfig::default()
-    });
-    let mut bots = Vec::new();
-    for i in 0..=args.students {
-        let (name, secret) = match i {
-            0 => ("teacher".to_owned(), teacher_secret),
-            _ => (format!("student-{i}"), student_secret),
-        };
-        let mut config = BotConfig::new(&server.ws_url(), &room.id, secret, &name);
-        config.local_ip = args.local_ip;
-        config.video = video;
-        config.join_timeout = args.join_timeout;
-        config.seed = i as u64;
-        bots.push(aula_loadtest::spawn(config));
-        tokio::time::sleep(STAGGER).await;
+        .with_context(|| format!("the run did not end within {limit:?}"))??;
+    if let Some(s) = started {
+        s.stop();
     }
-
-    tokio::select! {
-        () = tokio::time::sleep(args.duration) => {}
-        _ = tokio::signal::ctrl_c() => eprintln!("interrupted; collecting reports"),
+    print!("{}", aula_loadtest::table::render(&report));
+    if let Some(path) = &common.json {
+        let json = serde_json::to_string_pretty(&report).expect("reports always serialize");
+        std::fs::write(path, json + "\n").with_context(|| format!("writing {}", path.display()))?;
     }
-
-    let leaving = futures_util::future::join_all(bots.into_iter().map(|bot| bot.leave()));
-    let reports = tokio::time::timeout(LEAVE_TIMEOUT, leaving)
-        .await
-        .with_context(|| format!("the bots did not stop within {LEAVE_TIMEOUT:?}"))?;
-    for report in &reports {
-        print_report(report);
-    }
-    let failures = failures(&reports, video.is_some());
-    for f in &failures {
-        println!("FAIL {f}");
-    }
-    println!("{} bots, {} failures", reports.len(), failures.len());
-    Ok(if failures.is_empty() {
+    Ok(if report.verdict.ok {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
     })
 }
 
-/// Every bot must have joined, not failed, and received media from every other bot that joined.
-fn failures(reports: &[BotReport], video: bool) -> Vec<String> {
-    let ids: Vec<&str> = reports
-        .iter()
-        .filter_map(|r| r.stats.id.as_deref())
-        .collect();
-    let mut out = Vec::new();
-    for r in reports {
-        let name = &r.stats.name;
-        if let Some(e) = &r.error {
-            out.push(format!("{name}: {}", e.chain()));
-        }
-        let Some(me) = r.stats.id.as_deref() else {
-            out.push(format!("{name}: never joined"));
-            continue;
-        };
-        for other in ids.iter().filter(|&&id| id != me) {
-            let got = r.stats.remote(other);
-            let audio = got.is_some_and(|g| g.audio.frames > 0);
-            let video_ok = !video || got.is_some_and(|g| g.video.frames > 0);
-            if !audio || !video_ok {
-                out.push(format!("{name}: no media from {other}"));
-            }
-        }
+/// Parses `on` or `off` (also `true`/`false`, `yes`/`no`).
+fn parse_on_off(text: &str) -> Result<bool, String> {
+    match text {
+        "on" | "true" | "yes" => Ok(true),
+        "off" | "false" | "no" => Ok(false),
+        _ => Err(format!("{text:?}: use on or off")),
     }
-    out
-}
-
-fn print_report(r: &BotReport) {
-    let s = &r.stats;
-    println!(
-        "{} ({}): ws {} joined {} pub-ice {} sub-ice {} first-media {}; \
-         sent {} audio, {} video ({} key, {} requested), {} kB",
-        s.name,
-        s.id.as_deref().unwrap_or("-"),
-        ms(s.ws_open),
-        ms(s.joined),
-        ms(s.publish_ice_connected),
-        ms(s.subscribe_ice_connected),
-        ms(s.first_media),
-        s.sent.audio_frames,
-        s.sent.video_frames,
-        s.sent.keyframes,
-        s.sent.keyframe_requests,
-        s.sent.bytes / 1000,
-    );
-    for remote in &s.remotes {
-        println!(
-            "  from {}: audio {}; video {}",
-            remote.id,
-            stream(&remote.audio),
-            stream(&remote.video)
-        );
-    }
-    print_errors(s);
-}
-
-fn print_errors(s: &BotStats) {
-    for e in &s.errors {
-        println!("  note: {e}");
-    }
-}
-
-fn stream(s: &StreamStats) -> String {
-    format!(
-        "{} frames {} kB {} key {} missing, delay {}",
-        s.frames,
-        s.bytes / 1000,
-        s.keyframes,
-        s.frames_missing(),
-        delay(&s.delay)
-    )
-}
-
-fn delay(d: &DelayStats) -> String {
-    match (d.mean(), d.percentile(0.99)) {
-        (Some(mean), Some(p99)) => format!(
-            "mean {:.1} ms p99 < {:.1} ms max {:.1} ms",
-            mean.as_secs_f64() * 1e3,
-            p99.as_secs_f64() * 1e3,
-            d.max_us as f64 / 1e3
-        ),
-        _ => "-".to_owned(),
-    }
-}
-
-fn ms(d: Option<Duration>) -> String {
-    d.map_or_else(|| "-".to_owned(), |d| format!("{}ms", d.as_millis()))
 }
 
 /// Parses `10s`, `500ms`, `2m` or a bare number of seconds.
@@ -257,6 +337,16 @@ fn parse_duration(text: &str) -> Result<Duration, String> {
     }
 }
 
+/// `compare`: see `aula_loadtest::compare`. Exit 0 when both runs happened.
+async fn compare_servers(
+    spec: &Scenario,
+    args: &aula_loadtest::compare::CompareArgs,
+) -> anyhow::Result<ExitCode> {
+    let comparison = aula_loadtest::compare::run(spec, args).await?;
+    print!("{}", aula_loadtest::compare::render(&comparison));
+    Ok(ExitCode::SUCCESS)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -271,42 +361,46 @@ mod tests {
         assert!(parse_duration("5h").is_err());
     }
 
-    fn report(name: &str, id: Option<&str>, from: &[&str]) -> BotReport {
-        let mut stats = BotStats {
-            name: name.into(),
-            id: id.map(Into::into),
-            ..BotStats::default()
+    #[test]
+    fn flags_become_scenarios() {
+        let cli = Cli::try_parse_from([
+            "t",
+            "class",
+            "--rooms",
+            "5",
+            "--students",
+            "3",
+            "--students-video",
+            "off",
+            "--duration",
+            "2s",
+            "--seed",
+            "9",
+        ])
+        .expect("valid flags");
+        let Command::Scenario(command) = cli.command else {
+            panic!("a scenario")
         };
-        for other in from {
-            let mut r = aula_loadtest::stats::RemoteStats {
-                id: (*other).into(),
-                ..Default::default()
-            };
-            r.audio.frames = 1;
-            r.video.frames = 1;
-            stats.remotes.push(r);
-        }
-        BotReport { stats, error: None }
+        let (spec, _) = scenario(command);
+        assert_eq!(spec.room_sizes(), [4; 5]);
+        assert_eq!((spec.student.audio, spec.student.video), (true, None));
+        assert_eq!((spec.duration, spec.seed), (Duration::from_secs(2), 9));
+        let cli = Cli::try_parse_from(["t", "surge", "--participants", "30", "--within", "3s"])
+            .expect("valid flags");
+        let Command::Scenario(command) = cli.command else {
+            panic!("a scenario")
+        };
+        let (spec, _) = scenario(command);
+        assert_eq!(spec.within, Some(Duration::from_secs(3)));
+        assert_eq!(spec.room_sizes().iter().sum::<usize>(), 30);
     }
 
     #[test]
-    fn failures_name_missing_media_and_joins() {
-        let ok = [
-            report("a", Some("p0"), &["p1"]),
-            report("b", Some("p1"), &["p0"]),
-        ];
-        assert!(failures(&ok, true).is_empty());
-        let bad = [
-            report("a", Some("p0"), &[]),
-            report("b", Some("p1"), &["p0"]),
-            report("c", None, &[]),
-        ];
-        assert_eq!(
-            failures(&bad, true),
-            vec![
-                "a: no media from p1".to_owned(),
-                "c: never joined".to_owned()
-            ]
-        );
+    fn wrong_flags_are_refused() {
+        assert!(Cli::try_parse_from(["t", "class", "--students-video", "maybe"]).is_err());
+        assert!(Cli::try_parse_from(["t", "lecture", "--rooms", "2"]).is_err());
+        assert!(Cli::try_parse_from(["t", "meeting", "--duration", "5h"]).is_err());
+        let both = ["t", "class", "--server-pid", "1", "--start-server", "/x"];
+        assert!(Cli::try_parse_from(both).is_err());
     }
 }

@@ -28,6 +28,8 @@ pub(crate) struct Peer {
     timeout: Option<Instant>,
     /// Datagrams dropped because the socket would block; the media path never waits.
     send_drops: u64,
+    /// Datagrams received while an `Rtc` was there to take them.
+    received: u64,
 }
 
 impl Peer {
@@ -42,6 +44,7 @@ impl Peer {
             rtc: None,
             timeout: None,
             send_drops: 0,
+            received: 0,
         })
     }
 
@@ -79,6 +82,11 @@ impl Peer {
         self.send_drops
     }
 
+    /// Datagrams received and handed to the `Rtc`, so far.
+    pub fn received(&self) -> u64 {
+        self.received
+    }
+
     /// Waits for a datagram. Cancel-safe, so it can sit in a `select!`.
     pub async fn recv(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
         self.socket.recv_from(buf).await
@@ -94,6 +102,7 @@ impl Peer {
         let Some(rtc) = &mut self.rtc else {
             return Ok(());
         };
+        self.received += 1;
         let Ok(contents) = data.try_into() else {
             tracing::trace!(pc = ?self.pc, %source, "dropped unclassifiable datagram");
             return Ok(());

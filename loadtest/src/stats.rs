@@ -29,6 +29,9 @@ pub struct BotStats {
     pub subscribe_offers: u32,
     /// What this bot published.
     pub sent: SentStats,
+    /// UDP datagrams received on the subscribe connection: what the server forwarded to this
+    /// bot (media, RTCP, STUN). Counts forwarded packets where a server has no metrics.
+    pub datagrams_received: u64,
     /// One entry per other participant seen, in order of first sight.
     pub remotes: Vec<RemoteStats>,
     /// Server `error` messages and connection trouble, oldest first, at most [`MAX_ERRORS`].
@@ -157,6 +160,13 @@ pub struct DelayStats {
     pub min_us: u64,
     /// Largest.
     pub max_us: u64,
+    /// Sum of |delay - previous delay| over consecutive frames: the mean of it is the jitter
+    /// (the variation of transit time, as RFC 3550 defines it, without its smoothing).
+    pub jitter_sum_us: u64,
+    /// Consecutive pairs behind `jitter_sum_us`.
+    pub jitter_pairs: u64,
+    /// The last delay recorded, for the next difference.
+    last_us: Option<u64>,
     buckets: [u32; BUCKETS],
 }
 
@@ -169,10 +179,42 @@ impl DelayStats {
             self.min_us.min(delay_us)
         };
         self.max_us = self.max_us.max(delay_us);
+        if let Some(last) = self.last_us {
+            self.jitter_sum_us += last.abs_diff(delay_us);
+            self.jitter_pairs += 1;
+        }
+        self.last_us = Some(delay_us);
         self.count += 1;
         self.sum_us += delay_us;
         let bucket = (u64::BITS - delay_us.leading_zeros()).saturating_sub(1) as usize;
         self.buckets[bucket.min(BUCKETS - 1)] += 1;
+    }
+
+    /// Adds another stream's delays, for a summary over many streams.
+    pub fn merge(&mut self, other: &DelayStats) {
+        if other.count == 0 {
+            return;
+        }
+        self.min_us = if self.count == 0 {
+            other.min_us
+        } else {
+            self.min_us.min(other.min_us)
+        };
+        self.max_us = self.max_us.max(other.max_us);
+        self.count += other.count;
+        self.sum_us += other.sum_us;
+        // Each stream's first delay has no predecessor, so it adds no difference.
+        self.jitter_sum_us += other.jitter_sum_us;
+        self.jitter_pairs += other.jitter_pairs;
+        for (mine, theirs) in self.buckets.iter_mut().zip(other.buckets) {
+            *mine += theirs;
+        }
+    }
+
+    /// Mean variation between consecutive delays, if there were two.
+    pub fn jitter(&self) -> Option<Duration> {
+        (self.jitter_pairs > 0)
+            .then(|| Duration::from_micros(self.jitter_sum_us / self.jitter_pairs))
     }
 
     /// Mean delay, if any was recorded.
@@ -218,6 +260,25 @@ mod tests {
         assert_eq!(d.percentile(0.25), Some(Duration::from_micros(127)));
         assert_eq!(d.percentile(0.5), Some(Duration::from_micros(255)));
         assert_eq!(d.percentile(1.0), Some(Duration::from_micros(5000)));
+        // |200-100| + |300-200| + |5000-300| over 3 pairs.
+        assert_eq!(d.jitter(), Some(Duration::from_micros(4900 / 3)));
+    }
+
+    #[test]
+    fn merged_delays_keep_counts_and_jitter() {
+        let (mut a, mut b, mut all) = Default::default();
+        let (a, b, all): (&mut DelayStats, &mut DelayStats, &mut DelayStats) =
+            (&mut a, &mut b, &mut all);
+        a.record(100);
+        a.record(300);
+        b.record(50);
+        b.record(60);
+        all.merge(a);
+        all.merge(b);
+        all.merge(&DelayStats::default());
+        assert_eq!((all.count, all.min_us, all.max_us), (4, 50, 300));
+        assert_eq!(all.jitter(), Some(Duration::from_micros(105)));
+        assert_eq!(all.percentile(1.0), Some(Duration::from_micros(300)));
     }
 
     #[test]

@@ -1,0 +1,505 @@
+//! Scenarios: who joins which room when, publishing what, and the run that carries one out and
+//! measures it.
+//!
+//! The entry point for other commands (e.g. a comparison with another SFU):
+//!
+//! ```text
+//! pub async fn scenario::run(spec: &Scenario, server: &ServerUnderTest) -> Result<Report, RunError>
+//! // ServerUnderTest { target: Target, url: ServerUrl, pid: Option<u32> }
+//! ```
+//!
+//! It creates the rooms (in one place, [`create_room`]), starts the bots on the schedule of
+//! [`plan`], samples the server every second (CPU and RSS from `/proc/PID`, counters from
+//! `GET /metrics`, or the bots' received datagrams when the server has no metrics), prints a
+//! progress line to stderr if asked, makes every bot leave, and summarizes it all in a
+//! [`Report`]. Every run ends by itself: ramp + duration + at most [`LEAVE_TIMEOUT`].
+
+use std::net::{IpAddr, Ipv4Addr};
+use std::time::{Duration, Instant};
+
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+
+use crate::media::{AudioConfig, VideoConfig};
+use crate::report::{Outcome, Report, Sample};
+use crate::server::{self, ServerUnderTest};
+use crate::target::{self, RoomTicket};
+use crate::{BotConfig, BotHandle, procstat};
+
+/// Which scenario.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Kind {
+    /// Rooms of one teacher and students.
+    Class,
+    /// One teacher to many students who only receive.
+    Lecture,
+    /// One room where everyone publishes.
+    Meeting,
+    /// Many participants joining rooms within a short window, then staying.
+    Surge,
+}
+
+/// What one participant publishes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Media {
+    /// A synthetic microphone.
+    pub audio: bool,
+    /// A synthetic camera.
+    pub video: Option<VideoConfig>,
+}
+
+impl Media {
+    /// Publishes nothing: receives only.
+    pub const NONE: Media = Media {
+        audio: false,
+        video: None,
+    };
+
+    /// Audio and a camera at `kbps`.
+    pub fn camera(kbps: u32) -> Media {
+        Media {
+            audio: true,
+            video: Some(video(kbps)),
+        }
+    }
+
+    /// Whether it publishes anything.
+    pub fn publishes(&self) -> bool {
+        self.audio || self.video.is_some()
+    }
+}
+
+/// A synthetic camera at `kbps` and 30 frames/s.
+pub fn video(kbps: u32) -> VideoConfig {
+    VideoConfig {
+        bitrate_bps: kbps.saturating_mul(1000),
+        ..VideoConfig::default()
+    }
+}
+
+/// A scenario, fully specified.
+#[derive(Debug, Clone)]
+pub struct Scenario {
+    /// Which one.
+    pub kind: Kind,
+    /// Rooms (class, surge); 1 for lecture and meeting.
+    pub rooms: usize,
+    /// Students per room (class, lecture).
+    pub students: usize,
+    /// Participants in all (meeting, surge).
+    pub participants: usize,
+    /// The window in which all bots start (surge); others start 20 ms apart.
+    pub within: Option<Duration>,
+    /// How long the run lasts after the last bot has started.
+    pub duration: Duration,
+    /// Seeds join times and frame sizes.
+    pub seed: u64,
+    /// What the first participant of each room publishes (joins with the teacher link).
+    pub teacher: Media,
+    /// What everyone else publishes.
+    pub student: Media,
+    /// How long a bot may take to open the WebSocket and be `joined`.
+    pub join_timeout: Duration,
+    /// Local address of the bots' UDP sockets.
+    pub local_ip: IpAddr,
+    /// Print a progress line to stderr every second.
+    pub progress: bool,
+}
+
+impl Scenario {
+    /// A scenario of `kind` with the sizes and media of the issue's examples; the CLI and
+    /// tests change fields from here.
+    pub fn new(kind: Kind) -> Scenario {
+        let student = match kind {
+            Kind::Lecture => Media::NONE,
+            Kind::Meeting => Media::camera(300),
+            Kind::Class | Kind::Surge => Media::camera(150),
+        };
+        let teacher = match kind {
+            Kind::Meeting => Media::camera(300),
+            _ => Media::camera(1500),
+        };
+        Scenario {
+            kind,
+            rooms: if kind == Kind::Surge { 10 } else { 1 },
+            students: if kind == Kind::Lecture { 200 } else { 29 },
+            participants: if kind == Kind::Meeting { 20 } else { 300 },
+            within: (kind == Kind::Surge).then_some(Duration::from_secs(10)),
+            duration: Duration::from_secs(10),
+            seed: 1,
+            teacher,
+            student,
+            join_timeout: Duration::from_secs(10),
+            local_ip: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            progress: false,
+        }
+    }
+
+    /// Participants per room.
+    pub fn room_sizes(&self) -> Vec<usize> {
+        match self.kind {
+            Kind::Class => vec![1 + self.students; self.rooms],
+            Kind::Lecture => vec![1 + self.students],
+            Kind::Meeting => vec![self.participants],
+            Kind::Surge => (0..self.rooms)
+                .map(|r| {
+                    self.participants / self.rooms + usize::from(r < self.participants % self.rooms)
+                })
+                .collect(),
+        }
+    }
+
+    /// Checks the sizes make sense, with a message for the operator if not.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.rooms == 0 {
+            return Err("--rooms must be at least 1".into());
+        }
+        let rooms = self.room_sizes();
+        if rooms.is_empty() {
+            return Err("--rooms must be at least 1".into());
+        }
+        if rooms.contains(&0) {
+            return Err(format!(
+                "{} participants cannot fill {} rooms",
+                self.participants, self.rooms
+            ));
+        }
+        if rooms.iter().sum::<usize>() > 5000 {
+            return Err("more than 5000 bots; split the load over several machines".into());
+        }
+        if self.duration.is_zero() {
+            return Err("--duration must be above 0".into());
+        }
+        Ok(())
+    }
+}
+
+/// One bot of a plan.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BotPlan {
+    /// Index of its room.
+    pub room: usize,
+    /// Joins with the teacher link.
+    pub teacher: bool,
+    /// Display name.
+    pub name: String,
+    /// What it publishes.
+    pub media: Media,
+    /// When it starts, from the start of the run.
+    pub start: Duration,
+}
+
+/// Time between bot starts outside a surge, so joins do not all land in the same millisecond.
+pub const STAGGER: Duration = Duration::from_millis(20);
+
+/// Every bot with its room and start time, sorted by start time. Rooms are filled in turns, so
+/// each room's teacher comes first; a surge spreads starts at seeded random times.
+pub fn plan(spec: &Scenario) -> Vec<BotPlan> {
+    let sizes = spec.room_sizes();
+    let mut seats = Vec::new();
+    for seat in 0..sizes.iter().copied().max().unwrap_or(0) {
+        for (room, size) in sizes.iter().enumerate() {
+            if seat < *size {
+                seats.push((room, seat));
+            }
+        }
+    }
+    let starts: Vec<Duration> = match spec.within {
+        Some(window) => {
+            let mut rng = StdRng::seed_from_u64(spec.seed);
+            let mut t: Vec<Duration> = (0..seats.len())
+                .map(|_| window.mul_f64(rng.random::<f64>()))
+                .collect();
+            t.sort();
+            t
+        }
+        None => (0..seats.len()).map(|i| STAGGER * i as u32).collect(),
+    };
+    seats
+        .into_iter()
+        .zip(starts)
+        .map(|((room, seat), start)| BotPlan {
+            room,
+            teacher: seat == 0,
+            name: match seat {
+                0 => format!("r{room}-teacher"),
+                s => format!("r{room}-student-{s}"),
+            },
+            media: if seat == 0 {
+                spec.teacher
+            } else {
+                spec.student
+            },
+            start,
+        })
+        .collect()
+}
+
+/// Why a run could not start. Everything after the start is in the [`Report`].
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// The scenario makes no sense.
+    #[error("{0}")]
+    Invalid(String),
+    /// A room could not be created (server down, refusing, another kind of server).
+    #[error("creating room {index} on {server} failed")]
+    Room {
+        /// Which room.
+        index: usize,
+        /// Where.
+        server: String,
+        /// Why.
+        source: anyhow::Error,
+    },
+    /// The pid to measure does not exist.
+    #[error("no process {0} to measure (--server-pid)")]
+    NoProcess(u32),
+}
+
+/// Time for one room to be created; a healthy server answers in milliseconds.
+const HTTP_TIMEOUT: Duration = Duration::from_secs(5);
+/// Time the bots get to leave and report once the run is over.
+pub const LEAVE_TIMEOUT: Duration = Duration::from_secs(5);
+/// Time between samples (and progress lines).
+const TICK: Duration = Duration::from_secs(1);
+/// How long a sample waits for the bots' snapshots and `/metrics`; a busy machine answers late.
+const SAMPLE_WAIT: Duration = Duration::from_millis(800);
+
+/// Creates one room. The one place rooms are made, so each target's way is in `target`.
+pub async fn create_room(server: &ServerUnderTest, index: usize) -> Result<RoomTicket, RunError> {
+    let title = format!("loadtest {index}");
+    target::create_room(server.target, &server.url, Some(&title), HTTP_TIMEOUT)
+        .await
+        .map_err(|source| RunError::Room {
+            index,
+            server: server.url.http_base(),
+            source,
+        })
+}
+
+/// Runs a scenario against a server and reports what happened. See the module doc.
+pub async fn run(spec: &Scenario, server: &ServerUnderTest) -> Result<Report, RunError> {
+    spec.validate().map_err(RunError::Invalid)?;
+    if let Some(pid) = server.pid {
+        procstat::Proc::Pid(pid)
+            .sample()
+            .ok_or(RunError::NoProcess(pid))?;
+    }
+    let plan = plan(spec);
+    let mut rooms = Vec::new();
+    for index in 0..spec.room_sizes().len() {
+        rooms.push(create_room(server, index).await?);
+    }
+    let mut run = Run::new(spec, server, &plan, rooms);
+    run.drive().await;
+    Ok(run.finish().await)
+}
+
+/// A run in progress.
+struct Run<'a> {
+    spec: &'a Scenario,
+    server: &'a ServerUnderTest,
+    plan: &'a [BotPlan],
+    rooms: Vec<RoomTicket>,
+    start: Instant,
+    /// Bots started so far, in plan order.
+    bots: Vec<BotHandle>,
+    samples: Vec<Sample>,
+    /// Each bot's last answered snapshot (joined, datagrams received), so a bot too busy to
+    /// answer within a tick still counts with what it said before.
+    seen: Vec<(bool, u64)>,
+}
+
+impl<'a> Run<'a> {
+    fn new(
+        spec: &'a Scenario,
+        server: &'a ServerUnderTest,
+        plan: &'a [BotPlan],
+        rooms: Vec<RoomTicket>,
+    ) -> Self {
+        Run {
+            spec,
+            server,
+            plan,
+            rooms,
+            start: Instant::now(),
+            bots: Vec::with_capacity(plan.len()),
+            samples: Vec::new(),
+            seen: Vec::with_capacity(plan.len()),
+        }
+    }
+
+    /// Starts bots on schedule and samples every tick until the run's end.
+    async fn drive(&mut self) {
+        let ramp = self.plan.last().map_or(Duration::ZERO, |b| b.start);
+        let end = self.start + ramp + self.spec.duration;
+        self.sample().await;
+        let mut next_tick = self.start + TICK;
+        while Instant::now() < end {
+            let next_bot = self.plan.get(self.bots.len()).map(|b| self.start + b.start);
+            let wake = next_bot.map_or(next_tick, |b| b.min(next_tick)).min(end);
+            tokio::time::sleep_until(wake.into()).await;
+            let now = Instant::now();
+            while let Some(b) = self.plan.get(self.bots.len()) {
+                if self.start + b.start > now {
+                    break;
+                }
+                self.spawn_next();
+            }
+            if now >= next_tick {
+                self.sample().await;
+                next_tick += TICK;
+            }
+        }
+        self.sample().await;
+    }
+
+    fn spawn_next(&mut self) {
+        let i = self.bots.len();
+        let b = &self.plan[i];
+        let room = &self.rooms[b.room];
+        let secret = if b.teacher {
+            &room.teacher_secret
+        } else {
+            &room.student_secret
+        };
+        let ws_url = self.server.target.ws_url(&self.server.url);
+        let mut config = BotConfig::new(&ws_url, &room.id, secret, &b.name);
+        config.target = self.server.target;
+        config.audio = b.media.audio.then(AudioConfig::default);
+        config.video = b.media.video;
+        config.local_ip = self.spec.local_ip;
+        config.join_timeout = self.spec.join_timeout;
+        config.seed = self.spec.seed.wrapping_mul(100_003).wrapping_add(i as u64);
+        self.bots.push(crate::spawn(config));
+    }
+
+    /// One sample of server, loadtest and bots; a progress line if asked.
+    async fn sample(&mut self) {
+        let at = self.start.elapsed();
+        let snapshots = futures_util::future::join_all(
+            self.bots
+                .iter()
+                .map(|b| tokio::time::timeout(SAMPLE_WAIT, b.stats())),
+        );
+        let metrics = server::metrics(&self.server.url, SAMPLE_WAIT);
+        let (snapshots, metrics) = tokio::join!(snapshots, metrics);
+        let mut sample = Sample {
+            at,
+            server: self
+                .server
+                .pid
+                .and_then(|p| procstat::Proc::Pid(p).sample()),
+            loadtest: procstat::Proc::Myself.sample(),
+            metrics,
+            started: self.bots.len(),
+            ..Sample::default()
+        };
+        self.seen.resize(self.bots.len(), (false, 0));
+        for ((bot, snap), seen) in self.bots.iter().zip(snapshots).zip(&mut self.seen) {
+            if let Ok(Some(s)) = snap {
+                *seen = (s.id.is_some(), s.datagrams_received);
+            } else if bot.is_finished() {
+                sample.ended += 1;
+            }
+            sample.joined += usize::from(seen.0);
+            sample.datagrams_received += seen.1;
+        }
+        if self.spec.progress {
+            eprintln!(
+                "{}",
+                sample.progress_line(self.plan.len(), self.samples.last())
+            );
+        }
+        self.samples.push(sample);
+    }
+
+    /// Makes every bot leave and builds the report.
+    async fn finish(self) -> Report {
+        let leaving = self
+            .bots
+            .into_iter()
+            .map(|bot| tokio::time::timeout(LEAVE_TIMEOUT, bot.leave()));
+        let reports = futures_util::future::join_all(leaving).await;
+        let outcomes = self
+            .plan
+            .iter()
+            .zip(reports)
+            .map(|(plan, report)| Outcome {
+                plan: plan.clone(),
+                report: report.ok(),
+            })
+            .collect::<Vec<_>>();
+        Report::build(self.spec, self.server, &outcomes, &self.samples)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn class_fills_rooms_in_turns_teachers_first() {
+        let mut spec = Scenario::new(Kind::Class);
+        spec.rooms = 2;
+        spec.students = 2;
+        let plan = plan(&spec);
+        let who: Vec<(usize, bool)> = plan.iter().map(|b| (b.room, b.teacher)).collect();
+        assert_eq!(
+            who,
+            [
+                (0, true),
+                (1, true),
+                (0, false),
+                (1, false),
+                (0, false),
+                (1, false)
+            ]
+        );
+        assert_eq!(plan[5].start, STAGGER * 5);
+        assert_eq!(plan[1].name, "r1-teacher");
+        assert_eq!(plan[0].media, Media::camera(1500));
+        assert_eq!(plan[2].media, Media::camera(150));
+    }
+
+    #[test]
+    fn lecture_students_only_receive() {
+        let mut spec = Scenario::new(Kind::Lecture);
+        spec.students = 3;
+        let plan = plan(&spec);
+        assert_eq!(plan.len(), 4);
+        assert!(plan[0].media.publishes());
+        assert!(plan[1..].iter().all(|b| !b.media.publishes()));
+    }
+
+    #[test]
+    fn surge_spreads_seeded_starts_within_the_window() {
+        let mut spec = Scenario::new(Kind::Surge);
+        spec.participants = 25;
+        spec.rooms = 3;
+        assert_eq!(spec.room_sizes(), [9, 8, 8]);
+        let a = plan(&spec);
+        assert_eq!(a.len(), 25);
+        assert!(a.windows(2).all(|w| w[0].start <= w[1].start));
+        assert!(a.iter().all(|b| b.start < Duration::from_secs(10)));
+        assert_eq!(a.iter().filter(|b| b.teacher).count(), 3);
+        assert_eq!(a, plan(&spec), "same seed, same plan");
+        spec.seed = 2;
+        assert_ne!(a, plan(&spec));
+    }
+
+    #[test]
+    fn nonsense_sizes_are_refused() {
+        let mut spec = Scenario::new(Kind::Surge);
+        spec.participants = 2;
+        spec.rooms = 3;
+        assert!(spec.validate().is_err());
+        spec.rooms = 0;
+        assert!(spec.validate().is_err());
+        let mut spec = Scenario::new(Kind::Meeting);
+        assert!(spec.validate().is_ok());
+        spec.duration = Duration::ZERO;
+        assert!(spec.validate().is_err());
+    }
+}
