@@ -16,6 +16,10 @@ use crate::server::{Metrics, ServerUnderTest};
 use crate::stats::{BotStats, DelayStats};
 use crate::{BotError, BotReport};
 
+/// Frames missing, over all subscribers, above which a run fails: beyond a few percent a
+/// video lesson visibly stutters.
+pub const MAX_LOSS_PERCENT: f64 = 2.0;
+
 /// One reading taken during a run, every second.
 #[derive(Debug, Clone, Default)]
 pub struct Sample {
@@ -360,10 +364,13 @@ impl Report {
         report
     }
 
+    /// Fails the run above [`MAX_LOSS_PERCENT`] too: everyone joined and got something is
+    /// not a lesson that worked if a tenth of the picture is missing.
     fn judge(&self) -> Verdict {
         let failed: usize = self.failures.values().sum();
         let server_gone = self.server.alive_at_end == Some(false);
-        let ok = failed == 0 && !server_gone && self.joins.joined == self.joins.planned;
+        let lossy = self.media.loss_percent_total > MAX_LOSS_PERCENT;
+        let ok = failed == 0 && !server_gone && !lossy && self.joins.joined == self.joins.planned;
         let join = self
             .joins
             .first_media_ms
@@ -397,6 +404,9 @@ impl Report {
             }
             if server_gone {
                 line.push_str("; the server process died");
+            }
+            if lossy {
+                line.push_str(&format!("; loss above {MAX_LOSS_PERCENT} %"));
             }
         }
         let head = if ok {
