@@ -6,13 +6,8 @@ mod common;
 
 use std::net::UdpSocket;
 
+use common::frames_from as frames;
 use rand::{Rng, SeedableRng};
-
-fn frames(stats: &aula_loadtest::BotStats, from: &str) -> u64 {
-    stats
-        .remote(from)
-        .map_or(0, |r| r.audio.frames + r.video.frames)
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn garbage_datagrams_do_not_disturb_a_lesson() {

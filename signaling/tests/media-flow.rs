@@ -5,14 +5,7 @@
 
 mod common;
 
-use aula_loadtest::BotStats;
-
-/// Frames from `from` on both tracks, as one number that only grows.
-fn frames_from(stats: &BotStats, from: &str) -> u64 {
-    stats
-        .remote(from)
-        .map_or(0, |r| r.audio.frames + r.video.frames)
-}
+use common::frames_from;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_bot_gets_audio_and_video_from_every_other_publisher() {

@@ -114,6 +114,13 @@ pub async fn joined_ids(bots: &mut Vec<BotHandle>) -> Vec<String> {
     stats.into_iter().filter_map(|s| s.id).collect()
 }
 
+/// Frames from `from` on both tracks, as one number that only grows.
+pub fn frames_from(stats: &BotStats, from: &str) -> u64 {
+    stats
+        .remote(from)
+        .map_or(0, |r| r.audio.frames + r.video.frames)
+}
+
 /// Whether `stats` shows audio and video from every id in `ids` except its own.
 pub fn has_media_from_all(stats: &BotStats, ids: &[String]) -> bool {
     let me = stats.id.as_deref();
