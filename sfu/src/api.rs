@@ -92,6 +92,15 @@ pub enum Command {
         direction: Direction,
         candidate: String,
     },
+    /// Open or close the gate on one of a participant's sources: while closed, the SFU
+    /// forwards none of that source's media to anyone, whatever the publisher sends. Gates
+    /// start open; signaling closes them for what a participant may not (or does not) send,
+    /// e.g. a muted microphone. Reopening a video gate asks the publisher for a keyframe.
+    Gate {
+        participant: ParticipantId,
+        source: Source,
+        open: bool,
+    },
     /// Remove a participant and everything it published.
     Leave { participant: ParticipantId },
     /// Close the room and free everything it holds.
@@ -116,6 +125,13 @@ pub enum SfuEvent {
     SubscribeOffer {
         sdp: String,
         tracks: Vec<DownTrackInfo>,
+    },
+    /// Who is talking in the room, loudest first, and the dominant speaker (the last one who
+    /// spoke long enough; kept through silence). Sent to every participant of the room when
+    /// it changes, from the audio level RTP header extension of forwarded (gate open) audio.
+    Speakers {
+        speaking: Vec<ParticipantId>,
+        dominant: Option<ParticipantId>,
     },
     Error(SfuError),
 }

@@ -84,6 +84,7 @@ impl Room {
                 self.handle_remote_candidate(participant, direction, &candidate);
                 Ok(())
             }
+            Command::Gate { .. } => Ok(()), // IMPLEMENTED BY THE SFU HELPER (issue 4)
             Command::Leave { participant } => {
                 if let Some(p) = self.participants.remove(&participant) {
                     self.unroute_participant(&p, ctx);
