@@ -25,7 +25,7 @@ pub struct BotConfig {
     pub ws_url: String,
     /// Room id.
     pub room: String,
-    /// The teacher or student secret.
+    /// The host or participant secret.
     pub secret: String,
     /// Display name.
     pub name: String,

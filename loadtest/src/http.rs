@@ -1,4 +1,5 @@
-//! The one REST call bots need, `POST /api/rooms`, and the URLs around it.
+//! The one REST call bots need, `POST /api/rooms` with its [`RoomOptions`], and the URLs
+//! around it.
 //!
 //! Errors follow the std convention: `Display` says what failed, `source()` says why.
 //!
@@ -10,9 +11,11 @@ use std::io;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
+
+pub use crate::protocol::RoomKind;
 
 /// Largest response read; a room description is a few hundred bytes.
 const MAX_RESPONSE: usize = 64 * 1024;
@@ -109,6 +112,44 @@ impl From<SocketAddr> for ServerUrl {
     }
 }
 
+/// The body of `POST /api/rooms`. Fields left `None` are left out, so the server's defaults
+/// apply: a class, with the lobby on.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct RoomOptions {
+    /// At most 80 characters.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    /// Class or meeting.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kind: Option<RoomKind>,
+    /// Overrides the kind's default for the waiting room (on for classes, off for meetings).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lobby: Option<bool>,
+}
+
+impl RoomOptions {
+    /// A room of `kind` without a lobby, as bots want it: they do not wait to be admitted.
+    pub fn no_lobby(kind: RoomKind) -> RoomOptions {
+        RoomOptions {
+            kind: Some(kind),
+            lobby: Some(false),
+            ..RoomOptions::default()
+        }
+    }
+
+    /// The same options with a title.
+    pub fn title(mut self, title: &str) -> RoomOptions {
+        self.title = Some(title.to_owned());
+        self
+    }
+
+    /// The same options with the lobby set.
+    pub fn lobby(mut self, lobby: bool) -> RoomOptions {
+        self.lobby = Some(lobby);
+        self
+    }
+}
+
 /// The `201` body of `POST /api/rooms`.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct CreatedRoom {
@@ -117,21 +158,23 @@ pub struct CreatedRoom {
     /// Title, if one was given.
     #[serde(default)]
     pub title: Option<String>,
-    /// Link for the teacher; the secret is in the fragment.
-    pub teacher_url: String,
-    /// Link for students.
-    pub student_url: String,
+    /// Class or meeting.
+    pub kind: RoomKind,
+    /// Link for hosts; the secret is in the fragment.
+    pub host_url: String,
+    /// Link for participants.
+    pub participant_url: String,
 }
 
 impl CreatedRoom {
-    /// The teacher secret (`k=` of the teacher link's fragment).
-    pub fn teacher_secret(&self) -> Option<&str> {
-        secret_from_url(&self.teacher_url)
+    /// The host secret (`k=` of the host link's fragment).
+    pub fn host_secret(&self) -> Option<&str> {
+        secret_from_url(&self.host_url)
     }
 
-    /// The student secret.
-    pub fn student_secret(&self) -> Option<&str> {
-        secret_from_url(&self.student_url)
+    /// The participant secret.
+    pub fn participant_secret(&self) -> Option<&str> {
+        secret_from_url(&self.participant_url)
     }
 }
 
@@ -144,17 +187,14 @@ pub fn secret_from_url(url: &str) -> Option<&str> {
         .filter(|k| !k.is_empty())
 }
 
-/// Creates a room, with a title if given. Fails fast with [`HttpError::Connect`] when nothing
+/// Creates a room as `options` say. Fails fast with [`HttpError::Connect`] when nothing
 /// listens, and with [`HttpError::Timeout`] when the whole exchange takes over `timeout`.
 pub async fn create_room(
     server: &ServerUrl,
-    title: Option<&str>,
+    options: &RoomOptions,
     timeout: Duration,
 ) -> Result<CreatedRoom, HttpError> {
-    let body = match title {
-        Some(title) => serde_json::json!({ "title": title }).to_string(),
-        None => "{}".to_owned(),
-    };
+    let body = serde_json::to_string(options).expect("room options always serialize");
     let response = tokio::time::timeout(timeout, post(server, "/api/rooms", &body))
         .await
         .map_err(|_| HttpError::Timeout(timeout))??;
@@ -315,10 +355,22 @@ mod tests {
 
     #[test]
     fn created_room_gives_both_secrets() {
-        let json = r#"{"id": "r1", "title": null,
-            "teacher_url": "http://h/room/r1#k=aa", "student_url": "http://h/room/r1#k=bb"}"#;
+        let json = r#"{"id": "r1", "title": null, "kind": "meeting",
+            "host_url": "http://h/room/r1#k=aa", "participant_url": "http://h/room/r1#k=bb"}"#;
         let room: CreatedRoom = serde_json::from_str(json).expect("parses");
-        assert_eq!(room.teacher_secret(), Some("aa"));
-        assert_eq!(room.student_secret(), Some("bb"));
+        assert_eq!(room.kind, RoomKind::Meeting);
+        assert_eq!(room.host_secret(), Some("aa"));
+        assert_eq!(room.participant_secret(), Some("bb"));
+    }
+
+    #[test]
+    fn room_options_leave_out_what_is_unset() {
+        let body = |o: &RoomOptions| serde_json::to_value(o).expect("serializes");
+        assert_eq!(body(&RoomOptions::default()), serde_json::json!({}));
+        let options = RoomOptions::no_lobby(RoomKind::Class).title("7b");
+        let want = serde_json::json!({"title": "7b", "kind": "class", "lobby": false});
+        assert_eq!(body(&options), want);
+        let lobby = RoomOptions::default().lobby(true);
+        assert_eq!(body(&lobby), serde_json::json!({"lobby": true}));
     }
 }

@@ -15,8 +15,9 @@
 //! use aula_loadtest::{BotConfig, http};
 //!
 //! let server = http::ServerUrl::parse("http://127.0.0.1:8080")?;
-//! let room = http::create_room(&server, None, Duration::from_secs(5)).await?;
-//! let secret = room.teacher_secret().unwrap_or_default();
+//! let options = http::RoomOptions::no_lobby(http::RoomKind::Class).title("7b Mathe");
+//! let room = http::create_room(&server, &options, Duration::from_secs(5)).await?;
+//! let secret = room.host_secret().unwrap_or_default();
 //! let bot = aula_loadtest::spawn(BotConfig::new(&server.ws_url(), &room.id, secret, "Bot"));
 //! tokio::time::sleep(Duration::from_secs(5)).await;
 //! let report = bot.leave().await;

@@ -49,7 +49,7 @@ enum Command {
 /// subcommand without the flags' definition recursing into itself.
 #[derive(Subcommand)]
 enum ScenarioCommand {
-    /// R rooms, each one teacher (camera) and S students (cameras, or off).
+    /// R class rooms, each one teacher (host; camera) and S students (cameras, or off).
     Class {
         #[command(flatten)]
         common: Common,
@@ -62,7 +62,7 @@ enum ScenarioCommand {
         #[command(flatten)]
         media: ClassMedia,
     },
-    /// One teacher (camera) to N students who only receive.
+    /// One class room: a teacher (host; camera) to N students who only receive.
     Lecture {
         #[command(flatten)]
         common: Common,
@@ -73,7 +73,7 @@ enum ScenarioCommand {
         #[arg(long, default_value_t = 1500)]
         teacher_kbps: u32,
     },
-    /// One room of N participants, all publishing audio and video.
+    /// One meeting room of N participants, all publishing audio and video.
     Meeting {
         #[command(flatten)]
         common: Common,
@@ -91,7 +91,7 @@ enum ScenarioCommand {
         /// Participants in all.
         #[arg(long, default_value_t = 300)]
         participants: usize,
-        /// Rooms; the first participant of each joins as its teacher.
+        /// Class rooms; the first participant of each joins as its teacher (host).
         #[arg(long, default_value_t = 10)]
         rooms: usize,
         /// The window all joins fall in (e.g. 10s).
@@ -154,8 +154,8 @@ struct ClassMedia {
 
 impl ClassMedia {
     fn apply(&self, spec: &mut Scenario) {
-        spec.teacher = Media::camera(self.teacher_kbps);
-        spec.student = Media {
+        spec.host = Media::camera(self.teacher_kbps);
+        spec.participant = Media {
             audio: self.students_audio,
             video: self
                 .students_video
@@ -185,7 +185,7 @@ fn scenario(command: ScenarioCommand) -> (Scenario, Common) {
         } => {
             let mut spec = Scenario::new(Kind::Lecture);
             spec.students = students;
-            spec.teacher = Media::camera(teacher_kbps);
+            spec.host = Media::camera(teacher_kbps);
             (spec, common)
         }
         ScenarioCommand::Meeting {
@@ -195,7 +195,7 @@ fn scenario(command: ScenarioCommand) -> (Scenario, Common) {
         } => {
             let mut spec = Scenario::new(Kind::Meeting);
             spec.participants = participants;
-            (spec.teacher, spec.student) = (Media::camera(video_kbps), Media::camera(video_kbps));
+            (spec.host, spec.participant) = (Media::camera(video_kbps), Media::camera(video_kbps));
             (spec, common)
         }
         ScenarioCommand::Surge {
@@ -383,7 +383,7 @@ mod tests {
         };
         let (spec, _) = scenario(command);
         assert_eq!(spec.room_sizes(), [4; 5]);
-        assert_eq!((spec.student.audio, spec.student.video), (true, None));
+        assert_eq!((spec.participant.audio, spec.participant.video), (true, None));
         assert_eq!((spec.duration, spec.seed), (Duration::from_secs(2), 9));
         let cli = Cli::try_parse_from(["t", "surge", "--participants", "30", "--within", "3s"])
             .expect("valid flags");

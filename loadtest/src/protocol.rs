@@ -2,12 +2,25 @@
 //!
 //! These are the bot's own types, not the server's: the bots test the document, so they are
 //! written from it. Unknown fields are ignored and an unknown `type` parses as
-//! [`ServerMsg::Unknown`], as the document asks of clients.
+//! [`ServerMsg::Unknown`], as the document asks of clients. Client messages cover what a bot
+//! sends on its own and the participant's actions tests use (hands, chat); host actions are
+//! sent as plain JSON (`BotHandle::send_json`).
 
 use serde::{Deserialize, Serialize};
 
 /// The protocol version this crate speaks.
 pub const PROTOCOL_VERSION: u32 = 1;
+
+/// A class (one teacher leads) or a meeting (staff).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RoomKind {
+    /// The server's default.
+    #[default]
+    Class,
+    /// Everyone may speak, show video and share the screen.
+    Meeting,
+}
 
 /// Which of a participant's two peer connections a `candidate` belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -50,10 +63,13 @@ pub enum ClientMsg<'a> {
         v: u32,
         /// Room id.
         room: &'a str,
-        /// The `k=` value of the teacher or student link.
+        /// The `k=` value of the host or participant link.
         secret: &'a str,
         /// Display name, 1..=40 characters.
         name: &'a str,
+        /// The session an earlier `joined` or `lobby` of this room gave, to skip the lobby.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        session: Option<&'a str>,
     },
     /// An offer for the publish connection.
     Publish {
@@ -74,37 +90,73 @@ pub enum ClientMsg<'a> {
         /// `candidate:…` attribute value; empty for end of candidates.
         candidate: String,
     },
-    /// Whether microphone and camera are on.
+    /// What the client wants on; the SFU forwards only what the server holds on.
     MediaState {
         /// Microphone on.
         audio: bool,
         /// Camera on.
         video: bool,
+        /// Screen share on.
+        screen: bool,
+    },
+    /// Join the end of the hand queue.
+    RaiseHand,
+    /// Lower the sender's hand, or (hosts) someone else's.
+    LowerHand {
+        /// Whose hand; `None` for the sender's own.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        participant: Option<&'a str>,
+    },
+    /// A chat message to everyone admitted.
+    Chat {
+        /// 1..=1000 characters.
+        text: &'a str,
     },
     /// Leave the room; the server closes the socket.
     Leave,
 }
 
+/// The host role, as `role` says it.
+pub const HOST: &str = "host";
+/// The participant role.
+pub const PARTICIPANT: &str = "participant";
+
 /// A participant as the server describes it.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 pub struct Participant {
     /// Unique within the room while it lives.
     pub id: String,
     /// Display name.
     #[serde(default)]
     pub name: String,
-    /// `teacher` or `student`.
+    /// [`HOST`] or [`PARTICIPANT`].
     #[serde(default)]
     pub role: String,
-    /// Microphone on.
+    /// Microphone on (as the server holds it: off means not forwarded).
     #[serde(default)]
     pub audio: bool,
     /// Camera on.
     #[serde(default)]
     pub video: bool,
+    /// Screen share on.
+    #[serde(default)]
+    pub screen: bool,
+    /// The hand's place key while raised (the queue is the raised hands sorted by it).
+    #[serde(default)]
+    pub hand: Option<u64>,
 }
 
-/// The room as `joined` describes it.
+/// One entry of a host's waiting list.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct Waiting {
+    /// The waiting participant's id.
+    pub id: String,
+    /// Display name.
+    #[serde(default)]
+    pub name: String,
+}
+
+/// The room as `joined` and `lobby` describe it.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct RoomInfo {
     /// Room id.
@@ -112,6 +164,49 @@ pub struct RoomInfo {
     /// Title given at creation, if any.
     #[serde(default)]
     pub title: Option<String>,
+    /// Class or meeting.
+    #[serde(default)]
+    pub kind: RoomKind,
+}
+
+/// The room's settings, changed only by hosts.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+pub struct Settings {
+    /// New participants wait in the lobby.
+    #[serde(default)]
+    pub lobby: bool,
+    /// Nobody new may join.
+    #[serde(default)]
+    pub locked: bool,
+    /// Participants may chat.
+    #[serde(default)]
+    pub chat: bool,
+    /// Participants may turn their microphone on.
+    #[serde(default)]
+    pub unmute: bool,
+    /// Participants may turn their camera on.
+    #[serde(default)]
+    pub video: bool,
+    /// Participants may share their screen.
+    #[serde(default)]
+    pub screen: bool,
+}
+
+/// One chat message.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct ChatMessage {
+    /// Grows within the room.
+    pub id: u64,
+    /// The sender's participant id.
+    pub from: String,
+    /// The sender's name.
+    #[serde(default)]
+    pub name: String,
+    /// The text.
+    pub text: String,
+    /// Server time, milliseconds since the Unix epoch.
+    #[serde(default)]
+    pub at: u64,
 }
 
 /// One entry of `subscribe_offer.tracks`: whose media an m-line carries.
@@ -132,17 +227,40 @@ pub struct SubscribeTrack {
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ServerMsg {
-    /// The answer to a successful `join`.
+    /// The participant waits for a host to admit it.
+    Lobby {
+        /// The room.
+        room: RoomInfo,
+        /// To rejoin with.
+        #[serde(default)]
+        session: Option<String>,
+    },
+    /// Admitted: the answer to `join`, or the end of the lobby.
     Joined {
         /// Protocol version.
         v: u32,
-        /// This participant.
+        /// This participant, as the server holds it.
         you: Participant,
         /// The room.
         room: RoomInfo,
-        /// Everyone else already in the room.
+        /// To rejoin with.
+        #[serde(default)]
+        session: Option<String>,
+        /// The room's settings.
+        #[serde(default)]
+        settings: Settings,
+        /// Everyone else admitted.
         #[serde(default)]
         participants: Vec<Participant>,
+        /// The chat so far.
+        #[serde(default)]
+        chat: Vec<ChatMessage>,
+        /// Hosts only: the participant link's secret.
+        #[serde(default)]
+        participant_secret: Option<String>,
+        /// Hosts only: the lobby.
+        #[serde(default)]
+        waiting: Vec<Waiting>,
     },
     /// Someone joined.
     ParticipantJoined {
@@ -158,6 +276,58 @@ pub enum ServerMsg {
     ParticipantLeft {
         /// Their id.
         id: String,
+    },
+    /// The room's settings changed.
+    SettingsUpdated {
+        /// All of them, as they are now.
+        settings: Settings,
+    },
+    /// A host (or a settings change) switched one of this participant's sources off.
+    Moderated {
+        /// `mute`, `stop_video` or `stop_screen`.
+        action: String,
+        /// The host's id; `None` for a settings change.
+        #[serde(default)]
+        by: Option<String>,
+    },
+    /// This participant was made host.
+    HostInfo {
+        /// The participant link's secret.
+        participant_secret: String,
+        /// The lobby.
+        #[serde(default)]
+        waiting: Vec<Waiting>,
+    },
+    /// To hosts: the lobby changed.
+    LobbyUpdated {
+        /// Who waits, in order of arrival.
+        #[serde(default)]
+        waiting: Vec<Waiting>,
+    },
+    /// To hosts: the participant link was renewed.
+    LinkRenewed {
+        /// The new secret.
+        participant_secret: String,
+    },
+    /// A chat message (the sender gets its own back).
+    Chat {
+        /// The message.
+        message: ChatMessage,
+    },
+    /// Who is talking.
+    Speakers {
+        /// Talking now, loudest first.
+        #[serde(default)]
+        speaking: Vec<String>,
+        /// The last one who spoke long enough; `None` before anyone spoke.
+        #[serde(default)]
+        dominant: Option<String>,
+    },
+    /// The room is over; the server closes the socket next.
+    RoomEnded {
+        /// `ended_by_host`.
+        #[serde(default)]
+        reason: String,
     },
     /// The answer to `publish`.
     PublishAnswer {
@@ -197,11 +367,53 @@ mod tests {
             room: "r8f3k2c9q4",
             secret: "5c0b",
             name: "Anna",
+            session: None,
         };
         let value = serde_json::to_value(&msg).expect("serializes");
         let want =
             json!({"type": "join", "v": 1, "room": "r8f3k2c9q4", "secret": "5c0b", "name": "Anna"});
         assert_eq!(value, want);
+        let msg = ClientMsg::Join {
+            v: PROTOCOL_VERSION,
+            room: "r1",
+            secret: "5c0b",
+            name: "Anna",
+            session: Some("77ab"),
+        };
+        let value = serde_json::to_value(&msg).expect("serializes");
+        assert_eq!(value["session"], "77ab");
+    }
+
+    #[test]
+    fn participant_actions_serialize_as_documented() {
+        let cases = [
+            (
+                ClientMsg::MediaState {
+                    audio: true,
+                    video: false,
+                    screen: false,
+                },
+                json!({"type": "media_state", "audio": true, "video": false, "screen": false}),
+            ),
+            (ClientMsg::RaiseHand, json!({"type": "raise_hand"})),
+            (
+                ClientMsg::LowerHand { participant: None },
+                json!({"type": "lower_hand"}),
+            ),
+            (
+                ClientMsg::LowerHand {
+                    participant: Some("p4"),
+                },
+                json!({"type": "lower_hand", "participant": "p4"}),
+            ),
+            (
+                ClientMsg::Chat { text: "Hallo" },
+                json!({"type": "chat", "text": "Hallo"}),
+            ),
+        ];
+        for (msg, want) in cases {
+            assert_eq!(serde_json::to_value(&msg).expect("serializes"), want);
+        }
     }
 
     #[test]
@@ -231,20 +443,69 @@ mod tests {
     }
 
     #[test]
-    fn joined_parses_with_extra_fields() {
+    fn joined_parses_as_documented_with_extra_fields() {
         let text = r#"{"type": "joined", "v": 1, "extra": 3,
-            "you": {"id": "p1", "name": "Anna", "role": "student", "audio": true, "video": true},
-            "room": {"id": "r8f3k2c9q4", "title": "7b Mathe"},
-            "participants": [{"id": "p0", "name": "Frau Weber", "role": "teacher", "audio": true, "video": false}]}"#;
+            "you": {"id": "p1", "name": "Anna", "role": "participant", "audio": false, "video": true, "screen": false, "hand": null},
+            "room": {"id": "r8f3k2c9q4", "title": "7b Mathe", "kind": "class"},
+            "session": "77ab",
+            "settings": {"lobby": true, "locked": false, "chat": true, "unmute": true, "video": true, "screen": false},
+            "participants": [{"id": "p0", "name": "Frau Weber", "role": "host", "audio": true, "video": false, "screen": false, "hand": 17}],
+            "chat": [{"id": 1, "from": "p0", "name": "Frau Weber", "text": "Guten Morgen!", "at": 1795846862000}]}"#;
         let ServerMsg::Joined {
-            you, participants, ..
+            you,
+            room,
+            session,
+            settings,
+            participants,
+            chat,
+            participant_secret,
+            ..
         } = serde_json::from_str(text).expect("parses")
         else {
             panic!("not joined");
         };
-        assert_eq!(you.id, "p1");
-        assert_eq!(participants.len(), 1);
-        assert!(!participants[0].video);
+        assert_eq!((you.id.as_str(), you.role.as_str()), ("p1", PARTICIPANT));
+        assert!(!you.audio && you.video && you.hand.is_none());
+        assert_eq!(room.kind, RoomKind::Class);
+        assert_eq!(session.as_deref(), Some("77ab"));
+        assert!(settings.lobby && settings.unmute && !settings.screen);
+        assert_eq!(participants[0].role, HOST);
+        assert_eq!(participants[0].hand, Some(17));
+        assert_eq!(chat[0].text, "Guten Morgen!");
+        assert_eq!(participant_secret, None);
+    }
+
+    #[test]
+    fn issue_4_server_messages_parse_as_documented() {
+        let parse = |text: &str| serde_json::from_str::<ServerMsg>(text).expect(text);
+        let lobby = parse(
+            r#"{"type": "lobby", "room": {"id": "r8", "title": "7b", "kind": "class"}, "session": "77ab"}"#,
+        );
+        assert!(matches!(lobby, ServerMsg::Lobby { session: Some(s), .. } if s == "77ab"));
+        let speakers = parse(r#"{"type": "speakers", "speaking": ["p3"], "dominant": "p3"}"#);
+        let want = ServerMsg::Speakers {
+            speaking: vec!["p3".into()],
+            dominant: Some("p3".into()),
+        };
+        assert_eq!(speakers, want);
+        let silent = parse(r#"{"type": "speakers", "speaking": [], "dominant": null}"#);
+        assert!(matches!(silent, ServerMsg::Speakers { dominant: None, .. }));
+        let moderated = parse(r#"{"type": "moderated", "action": "mute", "by": null}"#);
+        assert!(matches!(moderated, ServerMsg::Moderated { by: None, .. }));
+        let chat = parse(
+            r#"{"type": "chat", "message": {"id": 2, "from": "p1", "name": "Anna", "text": "Hallo", "at": 1}}"#,
+        );
+        assert!(matches!(chat, ServerMsg::Chat { message } if message.id == 2));
+        let waiting = parse(r#"{"type": "lobby_updated", "waiting": [{"id": "p7", "name": "Ben"}]}"#);
+        assert!(matches!(waiting, ServerMsg::LobbyUpdated { waiting } if waiting[0].id == "p7"));
+        for text in [
+            r#"{"type": "settings_updated", "settings": {"lobby": true, "locked": true, "chat": false, "unmute": true, "video": true, "screen": false}}"#,
+            r#"{"type": "host_info", "participant_secret": "9e1d", "waiting": []}"#,
+            r#"{"type": "link_renewed", "participant_secret": "0f4a"}"#,
+            r#"{"type": "room_ended", "reason": "ended_by_host"}"#,
+        ] {
+            assert_ne!(parse(text), ServerMsg::Unknown, "{text}");
+        }
     }
 
     #[test]

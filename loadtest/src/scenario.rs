@@ -20,6 +20,7 @@ use std::time::{Duration, Instant};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
+use crate::http::{RoomKind, RoomOptions};
 use crate::media::{AudioConfig, VideoConfig};
 use crate::report::{Outcome, Report, Sample};
 use crate::server::{self, ServerUnderTest};
@@ -30,14 +31,33 @@ use crate::{BotConfig, BotHandle, procstat};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Kind {
-    /// Rooms of one teacher and students.
+    /// Class rooms of one teacher (the host) and students (participants).
     Class,
-    /// One teacher to many students who only receive.
+    /// One class room: a teacher to many students who only receive.
     Lecture,
-    /// One room where everyone publishes.
+    /// One meeting room where everyone publishes.
     Meeting,
-    /// Many participants joining rooms within a short window, then staying.
+    /// Many participants joining class rooms within a short window, then staying.
     Surge,
+}
+
+impl Kind {
+    /// The kind of room the scenario creates.
+    pub fn room_kind(self) -> RoomKind {
+        match self {
+            Kind::Meeting => RoomKind::Meeting,
+            Kind::Class | Kind::Lecture | Kind::Surge => RoomKind::Class,
+        }
+    }
+
+    /// The names of the host and of the others, for bot names: a class has a teacher and
+    /// students, a meeting a host and participants.
+    fn role_names(self) -> (&'static str, &'static str) {
+        match self.room_kind() {
+            RoomKind::Class => ("teacher", "student"),
+            RoomKind::Meeting => ("host", "participant"),
+        }
+    }
 }
 
 /// What one participant publishes.
@@ -85,7 +105,7 @@ pub struct Scenario {
     pub kind: Kind,
     /// Rooms (class, surge); 1 for lecture and meeting.
     pub rooms: usize,
-    /// Students per room (class, lecture).
+    /// Students (participants besides the teacher) per room (class, lecture).
     pub students: usize,
     /// Participants in all (meeting, surge).
     pub participants: usize,
@@ -95,10 +115,10 @@ pub struct Scenario {
     pub duration: Duration,
     /// Seeds join times and frame sizes.
     pub seed: u64,
-    /// What the first participant of each room publishes (joins with the teacher link).
-    pub teacher: Media,
-    /// What everyone else publishes.
-    pub student: Media,
+    /// What the first participant of each room publishes (joins with the host link).
+    pub host: Media,
+    /// What everyone else publishes (joins with the participant link).
+    pub participant: Media,
     /// How long a bot may take to open the WebSocket and be `joined`.
     pub join_timeout: Duration,
     /// Local address of the bots' UDP sockets.
@@ -111,12 +131,12 @@ impl Scenario {
     /// A scenario of `kind` with the sizes and media of the examples; the CLI and
     /// tests change fields from here.
     pub fn new(kind: Kind) -> Scenario {
-        let student = match kind {
+        let participant = match kind {
             Kind::Lecture => Media::NONE,
             Kind::Meeting => Media::camera(300),
             Kind::Class | Kind::Surge => Media::camera(150),
         };
-        let teacher = match kind {
+        let host = match kind {
             Kind::Meeting => Media::camera(300),
             _ => Media::camera(1500),
         };
@@ -128,8 +148,8 @@ impl Scenario {
             within: (kind == Kind::Surge).then_some(Duration::from_secs(10)),
             duration: Duration::from_secs(10),
             seed: 1,
-            teacher,
-            student,
+            host,
+            participant,
             join_timeout: Duration::from_secs(10),
             local_ip: IpAddr::V4(Ipv4Addr::LOCALHOST),
             progress: false,
@@ -180,8 +200,8 @@ impl Scenario {
 pub struct BotPlan {
     /// Index of its room.
     pub room: usize,
-    /// Joins with the teacher link.
-    pub teacher: bool,
+    /// Joins with the host link (the teacher, in a class).
+    pub host: bool,
     /// Display name.
     pub name: String,
     /// What it publishes.
@@ -194,9 +214,10 @@ pub struct BotPlan {
 pub const STAGGER: Duration = Duration::from_millis(20);
 
 /// Every bot with its room and start time, sorted by start time. Rooms are filled in turns, so
-/// each room's teacher comes first; a surge spreads starts at seeded random times.
+/// each room's host comes first; a surge spreads starts at seeded random times.
 pub fn plan(spec: &Scenario) -> Vec<BotPlan> {
     let sizes = spec.room_sizes();
+    let (host_name, other_name) = spec.kind.role_names();
     let mut seats = Vec::new();
     for seat in 0..sizes.iter().copied().max().unwrap_or(0) {
         for (room, size) in sizes.iter().enumerate() {
@@ -221,15 +242,15 @@ pub fn plan(spec: &Scenario) -> Vec<BotPlan> {
         .zip(starts)
         .map(|((room, seat), start)| BotPlan {
             room,
-            teacher: seat == 0,
+            host: seat == 0,
             name: match seat {
-                0 => format!("r{room}-teacher"),
-                s => format!("r{room}-student-{s}"),
+                0 => format!("r{room}-{host_name}"),
+                s => format!("r{room}-{other_name}-{s}"),
             },
             media: if seat == 0 {
-                spec.teacher
+                spec.host
             } else {
-                spec.student
+                spec.participant
             },
             start,
         })
@@ -266,10 +287,15 @@ const TICK: Duration = Duration::from_secs(1);
 /// How long a sample waits for the bots' snapshots and `/metrics`; a busy machine answers late.
 const SAMPLE_WAIT: Duration = Duration::from_millis(800);
 
-/// Creates one room. The one place rooms are made, so each target's way is in `target`.
-pub async fn create_room(server: &ServerUnderTest, index: usize) -> Result<RoomTicket, RunError> {
-    let title = format!("loadtest {index}");
-    target::create_room(server.target, &server.url, Some(&title), HTTP_TIMEOUT)
+/// Creates one room of `kind`, without a lobby: bots do not wait to be admitted. The one place
+/// rooms are made, so each target's way is in `target`.
+pub async fn create_room(
+    server: &ServerUnderTest,
+    kind: RoomKind,
+    index: usize,
+) -> Result<RoomTicket, RunError> {
+    let options = RoomOptions::no_lobby(kind).title(&format!("loadtest {index}"));
+    target::create_room(server.target, &server.url, &options, HTTP_TIMEOUT)
         .await
         .map_err(|source| RunError::Room {
             index,
@@ -289,7 +315,7 @@ pub async fn run(spec: &Scenario, server: &ServerUnderTest) -> Result<Report, Ru
     let plan = plan(spec);
     let mut rooms = Vec::new();
     for index in 0..spec.room_sizes().len() {
-        rooms.push(create_room(server, index).await?);
+        rooms.push(create_room(server, spec.kind.room_kind(), index).await?);
     }
     let mut run = Run::new(spec, server, &plan, rooms);
     run.drive().await;
@@ -359,10 +385,10 @@ impl<'a> Run<'a> {
         let i = self.bots.len();
         let b = &self.plan[i];
         let room = &self.rooms[b.room];
-        let secret = if b.teacher {
-            &room.teacher_secret
+        let secret = if b.host {
+            &room.host_secret
         } else {
-            &room.student_secret
+            &room.participant_secret
         };
         let ws_url = self.server.target.ws_url(&self.server.url);
         let mut config = BotConfig::new(&ws_url, &room.id, secret, &b.name);
@@ -445,7 +471,7 @@ mod tests {
         spec.rooms = 2;
         spec.students = 2;
         let plan = plan(&spec);
-        let who: Vec<(usize, bool)> = plan.iter().map(|b| (b.room, b.teacher)).collect();
+        let who: Vec<(usize, bool)> = plan.iter().map(|b| (b.room, b.host)).collect();
         assert_eq!(
             who,
             [
@@ -459,6 +485,8 @@ mod tests {
         );
         assert_eq!(plan[5].start, STAGGER * 5);
         assert_eq!(plan[1].name, "r1-teacher");
+        assert_eq!(plan[2].name, "r0-student-1");
+        assert_eq!(spec.kind.room_kind(), RoomKind::Class);
         assert_eq!(plan[0].media, Media::camera(1500));
         assert_eq!(plan[2].media, Media::camera(150));
     }
@@ -483,7 +511,7 @@ mod tests {
         assert_eq!(a.len(), 25);
         assert!(a.windows(2).all(|w| w[0].start <= w[1].start));
         assert!(a.iter().all(|b| b.start < Duration::from_secs(10)));
-        assert_eq!(a.iter().filter(|b| b.teacher).count(), 3);
+        assert_eq!(a.iter().filter(|b| b.host).count(), 3);
         assert_eq!(a, plan(&spec), "same seed, same plan");
         spec.seed = 2;
         assert_ne!(a, plan(&spec));
@@ -499,6 +527,8 @@ mod tests {
         assert!(spec.validate().is_err());
         let mut spec = Scenario::new(Kind::Meeting);
         assert!(spec.validate().is_ok());
+        assert_eq!(spec.kind.room_kind(), RoomKind::Meeting);
+        assert_eq!(plan(&spec)[1].name, "r0-participant-1");
         spec.duration = Duration::ZERO;
         assert!(spec.validate().is_err());
     }

@@ -54,7 +54,7 @@ pub(crate) struct Joined {
     /// When the server said joined.
     pub at: Duration,
     pub id: String,
-    /// Aula's role; for Janus, the ticket's secret (`teacher` or `student`).
+    /// Aula's role; for Janus, the ticket's secret (`host` or `participant`).
     pub role: String,
     /// Everyone else: (id, name).
     pub participants: Vec<(String, String)>,
@@ -152,6 +152,7 @@ async fn join_aula(config: &BotConfig, start: Instant) -> Result<Joined, BotErro
         room: &config.room,
         secret: &config.secret,
         name: &config.name,
+        session: None,
     };
     signal.send(&join).await?;
     loop {
@@ -198,7 +199,7 @@ fn aula_event(incoming: Incoming) -> Option<SignalEvent> {
                 SignalEvent::Problem(format!("server error {code}: {message}"))
             }
             ServerMsg::Joined { .. } => SignalEvent::Problem("second joined".into()),
-            ServerMsg::Unknown => return None,
+            _ => return None,
         },
         Incoming::Garbage(text) => SignalEvent::Problem(format!("garbage: {text}")),
         Incoming::Closed(why) => SignalEvent::Closed(why),

@@ -13,7 +13,7 @@ pub struct BotStats {
     pub name: String,
     /// The participant id from `joined`.
     pub id: Option<String>,
-    /// The role from `joined` (`teacher` or `student`).
+    /// The role from `joined` (`host` or `participant`).
     pub role: Option<String>,
     /// WebSocket handshake done.
     pub ws_open: Option<Duration>,

@@ -3,12 +3,13 @@
 //!
 //! Everything above this module (scenarios, reports) is the same for both: a scenario creates
 //! rooms with [`create_room`] and gives each bot a [`RoomTicket`]'s id and one of its secrets.
-//! Janus has no secrets or roles; its tickets carry `teacher` and `student` instead, which a Janus
-//! bot reports as its role.
+//! Janus has no secrets, roles, room kinds or lobby; its tickets carry `host` and `participant`
+//! instead, which a Janus bot reports as its role.
 
 use std::time::Duration;
 
-use crate::http::{self, ServerUrl};
+use crate::http::{self, RoomOptions, ServerUrl};
+use crate::protocol::{HOST, PARTICIPANT};
 
 /// The server under test.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
@@ -41,13 +42,14 @@ impl Target {
 pub struct RoomTicket {
     /// Aula's room id, or the Janus VideoRoom's numeric id as text.
     pub id: String,
-    /// Aula's teacher secret; `teacher` for Janus.
-    pub teacher_secret: String,
-    /// Aula's student secret; `student` for Janus.
-    pub student_secret: String,
+    /// Aula's host secret; `host` for Janus.
+    pub host_secret: String,
+    /// Aula's participant secret; `participant` for Janus.
+    pub participant_secret: String,
 }
 
-/// Creates a room on `target` at `server`, within `timeout`.
+/// Creates a room on `target` at `server`, within `timeout`. Janus takes only the title of
+/// `options`.
 ///
 /// For Janus, `server` is the WebSocket transport's `host:port`; the room is made with the
 /// VideoRoom `create` request (VP8 and Opus only, room for [`crate::janus::MAX_PUBLISHERS`]
@@ -56,29 +58,30 @@ pub struct RoomTicket {
 pub async fn create_room(
     target: Target,
     server: &ServerUrl,
-    title: Option<&str>,
+    options: &RoomOptions,
     timeout: Duration,
 ) -> Result<RoomTicket, anyhow::Error> {
     match target {
         Target::Aula => {
-            let room = http::create_room(server, title, timeout).await?;
+            let room = http::create_room(server, options, timeout).await?;
             let secret = |s: Option<&str>, which: &str| {
                 s.map(str::to_owned)
                     .ok_or_else(|| anyhow::anyhow!("{which} link has no k= secret"))
             };
             Ok(RoomTicket {
-                teacher_secret: secret(room.teacher_secret(), "teacher")?,
-                student_secret: secret(room.student_secret(), "student")?,
+                host_secret: secret(room.host_secret(), "host")?,
+                participant_secret: secret(room.participant_secret(), "participant")?,
                 id: room.id,
             })
         }
         Target::Janus => {
             let url = target.ws_url(server);
+            let title = options.title.as_deref();
             let room = crate::janus::create_room(&url, title, timeout).await?;
             Ok(RoomTicket {
                 id: room.to_string(),
-                teacher_secret: "teacher".into(),
-                student_secret: "student".into(),
+                host_secret: HOST.into(),
+                participant_secret: PARTICIPANT.into(),
             })
         }
     }

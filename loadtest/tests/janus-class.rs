@@ -9,6 +9,7 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use aula_loadtest::http::RoomOptions;
 use aula_loadtest::peers::JanusServer;
 use aula_loadtest::target::{self, Target};
 use aula_loadtest::{BotConfig, BotHandle, BotStats};
@@ -27,9 +28,9 @@ fn spawn_bots(janus: &JanusServer, room: &target::RoomTicket, n: usize) -> Vec<B
     (0..n)
         .map(|i| {
             let secret = if i == 0 {
-                &room.teacher_secret
+                &room.host_secret
             } else {
-                &room.student_secret
+                &room.participant_secret
             };
             let ws = Target::Janus.ws_url(&janus.url);
             let mut config = BotConfig::new(&ws, &room.id, secret, &format!("bot-{i}"));
@@ -76,13 +77,14 @@ fn media_from_all(s: &BotStats, ids: &[String]) -> bool {
 #[ignore = "needs janus 1.1.2 installed (apt-get install janus)"]
 async fn bots_exchange_media_through_janus_and_see_leaves() {
     let janus = start_janus().await;
-    let room = target::create_room(Target::Janus, &janus.url, Some("7b"), PATIENCE)
+    let options = RoomOptions::default().title("7b");
+    let room = target::create_room(Target::Janus, &janus.url, &options, PATIENCE)
         .await
         .expect("janus creates a room");
     let mut bots = spawn_bots(&janus, &room, 3);
     let joined = wait_until(&bots, "joins", |s| s.id.is_some()).await;
     let ids: Vec<String> = joined.iter().filter_map(|s| s.id.clone()).collect();
-    assert_eq!(joined[0].role.as_deref(), Some("teacher"));
+    assert_eq!(joined[0].role.as_deref(), Some("host"));
 
     let stats = wait_until(&bots, "media from every other bot", |s| {
         media_from_all(s, &ids)

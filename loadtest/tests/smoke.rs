@@ -1,5 +1,6 @@
-//! A bounded smoke run of the scenario tool: one class of a teacher and three students against
-//! a server started in-process, 4 s. Every bot must join and receive media from every
+//! A bounded smoke run of the scenario tool: one class of a teacher (host) and three students
+//! (participants) against a server started in-process, 4 s. The room has no lobby, and the
+//! students' microphones are forwarded because the bots turn them on with `media_state`. Every bot must join and receive media from every
 //! publisher, and every report field must be present and sane once the JSON is parsed back.
 //! Load runs proper are not tests (docs/benchmarks.md).
 
@@ -20,8 +21,8 @@ async fn one_class_of_four_reports_every_field() {
     spec.students = 3;
     spec.duration = Duration::from_secs(4);
     // Light media: this checks the instrument, not the server's capacity.
-    spec.teacher = Media::camera(300);
-    spec.student = Media::camera(100);
+    spec.host = Media::camera(300);
+    spec.participant = Media::camera(100);
     let sut = ServerUnderTest {
         target: Target::Aula,
         url: ServerUrl::from(server.http_addr),

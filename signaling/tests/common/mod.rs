@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use aula_loadtest::http::{self, CreatedRoom, ServerUrl};
+use aula_loadtest::http::{self, CreatedRoom, RoomKind, RoomOptions, ServerUrl};
 use aula_loadtest::{BotConfig, BotHandle, BotStats};
 use aula_signaling::{Config, RunningServer};
 
@@ -39,19 +39,20 @@ pub async fn start() -> (RunningServer, ServerUrl) {
     (server, url)
 }
 
-/// Creates a room through `POST /api/rooms`.
+/// Creates a class through `POST /api/rooms`, without a lobby so that bots are admitted at once.
 pub async fn create_room(url: &ServerUrl) -> CreatedRoom {
-    http::create_room(url, Some("7b Mathe"), WAIT)
+    let options = RoomOptions::no_lobby(RoomKind::Class).title("7b Mathe");
+    http::create_room(url, &options, WAIT)
         .await
         .expect("room created")
 }
 
-/// A publishing bot (audio and video) that joins `room` with the teacher or a student secret.
-pub fn bot(url: &ServerUrl, room: &CreatedRoom, teacher: bool, name: &str) -> BotHandle {
-    let secret = if teacher {
-        room.teacher_secret()
+/// A publishing bot (audio and video) that joins `room` with the host or the participant secret.
+pub fn bot(url: &ServerUrl, room: &CreatedRoom, host: bool, name: &str) -> BotHandle {
+    let secret = if host {
+        room.host_secret()
     } else {
-        room.student_secret()
+        room.participant_secret()
     };
     let secret = secret.expect("room links carry k=");
     let mut config = BotConfig::new(&url.ws_url(), &room.id, secret, name);
@@ -59,7 +60,7 @@ pub fn bot(url: &ServerUrl, room: &CreatedRoom, teacher: bool, name: &str) -> Bo
     aula_loadtest::spawn(config)
 }
 
-/// A teacher bot and `students` student bots.
+/// A teacher bot (host) and `students` student bots (participants).
 pub fn class(url: &ServerUrl, room: &CreatedRoom, students: usize) -> Vec<BotHandle> {
     let mut bots = vec![bot(url, room, true, "Frau Weber")];
     for i in 1..=students {
