@@ -35,8 +35,11 @@ pub struct BotConfig {
     pub audio: Option<AudioConfig>,
     /// Synthetic camera, or `None` to publish no video. Without both, the bot only subscribes.
     pub video: Option<VideoConfig>,
-    /// How long the WebSocket handshake plus `join` -> `joined` may take.
+    /// How long the WebSocket handshake plus `join` -> `joined` may take, time in the lobby
+    /// included.
     pub join_timeout: Duration,
+    /// The session of an earlier `joined` or `lobby` in this room, to rejoin with.
+    pub session: Option<String>,
     /// Seeds frame sizes, so a run can be repeated.
     pub seed: u64,
     /// The server under test; for Janus, `ws_url` is its WebSocket transport and `secret`
@@ -56,6 +59,7 @@ impl BotConfig {
             audio: Some(AudioConfig::default()),
             video: Some(VideoConfig::default()),
             join_timeout: Duration::from_secs(10),
+            session: None,
             seed: 0,
             target: Target::Aula,
         }
@@ -87,8 +91,9 @@ pub enum BotError {
     /// The server closed the WebSocket.
     #[error("server closed the websocket{}", .0.as_ref().map(|(c, r)| format!(" ({c} {r})")).unwrap_or_default())]
     Closed(Option<(u16, String)>),
-    /// The server answered `join` with an `error`.
-    #[error("join refused: {code}: {message}")]
+    /// The server answered `join` with an `error`, or sent one and closed the socket (denied,
+    /// removed).
+    #[error("refused: {code}: {message}")]
     Refused {
         /// Protocol error code.
         code: String,

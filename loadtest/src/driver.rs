@@ -1,6 +1,7 @@
-//! The task behind a bot: join, publish, answer offers, and then a loop of five wake-ups: a
-//! command from the handle, a signaling message, a datagram on either connection, or the timer
-//! (the earliest of both `Rtc` timeouts and the next frame due).
+//! The task behind a bot: join (waiting in the lobby if the room has one), say which sources
+//! are on, publish, answer offers, and then a loop of five wake-ups: a command from the
+//! handle, a signaling message, a datagram on either connection, or the timer (the earliest of
+//! both `Rtc` timeouts and the next frame due).
 //!
 //! Every `Rtc` mutation (a datagram, a timeout, a written frame, an SDP change) is followed by
 //! a drain of its output before the next, as str0m's run-loop contract asks.
@@ -16,7 +17,7 @@ use tokio::sync::mpsc;
 
 use crate::bot::{BotConfig, BotError, BotReport, Command};
 use crate::peer::Peer;
-use crate::protocol::Pc;
+use crate::protocol::{Participant, Pc};
 use crate::publish::Publisher;
 use crate::signaling::{SignalEvent, Signaling};
 use crate::stats::BotStats;
@@ -60,6 +61,13 @@ pub(crate) async fn run(config: BotConfig, mut commands: mpsc::Receiver<Command>
     }
 }
 
+/// What woke the join loop.
+enum JoinWake {
+    Command(Option<Command>),
+    Signal(Result<SignalEvent, BotError>),
+    Deadline,
+}
+
 /// What woke the loop.
 enum Wake {
     Command(Option<Command>),
@@ -87,6 +95,9 @@ struct Bot {
     /// Our publish offer, until the answer comes.
     pending_publish: Option<SdpPendingOffer>,
     down_tracks: Vec<DownTrack>,
+    /// The latest server `error` after `joined` or `lobby`: if the server closes the socket
+    /// right after (removed, denied), it is why the bot ends.
+    last_error: Option<(String, String)>,
 }
 
 impl Bot {
@@ -106,6 +117,7 @@ impl Bot {
             publisher: None,
             pending_publish: None,
             down_tracks: Vec::new(),
+            last_error: None,
         })
     }
 
@@ -118,6 +130,7 @@ impl Bot {
             return Ok(());
         };
         if self.config.publishes() {
+            self.send_media_state(&mut signal).await?;
             self.start_publish(&mut signal).await?;
         }
         let result = self.run_loop(&mut signal, commands).await;
@@ -127,39 +140,126 @@ impl Bot {
         result
     }
 
-    /// Joins within the join timeout while still answering commands, so a snapshot does not
-    /// wait for the server and a leave ends the attempt (then `None`).
+    /// Joins within the join timeout, waiting in the lobby if there is one, while still
+    /// answering commands, so a snapshot does not wait for the server and a leave ends the
+    /// attempt (then `None`).
     async fn join_or_leave(
         &mut self,
         commands: &mut mpsc::Receiver<Command>,
     ) -> Result<Option<Signaling>, BotError> {
         let timeout = self.config.join_timeout;
-        let joined = {
-            let joining = Signaling::join(&self.config, self.start);
-            let deadline = tokio::time::sleep(timeout);
-            tokio::pin!(joining, deadline);
-            loop {
-                tokio::select! {
-                    joined = &mut joining => break joined?,
-                    cmd = commands.recv() => match cmd {
-                        Some(Command::Snapshot(tx)) => {
-                            let _ = tx.send(self.snapshot());
-                        }
-                        None | Some(Command::Leave) => return Ok(None),
-                    },
-                    () = &mut deadline => return Err(BotError::JoinTimeout(timeout)),
-                }
+        let deadline = tokio::time::sleep(timeout);
+        tokio::pin!(deadline);
+        let connecting = Signaling::connect(&self.config, self.start);
+        tokio::pin!(connecting);
+        let (signal, ws_open) = loop {
+            tokio::select! {
+                connected = &mut connecting => break connected?,
+                cmd = commands.recv() => match cmd {
+                    Some(Command::Snapshot(tx)) => {
+                        let _ = tx.send(self.snapshot());
+                    }
+                    None | Some(Command::Leave) => return Ok(None),
+                },
+                () = &mut deadline => return Err(BotError::JoinTimeout(timeout)),
             }
         };
-        self.stats.ws_open = Some(joined.ws_open);
-        self.stats.joined = Some(joined.at);
-        self.stats.id = Some(joined.id);
-        self.stats.role = Some(joined.role);
-        for (id, name) in joined.participants {
-            let i = self.stats.remote_index(&id);
-            self.stats.remotes[i].name = Some(name);
+        self.stats.ws_open = Some(ws_open);
+        self.admitted_or_leave(signal, commands, deadline).await
+    }
+
+    /// The second half of [`Bot::join_or_leave`]: the socket is open and `join` sent; waits
+    /// for `joined` until `deadline`.
+    async fn admitted_or_leave(
+        &mut self,
+        mut signal: Signaling,
+        commands: &mut mpsc::Receiver<Command>,
+        mut deadline: std::pin::Pin<&mut tokio::time::Sleep>,
+    ) -> Result<Option<Signaling>, BotError> {
+        loop {
+            let wake = tokio::select! {
+                cmd = commands.recv() => JoinWake::Command(cmd),
+                event = signal.recv() => JoinWake::Signal(event),
+                () = &mut deadline => JoinWake::Deadline,
+            };
+            match wake {
+                JoinWake::Command(Some(Command::Snapshot(tx))) => {
+                    let _ = tx.send(self.snapshot());
+                }
+                JoinWake::Command(None | Some(Command::Leave)) => {
+                    signal.leave(LEAVE_WAIT).await;
+                    return Ok(None);
+                }
+                JoinWake::Signal(event) => {
+                    if self.handle_join_event(event?)? {
+                        return Ok(Some(signal));
+                    }
+                }
+                JoinWake::Deadline => {
+                    return Err(BotError::JoinTimeout(self.config.join_timeout));
+                }
+            }
         }
-        Ok(Some(joined.signaling))
+    }
+
+    /// One event before `joined`; true once joined. An error before `joined` or `lobby` is
+    /// the answer to `join`.
+    fn handle_join_event(&mut self, event: SignalEvent) -> Result<bool, BotError> {
+        let at = self.elapsed();
+        match event {
+            SignalEvent::Joined {
+                you,
+                participants,
+                session,
+            } => {
+                self.stats.joined = Some(at);
+                self.stats.id = Some(you.id.clone());
+                // Janus has no roles; its ticket's secret names the role instead.
+                self.stats.role = Some(if you.role.is_empty() {
+                    self.config.secret.clone()
+                } else {
+                    you.role.clone()
+                });
+                self.stats.you = Some(you);
+                self.stats.session = session.or(self.stats.session.take());
+                for p in participants {
+                    self.handle_participant(p);
+                }
+                return Ok(true);
+            }
+            SignalEvent::Lobby { session } => {
+                self.stats.lobby.get_or_insert(at);
+                self.stats.session = session;
+            }
+            SignalEvent::Refused { code, message } if self.stats.lobby.is_none() => {
+                return Err(BotError::Refused { code, message });
+            }
+            SignalEvent::Closed(why) => return Err(self.closed(why)),
+            // In the lobby: the answers to what a test sent, a room that ended.
+            other => self.handle_news(other),
+        }
+        Ok(false)
+    }
+
+    /// Why the bot ends when the server closes the socket: the error it sent just before,
+    /// if it closed with an error's code (4000 and up), else the close itself.
+    fn closed(&mut self, why: Option<(u16, String)>) -> BotError {
+        let by_error = why.as_ref().is_some_and(|(code, _)| *code >= 4000);
+        match self.last_error.take() {
+            Some((code, message)) if by_error => BotError::Refused { code, message },
+            _ => BotError::Closed(why),
+        }
+    }
+
+    /// Tells the server which sources the bot publishes, if that is not what `joined` says it
+    /// has on: in a class, participants join muted, and the SFU forwards only what is on.
+    async fn send_media_state(&mut self, signal: &mut Signaling) -> Result<(), BotError> {
+        let want = (self.config.audio.is_some(), self.config.video.is_some());
+        let held = self.stats.you.as_ref().map(|you| (you.audio, you.video));
+        if held == Some(want) {
+            return Ok(());
+        }
+        signal.media_state(want.0, want.1).await
     }
 
     async fn start_publish(&mut self, signal: &mut Signaling) -> Result<(), BotError> {
@@ -370,16 +470,7 @@ impl Bot {
         signal: &mut Signaling,
         event: SignalEvent,
     ) -> Result<(), BotError> {
-        let at = self.elapsed();
         match event {
-            SignalEvent::Participant { id, name } => {
-                let i = self.stats.remote_index(&id);
-                self.stats.remotes[i].name = Some(name);
-            }
-            SignalEvent::Left { id } => {
-                let i = self.stats.remote_index(&id);
-                self.stats.remotes[i].left = Some(at);
-            }
             SignalEvent::PublishAnswer { sdp } => self.handle_publish_answer(&sdp)?,
             SignalEvent::SubscribeOffer { sdp, tracks } => {
                 let answer = self.handle_subscribe_offer(&sdp, &tracks)?;
@@ -392,15 +483,54 @@ impl Bot {
                     .subscribe_answer(answer.to_sdp_string(), candidate)
                     .await?;
             }
+            SignalEvent::Closed(why) => return Err(self.closed(why)),
+            other => self.handle_news(other),
+        }
+        Ok(())
+    }
+
+    /// What the server says about the room, the same in the lobby and after `joined`: noted
+    /// in the stats.
+    fn handle_news(&mut self, event: SignalEvent) {
+        let at = self.elapsed();
+        match event {
+            SignalEvent::Participant(p) => self.handle_participant(p),
+            SignalEvent::Left { id } => {
+                let i = self.stats.remote_index(&id);
+                self.stats.remotes[i].left = Some(at);
+            }
+            SignalEvent::Speakers { speaking, dominant } => {
+                self.stats.speakers_events += 1;
+                self.stats.speaking = speaking;
+                self.stats.dominant = dominant;
+            }
+            SignalEvent::RoomEnded { reason } => self.stats.room_ended = Some(reason),
             SignalEvent::Problem(text) => self.stats.push_error(text),
-            SignalEvent::Joined { .. } => self.stats.push_error("second joined".into()),
             SignalEvent::Refused { code, message } => {
                 self.stats
                     .push_error(format!("server error {code}: {message}"));
+                self.last_error = Some((code, message));
             }
-            SignalEvent::Closed(why) => return Err(BotError::Closed(why)),
+            SignalEvent::Joined { .. } => self.stats.push_error("second joined".into()),
+            SignalEvent::Lobby { .. } => self.stats.push_error("lobby after joined".into()),
+            SignalEvent::PublishAnswer { .. } | SignalEvent::SubscribeOffer { .. } => {
+                self.stats
+                    .push_error("media signaling while waiting in the lobby".into());
+            }
+            SignalEvent::Closed(_) => unreachable!("handled by the callers"),
         }
-        Ok(())
+    }
+
+    /// A participant as the server describes it: this bot, or a remote one.
+    fn handle_participant(&mut self, p: Participant) {
+        if self.stats.id.as_deref() == Some(p.id.as_str()) {
+            self.stats.you = Some(p);
+            return;
+        }
+        let i = self.stats.remote_index(&p.id);
+        let remote = &mut self.stats.remotes[i];
+        remote.name = Some(p.name.clone());
+        remote.participant = Some(p);
     }
 
     fn handle_publish_answer(&mut self, sdp: &str) -> Result<(), BotError> {

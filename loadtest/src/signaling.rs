@@ -1,28 +1,32 @@
 //! The one small interface the driver talks to, whichever server is under test: Aula's
 //! docs/protocol.md (`signal`) or Janus's VideoRoom plugin (`janus`).
 //!
-//! Both yield the same [`SignalEvent`]s and take the same actions (publish an offer with its
-//! candidate, answer a subscribe offer, leave). An enum rather than a trait object: there are
-//! two servers, and async methods on a trait would box every `recv`.
+//! Both yield the same [`SignalEvent`]s and take the same actions (join, publish an offer with
+//! its candidate, answer a subscribe offer, leave); what only Aula has (the lobby, media state,
+//! speakers, arbitrary messages) is a no-op or an error for Janus. An enum rather than a trait
+//! object: there are two servers, and async methods on a trait would box every `recv`.
 
 use std::time::{Duration, Instant};
 
 use crate::bot::{BotConfig, BotError};
 use crate::janus::JanusSocket;
-use crate::protocol::{ClientMsg, Pc, PublishTrack, ServerMsg, SubscribeTrack};
+use crate::protocol::{ClientMsg, Participant, Pc, PublishTrack, ServerMsg, SubscribeTrack};
 use crate::signal::{Incoming, Signal};
 use crate::target::Target;
 
 /// What a server told the bot, in the bot's terms.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum SignalEvent {
-    /// Joined with this id; everyone else in the room as (id, name).
+    /// Admitted: this participant and everyone else in the room.
     Joined {
-        id: String,
-        participants: Vec<(String, String)>,
+        you: Participant,
+        participants: Vec<Participant>,
+        session: Option<String>,
     },
-    /// Someone joined, or changed (id, name).
-    Participant { id: String, name: String },
+    /// Waiting in the lobby (Aula), with the session to rejoin with.
+    Lobby { session: Option<String> },
+    /// Someone joined, or changed (this participant included).
+    Participant(Participant),
     /// Someone left.
     Left { id: String },
     /// The answer to our publish offer.
@@ -32,50 +36,53 @@ pub(crate) enum SignalEvent {
         sdp: String,
         tracks: Vec<SubscribeTrack>,
     },
+    /// Who is talking (Aula).
+    Speakers {
+        speaking: Vec<String>,
+        dominant: Option<String>,
+    },
+    /// The room is over (Aula); the server closes the socket next.
+    RoomEnded { reason: String },
     /// Something the bot notes in its stats and goes on from.
     Problem(String),
-    /// The server refused the join.
+    /// An error from the server: the answer to the join before `joined` or `lobby`, else a
+    /// problem the bot notes (and the reason, if the server closes the socket next).
     Refused { code: String, message: String },
     /// The server closed the signaling connection.
     Closed(Option<(u16, String)>),
 }
 
-/// A joined signaling connection to either server.
+/// A signaling connection to either server.
 pub(crate) enum Signaling {
     Aula(Signal),
     Janus(JanusSocket),
 }
 
-/// What [`Signaling::join`] brings back.
-pub(crate) struct Joined {
-    pub signaling: Signaling,
-    /// When the WebSocket opened, from the bot's start.
-    pub ws_open: Duration,
-    /// When the server said joined.
-    pub at: Duration,
-    pub id: String,
-    /// Aula's role; for Janus, the ticket's secret (`host` or `participant`).
-    pub role: String,
-    /// Everyone else: (id, name).
-    pub participants: Vec<(String, String)>,
-}
-
 impl Signaling {
-    /// Connects to the server `config.target` names and joins the room.
-    pub async fn join(config: &BotConfig, start: Instant) -> Result<Joined, BotError> {
+    /// Connects to the server `config.target` names and asks to join the room; the answer
+    /// comes from [`Signaling::recv`]. Returns when the WebSocket opened, from `start`.
+    pub async fn connect(
+        config: &BotConfig,
+        start: Instant,
+    ) -> Result<(Signaling, Duration), BotError> {
+        let (url, name) = (&config.ws_url, &config.name);
         match config.target {
-            Target::Aula => join_aula(config, start).await,
+            Target::Aula => {
+                let mut signal = Signal::connect(url).await?;
+                let ws_open = start.elapsed();
+                let join = ClientMsg::Join {
+                    v: crate::protocol::PROTOCOL_VERSION,
+                    room: &config.room,
+                    secret: &config.secret,
+                    name,
+                    session: config.session.as_deref(),
+                };
+                signal.send(&join).await?;
+                Ok((Signaling::Aula(signal), ws_open))
+            }
             Target::Janus => {
-                let (url, name) = (&config.ws_url, &config.name);
-                let joined = JanusSocket::join(url, &config.room, name, start).await?;
-                Ok(Joined {
-                    signaling: Signaling::Janus(joined.socket),
-                    ws_open: joined.ws_open,
-                    at: start.elapsed(),
-                    id: joined.id,
-                    role: config.secret.clone(),
-                    participants: joined.participants,
-                })
+                let (socket, ws_open) = JanusSocket::connect(url, &config.room, name, start).await?;
+                Ok((Signaling::Janus(socket), ws_open))
             }
         }
     }
@@ -112,6 +119,22 @@ impl Signaling {
         }
     }
 
+    /// Tells Aula which sources are on (never the screen); Janus has no such message.
+    pub async fn media_state(&mut self, audio: bool, video: bool) -> Result<(), BotError> {
+        match self {
+            Signaling::Aula(signal) => {
+                let screen = false;
+                let msg = ClientMsg::MediaState {
+                    audio,
+                    video,
+                    screen,
+                };
+                signal.send(&msg).await
+            }
+            Signaling::Janus(_) => Ok(()),
+        }
+    }
+
     /// Sends the answer to the latest subscribe offer, and the bot's candidate with the first.
     pub async fn subscribe_answer(
         &mut self,
@@ -143,63 +166,47 @@ impl Signaling {
     }
 }
 
-/// Connects, sends `join`, and waits for `joined`.
-async fn join_aula(config: &BotConfig, start: Instant) -> Result<Joined, BotError> {
-    let mut signal = Signal::connect(&config.ws_url).await?;
-    let ws_open = start.elapsed();
-    let join = ClientMsg::Join {
-        v: crate::protocol::PROTOCOL_VERSION,
-        room: &config.room,
-        secret: &config.secret,
-        name: &config.name,
-        session: None,
-    };
-    signal.send(&join).await?;
-    loop {
-        match signal.recv().await? {
-            Incoming::Msg(ServerMsg::Joined {
-                you, participants, ..
-            }) => {
-                return Ok(Joined {
-                    signaling: Signaling::Aula(signal),
-                    ws_open,
-                    at: start.elapsed(),
-                    id: you.id,
-                    role: you.role,
-                    participants: participants.into_iter().map(|p| (p.id, p.name)).collect(),
-                });
-            }
-            Incoming::Msg(ServerMsg::Error { code, message }) => {
-                return Err(BotError::Refused { code, message });
-            }
-            Incoming::Closed(why) => return Err(BotError::Closed(why)),
-            Incoming::Garbage(text) => tracing::debug!(%text, "garbage before joined"),
-            // Nothing else is expected before `joined`; the document does not forbid it.
-            Incoming::Msg(other) => tracing::debug!(?other, "message before joined"),
-        }
-    }
-}
-
 /// Aula's message as an event; `None` for what the bot ignores.
 fn aula_event(incoming: Incoming) -> Option<SignalEvent> {
     Some(match incoming {
         Incoming::Msg(msg) => match msg {
-            ServerMsg::ParticipantJoined { participant }
-            | ServerMsg::ParticipantUpdated { participant } => SignalEvent::Participant {
-                id: participant.id,
-                name: participant.name,
+            ServerMsg::Joined {
+                you,
+                participants,
+                session,
+                ..
+            } => SignalEvent::Joined {
+                you,
+                participants,
+                session,
             },
+            ServerMsg::Lobby { session, .. } => SignalEvent::Lobby { session },
+            ServerMsg::ParticipantJoined { participant }
+            | ServerMsg::ParticipantUpdated { participant } => {
+                SignalEvent::Participant(participant)
+            }
             ServerMsg::ParticipantLeft { id } => SignalEvent::Left { id },
             ServerMsg::PublishAnswer { sdp } => SignalEvent::PublishAnswer { sdp },
             ServerMsg::SubscribeOffer { sdp, tracks } => {
                 SignalEvent::SubscribeOffer { sdp, tracks }
             }
+            ServerMsg::Speakers { speaking, dominant } => {
+                SignalEvent::Speakers { speaking, dominant }
+            }
+            ServerMsg::RoomEnded { reason } => SignalEvent::RoomEnded { reason },
             ServerMsg::Error { code, message } => {
                 tracing::debug!(%code, %message, "server error");
-                SignalEvent::Problem(format!("server error {code}: {message}"))
+                SignalEvent::Refused { code, message }
             }
-            ServerMsg::Joined { .. } => SignalEvent::Problem("second joined".into()),
-            _ => return None,
+            // Settings, moderation, host information, the lobby list and chat change nothing
+            // in how a bot sends or receives media.
+            ServerMsg::SettingsUpdated { .. }
+            | ServerMsg::Moderated { .. }
+            | ServerMsg::HostInfo { .. }
+            | ServerMsg::LobbyUpdated { .. }
+            | ServerMsg::LinkRenewed { .. }
+            | ServerMsg::Chat { .. }
+            | ServerMsg::Unknown => return None,
         },
         Incoming::Garbage(text) => SignalEvent::Problem(format!("garbage: {text}")),
         Incoming::Closed(why) => SignalEvent::Closed(why),

@@ -6,6 +6,8 @@
 
 use std::time::Duration;
 
+use crate::protocol::Participant;
+
 /// Bot-level timings and counters. Cheap to clone for a snapshot.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct BotStats {
@@ -15,8 +17,15 @@ pub struct BotStats {
     pub id: Option<String>,
     /// The role from `joined` (`host` or `participant`).
     pub role: Option<String>,
+    /// This participant as the server last described it (`joined`, `participant_updated`):
+    /// role, media flags as the server holds them, hand. Janus fills in only id and name.
+    pub you: Option<Participant>,
+    /// The session from `lobby` or `joined`, to rejoin with (`BotConfig::session`).
+    pub session: Option<String>,
     /// WebSocket handshake done.
     pub ws_open: Option<Duration>,
+    /// `lobby` received: the bot waited to be admitted from then on.
+    pub lobby: Option<Duration>,
     /// `joined` received.
     pub joined: Option<Duration>,
     /// ICE of the publish connection reached `connected`.
@@ -34,6 +43,14 @@ pub struct BotStats {
     pub datagrams_received: u64,
     /// One entry per other participant seen, in order of first sight.
     pub remotes: Vec<RemoteStats>,
+    /// `speakers` messages received.
+    pub speakers_events: u64,
+    /// Who talks, loudest first, as the latest `speakers` said.
+    pub speaking: Vec<String>,
+    /// The dominant speaker, as the latest `speakers` said.
+    pub dominant: Option<String>,
+    /// `room_ended` received, with its reason.
+    pub room_ended: Option<String>,
     /// Server `error` messages and connection trouble, oldest first, at most [`MAX_ERRORS`].
     pub errors: Vec<String>,
 }
@@ -97,6 +114,9 @@ pub struct RemoteStats {
     pub id: String,
     /// Display name, once `joined` or `participant_joined` told it.
     pub name: Option<String>,
+    /// The participant as the server last described it (role, media flags, hand); Janus
+    /// fills in only id and name.
+    pub participant: Option<Participant>,
     /// `participant_left` received for it.
     pub left: Option<Duration>,
     /// Its microphone track.

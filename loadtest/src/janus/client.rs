@@ -12,7 +12,7 @@
 use std::collections::{BTreeSet, VecDeque};
 
 use super::msg::{JanusMsg, Peer, RoomData, build};
-use crate::protocol::SubscribeTrack;
+use crate::protocol::{Participant, SubscribeTrack};
 use crate::signaling::SignalEvent;
 
 /// What a transaction was for, so its answer can be routed.
@@ -275,12 +275,19 @@ impl Client {
             .publishers
             .iter()
             .chain(&data.attendees)
-            .map(|p| (p.id.to_string(), p.display.clone().unwrap_or_default()))
+            .map(participant)
             .collect();
         self.feeds.extend(data.publishers.iter().map(|p| p.id));
+        let id = data.id.map(|id| id.to_string()).unwrap_or_default();
+        let you = Participant {
+            id,
+            name: self.display.clone(),
+            ..Participant::default()
+        };
         self.push(SignalEvent::Joined {
-            id: data.id.map(|id| id.to_string()).unwrap_or_default(),
+            you,
             participants,
+            session: None,
         });
         self.sync_subscription();
     }
@@ -382,10 +389,7 @@ impl Client {
         if Some(peer.id) == self.me {
             return;
         }
-        self.push(SignalEvent::Participant {
-            id: peer.id.to_string(),
-            name: peer.display.clone().unwrap_or_default(),
-        });
+        self.push(SignalEvent::Participant(participant(peer)));
     }
 
     fn problem(&mut self, text: &str) {
@@ -446,3 +450,12 @@ pub fn created_room(msg: &JanusMsg) -> Result<u64, String> {
 #[cfg(test)]
 #[path = "client_tests.rs"]
 mod tests;
+
+/// A Janus peer as the bots' participant: an id and a name, no role or media flags.
+fn participant(peer: &Peer) -> Participant {
+    Participant {
+        id: peer.id.to_string(),
+        name: peer.display.clone().unwrap_or_default(),
+        ..Participant::default()
+    }
+}

@@ -25,7 +25,7 @@ use crate::signaling::SignalEvent;
 
 type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
-/// A bot's connection to Janus, joined to a room.
+/// A bot's connection to Janus and its room.
 pub(crate) struct JanusSocket {
     client: Client,
     stream: SplitStream<Ws>,
@@ -35,26 +35,16 @@ pub(crate) struct JanusSocket {
     keepalive: Interval,
 }
 
-/// What [`JanusSocket::join`] brings back.
-pub(crate) struct JanusJoined {
-    pub socket: JanusSocket,
-    /// When the WebSocket opened, from `start`.
-    pub ws_open: Duration,
-    /// Our publisher id.
-    pub id: String,
-    /// Everyone else in the room: id and display name.
-    pub participants: Vec<(String, String)>,
-}
-
 impl JanusSocket {
-    /// Connects to `url`, creates a session, attaches, and joins `room` as a publisher named
-    /// `display`. Returns once Janus says `joined`.
-    pub async fn join(
+    /// Connects to `url`, creates a session, attaches, and asks to join `room` as a publisher
+    /// named `display`. Returns the socket and when its WebSocket opened (from `start`); the
+    /// `Joined` (or a refusal) comes from [`JanusSocket::recv`].
+    pub async fn connect(
         url: &str,
         room: &str,
         display: &str,
         start: Instant,
-    ) -> Result<JanusJoined, BotError> {
+    ) -> Result<(JanusSocket, Duration), BotError> {
         let room: u64 = room
             .parse()
             .map_err(|_| BotError::Protocol(format!("janus room id {room:?} is not a number")))?;
@@ -64,30 +54,14 @@ impl JanusSocket {
         let (writer, rx) = mpsc::unbounded_channel();
         let mut keepalive = tokio::time::interval(KEEPALIVE);
         keepalive.set_missed_tick_behavior(MissedTickBehavior::Delay);
-        let mut socket = JanusSocket {
+        let socket = JanusSocket {
             client: Client::new(room, display),
             stream,
             writer: Some(writer),
             writer_task: tokio::spawn(write_frames(sink, rx)),
             keepalive,
         };
-        loop {
-            match socket.recv().await? {
-                SignalEvent::Joined { id, participants } => {
-                    return Ok(JanusJoined {
-                        socket,
-                        ws_open,
-                        id,
-                        participants,
-                    });
-                }
-                SignalEvent::Refused { code, message } => {
-                    return Err(BotError::Refused { code, message });
-                }
-                SignalEvent::Closed(why) => return Err(BotError::Closed(why)),
-                other => tracing::debug!(?other, "janus event before joined"),
-            }
-        }
+        Ok((socket, ws_open))
     }
 
     /// The next event. Cancel-safe: frames are handled synchronously once read.
