@@ -200,6 +200,11 @@ impl VideoSource {
     }
 }
 
+/// The audio level of someone talking at a normal volume, in dBov (str0m's example value).
+pub const TALKING_DBOV: i8 = -30;
+/// The audio level of silence, the quietest the RTP header extension can say (RFC 6464).
+pub const SILENT_DBOV: i8 = -127;
+
 /// Settings of a synthetic audio track.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct AudioConfig {
@@ -207,6 +212,10 @@ pub struct AudioConfig {
     pub min_frame_bytes: usize,
     /// Largest frame in bytes.
     pub max_frame_bytes: usize,
+    /// The level every frame's `ssrc-audio-level` header extension carries, in dBov
+    /// ([`SILENT_DBOV`]..=0; values outside are clamped). The SFU picks the active speaker
+    /// from it. [`TALKING_DBOV`] by default: a bot with a microphone talks.
+    pub level_dbov: i8,
 }
 
 impl Default for AudioConfig {
@@ -214,8 +223,16 @@ impl Default for AudioConfig {
         AudioConfig {
             min_frame_bytes: 80,
             max_frame_bytes: 160,
+            level_dbov: TALKING_DBOV,
         }
     }
+}
+
+/// What the `ssrc-audio-level` extension says for `level_dbov`: the level clamped to what the
+/// extension can carry, and voice activity, set for anything above silence.
+pub fn audio_level(level_dbov: i8) -> (i8, bool) {
+    let level = level_dbov.clamp(SILENT_DBOV, 0);
+    (level, level > SILENT_DBOV)
 }
 
 /// Makes Opus-sized frames, one every [`AUDIO_FRAME_INTERVAL`].
@@ -234,6 +251,16 @@ impl AudioSource {
             config,
             frame_no: 0,
         }
+    }
+
+    /// The level and voice activity the next frames carry; see [`audio_level`].
+    pub fn level(&self) -> (i8, bool) {
+        audio_level(self.config.level_dbov)
+    }
+
+    /// Changes the level of the frames from now on (someone starts or stops talking).
+    pub fn set_level(&mut self, level_dbov: i8) {
+        self.config.level_dbov = level_dbov;
     }
 
     /// Writes the next frame into `buf` (replacing what it held) and describes it.
@@ -416,5 +443,18 @@ mod tests {
                 })
             );
         }
+    }
+
+    #[test]
+    fn audio_levels_fit_the_extension() {
+        assert_eq!(audio_level(TALKING_DBOV), (-30, true));
+        assert_eq!(audio_level(SILENT_DBOV), (-127, false));
+        // -128 has no 7-bit magnitude; it would wrap to 0 dBov (loudest) on the wire.
+        assert_eq!(audio_level(i8::MIN), (-127, false));
+        assert_eq!(audio_level(5), (0, true));
+        let mut src = AudioSource::new(AudioConfig::default());
+        assert_eq!(src.level(), (-30, true));
+        src.set_level(SILENT_DBOV);
+        assert_eq!(src.level(), (-127, false));
     }
 }

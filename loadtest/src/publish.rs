@@ -1,7 +1,8 @@
 //! The sending half of a bot: its publish offer and the clock that writes synthetic frames.
 //!
 //! Frames go through str0m's frame-level `Writer`, so str0m packetizes them as it would real
-//! Opus and VP8. One call to [`Publisher::write_due`] writes at most one frame, because each
+//! Opus and VP8; audio frames carry their level in the `ssrc-audio-level` header extension, as
+//! browsers send it, so the SFU can tell who talks. One call to [`Publisher::write_due`] writes at most one frame, because each
 //! write is an `Rtc` mutation the caller must drain before the next.
 
 use std::time::{Duration, Instant, SystemTime};
@@ -127,6 +128,13 @@ impl Publisher {
         }
     }
 
+    /// Changes the audio level of the frames from now on; nothing if there is no audio.
+    pub fn set_audio_level(&mut self, level_dbov: i8) {
+        if let Some(t) = &mut self.audio {
+            t.source.set_level(level_dbov);
+        }
+    }
+
     /// When the next frame is due, if the clocks run.
     pub fn next_due(&self) -> Option<Instant> {
         let audio = self.audio.as_ref().and_then(|t| t.next);
@@ -147,7 +155,8 @@ impl Publisher {
             && let Some(due) = t.take_due(now)
         {
             let frame = t.source.next_frame(sent_us(), &mut self.rng, &mut self.buf);
-            write(rtc, t.mid, t.pt, due, frame, &self.buf)?;
+            let level = Some(t.source.level());
+            write(rtc, t.mid, t.pt, due, frame, level, &self.buf)?;
             sent.audio_frames += 1;
             sent.bytes += self.buf.len() as u64;
             return Ok(true);
@@ -156,7 +165,7 @@ impl Publisher {
             && let Some(due) = t.take_due(now)
         {
             let frame = t.source.next_frame(sent_us(), &mut self.rng, &mut self.buf);
-            write(rtc, t.mid, t.pt, due, frame, &self.buf)?;
+            write(rtc, t.mid, t.pt, due, frame, None, &self.buf)?;
             sent.video_frames += 1;
             sent.keyframes += u64::from(frame.keyframe);
             sent.bytes += self.buf.len() as u64;
@@ -166,19 +175,24 @@ impl Publisher {
     }
 }
 
-/// Hands one frame to str0m. A track without a payload type or writer skips its frame: the
-/// clock still advances, so nothing piles up.
+/// Hands one frame to str0m, with its audio level and voice activity if it has them. A track
+/// without a payload type or writer skips its frame: the clock still advances, so nothing
+/// piles up.
 fn write(
     rtc: &mut Rtc,
     mid: Mid,
     pt: Option<Pt>,
     due: Instant,
     frame: Frame,
+    level: Option<(i8, bool)>,
     data: &[u8],
 ) -> Result<(), RtcError> {
-    let (Some(pt), Some(writer)) = (pt, rtc.writer(mid)) else {
+    let (Some(pt), Some(mut writer)) = (pt, rtc.writer(mid)) else {
         return Ok(());
     };
+    if let Some((level, voice)) = level {
+        writer = writer.audio_level(level, voice);
+    }
     writer.write(pt, due, frame.rtp_time, data)
 }
 
