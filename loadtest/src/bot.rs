@@ -1,12 +1,14 @@
 //! A bot: one participant speaking docs/protocol.md over a WebSocket and real WebRTC over UDP.
 //!
-//! [`spawn`] starts a bot as one tokio task and returns a [`BotHandle`] to read its stats and
-//! make it leave. What the task does is in `driver`.
+//! [`spawn`] starts a bot as one tokio task and returns a [`BotHandle`] to read its stats, make
+//! it act (any client message, a raised hand, a chat line, a change of audio level) and make it
+//! leave. What the task does is in `driver`.
 
 use std::io;
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::Duration;
 
+use serde_json::Value;
 use str0m::RtcError;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
@@ -15,6 +17,7 @@ use tracing::Instrument;
 
 use crate::driver;
 use crate::media::{AudioConfig, VideoConfig};
+use crate::protocol::ClientMsg;
 use crate::stats::BotStats;
 use crate::target::Target;
 
@@ -153,6 +156,12 @@ pub struct BotReport {
 pub(crate) enum Command {
     /// Send a copy of the stats.
     Snapshot(oneshot::Sender<BotStats>),
+    /// Send this message on the signaling socket; answer whether it went out.
+    Send(Value, oneshot::Sender<bool>),
+    /// Answer the latest message of this type.
+    LastMessage(String, oneshot::Sender<Option<Value>>),
+    /// Put this audio level (dBov) into the frames from now on.
+    AudioLevel(i8),
     /// Leave the room and end.
     Leave,
 }
@@ -165,7 +174,7 @@ pub struct BotHandle {
 
 /// Starts a bot on the current tokio runtime.
 pub fn spawn(config: BotConfig) -> BotHandle {
-    // Commands are rare (snapshots, one leave); a short queue is plenty.
+    // Commands are rare (snapshots, a test's actions, one leave); a short queue is plenty.
     let (commands, rx) = mpsc::channel(4);
     let span = tracing::debug_span!("bot", name = %config.name);
     let task = tokio::spawn(driver::run(config, rx).instrument(span));
@@ -178,6 +187,58 @@ impl BotHandle {
         let (tx, rx) = oneshot::channel();
         self.commands.send(Command::Snapshot(tx)).await.ok()?;
         rx.await.ok()
+    }
+
+    /// Sends any client message on the bot's signaling socket, for example a host action:
+    /// `bot.send_json(json!({"type": "mute", "participant": "p3"}))`. Works in the lobby too.
+    /// What the server answers shows in the stats (an `error` in [`BotStats::errors`]) and in
+    /// [`BotHandle::last_message`]. False if the bot has ended, has no socket yet, or talks
+    /// to Janus.
+    pub async fn send_json(&self, msg: Value) -> bool {
+        let (tx, rx) = oneshot::channel();
+        if self.commands.send(Command::Send(msg, tx)).await.is_err() {
+            return false;
+        }
+        rx.await.unwrap_or(false)
+    }
+
+    /// Raises the bot's hand (`raise_hand`); see [`BotHandle::send_json`].
+    pub async fn raise_hand(&self) -> bool {
+        self.send_msg(&ClientMsg::RaiseHand).await
+    }
+
+    /// Lowers the bot's own hand (`lower_hand`); see [`BotHandle::send_json`].
+    pub async fn lower_hand(&self) -> bool {
+        self.send_msg(&ClientMsg::LowerHand { participant: None })
+            .await
+    }
+
+    /// Writes `text` in the chat (`chat`); see [`BotHandle::send_json`].
+    pub async fn chat(&self, text: &str) -> bool {
+        self.send_msg(&ClientMsg::Chat { text }).await
+    }
+
+    async fn send_msg(&self, msg: &ClientMsg<'_>) -> bool {
+        let msg = serde_json::to_value(msg).expect("client messages always serialize");
+        self.send_json(msg).await
+    }
+
+    /// The latest message of type `ty` (`"chat"`, `"moderated"`, `"error"`…) the server sent
+    /// this bot, as JSON; `None` if there was none, the bot has ended, or it talks to Janus.
+    /// The SDP messages (`subscribe_offer`, `publish_answer`) are not kept.
+    pub async fn last_message(&self, ty: &str) -> Option<Value> {
+        let (tx, rx) = oneshot::channel();
+        let cmd = Command::LastMessage(ty.to_owned(), tx);
+        self.commands.send(cmd).await.ok()?;
+        rx.await.ok().flatten()
+    }
+
+    /// Changes the audio level the bot's frames carry from now on, in dBov: for example
+    /// [`SILENT_DBOV`](crate::media::SILENT_DBOV) to stop talking. False if the bot has
+    /// ended; no effect on a bot without audio.
+    pub async fn set_audio_level(&self, level_dbov: i8) -> bool {
+        let cmd = Command::AudioLevel(level_dbov);
+        self.commands.send(cmd).await.is_ok()
     }
 
     /// Whether the bot's task has ended (it failed, or left).

@@ -150,18 +150,18 @@ impl Bot {
         let timeout = self.config.join_timeout;
         let deadline = tokio::time::sleep(timeout);
         tokio::pin!(deadline);
-        let connecting = Signaling::connect(&self.config, self.start);
+        // A copy, so that commands may change the bot while it connects.
+        let config = self.config.clone();
+        let connecting = Signaling::connect(&config, self.start);
         tokio::pin!(connecting);
         let (signal, ws_open) = loop {
-            tokio::select! {
+            let cmd = tokio::select! {
                 connected = &mut connecting => break connected?,
-                cmd = commands.recv() => match cmd {
-                    Some(Command::Snapshot(tx)) => {
-                        let _ = tx.send(self.snapshot());
-                    }
-                    None | Some(Command::Leave) => return Ok(None),
-                },
+                cmd = commands.recv() => cmd,
                 () = &mut deadline => return Err(BotError::JoinTimeout(timeout)),
+            };
+            if !self.handle_command(None, cmd).await {
+                return Ok(None);
             }
         };
         self.stats.ws_open = Some(ws_open);
@@ -183,12 +183,11 @@ impl Bot {
                 () = &mut deadline => JoinWake::Deadline,
             };
             match wake {
-                JoinWake::Command(Some(Command::Snapshot(tx))) => {
-                    let _ = tx.send(self.snapshot());
-                }
-                JoinWake::Command(None | Some(Command::Leave)) => {
-                    signal.leave(LEAVE_WAIT).await;
-                    return Ok(None);
+                JoinWake::Command(cmd) => {
+                    if !self.handle_command(Some(&mut signal), cmd).await {
+                        signal.leave(LEAVE_WAIT).await;
+                        return Ok(None);
+                    }
                 }
                 JoinWake::Signal(event) => {
                     if self.handle_join_event(event?)? {
@@ -296,9 +295,10 @@ impl Bot {
             };
             let now = Instant::now();
             match wake {
-                Wake::Command(None | Some(Command::Leave)) => return Ok(()),
-                Wake::Command(Some(Command::Snapshot(tx))) => {
-                    let _ = tx.send(self.snapshot());
+                Wake::Command(cmd) => {
+                    if !self.handle_command(Some(&mut *signal), cmd).await {
+                        return Ok(());
+                    }
                 }
                 Wake::Signal(event) => self.handle_signal(signal, event?).await?,
                 Wake::Udp(pc, Ok((n, source))) => {
@@ -314,6 +314,36 @@ impl Bot {
                 Wake::Timer => self.handle_timer(now),
             }
         }
+    }
+
+    /// Does what the handle asks; false when that is to leave (or the handle is gone).
+    /// `signal` is `None` while the socket is still opening.
+    async fn handle_command(&mut self, signal: Option<&mut Signaling>, cmd: Option<Command>) -> bool {
+        match cmd {
+            None | Some(Command::Leave) => return false,
+            Some(Command::Snapshot(tx)) => {
+                let _ = tx.send(self.snapshot());
+            }
+            Some(Command::Send(msg, tx)) => {
+                let sent = match signal {
+                    Some(signal) => signal.send_json(&msg).await.is_ok(),
+                    None => false,
+                };
+                let _ = tx.send(sent);
+            }
+            Some(Command::LastMessage(ty, tx)) => {
+                let _ = tx.send(signal.and_then(|s| s.last_message(&ty)));
+            }
+            Some(Command::AudioLevel(level)) => {
+                if let Some(audio) = &mut self.config.audio {
+                    audio.level_dbov = level;
+                }
+                if let Some(publisher) = &mut self.publisher {
+                    publisher.set_audio_level(level);
+                }
+            }
+        }
+        true
     }
 
     fn next_deadline(&self) -> Instant {

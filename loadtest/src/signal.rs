@@ -1,8 +1,11 @@
 //! The bot's signaling socket: JSON text frames of docs/protocol.md over a WebSocket.
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
@@ -15,7 +18,14 @@ use crate::protocol::{ClientMsg, ServerMsg};
 /// A connected signaling socket.
 pub(crate) struct Signal {
     ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
+    /// The latest message of each type, as JSON, for tests that look at what a bot was told
+    /// (`BotHandle::last_message`). One per type keeps it small; the SDP messages are left
+    /// out, as they are the bulk of the bytes and the bot acts on them itself.
+    last: HashMap<String, Value>,
 }
+
+/// Types not kept in [`Signal::last`].
+const NOT_KEPT: [&str; 2] = ["subscribe_offer", "publish_answer"];
 
 /// One thing that arrived on the socket.
 pub(crate) enum Incoming {
@@ -38,12 +48,15 @@ impl Signal {
                     url: url.to_owned(),
                     source: Box::new(e),
                 })?;
-        Ok(Signal { ws })
+        Ok(Signal {
+            ws,
+            last: HashMap::new(),
+        })
     }
 
-    /// Sends one message as a text frame.
-    pub async fn send(&mut self, msg: &ClientMsg<'_>) -> Result<(), BotError> {
-        let text = serde_json::to_string(msg).expect("client messages always serialize");
+    /// Sends one message ([`ClientMsg`], or any JSON a test wants sent) as a text frame.
+    pub async fn send(&mut self, msg: &impl Serialize) -> Result<(), BotError> {
+        let text = serde_json::to_string(msg).expect("client messages and json always serialize");
         self.ws
             .send(Message::text(text))
             .await
@@ -57,12 +70,7 @@ impl Signal {
                 return Ok(Incoming::Closed(None));
             };
             match frame.map_err(BotError::websocket)? {
-                Message::Text(text) => {
-                    return Ok(match serde_json::from_str(text.as_str()) {
-                        Ok(msg) => Incoming::Msg(msg),
-                        Err(e) => Incoming::Garbage(format!("{e}: {}", text.as_str())),
-                    });
-                }
+                Message::Text(text) => return Ok(self.parse(text.as_str())),
                 Message::Close(frame) => {
                     let why = frame.map(|f| (u16::from(f.code), f.reason.to_string()));
                     return Ok(Incoming::Closed(why));
@@ -71,6 +79,28 @@ impl Signal {
                 // Pings are answered by tungstenite itself.
                 Message::Ping(_) | Message::Pong(_) | Message::Frame(_) => {}
             }
+        }
+    }
+
+    /// The latest message of type `ty` received, unless it is an SDP message.
+    pub fn last(&self, ty: &str) -> Option<&Value> {
+        self.last.get(ty)
+    }
+
+    /// A text frame as a protocol message, keeping it in [`Signal::last`].
+    fn parse(&mut self, text: &str) -> Incoming {
+        let value: Value = match serde_json::from_str(text) {
+            Ok(value) => value,
+            Err(e) => return Incoming::Garbage(format!("{e}: {text}")),
+        };
+        let msg = ServerMsg::deserialize(&value);
+        let ty = value.get("type").and_then(Value::as_str).map(str::to_owned);
+        if let Some(ty) = ty.filter(|ty| !NOT_KEPT.contains(&ty.as_str())) {
+            self.last.insert(ty, value);
+        }
+        match msg {
+            Ok(msg) => Incoming::Msg(msg),
+            Err(e) => Incoming::Garbage(format!("{e}: {text}")),
         }
     }
 

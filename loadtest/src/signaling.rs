@@ -8,6 +8,8 @@
 
 use std::time::{Duration, Instant};
 
+use serde_json::Value;
+
 use crate::bot::{BotConfig, BotError};
 use crate::janus::JanusSocket;
 use crate::protocol::{ClientMsg, Participant, Pc, PublishTrack, ServerMsg, SubscribeTrack};
@@ -132,6 +134,22 @@ impl Signaling {
                 signal.send(&msg).await
             }
             Signaling::Janus(_) => Ok(()),
+        }
+    }
+
+    /// Sends any message a test wants sent (Aula only).
+    pub async fn send_json(&mut self, msg: &Value) -> Result<(), BotError> {
+        match self {
+            Signaling::Aula(signal) => signal.send(msg).await,
+            Signaling::Janus(_) => Err(BotError::Protocol("janus takes no aula messages".into())),
+        }
+    }
+
+    /// The latest message of type `ty` (Aula only; not the SDP messages).
+    pub fn last_message(&self, ty: &str) -> Option<Value> {
+        match self {
+            Signaling::Aula(signal) => signal.last(ty).cloned(),
+            Signaling::Janus(_) => None,
         }
     }
 
