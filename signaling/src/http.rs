@@ -30,6 +30,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/", get(|| async { page("index.html") }))
         .route("/room/{id}", get(|| async { page("room.html") }))
+        .route("/help", get(|| async { page("help.html") }))
         .route("/static/{*path}", get(asset))
         .route("/api/rooms", post(create_room))
         .route("/api/rooms/{id}", get(room_info))
