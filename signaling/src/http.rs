@@ -13,7 +13,7 @@ use include_dir::{Dir, include_dir};
 use serde::{Deserialize, Serialize};
 
 use crate::AppState;
-use crate::protocol::MAX_MESSAGE_BYTES;
+use crate::protocol::{MAX_MESSAGE_BYTES, RoomKind, Settings};
 use crate::room::RoomLimits;
 
 static WEB_CLIENT: Dir<'_> = include_dir!("$CARGO_MANIFEST_DIR/../web-client/static");
@@ -30,6 +30,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/", get(|| async { page("index.html") }))
         .route("/room/{id}", get(|| async { page("room.html") }))
+        .route("/help", get(|| async { page("help.html") }))
         .route("/static/{*path}", get(asset))
         .route("/api/rooms", post(create_room))
         .route("/api/rooms/{id}", get(room_info))
@@ -84,17 +85,23 @@ fn asset_response(path: &str) -> Response {
 }
 
 #[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct CreateRoom {
     #[serde(default)]
     title: String,
+    #[serde(default)]
+    kind: RoomKind,
+    /// Overrides the kind's default for the waiting room.
+    lobby: Option<bool>,
 }
 
 #[derive(Debug, Serialize)]
 struct RoomCreated {
     id: String,
     title: String,
-    teacher_url: String,
-    student_url: String,
+    kind: RoomKind,
+    host_url: String,
+    participant_url: String,
 }
 
 #[derive(Debug, Serialize)]
@@ -130,9 +137,18 @@ async fn create_room(State(state): State<AppState>, headers: HeaderMap, body: By
         empty_grace: state.config.empty_room_grace(),
         unused_ttl: state.config.unused_room_ttl(),
     };
-    let created = state
-        .registry
-        .create(title, limits, state.sfu.clone(), state.stop.clone());
+    let mut settings = Settings::for_kind(request.kind);
+    if let Some(lobby) = request.lobby {
+        settings.lobby = lobby;
+    }
+    let created = state.registry.create(
+        title,
+        request.kind,
+        settings,
+        limits,
+        state.sfu.clone(),
+        state.stop.clone(),
+    );
     let (id, entry) = match created {
         Ok(r) => r,
         Err(e) => {
@@ -149,8 +165,9 @@ async fn create_room(State(state): State<AppState>, headers: HeaderMap, body: By
     let body = RoomCreated {
         id: id.to_string(),
         title: entry.title.to_string(),
-        teacher_url: link(entry.teacher_secret.as_str()),
-        student_url: link(entry.student_secret.as_str()),
+        kind: entry.kind,
+        host_url: link(entry.host_secret.as_str()),
+        participant_url: link(entry.participant_secret.as_str()),
     };
     (StatusCode::CREATED, Json(body)).into_response()
 }
@@ -159,6 +176,7 @@ async fn create_room(State(state): State<AppState>, headers: HeaderMap, body: By
 struct RoomPublicInfo {
     id: String,
     title: String,
+    kind: RoomKind,
 }
 
 /// What anyone with a link may know before joining: that the room exists, and its title.
@@ -166,12 +184,13 @@ async fn room_info(State(state): State<AppState>, Path(id): Path<String>) -> Res
     match state.registry.get(&id) {
         Some(entry) => {
             let title = entry.title.to_string();
-            Json(RoomPublicInfo { id, title }).into_response()
+            let kind = entry.kind;
+            Json(RoomPublicInfo { id, title, kind }).into_response()
         }
         None => api_error(
             StatusCode::NOT_FOUND,
             "unknown_room",
-            "this class has ended or never existed",
+            "this room has ended or never existed",
         ),
     }
 }
@@ -246,7 +265,7 @@ mod tests {
 
     #[test]
     fn every_page_and_asset_is_embedded() {
-        for name in ["index.html", "room.html", "style.css"] {
+        for name in ["index.html", "room.html", "help.html", "style.css"] {
             assert!(WEB_CLIENT.get_file(name).is_some(), "{name} missing");
         }
     }

@@ -10,7 +10,7 @@ use rand::TryRngCore;
 use rand::rngs::OsRng;
 use tokio::sync::{mpsc, watch};
 
-use crate::protocol::Role;
+use crate::protocol::{Role, RoomKind, Settings};
 use crate::room::{RoomLimits, RoomMsg, RoomTask};
 
 /// Messages waiting for a room task; joins beyond this wait their turn (backpressure).
@@ -21,7 +21,7 @@ const ROOM_INBOX: usize = 256;
 pub struct Secret(String);
 
 impl Secret {
-    fn generate() -> Secret {
+    pub fn generate() -> Secret {
         let mut bytes = [0u8; 16];
         OsRng
             .try_fill_bytes(&mut bytes)
@@ -49,18 +49,20 @@ impl std::fmt::Debug for Secret {
 #[derive(Debug, Clone)]
 pub struct RoomEntry {
     pub title: Arc<str>,
-    pub teacher_secret: Secret,
-    pub student_secret: Secret,
+    pub kind: RoomKind,
+    pub host_secret: Secret,
+    /// Replaced when a host renews the participant link.
+    pub participant_secret: Secret,
     pub inbox: mpsc::Sender<RoomMsg>,
 }
 
 impl RoomEntry {
     /// The role a secret grants in this room, if any.
     pub fn role_for(&self, secret: &str) -> Option<Role> {
-        if self.teacher_secret.matches(secret) {
-            Some(Role::Teacher)
-        } else if self.student_secret.matches(secret) {
-            Some(Role::Student)
+        if self.host_secret.matches(secret) {
+            Some(Role::Host)
+        } else if self.participant_secret.matches(secret) {
+            Some(Role::Participant)
         } else {
             None
         }
@@ -98,10 +100,21 @@ impl Registry {
         self.rooms.remove(id);
     }
 
+    /// Gives a room a new participant secret; the old one admits nobody from now on.
+    pub fn renew_participant_secret(&self, id: &str) -> Secret {
+        let secret = Secret::generate();
+        if let Some(mut entry) = self.rooms.get_mut(id) {
+            entry.participant_secret = secret.clone();
+        }
+        secret
+    }
+
     /// Creates a room and starts its task.
     pub fn create(
         self: &Arc<Self>,
         title: String,
+        kind: RoomKind,
+        settings: Settings,
         limits: RoomLimits,
         sfu: SfuHandle,
         stop: watch::Receiver<bool>,
@@ -112,8 +125,9 @@ impl Registry {
         let (tx, inbox) = mpsc::channel(ROOM_INBOX);
         let entry = RoomEntry {
             title: title.into(),
-            teacher_secret: Secret::generate(),
-            student_secret: Secret::generate(),
+            kind,
+            host_secret: Secret::generate(),
+            participant_secret: Secret::generate(),
             inbox: tx,
         };
         let id: RoomId = new_room_id().into();
@@ -121,7 +135,9 @@ impl Registry {
         let task = RoomTask {
             id: id.clone(),
             title: entry.title.clone(),
-            student_secret: entry.student_secret.clone(),
+            kind,
+            settings,
+            participant_secret: entry.participant_secret.clone(),
             limits,
             sfu,
             registry: self.clone(),

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use aula_sfu::{Command, Direction, ParticipantId, RoomId, Source};
+use aula_sfu::{ParticipantId, RoomId};
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
 use futures_util::stream::SplitSink;
 use futures_util::{SinkExt, StreamExt};
@@ -12,7 +12,7 @@ use tokio::sync::{mpsc, oneshot};
 use tracing::Instrument;
 
 use crate::AppState;
-use crate::protocol::{self, ClientMsg, ErrorCode, Pc, PublishTrack};
+use crate::protocol::{self, ClientMsg, ErrorCode};
 use crate::room::{Outbox, Outgoing, RoomMsg};
 
 /// How long a closing socket may take to flush what is queued for it.
@@ -53,6 +53,8 @@ pub async fn run(socket: WebSocket, state: AppState) {
                 session.send_close(1001, "server shutting down");
                 break;
             }
+            // The room closed this socket (removed, denied, room ended): stop reading.
+            _ = session.out.closed() => break,
         };
         let flow = match frame {
             Some(Ok(Message::Text(text))) => session.handle_text(&text).await,
@@ -117,9 +119,10 @@ impl Session {
                     room,
                     secret,
                     name,
+                    session,
                 },
                 None,
-            ) => self.join(v, &room, &secret, &name).await,
+            ) => self.join(v, &room, &secret, &name, session).await,
             (ClientMsg::Join { .. }, Some(_)) => {
                 self.send_error(ErrorCode::AlreadyJoined, "this socket has already joined")
             }
@@ -129,7 +132,14 @@ impl Session {
         }
     }
 
-    async fn join(&mut self, v: u32, room: &str, secret: &str, name: &str) -> Flow {
+    async fn join(
+        &mut self,
+        v: u32,
+        room: &str,
+        secret: &str,
+        name: &str,
+        session: Option<String>,
+    ) -> Flow {
         if v != protocol::VERSION {
             let message = format!("this server speaks protocol version {}", protocol::VERSION);
             return self.send_error(ErrorCode::UnsupportedVersion, message);
@@ -141,7 +151,7 @@ impl Session {
         let Some(entry) = self.state.registry.get(room) else {
             return self.send_error(
                 ErrorCode::UnknownRoom,
-                "this class has ended or never existed",
+                "this room has ended or never existed",
             );
         };
         let Some(role) = entry.role_for(secret) else {
@@ -151,6 +161,7 @@ impl Session {
         let msg = RoomMsg::Join {
             name,
             role,
+            session,
             out: self.out.clone(),
             reply,
         };
@@ -170,7 +181,9 @@ impl Session {
             Err(code) => {
                 let message = match code {
                     ErrorCode::RoomFull => "this room is full",
-                    ErrorCode::UnknownRoom => "this class has ended",
+                    ErrorCode::UnknownRoom => "this room has ended",
+                    ErrorCode::RoomLocked => "this room is locked: nobody new may join",
+                    ErrorCode::Removed => "a host removed you from this room",
                     _ => "the server cannot take this join now; try again",
                 };
                 self.send_error(code, message)
@@ -178,40 +191,15 @@ impl Session {
         }
     }
 
+    /// Everything after `join` but `leave` is the room's to check and carry out.
     async fn handle_joined(&mut self, msg: ClientMsg) -> Flow {
         let joined = self.joined.as_ref().expect("caller checked");
-        let participant = joined.participant;
-        let cmd = match msg {
-            ClientMsg::Publish { sdp, tracks } => Command::Publish {
-                participant,
-                offer: sdp,
-                sources: parse_sources(tracks),
-            },
-            ClientMsg::SubscribeAnswer { sdp } => Command::SubscribeAnswer {
-                participant,
-                answer: sdp,
-            },
-            ClientMsg::Candidate { pc, candidate } => Command::RemoteCandidate {
-                participant,
-                direction: match pc {
-                    Pc::Publish => Direction::Publish,
-                    Pc::Subscribe => Direction::Subscribe,
-                },
-                candidate,
-            },
-            ClientMsg::MediaState { audio, video } => {
-                let msg = RoomMsg::MediaState {
-                    participant,
-                    audio,
-                    video,
-                };
-                let _ = joined.inbox.send(msg).await;
-                return Flow::Continue;
-            }
-            ClientMsg::Join { .. } | ClientMsg::Leave => unreachable!("handled by the caller"),
+        let msg = RoomMsg::Client {
+            participant: joined.participant,
+            msg,
         };
-        if self.state.sfu.send(&joined.room, cmd).is_err() {
-            return self.send_error(ErrorCode::ServerBusy, "the media server is shutting down");
+        if joined.inbox.send(msg).await.is_err() {
+            return self.send_error(ErrorCode::UnknownRoom, "this room has ended");
         }
         Flow::Continue
     }
@@ -243,11 +231,4 @@ impl Session {
     fn send_close(&self, code: u16, reason: &'static str) {
         let _ = self.out.send(Outgoing::Close(code, reason));
     }
-}
-
-fn parse_sources(tracks: Vec<PublishTrack>) -> Vec<(String, Source)> {
-    tracks
-        .into_iter()
-        .filter_map(|t| Some((t.mid, Source::parse(&t.source)?)))
-        .collect()
 }

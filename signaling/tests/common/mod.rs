@@ -4,6 +4,8 @@
 // Each test binary compiles this module and uses only some of it.
 #![allow(dead_code)]
 
+pub mod client;
+
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 

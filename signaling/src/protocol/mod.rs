@@ -1,7 +1,14 @@
 //! The wire protocol of docs/protocol.md, as Rust types. Parsing is strict about types and
 //! lenient about extra fields; every failure becomes an [`ErrorCode`] the client can act on.
 
-use serde::{Deserialize, Serialize};
+mod client;
+mod server;
+
+pub use client::{ClientMsg, KNOWN_TYPES, Pc, PublishTrack, SettingsChange};
+pub use server::{
+    ChatMessage, EndReason, ModerationAction, ParticipantInfo, Role, RoomInfo, RoomKind, ServerMsg,
+    Settings, TrackInfo, WaitingInfo,
+};
 
 /// The protocol version this server speaks.
 pub const VERSION: u32 = 1;
@@ -9,112 +16,8 @@ pub const VERSION: u32 = 1;
 pub const MAX_MESSAGE_BYTES: usize = 64 * 1024;
 /// Longest display name, in Unicode scalar values.
 pub const MAX_NAME_CHARS: usize = 40;
-
-#[derive(Debug, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
-pub enum ClientMsg {
-    Join {
-        v: u32,
-        room: String,
-        secret: String,
-        name: String,
-    },
-    Publish {
-        sdp: String,
-        #[serde(default)]
-        tracks: Vec<PublishTrack>,
-    },
-    SubscribeAnswer {
-        sdp: String,
-    },
-    Candidate {
-        pc: Pc,
-        candidate: String,
-    },
-    MediaState {
-        audio: bool,
-        video: bool,
-    },
-    Leave,
-}
-
-#[derive(Debug, Deserialize)]
-pub struct PublishTrack {
-    pub mid: String,
-    pub source: String,
-}
-
-#[derive(Debug, Clone, Copy, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Pc {
-    Publish,
-    Subscribe,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Role {
-    Teacher,
-    Student,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct ParticipantInfo {
-    pub id: String,
-    pub name: String,
-    pub role: Role,
-    pub audio: bool,
-    pub video: bool,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct RoomInfo {
-    pub id: String,
-    pub title: String,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct TrackInfo {
-    pub mid: String,
-    pub participant: String,
-    pub kind: &'static str,
-    pub source: &'static str,
-}
-
-#[derive(Debug, Clone, Serialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
-pub enum ServerMsg {
-    Joined {
-        v: u32,
-        you: ParticipantInfo,
-        room: RoomInfo,
-        participants: Vec<ParticipantInfo>,
-        /// Teachers only: the student link's secret, so the link can be shown again on any
-        /// device the teacher joins from.
-        #[serde(skip_serializing_if = "Option::is_none")]
-        student_secret: Option<String>,
-    },
-    ParticipantJoined {
-        participant: ParticipantInfo,
-    },
-    ParticipantUpdated {
-        participant: ParticipantInfo,
-    },
-    ParticipantLeft {
-        id: String,
-    },
-    PublishAnswer {
-        sdp: String,
-    },
-    SubscribeOffer {
-        sdp: String,
-        tracks: Vec<TrackInfo>,
-    },
-    Error {
-        code: &'static str,
-        message: String,
-    },
-}
+/// Longest chat message, in Unicode scalar values.
+pub const MAX_CHAT_CHARS: usize = 1000;
 
 /// Machine-readable error codes (docs/protocol.md has the table).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -130,6 +33,14 @@ pub enum ErrorCode {
     NotJoined,
     AlreadyJoined,
     ServerBusy,
+    RoomLocked,
+    Denied,
+    Removed,
+    NotAdmitted,
+    Forbidden,
+    UnknownParticipant,
+    TextTooLong,
+    RateLimited,
 }
 
 impl ErrorCode {
@@ -146,6 +57,14 @@ impl ErrorCode {
             ErrorCode::NotJoined => "not_joined",
             ErrorCode::AlreadyJoined => "already_joined",
             ErrorCode::ServerBusy => "server_busy",
+            ErrorCode::RoomLocked => "room_locked",
+            ErrorCode::Denied => "denied",
+            ErrorCode::Removed => "removed",
+            ErrorCode::NotAdmitted => "not_admitted",
+            ErrorCode::Forbidden => "forbidden",
+            ErrorCode::UnknownParticipant => "unknown_participant",
+            ErrorCode::TextTooLong => "text_too_long",
+            ErrorCode::RateLimited => "rate_limited",
         }
     }
 
@@ -159,6 +78,9 @@ impl ErrorCode {
                 | ErrorCode::BadSecret
                 | ErrorCode::RoomFull
                 | ErrorCode::ServerBusy
+                | ErrorCode::RoomLocked
+                | ErrorCode::Denied
+                | ErrorCode::Removed
         )
     }
 
@@ -183,15 +105,7 @@ pub fn parse(text: &str) -> Result<ClientMsg, (ErrorCode, String)> {
             "expected an object with a \"type\"".into(),
         ));
     };
-    const KNOWN: &[&str] = &[
-        "join",
-        "publish",
-        "subscribe_answer",
-        "candidate",
-        "media_state",
-        "leave",
-    ];
-    if !KNOWN.contains(&kind) {
+    if !KNOWN_TYPES.contains(&kind) {
         return Err((
             ErrorCode::UnknownType,
             format!("unknown message type {kind:?}"),
@@ -222,6 +136,36 @@ pub fn clean_name(name: &str) -> Result<String, String> {
         return Err("the name contains control characters".into());
     }
     Ok(name.to_string())
+}
+
+/// Checks a chat message: trimmed, not empty, at most [`MAX_CHAT_CHARS`], no control
+/// characters but line breaks and tabs.
+pub fn clean_chat(text: &str) -> Result<String, (ErrorCode, String)> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Err((ErrorCode::BadMessage, "the chat message is empty".into()));
+    }
+    if text.chars().count() > MAX_CHAT_CHARS {
+        let why = format!("a chat message may have at most {MAX_CHAT_CHARS} characters");
+        return Err((ErrorCode::TextTooLong, why));
+    }
+    if text
+        .chars()
+        .any(|c| c.is_control() && c != '\n' && c != '\t')
+    {
+        let why = "the chat message contains control characters".to_string();
+        return Err((ErrorCode::BadMessage, why));
+    }
+    Ok(text.to_string())
+}
+
+/// Parses a participant id as the wire shows it (`p7`).
+pub fn parse_participant(id: &str) -> Option<aula_sfu::ParticipantId> {
+    let digits = id.strip_prefix('p')?;
+    if digits.is_empty() || (digits.len() > 1 && digits.starts_with('0')) {
+        return None;
+    }
+    digits.parse().ok().map(aula_sfu::ParticipantId)
 }
 
 #[cfg(test)]
@@ -265,6 +209,48 @@ mod tests {
         assert!(clean_name("a\u{7}b").is_err());
         assert!(clean_name(&"ä".repeat(MAX_NAME_CHARS)).is_ok());
         assert!(clean_name(&"ä".repeat(MAX_NAME_CHARS + 1)).is_err());
+    }
+
+    #[test]
+    fn cleans_chat() {
+        assert_eq!(clean_chat("  hallo\nwelt ").unwrap(), "hallo\nwelt");
+        assert_eq!(clean_chat(" ").unwrap_err().0, ErrorCode::BadMessage);
+        assert_eq!(clean_chat("a\u{1b}b").unwrap_err().0, ErrorCode::BadMessage);
+        assert!(clean_chat(&"ü".repeat(MAX_CHAT_CHARS)).is_ok());
+        let long = "ü".repeat(MAX_CHAT_CHARS + 1);
+        assert_eq!(clean_chat(&long).unwrap_err().0, ErrorCode::TextTooLong);
+    }
+
+    #[test]
+    fn parses_participant_ids() {
+        assert_eq!(parse_participant("p7"), Some(aula_sfu::ParticipantId(7)));
+        assert_eq!(parse_participant("p0"), Some(aula_sfu::ParticipantId(0)));
+        for bad in ["", "p", "7", "p07", "p-1", "px", "p99999999999", "P7"] {
+            assert_eq!(parse_participant(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn parses_host_actions() {
+        let m = parse(r#"{"type":"settings","chat":false}"#).unwrap();
+        assert!(matches!(m, ClientMsg::Settings(c) if c.chat == Some(false) && c.lobby.is_none()));
+        let m = parse(r#"{"type":"set_role","participant":"p1","role":"host"}"#).unwrap();
+        assert!(matches!(
+            m,
+            ClientMsg::SetRole {
+                role: Role::Host,
+                ..
+            }
+        ));
+        assert!(parse(r#"{"type":"set_role","participant":"p1","role":"teacher"}"#).is_err());
+        assert!(matches!(
+            parse(r#"{"type":"admit_all"}"#),
+            Ok(ClientMsg::AdmitAll)
+        ));
+        assert!(matches!(
+            parse(r#"{"type":"lower_hand"}"#),
+            Ok(ClientMsg::LowerHand { participant: None })
+        ));
     }
 
     #[test]

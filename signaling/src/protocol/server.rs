@@ -1,0 +1,175 @@
+//! What the server sends (docs/protocol.md, "Server -> client").
+
+use serde::{Deserialize, Serialize};
+
+/// A participant's role in a room. In a class the host is the teacher.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    Host,
+    Participant,
+}
+
+/// A class (one teacher leads) or a meeting (staff; everyone may speak and share).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RoomKind {
+    #[default]
+    Class,
+    Meeting,
+}
+
+/// The room's settings; hosts change them, everyone admitted sees them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Settings {
+    pub lobby: bool,
+    pub locked: bool,
+    pub chat: bool,
+    pub unmute: bool,
+    pub video: bool,
+    pub screen: bool,
+}
+
+impl Settings {
+    /// The defaults of docs/protocol.md's settings table.
+    pub fn for_kind(kind: RoomKind) -> Settings {
+        let class = kind == RoomKind::Class;
+        Settings {
+            lobby: class,
+            locked: false,
+            chat: true,
+            unmute: true,
+            video: true,
+            screen: !class,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ParticipantInfo {
+    pub id: String,
+    pub name: String,
+    pub role: Role,
+    pub audio: bool,
+    pub video: bool,
+    pub screen: bool,
+    /// The hand's place key, or `None` when the hand is down.
+    pub hand: Option<u64>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct WaitingInfo {
+    pub id: String,
+    pub name: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RoomInfo {
+    pub id: String,
+    pub title: String,
+    pub kind: RoomKind,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct TrackInfo {
+    pub mid: String,
+    pub participant: String,
+    pub kind: &'static str,
+    pub source: &'static str,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ChatMessage {
+    pub id: u64,
+    pub from: String,
+    pub name: String,
+    pub text: String,
+    /// Milliseconds since the Unix epoch, by the server's clock.
+    pub at: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ModerationAction {
+    Mute,
+    StopVideo,
+    StopScreen,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EndReason {
+    EndedByHost,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ServerMsg {
+    Lobby {
+        room: RoomInfo,
+        session: String,
+    },
+    Joined {
+        v: u32,
+        you: ParticipantInfo,
+        room: RoomInfo,
+        session: String,
+        settings: Settings,
+        participants: Vec<ParticipantInfo>,
+        chat: Vec<ChatMessage>,
+        /// Hosts only: the participant link's secret, so the link can be shown again on any
+        /// device the host joins from.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        participant_secret: Option<String>,
+        /// Hosts only: the lobby.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        waiting: Option<Vec<WaitingInfo>>,
+    },
+    ParticipantJoined {
+        participant: ParticipantInfo,
+    },
+    ParticipantUpdated {
+        participant: ParticipantInfo,
+    },
+    ParticipantLeft {
+        id: String,
+    },
+    SettingsUpdated {
+        settings: Settings,
+    },
+    Moderated {
+        action: ModerationAction,
+        by: Option<String>,
+    },
+    HostInfo {
+        participant_secret: String,
+        waiting: Vec<WaitingInfo>,
+    },
+    LobbyUpdated {
+        waiting: Vec<WaitingInfo>,
+    },
+    LinkRenewed {
+        participant_secret: String,
+    },
+    Chat {
+        message: ChatMessage,
+    },
+    Speakers {
+        speaking: Vec<String>,
+        dominant: Option<String>,
+    },
+    PublishAnswer {
+        sdp: String,
+    },
+    SubscribeOffer {
+        sdp: String,
+        tracks: Vec<TrackInfo>,
+    },
+    RoomEnded {
+        reason: EndReason,
+    },
+    Error {
+        code: &'static str,
+        message: String,
+    },
+}

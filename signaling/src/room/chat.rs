@@ -1,0 +1,111 @@
+//! A room's chat: the history late joiners see, and each sender's rate limit. Memory only:
+//! nothing here is ever written to disk or logged, and it is dropped with the room.
+
+use std::collections::VecDeque;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use tokio::time::Instant;
+
+use crate::protocol::ChatMessage;
+
+/// Messages a room keeps for late joiners. 500 covers a lesson's chat; beyond it the oldest
+/// go, so a long meeting cannot grow a room's memory without bound.
+pub const HISTORY: usize = 500;
+/// Messages a sender may send at once.
+const BURST: f64 = 5.0;
+/// After the burst, one message per this long.
+const REFILL: Duration = Duration::from_secs(1);
+
+#[derive(Debug, Default)]
+pub struct ChatLog {
+    messages: VecDeque<ChatMessage>,
+    next_id: u64,
+}
+
+impl ChatLog {
+    /// Adds a message and returns it as sent to everyone.
+    pub fn push(&mut self, from: String, name: String, text: String) -> ChatMessage {
+        self.next_id += 1;
+        let at = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64);
+        let message = ChatMessage {
+            id: self.next_id,
+            from,
+            name,
+            text,
+            at,
+        };
+        if self.messages.len() == HISTORY {
+            self.messages.pop_front();
+        }
+        self.messages.push_back(message.clone());
+        message
+    }
+
+    pub fn history(&self) -> Vec<ChatMessage> {
+        self.messages.iter().cloned().collect()
+    }
+}
+
+/// A token bucket: [`BURST`] messages at once, then one per [`REFILL`].
+#[derive(Debug, Clone)]
+pub struct RateLimit {
+    tokens: f64,
+    updated: Instant,
+}
+
+impl RateLimit {
+    pub fn new(now: Instant) -> RateLimit {
+        RateLimit {
+            tokens: BURST,
+            updated: now,
+        }
+    }
+
+    /// Takes a token if there is one.
+    pub fn allow(&mut self, now: Instant) -> bool {
+        let earned = now.duration_since(self.updated).as_secs_f64() / REFILL.as_secs_f64();
+        self.tokens = (self.tokens + earned).min(BURST);
+        self.updated = now;
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn history_keeps_the_latest_messages_in_order() {
+        let mut log = ChatLog::default();
+        for i in 0..HISTORY + 3 {
+            log.push("p0".into(), "A".into(), format!("{i}"));
+        }
+        let h = log.history();
+        assert_eq!(h.len(), HISTORY);
+        assert_eq!(h[0].text, "3");
+        assert_eq!(h[0].id, 4);
+        assert_eq!(h.last().unwrap().id, HISTORY as u64 + 3);
+    }
+
+    #[test]
+    fn rate_limit_allows_a_burst_then_one_per_second() {
+        let t0 = Instant::now();
+        let mut limit = RateLimit::new(t0);
+        assert!((0..5).all(|_| limit.allow(t0)));
+        assert!(!limit.allow(t0));
+        assert!(!limit.allow(t0 + Duration::from_millis(900)));
+        assert!(limit.allow(t0 + Duration::from_millis(1000)));
+        assert!(!limit.allow(t0 + Duration::from_millis(1100)));
+        // A long pause refills only up to the burst.
+        let later = t0 + Duration::from_secs(60);
+        assert!((0..5).all(|_| limit.allow(later)));
+        assert!(!limit.allow(later));
+    }
+}

@@ -1,0 +1,388 @@
+//! A room, owned by one task: who is in it and who waits in its lobby, with which name and
+//! role; its settings, hands and chat; and when it ends. Everything changes through
+//! [`RoomMsg`]s, so there is no lock around a room. Media is the SFU's business; this task
+//! tells the SFU who joined and left, passes on their SDP, and opens or closes the gates on
+//! their sources, which is how a host's mute is enforced whatever the client does.
+//!
+//! # Layout
+//! - this file: the task's loop, joining (lobby or straight in), admitting, leaving, ending.
+//! - `actions`: every client message of an admitted member, host actions included.
+//! - `state`: what the task holds, and sending to groups of people.
+//! - `chat`: chat history and rate limits.
+
+mod actions;
+mod chat;
+mod state;
+
+use std::sync::Arc;
+
+use aula_sfu::{Command, ParticipantId, RoomId, SfuEvent, SfuHandle, Source};
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio::time::Instant;
+use tracing::Instrument;
+
+use crate::protocol::{
+    ClientMsg, EndReason, ErrorCode, ParticipantInfo, Role, RoomInfo, RoomKind, ServerMsg,
+    Settings, TrackInfo, VERSION,
+};
+use crate::registry::{Registry, Secret};
+use chat::RateLimit;
+use state::{Member, SessionState, State, Waiting};
+
+/// What a socket's writer task sends: a message, or a close frame and the end.
+#[derive(Debug)]
+pub enum Outgoing {
+    Msg(ServerMsg),
+    Close(u16, &'static str),
+}
+
+pub type Outbox = mpsc::UnboundedSender<Outgoing>;
+
+#[derive(Debug)]
+pub enum RoomMsg {
+    Join {
+        name: String,
+        role: Role,
+        session: Option<String>,
+        out: Outbox,
+        reply: oneshot::Sender<Result<ParticipantId, ErrorCode>>,
+    },
+    /// Any message after `join` but `leave`, from an admitted or a waiting participant.
+    Client {
+        participant: ParticipantId,
+        msg: ClientMsg,
+    },
+    Leave {
+        participant: ParticipantId,
+    },
+}
+
+/// Limits and timings a room task needs.
+#[derive(Debug, Clone)]
+pub struct RoomLimits {
+    pub max_participants: usize,
+    pub empty_grace: std::time::Duration,
+    pub unused_ttl: std::time::Duration,
+}
+
+/// Whether the room goes on after a message.
+enum Flow {
+    Continue,
+    End(EndReason),
+}
+
+pub struct RoomTask {
+    pub id: RoomId,
+    pub title: Arc<str>,
+    pub kind: RoomKind,
+    pub settings: Settings,
+    pub participant_secret: Secret,
+    pub limits: RoomLimits,
+    pub sfu: SfuHandle,
+    pub registry: Arc<Registry>,
+    pub inbox: mpsc::Receiver<RoomMsg>,
+    pub stop: watch::Receiver<bool>,
+}
+
+impl RoomTask {
+    pub async fn run(mut self) {
+        let span = tracing::info_span!("room", id = %self.id);
+        async move {
+            let mut state = State::new(self.settings, self.participant_secret.clone());
+            let ended = loop {
+                let deadline = self.deadline(&state);
+                tokio::select! {
+                    msg = self.inbox.recv() => match msg {
+                        Some(msg) => match self.handle(&mut state, msg) {
+                            Flow::Continue => {}
+                            Flow::End(reason) => break Some(reason),
+                        },
+                        None => break None,
+                    },
+                    _ = sleep_until(deadline) => {
+                        tracing::info!("room closed: empty");
+                        break None;
+                    }
+                    _ = self.stop.changed() => break None,
+                }
+            };
+            // Unregister first, so no new join can reach a room that is going away.
+            self.registry.remove(&self.id);
+            let _ = self.sfu.send(&self.id, Command::Close);
+            let (code, why) = match ended {
+                Some(reason) => {
+                    tracing::info!(?reason, "room ended");
+                    let msg = ServerMsg::RoomEnded { reason };
+                    for out in state.all_outboxes() {
+                        let _ = out.send(Outgoing::Msg(msg.clone()));
+                    }
+                    (1000, "room ended")
+                }
+                None => (1001, "room closed"),
+            };
+            for out in state.all_outboxes() {
+                let _ = out.send(Outgoing::Close(code, why));
+            }
+        }
+        .instrument(span)
+        .await
+    }
+
+    fn deadline(&self, state: &State) -> Option<Instant> {
+        if !state.is_empty() {
+            return None;
+        }
+        let wait = if state.ever_joined {
+            self.limits.empty_grace
+        } else {
+            self.limits.unused_ttl
+        };
+        Some(state.empty_since + wait)
+    }
+
+    fn handle(&self, state: &mut State, msg: RoomMsg) -> Flow {
+        match msg {
+            RoomMsg::Join {
+                name,
+                role,
+                session,
+                out,
+                reply,
+            } => {
+                let result = self.join(state, name, role, session, out);
+                let _ = reply.send(result);
+                Flow::Continue
+            }
+            RoomMsg::Client { participant, msg } => self.handle_client(state, participant, msg),
+            RoomMsg::Leave { participant } => {
+                self.leave(state, participant);
+                Flow::Continue
+            }
+        }
+    }
+
+    /// Lets a participant in, or into the lobby, or refuses it.
+    fn join(
+        &self,
+        state: &mut State,
+        name: String,
+        role: Role,
+        session: Option<String>,
+        out: Outbox,
+    ) -> Result<ParticipantId, ErrorCode> {
+        let known = session
+            .as_ref()
+            .and_then(|s| state.sessions.get(s))
+            .copied();
+        if known == Some(SessionState::Removed) {
+            return Err(ErrorCode::Removed);
+        }
+        let returning = known == Some(SessionState::Admitted);
+        if state.settings.locked && role != Role::Host && !returning {
+            return Err(ErrorCode::RoomLocked);
+        }
+        if state.people() >= self.limits.max_participants {
+            return Err(ErrorCode::RoomFull);
+        }
+        let id = ParticipantId(state.next_id);
+        // Taken before anything is sent, so no id a client has seen is ever handed out again.
+        state.next_id += 1;
+        let session = match (session, known) {
+            (Some(s), Some(_)) => s,
+            _ => Secret::generate().as_str().to_string(),
+        };
+        state.ever_joined = true;
+        if role == Role::Participant && state.settings.lobby && !returning {
+            tracing::info!(participant = %id, "waiting in the lobby");
+            let lobby = ServerMsg::Lobby {
+                room: self.room_info(),
+                session: session.clone(),
+            };
+            let _ = out.send(Outgoing::Msg(lobby));
+            state.lobby.push(Waiting {
+                id,
+                name,
+                out,
+                session,
+            });
+            state.lobby_changed();
+            return Ok(id);
+        }
+        let by_host_link = role == Role::Host;
+        self.admit(state, id, name, role, by_host_link, session, out)?;
+        Ok(id)
+    }
+
+    /// Makes a participant a member: `joined`, the SFU, the others' `participant_joined`.
+    #[allow(clippy::too_many_arguments)] // one call per way in; a struct would only rename them
+    fn admit(
+        &self,
+        state: &mut State,
+        id: ParticipantId,
+        name: String,
+        role: Role,
+        by_host_link: bool,
+        session: String,
+        out: Outbox,
+    ) -> Result<(), ErrorCode> {
+        let host = role == Role::Host;
+        let info = ParticipantInfo {
+            id: id.to_string(),
+            name,
+            role,
+            audio: host || (self.kind == RoomKind::Meeting && state.settings.unmute),
+            video: host || state.settings.video,
+            screen: false,
+            hand: None,
+        };
+        // `joined` goes out before the SFU hears of the participant, so it always arrives
+        // before the first subscribe_offer.
+        let joined = ServerMsg::Joined {
+            v: VERSION,
+            you: info.clone(),
+            room: self.room_info(),
+            session: session.clone(),
+            settings: state.settings,
+            participants: state.infos_except(id),
+            chat: state.chat.history(),
+            participant_secret: host.then(|| state.participant_secret.as_str().to_string()),
+            waiting: host.then(|| state.waiting_list()),
+        };
+        let _ = out.send(Outgoing::Msg(joined));
+        let sink_out = out.clone();
+        let sink = Box::new(move |event: SfuEvent| {
+            let _ = sink_out.send(Outgoing::Msg(to_wire(event)));
+        });
+        // Fails only while the server shuts down; the client then gets server_busy and a close.
+        self.sfu
+            .join(&self.id, id, sink)
+            .map_err(|_| ErrorCode::ServerBusy)?;
+        // Same queue as the join, so the gates are shut before any media can arrive.
+        self.gate(id, Source::Microphone, info.audio);
+        self.gate(id, Source::Camera, info.video);
+        self.gate(id, Source::Screen, false);
+        tracing::info!(participant = %id, ?role, "joined");
+        let announce = ServerMsg::ParticipantJoined {
+            participant: info.clone(),
+        };
+        state.broadcast_except(id, &announce);
+        state
+            .sessions
+            .insert(session.clone(), SessionState::Admitted);
+        let member = Member {
+            info,
+            out,
+            session,
+            by_host_link,
+            chat_limit: RateLimit::new(Instant::now()),
+        };
+        state.members.insert(id, member);
+        Ok(())
+    }
+
+    /// Admits a waiting participant; false if it is not in the lobby.
+    fn admit_waiting(&self, state: &mut State, id: ParticipantId) -> bool {
+        let Some(pos) = state.lobby.iter().position(|w| w.id == id) else {
+            return false;
+        };
+        let w = state.lobby.remove(pos);
+        let out = w.out.clone();
+        let admitted = self.admit(
+            state,
+            w.id,
+            w.name,
+            Role::Participant,
+            false,
+            w.session,
+            w.out,
+        );
+        if let Err(code) = admitted {
+            let _ = out.send(Outgoing::Msg(
+                code.message("the server cannot take this join now"),
+            ));
+            let _ = out.send(Outgoing::Close(4000, code.as_str()));
+        }
+        true
+    }
+
+    fn admit_all(&self, state: &mut State) {
+        let waiting: Vec<ParticipantId> = state.lobby.iter().map(|w| w.id).collect();
+        for id in waiting {
+            self.admit_waiting(state, id);
+        }
+        state.lobby_changed();
+    }
+
+    /// Takes a participant out of the room or the lobby; the others hear of it.
+    fn leave(&self, state: &mut State, participant: ParticipantId) {
+        if let Some(pos) = state.lobby.iter().position(|w| w.id == participant) {
+            state.lobby.remove(pos);
+            tracing::info!(%participant, "left the lobby");
+            state.lobby_changed();
+        } else if state.members.remove(&participant).is_some() {
+            tracing::info!(%participant, "left");
+            let _ = self.sfu.send(&self.id, Command::Leave { participant });
+            let left = ServerMsg::ParticipantLeft {
+                id: participant.to_string(),
+            };
+            state.broadcast(&left);
+        } else {
+            return;
+        }
+        if state.is_empty() {
+            state.empty_since = Instant::now();
+        }
+    }
+
+    fn gate(&self, participant: ParticipantId, source: Source, open: bool) {
+        let cmd = Command::Gate {
+            participant,
+            source,
+            open,
+        };
+        // Fails only while the server shuts down, when nothing is forwarded anyway.
+        let _ = self.sfu.send(&self.id, cmd);
+    }
+
+    fn room_info(&self) -> RoomInfo {
+        RoomInfo {
+            id: self.id.to_string(),
+            title: self.title.to_string(),
+            kind: self.kind,
+        }
+    }
+}
+
+async fn sleep_until(deadline: Option<Instant>) {
+    match deadline {
+        Some(d) => tokio::time::sleep_until(d).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// An SFU event as the client sees it.
+fn to_wire(event: SfuEvent) -> ServerMsg {
+    match event {
+        SfuEvent::PublishAnswer { sdp } => ServerMsg::PublishAnswer { sdp },
+        SfuEvent::SubscribeOffer { sdp, tracks } => ServerMsg::SubscribeOffer {
+            sdp,
+            tracks: tracks
+                .into_iter()
+                .map(|t| TrackInfo {
+                    mid: t.mid,
+                    participant: t.participant.to_string(),
+                    kind: t.kind.as_str(),
+                    source: t.source.as_str(),
+                })
+                .collect(),
+        },
+        SfuEvent::Speakers { speaking, dominant } => ServerMsg::Speakers {
+            speaking: speaking.iter().map(ToString::to_string).collect(),
+            dominant: dominant.map(|d| d.to_string()),
+        },
+        SfuEvent::Error(e) => ServerMsg::Error {
+            code: e.code(),
+            message: e.to_string(),
+        },
+    }
+}

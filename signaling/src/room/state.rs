@@ -1,0 +1,150 @@
+//! What a room task holds: the admitted members, the lobby, the sessions it has seen, its
+//! settings, hands and chat. Owned by the room task alone; these are the helpers to read it
+//! and to send to groups of people in it.
+
+use std::collections::{BTreeMap, HashMap};
+
+use aula_sfu::ParticipantId;
+use tokio::time::Instant;
+
+use super::chat::{ChatLog, RateLimit};
+use super::{Outbox, Outgoing};
+use crate::protocol::{ParticipantInfo, Role, ServerMsg, Settings, WaitingInfo};
+use crate::registry::Secret;
+
+pub struct Member {
+    pub info: ParticipantInfo,
+    pub out: Outbox,
+    pub session: String,
+    /// Joined with the host link, so the host role cannot be taken away.
+    pub by_host_link: bool,
+    pub chat_limit: RateLimit,
+}
+
+impl Member {
+    pub fn is_host(&self) -> bool {
+        self.info.role == Role::Host
+    }
+
+    pub fn send(&self, msg: ServerMsg) {
+        let _ = self.out.send(Outgoing::Msg(msg));
+    }
+}
+
+pub struct Waiting {
+    pub id: ParticipantId,
+    pub name: String,
+    pub out: Outbox,
+    pub session: String,
+}
+
+/// What the room remembers about a session (a browser's per-room token).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SessionState {
+    /// Was let in: a rejoin skips the lobby and the lock.
+    Admitted,
+    /// Was removed by a host: a rejoin is refused.
+    Removed,
+}
+
+pub struct State {
+    pub members: BTreeMap<ParticipantId, Member>,
+    /// In order of arrival.
+    pub lobby: Vec<Waiting>,
+    pub sessions: HashMap<String, SessionState>,
+    pub settings: Settings,
+    pub participant_secret: Secret,
+    pub chat: ChatLog,
+    pub next_id: u32,
+    /// The next raised hand's place key.
+    pub next_hand: u64,
+    /// When the room became empty (or was created, before anyone joined).
+    pub empty_since: Instant,
+    pub ever_joined: bool,
+}
+
+impl State {
+    pub fn new(settings: Settings, participant_secret: Secret) -> State {
+        State {
+            members: BTreeMap::new(),
+            lobby: Vec::new(),
+            sessions: HashMap::new(),
+            settings,
+            participant_secret,
+            chat: ChatLog::default(),
+            next_id: 0,
+            next_hand: 1,
+            empty_since: Instant::now(),
+            ever_joined: false,
+        }
+    }
+
+    /// Nobody admitted and nobody waiting.
+    pub fn is_empty(&self) -> bool {
+        self.members.is_empty() && self.lobby.is_empty()
+    }
+
+    pub fn people(&self) -> usize {
+        self.members.len() + self.lobby.len()
+    }
+
+    pub fn waiting_list(&self) -> Vec<WaitingInfo> {
+        self.lobby
+            .iter()
+            .map(|w| WaitingInfo {
+                id: w.id.to_string(),
+                name: w.name.clone(),
+            })
+            .collect()
+    }
+
+    pub fn infos_except(&self, except: ParticipantId) -> Vec<ParticipantInfo> {
+        self.members
+            .iter()
+            .filter(|(id, _)| **id != except)
+            .map(|(_, m)| m.info.clone())
+            .collect()
+    }
+
+    /// To every admitted member.
+    pub fn broadcast(&self, msg: &ServerMsg) {
+        for m in self.members.values() {
+            m.send(msg.clone());
+        }
+    }
+
+    /// To every admitted member but one.
+    pub fn broadcast_except(&self, except: ParticipantId, msg: &ServerMsg) {
+        for (id, m) in &self.members {
+            if *id != except {
+                m.send(msg.clone());
+            }
+        }
+    }
+
+    pub fn to_hosts(&self, msg: &ServerMsg) {
+        for m in self.members.values().filter(|m| m.is_host()) {
+            m.send(msg.clone());
+        }
+    }
+
+    /// Tells the hosts who is waiting now.
+    pub fn lobby_changed(&self) {
+        let waiting = self.waiting_list();
+        self.to_hosts(&ServerMsg::LobbyUpdated { waiting });
+    }
+
+    /// Tells everyone (the member included) a member's new state.
+    pub fn member_changed(&self, id: ParticipantId) {
+        if let Some(m) = self.members.get(&id) {
+            let participant = m.info.clone();
+            self.broadcast(&ServerMsg::ParticipantUpdated { participant });
+        }
+    }
+
+    /// Every socket in the room, admitted or waiting.
+    pub fn all_outboxes(&self) -> impl Iterator<Item = &Outbox> {
+        let members = self.members.values().map(|m| &m.out);
+        members.chain(self.lobby.iter().map(|w| &w.out))
+    }
+}

@@ -1,0 +1,176 @@
+//! The lobby of a class: a waiting participant gets `lobby` and nothing else (no participant
+//! list, no chat, no media offer) until a host admits it; hosts see the waiting list; admit,
+//! deny, admit all and switching the lobby off; an admitted session skips the lobby later.
+
+mod common;
+
+use std::time::Duration;
+
+use common::client::{Client, create, of_type, participant, server};
+use serde_json::json;
+
+/// Long enough for anything the room would wrongly send to arrive on loopback.
+const QUIET: Duration = Duration::from_millis(500);
+
+#[tokio::test]
+async fn a_waiting_participant_learns_nothing_until_admitted() {
+    let (_server, addr) = server().await;
+    let room = create(addr, json!({"title": "7b", "kind": "class"})).await;
+    let (mut host, joined) = Client::join(addr, &room.id, &room.host_secret, "Frau Weber").await;
+    assert_eq!(joined["type"], "joined");
+    assert_eq!(joined["waiting"], json!([]));
+    host.send(json!({"type": "chat", "text": "Guten Morgen"}))
+        .await;
+    host.expect("chat").await;
+
+    let (mut anna, first) = Client::join(addr, &room.id, &room.participant_secret, "Anna").await;
+    assert_eq!(first["type"], "lobby", "{first}");
+    assert_eq!(first["room"]["title"], "7b");
+    assert!(first["session"].as_str().is_some_and(|s| s.len() == 32));
+    assert!(
+        first.get("participants").is_none(),
+        "no participant list: {first}"
+    );
+
+    let update = host.expect("lobby_updated").await;
+    assert_eq!(update["waiting"], json!([{"id": "p1", "name": "Anna"}]));
+
+    // What would reach an admitted member: others' media state, hands, chat, a new member.
+    host.send(json!({"type": "media_state", "audio": false, "video": true}))
+        .await;
+    host.send(json!({"type": "raise_hand"})).await;
+    host.send(json!({"type": "chat", "text": "Wer fehlt?"}))
+        .await;
+    host.sync().await;
+    // Everything the waiting participant might try is refused and reaches nobody.
+    for msg in [
+        json!({"type": "publish", "sdp": "v=0\r\n", "tracks": []}),
+        json!({"type": "subscribe_answer", "sdp": "v=0\r\n"}),
+        json!({"type": "candidate", "pc": "publish", "candidate": ""}),
+        json!({"type": "media_state", "audio": true, "video": true}),
+        json!({"type": "chat", "text": "hallo?"}),
+        json!({"type": "raise_hand"}),
+        json!({"type": "admit_all"}),
+    ] {
+        anna.send(msg).await;
+        anna.expect_error("not_admitted").await;
+    }
+    let leaked = anna.drain(QUIET).await;
+    assert!(leaked.is_empty(), "the lobby received {leaked:?}");
+    assert_eq!(anna.seen.iter().filter(|m| m["type"] != "error").count(), 1);
+    let host_saw = host.sync().await;
+    assert!(of_type(&host_saw, "chat").is_empty(), "{host_saw:?}");
+    assert!(of_type(&host_saw, "participant_updated").is_empty());
+
+    host.send(json!({"type": "admit", "participant": "p1"}))
+        .await;
+    let joined = anna.expect("joined").await;
+    assert_eq!(joined["you"]["id"], "p1");
+    assert_eq!(joined["you"]["role"], "participant");
+    assert_eq!(joined["you"]["audio"], false, "students join muted");
+    assert_eq!(joined["session"], first["session"]);
+    assert!(participant(&joined, "p0").is_some());
+    let history: Vec<_> = joined["chat"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| &m["text"])
+        .collect();
+    assert_eq!(history, ["Guten Morgen", "Wer fehlt?"]);
+    assert_eq!(
+        host.expect("participant_joined").await["participant"]["id"],
+        "p1"
+    );
+    assert_eq!(host.expect("lobby_updated").await["waiting"], json!([]));
+}
+
+#[tokio::test]
+async fn deny_admit_all_and_lobby_off() {
+    let (_server, addr) = server().await;
+    let room = create(addr, json!({"kind": "class"})).await;
+    let (mut host, _) = Client::join(addr, &room.id, &room.host_secret, "Frau Weber").await;
+    let (mut ben, _) = Client::join(addr, &room.id, &room.participant_secret, "Ben").await;
+    let (mut cem, _) = Client::join(addr, &room.id, &room.participant_secret, "Cem").await;
+    let (mut dora, _) = Client::join(addr, &room.id, &room.participant_secret, "Dora").await;
+    let (mut emil, _) = Client::join(addr, &room.id, &room.participant_secret, "Emil").await;
+
+    host.roundtrip(json!({"type": "deny", "participant": "p1"}))
+        .await;
+    ben.expect_error("denied").await;
+    assert_eq!(ben.expect_closed().await, Some(4000));
+    host.roundtrip(json!({"type": "admit", "participant": "p1"}))
+        .await;
+    host.expect_error("unknown_participant").await;
+
+    host.send(json!({"type": "admit_all"})).await;
+    cem.expect("joined").await;
+    dora.expect("joined").await;
+    emil.expect("joined").await;
+    let seen = host.sync().await;
+    assert_eq!(of_type(&seen, "participant_joined").len(), 3);
+    assert_eq!(
+        of_type(&seen, "lobby_updated").last().unwrap()["waiting"],
+        json!([])
+    );
+
+    // Lobby off: the next participant comes straight in, and so does a waiting one.
+    let (mut fritz, first) = Client::join(addr, &room.id, &room.participant_secret, "Fritz").await;
+    assert_eq!(first["type"], "lobby");
+    host.send(json!({"type": "settings", "lobby": false})).await;
+    assert_eq!(fritz.expect("joined").await["settings"]["lobby"], false);
+    let (_gus, first) = Client::join(addr, &room.id, &room.participant_secret, "Gus").await;
+    assert_eq!(first["type"], "joined");
+}
+
+#[tokio::test]
+async fn an_admitted_session_skips_the_lobby_when_it_comes_back() {
+    let (_server, addr) = server().await;
+    let room = create(addr, json!({"kind": "class"})).await;
+    let (mut host, _) = Client::join(addr, &room.id, &room.host_secret, "Frau Weber").await;
+    let (mut anna, first) = Client::join(addr, &room.id, &room.participant_secret, "Anna").await;
+    let session = first["session"].as_str().unwrap().to_string();
+    host.send(json!({"type": "admit", "participant": "p1"}))
+        .await;
+    anna.expect("joined").await;
+    anna.send(json!({"type": "leave"})).await;
+    anna.expect_closed().await;
+
+    let (_anna, again) = Client::join_session(
+        addr,
+        &room.id,
+        &room.participant_secret,
+        "Anna",
+        Some(&session),
+    )
+    .await;
+    assert_eq!(again["type"], "joined", "{again}");
+    assert_eq!(again["session"], session.as_str());
+    // A made-up session is not a way in.
+    let (_mallory, first) = Client::join_session(
+        addr,
+        &room.id,
+        &room.participant_secret,
+        "M",
+        Some(&"ab".repeat(16)),
+    )
+    .await;
+    assert_eq!(first["type"], "lobby");
+    assert_ne!(first["session"], "ab".repeat(16).as_str());
+}
+
+#[tokio::test]
+async fn meetings_have_no_lobby_unless_asked() {
+    let (_server, addr) = server().await;
+    let meeting = create(addr, json!({"kind": "meeting"})).await;
+    let (_host, _) = Client::join(addr, &meeting.id, &meeting.host_secret, "Herr Roth").await;
+    let (_p, first) = Client::join(addr, &meeting.id, &meeting.participant_secret, "Frau Li").await;
+    assert_eq!(first["type"], "joined");
+    assert_eq!(first["you"]["audio"], true, "meetings join unmuted");
+    assert_eq!(first["settings"]["screen"], true);
+
+    let class = create(addr, json!({"kind": "class", "lobby": false})).await;
+    let (_host, _) = Client::join(addr, &class.id, &class.host_secret, "Frau Weber").await;
+    let (_p, first) = Client::join(addr, &class.id, &class.participant_secret, "Anna").await;
+    assert_eq!(first["type"], "joined");
+    assert_eq!(first["settings"]["screen"], false);
+}
