@@ -6,8 +6,14 @@
 //! second one, all over UDP. It has no codecs and renders nothing. What it sends are synthetic
 //! frames shaped like Opus and VP8 (real VP8 keyframe headers, so the SFU sees keyframes) that
 //! carry a send stamp, so a receiver on the same machine measures one-way delay and gaps per
-//! remote participant. [`scenario`] runs many bots in the shapes a school uses (class, lecture,
-//! meeting, surge) and [`report`] summarizes what they and the server did.
+//! remote participant. Audio frames carry an audio level (the `ssrc-audio-level` extension), so
+//! the server's active-speaker detection sees them talk. A bot joins with the host or the
+//! participant link, waits in the lobby if the room has one, and, once joined, asks with
+//! `media_state` for what it publishes to be forwarded (class participants join muted).
+//! [`scenario`] runs many bots in the shapes a school uses (class, lecture, meeting, surge) in
+//! rooms without a lobby, and [`report`] summarizes what they and the server did. Tests drive
+//! single bots through their [`BotHandle`] (any client message, hands, chat, the last message
+//! of a type) and read what they saw in [`BotStats`] (speakers, lobby, own state).
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), aula_loadtest::http::HttpError> {
@@ -39,7 +45,7 @@
 //! - [`compare`]: one scenario against Aula, then Janus, and the ratio table.
 //! - [`peers`]: starting the peer SFU the comparison measures beside Aula (Janus).
 //! - [`target`]: which server ([`target::Target`]) and how to make a room on it.
-//! - [`http`]: `POST /api/rooms` and server URLs.
+//! - [`http`]: `POST /api/rooms` with its options (kind, lobby) and server URLs.
 //! - [`scenario`]: scenario specs, their bot plans, and [`scenario::run`].
 //! - [`report`]: the summary of a run and its verdict; [`table`] prints it.
 //! - [`server`]: the server under test: `/metrics`, and starting an `aula` binary.
