@@ -318,7 +318,11 @@ impl Bot {
 
     /// Does what the handle asks; false when that is to leave (or the handle is gone).
     /// `signal` is `None` while the socket is still opening.
-    async fn handle_command(&mut self, signal: Option<&mut Signaling>, cmd: Option<Command>) -> bool {
+    async fn handle_command(
+        &mut self,
+        signal: Option<&mut Signaling>,
+        cmd: Option<Command>,
+    ) -> bool {
         match cmd {
             None | Some(Command::Leave) => return false,
             Some(Command::Snapshot(tx)) => {

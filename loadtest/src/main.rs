@@ -383,7 +383,10 @@ mod tests {
         };
         let (spec, _) = scenario(command);
         assert_eq!(spec.room_sizes(), [4; 5]);
-        assert_eq!((spec.participant.audio, spec.participant.video), (true, None));
+        assert_eq!(
+            (spec.participant.audio, spec.participant.video),
+            (true, None)
+        );
         assert_eq!((spec.duration, spec.seed), (Duration::from_secs(2), 9));
         let cli = Cli::try_parse_from(["t", "surge", "--participants", "30", "--within", "3s"])
             .expect("valid flags");

@@ -496,7 +496,8 @@ mod tests {
             r#"{"type": "chat", "message": {"id": 2, "from": "p1", "name": "Anna", "text": "Hallo", "at": 1}}"#,
         );
         assert!(matches!(chat, ServerMsg::Chat { message } if message.id == 2));
-        let waiting = parse(r#"{"type": "lobby_updated", "waiting": [{"id": "p7", "name": "Ben"}]}"#);
+        let waiting =
+            parse(r#"{"type": "lobby_updated", "waiting": [{"id": "p7", "name": "Ben"}]}"#);
         assert!(matches!(waiting, ServerMsg::LobbyUpdated { waiting } if waiting[0].id == "p7"));
         for text in [
             r#"{"type": "settings_updated", "settings": {"lobby": true, "locked": true, "chat": false, "unmute": true, "video": true, "screen": false}}"#,

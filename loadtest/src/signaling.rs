@@ -83,7 +83,8 @@ impl Signaling {
                 Ok((Signaling::Aula(signal), ws_open))
             }
             Target::Janus => {
-                let (socket, ws_open) = JanusSocket::connect(url, &config.room, name, start).await?;
+                let (socket, ws_open) =
+                    JanusSocket::connect(url, &config.room, name, start).await?;
                 Ok((Signaling::Janus(socket), ws_open))
             }
         }
