@@ -188,7 +188,7 @@ impl Signaling {
 /// Aula's message as an event; `None` for what the bot ignores.
 fn aula_event(incoming: Incoming) -> Option<SignalEvent> {
     Some(match incoming {
-        Incoming::Msg(msg) => match msg {
+        Incoming::Msg(msg) => match *msg {
             ServerMsg::Joined {
                 you,
                 participants,
