@@ -14,6 +14,7 @@ const STRINGS = {
   en: {
     'app.name': 'Aula',
     'start.title': 'Aula — video lessons',
+    'start.tagline': 'Video lessons for your class, on your school’s own server.',
     'start.roomTitle': 'Class title (optional)',
     'start.roomTitlePlaceholder': 'e.g. 7b Maths',
     'start.button': 'Start a class',
@@ -47,6 +48,7 @@ const STRINGS = {
     'lost.text': 'The connection to the server was interrupted.',
     'fatal.heading': 'Cannot join',
     'fatal.tryAgain': 'Try again',
+    'removed.heading': 'You were removed',
     'people.count': '{n} in class',
     'error.unknown_room': 'This class has ended or the link is wrong.',
     'error.bad_secret': 'This link is not valid for this class. Please ask your teacher for the link again.',
@@ -225,6 +227,7 @@ const STRINGS = {
     'lost.text': 'Die Verbindung zum Server wurde unterbrochen.',
     'fatal.heading': 'Beitritt nicht möglich',
     'fatal.tryAgain': 'Noch einmal versuchen',
+    'removed.heading': 'Du wurdest entfernt',
     'people.count': '{n} im Unterricht',
     'error.unknown_room': 'Dieser Unterricht ist beendet oder der Link ist falsch.',
     'error.bad_secret': 'Dieser Link gilt nicht für diesen Unterricht. Bitte frage deine Lehrkraft noch einmal nach dem Link.',

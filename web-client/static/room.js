@@ -238,7 +238,8 @@ function handleEnded(info) {
     left: [t('left.heading'), '', t('left.rejoin'), true],
     lost: [t('lost.heading'), t('lost.text'), t('left.rejoin'), true],
     ended: [t('ended.heading'), t('ended.byHost'), '', false],
-    error: [t('fatal.heading'), errorText(info.code, info.message), t('fatal.tryAgain'), RETRYABLE.has(info.code)],
+    error: [t(info.code === 'removed' ? 'removed.heading' : 'fatal.heading'), errorText(info.code, info.message),
+      t('fatal.tryAgain'), RETRYABLE.has(info.code)],
   }[info.kind];
   showEnded(...texts);
   $('screen-ended').dataset.reason = info.kind === 'error' ? info.code : info.kind;
