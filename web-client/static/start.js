@@ -3,7 +3,7 @@
 // link. The room page shows the participant link from there (the server sends it to
 // hosts in `joined`), so nothing needs remembering here.
 
-import { applyI18n, t } from './i18n.js';
+import { applyI18n, setRoomKind, t } from './i18n.js';
 
 const form = document.getElementById('start-form');
 const titleInput = document.getElementById('room-title');
@@ -41,6 +41,8 @@ function setBusy(busy) {
 
 function handleKindChange() {
   if (!lobbyTouched) lobbyBox.checked = kind() === 'class';
+  setRoomKind(kind());
+  applyI18n();
   setBusy(false);
 }
 
