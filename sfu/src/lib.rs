@@ -13,8 +13,8 @@
 //! The sans-IO core: no sockets, no threads, no clock (time comes in as `now`):
 //! - [`api`]: ids, commands in, events out.
 //! - [`worker`]: one worker's rooms and the routing of datagrams to connections.
-//! - `room`: forwarding from up tracks to down tracks, subscription offers.
-//! - `participant`, `conn`: a participant's connections and tracks.
+//! - `room`: forwarding from up tracks to down tracks through the gates, subscription offers.
+//! - `participant`, `conn`: a participant's connections, tracks and gates.
 //! - `clock`: RTP timestamp continuity across publisher restarts.
 //! - `keyframe`: rate limiting of keyframe requests.
 //! - [`stun`]: the ufrag of a STUN message, for routing a new address.

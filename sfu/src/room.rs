@@ -84,7 +84,14 @@ impl Room {
                 self.handle_remote_candidate(participant, direction, &candidate);
                 Ok(())
             }
-            Command::Gate { .. } => Ok(()), // IMPLEMENTED BY THE SFU HELPER (issue 4)
+            Command::Gate {
+                participant,
+                source,
+                open,
+            } => {
+                self.handle_gate(now, participant, source, open, ctx);
+                Ok(())
+            }
             Command::Leave { participant } => {
                 if let Some(p) = self.participants.remove(&participant) {
                     self.unroute_participant(&p, ctx);
@@ -158,6 +165,41 @@ impl Room {
     }
 
     // ---- commands ----
+
+    /// Opens or closes one of a participant's gates, which `forward` checks on every frame.
+    /// Signaling may race a participant's leave, so an unknown participant is no error.
+    fn handle_gate(
+        &mut self,
+        now: Instant,
+        participant: ParticipantId,
+        source: Source,
+        open: bool,
+        ctx: &mut Ctx,
+    ) {
+        let Some(p) = self.participants.get_mut(&participant) else {
+            tracing::trace!(%participant, "gate for a participant not in the room");
+            return;
+        };
+        if !p.gates.set(source, open) {
+            return;
+        }
+        tracing::debug!(%participant, source = source.as_str(), open, "gate");
+        if open && source != Source::Microphone {
+            // Subscribers missed frames the next delta frame refers to: they wait for a
+            // keyframe, and the publisher is asked for one at once (within the limiter).
+            let stream = StreamKey {
+                publisher: participant,
+                source,
+            };
+            for sub in self.participants.values_mut() {
+                let tracks = sub.down.tracks.iter_mut();
+                for t in tracks.filter(|t| t.stream == stream && t.kind == Kind::Video) {
+                    t.need_keyframe = true;
+                }
+            }
+            self.request_keyframe(stream, now, ctx);
+        }
+    }
 
     fn handle_publish(
         &mut self,
@@ -393,6 +435,10 @@ impl Room {
         else {
             return;
         };
+        if !p.gates.is_open(track.source) {
+            ctx.stats.frames_gated += 1;
+            return;
+        }
         let stream = StreamKey {
             publisher,
             source: track.source,

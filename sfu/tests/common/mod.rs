@@ -10,7 +10,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use aula_sfu::worker::{CoreConfig, Output, Worker};
-use aula_sfu::{Command, Kind, ParticipantId, RoomId, SfuEvent};
+use aula_sfu::{Command, Kind, ParticipantId, RoomId, SfuEvent, Source};
 use str0m::change::{SdpAnswer, SdpOffer, SdpPendingOffer};
 use str0m::format::Codec;
 use str0m::media::{Direction, MediaKind, MediaTime, Mid};
@@ -64,6 +64,8 @@ pub struct Client {
     audio_time: u64,
     video_time: u64,
     pub keyframes_sent: usize,
+    /// When keyframe requests (PLI/FIR) reached this client's publish connection.
+    pub keyframe_requests: Vec<Instant>,
     /// What this client's camera encodes: VP8, or H.264 as Safari prefers.
     pub video_codec: Codec,
 }
@@ -139,6 +141,16 @@ impl Sim {
             sources: Vec::new(),
         };
         self.worker.handle_command(now, &self.room, cmd);
+    }
+
+    /// Signaling opens or closes one of client `i`'s gates.
+    pub fn gate(&mut self, i: usize, source: Source, open: bool) {
+        let cmd = Command::Gate {
+            participant: self.clients[i].id,
+            source,
+            open,
+        };
+        self.worker.handle_command(self.now, &self.room, cmd);
     }
 
     pub fn leave(&mut self, i: usize) {
@@ -271,6 +283,7 @@ impl Client {
             audio_time: 0,
             video_time: 0,
             keyframes_sent: 0,
+            keyframe_requests: Vec::new(),
             video_codec: Codec::Vp8,
         }
     }
@@ -399,7 +412,10 @@ impl Client {
                 self.next_audio = now;
                 self.next_video = now;
             }
-            (false, Event::KeyframeRequest(_)) => self.want_keyframe = true,
+            (false, Event::KeyframeRequest(_)) => {
+                self.want_keyframe = true;
+                self.keyframe_requests.push(now);
+            }
             (true, Event::MediaData(d)) => {
                 let Some((from, kind)) = self.down_tracks.get(&d.mid).copied() else {
                     return;
@@ -461,6 +477,8 @@ impl Client {
                     answer: answer.to_sdp_string(),
                 })
             }
+            // Speakers are followed by tests/active-speaker.rs.
+            SfuEvent::Speakers { .. } => None,
             SfuEvent::Error(e) => {
                 self.errors.push(e.to_string());
                 None
