@@ -17,6 +17,7 @@
 //! - `participant`, `conn`: a participant's connections, tracks and gates.
 //! - `clock`: RTP timestamp continuity across publisher restarts.
 //! - `keyframe`: rate limiting of keyframe requests.
+//! - `speakers`: active-speaker detection from the audio levels publishers send.
 //! - [`stun`]: the ufrag of a STUN message, for routing a new address.
 //!
 //! The I/O shell, [`shell`]: one UDP port, reader threads that route datagrams to worker
@@ -29,6 +30,7 @@ mod keyframe;
 mod participant;
 mod room;
 pub mod shell;
+mod speakers;
 pub mod stun;
 pub mod worker;
 

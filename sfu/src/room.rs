@@ -18,6 +18,7 @@ use crate::conn::Conn;
 use crate::participant::{
     DownState, DownTrack, Participant, StreamKey, Up, UpTrack, kind_of, media_kind,
 };
+use crate::speakers::Speakers;
 use crate::worker::{ConnKey, Ctx, Output};
 
 pub(crate) struct Room {
@@ -28,6 +29,8 @@ pub(crate) struct Room {
     streams_changed: bool,
     /// Scratch buffer for events polled from connections; kept to avoid allocating per packet.
     events: Vec<(ParticipantId, Direction, Event)>,
+    /// Active-speaker detection over the audio that passes the gates.
+    speakers: Speakers,
     next_timeout: Option<Instant>,
 }
 
@@ -38,6 +41,7 @@ impl Room {
             participants: BTreeMap::new(),
             streams_changed: false,
             events: Vec::new(),
+            speakers: Speakers::default(),
             next_timeout: None,
         }
     }
@@ -57,10 +61,7 @@ impl Room {
     pub fn handle_command(&mut self, now: Instant, cmd: Command, ctx: &mut Ctx) {
         let result = match cmd {
             Command::Join { participant } => {
-                self.participants
-                    .entry(participant)
-                    .or_insert_with(|| Participant::new(participant));
-                self.streams_changed = true;
+                self.handle_join(participant, ctx);
                 Ok(())
             }
             Command::Publish {
@@ -95,6 +96,7 @@ impl Room {
             Command::Leave { participant } => {
                 if let Some(p) = self.participants.remove(&participant) {
                     self.unroute_participant(&p, ctx);
+                    self.speakers.handle_leave(participant, now);
                     self.streams_changed = true;
                 }
                 Ok(())
@@ -152,6 +154,7 @@ impl Room {
                 }
             }
         }
+        self.announce_speakers(now, ctx);
         self.drive(now, ctx);
     }
 
@@ -161,10 +164,28 @@ impl Room {
         for p in participants.values() {
             self.unroute_participant(p, ctx);
         }
+        self.speakers = Speakers::default();
         self.next_timeout = None;
     }
 
     // ---- commands ----
+
+    fn handle_join(&mut self, participant: ParticipantId, ctx: &mut Ctx) {
+        if self.participants.contains_key(&participant) {
+            return;
+        }
+        self.participants
+            .insert(participant, Participant::new(participant));
+        self.streams_changed = true;
+        // Others heard of the speakers as they changed; a newcomer hears where things stand.
+        if let Some(s) = self.speakers.announced() {
+            let event = SfuEvent::Speakers {
+                speaking: s.speaking.clone(),
+                dominant: s.dominant,
+            };
+            self.emit(participant, event, ctx);
+        }
+    }
 
     /// Opens or closes one of a participant's gates, which `forward` checks on every frame.
     /// Signaling may race a participant's leave, so an unknown participant is no error.
@@ -184,7 +205,13 @@ impl Room {
             return;
         }
         tracing::debug!(%participant, source = source.as_str(), open, "gate");
-        if open && source != Source::Microphone {
+        if source == Source::Microphone {
+            if !open {
+                self.speakers.handle_mute(participant, now);
+            }
+            return;
+        }
+        if open {
             // Subscribers missed frames the next delta frame refers to: they wait for a
             // keyframe, and the publisher is asked for one at once (within the limiter).
             let stream = StreamKey {
@@ -367,7 +394,20 @@ impl Room {
                     .map(|c| c.next_timeout)
                     .chain(p.keyframe_timeout())
             })
+            .chain(self.speakers.poll_timeout())
             .min();
+    }
+
+    /// Tells everyone in the room who speaks, if a speakers tick is due and it changed.
+    fn announce_speakers(&mut self, now: Instant, ctx: &mut Ctx) {
+        let Some(s) = self.speakers.handle_timeout(now) else {
+            return;
+        };
+        let (speaking, dominant) = (s.speaking.clone(), s.dominant);
+        for &id in self.participants.keys() {
+            let speaking = speaking.clone();
+            self.emit(id, SfuEvent::Speakers { speaking, dominant }, ctx);
+        }
     }
 
     fn poll_conns(&mut self, ctx: &mut Ctx) {
@@ -438,6 +478,10 @@ impl Room {
         if !p.gates.is_open(track.source) {
             ctx.stats.frames_gated += 1;
             return;
+        }
+        if let (Kind::Audio, Some(level)) = (track.kind, data.ext_vals.audio_level) {
+            self.speakers
+                .handle_level(publisher, level, data.network_time);
         }
         let stream = StreamKey {
             publisher,
@@ -670,12 +714,17 @@ fn write_frame(
     generation: u32,
     clock_rate: str0m::media::Frequency,
 ) -> bool {
-    let Some(writer) = conn.rtc.writer(mid) else {
+    let Some(mut writer) = conn.rtc.writer(mid) else {
         return false;
     };
     let Some(pt) = writer.match_params(data.params) else {
         return false;
     };
+    // Passed on, so that browsers show levels in getSynchronizationSources().
+    if let Some(level) = data.ext_vals.audio_level {
+        let voice = data.ext_vals.voice_activity.unwrap_or(false);
+        writer = writer.audio_level(level, voice);
+    }
     let time = clock.map(
         data.time.numer(),
         clock_rate.get(),

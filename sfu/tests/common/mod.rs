@@ -35,6 +35,16 @@ pub struct Received {
     pub first_seq: u64,
     pub last_seq: u64,
     pub at: Instant,
+    /// The audio level header extension, as the SFU passed it on.
+    pub audio_level: Option<i8>,
+}
+
+/// A `Speakers` event as one client received it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SpeakersSeen {
+    pub at: Instant,
+    pub speaking: Vec<ParticipantId>,
+    pub dominant: Option<ParticipantId>,
 }
 
 /// One side of a client: a str0m `Rtc` on its own address.
@@ -68,6 +78,10 @@ pub struct Client {
     pub keyframe_requests: Vec<Instant>,
     /// What this client's camera encodes: VP8, or H.264 as Safari prefers.
     pub video_codec: Codec,
+    /// The audio level (dBov, -127..=0) this client puts on its audio frames, as a browser
+    /// does with the ssrc-audio-level extension; `None` sends none.
+    pub audio_level: Option<i8>,
+    pub speakers: Vec<SpeakersSeen>,
 }
 
 pub struct Sim {
@@ -285,6 +299,8 @@ impl Client {
             keyframes_sent: 0,
             keyframe_requests: Vec::new(),
             video_codec: Codec::Vp8,
+            audio_level: None,
+            speakers: Vec::new(),
         }
     }
 
@@ -350,15 +366,13 @@ impl Client {
             self.next_audio += AUDIO_INTERVAL;
             self.audio_time += 960;
             let mid = self.up_mids[0].0;
-            write(
-                &mut up.rtc,
-                mid,
-                Codec::Opus,
-                now,
-                self.audio_time,
-                48_000,
-                vec![0xfc; 120],
-            );
+            let frame = Frame {
+                codec: Codec::Opus,
+                time: self.audio_time,
+                hz: 48_000,
+                level: self.audio_level,
+            };
+            write(&mut up.rtc, mid, now, frame, vec![0xfc; 120]);
         }
         if now >= self.next_video {
             self.next_video += VIDEO_INTERVAL;
@@ -371,15 +385,13 @@ impl Client {
             }
             let frame = video_frame(self.video_codec, key);
             let mid = self.up_mids[1].0;
-            write(
-                &mut up.rtc,
-                mid,
-                self.video_codec,
-                now,
-                self.video_time,
-                90_000,
-                frame,
-            );
+            let meta = Frame {
+                codec: self.video_codec,
+                time: self.video_time,
+                hz: 90_000,
+                level: None,
+            };
+            write(&mut up.rtc, mid, now, meta, frame);
         }
     }
 
@@ -431,6 +443,7 @@ impl Client {
                     first_seq: **d.seq_range.start(),
                     last_seq: **d.seq_range.end(),
                     at: now,
+                    audio_level: d.ext_vals.audio_level,
                 });
             }
             _ => {}
@@ -477,8 +490,14 @@ impl Client {
                     answer: answer.to_sdp_string(),
                 })
             }
-            // Speakers are followed by tests/active-speaker.rs.
-            SfuEvent::Speakers { .. } => None,
+            SfuEvent::Speakers { speaking, dominant } => {
+                self.speakers.push(SpeakersSeen {
+                    at: now,
+                    speaking,
+                    dominant,
+                });
+                None
+            }
             SfuEvent::Error(e) => {
                 self.errors.push(e.to_string());
                 None
@@ -521,17 +540,29 @@ pub fn publish_offer(now: Instant) -> String {
     offer.to_sdp_string()
 }
 
-fn write(rtc: &mut Rtc, mid: Mid, codec: Codec, now: Instant, time: u64, hz: u32, data: Vec<u8>) {
-    let Some(writer) = rtc.writer(mid) else {
+/// What a client writes besides the payload.
+struct Frame {
+    codec: Codec,
+    time: u64,
+    hz: u32,
+    level: Option<i8>,
+}
+
+fn write(rtc: &mut Rtc, mid: Mid, now: Instant, frame: Frame, data: Vec<u8>) {
+    let Some(mut writer) = rtc.writer(mid) else {
         return;
     };
     let Some(pt) = writer
         .payload_params()
-        .find(|p| p.spec().codec == codec)
+        .find(|p| p.spec().codec == frame.codec)
         .map(|p| p.pt())
     else {
         return;
     };
-    let time = MediaTime::new(time, str0m::media::Frequency::new(hz).unwrap());
+    if let Some(level) = frame.level {
+        writer = writer.audio_level(level, level > -50);
+    }
+    let hz = str0m::media::Frequency::new(frame.hz).unwrap();
+    let time = MediaTime::new(frame.time, hz);
     writer.write(pt, now, time, data).expect("write media");
 }
