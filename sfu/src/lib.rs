@@ -15,6 +15,7 @@
 //! - [`worker`]: one worker's rooms and the routing of datagrams to connections.
 //! - `room`: forwarding from up tracks to down tracks through the gates, subscription offers.
 //! - `participant`, `conn`: a participant's connections, tracks and gates.
+//! - `sdp`: what the core reads from a publish offer before str0m does.
 //! - `clock`: RTP timestamp continuity across publisher restarts.
 //! - `keyframe`: rate limiting of keyframe requests.
 //! - `speakers`: active-speaker detection from the audio levels publishers send.
@@ -29,6 +30,7 @@ mod conn;
 mod keyframe;
 mod participant;
 mod room;
+mod sdp;
 pub mod shell;
 mod speakers;
 pub mod stun;
