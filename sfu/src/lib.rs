@@ -13,10 +13,12 @@
 //! The sans-IO core: no sockets, no threads, no clock (time comes in as `now`):
 //! - [`api`]: ids, commands in, events out.
 //! - [`worker`]: one worker's rooms and the routing of datagrams to connections.
-//! - `room`: forwarding from up tracks to down tracks, subscription offers.
-//! - `participant`, `conn`: a participant's connections and tracks.
+//! - `room`: forwarding from up tracks to down tracks through the gates, subscription offers.
+//! - `participant`, `conn`: a participant's connections, tracks and gates.
+//! - `sdp`: what the core reads from a publish offer before str0m does.
 //! - `clock`: RTP timestamp continuity across publisher restarts.
 //! - `keyframe`: rate limiting of keyframe requests.
+//! - `speakers`: active-speaker detection from the audio levels publishers send.
 //! - [`stun`]: the ufrag of a STUN message, for routing a new address.
 //!
 //! The I/O shell, [`shell`]: one UDP port, reader threads that route datagrams to worker
@@ -28,7 +30,9 @@ mod conn;
 mod keyframe;
 mod participant;
 mod room;
+mod sdp;
 pub mod shell;
+mod speakers;
 pub mod stun;
 pub mod worker;
 

@@ -25,6 +25,41 @@ pub(crate) struct Participant {
     pub down: Down,
     /// Counts publish connections; a down track rebases its timestamps when this changes.
     pub generation: u32,
+    /// Which of its sources may reach others. Kept here, not on the up tracks, so that a
+    /// mute outlives a re-publish and may be set before the first one.
+    pub gates: Gates,
+}
+
+/// One open/closed flag per [`Source`], all open at first. A bitset of closed gates: checked on
+/// every frame, so a lookup is a shift and a mask.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Gates {
+    closed: u8,
+}
+
+impl Gates {
+    pub fn is_open(self, source: Source) -> bool {
+        self.closed & bit(source) == 0
+    }
+
+    /// Sets one gate; returns true if it changed.
+    pub fn set(&mut self, source: Source, open: bool) -> bool {
+        let before = self.closed;
+        if open {
+            self.closed &= !bit(source);
+        } else {
+            self.closed |= bit(source);
+        }
+        before != self.closed
+    }
+}
+
+fn bit(source: Source) -> u8 {
+    match source {
+        Source::Microphone => 1,
+        Source::Camera => 2,
+        Source::Screen => 4,
+    }
 }
 
 /// The publish connection (publisher -> SFU).
@@ -90,11 +125,16 @@ impl Participant {
             up: None,
             down: Down::default(),
             generation: 0,
+            gates: Gates::default(),
         }
     }
 
-    /// Asks this participant's encoder for a keyframe of `source`, within the rate limit.
+    /// Asks this participant's encoder for a keyframe of `source`, within the rate limit. Not
+    /// while the source's gate is closed: nobody sees it, and reopening asks anew.
     pub fn request_keyframe(&mut self, source: Source, now: Instant) -> bool {
+        if !self.gates.is_open(source) {
+            return false;
+        }
         let Some(up) = &mut self.up else {
             return false;
         };
@@ -161,5 +201,29 @@ pub(crate) fn media_kind(kind: Kind) -> MediaKind {
     match kind {
         Kind::Audio => MediaKind::Audio,
         Kind::Video => MediaKind::Video,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gates_start_open_and_close_one_source_at_a_time() {
+        let mut g = Gates::default();
+        assert!(
+            [Source::Microphone, Source::Camera, Source::Screen]
+                .iter()
+                .all(|s| g.is_open(*s))
+        );
+        assert!(g.set(Source::Microphone, false));
+        assert!(
+            !g.set(Source::Microphone, false),
+            "closing twice changes nothing"
+        );
+        assert!(!g.is_open(Source::Microphone));
+        assert!(g.is_open(Source::Camera) && g.is_open(Source::Screen));
+        assert!(g.set(Source::Microphone, true));
+        assert_eq!(g, Gates::default());
     }
 }

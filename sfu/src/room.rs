@@ -18,6 +18,8 @@ use crate::conn::Conn;
 use crate::participant::{
     DownState, DownTrack, Participant, StreamKey, Up, UpTrack, kind_of, media_kind,
 };
+use crate::sdp::{count_media_sections, offered_media, source_for};
+use crate::speakers::Speakers;
 use crate::worker::{ConnKey, Ctx, Output};
 
 pub(crate) struct Room {
@@ -28,6 +30,8 @@ pub(crate) struct Room {
     streams_changed: bool,
     /// Scratch buffer for events polled from connections; kept to avoid allocating per packet.
     events: Vec<(ParticipantId, Direction, Event)>,
+    /// Active-speaker detection over the audio that passes the gates.
+    speakers: Speakers,
     next_timeout: Option<Instant>,
 }
 
@@ -38,6 +42,7 @@ impl Room {
             participants: BTreeMap::new(),
             streams_changed: false,
             events: Vec::new(),
+            speakers: Speakers::default(),
             next_timeout: None,
         }
     }
@@ -57,10 +62,7 @@ impl Room {
     pub fn handle_command(&mut self, now: Instant, cmd: Command, ctx: &mut Ctx) {
         let result = match cmd {
             Command::Join { participant } => {
-                self.participants
-                    .entry(participant)
-                    .or_insert_with(|| Participant::new(participant));
-                self.streams_changed = true;
+                self.handle_join(participant, ctx);
                 Ok(())
             }
             Command::Publish {
@@ -84,10 +86,18 @@ impl Room {
                 self.handle_remote_candidate(participant, direction, &candidate);
                 Ok(())
             }
-            Command::Gate { .. } => Ok(()), // IMPLEMENTED BY THE SFU HELPER (issue 4)
+            Command::Gate {
+                participant,
+                source,
+                open,
+            } => {
+                self.handle_gate(now, participant, source, open, ctx);
+                Ok(())
+            }
             Command::Leave { participant } => {
                 if let Some(p) = self.participants.remove(&participant) {
                     self.unroute_participant(&p, ctx);
+                    self.speakers.handle_leave(participant, now);
                     self.streams_changed = true;
                 }
                 Ok(())
@@ -145,6 +155,7 @@ impl Room {
                 }
             }
         }
+        self.announce_speakers(now, ctx);
         self.drive(now, ctx);
     }
 
@@ -154,10 +165,69 @@ impl Room {
         for p in participants.values() {
             self.unroute_participant(p, ctx);
         }
+        self.speakers = Speakers::default();
         self.next_timeout = None;
     }
 
     // ---- commands ----
+
+    fn handle_join(&mut self, participant: ParticipantId, ctx: &mut Ctx) {
+        if self.participants.contains_key(&participant) {
+            return;
+        }
+        self.participants
+            .insert(participant, Participant::new(participant));
+        self.streams_changed = true;
+        // Others heard of the speakers as they changed; a newcomer hears where things stand.
+        if let Some(s) = self.speakers.announced() {
+            let event = SfuEvent::Speakers {
+                speaking: s.speaking.clone(),
+                dominant: s.dominant,
+            };
+            self.emit(participant, event, ctx);
+        }
+    }
+
+    /// Opens or closes one of a participant's gates, which `forward` checks on every frame.
+    /// Signaling may race a participant's leave, so an unknown participant is no error.
+    fn handle_gate(
+        &mut self,
+        now: Instant,
+        participant: ParticipantId,
+        source: Source,
+        open: bool,
+        ctx: &mut Ctx,
+    ) {
+        let Some(p) = self.participants.get_mut(&participant) else {
+            tracing::trace!(%participant, "gate for a participant not in the room");
+            return;
+        };
+        if !p.gates.set(source, open) {
+            return;
+        }
+        tracing::debug!(%participant, source = source.as_str(), open, "gate");
+        if source == Source::Microphone {
+            if !open {
+                self.speakers.handle_mute(participant, now);
+            }
+            return;
+        }
+        if open {
+            // Subscribers missed frames the next delta frame refers to: they wait for a
+            // keyframe, and the publisher is asked for one at once (within the limiter).
+            let stream = StreamKey {
+                publisher: participant,
+                source,
+            };
+            for sub in self.participants.values_mut() {
+                let tracks = sub.down.tracks.iter_mut();
+                for t in tracks.filter(|t| t.stream == stream && t.kind == Kind::Video) {
+                    t.need_keyframe = true;
+                }
+            }
+            self.request_keyframe(stream, now, ctx);
+        }
+    }
 
     fn handle_publish(
         &mut self,
@@ -325,7 +395,20 @@ impl Room {
                     .map(|c| c.next_timeout)
                     .chain(p.keyframe_timeout())
             })
+            .chain(self.speakers.poll_timeout())
             .min();
+    }
+
+    /// Tells everyone in the room who speaks, if a speakers tick is due and it changed.
+    fn announce_speakers(&mut self, now: Instant, ctx: &mut Ctx) {
+        let Some(s) = self.speakers.handle_timeout(now) else {
+            return;
+        };
+        let (speaking, dominant) = (s.speaking.clone(), s.dominant);
+        for &id in self.participants.keys() {
+            let speaking = speaking.clone();
+            self.emit(id, SfuEvent::Speakers { speaking, dominant }, ctx);
+        }
     }
 
     fn poll_conns(&mut self, ctx: &mut Ctx) {
@@ -393,6 +476,14 @@ impl Room {
         else {
             return;
         };
+        if !p.gates.is_open(track.source) {
+            ctx.stats.frames_gated += 1;
+            return;
+        }
+        if let (Kind::Audio, Some(level)) = (track.kind, data.ext_vals.audio_level) {
+            self.speakers
+                .handle_level(publisher, level, data.network_time);
+        }
         let stream = StreamKey {
             publisher,
             source: track.source,
@@ -624,12 +715,17 @@ fn write_frame(
     generation: u32,
     clock_rate: str0m::media::Frequency,
 ) -> bool {
-    let Some(writer) = conn.rtc.writer(mid) else {
+    let Some(mut writer) = conn.rtc.writer(mid) else {
         return false;
     };
     let Some(pt) = writer.match_params(data.params) else {
         return false;
     };
+    // Passed on, so that browsers show levels in getSynchronizationSources().
+    if let Some(level) = data.ext_vals.audio_level {
+        let voice = data.ext_vals.voice_activity.unwrap_or(false);
+        writer = writer.audio_level(level, voice);
+    }
     let time = clock.map(
         data.time.numer(),
         clock_rate.get(),
@@ -678,57 +774,6 @@ fn plan_down_tracks<'a>(
     }
 }
 
-/// What a published m-line carries: the client's word for its mid, else the usual by kind.
-fn source_for(hints: &[(String, Source)], mid: &str, kind: Kind) -> Source {
-    let hinted = hints.iter().find(|(m, _)| m == mid).map(|(_, s)| *s);
-    match (hinted, kind) {
-        (Some(Source::Microphone), Kind::Audio) => Source::Microphone,
-        (Some(s @ (Source::Camera | Source::Screen)), Kind::Video) => s,
-        (_, Kind::Audio) => Source::Microphone,
-        (_, Kind::Video) => Source::Camera,
-    }
-}
-
-/// Audio and video m-lines in an SDP (data channels do not count as tracks).
-fn count_media_sections(sdp: &str) -> usize {
-    sdp.lines()
-        .filter(|l| l.starts_with("m=audio") || l.starts_with("m=video"))
-        .count()
-}
-
-/// The audio and video m-lines of an offer that send media to us: (mid, kind).
-fn offered_media(sdp: &str) -> Vec<(String, Kind)> {
-    let mut found = Vec::new();
-    // (kind, mid, sends) of the section being read
-    let mut section: Option<(Kind, Option<String>, bool)> = None;
-    let mut finish = |s: Option<(Kind, Option<String>, bool)>| {
-        if let Some((kind, Some(mid), true)) = s {
-            found.push((mid, kind));
-        }
-    };
-    for line in sdp.lines() {
-        let line = line.trim_end();
-        if let Some(m) = line.strip_prefix("m=") {
-            finish(section.take());
-            let kind = match m.split(' ').next() {
-                Some("audio") => Some(Kind::Audio),
-                Some("video") => Some(Kind::Video),
-                _ => None,
-            };
-            let port_zero = m.split(' ').nth(1) == Some("0");
-            section = kind.filter(|_| !port_zero).map(|k| (k, None, true));
-        } else if let Some((_, mid, sends)) = &mut section {
-            if let Some(v) = line.strip_prefix("a=mid:") {
-                *mid = Some(v.to_string());
-            } else if line == "a=recvonly" || line == "a=inactive" {
-                *sends = false;
-            }
-        }
-    }
-    finish(section);
-    found
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -771,36 +816,5 @@ mod tests {
         plan_down_tracks(&mut tracks, wanted.iter());
         assert_eq!(tracks.len(), 1);
         assert_eq!(tracks[0].state, DownState::Open(mid));
-    }
-
-    #[test]
-    fn source_hints_are_checked_against_kind() {
-        let hints = vec![
-            ("0".to_string(), Source::Screen),
-            ("1".to_string(), Source::Screen),
-        ];
-        assert_eq!(source_for(&hints, "0", Kind::Audio), Source::Microphone);
-        assert_eq!(source_for(&hints, "1", Kind::Video), Source::Screen);
-        assert_eq!(source_for(&hints, "9", Kind::Video), Source::Camera);
-    }
-
-    #[test]
-    fn finds_the_sending_media_of_an_offer() {
-        let sdp = "v=0\r\nm=audio 9 UDP\r\na=mid:0\r\na=sendonly\r\n\
-                   m=video 9 UDP\r\na=mid:1\r\na=sendrecv\r\n\
-                   m=video 9 UDP\r\na=mid:2\r\na=recvonly\r\n\
-                   m=video 0 UDP\r\na=mid:3\r\n\
-                   m=application 9 UDP\r\na=mid:4\r\n";
-        let found = offered_media(sdp);
-        assert_eq!(
-            found,
-            [("0".into(), Kind::Audio), ("1".into(), Kind::Video)]
-        );
-    }
-
-    #[test]
-    fn counts_only_audio_and_video_sections() {
-        let sdp = "v=0\r\nm=audio 9 UDP\r\nm=video 9 UDP\r\nm=application 9 UDP\r\n";
-        assert_eq!(count_media_sections(sdp), 2);
     }
 }

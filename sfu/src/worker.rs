@@ -51,6 +51,9 @@ pub struct CoreStats {
     pub frames_forwarded: u64,
     /// Video frames held back from a subscriber until the next keyframe.
     pub frames_waiting_keyframe: u64,
+    /// Frames a closed gate kept from every subscriber (a muted microphone, a stopped
+    /// camera); counted once per frame, not per subscriber.
+    pub frames_gated: u64,
     /// PLIs sent to publishers.
     pub keyframe_requests: u64,
     /// Connections str0m gave up on.

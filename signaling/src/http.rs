@@ -241,6 +241,7 @@ async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
             c.frames_waiting_keyframe,
         ),
         ("aula_keyframe_requests_total", c.keyframe_requests),
+        ("aula_frames_gated_total", c.frames_gated),
         ("aula_connections_failed_total", c.conns_failed),
     ];
     let mut body = String::new();

@@ -1,4 +1,4 @@
-// The local camera and microphone.
+// The local camera, microphone and screen share.
 //
 // A pupil without a camera (or who said "no") must still be able to join and watch, so
 // asking for both at once falls back to asking for each alone; whatever is granted is
@@ -20,6 +20,7 @@ export class LocalMedia {
     this.stream = new MediaStream();
     this.audioTrack = null;
     this.videoTrack = null;
+    this.screenTrack = null;
   }
 
   /** Acquires what it can; never throws. */
@@ -37,9 +38,14 @@ export class LocalMedia {
     return this;
   }
 
-  /** Tracks to publish: audio first, then video (the order of the m-lines). */
+  /**
+   * What to publish, in m-line order: [{track, source}] with source `microphone`,
+   * `camera` or `screen` (docs/protocol.md, `publish`).
+   */
   tracks() {
-    return [this.audioTrack, this.videoTrack].filter(Boolean);
+    return [
+      [this.audioTrack, 'microphone'], [this.videoTrack, 'camera'], [this.screenTrack, 'screen'],
+    ].filter(([track]) => track).map(([track, source]) => ({ track, source }));
   }
 
   /** 'noMedia', 'noMic', 'noCamera' or null: which notice to show. */
@@ -55,18 +61,50 @@ export class LocalMedia {
     return {
       audio: Boolean(this.audioTrack && this.audioTrack.enabled),
       video: Boolean(this.videoTrack && this.videoTrack.enabled),
+      screen: Boolean(this.screenTrack),
     };
   }
 
-  /** Flips a track's `enabled`; kind is 'audio' or 'video'. Returns the new state. */
-  toggle(kind) {
+  /** Turns the microphone ('audio') or camera ('video') on or off. Returns the new state. */
+  setEnabled(kind, on) {
     const track = kind === 'audio' ? this.audioTrack : this.videoTrack;
-    if (track) track.enabled = !track.enabled;
+    if (track) track.enabled = Boolean(on);
     return this.state();
+  }
+
+  /**
+   * Asks the browser for a screen, window or tab to share. Resolves to the track, or
+   * null if the user cancelled or the browser cannot share. `onended` fires when the
+   * user stops sharing from the browser's own bar.
+   */
+  async startScreen(onended) {
+    if (this.screenTrack) return this.screenTrack;
+    if (!navigator.mediaDevices || !navigator.mediaDevices.getDisplayMedia) return null;
+    try {
+      const stream = await navigator.mediaDevices.getDisplayMedia({ video: true, audio: false });
+      this.screenTrack = stream.getVideoTracks()[0] || null;
+    } catch (err) {
+      console.info('aula: getDisplayMedia failed', err && err.name);
+      return null;
+    }
+    if (this.screenTrack) {
+      this.screenTrack.contentHint = 'detail';
+      this.screenTrack.addEventListener('ended', () => onended(), { once: true });
+    }
+    return this.screenTrack;
+  }
+
+  /** Stops the screen share; returns whether there was one. */
+  stopScreen() {
+    if (!this.screenTrack) return false;
+    this.screenTrack.stop();
+    this.screenTrack = null;
+    return true;
   }
 
   /** Turns the devices off (the camera light goes out). */
   stop() {
+    this.stopScreen();
     for (const track of this.stream.getTracks()) track.stop();
     this.audioTrack = null;
     this.videoTrack = null;

@@ -1,36 +1,46 @@
-// The room page, /room/{id}#k=SECRET: the same page for teachers and students (the
-// server decides the role from the secret). Three screens: the join form, the call,
-// and an end screen ("You left", "Connection lost", or an error). Before the join form
-// the page asks GET /api/rooms/{id} for the title; a room that has ended goes straight
-// to the end screen, so nobody types a name for nothing.
+// The room page, /room/{id}#k=SECRET: the same page for hosts and participants (the
+// server decides the role from the secret). Four screens: the join form, the lobby,
+// the call, and an end screen ("You left", "Connection lost", "The lesson has ended",
+// or an error). Before the join form the page asks GET /api/rooms/{id} for the title;
+// a room that has ended goes straight to the end screen, so nobody types a name for
+// nothing.
 //
 // The secret is read from the URL fragment, so it is never sent in an HTTP request.
+// This file wires the screens and the buttons; the call's parts live in controls.js
+// (microphone, camera, screen), lobby.js, hostpanel.js, hands.js, chat.js, layout.js.
 //
 // window.aula exposes read-only hooks for the browser tests and for debugging from
-// the console: the peer connections, the tiles, inbound stats, timings and a log of
-// message types.
+// the console (see exposeTestHooks).
 
-import { applyI18n, errorText, t } from './i18n.js';
+import { applyI18n, errorText, setRoomKind, t } from './i18n.js';
 import { lastName, rememberName } from './store.js';
 import { TileGrid } from './tiles.js';
 import { Call } from './call.js';
-import { icon } from './icons.js';
+import { ChatPanel } from './chat.js';
+import { Layout } from './layout.js';
+import { chimeCount, handleWaiting, showLobbyScreen } from './lobby.js';
+import { renderPeople } from './hostpanel.js';
+import { handQueue, toggleHand, updateHandButton } from './hands.js';
+import { moderatedText, setupControls, updateControls } from './controls.js';
+import { $, keyText, setButton, showNotice } from './ui.js';
 
-const $ = (id) => document.getElementById(id);
 const roomId = decodeURIComponent(location.pathname.split('/').filter(Boolean)[1] || '');
 const secret = new URLSearchParams(location.hash.slice(1)).get('k') || '';
 const grid = new TileGrid($('tiles'));
+const layout = new Layout($('tiles'));
+const chat = new ChatPanel();
 // Errors after which trying the same link again can help.
-const RETRYABLE = new Set(['server_busy', 'room_full', 'connect']);
+const RETRYABLE = new Set(['server_busy', 'room_full', 'connect', 'room_locked']);
 // How long the room check may take before the join form shows anyway (the join then
 // gives the definitive answer).
 const ROOM_CHECK_TIMEOUT_MS = 5000;
 
 let call = null;
 let joinClickedAt = null;
+let roomKind = 'class';
 
 function show(screen) {
-  for (const id of ['screen-prejoin', 'screen-call', 'screen-ended']) $(id).hidden = id !== screen;
+  for (const id of ['screen-prejoin', 'screen-lobby', 'screen-call', 'screen-ended']) $(id).hidden = id !== screen;
 }
 
 /** The name rules of protocol.md: trimmed, 1..=40 characters, no control characters. */
@@ -38,6 +48,14 @@ function validName(raw) {
   const name = raw.trim();
   const length = Array.from(name).length;
   return length >= 1 && length <= 40 && !/\p{Cc}/u.test(name) ? name : null;
+}
+
+/** Class or meeting: the words change ("teacher" or "host"). */
+function setKind(kind) {
+  roomKind = kind === 'meeting' ? 'meeting' : 'class';
+  setRoomKind(roomKind);
+  applyI18n();
+  grid.roleLabel = (role) => t(`role.${role}`);
 }
 
 // ---- join form ----
@@ -73,15 +91,25 @@ function join(name) {
     return;
   }
   call = new Call({ roomId, secret, name, grid });
-  call.onjoined = handleJoined;
-  call.onrefused = handleRefused;
-  call.onended = handleEnded;
-  call.onmedia = handleMedia;
-  call.onnotice = showNotice;
+  call.on('refused', handleRefused)
+    .on('lobby', handleLobby)
+    .on('joined', handleJoined)
+    .on('ended', handleEnded)
+    .on('media', () => updateControls(call))
+    .on('settings', handleSettings)
+    .on('self', handleSelf)
+    .on('members', refreshPeople)
+    .on('waiting', (w) => { handleWaiting(call, w, (id) => call.act('admit', { participant: id })); refreshPeople(); })
+    .on('link', showInvite)
+    .on('chat', (m) => chat.handleMessage(m))
+    .on('speakers', () => layout.update())
+    .on('moderated', (m) => showNotice(moderatedText(call, m)))
+    .on('refusal', handleRefusal)
+    .on('notice', (key) => showNotice(keyText(key)));
   call.start();
 }
 
-// ---- in the call ----
+// ---- lobby and call ----
 
 /** The server refused the name (rare: the form checks first); back to the form. */
 function handleRefused(err) {
@@ -91,15 +119,53 @@ function handleRefused(err) {
   $('name-input').focus();
 }
 
+function handleLobby(msg) {
+  setJoining(false);
+  if (msg.room) {
+    setKind(msg.room.kind);
+    showTitle(msg.room.title || '');
+  }
+  showLobbyScreen();
+  show('screen-lobby');
+}
+
 function handleJoined(msg) {
   setJoining(false);
+  setKind(msg.room && msg.room.kind);
   showTitle((msg.room && msg.room.title) || '');
-  showInvite(msg.student_secret);
-  // Until the camera and microphone answer, the buttons wait.
-  updateControls({ audio: true, video: true });
-  $('toggle-mic').disabled = true;
-  $('toggle-cam').disabled = true;
+  $('notices').replaceChildren();
+  chat.attach(call);
+  layout.attach(call, roomKind);
+  closePanel();
+  updateControls(call);
+  updateHandButton(call);
+  refreshPeople();
   show('screen-call');
+}
+
+function handleSelf() {
+  updateHandButton(call);
+  updateControls(call);
+  chat.updateAllowed();
+  refreshPeople();
+}
+
+function handleSettings() {
+  updateControls(call);
+  chat.updateAllowed();
+  refreshPeople();
+}
+
+function handleRefusal(r) {
+  if (r.request === 'chat') chat.handleRefusal(r);
+  else showNotice(keyText(r.key));
+}
+
+function refreshPeople() {
+  if (!call || !call.you) return;
+  renderPeople(call);
+  updateHandButton(call);
+  layout.update();
 }
 
 function showTitle(title) {
@@ -107,16 +173,21 @@ function showTitle(title) {
   document.title = title ? `${title} — ${t('app.name')}` : t('room.pageTitle');
 }
 
-/** Teachers (only they get `student_secret` in `joined`) see the student link. */
-function showInvite(studentSecret) {
-  $('invite').hidden = !studentSecret;
-  if (!studentSecret) return;
+/** Hosts (only they get the participant secret) see the participant link. */
+function showInvite(participantSecret) {
+  $('invite').hidden = !participantSecret;
+  if (!participantSecret) return;
   const path = `/room/${encodeURIComponent(roomId)}`;
-  $('student-link').value = `${location.origin}${path}#k=${encodeURIComponent(studentSecret)}`;
+  const url = `${location.origin}${path}#k=${encodeURIComponent(participantSecret)}`;
+  const renewed = $('participant-link').value && $('participant-link').value !== url;
+  $('participant-link').value = url;
+  $('invite-label').textContent = t('invite.label');
+  $('invite-hint').textContent = t('invite.hint');
+  if (renewed) showNotice(t('invite.renewed'), { id: 'link-renewed' });
 }
 
 async function copyLink() {
-  const input = $('student-link');
+  const input = $('participant-link');
   try {
     await navigator.clipboard.writeText(input.value);
   } catch {
@@ -128,59 +199,32 @@ async function copyLink() {
   setTimeout(() => setButton($('copy-link'), 'copy', t('invite.copy'), true), 2000);
 }
 
-function setButton(button, iconName, label, withText = false) {
-  button.replaceChildren(icon(iconName));
-  if (withText) button.append(Object.assign(document.createElement('span'), { textContent: label }));
-  button.setAttribute('aria-label', label);
-  button.title = label;
+// ---- side panel: People or Chat ----
+
+function openPanel(which) {
+  const already = !$('side-panel').hidden && !$(`${which}-panel`).hidden;
+  if (already) {
+    closePanel();
+    return;
+  }
+  $('side-panel').hidden = false;
+  $('people-panel').hidden = which !== 'people';
+  $('chat-panel').hidden = which !== 'chat';
+  $('side-title').textContent = t(`panel.${which}`);
+  $('open-people').setAttribute('aria-pressed', String(which === 'people'));
+  $('open-chat').setAttribute('aria-pressed', String(which === 'chat'));
+  if (which === 'chat') {
+    chat.seen();
+    $('chat-input').focus();
+  }
+  layout.update();
 }
 
-/** Mic and camera buttons follow the track state; missing devices disable them. */
-function updateControls(state) {
-  const mic = $('toggle-mic');
-  const cam = $('toggle-cam');
-  setButton(mic, state.audio ? 'mic' : 'micOff', t(state.audio ? 'controls.micOff' : 'controls.micOn'));
-  setButton(cam, state.video ? 'cam' : 'camOff', t(state.video ? 'controls.camOff' : 'controls.camOn'));
-  mic.setAttribute('aria-pressed', String(state.audio));
-  cam.setAttribute('aria-pressed', String(state.video));
-}
-
-function handleMedia(state) {
-  updateControls(state);
-  $('toggle-mic').disabled = !call.media.audioTrack;
-  $('toggle-cam').disabled = !call.media.videoTrack;
-}
-
-function toggle(kind) {
-  if (call && !call.ended) updateControls(call.toggle(kind));
-}
-
-function showNotice(key) {
-  const text = key.startsWith('error.') ? errorText(key.slice(6)) : t(key);
-  const box = document.createElement('div');
-  box.className = 'notice';
-  box.setAttribute('role', 'status');
-  const close = document.createElement('button');
-  close.type = 'button';
-  close.className = 'link';
-  close.textContent = t('notice.dismiss');
-  close.onclick = () => box.remove();
-  box.append(Object.assign(document.createElement('span'), { textContent: text }), close);
-  $('notices').append(box);
-}
-
-function showSoundPrompt() {
-  if ($('enable-sound')) return;
-  const button = document.createElement('button');
-  button.id = 'enable-sound';
-  button.type = 'button';
-  button.className = 'notice sound';
-  button.append(icon('speaker'), document.createTextNode(t('tile.enableSound')));
-  button.onclick = () => {
-    grid.enableSound();
-    button.remove();
-  };
-  $('notices').append(button);
+function closePanel() {
+  $('side-panel').hidden = true;
+  $('open-people').setAttribute('aria-pressed', 'false');
+  $('open-chat').setAttribute('aria-pressed', 'false');
+  layout.update();
 }
 
 // ---- end screens ----
@@ -188,12 +232,17 @@ function showSoundPrompt() {
 function handleEnded(info) {
   setJoining(false);
   $('notices').replaceChildren();
+  $('invite').hidden = true;
+  $('participant-link').value = '';
   const texts = {
     left: [t('left.heading'), '', t('left.rejoin'), true],
     lost: [t('lost.heading'), t('lost.text'), t('left.rejoin'), true],
-    error: [t('fatal.heading'), errorText(info.code, info.message), t('fatal.tryAgain'), RETRYABLE.has(info.code)],
+    ended: [t('ended.heading'), t('ended.byHost'), '', false],
+    error: [t(info.code === 'removed' ? 'removed.heading' : 'fatal.heading'), errorText(info.code, info.message),
+      t('fatal.tryAgain'), RETRYABLE.has(info.code)],
   }[info.kind];
   showEnded(...texts);
+  $('screen-ended').dataset.reason = info.kind === 'error' ? info.code : info.kind;
 }
 
 function showEnded(heading, text, buttonText, canRetry) {
@@ -214,9 +263,9 @@ function rejoin() {
 // ---- before the join form ----
 
 /**
- * Asks GET /api/rooms/{id} whether the room is open. Resolves to {title} when it is,
- * or when the answer is unknown (network trouble, a proxy's own error page): then the
- * join decides. Resolves to null only for the server's own "unknown_room".
+ * Asks GET /api/rooms/{id} whether the room is open. Resolves to {title, kind} when
+ * it is, or when the answer is unknown (network trouble, a proxy's own error page):
+ * then the join decides. Resolves to null only for the server's own "unknown_room".
  */
 async function checkRoom() {
   const abort = new AbortController();
@@ -226,7 +275,10 @@ async function checkRoom() {
     const res = await fetch(url, { cache: 'no-store', signal: abort.signal });
     const body = await res.json();
     if (res.status === 404 && body.code === 'unknown_room') return null;
-    return { title: res.ok && typeof body.title === 'string' ? body.title : '' };
+    return {
+      title: res.ok && typeof body.title === 'string' ? body.title : '',
+      kind: res.ok ? body.kind : undefined,
+    };
   } catch (err) {
     console.warn('aula: room check failed, showing the join form anyway', err);
     return { title: '' };
@@ -239,8 +291,10 @@ async function showJoinForm() {
   const room = await checkRoom();
   if (!room) {
     showEnded(t('fatal.heading'), errorText('unknown_room'), '', false);
+    $('screen-ended').dataset.reason = 'unknown_room';
     return;
   }
+  setKind(room.kind);
   showTitle(room.title);
   show('screen-prejoin');
   $('name-input').focus();
@@ -253,10 +307,21 @@ function exposeTestHooks() {
     get publishPc() { return call ? call.publishPc : null; },
     get subscribePc() { return call ? call.subscribePc : null; },
     get you() { return call ? call.you : null; },
+    get settings() { return call ? { ...call.settings } : null; },
+    get waiting() { return call ? call.waiting.slice() : []; },
+    get chat() { return call ? call.chat.slice() : []; },
+    get speakers() { return call ? call.speakers : null; },
+    get layout() { return layout.mode; },
     participants: () => grid.describe(),
+    screens: () => grid.describeScreens(),
+    hands: () => (call ? handQueue(call).map((p) => p.id) : []),
+    chimes: () => chimeCount(),
     stats: () => (call ? call.stats() : Promise.resolve({})),
     timing: () => ({ joinClickedAt, firstRemoteFrameAt: grid.firstRemoteFrameAt }),
     log: () => (call ? call.log.slice() : []),
+    // Sends a raw message, bypassing the page's own checks: for tests that the server
+    // enforces what the page merely hides.
+    send: (msg) => call && call.send(msg),
   };
 }
 
@@ -266,13 +331,20 @@ function setup() {
   $('name-input').value = lastName();
   $('join-form').addEventListener('submit', handleJoinSubmit);
   $('leave-button').addEventListener('click', () => call && call.leave());
-  $('toggle-mic').addEventListener('click', () => toggle('audio'));
-  $('toggle-cam').addEventListener('click', () => toggle('video'));
+  $('lobby-leave').addEventListener('click', () => call && call.leave());
+  setupControls(() => call);
+  $('toggle-hand').addEventListener('click', () => toggleHand(call));
+  $('open-people').addEventListener('click', () => openPanel('people'));
+  $('open-chat').addEventListener('click', () => openPanel('chat'));
+  $('side-close').addEventListener('click', closePanel);
   $('copy-link').addEventListener('click', copyLink);
   $('rejoin-button').addEventListener('click', rejoin);
   setButton($('leave-button'), 'leave', t('controls.leave'), true);
   setButton($('copy-link'), 'copy', t('invite.copy'), true);
-  grid.onneedsound = showSoundPrompt;
+  setButton($('open-people'), 'people', t('panel.people'));
+  setButton($('open-chat'), 'chat', t('panel.chat'));
+  grid.onneedsound = () => showSoundPrompt();
+  grid.onchange = () => layout.update();
   grid.oncount = (n) => {
     $('people-count').textContent = t('people.count', { n });
     $('people-count').hidden = n === 0;
@@ -281,6 +353,20 @@ function setup() {
   window.addEventListener('pagehide', () => call && call.leave());
   if (!roomId || !secret) showEnded(t('fatal.heading'), errorText('no_secret'), '', false);
   else showJoinForm();
+}
+
+function showSoundPrompt() {
+  if ($('enable-sound')) return;
+  const button = document.createElement('button');
+  button.id = 'enable-sound';
+  button.type = 'button';
+  button.className = 'notice sound';
+  setButton(button, 'speaker', t('tile.enableSound'), true);
+  button.onclick = () => {
+    grid.enableSound();
+    button.remove();
+  };
+  $('notices').append(button);
 }
 
 setup();

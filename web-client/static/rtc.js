@@ -1,18 +1,23 @@
 // The two WebRTC connections of one participant (docs/protocol.md, "Every participant
 // has two WebRTC peer connections"):
 //
-// - publish: created here, we always offer. Our microphone and camera go up to the SFU
-//   on `sendonly` transceivers.
+// - publish: created here, we always offer. Our microphone, camera and screen share go
+//   up to the SFU on `sendonly` transceivers. Changing what we send (adding or removing
+//   the screen) is a new `publish` on a new connection, which replaces the old one
+//   (docs/protocol.md, `publish`); the old connection is closed once the new answer is
+//   applied, so media keeps flowing meanwhile. Publishes run one after another: an
+//   answer always belongs to the latest offer.
 // - subscribe: created when the first `subscribe_offer` arrives, the server always
-//   offers. Each offer lists which participant every active m-line carries; after
-//   applying one we re-map all receivers (reconcile), so a renegotiation that adds,
-//   stops or reassigns m-lines needs no special case.
+//   offers. Each offer lists which participant and source every active m-line carries;
+//   after applying one we re-map all receivers (reconcile), so a renegotiation that
+//   adds, stops or reassigns m-lines needs no special case.
 //
 // This module knows nothing about the page: it reports remote media through
-// `onremotetracks(map)` where map is participant id -> [MediaStreamTrack], always the
-// complete current picture.
+// `onremotetracks(map)` where map is participant id -> [{track, kind, source}], always
+// the complete current picture.
 
-const SOURCE_OF_KIND = { audio: 'microphone', video: 'camera' };
+// How long a publish waits for its answer before the next one may go out anyway.
+const PUBLISH_ANSWER_TIMEOUT_MS = 15000;
 
 export class RtcSession {
   /**
@@ -27,10 +32,10 @@ export class RtcSession {
     this.subscribeTracks = [];
     // Subscribe offers are applied one after another; each waits for the previous.
     this.subscribeChain = Promise.resolve();
-    // Candidates found before `publish` went out wait here, so the server never sees a
-    // candidate for a connection it does not know yet.
-    this.publishSent = false;
-    this.pendingCandidates = [];
+    // Publishes too: each waits until the previous one has its answer.
+    this.publishChain = Promise.resolve();
+    this.answerWaiter = null;
+    this.closed = false;
     this.onremotetracks = () => {};
     this.onfailure = () => {};
     this.onstatechange = () => {};
@@ -38,37 +43,72 @@ export class RtcSession {
 
   // ---- publish connection ----
 
-  /** Offers our local tracks to the SFU. Does nothing without tracks. */
-  async publish(tracks) {
-    if (tracks.length === 0) return;
+  /**
+   * Offers `sources` ([{track, source}]) to the SFU on a new publish connection that
+   * replaces the current one. With nothing to send, just closes the current one.
+   */
+  publish(sources) {
+    this.publishChain = this.publishChain
+      .then(() => this.publishNow(sources))
+      .catch((err) => this.onfailure('publish', err));
+    return this.publishChain;
+  }
+
+  async publishNow(sources) {
+    if (this.closed) return;
+    const old = this.publishPc;
+    if (sources.length === 0) {
+      if (old) old.close();
+      this.publishPc = null;
+      return;
+    }
     const pc = new RTCPeerConnection(this.config);
     this.publishPc = pc;
-    pc.onicecandidate = (event) => this.handlePublishCandidate(event.candidate);
+    // Candidates found before `publish` went out wait, so the server never sees a
+    // candidate for a connection it does not know yet.
+    const pending = [];
+    let sent = false;
+    pc.onicecandidate = (event) => {
+      if (sent && this.publishPc === pc) this.sendCandidate('publish', event.candidate);
+      else if (!sent) pending.push(event.candidate);
+    };
     pc.onconnectionstatechange = () => this.handleStateChange('publish', pc);
     pc.oniceconnectionstatechange = () => this.onstatechange('publish', `ice ${pc.iceConnectionState}`);
-    const stream = new MediaStream(tracks);
-    for (const track of tracks) pc.addTransceiver(track, { direction: 'sendonly', streams: [stream] });
-    await pc.setLocalDescription(await pc.createOffer());
-    this.send({ type: 'publish', sdp: pc.localDescription.sdp, tracks: this.publishedTracks(pc) });
-    this.publishSent = true;
-    for (const c of this.pendingCandidates.splice(0)) this.sendCandidate('publish', c);
-  }
-
-  publishedTracks(pc) {
-    return pc.getTransceivers().map((tr) => ({
-      mid: tr.mid,
-      source: SOURCE_OF_KIND[tr.sender.track.kind],
+    const stream = new MediaStream(sources.map((s) => s.track));
+    const tracks = sources.map(({ track, source }) => ({
+      source, transceiver: pc.addTransceiver(track, { direction: 'sendonly', streams: [stream] }),
     }));
+    await pc.setLocalDescription(await pc.createOffer());
+    const answered = this.waitForAnswer();
+    this.send({
+      type: 'publish',
+      sdp: pc.localDescription.sdp,
+      tracks: tracks.map(({ source, transceiver }) => ({ mid: transceiver.mid, source })),
+    });
+    sent = true;
+    for (const c of pending) this.sendCandidate('publish', c);
+    const answer = await answered;
+    if (answer && this.publishPc === pc) await pc.setRemoteDescription({ type: 'answer', sdp: answer.sdp });
+    if (old) old.close();
   }
 
-  handlePublishCandidate(candidate) {
-    if (this.publishSent) this.sendCandidate('publish', candidate);
-    else this.pendingCandidates.push(candidate);
+  /** Resolves with the next `publish_answer`, or null after a timeout. */
+  waitForAnswer() {
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => { this.answerWaiter = null; resolve(null); }, PUBLISH_ANSWER_TIMEOUT_MS);
+      this.answerWaiter = (msg) => { clearTimeout(timer); this.answerWaiter = null; resolve(msg); };
+    });
   }
 
-  async handlePublishAnswer(msg) {
-    if (!this.publishPc) return;
-    await this.publishPc.setRemoteDescription({ type: 'answer', sdp: msg.sdp });
+  /** A `publish_answer`: it belongs to the publish that is waiting for it. */
+  handlePublishAnswer(msg) {
+    if (this.answerWaiter) this.answerWaiter(msg);
+    return this.publishChain;
+  }
+
+  /** The server refused the latest publish (an `error` answered it): stop waiting. */
+  handlePublishRefused() {
+    if (this.answerWaiter) this.answerWaiter(null);
   }
 
   // ---- subscribe connection ----
@@ -107,10 +147,12 @@ export class RtcSession {
     const owner = this.midOwners();
     const byParticipant = new Map();
     for (const tr of this.subscribePc ? this.subscribePc.getTransceivers() : []) {
-      const participant = tr.mid !== null ? owner.get(tr.mid) : undefined;
-      if (!participant || tr.currentDirection === 'stopped' || tr.stopped) continue;
-      if (!byParticipant.has(participant)) byParticipant.set(participant, []);
-      byParticipant.get(participant).push(tr.receiver.track);
+      const info = tr.mid !== null ? owner.get(tr.mid) : undefined;
+      if (!info || tr.currentDirection === 'stopped' || tr.stopped) continue;
+      if (!byParticipant.has(info.participant)) byParticipant.set(info.participant, []);
+      const { track } = tr.receiver;
+      const source = info.source || (track.kind === 'audio' ? 'microphone' : 'camera');
+      byParticipant.get(info.participant).push({ track, kind: track.kind, source });
     }
     this.onremotetracks(byParticipant);
   }
@@ -127,14 +169,15 @@ export class RtcSession {
     if (pc.connectionState === 'failed') this.onfailure(which, new Error(`${which} connection failed`));
   }
 
-  /** mid -> participant id for the subscribe connection, from the latest offer. */
+  /** mid -> {participant, source} for the subscribe connection, from the latest offer. */
   midOwners() {
-    return new Map(this.subscribeTracks.map((tr) => [String(tr.mid), tr.participant]));
+    return new Map(this.subscribeTracks.map((tr) => [String(tr.mid), tr]));
   }
 
   /**
-   * Per remote participant: {videoFramesDecoded, audioPacketsReceived}, summed over
-   * their inbound-rtp streams on the subscribe connection.
+   * Per remote participant: {videoFramesDecoded, audioPacketsReceived,
+   * screenFramesDecoded}, summed over their inbound-rtp streams on the subscribe
+   * connection (camera and screen counted apart).
    */
   async inboundStats() {
     const result = {};
@@ -147,16 +190,21 @@ export class RtcSession {
     for (const s of report.values()) {
       if (s.type !== 'inbound-rtp') continue;
       const mid = s.mid ?? midOfTrack.get(s.trackIdentifier);
-      const participant = owners.get(String(mid));
-      if (!participant) continue;
-      const entry = (result[participant] ??= { videoFramesDecoded: 0, audioPacketsReceived: 0 });
-      if (s.kind === 'video') entry.videoFramesDecoded += s.framesDecoded || 0;
+      const owner = owners.get(String(mid));
+      if (!owner) continue;
+      const entry = (result[owner.participant] ??= {
+        videoFramesDecoded: 0, audioPacketsReceived: 0, screenFramesDecoded: 0,
+      });
+      if (s.kind === 'video' && owner.source === 'screen') entry.screenFramesDecoded += s.framesDecoded || 0;
+      else if (s.kind === 'video') entry.videoFramesDecoded += s.framesDecoded || 0;
       if (s.kind === 'audio') entry.audioPacketsReceived += s.packetsReceived || 0;
     }
     return result;
   }
 
   close() {
+    this.closed = true;
+    if (this.answerWaiter) this.answerWaiter(null);
     for (const pc of [this.publishPc, this.subscribePc]) if (pc) pc.close();
     this.onremotetracks = () => {};
     this.onfailure = () => {};

@@ -1,9 +1,11 @@
-// The video grid: one tile per participant, plus our own preview.
+// The video grid: one tile per participant, plus our own preview, plus one tile per
+// screen share (<figure data-screen-of="p3">, our own is data-screen-of="self").
 //
 // A remote tile is a <figure data-participant-id> holding one <video> that plays the
-// participant's audio and video together, a name label, a muted-microphone icon and
-// an initial shown while there is no picture. Tiles exist from `joined` /
-// `participant_joined` on, before any media arrives; media is attached by setTracks().
+// participant's microphone and camera together, a name label, a muted-microphone icon,
+// a raised-hand icon and an initial shown while there is no picture. Tiles exist from
+// `joined` / `participant_joined` on, before any media arrives; media is attached by
+// setTracks(). Where tiles sit (stage, strip, gallery) is layout.js's business.
 //
 // Each <video> counts the frames it presents (requestVideoFrameCallback) so the page
 // and its tests can tell "frames are being shown" from "a video element exists".
@@ -42,8 +44,11 @@ class Tile {
     this.label = el('figcaption', 'label');
     this.nameEl = el('span', 'name');
     this.mutedIcon = icon('micOff', 'icon muted-icon');
-    this.badge = el('span', 'badge', t('tile.teacher'));
-    this.label.append(this.mutedIcon, this.nameEl, this.badge);
+    this.handIcon = icon('hand', 'icon hand-icon');
+    this.handIcon.setAttribute('aria-hidden', 'false');
+    this.handIcon.setAttribute('aria-label', t('tile.hand'));
+    this.badge = el('span', 'badge');
+    this.label.append(this.mutedIcon, this.handIcon, this.nameEl, this.badge);
     this.root.append(this.video, this.avatar, this.label);
     this.frames = 0;
     this.firstFrameAt = null;
@@ -76,6 +81,13 @@ class Tile {
     this.root.setAttribute('aria-label', text);
   }
 
+  /** Role badge and raised hand from a protocol participant object. */
+  setState(p, roleLabel) {
+    this.root.dataset.role = p.role;
+    this.badge.textContent = p.role === 'host' ? roleLabel('host') : '';
+    this.root.dataset.hand = p.hand !== null && p.hand !== undefined ? 'up' : 'down';
+  }
+
   setMedia({ audio, video }) {
     this.root.dataset.audio = audio ? 'on' : 'off';
     this.root.dataset.video = video ? 'on' : 'off';
@@ -95,10 +107,13 @@ export class TileGrid {
     this.container = container;
     this.tiles = new Map();
     this.self = null;
+    this.screens = new Map();
+    this.roleLabel = (role) => role;
     this.firstRemoteFrameAt = null;
     this.needsSoundTap = false;
     this.onneedsound = () => {};
     this.oncount = () => {};
+    this.onchange = () => {};
   }
 
   /** Our own preview: muted (no echo), mirrored like a mirror. */
@@ -120,6 +135,49 @@ export class TileGrid {
     if (this.self) this.self.setMedia(media);
   }
 
+  /** Our own role and hand, from the server's view of us. */
+  setSelfState(you) {
+    if (this.self) this.self.setState(you, this.roleLabel);
+  }
+
+  /** Our own screen share as a small tile (never large: that would be a hall of mirrors). */
+  showSelfScreen(track) {
+    this.setScreen('self', track ? { track } : null, t('tile.yourScreen'));
+  }
+
+  /** Creates, updates or (media null) removes the screen tile of `owner`. */
+  setScreen(owner, media, label) {
+    let tile = this.screens.get(owner);
+    if (!media) {
+      if (tile) tile.remove();
+      this.screens.delete(owner);
+      if (tile) this.onchange();
+      return;
+    }
+    if (!tile) {
+      tile = new Tile(videoElement(true), owner === 'self' ? () => {} : (tl) => this.handleFrame(tl));
+      tile.root.classList.add('screen');
+      tile.root.dataset.screenOf = owner;
+      tile.root.dataset.video = 'on';
+      tile.root.dataset.audio = 'on';
+      this.screens.set(owner, tile);
+      this.container.append(tile.root);
+      this.onchange();
+    }
+    tile.setName(label, label);
+    if (tile.video.srcObject && tile.video.srcObject.getTracks()[0] === media.track) return;
+    tile.video.srcObject = new MediaStream([media.track]);
+    tile.root.dataset.hasVideo = 'yes';
+    tile.video.play().catch(() => {});
+  }
+
+  /** Marks the tiles of whoever is talking (`ids`); `selfId` is our own id. */
+  setSpeaking(ids, selfId) {
+    const talking = new Set(ids);
+    for (const [id, tile] of this.tiles) tile.root.classList.toggle('speaking', talking.has(id));
+    if (this.self) this.self.root.classList.toggle('speaking', talking.has(selfId));
+  }
+
   /** Creates or updates the tile of a remote participant (protocol participant object). */
   upsert(p) {
     let tile = this.tiles.get(p.id);
@@ -131,10 +189,11 @@ export class TileGrid {
       this.tiles.set(p.id, tile);
       this.container.append(tile.root);
     }
-    tile.root.dataset.role = p.role;
+    tile.setState(p, this.roleLabel);
     tile.setName(p.name, p.name);
     tile.setMedia(p);
     this.updateCount();
+    this.onchange();
   }
 
   remove(id) {
@@ -142,11 +201,14 @@ export class TileGrid {
     if (!tile) return;
     tile.remove();
     this.tiles.delete(id);
+    this.setScreen(id, null);
     this.updateCount();
+    this.onchange();
   }
 
   clear() {
     for (const id of [...this.tiles.keys()]) this.remove(id);
+    for (const owner of [...this.screens.keys()]) this.setScreen(owner, null);
     if (this.self) this.self.remove();
     this.self = null;
     this.updateCount();
@@ -164,10 +226,16 @@ export class TileGrid {
     if (this.firstRemoteFrameAt === null) this.firstRemoteFrameAt = tile.firstFrameAt;
   }
 
-  /** Attaches the remote tracks: `map` is participant id -> [MediaStreamTrack]. */
+  /**
+   * Attaches the remote tracks: `map` is participant id -> [{track, kind, source}].
+   * Microphone and camera go to the participant's tile, a screen to its screen tile.
+   */
   setTracks(map) {
     for (const [id, tile] of this.tiles) {
-      const tracks = map.get(id) || [];
+      const media = map.get(id) || [];
+      const screen = media.find((m) => m.source === 'screen');
+      this.setScreen(id, screen || null, t('tile.screenOf', { name: tile.nameEl.textContent }));
+      const tracks = media.filter((m) => m.source !== 'screen').map((m) => m.track);
       const current = tile.stream.getTracks();
       const same = current.length === tracks.length && tracks.every((tr) => current.includes(tr));
       if (same) continue;
@@ -209,9 +277,20 @@ export class TileGrid {
       role: tile.root.dataset.role,
       audio: tile.root.dataset.audio === 'on',
       video: tile.root.dataset.video === 'on',
+      hand: tile.root.dataset.hand === 'up',
+      speaking: tile.root.classList.contains('speaking'),
       tracks: tile.stream.getTracks().map((tr) => tr.kind),
       framesRendered: tile.frameCount(),
       firstFrameAt: tile.firstFrameAt,
+    }));
+  }
+
+  /** For tests and diagnostics: the screen-share tiles, by owner ('self' for ours). */
+  describeScreens() {
+    return [...this.screens.entries()].map(([owner, tile]) => ({
+      owner,
+      framesRendered: tile.frameCount(),
+      stage: tile.root.classList.contains('stage'),
     }));
   }
 }

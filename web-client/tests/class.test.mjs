@@ -1,6 +1,7 @@
 // The whole class flow in headless Chromium against a real `aula` binary:
-// a teacher starts a class from the start page, two students join through the student
-// link in their own browser contexts, everyone sees (decoded frames advancing) and
+// a teacher starts a class (waiting room off) from the start page, two students join
+// through the participant link in their own browser contexts and turn their
+// microphones on (students join a class muted), everyone sees (decoded frames advancing) and
 // hears (audio packets arriving) both others under the right names; then one student
 // leaves with the button and one closes the tab, and their tiles go away elsewhere.
 //
@@ -20,7 +21,7 @@ import assert from 'node:assert/strict';
 import { setTimeout as delay } from 'node:timers/promises';
 import {
   WAIT, join, mediaSnapshot, median, openParticipant, poll, processUsage, startClass, tileLabel,
-  withServerAndBrowser,
+  unmute, withServerAndBrowser,
 } from './helpers.mjs';
 
 // "Within a few seconds" of someone leaving, their tile must be gone.
@@ -124,12 +125,12 @@ test('a teacher and two students see and hear each other; leavers disappear', as
   await withServerAndBrowser(t, async ({ server, browser, everyone }) => {
     const teacher = await openParticipant(browser, 'teacher');
     everyone.push(teacher);
-    await startClass(teacher.page, server.url, '7b Mathe');
+    await startClass(teacher.page, server.url, '7b Mathe', { lobby: false });
     const teacherMe = await join(teacher.page, 'Frau Weber');
-    assert.equal(teacherMe.role, 'teacher');
+    assert.equal(teacherMe.role, 'host');
     assert.equal(await teacher.page.textContent('#room-title'), '7b Mathe');
-    await teacher.page.waitForSelector('#student-link', { state: 'visible' });
-    const studentUrl = await teacher.page.inputValue('#student-link');
+    await teacher.page.waitForSelector('#participant-link', { state: 'visible' });
+    const studentUrl = await teacher.page.inputValue('#participant-link');
     assert.match(studentUrl, /\/room\/[^/#]+#k=[0-9a-f]{32}$/, 'student link shape');
     assert.notEqual(studentUrl, teacher.page.url(), 'student link differs from the teacher link');
 
@@ -142,8 +143,10 @@ test('a teacher and two students see and hear each other; leavers disappear', as
       everyone.push(s);
       await s.page.goto(studentUrl);
       mes[name] = await join(s.page, name);
-      assert.equal(mes[name].role, 'student', `${name} is a student`);
+      assert.equal(mes[name].role, 'participant', `${name} is a participant`);
+      assert.equal(mes[name].audio, false, `${name} joins the class muted`);
       assert.equal(await s.page.locator('#invite').isVisible(), false, `${name} sees no student link`);
+      await unmute(s.page);
       joinTimes[name] = await joinToFirstFrame(s.page);
     }
     const [anna, ben] = everyone.slice(1);

@@ -125,12 +125,16 @@ async function waitForHealth(url, exited) {
   throw new Error(`GET /healthz did not answer 200 within ${WAIT} ms`);
 }
 
-/** POST /api/rooms from the test itself (not a page); returns the 201 answer. */
-export async function createRoom(baseUrl, title) {
+/**
+ * POST /api/rooms from the test itself (not a page); returns the 201 answer
+ * ({id, title, kind, host_url, participant_url}). `options` may set `kind` ('class' or
+ * 'meeting') and `lobby` (the waiting room; the server's default depends on the kind).
+ */
+export async function createRoom(baseUrl, title, options = {}) {
   const res = await fetch(`${baseUrl}/api/rooms`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ title }),
+    body: JSON.stringify({ title, ...options }),
   });
   if (res.status !== 201) throw new Error(`POST /api/rooms answered ${res.status}: ${await res.text()}`);
   return res.json();
@@ -210,10 +214,14 @@ export async function poll(fn, { timeout = WAIT, interval = 200, message = 'cond
 
 // ---- the client's screens ----
 
-/** On the start page: types a title, clicks "Start a class", waits for the room page. */
-export async function startClass(page, baseUrl, title) {
+/**
+ * On the start page: types a title, sets the waiting room (`lobby`: true, false, or
+ * undefined for the default), clicks "Start a class", waits for the room page.
+ */
+export async function startClass(page, baseUrl, title, { lobby } = {}) {
   await page.goto(`${baseUrl}/`);
   await page.fill('#room-title', title);
+  if (lobby !== undefined) await page.setChecked('#lobby-on', lobby);
   await Promise.all([
     page.waitForURL(/\/room\/[^/#]+#k=/, { timeout: WAIT }),
     page.click('#start-button'),
@@ -227,6 +235,42 @@ export async function join(page, name) {
   await page.click('#join-button');
   await page.waitForSelector('#screen-call', { state: 'visible', timeout: WAIT });
   return page.evaluate(() => window.aula.you);
+}
+
+/** On the room page: types the name and clicks Join; resolves when the lobby shows. */
+export async function joinLobby(page, name) {
+  await page.waitForSelector('#name-input', { state: 'visible', timeout: WAIT });
+  await page.fill('#name-input', name);
+  await page.click('#join-button');
+  await page.waitForSelector('#screen-lobby', { state: 'visible', timeout: WAIT });
+}
+
+/** A fresh browser context that opens `url` and joins as `name`; returns {p, me}. */
+export async function joinAs(browser, everyone, url, name, options) {
+  const p = await openParticipant(browser, name, options);
+  everyone.push(p);
+  await p.page.goto(url);
+  const me = await join(p.page, name);
+  return { p, me };
+}
+
+/** Turns the microphone on with its button, once the devices are ready. */
+export async function unmute(page) {
+  await page.waitForSelector('#toggle-mic[aria-pressed="false"]:not([disabled])', { timeout: WAIT });
+  await page.click('#toggle-mic');
+  await page.waitForSelector('#toggle-mic[aria-pressed="true"]', { timeout: WAIT });
+}
+
+/** Opens the People panel (if it is not open already). */
+export async function openPeople(page) {
+  if (await page.locator('#people-panel').isVisible()) return;
+  await page.click('#open-people');
+  await page.waitForSelector('#people-panel', { state: 'visible', timeout: WAIT });
+}
+
+/** The message log of `page` as "dir type code" strings. */
+export function messageLog(page) {
+  return page.evaluate(() => window.aula.log().map((e) => [e.dir, e.type, e.code].filter(Boolean).join(' ')));
 }
 
 /** What a page receives: remote tiles (window.aula.participants()) and inbound stats. */

@@ -19,7 +19,7 @@ test('the join screen shows the class title before joining', async (t) => {
     const room = await createRoom(server.url, '6d Musik');
     const student = await openParticipant(browser, 'student', { locale: 'de-DE' });
     everyone.push(student);
-    await student.page.goto(room.student_url);
+    await student.page.goto(room.participant_url);
     await student.page.waitForSelector('#name-input', { state: 'visible', timeout: WAIT });
     assert.equal(await student.page.textContent('#room-title'), '6d Musik');
     assert.equal(await student.page.title(), '6d Musik — Aula');
@@ -29,7 +29,7 @@ test('the join screen shows the class title before joining', async (t) => {
 
 test('after a bad_name the corrected join goes out on the same socket', async (t) => {
   await withServerAndBrowser(t, async ({ server, browser, everyone }) => {
-    const room = await createRoom(server.url, '8a Physik');
+    const room = await createRoom(server.url, '8a Physik', { lobby: false });
     const student = await openParticipant(browser, 'student');
     everyone.push(student);
     let sockets = 0;
@@ -46,7 +46,7 @@ test('after a bad_name the corrected join goes out on the same socket', async (t
         upstream.send(JSON.stringify(msg));
       });
     });
-    await student.page.goto(room.student_url);
+    await student.page.goto(room.participant_url);
     await student.page.waitForSelector('#name-input', { state: 'visible', timeout: WAIT });
     await student.page.fill('#name-input', 'Anna');
     await student.page.click('#join-button');

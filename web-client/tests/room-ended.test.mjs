@@ -45,13 +45,13 @@ test('a link to a room that never existed shows the ended screen, no name form',
   });
 });
 
-test('a student link of a class that has ended shows the ended screen', async (t) => {
+test('a participant link of a class that has ended shows the ended screen', async (t) => {
   const shortGrace = { args: ['--empty-room-grace-secs', String(GRACE_SECS)] };
   await withServerAndBrowser(t, shortGrace, async ({ server, browser, everyone }) => {
     const room = await createRoom(server.url, '9c Chemie');
     const teacher = await openParticipant(browser, 'teacher');
     everyone.push(teacher);
-    await teacher.page.goto(room.teacher_url);
+    await teacher.page.goto(room.host_url);
     await join(teacher.page, 'Herr Jung');
     await teacher.page.click('#leave-button');
     await teacher.page.waitForSelector('#screen-ended', { state: 'visible', timeout: WAIT });
@@ -59,6 +59,6 @@ test('a student link of a class that has ended shows the ended screen', async (t
     await poll(async () => (await fetch(`${server.url}/api/rooms/${room.id}`)).status === 404,
       { message: `GET /api/rooms/${room.id} to answer 404 after the class ended` });
 
-    await expectEndedScreen(browser, room.student_url, 'de-DE', everyone);
+    await expectEndedScreen(browser, room.participant_url, 'de-DE', everyone);
   });
 });

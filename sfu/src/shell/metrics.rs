@@ -82,6 +82,7 @@ impl Metrics {
             core.datagrams_rejected += s.datagrams_rejected;
             core.frames_forwarded += s.frames_forwarded;
             core.frames_waiting_keyframe += s.frames_waiting_keyframe;
+            core.frames_gated += s.frames_gated;
             core.keyframe_requests += s.keyframe_requests;
             core.conns_failed += s.conns_failed;
             core.rooms += s.rooms;

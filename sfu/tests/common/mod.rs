@@ -10,7 +10,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use aula_sfu::worker::{CoreConfig, Output, Worker};
-use aula_sfu::{Command, Kind, ParticipantId, RoomId, SfuEvent};
+use aula_sfu::{Command, Kind, ParticipantId, RoomId, SfuEvent, Source};
 use str0m::change::{SdpAnswer, SdpOffer, SdpPendingOffer};
 use str0m::format::Codec;
 use str0m::media::{Direction, MediaKind, MediaTime, Mid};
@@ -35,6 +35,16 @@ pub struct Received {
     pub first_seq: u64,
     pub last_seq: u64,
     pub at: Instant,
+    /// The audio level header extension, as the SFU passed it on.
+    pub audio_level: Option<i8>,
+}
+
+/// A `Speakers` event as one client received it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SpeakersSeen {
+    pub at: Instant,
+    pub speaking: Vec<ParticipantId>,
+    pub dominant: Option<ParticipantId>,
 }
 
 /// One side of a client: a str0m `Rtc` on its own address.
@@ -64,8 +74,14 @@ pub struct Client {
     audio_time: u64,
     video_time: u64,
     pub keyframes_sent: usize,
+    /// When keyframe requests (PLI/FIR) reached this client's publish connection.
+    pub keyframe_requests: Vec<Instant>,
     /// What this client's camera encodes: VP8, or H.264 as Safari prefers.
     pub video_codec: Codec,
+    /// The audio level (dBov, -127..=0) this client puts on its audio frames, as a browser
+    /// does with the ssrc-audio-level extension; `None` sends none.
+    pub audio_level: Option<i8>,
+    pub speakers: Vec<SpeakersSeen>,
 }
 
 pub struct Sim {
@@ -139,6 +155,16 @@ impl Sim {
             sources: Vec::new(),
         };
         self.worker.handle_command(now, &self.room, cmd);
+    }
+
+    /// Signaling opens or closes one of client `i`'s gates.
+    pub fn gate(&mut self, i: usize, source: Source, open: bool) {
+        let cmd = Command::Gate {
+            participant: self.clients[i].id,
+            source,
+            open,
+        };
+        self.worker.handle_command(self.now, &self.room, cmd);
     }
 
     pub fn leave(&mut self, i: usize) {
@@ -271,7 +297,10 @@ impl Client {
             audio_time: 0,
             video_time: 0,
             keyframes_sent: 0,
+            keyframe_requests: Vec::new(),
             video_codec: Codec::Vp8,
+            audio_level: None,
+            speakers: Vec::new(),
         }
     }
 
@@ -337,15 +366,13 @@ impl Client {
             self.next_audio += AUDIO_INTERVAL;
             self.audio_time += 960;
             let mid = self.up_mids[0].0;
-            write(
-                &mut up.rtc,
-                mid,
-                Codec::Opus,
-                now,
-                self.audio_time,
-                48_000,
-                vec![0xfc; 120],
-            );
+            let frame = Frame {
+                codec: Codec::Opus,
+                time: self.audio_time,
+                hz: 48_000,
+                level: self.audio_level,
+            };
+            write(&mut up.rtc, mid, now, frame, vec![0xfc; 120]);
         }
         if now >= self.next_video {
             self.next_video += VIDEO_INTERVAL;
@@ -358,15 +385,13 @@ impl Client {
             }
             let frame = video_frame(self.video_codec, key);
             let mid = self.up_mids[1].0;
-            write(
-                &mut up.rtc,
-                mid,
-                self.video_codec,
-                now,
-                self.video_time,
-                90_000,
-                frame,
-            );
+            let meta = Frame {
+                codec: self.video_codec,
+                time: self.video_time,
+                hz: 90_000,
+                level: None,
+            };
+            write(&mut up.rtc, mid, now, meta, frame);
         }
     }
 
@@ -399,7 +424,10 @@ impl Client {
                 self.next_audio = now;
                 self.next_video = now;
             }
-            (false, Event::KeyframeRequest(_)) => self.want_keyframe = true,
+            (false, Event::KeyframeRequest(_)) => {
+                self.want_keyframe = true;
+                self.keyframe_requests.push(now);
+            }
             (true, Event::MediaData(d)) => {
                 let Some((from, kind)) = self.down_tracks.get(&d.mid).copied() else {
                     return;
@@ -415,6 +443,7 @@ impl Client {
                     first_seq: **d.seq_range.start(),
                     last_seq: **d.seq_range.end(),
                     at: now,
+                    audio_level: d.ext_vals.audio_level,
                 });
             }
             _ => {}
@@ -461,6 +490,14 @@ impl Client {
                     answer: answer.to_sdp_string(),
                 })
             }
+            SfuEvent::Speakers { speaking, dominant } => {
+                self.speakers.push(SpeakersSeen {
+                    at: now,
+                    speaking,
+                    dominant,
+                });
+                None
+            }
             SfuEvent::Error(e) => {
                 self.errors.push(e.to_string());
                 None
@@ -503,17 +540,29 @@ pub fn publish_offer(now: Instant) -> String {
     offer.to_sdp_string()
 }
 
-fn write(rtc: &mut Rtc, mid: Mid, codec: Codec, now: Instant, time: u64, hz: u32, data: Vec<u8>) {
-    let Some(writer) = rtc.writer(mid) else {
+/// What a client writes besides the payload.
+struct Frame {
+    codec: Codec,
+    time: u64,
+    hz: u32,
+    level: Option<i8>,
+}
+
+fn write(rtc: &mut Rtc, mid: Mid, now: Instant, frame: Frame, data: Vec<u8>) {
+    let Some(mut writer) = rtc.writer(mid) else {
         return;
     };
     let Some(pt) = writer
         .payload_params()
-        .find(|p| p.spec().codec == codec)
+        .find(|p| p.spec().codec == frame.codec)
         .map(|p| p.pt())
     else {
         return;
     };
-    let time = MediaTime::new(time, str0m::media::Frequency::new(hz).unwrap());
+    if let Some(level) = frame.level {
+        writer = writer.audio_level(level, level > -50);
+    }
+    let hz = str0m::media::Frequency::new(frame.hz).unwrap();
+    let time = MediaTime::new(frame.time, hz);
     writer.write(pt, now, time, data).expect("write media");
 }

@@ -1,0 +1,118 @@
+// The chat panel (docs/protocol.md, `chat`): room-wide, history from `joined.chat`,
+// Enter sends (Shift+Enter for a new line). What we typed stays in the box until the
+// server's echo of it arrives (the echo is the confirmation), so a refused message
+// (rate_limited, text_too_long, forbidden) is not lost. Participants cannot write
+// while a host has switched chat off.
+//
+// Names and texts go into textContent only: chat is the one place where everyone's
+// words reach everyone else's page.
+
+import { lang, t } from './i18n.js';
+import { $, el, keyText, setBadge } from './ui.js';
+
+const MAX_CHARS = 1000;
+
+export class ChatPanel {
+  constructor() {
+    this.call = null;
+    this.unread = 0;
+    this.pending = null;
+    this.time = new Intl.DateTimeFormat(lang, { hour: '2-digit', minute: '2-digit' });
+    $('chat-form').addEventListener('submit', (event) => {
+      event.preventDefault();
+      this.send();
+    });
+    $('chat-input').addEventListener('keydown', (event) => {
+      if (event.key === 'Enter' && !event.shiftKey && !event.isComposing) {
+        event.preventDefault();
+        this.send();
+      }
+    });
+  }
+
+  /** Starts over for a new Call: its history, then its messages as they come. */
+  attach(call) {
+    this.call = call;
+    this.unread = 0;
+    setBadge($('chat-badge'), 0);
+    this.showError('');
+    $('chat-list').replaceChildren(...call.chat.map((m) => this.item(m)));
+    this.updateAllowed();
+  }
+
+  get open() {
+    return !$('chat-panel').hidden && !$('side-panel').hidden;
+  }
+
+  item(m) {
+    const li = el('li', 'chat-item');
+    li.dataset.chatId = String(m.id);
+    const mine = this.call.you && m.from === this.call.you.id;
+    if (mine) li.classList.add('mine');
+    const head = el('div', 'chat-head');
+    head.append(el('span', 'chat-name', mine ? t('tile.you', { name: m.name }) : m.name));
+    if (Number.isFinite(m.at)) head.append(el('time', 'chat-time', this.time.format(new Date(m.at))));
+    li.append(head, el('p', 'chat-text', m.text));
+    return li;
+  }
+
+  handleMessage(m) {
+    const list = $('chat-list');
+    const atBottom = list.scrollHeight - list.scrollTop - list.clientHeight < 40;
+    list.append(this.item(m));
+    if (atBottom || (this.call.you && m.from === this.call.you.id)) list.scrollTop = list.scrollHeight;
+    if (this.call.you && m.from === this.call.you.id && this.pending !== null) {
+      if ($('chat-input').value.trim() === this.pending) $('chat-input').value = '';
+      this.pending = null;
+      this.showError('');
+    }
+    if (!this.open) {
+      this.unread += 1;
+      setBadge($('chat-badge'), this.unread);
+    }
+  }
+
+  /** The panel became visible: everything is read. */
+  seen() {
+    this.unread = 0;
+    setBadge($('chat-badge'), 0);
+    const list = $('chat-list');
+    list.scrollTop = list.scrollHeight;
+  }
+
+  send() {
+    if (!this.call || this.call.ended || !this.allowed()) return;
+    const text = $('chat-input').value.trim();
+    if (!text) return;
+    if (Array.from(text).length > MAX_CHARS) {
+      this.showError(keyText('error.text_too_long'));
+      return;
+    }
+    this.pending = text;
+    this.call.sendChat(text);
+  }
+
+  /** A refusal that answers our chat message. */
+  handleRefusal({ key }) {
+    this.pending = null;
+    this.showError(keyText(key));
+  }
+
+  showError(text) {
+    $('chat-error').textContent = text;
+    $('chat-error').hidden = !text;
+  }
+
+  allowed() {
+    return Boolean(this.call && (this.call.isHost || this.call.settings.chat !== false));
+  }
+
+  /** Settings or our role changed: the box is open or closed for us. */
+  updateAllowed() {
+    const allowed = this.allowed();
+    $('chat-input').disabled = !allowed;
+    $('chat-send').disabled = !allowed;
+    $('chat-off').hidden = allowed;
+    $('chat-off').textContent = t('chat.off');
+  }
+}

@@ -1,0 +1,118 @@
+// Where the tiles sit: lecture view or gallery view.
+//
+// - lecture: one tile large on the stage (a screen share if there is one; in a meeting
+//   the dominant speaker; otherwise a host), everyone else in a strip below, shown a
+//   page at a time with Previous/Next. The default for classes.
+// - gallery: everyone the same size in a grid (a class's teacher and screen shares
+//   twice the size on wide screens). The default for meetings.
+//
+// Tiles stay in one container and are never moved in the DOM (moving a playing <video>
+// can pause it); the layout only sets classes, the CSS `order` and which strip tiles
+// are off the current page.
+
+import { t } from './i18n.js';
+import { $, setButton } from './ui.js';
+
+const TILE_MIN_WIDTH_PX = 190;
+
+export class Layout {
+  constructor(container) {
+    this.container = container;
+    this.mode = 'gallery';
+    this.kind = 'class';
+    this.page = 0;
+    this.stageKey = null;
+    this.call = null;
+    $('toggle-layout').addEventListener('click', () => this.setMode(this.mode === 'lecture' ? 'gallery' : 'lecture'));
+    $('strip-prev').addEventListener('click', () => this.turn(-1));
+    $('strip-next').addEventListener('click', () => this.turn(1));
+    setButton($('strip-prev'), 'prev', t('layout.prev'));
+    setButton($('strip-next'), 'next', t('layout.next'));
+    window.addEventListener('resize', () => this.update());
+  }
+
+  /** A new Call in a room of `kind`: back to that kind's default view. */
+  attach(call, kind) {
+    this.call = call;
+    this.kind = kind === 'meeting' ? 'meeting' : 'class';
+    this.container.dataset.kind = this.kind;
+    this.stageKey = null;
+    this.setMode(this.kind === 'meeting' ? 'gallery' : 'lecture');
+  }
+
+  setMode(mode) {
+    this.mode = mode;
+    this.page = 0;
+    this.container.dataset.layout = mode;
+    const other = mode === 'lecture' ? 'gallery' : 'lecture';
+    setButton($('toggle-layout'), other, t(`layout.to.${other}`));
+    this.update();
+  }
+
+  turn(delta) {
+    this.page += delta;
+    this.update();
+  }
+
+  tiles() {
+    return [...this.container.children].filter((node) => node.classList.contains('tile'));
+  }
+
+  /** The tile for the stage, by the rules at the top of this file. */
+  pickStage(tiles) {
+    const by = (test) => tiles.find(test);
+    const screen = by((n) => n.dataset.screenOf && n.dataset.screenOf !== 'self');
+    if (screen) return screen;
+    const remote = (id) => by((n) => n.dataset.participantId === id);
+    if (this.kind === 'meeting' && this.call) {
+      const dominant = remote(this.call.speakers.dominant);
+      if (dominant) return dominant;
+      // While we ourselves speak (or nobody has), the last stage stays.
+      const last = by((n) => this.key(n) === this.stageKey);
+      if (last) return last;
+    }
+    return by((n) => n.dataset.participantId && n.dataset.role === 'host')
+      || by((n) => n.dataset.self === 'true' && n.dataset.role === 'host')
+      || by((n) => n.dataset.participantId)
+      || tiles[0]
+      || null;
+  }
+
+  key(node) {
+    return node.dataset.screenOf ? `screen:${node.dataset.screenOf}` : node.dataset.participantId || 'self';
+  }
+
+  /** Re-applies the layout; cheap, called on every change of tiles or speakers. */
+  update() {
+    const tiles = this.tiles();
+    if (this.mode !== 'lecture') {
+      for (const node of tiles) {
+        node.classList.remove('stage', 'off-page');
+        node.style.order = '';
+      }
+      $('strip-nav').hidden = true;
+      return;
+    }
+    const stage = this.pickStage(tiles);
+    this.stageKey = stage ? this.key(stage) : null;
+    const strip = tiles.filter((n) => n !== stage);
+    const perPage = Math.max(2, Math.floor(this.container.clientWidth / TILE_MIN_WIDTH_PX) || 2);
+    const pages = Math.max(1, Math.ceil(strip.length / perPage));
+    this.page = Math.min(Math.max(this.page, 0), pages - 1);
+    this.container.style.setProperty('--strip-cols', String(Math.min(perPage, Math.max(strip.length, 1))));
+    if (stage) {
+      stage.classList.add('stage');
+      stage.classList.remove('off-page');
+      stage.style.order = '-1';
+    }
+    strip.forEach((node, i) => {
+      node.classList.remove('stage');
+      node.classList.toggle('off-page', Math.floor(i / perPage) !== this.page);
+      node.style.order = String(i);
+    });
+    $('strip-nav').hidden = pages <= 1;
+    $('strip-page').textContent = t('layout.page', { page: this.page + 1, pages });
+    $('strip-prev').disabled = this.page === 0;
+    $('strip-next').disabled = this.page >= pages - 1;
+  }
+}

@@ -1,0 +1,60 @@
+// The waiting room: a student who opens the link of a class with the waiting room on
+// sees "Waiting for the teacher to let you in" and receives nothing of the room (no
+// participants, no tiles, no media connection); the teacher sees them in the waiting
+// list (with a badge and a chime), admits them, and the student then sees the
+// teacher's video (frames advancing).
+//
+// Run: node --test web-client/tests/   (AULA_BIN overrides target/debug/aula)
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import {
+  WAIT, createRoom, join, joinLobby, mediaSnapshot, messageLog, openParticipant, openPeople, poll,
+  withServerAndBrowser,
+} from './helpers.mjs';
+
+test('a student waits in the lobby until the teacher admits them', async (t) => {
+  await withServerAndBrowser(t, async ({ server, browser, everyone }) => {
+    const room = await createRoom(server.url, '4c Sachkunde', { kind: 'class', lobby: true });
+    const teacher = await openParticipant(browser, 'teacher');
+    everyone.push(teacher);
+    await teacher.page.goto(room.host_url);
+    const teacherMe = await join(teacher.page, 'Frau Weber');
+
+    const student = await openParticipant(browser, 'Anna');
+    everyone.push(student);
+    await student.page.goto(room.participant_url);
+    await joinLobby(student.page, 'Anna');
+    assert.equal(await student.page.textContent('#lobby-text'), 'Waiting for the teacher to let you in…');
+
+    // The teacher hears of the arrival: badge, chime, and a row in the waiting list.
+    await teacher.page.waitForSelector('#people-badge:not([hidden])', { timeout: WAIT });
+    assert.equal(await teacher.page.textContent('#people-badge'), '1');
+    assert.ok(await teacher.page.evaluate(() => window.aula.chimes()) >= 1, 'a chime played');
+    await openPeople(teacher.page);
+    const row = teacher.page.locator('#waiting-list [data-waiting-id]');
+    await row.waitFor({ timeout: WAIT });
+    assert.match(await row.textContent(), /Anna/);
+
+    // The server has taken the student into the lobby (the teacher was told), and the
+    // student's page has received the lobby message and nothing of the room.
+    assert.deepEqual(await messageLog(student.page), ['out join', 'in lobby']);
+    assert.deepEqual(await student.page.evaluate(() => window.aula.participants()), [], 'no tiles');
+    assert.equal(await student.page.evaluate(() => window.aula.subscribePc), null, 'no media connection');
+    assert.equal(await student.page.locator('#screen-call').isVisible(), false, 'no call screen');
+
+    await row.locator('[data-action="admit"]').click();
+    await student.page.waitForSelector('#screen-call', { state: 'visible', timeout: WAIT });
+    await teacher.page.waitForSelector('#people-badge', { state: 'hidden', timeout: WAIT });
+
+    // Admitted: the teacher's picture arrives and keeps moving.
+    const framesOf = async () => {
+      const snap = await mediaSnapshot(student.page);
+      const tile = snap.tiles.find((tl) => tl.id === teacherMe.id);
+      return tile && tile.framesRendered > 0 ? tile.framesRendered : 0;
+    };
+    const first = await poll(framesOf, { message: 'the first frames of the teacher on the student page' });
+    await poll(async () => (await framesOf()) > first, { message: 'the teacher’s frames to advance' });
+    for (const p of everyone) assert.deepEqual(p.errors, [], `no uncaught errors on ${p.label}'s page`);
+  });
+});
