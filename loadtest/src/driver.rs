@@ -212,6 +212,8 @@ impl Bot {
                 session,
             } => {
                 self.stats.joined = Some(at);
+                // An error answered in the lobby is no reason for a later close.
+                self.last_error = None;
                 self.stats.id = Some(you.id.clone());
                 // Janus has no roles; its ticket's secret names the role instead.
                 self.stats.role = Some(if you.role.is_empty() {

@@ -1,0 +1,86 @@
+//! A bot in a class with a lobby waits there (`BotStats::lobby`), receives nothing, and joins
+//! once the host admits it; the host bot admits it with `BotHandle::send_json`, finding its id
+//! with `BotHandle::last_message("lobby_updated")`.
+
+use std::time::{Duration, Instant};
+
+use aula_loadtest::http::{self, RoomKind, RoomOptions, ServerUrl};
+use aula_loadtest::{BotConfig, BotHandle, BotStats};
+use serde_json::{Value, json};
+
+/// ICE, DTLS and the first frames through a debug build on a busy machine.
+const PATIENCE: Duration = Duration::from_secs(30);
+
+async fn wait_for<T>(what: &str, mut probe: impl AsyncFnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        if let Some(found) = probe().await {
+            return found;
+        }
+        assert!(Instant::now() < deadline, "no {what} within {PATIENCE:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn stats(bot: &BotHandle) -> BotStats {
+    bot.stats().await.expect("bot still running")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bot_waits_in_the_lobby_until_the_host_admits_it() {
+    let server = aula_signaling::start(aula_signaling::Config::for_tests())
+        .await
+        .expect("server starts");
+    let url = ServerUrl::from(server.http_addr);
+    let options = RoomOptions::no_lobby(RoomKind::Class).lobby(true);
+    let room = http::create_room(&url, &options, PATIENCE)
+        .await
+        .expect("room created");
+    let secret = |s: Option<&str>| s.expect("k= in the link").to_owned();
+    let ws = url.ws_url();
+    let host = BotConfig::new(&ws, &room.id, &secret(room.host_secret()), "Frau Weber");
+    let host = aula_loadtest::spawn(host);
+    wait_for("host joined", async || stats(&host).await.joined).await;
+    let student = BotConfig::new(&ws, &room.id, &secret(room.participant_secret()), "Anna");
+    let student = aula_loadtest::spawn(student);
+
+    let waiting = wait_for("lobby_updated", async || {
+        let msg = host.last_message("lobby_updated").await?;
+        let id = msg.pointer("/waiting/0/id").and_then(Value::as_str)?;
+        Some(id.to_owned())
+    })
+    .await;
+    let s = stats(&student).await;
+    assert!(
+        s.lobby.is_some() && s.session.is_some() && s.joined.is_none(),
+        "{s:#?}"
+    );
+    assert!(
+        s.remotes.is_empty() && s.subscribe_offers == 0,
+        "nothing reaches the lobby"
+    );
+    // What a participant may do is refused while it waits.
+    assert!(student.raise_hand().await);
+
+    assert!(
+        host.send_json(json!({"type": "admit", "participant": waiting}))
+            .await
+    );
+    let host_id = stats(&host).await.id.expect("joined");
+    wait_for("media from the host", async || {
+        stats(&student).await.has_media_from(&host_id).then_some(())
+    })
+    .await;
+    let s = stats(&student).await;
+    assert_eq!(s.id.as_deref(), Some(waiting.as_str()));
+    assert_eq!(s.role.as_deref(), Some("participant"));
+    let error = student.last_message("error").await.expect("an error");
+    assert_eq!(error["code"], "not_admitted");
+    // Joined muted, as class participants do; media_state turned the microphone on.
+    assert!(s.you.as_ref().is_some_and(|you| you.audio), "{s:#?}");
+    for bot in [student, host] {
+        let report = bot.leave().await;
+        assert!(report.error.is_none(), "{:?}", report.error);
+    }
+    server.shutdown().await;
+}
