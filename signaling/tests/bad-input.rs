@@ -7,7 +7,7 @@ use std::time::Duration;
 
 mod common;
 
-use aula_loadtest::http::{self, CreatedRoom, ServerUrl};
+use aula_loadtest::http::{self, CreatedRoom, RoomKind, RoomOptions, ServerUrl};
 use aula_signaling::{Config, RunningServer};
 use common::{metric, raw_request};
 use futures_util::{SinkExt, StreamExt};
@@ -22,9 +22,13 @@ const WAIT: Duration = Duration::from_secs(10);
 async fn server(config: Config) -> (RunningServer, ServerUrl, CreatedRoom) {
     let server = aula_signaling::start(config).await.expect("server starts");
     let url = ServerUrl::parse(&format!("http://{}", server.http_addr)).unwrap();
-    let room = http::create_room(&url, Some("7b"), WAIT)
-        .await
-        .expect("room");
+    let room = http::create_room(
+        &url,
+        &RoomOptions::no_lobby(RoomKind::Class).title("7b"),
+        WAIT,
+    )
+    .await
+    .expect("room");
     (server, url, room)
 }
 
@@ -96,23 +100,35 @@ async fn malformed_messages_get_errors_and_the_socket_stays_usable() {
     expect_error(&mut ws, "bad_message").await;
     send(&mut ws, json!({"type": "publish", "sdp": "v=0"})).await;
     expect_error(&mut ws, "not_joined").await;
-    send(&mut ws, join(&room, room.student_secret().unwrap(), "   ")).await;
+    send(
+        &mut ws,
+        join(&room, room.participant_secret().unwrap(), "   "),
+    )
+    .await;
     expect_error(&mut ws, "bad_name").await;
     send(
         &mut ws,
-        join(&room, room.student_secret().unwrap(), &"x".repeat(41)),
+        join(&room, room.participant_secret().unwrap(), &"x".repeat(41)),
     )
     .await;
     expect_error(&mut ws, "bad_name").await;
 
     // After all that, the same socket can still join.
-    send(&mut ws, join(&room, room.student_secret().unwrap(), "Anna")).await;
+    send(
+        &mut ws,
+        join(&room, room.participant_secret().unwrap(), "Anna"),
+    )
+    .await;
     let joined = next(&mut ws).await.unwrap();
     assert_eq!(joined["type"], "joined");
-    assert_eq!(joined["you"]["role"], "student");
+    assert_eq!(joined["you"]["role"], "participant");
     assert_eq!(joined["you"]["name"], "Anna");
 
-    send(&mut ws, join(&room, room.student_secret().unwrap(), "Anna")).await;
+    send(
+        &mut ws,
+        join(&room, room.participant_secret().unwrap(), "Anna"),
+    )
+    .await;
     expect_error(&mut ws, "already_joined").await;
     send(
         &mut ws,
@@ -146,25 +162,25 @@ async fn wrong_rooms_secrets_and_versions_are_refused_and_closed() {
     expect_closed(&mut ws, 4000).await;
 
     let mut ws = connect(&url).await;
-    let mut old = join(&room, room.student_secret().unwrap(), "Anna");
+    let mut old = join(&room, room.participant_secret().unwrap(), "Anna");
     old["v"] = json!(0);
     send(&mut ws, old).await;
     expect_error(&mut ws, "unsupported_version").await;
     expect_closed(&mut ws, 4000).await;
 
-    // The teacher link gives the teacher role; the role field a client might send is ignored.
+    // The host link gives the host role; the role field a client might send is ignored.
     let mut ws = connect(&url).await;
-    let mut claim = join(&room, room.student_secret().unwrap(), "Eve");
-    claim["role"] = json!("teacher");
+    let mut claim = join(&room, room.participant_secret().unwrap(), "Eve");
+    claim["role"] = json!("host");
     send(&mut ws, claim).await;
-    assert_eq!(next(&mut ws).await.unwrap()["you"]["role"], "student");
+    assert_eq!(next(&mut ws).await.unwrap()["you"]["role"], "participant");
     let mut ws = connect(&url).await;
     send(
         &mut ws,
-        join(&room, room.teacher_secret().unwrap(), "Frau Weber"),
+        join(&room, room.host_secret().unwrap(), "Frau Weber"),
     )
     .await;
-    assert_eq!(next(&mut ws).await.unwrap()["you"]["role"], "teacher");
+    assert_eq!(next(&mut ws).await.unwrap()["you"]["role"], "host");
     server.shutdown().await;
 }
 
@@ -181,7 +197,9 @@ async fn oversized_message_is_refused_with_too_large() {
     let _ = ws.send(Message::text("y".repeat(2 * 1024 * 1024))).await;
     assert!(next(&mut ws).await.is_err());
     assert!(
-        http::create_room(&url, None, WAIT).await.is_ok(),
+        http::create_room(&url, &RoomOptions::default(), WAIT)
+            .await
+            .is_ok(),
         "server still serves"
     );
     server.shutdown().await;
@@ -194,7 +212,7 @@ async fn a_full_room_refuses_the_next_participant() {
         ..Config::for_tests()
     };
     let (server, url, room) = server(config).await;
-    let secret = room.student_secret().unwrap();
+    let secret = room.participant_secret().unwrap();
     let mut first = connect(&url).await;
     send(&mut first, join(&room, secret, "A")).await;
     assert_eq!(next(&mut first).await.unwrap()["type"], "joined");
@@ -216,7 +234,7 @@ async fn a_full_room_refuses_the_next_participant() {
 #[tokio::test]
 async fn leaving_tells_the_others_and_an_empty_room_ends() {
     let (server, url, room) = server(Config::for_tests()).await;
-    let secret = room.student_secret().unwrap();
+    let secret = room.participant_secret().unwrap();
     let mut a = connect(&url).await;
     send(&mut a, join(&room, secret, "A")).await;
     next(&mut a).await.unwrap();
@@ -255,16 +273,31 @@ async fn room_creation_refuses_bad_bodies() {
     let long = json!({"title": "t".repeat(81)}).to_string();
     let (status, _) = raw_post(server.http_addr, &long).await;
     assert_eq!(status, 400);
+    for bad in [
+        r#"{"kind": "seminar"}"#,
+        r#"{"lobby": "yes"}"#,
+        r#"{"titel": "7b"}"#,
+    ] {
+        let (status, body) = raw_post(server.http_addr, bad).await;
+        assert_eq!(
+            (status, body["code"].as_str()),
+            (400, Some("bad_request")),
+            "{bad}"
+        );
+    }
+    let (status, body) = raw_post(server.http_addr, r#"{"kind": "meeting"}"#).await;
+    assert_eq!((status, body["kind"].as_str()), (201, Some("meeting")));
     let (status, body) = raw_post(server.http_addr, "").await;
     assert_eq!(status, 201, "an empty body makes an untitled room");
-    let teacher = body["teacher_url"].as_str().unwrap();
-    let student = body["student_url"].as_str().unwrap();
+    assert_eq!(body["kind"], "class", "rooms are classes unless asked");
+    let host = body["host_url"].as_str().unwrap();
+    let participant = body["participant_url"].as_str().unwrap();
     assert_ne!(
-        http::secret_from_url(teacher),
-        http::secret_from_url(student)
+        http::secret_from_url(host),
+        http::secret_from_url(participant)
     );
     assert_eq!(
-        http::secret_from_url(teacher).map(str::len),
+        http::secret_from_url(host).map(str::len),
         Some(32),
         "128-bit secrets"
     );
@@ -281,7 +314,7 @@ async fn room_info_tells_title_and_end_without_secrets() {
     };
     let (status, body) = get(format!("/api/rooms/{}", room.id)).await;
     assert_eq!(status, 200);
-    assert_eq!(body, json!({"id": room.id, "title": "7b"}));
+    assert_eq!(body, json!({"id": room.id, "title": "7b", "kind": "class"}));
     let (status, body) = get("/api/rooms/nosuchroom".into()).await;
     assert_eq!((status, body["code"].as_str()), (404, Some("unknown_room")));
     server.shutdown().await;

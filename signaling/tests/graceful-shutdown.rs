@@ -57,7 +57,7 @@ async fn sigterm_closes_sockets_and_exits_cleanly() {
     let (mut child, addr) = start_aula();
     let room = aula_loadtest::http::create_room(
         &aula_loadtest::http::ServerUrl::parse(&format!("http://{addr}")).unwrap(),
-        None,
+        &aula_loadtest::http::RoomOptions::no_lobby(aula_loadtest::http::RoomKind::Class),
         Duration::from_secs(5),
     )
     .await
@@ -66,7 +66,7 @@ async fn sigterm_closes_sockets_and_exits_cleanly() {
         .await
         .unwrap();
     let join = serde_json::json!({"type": "join", "v": 1, "room": room.id,
-        "secret": room.student_secret().unwrap(), "name": "Anna"});
+        "secret": room.participant_secret().unwrap(), "name": "Anna"});
     ws.send(Message::text(join.to_string())).await.unwrap();
     let joined = ws.next().await.unwrap().unwrap();
     assert!(joined.to_text().unwrap().contains("\"joined\""));
