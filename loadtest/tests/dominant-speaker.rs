@@ -2,14 +2,12 @@
 //! the bots: in a meeting of a talking bot and a silent one, both see the talker as dominant;
 //! when they swap levels (`BotHandle::set_audio_level`), the dominant speaker moves.
 
-use std::time::{Duration, Instant};
+mod common;
 
 use aula_loadtest::http::{self, RoomKind, RoomOptions, ServerUrl};
 use aula_loadtest::media::{SILENT_DBOV, TALKING_DBOV};
-use aula_loadtest::{BotConfig, BotHandle, BotStats};
-
-/// ICE, DTLS and a few speaker ticks through a debug build on a busy machine.
-const PATIENCE: Duration = Duration::from_secs(30);
+use aula_loadtest::{BotConfig, BotHandle};
+use common::{PATIENCE, wait_until};
 
 fn bot(url: &ServerUrl, room: &http::CreatedRoom, name: &str, level: i8) -> BotHandle {
     let secret = room.participant_secret().expect("k= in the link");
@@ -19,22 +17,6 @@ fn bot(url: &ServerUrl, room: &http::CreatedRoom, name: &str, level: i8) -> BotH
         audio.level_dbov = level;
     }
     aula_loadtest::spawn(config)
-}
-
-/// Polls until `done` holds for both bots' stats, or panics with them after [`PATIENCE`].
-async fn wait_until(bots: &[BotHandle], what: &str, done: impl Fn(&BotStats) -> bool) {
-    let deadline = Instant::now() + PATIENCE;
-    loop {
-        let mut stats = Vec::new();
-        for bot in bots {
-            stats.push(bot.stats().await.expect("bot still running"));
-        }
-        if stats.iter().all(&done) {
-            return;
-        }
-        assert!(Instant::now() < deadline, "no {what}: {stats:#?}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

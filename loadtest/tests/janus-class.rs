@@ -6,16 +6,15 @@
 //! cargo test -p aula-loadtest --test janus-class -- --ignored
 //! ```
 
+mod common;
+
 use std::path::Path;
-use std::time::{Duration, Instant};
 
 use aula_loadtest::http::RoomOptions;
 use aula_loadtest::peers::JanusServer;
 use aula_loadtest::target::{self, Target};
 use aula_loadtest::{BotConfig, BotHandle, BotStats};
-
-/// How long the bots get to join and see media from each other; seconds on a quiet machine.
-const PATIENCE: Duration = Duration::from_secs(20);
+use common::{PATIENCE, wait_until};
 
 async fn start_janus() -> JanusServer {
     let config = Path::new(env!("CARGO_MANIFEST_DIR")).join("peers/janus");
@@ -40,29 +39,6 @@ fn spawn_bots(janus: &JanusServer, room: &target::RoomTicket, n: usize) -> Vec<B
             aula_loadtest::spawn(config)
         })
         .collect()
-}
-
-/// Polls the bots' stats until `done` holds for every one, or panics after [`PATIENCE`].
-async fn wait_until(
-    bots: &[BotHandle],
-    what: &str,
-    done: impl Fn(&BotStats) -> bool,
-) -> Vec<BotStats> {
-    let deadline = Instant::now() + PATIENCE;
-    loop {
-        let mut stats = Vec::new();
-        for bot in bots {
-            stats.push(bot.stats().await.expect("bot still running"));
-        }
-        if stats.iter().all(&done) {
-            return stats;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "no {what} within {PATIENCE:?}: {stats:#?}"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
 }
 
 fn media_from_all(s: &BotStats, ids: &[String]) -> bool {

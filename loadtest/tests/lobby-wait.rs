@@ -2,25 +2,12 @@
 //! once the host admits it; the host bot admits it with `BotHandle::send_json`, finding its id
 //! with `BotHandle::last_message("lobby_updated")`.
 
-use std::time::{Duration, Instant};
+mod common;
 
 use aula_loadtest::http::{self, RoomKind, RoomOptions, ServerUrl};
 use aula_loadtest::{BotConfig, BotHandle, BotStats};
+use common::{PATIENCE, wait_for};
 use serde_json::{Value, json};
-
-/// ICE, DTLS and the first frames through a debug build on a busy machine.
-const PATIENCE: Duration = Duration::from_secs(30);
-
-async fn wait_for<T>(what: &str, mut probe: impl AsyncFnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + PATIENCE;
-    loop {
-        if let Some(found) = probe().await {
-            return found;
-        }
-        assert!(Instant::now() < deadline, "no {what} within {PATIENCE:?}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
 
 async fn stats(bot: &BotHandle) -> BotStats {
     bot.stats().await.expect("bot still running")
