@@ -27,10 +27,13 @@ fn main() {
 }
 
 /// Everyone publishes 50 audio frames/s and 30 video frames/s (3 kB) and receives everyone else.
+/// Like browsers, every client puts an audio level on its audio: one talks, the others are room
+/// noise, so the active-speaker detection runs as it would in a lesson.
 fn forwarding(participants: usize, seconds: u64) {
     let mut sim = Sim::new(participants as u64);
     for i in 0..participants {
         sim.join();
+        sim.clients[i].audio_level = Some(if i == 0 { -25 } else { -70 });
         sim.publish(i);
     }
     sim.run_for(Duration::from_secs(2)); // connect and settle
