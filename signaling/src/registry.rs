@@ -53,16 +53,34 @@ pub struct RoomEntry {
     pub host_secret: Secret,
     /// Replaced when a host renews the participant link.
     pub participant_secret: Secret,
+    /// Participant secrets renewed away, newest last (at most [`RETIRED_LINKS`]): they admit
+    /// nobody new, only sessions the room has admitted before (a student whose network
+    /// dropped after the teacher renewed the link still gets back in).
+    pub retired: Vec<Secret>,
     pub inbox: mpsc::Sender<RoomMsg>,
 }
 
+/// Renewed participant links a room remembers for returning sessions. A teacher renews the
+/// link once or twice in a lesson; beyond this many, the oldest stops working entirely.
+const RETIRED_LINKS: usize = 8;
+
+/// What a presented secret grants.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Grant {
+    Role(Role),
+    /// A renewed-away participant link: a returning session only.
+    OldParticipantLink,
+}
+
 impl RoomEntry {
-    /// The role a secret grants in this room, if any.
-    pub fn role_for(&self, secret: &str) -> Option<Role> {
+    /// What a secret grants in this room, if anything.
+    pub fn grant_for(&self, secret: &str) -> Option<Grant> {
         if self.host_secret.matches(secret) {
-            Some(Role::Host)
+            Some(Grant::Role(Role::Host))
         } else if self.participant_secret.matches(secret) {
-            Some(Role::Participant)
+            Some(Grant::Role(Role::Participant))
+        } else if self.retired.iter().any(|s| s.matches(secret)) {
+            Some(Grant::OldParticipantLink)
         } else {
             None
         }
@@ -104,7 +122,11 @@ impl Registry {
     pub fn renew_participant_secret(&self, id: &str) -> Secret {
         let secret = Secret::generate();
         if let Some(mut entry) = self.rooms.get_mut(id) {
-            entry.participant_secret = secret.clone();
+            let old = std::mem::replace(&mut entry.participant_secret, secret.clone());
+            if entry.retired.len() == RETIRED_LINKS {
+                entry.retired.remove(0);
+            }
+            entry.retired.push(old);
         }
         secret
     }
@@ -128,6 +150,7 @@ impl Registry {
             kind,
             host_secret: Secret::generate(),
             participant_secret: Secret::generate(),
+            retired: Vec::new(),
             inbox: tx,
         };
         let id: RoomId = new_room_id().into();

@@ -154,13 +154,13 @@ impl Session {
                 "this room has ended or never existed",
             );
         };
-        let Some(role) = entry.role_for(secret) else {
+        let Some(grant) = entry.grant_for(secret) else {
             return self.send_error(ErrorCode::BadSecret, "this link is not valid for this room");
         };
         let (reply, answer) = oneshot::channel();
         let msg = RoomMsg::Join {
             name,
-            role,
+            grant,
             session,
             out: self.out.clone(),
             reply,
@@ -184,6 +184,7 @@ impl Session {
                     ErrorCode::UnknownRoom => "this room has ended",
                     ErrorCode::RoomLocked => "this room is locked: nobody new may join",
                     ErrorCode::Removed => "a host removed you from this room",
+                    ErrorCode::BadSecret => "this link is not valid for this room",
                     _ => "the server cannot take this join now; try again",
                 };
                 self.send_error(code, message)

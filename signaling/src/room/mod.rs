@@ -25,7 +25,7 @@ use crate::protocol::{
     ClientMsg, EndReason, ErrorCode, ParticipantInfo, Role, RoomInfo, RoomKind, ServerMsg,
     Settings, TrackInfo, VERSION,
 };
-use crate::registry::{Registry, Secret};
+use crate::registry::{Grant, Registry, Secret};
 use chat::RateLimit;
 use state::{Member, SessionState, State, Waiting};
 
@@ -45,7 +45,7 @@ pub type Outbox = mpsc::UnboundedSender<Outgoing>;
 pub enum RoomMsg {
     Join {
         name: String,
-        role: Role,
+        grant: Grant,
         session: Option<String>,
         out: Outbox,
         reply: oneshot::Sender<Result<ParticipantId, ErrorCode>>,
@@ -147,12 +147,12 @@ impl RoomTask {
         match msg {
             RoomMsg::Join {
                 name,
-                role,
+                grant,
                 session,
                 out,
                 reply,
             } => {
-                let result = self.join(state, name, role, session, out);
+                let result = self.join(state, name, grant, session, out);
                 let _ = reply.send(result);
                 Flow::Continue
             }
@@ -169,7 +169,7 @@ impl RoomTask {
         &self,
         state: &mut State,
         name: String,
-        role: Role,
+        grant: Grant,
         session: Option<String>,
         out: Outbox,
     ) -> Result<ParticipantId, ErrorCode> {
@@ -181,6 +181,12 @@ impl RoomTask {
             return Err(ErrorCode::Removed);
         }
         let returning = known == Some(SessionState::Admitted);
+        let role = match grant {
+            Grant::Role(role) => role,
+            Grant::OldParticipantLink if returning => Role::Participant,
+            // A renewed link admits nobody new.
+            Grant::OldParticipantLink => return Err(ErrorCode::BadSecret),
+        };
         if state.settings.locked && role != Role::Host && !returning {
             return Err(ErrorCode::RoomLocked);
         }
