@@ -43,6 +43,11 @@ pub struct Config {
     pub empty_room_grace_secs: u64,
     /// Seconds a new room waits for its first participant before it is closed.
     pub unused_room_ttl_secs: u64,
+    /// Seconds a WebSocket may stay silent before the server drops it as dead. The server pings
+    /// every third of this and browsers answer by themselves, so only a vanished device (lid
+    /// closed, Wi-Fi gone without a goodbye) stays silent. 60: a mobile network's short
+    /// outages survive; a dead socket does not hold a seat or keep a room open for long.
+    pub ws_idle_timeout_secs: u64,
     /// Log filter (tracing's EnvFilter syntax). `info` logs no names and no secrets.
     pub log: String,
 }
@@ -62,6 +67,7 @@ impl Default for Config {
             max_rooms: 500,
             empty_room_grace_secs: 60,
             unused_room_ttl_secs: 600,
+            ws_idle_timeout_secs: 60,
             log: "info".into(),
         }
     }
@@ -87,6 +93,10 @@ impl Config {
 
     pub fn unused_room_ttl(&self) -> Duration {
         Duration::from_secs(self.unused_room_ttl_secs)
+    }
+
+    pub fn ws_idle_timeout(&self) -> Duration {
+        Duration::from_secs(self.ws_idle_timeout_secs.max(1))
     }
 
     /// Defaults, then the TOML file if given, then environment and flags.

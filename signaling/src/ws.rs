@@ -9,6 +9,7 @@ use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
 use futures_util::stream::SplitSink;
 use futures_util::{SinkExt, StreamExt};
 use tokio::sync::{mpsc, oneshot};
+use tokio::time::Instant;
 use tracing::Instrument;
 
 use crate::AppState;
@@ -39,8 +40,12 @@ enum Flow {
 pub async fn run(socket: WebSocket, state: AppState) {
     let (sink, mut stream) = socket.split();
     let (out, out_rx) = mpsc::unbounded_channel();
-    let writer = tokio::spawn(write_loop(sink, out_rx));
+    let mut writer = tokio::spawn(write_loop(sink, out_rx));
     let mut stop = state.stop.clone();
+    let idle_timeout = state.config.ws_idle_timeout();
+    let mut ping = tokio::time::interval(idle_timeout / 3);
+    ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut last_heard = Instant::now();
     let mut session = Session {
         state,
         out,
@@ -55,7 +60,17 @@ pub async fn run(socket: WebSocket, state: AppState) {
             }
             // The room closed this socket (removed, denied, room ended): stop reading.
             _ = session.out.closed() => break,
+            _ = ping.tick() => {
+                if last_heard.elapsed() >= idle_timeout {
+                    tracing::debug!("websocket silent too long; dropping it");
+                    session.send_close(1001, "no answer");
+                    break;
+                }
+                let _ = session.out.send(Outgoing::Ping);
+                continue;
+            }
         };
+        last_heard = Instant::now();
         let flow = match frame {
             Some(Ok(Message::Text(text))) => session.handle_text(&text).await,
             Some(Ok(Message::Binary(_))) => session.send_error(
@@ -63,7 +78,7 @@ pub async fn run(socket: WebSocket, state: AppState) {
                 "binary frames are not part of the protocol",
             ),
             Some(Ok(Message::Close(_))) | None => Flow::Stop,
-            Some(Ok(_)) => Flow::Continue, // ping/pong are answered by the library
+            Some(Ok(_)) => Flow::Continue, // pings are answered by the library; pongs count as heard
             Some(Err(e)) => {
                 // Frames beyond the library's hard limit end up here, as do broken connections.
                 tracing::debug!(error = %e, "websocket read failed");
@@ -78,7 +93,13 @@ pub async fn run(socket: WebSocket, state: AppState) {
     session.leave().await;
     session.send_close(1000, "bye");
     drop(session);
-    let _ = tokio::time::timeout(WRITER_DRAIN, writer).await;
+    // A client that stops reading must not keep the writer (and its socket) forever.
+    if tokio::time::timeout(WRITER_DRAIN, &mut writer)
+        .await
+        .is_err()
+    {
+        writer.abort();
+    }
 }
 
 async fn write_loop(
@@ -91,6 +112,7 @@ async fn write_loop(
                 let text = serde_json::to_string(&msg).expect("server messages serialize");
                 Message::Text(text.into())
             }
+            Outgoing::Ping => Message::Ping(Default::default()),
             Outgoing::Close(code, reason) => {
                 let close = CloseFrame {
                     code,
@@ -161,6 +183,7 @@ impl Session {
         let msg = RoomMsg::Join {
             name,
             grant,
+            secret: secret.to_string(),
             session,
             out: self.out.clone(),
             reply,

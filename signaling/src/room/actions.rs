@@ -6,6 +6,7 @@
 use aula_sfu::{Command, Direction, ParticipantId, Source};
 use tokio::time::Instant;
 
+use super::chat::RateLimit;
 use super::state::{SessionState, State};
 use super::{Flow, Outgoing, RoomTask};
 use crate::protocol::{
@@ -86,8 +87,12 @@ impl RoomTask {
             ClientMsg::LowerHand { participant } => self.lower_hand(state, from, participant),
             ClientMsg::Chat { text } => chat(state, from, &text),
             ClientMsg::Admit { participant } => {
-                if !self.admit_waiting(state, waiting_id(state, &participant)?) {
-                    return refuse(ErrorCode::UnknownParticipant, "nobody waits with this id");
+                match self.admit_waiting(state, waiting_id(state, &participant)?) {
+                    Err(ErrorCode::RoomFull) => {
+                        return refuse(ErrorCode::RoomFull, "the room is full");
+                    }
+                    Err(_) => return refuse(ErrorCode::UnknownParticipant, "nobody waits"),
+                    Ok(()) => {}
                 }
                 state.lobby_changed();
                 Ok(Flow::Continue)
@@ -411,12 +416,17 @@ fn not_allowed(source: Source) -> &'static str {
 }
 
 fn chat(state: &mut State, from: ParticipantId, text: &str) -> Outcome {
-    let m = state.members.get_mut(&from).expect("caller checked");
+    let m = &state.members[&from];
     if !m.is_host() && !state.settings.chat {
         return refuse(ErrorCode::Forbidden, "a host has switched the chat off");
     }
     let text = protocol::clean_chat(text)?;
-    if !m.chat_limit.allow(Instant::now()) {
+    let now = Instant::now();
+    let limit = state
+        .chat_limits
+        .entry(m.session.clone())
+        .or_insert_with(|| RateLimit::new(now));
+    if !limit.allow(now) {
         return refuse(
             ErrorCode::RateLimited,
             "too many chat messages; wait a moment",

@@ -26,7 +26,6 @@ use crate::protocol::{
     Settings, TrackInfo, VERSION,
 };
 use crate::registry::{Grant, Registry, Secret};
-use chat::RateLimit;
 use state::{Member, SessionState, State, Waiting};
 
 /// What a socket's writer task sends: a message, or a close frame and the end.
@@ -36,6 +35,8 @@ use state::{Member, SessionState, State, Waiting};
 #[derive(Debug)]
 pub enum Outgoing {
     Msg(ServerMsg),
+    /// A WebSocket ping: the session's check that the other end is still there.
+    Ping,
     Close(u16, &'static str),
 }
 
@@ -46,6 +47,9 @@ pub enum RoomMsg {
     Join {
         name: String,
         grant: Grant,
+        /// The secret the grant came from, checked again here: a `renew_link` handled
+        /// between the socket's check and this join must still turn it away.
+        secret: String,
         session: Option<String>,
         out: Outbox,
         reply: oneshot::Sender<Result<ParticipantId, ErrorCode>>,
@@ -148,10 +152,19 @@ impl RoomTask {
             RoomMsg::Join {
                 name,
                 grant,
+                secret,
                 session,
                 out,
                 reply,
             } => {
+                let grant = match grant {
+                    Grant::Role(Role::Participant)
+                        if !state.participant_secret.matches(&secret) =>
+                    {
+                        Grant::OldParticipantLink
+                    }
+                    grant => grant,
+                };
                 let result = self.join(state, name, grant, session, out);
                 let _ = reply.send(result);
                 Flow::Continue
@@ -190,8 +203,19 @@ impl RoomTask {
         if state.settings.locked && role != Role::Host && !returning {
             return Err(ErrorCode::RoomLocked);
         }
-        if state.people() >= self.limits.max_participants {
+        // Hosts are never turned away for a full room: a lobby filled by strangers must not
+        // lock the teacher out of her own class. The lobby holds at most as many as the room.
+        let to_lobby = role == Role::Participant && state.settings.lobby && !returning;
+        let full = if to_lobby {
+            state.lobby.len() >= self.limits.max_participants
+        } else {
+            state.members.len() >= self.limits.max_participants
+        };
+        if full && role != Role::Host {
             return Err(ErrorCode::RoomFull);
+        }
+        if let Some(s) = session.as_deref().filter(|_| known.is_some()) {
+            self.replace_session(state, s);
         }
         let id = ParticipantId(state.next_id);
         // Taken before anything is sent, so no id a client has seen is ever handed out again.
@@ -201,7 +225,7 @@ impl RoomTask {
             _ => Secret::generate().as_str().to_string(),
         };
         state.ever_joined = true;
-        if role == Role::Participant && state.settings.lobby && !returning {
+        if to_lobby {
             tracing::info!(participant = %id, "waiting in the lobby");
             let lobby = ServerMsg::Lobby {
                 room: self.room_info(),
@@ -275,25 +299,40 @@ impl RoomTask {
             participant: info.clone(),
         };
         state.broadcast_except(id, &announce);
-        state
-            .sessions
-            .insert(session.clone(), SessionState::Admitted);
+        state.admit_session(&session);
         let member = Member {
             info,
             out,
             session,
             by_host_link,
-            chat_limit: RateLimit::new(Instant::now()),
         };
         state.members.insert(id, member);
         Ok(())
     }
 
-    /// Admits a waiting participant; false if it is not in the lobby.
-    fn admit_waiting(&self, state: &mut State, id: ParticipantId) -> bool {
+    /// A session that comes back while its old socket is still here (a reload, a second tab):
+    /// the old socket goes, so one session is one person in the room.
+    fn replace_session(&self, state: &mut State, session: &str) {
+        let member = state.members.iter().find(|(_, m)| m.session == session);
+        if let Some((&id, m)) = member {
+            let _ = m.out.send(Outgoing::Close(4000, "opened again elsewhere"));
+            self.leave(state, id);
+        }
+        if let Some(pos) = state.lobby.iter().position(|w| w.session == session) {
+            let w = state.lobby.remove(pos);
+            let _ = w.out.send(Outgoing::Close(4000, "opened again elsewhere"));
+            state.lobby_changed();
+        }
+    }
+
+    /// Admits a waiting participant, if it waits and the room has room for it.
+    fn admit_waiting(&self, state: &mut State, id: ParticipantId) -> Result<(), ErrorCode> {
         let Some(pos) = state.lobby.iter().position(|w| w.id == id) else {
-            return false;
+            return Err(ErrorCode::UnknownParticipant);
         };
+        if state.members.len() >= self.limits.max_participants {
+            return Err(ErrorCode::RoomFull);
+        }
         let w = state.lobby.remove(pos);
         let out = w.out.clone();
         let admitted = self.admit(
@@ -311,13 +350,15 @@ impl RoomTask {
             ));
             let _ = out.send(Outgoing::Close(4000, code.as_str()));
         }
-        true
+        Ok(())
     }
 
     fn admit_all(&self, state: &mut State) {
         let waiting: Vec<ParticipantId> = state.lobby.iter().map(|w| w.id).collect();
         for id in waiting {
-            self.admit_waiting(state, id);
+            if self.admit_waiting(state, id) == Err(ErrorCode::RoomFull) {
+                break; // the rest wait until someone leaves
+            }
         }
         state.lobby_changed();
     }

@@ -2,7 +2,7 @@
 //! settings, hands and chat. Owned by the room task alone; these are the helpers to read it
 //! and to send to groups of people in it.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use aula_sfu::ParticipantId;
 use tokio::time::Instant;
@@ -12,13 +12,16 @@ use super::{Outbox, Outgoing};
 use crate::protocol::{ParticipantInfo, Role, ServerMsg, Settings, WaitingInfo};
 use crate::registry::Secret;
 
+/// Sessions a room remembers: far more than a class has people, so reloads and network changes
+/// are always recognised, yet bounded against a script that joins and leaves in a loop.
+const MAX_SESSIONS: usize = 1000;
+
 pub struct Member {
     pub info: ParticipantInfo,
     pub out: Outbox,
     pub session: String,
     /// Joined with the host link, so the host role cannot be taken away.
     pub by_host_link: bool,
-    pub chat_limit: RateLimit,
 }
 
 impl Member {
@@ -52,6 +55,9 @@ pub struct State {
     /// In order of arrival.
     pub lobby: Vec<Waiting>,
     pub sessions: HashMap<String, SessionState>,
+    /// Chat rate limits by session, not by socket, so opening more sockets with one session
+    /// does not buy more messages.
+    pub chat_limits: HashMap<String, RateLimit>,
     pub settings: Settings,
     pub participant_secret: Secret,
     pub chat: ChatLog,
@@ -69,6 +75,7 @@ impl State {
             members: BTreeMap::new(),
             lobby: Vec::new(),
             sessions: HashMap::new(),
+            chat_limits: HashMap::new(),
             settings,
             participant_secret,
             chat: ChatLog::default(),
@@ -79,13 +86,26 @@ impl State {
         }
     }
 
+    /// Remembers an admitted session. Past [`MAX_SESSIONS`] the room forgets the admitted
+    /// sessions of people who are not in it now (they would pass the lobby again if they came
+    /// back); removed sessions are never forgotten.
+    pub fn admit_session(&mut self, session: &str) {
+        if self.sessions.len() >= MAX_SESSIONS {
+            let present: HashSet<&str> =
+                self.members.values().map(|m| m.session.as_str()).collect();
+            let keep = |k: &String, v: &SessionState| {
+                *v == SessionState::Removed || present.contains(k.as_str())
+            };
+            self.sessions.retain(|k, v| keep(k, v));
+            self.chat_limits.retain(|k, _| present.contains(k.as_str()));
+        }
+        self.sessions
+            .insert(session.to_string(), SessionState::Admitted);
+    }
+
     /// Nobody admitted and nobody waiting.
     pub fn is_empty(&self) -> bool {
         self.members.is_empty() && self.lobby.is_empty()
-    }
-
-    pub fn people(&self) -> usize {
-        self.members.len() + self.lobby.len()
     }
 
     pub fn waiting_list(&self) -> Vec<WaitingInfo> {

@@ -18,8 +18,14 @@ pub const ANSWER: Duration = Duration::from_secs(10);
 
 /// Starts a server on loopback (ephemeral ports) and returns its HTTP address.
 pub async fn server() -> (aula_signaling::RunningServer, SocketAddr) {
+    server_with(aula_signaling::Config::for_tests()).await
+}
+
+/// Starts a server with `config`.
+pub async fn server_with(
+    config: aula_signaling::Config,
+) -> (aula_signaling::RunningServer, SocketAddr) {
     super::init_logging();
-    let config = aula_signaling::Config::for_tests();
     let server = aula_signaling::start(config).await.expect("server starts");
     let addr = server.http_addr;
     (server, addr)
