@@ -43,7 +43,8 @@ pub async fn run(socket: WebSocket, state: AppState) {
     let mut writer = tokio::spawn(write_loop(sink, out_rx));
     let mut stop = state.stop.clone();
     let idle_timeout = state.config.ws_idle_timeout();
-    let mut ping = tokio::time::interval(idle_timeout / 3);
+    let ping_every = idle_timeout / 3;
+    let mut ping = tokio::time::interval_at(Instant::now() + ping_every, ping_every);
     ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut last_heard = Instant::now();
     let mut session = Session {

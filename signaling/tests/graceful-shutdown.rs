@@ -68,8 +68,13 @@ async fn sigterm_closes_sockets_and_exits_cleanly() {
     let join = serde_json::json!({"type": "join", "v": 1, "room": room.id,
         "secret": room.participant_secret().unwrap(), "name": "Anna"});
     ws.send(Message::text(join.to_string())).await.unwrap();
-    let joined = ws.next().await.unwrap().unwrap();
-    assert!(joined.to_text().unwrap().contains("\"joined\""));
+    let joined = loop {
+        match ws.next().await.unwrap().unwrap() {
+            Message::Text(t) => break t,
+            _ => continue, // a ping
+        }
+    };
+    assert!(joined.contains("\"joined\""), "{joined}");
 
     signal(&child, "TERM");
     let close = loop {
