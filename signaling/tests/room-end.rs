@@ -22,7 +22,8 @@ async fn end_for_all_frees_everything() {
     let (mut waiting, first) = Client::join(addr, &room.id, &room.participant_secret, "Ben").await;
     assert_eq!(first["type"], "lobby");
     let (mut elsewhere, _) = Client::join(addr, &other.id, &other.host_secret, "Herr Roth").await;
-    assert_eq!(metric(addr, "aula_media_rooms").await, 2);
+    // The SFU workers create their rooms (and report them) a moment after the joins.
+    wait_for_metric(addr, "aula_media_rooms", 2).await;
 
     host.send(json!({"type": "end_room"})).await;
     for c in [&mut host, &mut anna, &mut waiting] {
@@ -37,14 +38,19 @@ async fn end_for_all_frees_everything() {
     assert_eq!(first["code"], "unknown_room");
     assert_eq!(late.expect_closed().await, Some(4000));
     // The SFU has let go of the room; the other room lives on.
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while metric(addr, "aula_media_rooms").await != 1 {
-        assert!(
-            Instant::now() < deadline,
-            "the SFU still holds the ended room"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    wait_for_metric(addr, "aula_media_rooms", 1).await;
     assert_eq!(metric(addr, "aula_rooms").await, 1);
     assert!(elsewhere.sync().await.is_empty());
+}
+
+async fn wait_for_metric(addr: std::net::SocketAddr, name: &str, value: u64) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let now = metric(addr, name).await;
+        if now == value {
+            return;
+        }
+        assert!(Instant::now() < deadline, "{name} is {now}, not {value}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
