@@ -10,11 +10,13 @@
 //! - [`protocol`]: wire message types, parsing, error codes.
 //! - `registry`: open rooms by id, and their secrets.
 //! - `room`: one task per room owning its membership.
+//! - `outbox`: the bounded queue from a room and the SFU to one socket.
 //! - `ws`: one WebSocket session.
 //! - `http`: routes, embedded web client.
 
 pub mod config;
 mod http;
+mod outbox;
 pub mod protocol;
 mod registry;
 mod room;

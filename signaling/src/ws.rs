@@ -39,7 +39,7 @@ enum Flow {
 
 pub async fn run(socket: WebSocket, state: AppState) {
     let (sink, mut stream) = socket.split();
-    let (out, out_rx) = mpsc::unbounded_channel();
+    let (out, out_rx) = Outbox::channel();
     let mut writer = tokio::spawn(write_loop(sink, out_rx));
     let mut stop = state.stop.clone();
     let idle_timeout = state.config.ws_idle_timeout();
@@ -61,6 +61,12 @@ pub async fn run(socket: WebSocket, state: AppState) {
             }
             // The room closed this socket (removed, denied, room ended): stop reading.
             _ = session.out.closed() => break,
+            // The client does not read what its room sends: drop it.
+            _ = session.out.overflowed() => {
+                tracing::debug!("websocket queue full; dropping the socket");
+                writer.abort();
+                break;
+            }
             _ = ping.tick() => {
                 if last_heard.elapsed() >= idle_timeout {
                     tracing::debug!("websocket silent too long; dropping it");
@@ -103,10 +109,7 @@ pub async fn run(socket: WebSocket, state: AppState) {
     }
 }
 
-async fn write_loop(
-    mut sink: SplitSink<WebSocket, Message>,
-    mut rx: mpsc::UnboundedReceiver<Outgoing>,
-) {
+async fn write_loop(mut sink: SplitSink<WebSocket, Message>, mut rx: mpsc::Receiver<Outgoing>) {
     while let Some(out) = rx.recv().await {
         let frame = match out {
             Outgoing::Msg(msg) => {

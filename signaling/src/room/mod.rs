@@ -28,19 +28,7 @@ use crate::protocol::{
 use crate::registry::{Grant, Registry, Secret};
 use state::{Member, SessionState, State, Waiting};
 
-/// What a socket's writer task sends: a message, or a close frame and the end.
-// Nearly every item is a `Msg`; boxing it would add an allocation per message to save space
-// only on the one `Close` a socket ever sends.
-#[allow(clippy::large_enum_variant)]
-#[derive(Debug)]
-pub enum Outgoing {
-    Msg(ServerMsg),
-    /// A WebSocket ping: the session's check that the other end is still there.
-    Ping,
-    Close(u16, &'static str),
-}
-
-pub type Outbox = mpsc::UnboundedSender<Outgoing>;
+pub use crate::outbox::{Outbox, Outgoing};
 
 #[derive(Debug)]
 pub enum RoomMsg {
