@@ -87,12 +87,10 @@ impl RoomTask {
             ClientMsg::LowerHand { participant } => self.lower_hand(state, from, participant),
             ClientMsg::Chat { text } => chat(state, from, &text),
             ClientMsg::Admit { participant } => {
-                match self.admit_waiting(state, waiting_id(state, &participant)?) {
-                    Err(ErrorCode::RoomFull) => {
-                        return refuse(ErrorCode::RoomFull, "the room is full");
-                    }
-                    Err(_) => return refuse(ErrorCode::UnknownParticipant, "nobody waits"),
-                    Ok(()) => {}
+                // waiting_id has checked the lobby, so a full room is the only refusal left.
+                let id = waiting_id(state, &participant)?;
+                if self.admit_waiting(state, id).is_err() {
+                    return refuse(ErrorCode::RoomFull, "the room is full");
                 }
                 state.lobby_changed();
                 Ok(Flow::Continue)
