@@ -101,6 +101,22 @@ pub enum Command {
         source: Source,
         open: bool,
     },
+    /// The participant's signaling came back (a resumed session). Without `fresh`, a
+    /// subscribe offer that was outstanding is emitted again (the client may have lost it with
+    /// its old socket); with `fresh` (a reloaded page: its peer connections are gone) the
+    /// subscribe connection is rebuilt and offered anew with `reset`. The shell also takes the
+    /// new event sink that comes with it.
+    Resume {
+        participant: ParticipantId,
+        fresh: bool,
+    },
+    /// Restart ICE on the participant's subscribe connection: the next subscribe offer carries
+    /// new ICE credentials. Refused with [`SfuError::RateLimited`] past 3 in a burst, then one
+    /// per 5 s. (The publish connection restarts ICE with an offer of its own, a `Publish`.)
+    IceRestart { participant: ParticipantId },
+    /// The client could not apply the latest subscribe offer: the subscribe connection is
+    /// rebuilt and offered anew with `reset`.
+    SubscribeFailed { participant: ParticipantId },
     /// Remove a participant and everything it published.
     Leave { participant: ParticipantId },
     /// Close the room and free everything it holds.
@@ -125,7 +141,13 @@ pub enum SfuEvent {
     SubscribeOffer {
         sdp: String,
         tracks: Vec<DownTrackInfo>,
+        /// The subscribe connection is new: the client drops its old one and answers on a new
+        /// peer connection.
+        reset: bool,
     },
+    /// How well this participant's connections carry media now, when it changes (see
+    /// [`Quality`]). Signaling tells the room.
+    Quality(Quality),
     /// Who is talking in the room, loudest first, and the dominant speaker (the last one who
     /// spoke long enough; kept through silence). Sent to every participant of the room when
     /// it changes, from the audio level RTP header extension of forwarded (gate open) audio.
@@ -134,6 +156,27 @@ pub enum SfuEvent {
         dominant: Option<ParticipantId>,
     },
     Error(SfuError),
+}
+
+/// A participant's connection quality, as the SFU measures it (docs/protocol.md, "Connection
+/// quality").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+pub enum Quality {
+    #[default]
+    Good,
+    Poor,
+    /// Nothing arrived on one of its media connections for a while.
+    Lost,
+}
+
+impl Quality {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Quality::Good => "good",
+            Quality::Poor => "poor",
+            Quality::Lost => "lost",
+        }
+    }
 }
 
 /// Why a command was refused. Each maps to one wire error code in docs/protocol.md.
@@ -147,6 +190,8 @@ pub enum SfuError {
     UnexpectedAnswer,
     #[error("the participant is not in this room")]
     UnknownParticipant,
+    #[error("too many ICE restarts; wait a few seconds")]
+    RateLimited,
 }
 
 impl SfuError {
@@ -157,6 +202,7 @@ impl SfuError {
             SfuError::BadSdp(_) => "bad_sdp",
             SfuError::UnexpectedAnswer => "unexpected_answer",
             SfuError::UnknownParticipant => "not_joined",
+            SfuError::RateLimited => "rate_limited",
         }
     }
 }

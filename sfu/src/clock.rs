@@ -12,16 +12,16 @@ use std::time::Instant;
 pub struct TimestampMapper {
     /// Added to the publisher's time; changes only when the source changes.
     offset: i64,
-    /// The publisher generation the offset was computed for.
-    generation: Option<u32>,
+    /// The source (an up track incarnation) the offset was computed for.
+    generation: Option<u64>,
     /// Last time written to the down track, and when, to bridge the gap on a switch.
     last: Option<(u64, Instant)>,
 }
 
 impl TimestampMapper {
     /// Down-track time for a frame with publisher time `input` (ticks at `clock_rate` Hz) that
-    /// arrived at `arrival` from publisher generation `generation`.
-    pub fn map(&mut self, input: u64, clock_rate: u32, arrival: Instant, generation: u32) -> u64 {
+    /// arrived at `arrival` from the source `generation` (an up track incarnation).
+    pub fn map(&mut self, input: u64, clock_rate: u32, arrival: Instant, generation: u64) -> u64 {
         if self.generation != Some(generation) {
             self.rebase(input, clock_rate, arrival);
             self.generation = Some(generation);

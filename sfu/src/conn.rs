@@ -1,21 +1,41 @@
-//! One str0m `Rtc` with what the core keeps beside it: its ICE ufrag (how the shell routes
-//! datagrams to it), the remote addresses it has accepted, and its next timeout.
+//! One str0m `Rtc` with what the core keeps beside it: its ICE ufrags (how the shell routes
+//! datagrams to it), the remote addresses it has accepted, when it last heard anything, and its
+//! next timeout.
 
+use std::collections::VecDeque;
 use std::net::SocketAddr;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use rand::Rng;
 use rand::distr::Alphanumeric;
 use str0m::ice::IceCreds;
 use str0m::{Candidate, Rtc};
 
-use crate::worker::Ctx;
+use crate::ctx::{ConnKey, Ctx};
+
+/// Remote addresses a connection keeps routed. A browser uses one or two at a time; each
+/// network change or ICE restart adds one. Bounded, so that a client hopping addresses (or a
+/// forged STUN flood with valid credentials) cannot grow the routing table.
+const MAX_ADDRS: usize = 8;
+
+/// Local ICE ufrags a connection answers to: the current one and the one before an ICE restart,
+/// whose checks may still be in flight while the restart is negotiated.
+const MAX_UFRAGS: usize = 2;
+
+/// How often str0m reports loss, jitter and round-trip time per stream: the inputs of the
+/// connection quality rating, which holds a rating for at least 2 s.
+const STATS_INTERVAL: Duration = Duration::from_secs(1);
 
 pub(crate) struct Conn {
     pub rtc: Rtc,
-    pub ufrag: String,
-    /// Remote addresses whose STUN this connection accepted; routed to it until it closes.
-    pub addrs: Vec<SocketAddr>,
+    pub key: ConnKey,
+    /// Local ICE ufrags routed to this connection, newest last.
+    pub ufrags: VecDeque<String>,
+    /// Remote addresses whose STUN this connection accepted, oldest first.
+    pub addrs: VecDeque<SocketAddr>,
+    /// When a datagram for this connection last arrived: a connection that hears nothing (no
+    /// media, no RTCP, no ICE consent check) for a few seconds has lost its path.
+    pub last_input: Instant,
     /// When str0m next wants `Input::Timeout`.
     pub next_timeout: Instant,
     /// ICE and DTLS are up; media written before this is dropped by str0m.
@@ -25,8 +45,9 @@ pub(crate) struct Conn {
 }
 
 impl Conn {
-    /// A new ICE-lite connection with the server's host candidates and random ICE credentials.
-    pub fn new(now: Instant, ctx: &mut Ctx) -> Conn {
+    /// A new ICE-lite connection with the server's host candidates and random ICE credentials,
+    /// routed by its ufrag from now on.
+    pub fn new(now: Instant, key: ConnKey, ctx: &mut Ctx) -> Conn {
         let (config, rng) = (&ctx.config, &mut ctx.rng);
         let creds = IceCreds {
             ufrag: random_token(rng, 8),
@@ -39,6 +60,7 @@ impl Conn {
             .set_ice_lite(true)
             .set_local_ice_credentials(creds)
             .set_dtls_cert(ctx.dtls_cert.clone())
+            .set_stats_interval(Some(STATS_INTERVAL))
             .clear_codecs()
             .enable_opus(true, false)
             .enable_vp8(true);
@@ -56,13 +78,59 @@ impl Conn {
                 Err(e) => tracing::warn!(%addr, error = %e, "cannot use address as a candidate"),
             }
         }
+        ctx.routes.add_ufrag(&ufrag, key.clone(), &mut ctx.out);
         Conn {
             rtc,
-            ufrag,
-            addrs: Vec::new(),
+            key,
+            ufrags: VecDeque::from([ufrag]),
+            addrs: VecDeque::new(),
+            last_input: now,
             next_timeout: now,
             connected: false,
             dirty: true,
+        }
+    }
+
+    /// Routes a remote address that this connection accepted a datagram from.
+    pub fn handle_source(&mut self, source: SocketAddr, ctx: &mut Ctx) {
+        if self.addrs.contains(&source) {
+            return;
+        }
+        if self.addrs.len() == MAX_ADDRS {
+            let oldest = self.addrs.pop_front().expect("full");
+            ctx.routes.remove_addr(oldest, &self.key, &mut ctx.out);
+        }
+        self.addrs.push_back(source);
+        ctx.routes.add_addr(source, self.key.clone(), &mut ctx.out);
+    }
+
+    /// Routes the ufrag str0m answers to now, if an ICE restart changed it.
+    pub fn sync_ufrag(&mut self, ctx: &mut Ctx) -> bool {
+        let ufrag = self.rtc.direct_api().local_ice_credentials().ufrag;
+        self.add_ufrag(ufrag, ctx)
+    }
+
+    /// Routes a new local ufrag (an ICE restart's); returns false if it is already routed.
+    pub fn add_ufrag(&mut self, ufrag: String, ctx: &mut Ctx) -> bool {
+        if self.ufrags.contains(&ufrag) {
+            return false;
+        }
+        if self.ufrags.len() == MAX_UFRAGS {
+            let oldest = self.ufrags.pop_front().expect("full");
+            ctx.routes.remove_ufrag(&oldest, &self.key, &mut ctx.out);
+        }
+        ctx.routes.add_ufrag(&ufrag, self.key.clone(), &mut ctx.out);
+        self.ufrags.push_back(ufrag);
+        true
+    }
+
+    /// Forgets every route to this connection (it is being dropped).
+    pub fn unroute(&self, ctx: &mut Ctx) {
+        for ufrag in &self.ufrags {
+            ctx.routes.remove_ufrag(ufrag, &self.key, &mut ctx.out);
+        }
+        for addr in &self.addrs {
+            ctx.routes.remove_addr(*addr, &self.key, &mut ctx.out);
         }
     }
 }

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 /// Minimum spacing of keyframe requests to one publisher track.
 pub const KEYFRAME_REQUEST_INTERVAL: Duration = Duration::from_millis(500);
 
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct KeyframeLimiter {
     last_sent: Option<Instant>,
     /// A request arrived within the interval and is owed at `last_sent + interval`.

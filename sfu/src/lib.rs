@@ -7,17 +7,22 @@
 //!
 //! Each participant has two WebRTC connections (str0m `Rtc`s): *publish* (client offers, media
 //! flows up) and *subscribe* (the SFU offers, media flows down). With one offerer per
-//! connection, renegotiation can never glare.
+//! connection, renegotiation can never glare. Neither connection ever loses or reorders an
+//! m-line (JSEP): streams that end leave their m-line inactive for the next one.
 //!
 //! # Layout
 //! The sans-IO core: no sockets, no threads, no clock (time comes in as `now`):
 //! - [`api`]: ids, commands in, events out.
 //! - [`worker`]: one worker's rooms and the routing of datagrams to connections.
-//! - `room`: forwarding from up tracks to down tracks through the gates, subscription offers.
-//! - `participant`, `conn`: a participant's connections, tracks and gates.
-//! - `sdp`: what the core reads from a publish offer before str0m does.
-//! - `clock`: RTP timestamp continuity across publisher restarts.
-//! - `keyframe`: rate limiting of keyframe requests.
+//! - `ctx`: what a worker's rooms share (config, RNG, output queue, counters, routes).
+//! - `room`: publish offers, subscribe slots and offers, forwarding through the gates,
+//!   connection health.
+//! - `participant`, `conn`: a participant's connections, tracks, slots and gates.
+//! - `sdp`: what the core reads from a publish offer before str0m does, and JSEP's rules for
+//!   renegotiating one.
+//! - `clock`: RTP timestamp continuity across publisher restarts and reused m-lines.
+//! - `keyframe`: rate limiting of keyframe requests; `limit`: a token bucket (ICE restarts).
+//! - `quality`: a participant's connection quality rating.
 //! - `speakers`: active-speaker detection from the audio levels publishers send.
 //! - [`stun`]: the ufrag of a STUN message, for routing a new address.
 //!
@@ -27,8 +32,11 @@
 pub mod api;
 mod clock;
 mod conn;
+mod ctx;
 mod keyframe;
+mod limit;
 mod participant;
+mod quality;
 mod room;
 mod sdp;
 pub mod shell;
@@ -37,6 +45,7 @@ pub mod stun;
 pub mod worker;
 
 pub use api::{
-    Command, Direction, DownTrackInfo, Kind, ParticipantId, RoomId, SfuError, SfuEvent, Source,
+    Command, Direction, DownTrackInfo, Kind, ParticipantId, Quality, RoomId, SfuError, SfuEvent,
+    Source,
 };
 pub use shell::{EventSink, MetricsSnapshot, Sfu, SfuConfig, SfuHandle, StartError};

@@ -1,17 +1,26 @@
 //! A participant's media state: its publish connection with the up tracks it carries, and its
-//! subscribe connection with one down track per stream it receives.
+//! subscribe connection with the m-line slots that carry other participants' streams down.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use str0m::change::SdpPendingOffer;
 use str0m::media::{KeyframeRequestKind, MediaKind, Mid};
 
-use crate::api::{Kind, ParticipantId, Source};
+use crate::api::{DownTrackInfo, Kind, ParticipantId, Source};
 use crate::clock::TimestampMapper;
 use crate::conn::Conn;
 use crate::keyframe::KeyframeLimiter;
+use crate::limit::TokenBucket;
+use crate::quality::QualityMeter;
+use crate::sdp::Section;
 
-/// A stream in the room: one publisher's one source. Down tracks are bound to this, not to an
+/// ICE restarts a client may ask for on one connection: a few at once (a network change can
+/// fail both connections and the client retries), then one per interval. A page retries every
+/// 5 s while its connection is down, which this lets through.
+pub const ICE_RESTART_BURST: u32 = 3;
+pub const ICE_RESTART_EVERY: Duration = Duration::from_secs(5);
+
+/// A stream in the room: one publisher's one source. Down slots are bound to this, not to an
 /// up track, so they outlive a publisher's reconnect.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub(crate) struct StreamKey {
@@ -23,11 +32,10 @@ pub(crate) struct Participant {
     pub id: ParticipantId,
     pub up: Option<Up>,
     pub down: Down,
-    /// Counts publish connections; a down track rebases its timestamps when this changes.
-    pub generation: u32,
     /// Which of its sources may reach others. Kept here, not on the up tracks, so that a
     /// mute outlives a re-publish and may be set before the first one.
     pub gates: Gates,
+    pub quality: QualityMeter,
 }
 
 /// One open/closed flag per [`Source`], all open at first. A bitset of closed gates: checked on
@@ -66,6 +74,15 @@ fn bit(source: Source) -> u8 {
 pub(crate) struct Up {
     pub conn: Conn,
     pub tracks: Vec<UpTrack>,
+    /// The DTLS fingerprint of the client's peer connection. A publish offer with the same one
+    /// renegotiates this connection; another one replaces it.
+    pub fingerprint: String,
+    /// The client's ICE ufrag: a renegotiation that changes it is an ICE restart.
+    pub remote_ufrag: String,
+    /// The audio and video m-lines of the last accepted offer, in order: a later offer must
+    /// keep them (JSEP), and an ICE restart must not change them at all.
+    pub sections: Vec<Section>,
+    pub restarts: TokenBucket,
 }
 
 pub(crate) struct UpTrack {
@@ -73,48 +90,106 @@ pub(crate) struct UpTrack {
     pub kind: Kind,
     pub source: Source,
     pub keyframes: KeyframeLimiter,
+    /// Unique within the room for every new instance of a track (a new connection, or an
+    /// m-line that starts sending again): a down slot rebases its RTP timestamps when the
+    /// incarnation it forwards changes, as the new source starts from its own random ones.
+    pub incarnation: u64,
 }
 
 /// The subscribe connection (SFU -> subscriber) and its negotiation state. The SFU is the only
 /// side that offers on it, and never has more than one offer outstanding.
-#[derive(Default)]
 pub(crate) struct Down {
     /// Created with the first offer.
     pub conn: Option<Conn>,
-    pub tracks: Vec<DownTrack>,
+    /// One per m-line, in m-line order. Never removed or reordered while the connection lives
+    /// (JSEP): a slot whose stream ends becomes inactive and is reused for the next stream of
+    /// its kind.
+    pub slots: Vec<Slot>,
     pub pending: Option<SdpPendingOffer>,
+    /// The outstanding offer as it was sent, for a resumed session that may have lost it.
+    pub offered: Option<OfferSent>,
+    /// The next offer restarts ICE.
+    pub ice_restart: bool,
+    /// The connection was rebuilt: the next offer tells the client to start a new one too.
+    pub reset: bool,
+    pub restarts: TokenBucket,
 }
 
-pub(crate) struct DownTrack {
-    pub stream: StreamKey,
+#[derive(Debug, Clone)]
+pub(crate) struct OfferSent {
+    pub sdp: String,
+    pub tracks: Vec<DownTrackInfo>,
+    pub reset: bool,
+}
+
+impl Default for Down {
+    fn default() -> Down {
+        Down {
+            conn: None,
+            slots: Vec::new(),
+            pending: None,
+            offered: None,
+            ice_restart: false,
+            reset: false,
+            restarts: TokenBucket::new(ICE_RESTART_BURST, ICE_RESTART_EVERY),
+        }
+    }
+}
+
+/// One m-line of a subscribe connection.
+pub(crate) struct Slot {
+    /// Assigned when the m-line is first offered.
+    pub mid: Option<Mid>,
     pub kind: Kind,
-    pub state: DownState,
+    /// What the last accepted answer established it carries; `None`: inactive (or never
+    /// answered yet).
+    pub negotiated: Option<StreamKey>,
+    /// What it should carry.
+    pub target: Option<StreamKey>,
+    /// In the outstanding offer: what that offer says it carries.
+    pub offered: Option<Option<StreamKey>>,
     /// Video only: forward nothing until a keyframe, or the decoder shows garbage.
     pub need_keyframe: bool,
     pub clock: TimestampMapper,
 }
 
-/// Where a down track's m-line is in the offer/answer cycle.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum DownState {
-    /// Wanted, not yet in an offer.
-    ToOpen,
-    /// In the outstanding offer.
-    Negotiating(Mid),
-    /// Answered: media flows.
-    Open(Mid),
-    /// Its stream is gone; the m-line goes in the next offer as stopped.
-    ToStop(Mid),
-    /// Stopped in the outstanding offer.
-    NegotiatingStop(Mid),
-}
+impl Slot {
+    pub fn new(kind: Kind, target: StreamKey) -> Slot {
+        Slot {
+            mid: None,
+            kind,
+            negotiated: None,
+            target: Some(target),
+            offered: None,
+            need_keyframe: kind == Kind::Video,
+            clock: TimestampMapper::default(),
+        }
+    }
 
-impl DownState {
-    pub fn active_mid(self) -> Option<Mid> {
-        match self {
-            DownState::Negotiating(m) | DownState::Open(m) => Some(m),
+    /// The stream whose media goes out on this m-line now: negotiated, and still wanted.
+    pub fn live(&self) -> Option<(Mid, StreamKey)> {
+        match (self.mid, self.negotiated) {
+            (Some(mid), Some(s)) if self.target == Some(s) => Some((mid, s)),
             _ => None,
         }
+    }
+
+    /// Inactive, answered and in no offer: may carry a new stream of its kind.
+    pub fn is_free(&self) -> bool {
+        self.mid.is_some()
+            && self.negotiated.is_none()
+            && self.target.is_none()
+            && self.offered.is_none()
+    }
+
+    /// Differs from what was last negotiated, so the next offer must say so.
+    pub fn needs_offer(&self) -> bool {
+        self.mid.is_none() || self.target != self.negotiated
+    }
+
+    /// The stream the client should map this m-line to once the outstanding offer is applied.
+    pub fn announced(&self) -> Option<StreamKey> {
+        self.offered.unwrap_or(self.negotiated)
     }
 }
 
@@ -124,8 +199,8 @@ impl Participant {
             id,
             up: None,
             down: Down::default(),
-            generation: 0,
             gates: Gates::default(),
+            quality: QualityMeter::default(),
         }
     }
 
@@ -179,6 +254,18 @@ impl Participant {
         let up = self.up.as_ref().map(|u| &u.conn);
         up.into_iter().chain(self.down.conn.as_ref())
     }
+
+    /// One of its connections was up and has heard nothing for `limit`.
+    pub fn is_silent(&self, now: Instant, limit: Duration) -> bool {
+        self.conns()
+            .any(|c| c.connected && c.rtc.is_alive() && now >= c.last_input + limit)
+    }
+
+    /// The kind of the up track on `mid`, for reading its stats.
+    pub fn up_kind(&self, mid: Mid) -> Option<Kind> {
+        let up = self.up.as_ref()?;
+        up.tracks.iter().find(|t| t.mid == mid).map(|t| t.kind)
+    }
 }
 
 fn send_pli(conn: &mut Conn, mid: Mid) -> bool {
@@ -225,5 +312,32 @@ mod tests {
         assert!(g.is_open(Source::Camera) && g.is_open(Source::Screen));
         assert!(g.set(Source::Microphone, true));
         assert_eq!(g, Gates::default());
+    }
+
+    fn key(p: u32) -> StreamKey {
+        StreamKey {
+            publisher: ParticipantId(p),
+            source: Source::Camera,
+        }
+    }
+
+    #[test]
+    fn a_slot_is_live_only_when_answered_and_still_wanted() {
+        let mut s = Slot::new(Kind::Video, key(1));
+        assert!(s.needs_offer() && s.live().is_none());
+        s.mid = Some(Mid::from("0"));
+        s.offered = Some(Some(key(1)));
+        assert_eq!(s.announced(), Some(key(1)));
+        assert!(s.live().is_none(), "not before the answer");
+        s.negotiated = s.offered.take().expect("offered");
+        assert_eq!(s.live(), Some((Mid::from("0"), key(1))));
+        assert!(!s.needs_offer());
+        // The publisher leaves: nothing more goes out at once, the m-line must go inactive.
+        s.target = None;
+        assert!(s.live().is_none() && s.needs_offer() && !s.is_free());
+        s.offered = Some(None);
+        assert!(!s.is_free(), "not while the offer is out");
+        s.negotiated = s.offered.take().expect("offered");
+        assert!(s.is_free());
     }
 }

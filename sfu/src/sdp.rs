@@ -1,8 +1,20 @@
 //! What the core reads from a publish offer itself, before str0m sees it: how many media
-//! sections it has (to refuse too many cheaply) and which of them send media, by mid and kind
-//! (to know a restarted publisher's tracks at once), and the source each one carries.
+//! sections it has (to refuse too many cheaply), its audio and video m-lines in order with
+//! whether each sends (to know a publisher's tracks at once, and to refuse a renegotiation that
+//! breaks JSEP's rules before str0m changes anything), the source each one carries, and the
+//! client's DTLS fingerprint and ICE ufrag (which tell a renegotiation from a new connection,
+//! and an ICE restart from a change of media).
 
 use crate::api::{Kind, Source};
+
+/// One audio or video m-line of an offer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Section {
+    pub mid: String,
+    pub kind: Kind,
+    /// `sendonly` or `sendrecv` with a port: media comes to us on it.
+    pub sends: bool,
+}
 
 /// What a published m-line carries: the client's word for its mid, else the usual by kind.
 pub(crate) fn source_for(hints: &[(String, Source)], mid: &str, kind: Kind) -> Source {
@@ -22,37 +34,87 @@ pub(crate) fn count_media_sections(sdp: &str) -> usize {
         .count()
 }
 
-/// The audio and video m-lines of an offer that send media to us: (mid, kind).
-pub(crate) fn offered_media(sdp: &str) -> Vec<(String, Kind)> {
+/// The audio and video m-lines of an offer, in order. A section without `a=mid` gets an empty
+/// mid (str0m refuses such an offer anyway).
+pub(crate) fn sections(sdp: &str) -> Vec<Section> {
     let mut found = Vec::new();
-    // (kind, mid, sends) of the section being read
-    let mut section: Option<(Kind, Option<String>, bool)> = None;
-    let mut finish = |s: Option<(Kind, Option<String>, bool)>| {
-        if let Some((kind, Some(mid), true)) = s {
-            found.push((mid, kind));
-        }
-    };
+    let mut section: Option<Section> = None;
     for line in sdp.lines() {
         let line = line.trim_end();
         if let Some(m) = line.strip_prefix("m=") {
-            finish(section.take());
-            let kind = match m.split(' ').next() {
+            found.extend(section.take());
+            let mut words = m.split(' ');
+            let kind = match words.next() {
                 Some("audio") => Some(Kind::Audio),
                 Some("video") => Some(Kind::Video),
                 _ => None,
             };
-            let port_zero = m.split(' ').nth(1) == Some("0");
-            section = kind.filter(|_| !port_zero).map(|k| (k, None, true));
-        } else if let Some((_, mid, sends)) = &mut section {
+            let port_zero = words.next() == Some("0");
+            section = kind.map(|kind| Section {
+                mid: String::new(),
+                kind,
+                sends: !port_zero,
+            });
+        } else if let Some(s) = &mut section {
             if let Some(v) = line.strip_prefix("a=mid:") {
-                *mid = Some(v.to_string());
+                s.mid = v.to_string();
             } else if line == "a=recvonly" || line == "a=inactive" {
-                *sends = false;
+                s.sends = false;
             }
         }
     }
-    finish(section);
+    found.extend(section);
     found
+}
+
+/// The value of the first `a=<name>:` line, at session or media level.
+fn attribute<'a>(sdp: &'a str, name: &str) -> Option<&'a str> {
+    sdp.lines().find_map(|l| {
+        let v = l.trim_end().strip_prefix("a=")?.strip_prefix(name)?;
+        v.strip_prefix(':').map(str::trim)
+    })
+}
+
+/// The DTLS certificate fingerprint of the offering peer connection (`a=fingerprint:`).
+pub(crate) fn fingerprint(sdp: &str) -> Option<&str> {
+    attribute(sdp, "fingerprint")
+}
+
+/// The offerer's ICE username fragment (`a=ice-ufrag:`).
+pub(crate) fn ice_ufrag(sdp: &str) -> Option<&str> {
+    attribute(sdp, "ice-ufrag")
+}
+
+/// Why a renegotiation offer cannot be applied to a connection whose last accepted offer had
+/// `before`, if it cannot. JSEP (RFC 8829 §5.2.2): m-lines are never removed or reordered. An
+/// ICE restart must keep the media exactly as it is.
+pub(crate) fn check_renegotiation(
+    before: &[Section],
+    after: &[Section],
+    ice_restart: bool,
+) -> Result<(), String> {
+    if after.len() < before.len() {
+        return Err(format!(
+            "the offer has {} media sections, the connection has {}: m-lines are never removed",
+            after.len(),
+            before.len()
+        ));
+    }
+    for (i, (b, a)) in before.iter().zip(after).enumerate() {
+        if a.mid != b.mid || a.kind != b.kind {
+            return Err(format!(
+                "m-line {i} was mid {} ({}), the offer has mid {} ({}): m-lines are never reordered",
+                b.mid,
+                b.kind.as_str(),
+                a.mid,
+                a.kind.as_str()
+            ));
+        }
+    }
+    if ice_restart && before != after {
+        return Err("an ICE restart must not change the media".into());
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -77,16 +139,61 @@ mod tests {
                    m=video 9 UDP\r\na=mid:2\r\na=recvonly\r\n\
                    m=video 0 UDP\r\na=mid:3\r\n\
                    m=application 9 UDP\r\na=mid:4\r\n";
-        let found = offered_media(sdp);
-        assert_eq!(
-            found,
-            [("0".into(), Kind::Audio), ("1".into(), Kind::Video)]
-        );
+        let found = sections(sdp);
+        assert_eq!(found.len(), 4, "inactive and stopped ones are sections");
+        let sending: Vec<(&str, Kind)> = found
+            .iter()
+            .filter(|s| s.sends)
+            .map(|s| (s.mid.as_str(), s.kind))
+            .collect();
+        assert_eq!(sending, [("0", Kind::Audio), ("1", Kind::Video)]);
     }
 
     #[test]
     fn counts_only_audio_and_video_sections() {
         let sdp = "v=0\r\nm=audio 9 UDP\r\nm=video 9 UDP\r\nm=application 9 UDP\r\n";
         assert_eq!(count_media_sections(sdp), 2);
+    }
+
+    #[test]
+    fn reads_fingerprint_and_ufrag_at_either_level() {
+        let sdp = "v=0\r\na=fingerprint:sha-256 AB:CD\r\nm=audio 9 UDP\r\na=ice-ufrag:x7Yz\r\n";
+        assert_eq!(fingerprint(sdp), Some("sha-256 AB:CD"));
+        assert_eq!(ice_ufrag(sdp), Some("x7Yz"));
+        assert_eq!(ice_ufrag("v=0\r\na=ice-ufrag-x\r\n"), None);
+    }
+
+    fn s(mid: &str, kind: Kind, sends: bool) -> Section {
+        Section {
+            mid: mid.into(),
+            kind,
+            sends,
+        }
+    }
+
+    #[test]
+    fn renegotiation_keeps_order_and_may_append_or_go_inactive() {
+        let before = [s("0", Kind::Audio, true), s("1", Kind::Video, true)];
+        let screen_on = [
+            s("0", Kind::Audio, true),
+            s("1", Kind::Video, true),
+            s("2", Kind::Video, true),
+        ];
+        assert!(check_renegotiation(&before, &screen_on, false).is_ok());
+        let camera_off = [s("0", Kind::Audio, true), s("1", Kind::Video, false)];
+        assert!(check_renegotiation(&before, &camera_off, false).is_ok());
+        let swapped = [s("1", Kind::Video, true), s("0", Kind::Audio, true)];
+        assert!(check_renegotiation(&before, &swapped, false).is_err());
+        let dropped = [s("0", Kind::Audio, true)];
+        assert!(check_renegotiation(&before, &dropped, false).is_err());
+    }
+
+    #[test]
+    fn an_ice_restart_keeps_the_media_exactly() {
+        let before = [s("0", Kind::Audio, true), s("1", Kind::Video, true)];
+        assert!(check_renegotiation(&before, &before, true).is_ok());
+        let camera_off = [s("0", Kind::Audio, true), s("1", Kind::Video, false)];
+        let err = check_renegotiation(&before, &camera_off, true).unwrap_err();
+        assert!(err.contains("ICE restart"), "{err}");
     }
 }

@@ -48,6 +48,15 @@ pub struct Config {
     /// closed, Wi-Fi gone without a goodbye) stays silent. 60: a mobile network's short
     /// outages survive; a dead socket does not hold a seat or keep a room open for long.
     pub ws_idle_timeout_secs: u64,
+    /// Seconds the server keeps the seat of a participant whose WebSocket dropped without a
+    /// `leave`, for the page to `resume` (docs/protocol.md). 30: longer than a Wi-Fi roam or a
+    /// switch to mobile data, and about what a browser's ICE takes to declare a path failed;
+    /// the others see "reconnecting…" on the tile meanwhile, not a leave and a join.
+    pub resume_grace_secs: u64,
+    /// Seconds the seat is kept after `leave` with `may_return` (a page being unloaded: a
+    /// reload or a closed tab, which the page cannot tell apart). 4: a reload resumes well
+    /// within it on a slow laptop, and a closed tab's tile goes a few seconds later.
+    pub unload_grace_secs: u64,
     /// Log filter (tracing's EnvFilter syntax). `info` logs no names and no secrets.
     pub log: String,
 }
@@ -68,13 +77,15 @@ impl Default for Config {
             empty_room_grace_secs: 60,
             unused_room_ttl_secs: 600,
             ws_idle_timeout_secs: 60,
+            resume_grace_secs: 30,
+            unload_grace_secs: 4,
             log: "info".into(),
         }
     }
 }
 
 impl Config {
-    /// Loopback only, ephemeral ports, short grace: for tests that start a server in-process.
+    /// Loopback only, ephemeral ports, short graces: for tests that start a server in-process.
     pub fn for_tests() -> Config {
         Config {
             http_addr: "127.0.0.1:0".parse().expect("valid literal"),
@@ -83,6 +94,8 @@ impl Config {
             media_workers: 2,
             empty_room_grace_secs: 2,
             unused_room_ttl_secs: 30,
+            resume_grace_secs: 3,
+            unload_grace_secs: 1,
             ..Config::default()
         }
     }
@@ -97,6 +110,14 @@ impl Config {
 
     pub fn ws_idle_timeout(&self) -> Duration {
         Duration::from_secs(self.ws_idle_timeout_secs.max(1))
+    }
+
+    pub fn resume_grace(&self) -> Duration {
+        Duration::from_secs(self.resume_grace_secs)
+    }
+
+    pub fn unload_grace(&self) -> Duration {
+        Duration::from_secs(self.unload_grace_secs.min(self.resume_grace_secs))
     }
 
     /// Defaults, then the TOML file if given, then environment and flags.
@@ -145,6 +166,10 @@ pub struct Args {
     pub max_rooms: Option<usize>,
     #[arg(long, env = "AULA_EMPTY_ROOM_GRACE_SECS")]
     pub empty_room_grace_secs: Option<u64>,
+    #[arg(long, env = "AULA_RESUME_GRACE_SECS")]
+    pub resume_grace_secs: Option<u64>,
+    #[arg(long, env = "AULA_UNLOAD_GRACE_SECS")]
+    pub unload_grace_secs: Option<u64>,
     #[arg(long, env = "AULA_LOG")]
     pub log: Option<String>,
 }
@@ -168,6 +193,8 @@ impl Args {
         );
         set(&mut c.max_rooms, self.max_rooms);
         set(&mut c.empty_room_grace_secs, self.empty_room_grace_secs);
+        set(&mut c.resume_grace_secs, self.resume_grace_secs);
+        set(&mut c.unload_grace_secs, self.unload_grace_secs);
         set(&mut c.log, self.log);
     }
 }

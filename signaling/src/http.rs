@@ -136,6 +136,8 @@ async fn create_room(State(state): State<AppState>, headers: HeaderMap, body: By
         max_participants: state.config.max_participants_per_room,
         empty_grace: state.config.empty_room_grace(),
         unused_ttl: state.config.unused_room_ttl(),
+        resume_grace: state.config.resume_grace(),
+        unload_grace: state.config.unload_grace(),
     };
     let mut settings = Settings::for_kind(request.kind);
     if let Some(lobby) = request.lobby {
@@ -221,6 +223,8 @@ fn base_url(configured: Option<&str>, headers: &HeaderMap) -> String {
 async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     let m = state.sfu.metrics();
     let c = m.core;
+    let counters = &state.registry.counters;
+    let load = |a: &std::sync::atomic::AtomicU64| a.load(std::sync::atomic::Ordering::Relaxed);
     let lines = [
         ("aula_rooms", state.registry.len() as u64),
         ("aula_media_rooms", c.rooms),
@@ -243,6 +247,34 @@ async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
         ("aula_keyframe_requests_total", c.keyframe_requests),
         ("aula_frames_gated_total", c.frames_gated),
         ("aula_connections_failed_total", c.conns_failed),
+        (
+            "aula_renegotiations_failed_total",
+            c.renegotiations_failed + c.publish_renegotiations_refused,
+        ),
+        (
+            "aula_subscribe_renegotiations_failed_total",
+            c.renegotiations_failed,
+        ),
+        (
+            "aula_publish_renegotiations_refused_total",
+            c.publish_renegotiations_refused,
+        ),
+        ("aula_ice_restarts_total", c.ice_restarts),
+        (
+            "aula_ice_restarts_rate_limited_total",
+            c.ice_restarts_limited,
+        ),
+        ("aula_connections_silent_total", c.conns_silent),
+        ("aula_resumes_total", load(&counters.resumes)),
+        ("aula_resumes_failed_total", load(&counters.resumes_failed)),
+        (
+            "aula_sessions_reconnecting_total",
+            load(&counters.reconnecting),
+        ),
+        (
+            "aula_resume_grace_expired_total",
+            load(&counters.resume_expired),
+        ),
     ];
     let mut body = String::new();
     for (name, value) in lines {

@@ -3,6 +3,7 @@
 //! its task ([`crate::room`]).
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use aula_sfu::{RoomId, SfuHandle};
 use dashmap::DashMap;
@@ -96,6 +97,27 @@ pub enum CreateError {
 pub struct Registry {
     rooms: DashMap<RoomId, RoomEntry>,
     max_rooms: usize,
+    /// What the room tasks count for /metrics.
+    pub counters: Counters,
+}
+
+/// Counters the room tasks keep, for /metrics. Atomics: every room task bumps them.
+#[derive(Debug, Default)]
+pub struct Counters {
+    /// Sessions that came back on a new socket within their grace.
+    pub resumes: AtomicU64,
+    /// `resume`s refused: an unknown, expired or other room's token.
+    pub resumes_failed: AtomicU64,
+    /// Participants whose socket went without a `leave` and who were kept for a resume.
+    pub reconnecting: AtomicU64,
+    /// Participants whose grace ended without a resume (they left).
+    pub resume_expired: AtomicU64,
+}
+
+impl Counters {
+    pub fn bump(counter: &AtomicU64) {
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
 }
 
 impl Registry {
@@ -103,6 +125,7 @@ impl Registry {
         Registry {
             rooms: DashMap::new(),
             max_rooms,
+            counters: Counters::default(),
         }
     }
 
@@ -145,6 +168,7 @@ impl Registry {
             return Err(CreateError::TooManyRooms(self.max_rooms));
         }
         let (tx, inbox) = mpsc::channel(ROOM_INBOX);
+        let (quality_tx, quality_rx) = mpsc::unbounded_channel();
         let entry = RoomEntry {
             title: title.into(),
             kind,
@@ -165,6 +189,8 @@ impl Registry {
             sfu,
             registry: self.clone(),
             inbox,
+            quality_tx,
+            quality_rx,
             stop,
         };
         tokio::spawn(task.run());

@@ -2,6 +2,7 @@
 //! room task or the SFU. A writer task owns the sending half, so the room task and the SFU can
 //! queue messages for this client without waiting on its network.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use aula_sfu::{ParticipantId, RoomId};
@@ -14,10 +15,13 @@ use tracing::Instrument;
 
 use crate::AppState;
 use crate::protocol::{self, ClientMsg, ErrorCode};
-use crate::room::{Outbox, Outgoing, RoomMsg};
+use crate::room::{Departure, Outbox, Outgoing, RoomMsg, SocketId};
 
 /// How long a closing socket may take to flush what is queued for it.
 const WRITER_DRAIN: Duration = Duration::from_secs(2);
+
+/// Socket ids, unique for the life of the process.
+static NEXT_SOCKET: AtomicU64 = AtomicU64::new(1);
 
 struct Joined {
     room: RoomId,
@@ -28,7 +32,10 @@ struct Joined {
 struct Session {
     state: AppState,
     out: Outbox,
+    socket: SocketId,
     joined: Option<Joined>,
+    /// How the session ends, for the room: lost unless the client says otherwise.
+    departure: Departure,
 }
 
 /// What to do after a message.
@@ -50,7 +57,9 @@ pub async fn run(socket: WebSocket, state: AppState) {
     let mut session = Session {
         state,
         out,
+        socket: NEXT_SOCKET.fetch_add(1, Ordering::Relaxed),
         joined: None,
+        departure: Departure::Lost,
     };
     loop {
         let frame = tokio::select! {
@@ -149,11 +158,27 @@ impl Session {
                 },
                 None,
             ) => self.join(v, &room, &secret, &name, session).await,
-            (ClientMsg::Join { .. }, Some(_)) => {
+            (
+                ClientMsg::Resume {
+                    v,
+                    room,
+                    token,
+                    fresh,
+                },
+                None,
+            ) => self.resume(v, &room, token, fresh).await,
+            (ClientMsg::Join { .. } | ClientMsg::Resume { .. }, Some(_)) => {
                 self.send_error(ErrorCode::AlreadyJoined, "this socket has already joined")
             }
             (_, None) => self.send_error(ErrorCode::NotJoined, "send join first"),
-            (ClientMsg::Leave, Some(_)) => Flow::Stop,
+            (ClientMsg::Leave { may_return }, Some(_)) => {
+                self.departure = if may_return {
+                    Departure::Unloading
+                } else {
+                    Departure::Left
+                };
+                Flow::Stop
+            }
             (msg, Some(_)) => self.handle_joined(msg).await,
         }
     }
@@ -190,6 +215,7 @@ impl Session {
             secret: secret.to_string(),
             session,
             out: self.out.clone(),
+            socket: self.socket,
             reply,
         };
         let result = match entry.inbox.send(msg).await {
@@ -219,11 +245,52 @@ impl Session {
         }
     }
 
+    /// Takes the place of an earlier socket of the same participant. A room that is gone, like
+    /// a token it does not know, is `resume_failed`: the client then joins anew, and learns
+    /// from that whether the room still exists.
+    async fn resume(&mut self, v: u32, room: &str, token: String, fresh: bool) -> Flow {
+        if v != protocol::VERSION {
+            let message = format!("this server speaks protocol version {}", protocol::VERSION);
+            return self.send_error(ErrorCode::UnsupportedVersion, message);
+        }
+        const FAILED: &str = "this session cannot be resumed; join again";
+        let Some(entry) = self.state.registry.get(room) else {
+            return self.send_error(ErrorCode::ResumeFailed, FAILED);
+        };
+        let (reply, answer) = oneshot::channel();
+        let msg = RoomMsg::Resume {
+            token,
+            fresh,
+            out: self.out.clone(),
+            socket: self.socket,
+            reply,
+        };
+        let result = match entry.inbox.send(msg).await {
+            Ok(()) => answer.await.unwrap_or(Err(ErrorCode::ResumeFailed)),
+            Err(_) => Err(ErrorCode::ResumeFailed),
+        };
+        match result {
+            Ok(participant) => {
+                self.joined = Some(Joined {
+                    room: room.into(),
+                    participant,
+                    inbox: entry.inbox,
+                });
+                Flow::Continue
+            }
+            Err(ErrorCode::ServerBusy) => {
+                self.send_error(ErrorCode::ServerBusy, "the server is shutting down")
+            }
+            Err(code) => self.send_error(code, FAILED),
+        }
+    }
+
     /// Everything after `join` but `leave` is the room's to check and carry out.
     async fn handle_joined(&mut self, msg: ClientMsg) -> Flow {
         let joined = self.joined.as_ref().expect("caller checked");
         let msg = RoomMsg::Client {
             participant: joined.participant,
+            socket: self.socket,
             msg,
         };
         if joined.inbox.send(msg).await.is_err() {
@@ -237,6 +304,8 @@ impl Session {
             let span = tracing::info_span!("room", id = %joined.room);
             let msg = RoomMsg::Leave {
                 participant: joined.participant,
+                socket: self.socket,
+                how: self.departure,
             };
             let _ = joined.inbox.send(msg).instrument(span).await;
         }

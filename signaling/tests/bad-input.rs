@@ -244,6 +244,10 @@ async fn leaving_tells_the_others_and_an_empty_room_ends() {
     assert_eq!(next(&mut a).await.unwrap()["type"], "participant_joined");
 
     drop(b); // the tab closes without a goodbye
+    // The seat is kept for a resume (3 s in Config::for_tests), then B leaves.
+    let away = next(&mut a).await.unwrap();
+    assert_eq!(away["type"], "participant_updated", "{away}");
+    assert_eq!(away["participant"]["reconnecting"], true, "{away}");
     let left = next(&mut a).await.unwrap();
     assert_eq!(left, json!({"type": "participant_left", "id": b_id}));
     send(&mut a, json!({"type": "leave"})).await;

@@ -85,6 +85,12 @@ impl Metrics {
             core.frames_gated += s.frames_gated;
             core.keyframe_requests += s.keyframe_requests;
             core.conns_failed += s.conns_failed;
+            core.renegotiations_failed += s.renegotiations_failed;
+            core.publish_renegotiations_refused += s.publish_renegotiations_refused;
+            core.ice_restarts += s.ice_restarts;
+            core.ice_restarts_limited += s.ice_restarts_limited;
+            core.resumes += s.resumes;
+            core.conns_silent += s.conns_silent;
             core.rooms += s.rooms;
         }
         MetricsSnapshot {

@@ -114,6 +114,22 @@ impl SfuHandle {
         self.send_msg(room, cmd, Some(sink))
     }
 
+    /// A participant's signaling came back on a new socket: events go to `sink` from now on
+    /// (see [`Command::Resume`]).
+    pub fn resume(
+        &self,
+        room: &RoomId,
+        p: ParticipantId,
+        fresh: bool,
+        sink: EventSink,
+    ) -> Result<(), SfuGone> {
+        let cmd = Command::Resume {
+            participant: p,
+            fresh,
+        };
+        self.send_msg(room, cmd, Some(sink))
+    }
+
     pub fn send(&self, room: &RoomId, cmd: Command) -> Result<(), SfuGone> {
         self.send_msg(room, cmd, None)
     }

@@ -77,7 +77,7 @@ impl WorkerThread {
             return false;
         };
         match (&cmd, sink) {
-            (Command::Join { participant }, Some(sink)) => {
+            (Command::Join { participant } | Command::Resume { participant, .. }, Some(sink)) => {
                 self.sinks.insert((room.clone(), *participant), sink);
             }
             (Command::Leave { participant }, _) => {

@@ -10,7 +10,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use aula_sfu::worker::{CoreConfig, Output, Worker};
-use aula_sfu::{Command, Kind, ParticipantId, RoomId, SfuEvent, Source};
+use aula_sfu::{Command, Kind, ParticipantId, Quality, RoomId, SfuEvent, Source};
 use str0m::change::{SdpAnswer, SdpOffer, SdpPendingOffer};
 use str0m::format::Codec;
 use str0m::media::{Direction, MediaKind, MediaTime, Mid};
@@ -65,6 +65,10 @@ pub struct Client {
     down: Option<Side>,
     pub down_tracks: HashMap<Mid, (ParticipantId, Kind)>,
     pub offers: usize,
+    /// Subscribe offers that came with `reset` (a new subscribe connection).
+    pub resets: usize,
+    /// Quality ratings the SFU announced for this client.
+    pub quality: Vec<(Instant, Quality)>,
     pub errors: Vec<String>,
     pub received: Vec<Received>,
     next_audio: Instant,
@@ -288,6 +292,8 @@ impl Client {
             down: None,
             down_tracks: HashMap::new(),
             offers: 0,
+            resets: 0,
+            quality: Vec::new(),
             errors: Vec::new(),
             received: Vec::new(),
             next_audio: now,
@@ -462,8 +468,12 @@ impl Client {
                     .expect("answer accepted");
                 None
             }
-            SfuEvent::SubscribeOffer { sdp, tracks } => {
+            SfuEvent::SubscribeOffer { sdp, tracks, reset } => {
                 self.offers += 1;
+                if reset {
+                    self.resets += 1;
+                    self.down = None;
+                }
                 self.down_tracks = tracks
                     .iter()
                     .map(|t| (Mid::from(t.mid.as_str()), (t.participant, t.kind)))
@@ -496,6 +506,10 @@ impl Client {
                     speaking,
                     dominant,
                 });
+                None
+            }
+            SfuEvent::Quality(q) => {
+                self.quality.push((now, q));
                 None
             }
             SfuEvent::Error(e) => {

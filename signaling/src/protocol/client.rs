@@ -15,6 +15,14 @@ pub enum ClientMsg {
         #[serde(default)]
         session: Option<String>,
     },
+    /// Instead of `join` on a new socket: take the place of this participant's earlier one.
+    Resume {
+        v: u32,
+        room: String,
+        token: String,
+        #[serde(default)]
+        fresh: bool,
+    },
     Publish {
         sdp: String,
         #[serde(default)]
@@ -22,6 +30,14 @@ pub enum ClientMsg {
     },
     SubscribeAnswer {
         sdp: String,
+    },
+    /// The client could not apply the latest subscribe offer.
+    SubscribeFailed {
+        #[serde(default)]
+        reason: String,
+    },
+    IceRestart {
+        pc: Pc,
     },
     Candidate {
         pc: Pc,
@@ -41,7 +57,11 @@ pub enum ClientMsg {
     Chat {
         text: String,
     },
-    Leave,
+    Leave {
+        /// The page is being unloaded (closed or reloaded): keep the seat briefly.
+        #[serde(default)]
+        may_return: bool,
+    },
     // Host actions.
     Admit {
         participant: String,
@@ -75,8 +95,11 @@ pub enum ClientMsg {
 /// The `type` of every client message, for telling an unknown type from a malformed message.
 pub const KNOWN_TYPES: &[&str] = &[
     "join",
+    "resume",
     "publish",
     "subscribe_answer",
+    "subscribe_failed",
+    "ice_restart",
     "candidate",
     "media_state",
     "raise_hand",

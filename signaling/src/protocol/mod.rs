@@ -6,8 +6,8 @@ mod server;
 
 pub use client::{ClientMsg, KNOWN_TYPES, Pc, PublishTrack, SettingsChange};
 pub use server::{
-    ChatMessage, EndReason, ModerationAction, ParticipantInfo, Role, RoomInfo, RoomKind, ServerMsg,
-    Settings, TrackInfo, WaitingInfo,
+    ChatMessage, EndReason, Joined, ModerationAction, ParticipantInfo, Role, RoomInfo, RoomKind,
+    ServerMsg, Settings, TrackInfo, WaitingInfo,
 };
 
 /// The protocol version this server speaks.
@@ -41,6 +41,7 @@ pub enum ErrorCode {
     UnknownParticipant,
     TextTooLong,
     RateLimited,
+    ResumeFailed,
 }
 
 impl ErrorCode {
@@ -65,6 +66,7 @@ impl ErrorCode {
             ErrorCode::UnknownParticipant => "unknown_participant",
             ErrorCode::TextTooLong => "text_too_long",
             ErrorCode::RateLimited => "rate_limited",
+            ErrorCode::ResumeFailed => "resume_failed",
         }
     }
 

@@ -55,6 +55,10 @@ pub struct ParticipantInfo {
     pub screen: bool,
     /// The hand's place key, or `None` when the hand is down.
     pub hand: Option<u64>,
+    /// `good`, `poor` or `lost`, as the SFU rates this participant's connections.
+    pub quality: &'static str,
+    /// Its socket is gone and the server keeps its seat for a resume.
+    pub reconnecting: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -102,6 +106,30 @@ pub enum EndReason {
     EndedByHost,
 }
 
+/// What `joined` carries (docs/protocol.md).
+#[derive(Debug, Clone, Serialize)]
+pub struct Joined {
+    pub v: u32,
+    pub you: ParticipantInfo,
+    pub room: RoomInfo,
+    pub session: String,
+    /// This participant's resume token (a secret: never logged).
+    pub resume: String,
+    pub resume_grace_secs: u64,
+    /// This `joined` answers a `resume`.
+    pub resumed: bool,
+    pub settings: Settings,
+    pub participants: Vec<ParticipantInfo>,
+    pub chat: Vec<ChatMessage>,
+    /// Hosts only: the participant link's secret, so the link can be shown again on any
+    /// device the host joins from.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub participant_secret: Option<String>,
+    /// Hosts only: the lobby.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub waiting: Option<Vec<WaitingInfo>>,
+}
+
 #[derive(Debug, Clone, Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ServerMsg {
@@ -109,22 +137,9 @@ pub enum ServerMsg {
         room: RoomInfo,
         session: String,
     },
-    Joined {
-        v: u32,
-        you: ParticipantInfo,
-        room: RoomInfo,
-        session: String,
-        settings: Settings,
-        participants: Vec<ParticipantInfo>,
-        chat: Vec<ChatMessage>,
-        /// Hosts only: the participant link's secret, so the link can be shown again on any
-        /// device the host joins from.
-        #[serde(skip_serializing_if = "Option::is_none")]
-        participant_secret: Option<String>,
-        /// Hosts only: the lobby.
-        #[serde(skip_serializing_if = "Option::is_none")]
-        waiting: Option<Vec<WaitingInfo>>,
-    },
+    /// Boxed: by far the largest message, and every queued message is as large as the largest
+    /// variant.
+    Joined(Box<Joined>),
     ParticipantJoined {
         participant: ParticipantInfo,
     },
@@ -140,6 +155,10 @@ pub enum ServerMsg {
     Moderated {
         action: ModerationAction,
         by: Option<String>,
+    },
+    /// To a waiting participant whom a host could not let in (`reason`: `room_full`).
+    AdmitFailed {
+        reason: &'static str,
     },
     HostInfo {
         participant_secret: String,
@@ -164,6 +183,7 @@ pub enum ServerMsg {
     SubscribeOffer {
         sdp: String,
         tracks: Vec<TrackInfo>,
+        reset: bool,
     },
     RoomEnded {
         reason: EndReason,

@@ -62,6 +62,18 @@ impl RoomTask {
                 participant: from,
                 answer: sdp,
             }),
+            ClientMsg::SubscribeFailed { reason } => {
+                let reason: String = reason.chars().take(200).collect();
+                tracing::debug!(participant = %from, %reason, "client could not apply a subscribe offer");
+                self.to_sfu(Command::SubscribeFailed { participant: from })
+            }
+            ClientMsg::IceRestart { pc: Pc::Subscribe } => {
+                self.to_sfu(Command::IceRestart { participant: from })
+            }
+            ClientMsg::IceRestart { pc: Pc::Publish } => refuse(
+                ErrorCode::BadMessage,
+                "the publish connection restarts ICE with a publish offer",
+            ),
             ClientMsg::Candidate { pc, candidate } => self.to_sfu(Command::RemoteCandidate {
                 participant: from,
                 direction: match pc {
@@ -96,7 +108,9 @@ impl RoomTask {
                 Ok(Flow::Continue)
             }
             ClientMsg::AdmitAll => {
-                self.admit_all(state);
+                if self.admit_all(state) > 0 {
+                    return refuse(ErrorCode::RoomFull, "the room is full; the others wait");
+                }
                 Ok(Flow::Continue)
             }
             ClientMsg::Deny { participant } => {
@@ -143,8 +157,8 @@ impl RoomTask {
                 Ok(Flow::Continue)
             }
             ClientMsg::EndRoom => Ok(Flow::End(EndReason::EndedByHost)),
-            ClientMsg::Join { .. } | ClientMsg::Leave => {
-                unreachable!("the session handles join and leave itself")
+            ClientMsg::Join { .. } | ClientMsg::Resume { .. } | ClientMsg::Leave { .. } => {
+                unreachable!("the session handles join, resume and leave itself")
             }
         }
     }

@@ -6,29 +6,36 @@
 //!
 //! # Layout
 //! - this file: the task's loop, joining (lobby or straight in), admitting, leaving, ending.
+//! - `presence`: staying in through network trouble: resumes, the grace of a lost socket,
+//!   connection quality.
 //! - `actions`: every client message of an admitted member, host actions included.
 //! - `state`: what the task holds, and sending to groups of people.
 //! - `chat`: chat history and rate limits.
 
 mod actions;
 mod chat;
+mod presence;
 mod state;
 
 use std::sync::Arc;
 
-use aula_sfu::{Command, ParticipantId, RoomId, SfuEvent, SfuHandle, Source};
+use aula_sfu::{Command, EventSink, ParticipantId, Quality, RoomId, SfuEvent, SfuHandle, Source};
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::Instant;
 use tracing::Instrument;
 
 use crate::protocol::{
-    ClientMsg, EndReason, ErrorCode, ParticipantInfo, Role, RoomInfo, RoomKind, ServerMsg,
+    ClientMsg, EndReason, ErrorCode, Joined, ParticipantInfo, Role, RoomInfo, RoomKind, ServerMsg,
     Settings, TrackInfo, VERSION,
 };
 use crate::registry::{Grant, Registry, Secret};
 use state::{Member, SessionState, State, Waiting};
 
 pub use crate::outbox::{Outbox, Outgoing};
+
+/// Which WebSocket a message came from. A resumed session moves to a new socket, and what
+/// its old one still says (its last messages, its close) must not act for it.
+pub type SocketId = u64;
 
 #[derive(Debug)]
 pub enum RoomMsg {
@@ -40,16 +47,40 @@ pub enum RoomMsg {
         secret: String,
         session: Option<String>,
         out: Outbox,
+        socket: SocketId,
+        reply: oneshot::Sender<Result<ParticipantId, ErrorCode>>,
+    },
+    /// A new socket takes the place of a member's earlier one (docs/protocol.md, `resume`).
+    Resume {
+        token: String,
+        fresh: bool,
+        out: Outbox,
+        socket: SocketId,
         reply: oneshot::Sender<Result<ParticipantId, ErrorCode>>,
     },
     /// Any message after `join` but `leave`, from an admitted or a waiting participant.
     Client {
         participant: ParticipantId,
+        socket: SocketId,
         msg: ClientMsg,
     },
+    /// The socket is done: `how` says whether the participant meant to go.
     Leave {
         participant: ParticipantId,
+        socket: SocketId,
+        how: Departure,
     },
+}
+
+/// How a socket ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Departure {
+    /// `leave`: gone for good, now.
+    Left,
+    /// `leave` with `may_return`: the page is being unloaded; a reload resumes shortly.
+    Unloading,
+    /// The socket closed or went silent without a word: the network, most likely.
+    Lost,
 }
 
 /// Limits and timings a room task needs.
@@ -58,6 +89,22 @@ pub struct RoomLimits {
     pub max_participants: usize,
     pub empty_grace: std::time::Duration,
     pub unused_ttl: std::time::Duration,
+    /// How long a member whose socket was lost keeps its seat for a resume.
+    pub resume_grace: std::time::Duration,
+    /// The same after `leave` with `may_return`.
+    pub unload_grace: std::time::Duration,
+}
+
+/// Who is being let in, and through which socket.
+struct Entry {
+    id: ParticipantId,
+    name: String,
+    role: Role,
+    /// Joined with the host link, so the host role cannot be taken away.
+    by_host_link: bool,
+    session: String,
+    out: Outbox,
+    socket: SocketId,
 }
 
 /// Whether the room goes on after a message.
@@ -76,6 +123,10 @@ pub struct RoomTask {
     pub sfu: SfuHandle,
     pub registry: Arc<Registry>,
     pub inbox: mpsc::Receiver<RoomMsg>,
+    /// The SFU's quality ratings of members, from their event sinks (the SFU worker thread
+    /// must not block, and a rating changes at most every 2 s per member: unbounded is safe).
+    pub quality_tx: mpsc::UnboundedSender<(ParticipantId, Quality)>,
+    pub quality_rx: mpsc::UnboundedReceiver<(ParticipantId, Quality)>,
     pub stop: watch::Receiver<bool>,
 }
 
@@ -94,9 +145,15 @@ impl RoomTask {
                         },
                         None => break None,
                     },
+                    Some((id, quality)) = self.quality_rx.recv() => {
+                        self.handle_quality(&mut state, id, quality);
+                    }
                     _ = sleep_until(deadline) => {
-                        tracing::info!("room closed: empty");
-                        break None;
+                        self.expire_graces(&mut state, Instant::now());
+                        if self.is_over(&state, Instant::now()) {
+                            tracing::info!("room closed: empty");
+                            break None;
+                        }
                     }
                     _ = self.stop.changed() => break None,
                 }
@@ -123,7 +180,14 @@ impl RoomTask {
         .await
     }
 
+    /// The next moment something is due: a lost member's grace ends, or the room has been
+    /// empty for long enough.
     fn deadline(&self, state: &State) -> Option<Instant> {
+        let graces = state.members.values().filter_map(|m| m.away_until).min();
+        graces.into_iter().chain(self.empty_deadline(state)).min()
+    }
+
+    fn empty_deadline(&self, state: &State) -> Option<Instant> {
         if !state.is_empty() {
             return None;
         }
@@ -135,6 +199,10 @@ impl RoomTask {
         Some(state.empty_since + wait)
     }
 
+    fn is_over(&self, state: &State, now: Instant) -> bool {
+        self.empty_deadline(state).is_some_and(|d| d <= now)
+    }
+
     fn handle(&self, state: &mut State, msg: RoomMsg) -> Flow {
         match msg {
             RoomMsg::Join {
@@ -143,6 +211,7 @@ impl RoomTask {
                 secret,
                 session,
                 out,
+                socket,
                 reply,
             } => {
                 let grant = match grant {
@@ -153,13 +222,37 @@ impl RoomTask {
                     }
                     grant => grant,
                 };
-                let result = self.join(state, name, grant, session, out);
+                let result = self.join(state, name, grant, session, out, socket);
                 let _ = reply.send(result);
                 Flow::Continue
             }
-            RoomMsg::Client { participant, msg } => self.handle_client(state, participant, msg),
-            RoomMsg::Leave { participant } => {
-                self.leave(state, participant);
+            RoomMsg::Resume {
+                token,
+                fresh,
+                out,
+                socket,
+                reply,
+            } => {
+                let result = self.resume(state, &token, fresh, out, socket);
+                let _ = reply.send(result);
+                Flow::Continue
+            }
+            RoomMsg::Client {
+                participant,
+                socket,
+                msg,
+            } => {
+                if !state.speaks_for(participant, socket) {
+                    return Flow::Continue; // a socket another one has taken over from
+                }
+                self.handle_client(state, participant, msg)
+            }
+            RoomMsg::Leave {
+                participant,
+                socket,
+                how,
+            } => {
+                self.handle_departure(state, participant, socket, how);
                 Flow::Continue
             }
         }
@@ -173,6 +266,7 @@ impl RoomTask {
         grant: Grant,
         session: Option<String>,
         out: Outbox,
+        socket: SocketId,
     ) -> Result<ParticipantId, ErrorCode> {
         let known = session
             .as_ref()
@@ -225,27 +319,35 @@ impl RoomTask {
                 name,
                 out,
                 session,
+                socket,
             });
             state.lobby_changed();
             return Ok(id);
         }
-        let by_host_link = role == Role::Host;
-        self.admit(state, id, name, role, by_host_link, session, out)?;
+        let entry = Entry {
+            id,
+            name,
+            role,
+            by_host_link: role == Role::Host,
+            session,
+            out,
+            socket,
+        };
+        self.admit(state, entry)?;
         Ok(id)
     }
 
     /// Makes a participant a member: `joined`, the SFU, the others' `participant_joined`.
-    #[allow(clippy::too_many_arguments)] // one call per way in; a struct would only rename them
-    fn admit(
-        &self,
-        state: &mut State,
-        id: ParticipantId,
-        name: String,
-        role: Role,
-        by_host_link: bool,
-        session: String,
-        out: Outbox,
-    ) -> Result<(), ErrorCode> {
+    fn admit(&self, state: &mut State, entry: Entry) -> Result<(), ErrorCode> {
+        let Entry {
+            id,
+            name,
+            role,
+            by_host_link,
+            session,
+            out,
+            socket,
+        } = entry;
         let host = role == Role::Host;
         let info = ParticipantInfo {
             id: id.to_string(),
@@ -255,28 +357,24 @@ impl RoomTask {
             video: host || state.settings.video,
             screen: false,
             hand: None,
+            quality: Quality::Good.as_str(),
+            reconnecting: false,
+        };
+        let member = Member {
+            info: info.clone(),
+            out: out.clone(),
+            session: session.clone(),
+            by_host_link,
+            socket,
+            resume: Secret::generate(),
+            away_until: None,
         };
         // `joined` goes out before the SFU hears of the participant, so it always arrives
         // before the first subscribe_offer.
-        let joined = ServerMsg::Joined {
-            v: VERSION,
-            you: info.clone(),
-            room: self.room_info(),
-            session: session.clone(),
-            settings: state.settings,
-            participants: state.infos_except(id),
-            chat: state.chat.history(),
-            participant_secret: host.then(|| state.participant_secret.as_str().to_string()),
-            waiting: host.then(|| state.waiting_list()),
-        };
-        let _ = out.send(Outgoing::Msg(joined));
-        let sink_out = out.clone();
-        let sink = Box::new(move |event: SfuEvent| {
-            let _ = sink_out.send(Outgoing::Msg(to_wire(event)));
-        });
+        let _ = out.send(Outgoing::Msg(self.joined_msg(state, &member, false)));
         // Fails only while the server shuts down; the client then gets server_busy and a close.
         self.sfu
-            .join(&self.id, id, sink)
+            .join(&self.id, id, self.sink(id, out))
             .map_err(|_| ErrorCode::ServerBusy)?;
         // Same queue as the join, so the gates are shut before any media can arrive.
         self.gate(id, Source::Microphone, info.audio);
@@ -288,14 +386,44 @@ impl RoomTask {
         };
         state.broadcast_except(id, &announce);
         state.admit_session(&session);
-        let member = Member {
-            info,
-            out,
-            session,
-            by_host_link,
-        };
         state.members.insert(id, member);
         Ok(())
+    }
+
+    /// What a member gets on joining, and again on every resume.
+    fn joined_msg(&self, state: &State, member: &Member, resumed: bool) -> ServerMsg {
+        let host = member.is_host();
+        let id = crate::protocol::parse_participant(&member.info.id).expect("our own id");
+        ServerMsg::Joined(Box::new(Joined {
+            v: VERSION,
+            you: member.info.clone(),
+            room: self.room_info(),
+            session: member.session.clone(),
+            resume: member.resume.as_str().to_string(),
+            resume_grace_secs: self.limits.resume_grace.as_secs(),
+            resumed,
+            settings: state.settings,
+            participants: state.infos_except(id),
+            chat: state.chat.history(),
+            participant_secret: host.then(|| state.participant_secret.as_str().to_string()),
+            waiting: host.then(|| state.waiting_list()),
+        }))
+    }
+
+    /// Where the SFU's events for a member go: media negotiation straight to its socket,
+    /// quality ratings to this task (which tells the room).
+    fn sink(&self, id: ParticipantId, out: Outbox) -> EventSink {
+        let quality = self.quality_tx.clone();
+        Box::new(move |event: SfuEvent| match event {
+            SfuEvent::Quality(q) => {
+                let _ = quality.send((id, q));
+            }
+            event => {
+                if let Some(msg) = to_wire(event) {
+                    let _ = out.send(Outgoing::Msg(msg));
+                }
+            }
+        })
     }
 
     /// A session that comes back while its old socket is still here (a reload, a second tab):
@@ -319,19 +447,25 @@ impl RoomTask {
             return Err(ErrorCode::UnknownParticipant);
         };
         if state.members.len() >= self.limits.max_participants {
+            // The waiting person hears why nothing happened; the host gets `room_full`.
+            let failed = ServerMsg::AdmitFailed {
+                reason: ErrorCode::RoomFull.as_str(),
+            };
+            let _ = state.lobby[pos].out.send(Outgoing::Msg(failed));
             return Err(ErrorCode::RoomFull);
         }
         let w = state.lobby.remove(pos);
         let out = w.out.clone();
-        let admitted = self.admit(
-            state,
-            w.id,
-            w.name,
-            Role::Participant,
-            false,
-            w.session,
-            w.out,
-        );
+        let entry = Entry {
+            id: w.id,
+            name: w.name,
+            role: Role::Participant,
+            by_host_link: false,
+            session: w.session,
+            out: w.out,
+            socket: w.socket,
+        };
+        let admitted = self.admit(state, entry);
         if let Err(code) = admitted {
             let _ = out.send(Outgoing::Msg(
                 code.message("the server cannot take this join now"),
@@ -341,14 +475,18 @@ impl RoomTask {
         Ok(())
     }
 
-    fn admit_all(&self, state: &mut State) {
+    /// Admits everyone waiting while the room has room; returns how many still wait because
+    /// it is full (each of them heard `admit_failed`).
+    fn admit_all(&self, state: &mut State) -> usize {
         let waiting: Vec<ParticipantId> = state.lobby.iter().map(|w| w.id).collect();
+        let mut left = 0;
         for id in waiting {
             if self.admit_waiting(state, id) == Err(ErrorCode::RoomFull) {
-                break; // the rest wait until someone leaves
+                left += 1; // they wait until someone leaves
             }
         }
         state.lobby_changed();
+        left
     }
 
     /// Takes a participant out of the room or the lobby; the others hear of it.
@@ -398,12 +536,13 @@ async fn sleep_until(deadline: Option<Instant>) {
     }
 }
 
-/// An SFU event as the client sees it.
-fn to_wire(event: SfuEvent) -> ServerMsg {
-    match event {
+/// An SFU event as the client sees it; quality ratings go to the room task instead.
+fn to_wire(event: SfuEvent) -> Option<ServerMsg> {
+    let msg = match event {
         SfuEvent::PublishAnswer { sdp } => ServerMsg::PublishAnswer { sdp },
-        SfuEvent::SubscribeOffer { sdp, tracks } => ServerMsg::SubscribeOffer {
+        SfuEvent::SubscribeOffer { sdp, tracks, reset } => ServerMsg::SubscribeOffer {
             sdp,
+            reset,
             tracks: tracks
                 .into_iter()
                 .map(|t| TrackInfo {
@@ -422,5 +561,7 @@ fn to_wire(event: SfuEvent) -> ServerMsg {
             code: e.code(),
             message: e.to_string(),
         },
-    }
+        SfuEvent::Quality(_) => return None,
+    };
+    Some(msg)
 }

@@ -8,7 +8,7 @@ use aula_sfu::ParticipantId;
 use tokio::time::Instant;
 
 use super::chat::{ChatLog, RateLimit};
-use super::{Outbox, Outgoing};
+use super::{Outbox, Outgoing, SocketId};
 use crate::protocol::{ParticipantInfo, Role, ServerMsg, Settings, WaitingInfo};
 use crate::registry::Secret;
 
@@ -22,6 +22,12 @@ pub struct Member {
     pub session: String,
     /// Joined with the host link, so the host role cannot be taken away.
     pub by_host_link: bool,
+    /// The socket that speaks for this member now.
+    pub socket: SocketId,
+    /// The member's resume token (docs/protocol.md, `resume`).
+    pub resume: Secret,
+    /// Its socket is gone without a `leave`: the seat is kept until then for a resume.
+    pub away_until: Option<Instant>,
 }
 
 impl Member {
@@ -39,6 +45,7 @@ pub struct Waiting {
     pub name: String,
     pub out: Outbox,
     pub session: String,
+    pub socket: SocketId,
 }
 
 /// What the room remembers about a session (a browser's per-room token).
@@ -101,6 +108,18 @@ impl State {
         }
         self.sessions
             .insert(session.to_string(), SessionState::Admitted);
+    }
+
+    /// Whether `socket` is the one that speaks for `participant` now: a member's current
+    /// socket, or a waiting participant's (each join has an id of its own).
+    pub fn speaks_for(&self, participant: ParticipantId, socket: SocketId) -> bool {
+        match self.members.get(&participant) {
+            Some(m) => m.socket == socket,
+            None => self
+                .lobby
+                .iter()
+                .any(|w| w.id == participant && w.socket == socket),
+        }
     }
 
     /// Nobody admitted and nobody waiting.

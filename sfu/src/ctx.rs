@@ -1,0 +1,151 @@
+//! What a worker's rooms share while they handle an input: configuration, the RNG, the output
+//! queue, the counters and the routing tables. Its own module, so that rooms and connections
+//! depend on it and never on the worker that owns them.
+
+use std::collections::{HashMap, VecDeque};
+use std::net::SocketAddr;
+
+use rand::rngs::StdRng;
+use str0m::config::DtlsCert;
+use str0m::net::Transmit;
+
+use crate::api::{Direction, ParticipantId, RoomId, SfuEvent};
+use crate::stun;
+
+/// What the core needs to know about its surroundings.
+#[derive(Debug, Clone)]
+pub struct CoreConfig {
+    /// Addresses put into every SDP as host candidates: what browsers send media to.
+    pub candidates: Vec<SocketAddr>,
+    /// Audio and video m-lines a participant may publish (microphone, camera, screen).
+    pub max_tracks_per_participant: usize,
+}
+
+/// Counters of the core, for /metrics. Plain integers: one worker owns them.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct CoreStats {
+    /// Datagrams for no known connection (garbage, or a connection already gone).
+    pub datagrams_unroutable: u64,
+    /// Datagrams a connection refused (str0m's `accepts` or a parse error).
+    pub datagrams_rejected: u64,
+    /// Frames written to down tracks.
+    pub frames_forwarded: u64,
+    /// Video frames held back from a subscriber until the next keyframe.
+    pub frames_waiting_keyframe: u64,
+    /// Frames a closed gate kept from every subscriber (a muted microphone, a stopped
+    /// camera); counted once per frame, not per subscriber.
+    pub frames_gated: u64,
+    /// PLIs sent to publishers.
+    pub keyframe_requests: u64,
+    /// Connections str0m gave up on.
+    pub conns_failed: u64,
+    /// Subscribe renegotiations that failed (an answer the SFU could not apply, or an offer the
+    /// client could not): each rebuilt the subscribe connection.
+    pub renegotiations_failed: u64,
+    /// Publish offers on an existing connection that were refused (m-lines dropped or
+    /// reordered, media changed in an ICE restart, or str0m refused them).
+    pub publish_renegotiations_refused: u64,
+    /// ICE restarts carried out (publish and subscribe).
+    pub ice_restarts: u64,
+    /// ICE restarts refused by the rate limit.
+    pub ice_restarts_limited: u64,
+    /// Sessions whose signaling came back (`Command::Resume`).
+    pub resumes: u64,
+    /// Times a participant's quality changed to lost because a connection went silent.
+    pub conns_silent: u64,
+    /// Rooms currently open on this worker.
+    pub rooms: u64,
+}
+
+/// Which connection of which participant of which room.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ConnKey {
+    pub room: RoomId,
+    pub participant: ParticipantId,
+    pub direction: Direction,
+}
+
+/// Output of the core, in the order it must be acted on.
+#[derive(Debug)]
+pub enum Output {
+    /// Send this datagram.
+    Transmit(Transmit),
+    /// Tell a participant (over signaling).
+    Event {
+        room: RoomId,
+        participant: ParticipantId,
+        event: SfuEvent,
+    },
+    /// Datagrams whose STUN USERNAME starts with this ufrag belong to this worker.
+    RouteUfrag(String),
+    /// Datagrams from this address belong to this worker.
+    RouteAddr(SocketAddr),
+    /// Forget a ufrag (its connection closed).
+    UnrouteUfrag(String),
+    /// Forget an address (its connection closed).
+    UnrouteAddr(SocketAddr),
+}
+
+/// The worker-local routing tables; the shell mirrors them (via `Route*` outputs) in the maps
+/// its socket readers use to pick a worker.
+#[derive(Debug, Default)]
+pub(crate) struct Routes {
+    by_ufrag: HashMap<String, ConnKey>,
+    by_addr: HashMap<SocketAddr, ConnKey>,
+}
+
+impl Routes {
+    pub fn add_ufrag(&mut self, ufrag: &str, key: ConnKey, out: &mut VecDeque<Output>) {
+        self.by_ufrag.insert(ufrag.to_string(), key);
+        out.push_back(Output::RouteUfrag(ufrag.to_string()));
+    }
+
+    pub fn add_addr(&mut self, addr: SocketAddr, key: ConnKey, out: &mut VecDeque<Output>) {
+        self.by_addr.insert(addr, key);
+        out.push_back(Output::RouteAddr(addr));
+    }
+
+    /// Forgets a ufrag if it still routes to `key` (a newer connection may have taken it).
+    pub fn remove_ufrag(&mut self, ufrag: &str, key: &ConnKey, out: &mut VecDeque<Output>) {
+        if self.by_ufrag.get(ufrag) == Some(key) {
+            self.by_ufrag.remove(ufrag);
+            out.push_back(Output::UnrouteUfrag(ufrag.to_string()));
+        }
+    }
+
+    /// Forgets an address if it still routes to `key`.
+    pub fn remove_addr(&mut self, addr: SocketAddr, key: &ConnKey, out: &mut VecDeque<Output>) {
+        if self.by_addr.get(&addr) == Some(key) {
+            self.by_addr.remove(&addr);
+            out.push_back(Output::UnrouteAddr(addr));
+        }
+    }
+
+    pub fn lookup(&self, source: SocketAddr, datagram: &[u8]) -> Option<&ConnKey> {
+        // A known address wins; STUN from a new address (a new connection, or a client that
+        // changed networks) is routed by the ufrag it names.
+        if let Some(key) = self.by_addr.get(&source)
+            && !stun::is_stun(datagram)
+        {
+            return Some(key);
+        }
+        match stun::local_ufrag(datagram) {
+            Some(ufrag) => self.by_ufrag.get(ufrag),
+            None => self.by_addr.get(&source),
+        }
+    }
+
+    pub fn len(&self) -> (usize, usize) {
+        (self.by_ufrag.len(), self.by_addr.len())
+    }
+}
+
+/// Everything of a worker's that its rooms use while they handle an input.
+pub(crate) struct Ctx {
+    pub config: CoreConfig,
+    pub dtls_cert: DtlsCert,
+    pub rng: StdRng,
+    pub out: VecDeque<Output>,
+    pub stats: CoreStats,
+    pub routes: Routes,
+}

@@ -1,0 +1,63 @@
+//! Connection health: each participant's quality rating from str0m's per-stream reports and
+//! from silence, announced to the participant's signaling when it changes (signaling tells the
+//! room). The rating itself is [`crate::quality::QualityMeter`]'s.
+
+use std::time::{Duration, Instant};
+
+use str0m::stats::{MediaEgressStats, MediaIngressStats};
+
+use super::Room;
+use crate::api::{Kind, ParticipantId, Quality, SfuEvent};
+use crate::ctx::Ctx;
+use crate::quality::SILENCE_LIMIT;
+
+/// How often ratings are reviewed: often enough that a silent connection shows as lost within
+/// a second of the limit, rarely enough to cost nothing.
+pub(super) const RATE_EVERY: Duration = Duration::from_secs(1);
+
+impl Room {
+    pub(super) fn handle_ingress_stats(
+        &mut self,
+        participant: ParticipantId,
+        s: &MediaIngressStats,
+    ) {
+        let Some(p) = self.participants.get_mut(&participant) else {
+            return;
+        };
+        let hz = match p.up_kind(s.mid) {
+            Some(Kind::Audio) => 48_000,
+            Some(Kind::Video) => 90_000,
+            None => return,
+        };
+        let jitter = Duration::from_secs_f64(f64::from(s.jitter) / f64::from(hz));
+        p.quality.handle_ingress(s.loss, jitter);
+    }
+
+    pub(super) fn handle_egress_stats(&mut self, participant: ParticipantId, s: &MediaEgressStats) {
+        if let Some(p) = self.participants.get_mut(&participant) {
+            p.quality.handle_egress(s.loss, s.rtt);
+        }
+    }
+
+    /// Reviews every participant's rating if it is time, and announces the changes.
+    pub(super) fn rate_connections(&mut self, now: Instant, ctx: &mut Ctx) {
+        if self.next_health.is_none_or(|t| t > now) {
+            return;
+        }
+        self.next_health = Some(now + RATE_EVERY);
+        let mut changes = Vec::new();
+        for p in self.participants.values_mut() {
+            let silent = p.is_silent(now, SILENCE_LIMIT);
+            if let Some(q) = p.quality.poll(now, silent) {
+                if q == Quality::Lost {
+                    ctx.stats.conns_silent += 1;
+                }
+                tracing::debug!(participant = %p.id, quality = q.as_str(), "connection quality");
+                changes.push((p.id, q));
+            }
+        }
+        for (id, q) in changes {
+            self.emit(id, SfuEvent::Quality(q), ctx);
+        }
+    }
+}

@@ -1,0 +1,121 @@
+//! Staying in a lesson through network trouble (docs/protocol.md, "Staying in a lesson when
+//! the network does not"). A member whose socket goes without a `leave` keeps its seat for a
+//! grace, marked `reconnecting` for the others; a new socket with its resume token takes the
+//! seat back with the same id and role and no lobby. The SFU's quality ratings of each
+//! member's connections are shown to everyone here too.
+
+use aula_sfu::{ParticipantId, Quality};
+use tokio::time::Instant;
+
+use super::state::State;
+use super::{Departure, Outbox, Outgoing, RoomTask, SocketId};
+use crate::protocol::ErrorCode;
+use crate::registry::Counters;
+
+impl RoomTask {
+    /// A socket ended. A member's seat is kept for a resume unless it left on purpose; a
+    /// waiting participant just leaves the lobby (it joins it again by itself).
+    pub(super) fn handle_departure(
+        &self,
+        state: &mut State,
+        participant: ParticipantId,
+        socket: SocketId,
+        how: Departure,
+    ) {
+        if !state.speaks_for(participant, socket) {
+            return; // an old socket of a resumed session, or someone already gone
+        }
+        let grace = match how {
+            Departure::Left => None,
+            Departure::Unloading => Some(self.limits.unload_grace),
+            Departure::Lost => Some(self.limits.resume_grace),
+        };
+        let Some(m) = state
+            .members
+            .get_mut(&participant)
+            .filter(|_| grace.is_some())
+        else {
+            self.leave(state, participant);
+            return;
+        };
+        let grace = grace.expect("checked above");
+        if grace.is_zero() {
+            self.leave(state, participant);
+            return;
+        }
+        m.away_until = Some(Instant::now() + grace);
+        m.info.reconnecting = true;
+        Counters::bump(&self.registry.counters.reconnecting);
+        tracing::info!(%participant, ?how, grace_secs = grace.as_secs(), "socket gone; seat kept");
+        state.member_changed(participant);
+    }
+
+    /// Lets everyone whose grace has passed go, as if they had left.
+    pub(super) fn expire_graces(&self, state: &mut State, now: Instant) {
+        let due: Vec<ParticipantId> = state
+            .members
+            .iter()
+            .filter(|(_, m)| m.away_until.is_some_and(|t| t <= now))
+            .map(|(id, _)| *id)
+            .collect();
+        for participant in due {
+            tracing::info!(%participant, "no resume within the grace; left");
+            Counters::bump(&self.registry.counters.resume_expired);
+            self.leave(state, participant);
+        }
+    }
+
+    /// A new socket presents a member's resume token: it becomes that member's socket.
+    pub(super) fn resume(
+        &self,
+        state: &mut State,
+        token: &str,
+        fresh: bool,
+        out: Outbox,
+        socket: SocketId,
+    ) -> Result<ParticipantId, ErrorCode> {
+        let found = state.members.iter().find(|(_, m)| m.resume.matches(token));
+        let Some((&id, _)) = found else {
+            Counters::bump(&self.registry.counters.resumes_failed);
+            return Err(ErrorCode::ResumeFailed);
+        };
+        let m = state.members.get_mut(&id).expect("found above");
+        if m.away_until.is_none() {
+            // The old socket has not noticed yet (or another tab resumed): the newest wins.
+            let _ = m.out.send(Outgoing::Close(4000, "opened again elsewhere"));
+        }
+        let was_away = m.away_until.take().is_some();
+        m.info.reconnecting = false;
+        m.out = out.clone();
+        m.socket = socket;
+        let joined = self.joined_msg(state, &state.members[&id], true);
+        let _ = out.send(Outgoing::Msg(joined));
+        if self
+            .sfu
+            .resume(&self.id, id, fresh, self.sink(id, out))
+            .is_err()
+        {
+            return Err(ErrorCode::ServerBusy);
+        }
+        Counters::bump(&self.registry.counters.resumes);
+        tracing::info!(participant = %id, fresh, "resumed");
+        if was_away {
+            state.member_changed(id);
+        }
+        Ok(id)
+    }
+
+    /// The SFU rated a member's connections anew.
+    pub(super) fn handle_quality(&self, state: &mut State, id: ParticipantId, quality: Quality) {
+        let Some(m) = state.members.get_mut(&id) else {
+            return; // it left meanwhile
+        };
+        let quality = quality.as_str();
+        if m.info.quality == quality {
+            return;
+        }
+        m.info.quality = quality;
+        tracing::debug!(participant = %id, quality, "connection quality");
+        state.member_changed(id);
+    }
+}
