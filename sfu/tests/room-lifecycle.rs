@@ -22,7 +22,7 @@ fn leaving_stops_the_leavers_tracks_for_the_others() {
     for i in 0..2 {
         let c = &sim.clients[i];
         assert!(
-            c.down_tracks.values().all(|(p, _)| *p != leaver),
+            c.down_tracks.values().all(|(p, _, _)| *p != leaver),
             "the last offer to {i} no longer carries the leaver"
         );
     }

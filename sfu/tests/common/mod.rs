@@ -27,6 +27,7 @@ const KEYFRAME_INTERVAL: Duration = Duration::from_secs(10);
 pub struct Received {
     pub from: ParticipantId,
     pub kind: Kind,
+    pub source: Source,
     pub mid: Mid,
     pub rtp_time: u64,
     pub keyframe: bool,
@@ -56,14 +57,22 @@ struct Side {
 
 pub struct Client {
     pub id: ParticipantId,
-    index: u8,
+    index: u16,
     up: Option<Side>,
     up_pending: Option<SdpPendingOffer>,
-    up_mids: Vec<(Mid, MediaKind)>,
+    /// The publish offer that waits for its answer, to send again after a lost socket.
+    up_offer: Option<Command>,
+    /// The publish connection's m-lines: (mid, kind, source, sending).
+    up_mids: Vec<(Mid, MediaKind, Source, bool)>,
     pub up_connected: bool,
+    /// While true, the client's signaling is down: SFU events for it are lost.
+    pub offline: bool,
+    /// The mids of the subscribe connection's m-lines, in order, as the last offer had them:
+    /// a later offer must repeat them in the same order (JSEP).
+    down_mids: Vec<String>,
     generation: u16,
     down: Option<Side>,
-    pub down_tracks: HashMap<Mid, (ParticipantId, Kind)>,
+    pub down_tracks: HashMap<Mid, (ParticipantId, Kind, Source)>,
     pub offers: usize,
     /// Subscribe offers that came with `reset` (a new subscribe connection).
     pub resets: usize,
@@ -82,6 +91,9 @@ pub struct Client {
     pub keyframe_requests: Vec<Instant>,
     /// What this client's camera encodes: VP8, or H.264 as Safari prefers.
     pub video_codec: Codec,
+    /// How often it sends an audio and a video frame (tests of many participants send fewer).
+    pub audio_interval: Duration,
+    pub video_interval: Duration,
     /// The audio level (dBov, -127..=0) this client puts on its audio frames, as a browser
     /// does with the ssrc-audio-level extension; `None` sends none.
     pub audio_level: Option<i8>,
@@ -124,7 +136,7 @@ impl Sim {
         let id = ParticipantId(self.next_id);
         self.next_id += 1;
         let index = self.clients.len();
-        self.clients.push(Client::new(id, index as u8, self.now));
+        self.clients.push(Client::new(id, index as u16, self.now));
         let cmd = Command::Join { participant: id };
         self.worker.handle_command(self.now, &self.room, cmd);
         index
@@ -148,17 +160,32 @@ impl Sim {
             next_timeout: now,
         });
         c.up_pending = Some(pending);
-        c.up_mids = vec![(a, MediaKind::Audio), (v, MediaKind::Video)];
+        c.up_mids = vec![
+            (a, MediaKind::Audio, Source::Microphone, true),
+            (v, MediaKind::Video, Source::Camera, true),
+        ];
         c.up_connected = false;
         // A restarted publisher starts from new random timestamps.
         c.audio_time = 1_000_000 * c.generation as u64 + 7;
         c.video_time = 9_000_000 * c.generation as u64 + 11;
-        let cmd = Command::Publish {
+        self.send_publish(i, offer.to_sdp_string());
+    }
+
+    /// Sends client `i`'s publish offer, remembering it until its answer arrives.
+    fn send_publish(&mut self, i: usize, offer: String) {
+        let c = &mut self.clients[i];
+        let sources = c
+            .up_mids
+            .iter()
+            .map(|(mid, _, source, _)| (mid.to_string(), *source))
+            .collect();
+        let make = || Command::Publish {
             participant: c.id,
-            offer: offer.to_sdp_string(),
-            sources: Vec::new(),
+            offer: offer.clone(),
+            sources: Vec::clone(&sources),
         };
-        self.worker.handle_command(now, &self.room, cmd);
+        c.up_offer = Some(make());
+        self.worker.handle_command(self.now, &self.room, make());
     }
 
     /// Signaling opens or closes one of client `i`'s gates.
@@ -169,6 +196,109 @@ impl Sim {
             open,
         };
         self.worker.handle_command(self.now, &self.room, cmd);
+    }
+
+    /// Client `i` renegotiates its publish connection (same peer connection): which of its
+    /// m-lines send (`None` leaves one as it is), and a screen m-line appended if `screen` is
+    /// true and there is none yet. Like a browser turning its camera off (`inactive`), back on,
+    /// or starting a screen share.
+    /// Returns false if it could not (no publish connection, or an offer still unanswered).
+    pub fn renegotiate_publish(
+        &mut self,
+        i: usize,
+        audio: bool,
+        video: bool,
+        screen: bool,
+    ) -> bool {
+        let c = &mut self.clients[i];
+        let Some(up) = c.up.as_mut() else {
+            return false;
+        };
+        if c.up_pending.is_some() {
+            return false; // one offer at a time, as a browser's publish chain
+        }
+        let mut change = up.rtc.sdp_api();
+        for (mid, kind, source, sending) in &mut c.up_mids {
+            let want = match (kind, source) {
+                (MediaKind::Audio, _) => audio,
+                (_, Source::Screen) => screen,
+                _ => video,
+            };
+            if *sending != want {
+                let dir = if want {
+                    Direction::SendOnly
+                } else {
+                    Direction::Inactive
+                };
+                change.set_direction(*mid, dir);
+                *sending = want;
+            }
+        }
+        if screen && !c.up_mids.iter().any(|m| m.2 == Source::Screen) {
+            let mid = change.add_media(MediaKind::Video, Direction::SendOnly, None, None, None);
+            c.up_mids
+                .push((mid, MediaKind::Video, Source::Screen, true));
+        }
+        let Some((offer, pending)) = change.apply() else {
+            return true;
+        };
+        c.up_pending = Some(pending);
+        self.send_publish(i, offer.to_sdp_string());
+        true
+    }
+
+    /// Client `i` restarts ICE on its publish connection (an offer with new credentials).
+    pub fn restart_publish_ice(&mut self, i: usize) {
+        let c = &mut self.clients[i];
+        let Some(up) = c.up.as_mut() else { return };
+        if c.up_pending.is_some() {
+            return;
+        }
+        let mut change = up.rtc.sdp_api();
+        change.ice_restart(true);
+        let (offer, pending) = change.apply().expect("an ICE restart is an offer");
+        c.up_pending = Some(pending);
+        self.send_publish(i, offer.to_sdp_string());
+    }
+
+    /// Client `i` asks for an ICE restart of its subscribe connection.
+    pub fn restart_subscribe_ice(&mut self, i: usize) {
+        let cmd = Command::IceRestart {
+            participant: self.clients[i].id,
+        };
+        self.worker.handle_command(self.now, &self.room, cmd);
+    }
+
+    /// Client `i`'s signaling comes back (`Command::Resume`). `fresh`: its page reloaded, so
+    /// both its connections are gone; it publishes again on a new one if it published.
+    pub fn resume(&mut self, i: usize, fresh: bool) {
+        let c = &mut self.clients[i];
+        c.offline = false;
+        let republish = fresh && c.up.is_some();
+        if fresh {
+            c.up = None;
+            c.up_pending = None;
+            c.up_connected = false;
+            c.down = None;
+            c.down_mids.clear();
+        }
+        let cmd = Command::Resume {
+            participant: c.id,
+            fresh,
+        };
+        // A publish whose answer went with the old socket is sent again, as the page does.
+        let unanswered = c
+            .up_offer
+            .take()
+            .filter(|_| !fresh && c.up_pending.is_some());
+        self.worker.handle_command(self.now, &self.room, cmd);
+        if let Some(offer) = unanswered {
+            self.clients[i].up_offer = Some(clone_publish(&offer));
+            self.worker.handle_command(self.now, &self.room, offer);
+        }
+        if republish {
+            self.publish(i);
+        }
     }
 
     pub fn leave(&mut self, i: usize) {
@@ -260,6 +390,9 @@ impl Sim {
                 let Some(c) = self.clients.iter_mut().find(|c| c.id == participant) else {
                     return;
                 };
+                if c.offline {
+                    return; // lost with the socket
+                }
                 if let Some(cmd) = c.handle_sfu_event(now, event) {
                     self.worker.handle_command(now, &self.room, cmd);
                 }
@@ -280,14 +413,17 @@ impl Sim {
 }
 
 impl Client {
-    fn new(id: ParticipantId, index: u8, now: Instant) -> Client {
+    fn new(id: ParticipantId, index: u16, now: Instant) -> Client {
         Client {
             id,
             index,
             up: None,
             up_pending: None,
+            up_offer: None,
             up_mids: Vec::new(),
             up_connected: false,
+            offline: false,
+            down_mids: Vec::new(),
             generation: 0,
             down: None,
             down_tracks: HashMap::new(),
@@ -305,6 +441,8 @@ impl Client {
             keyframes_sent: 0,
             keyframe_requests: Vec::new(),
             video_codec: Codec::Vp8,
+            audio_interval: AUDIO_INTERVAL,
+            video_interval: VIDEO_INTERVAL,
             audio_level: None,
             speakers: Vec::new(),
         }
@@ -313,9 +451,13 @@ impl Client {
     /// Each client has its own loopback address; each connection its own port.
     fn addr(&self, down: u16, generation: u16) -> SocketAddr {
         let port = 5000 + down * 1000 + generation;
-        format!("127.0.1.{}:{port}", self.index + 1)
-            .parse()
-            .unwrap()
+        format!(
+            "127.{}.{}.1:{port}",
+            1 + self.index / 250,
+            1 + self.index % 250
+        )
+        .parse()
+        .unwrap()
     }
 
     fn owns(&self, addr: SocketAddr) -> bool {
@@ -368,20 +510,33 @@ impl Client {
 
     fn write_media(&mut self, now: Instant) {
         let Some(up) = &mut self.up else { return };
+        let sending = |kind: MediaKind| {
+            self.up_mids
+                .iter()
+                .find(|m| m.1 == kind && m.2 != Source::Screen && m.3)
+                .map(|m| m.0)
+        };
+        let (audio_mid, video_mid) = (sending(MediaKind::Audio), sending(MediaKind::Video));
+        let screen_mid = self
+            .up_mids
+            .iter()
+            .find(|m| m.2 == Source::Screen && m.3)
+            .map(|m| m.0);
         if now >= self.next_audio {
-            self.next_audio += AUDIO_INTERVAL;
+            self.next_audio += self.audio_interval;
             self.audio_time += 960;
-            let mid = self.up_mids[0].0;
-            let frame = Frame {
-                codec: Codec::Opus,
-                time: self.audio_time,
-                hz: 48_000,
-                level: self.audio_level,
-            };
-            write(&mut up.rtc, mid, now, frame, vec![0xfc; 120]);
+            if let Some(mid) = audio_mid {
+                let frame = Frame {
+                    codec: Codec::Opus,
+                    time: self.audio_time,
+                    hz: 48_000,
+                    level: self.audio_level,
+                };
+                write(&mut up.rtc, mid, now, frame, vec![0xfc; 120]);
+            }
         }
         if now >= self.next_video {
-            self.next_video += VIDEO_INTERVAL;
+            self.next_video += self.video_interval;
             self.video_time += 2970;
             let key = self.want_keyframe || now >= self.next_keyframe;
             if key {
@@ -389,15 +544,16 @@ impl Client {
                 self.next_keyframe = now + KEYFRAME_INTERVAL;
                 self.keyframes_sent += 1;
             }
-            let frame = video_frame(self.video_codec, key);
-            let mid = self.up_mids[1].0;
-            let meta = Frame {
-                codec: self.video_codec,
-                time: self.video_time,
-                hz: 90_000,
-                level: None,
-            };
-            write(&mut up.rtc, mid, now, meta, frame);
+            for mid in video_mid.into_iter().chain(screen_mid) {
+                let frame = video_frame(self.video_codec, key);
+                let meta = Frame {
+                    codec: self.video_codec,
+                    time: self.video_time,
+                    hz: 90_000,
+                    level: None,
+                };
+                write(&mut up.rtc, mid, now, meta, frame);
+            }
         }
     }
 
@@ -435,12 +591,13 @@ impl Client {
                 self.keyframe_requests.push(now);
             }
             (true, Event::MediaData(d)) => {
-                let Some((from, kind)) = self.down_tracks.get(&d.mid).copied() else {
+                let Some((from, kind, source)) = self.down_tracks.get(&d.mid).copied() else {
                     return;
                 };
                 self.received.push(Received {
                     from,
                     kind,
+                    source,
                     mid: d.mid,
                     rtp_time: d.time.numer(),
                     keyframe: d.is_keyframe(),
@@ -460,12 +617,15 @@ impl Client {
         match event {
             SfuEvent::PublishAnswer { sdp } => {
                 let answer = SdpAnswer::from_sdp_string(&sdp).expect("valid answer");
-                let pending = self.up_pending.take().expect("an offer is pending");
-                let up = self.up.as_mut().expect("publishing");
-                up.rtc
-                    .sdp_api()
-                    .accept_answer(pending, answer)
-                    .expect("answer accepted");
+                self.up_offer = None;
+                let (Some(pending), Some(up)) = (self.up_pending.take(), self.up.as_mut()) else {
+                    self.errors.push("a publish answer nobody waits for".into());
+                    return None;
+                };
+                if let Err(e) = up.rtc.sdp_api().accept_answer(pending, answer) {
+                    self.errors
+                        .push(format!("publish answer not accepted: {e}"));
+                }
                 None
             }
             SfuEvent::SubscribeOffer { sdp, tracks, reset } => {
@@ -473,13 +633,18 @@ impl Client {
                 if reset {
                     self.resets += 1;
                     self.down = None;
+                    self.down_mids.clear();
                 }
+                if let Err(why) = check_jsep(&self.down_mids, &sdp) {
+                    self.errors.push(format!("offer breaks JSEP: {why}"));
+                }
+                self.down_mids = mids_of(&sdp);
                 self.down_tracks = tracks
                     .iter()
-                    .map(|t| (Mid::from(t.mid.as_str()), (t.participant, t.kind)))
+                    .map(|t| (Mid::from(t.mid.as_str()), (t.participant, t.kind, t.source)))
                     .collect();
                 if self.down.is_none() {
-                    let addr = self.addr(1, 0);
+                    let addr = self.addr(1, self.resets as u16);
                     let mut rtc = Rtc::builder().build(now);
                     rtc.add_local_candidate(Candidate::host(addr, "udp").unwrap());
                     self.down = Some(Side {
@@ -490,15 +655,19 @@ impl Client {
                 }
                 let down = self.down.as_mut().expect("just made");
                 let offer = SdpOffer::from_sdp_string(&sdp).expect("valid offer");
-                let answer = down
-                    .rtc
-                    .sdp_api()
-                    .accept_offer(offer)
-                    .expect("offer accepted");
-                Some(Command::SubscribeAnswer {
-                    participant: self.id,
-                    answer: answer.to_sdp_string(),
-                })
+                match down.rtc.sdp_api().accept_offer(offer) {
+                    Ok(answer) => Some(Command::SubscribeAnswer {
+                        participant: self.id,
+                        answer: answer.to_sdp_string(),
+                    }),
+                    Err(e) => {
+                        self.errors
+                            .push(format!("subscribe offer not accepted: {e}"));
+                        Some(Command::SubscribeFailed {
+                            participant: self.id,
+                        })
+                    }
+                }
             }
             SfuEvent::Speakers { speaking, dominant } => {
                 self.speakers.push(SpeakersSeen {
@@ -518,6 +687,51 @@ impl Client {
             }
         }
     }
+}
+
+fn clone_publish(cmd: &Command) -> Command {
+    match cmd {
+        Command::Publish {
+            participant,
+            offer,
+            sources,
+        } => Command::Publish {
+            participant: *participant,
+            offer: offer.clone(),
+            sources: sources.clone(),
+        },
+        _ => unreachable!("only publish commands are kept"),
+    }
+}
+
+/// The mids of an SDP's m-lines, in order.
+fn mids_of(sdp: &str) -> Vec<String> {
+    let mut mids = Vec::new();
+    for line in sdp.lines() {
+        if line.starts_with("m=") {
+            mids.push(String::new());
+        } else if let (Some(m), Some(last)) = (line.strip_prefix("a=mid:"), mids.last_mut()) {
+            *last = m.trim().to_string();
+        }
+    }
+    mids
+}
+
+/// What a browser holds an offer on an existing connection to (JSEP, RFC 8829 §5.2.2, and
+/// what Chrome does with a stopped first m-line): every earlier m-line again, in the same
+/// order, and none stopped with port 0.
+fn check_jsep(before: &[String], sdp: &str) -> Result<(), String> {
+    let after = mids_of(sdp);
+    if !after.starts_with(before) {
+        return Err(format!("m-lines {before:?} became {after:?}"));
+    }
+    if let Some(line) = sdp
+        .lines()
+        .find(|l| l.starts_with("m=") && l.split(' ').nth(1) == Some("0"))
+    {
+        return Err(format!("a stopped m-line: {line}"));
+    }
+    Ok(())
 }
 
 /// A synthetic video frame that the depacketizer on the far side classifies correctly.
