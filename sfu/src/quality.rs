@@ -37,7 +37,16 @@ const SMOOTHING: f32 = 0.5;
 pub struct QualityMeter {
     rated: Quality,
     rated_at: Option<Instant>,
-    /// Fraction of packets lost, of media from the participant (publish) and to it (subscribe).
+    /// The worst of the reports since the last rating: each stream reports on its own, and a
+    /// link is as good as its worst stream (audio loses what video recovers by NACK).
+    worst: Option<Sample>,
+    /// Running means of those per-rating worsts.
+    mean: Sample,
+}
+
+/// Fraction of packets lost (to or from the participant), round-trip time, jitter.
+#[derive(Debug, Default, Clone, Copy)]
+struct Sample {
     loss: f32,
     rtt_ms: f32,
     jitter_ms: f32,
@@ -48,20 +57,22 @@ impl QualityMeter {
 
     /// A report on media the participant sends us: loss we saw, interarrival jitter.
     pub fn handle_ingress(&mut self, loss: Option<f32>, jitter: Duration) {
+        let w = self.worst.get_or_insert_with(Sample::default);
         if let Some(loss) = loss.filter(|l| l.is_finite()) {
-            self.loss = smooth(self.loss, loss.clamp(0.0, 1.0));
+            w.loss = w.loss.max(loss.clamp(0.0, 1.0));
         }
-        self.jitter_ms = smooth(self.jitter_ms, jitter.as_secs_f32() * 1000.0);
+        w.jitter_ms = w.jitter_ms.max(jitter.as_secs_f32() * 1000.0);
     }
 
     /// A report on media we send the participant, from its receiver reports: loss and
     /// round-trip time.
     pub fn handle_egress(&mut self, loss: Option<f32>, rtt: Option<Duration>) {
+        let w = self.worst.get_or_insert_with(Sample::default);
         if let Some(loss) = loss.filter(|l| l.is_finite()) {
-            self.loss = smooth(self.loss, loss.clamp(0.0, 1.0));
+            w.loss = w.loss.max(loss.clamp(0.0, 1.0));
         }
         if let Some(rtt) = rtt {
-            self.rtt_ms = smooth(self.rtt_ms, rtt.as_secs_f32() * 1000.0);
+            w.rtt_ms = w.rtt_ms.max(rtt.as_secs_f32() * 1000.0);
         }
     }
 
@@ -69,8 +80,16 @@ impl QualityMeter {
 
     /// The rating now, if it differs from the last one returned and that one has held long
     /// enough. `silent`: one of the participant's connections has heard nothing for
-    /// [`SILENCE_LIMIT`].
+    /// [`SILENCE_LIMIT`]. Called once per rating interval: the reports since the last call
+    /// count as one sample.
     pub fn poll(&mut self, now: Instant, silent: bool) -> Option<Quality> {
+        if let Some(w) = self.worst.take() {
+            self.mean = Sample {
+                loss: smooth(self.mean.loss, w.loss),
+                rtt_ms: smooth(self.mean.rtt_ms, w.rtt_ms),
+                jitter_ms: smooth(self.mean.jitter_ms, w.jitter_ms),
+            };
+        }
         let wanted = self.wanted(silent);
         if wanted == self.rated {
             return None;
@@ -87,11 +106,9 @@ impl QualityMeter {
         if silent {
             return Quality::Lost;
         }
-        let poor = self.loss >= POOR_LOSS
-            || self.rtt_ms >= POOR_RTT_MS
-            || self.jitter_ms >= POOR_JITTER_MS;
-        let good =
-            self.loss < GOOD_LOSS && self.rtt_ms < GOOD_RTT_MS && self.jitter_ms < GOOD_JITTER_MS;
+        let m = self.mean;
+        let poor = m.loss >= POOR_LOSS || m.rtt_ms >= POOR_RTT_MS || m.jitter_ms >= POOR_JITTER_MS;
+        let good = m.loss < GOOD_LOSS && m.rtt_ms < GOOD_RTT_MS && m.jitter_ms < GOOD_JITTER_MS;
         match self.rated {
             _ if poor => Quality::Poor,
             _ if good => Quality::Good,
@@ -138,42 +155,54 @@ mod tests {
     }
 
     #[test]
-    fn sustained_loss_is_poor_and_a_single_bad_report_is_not() {
+    fn sustained_loss_is_poor_and_a_single_bad_second_is_not() {
         let t0 = Instant::now();
         let mut q = QualityMeter::default();
         q.handle_egress(Some(0.08), None);
-        // One report of 8 % moves the mean to 4 %: not yet poor.
+        // One second of 8 % moves the mean to 4 %: not yet poor.
         assert_eq!(q.poll(t0, false), None);
         q.handle_egress(Some(0.08), None);
         assert_eq!(q.poll(t0 + S, false), Some(Quality::Poor));
     }
 
     #[test]
+    fn the_worst_stream_counts() {
+        let t0 = Instant::now();
+        let mut q = QualityMeter::default();
+        for i in 0..3 {
+            // Audio loses 16 %; video recovers everything by retransmission.
+            q.handle_ingress(Some(0.16), ms(1));
+            q.handle_ingress(Some(0.0), ms(10));
+            q.handle_ingress(Some(0.0), ms(10));
+            if let Some(r) = q.poll(t0 + S * i, false) {
+                assert_eq!(r, Quality::Poor);
+            }
+        }
+        assert_eq!(q.rated, Quality::Poor);
+    }
+
+    #[test]
     fn between_the_thresholds_the_rating_stays() {
         let t0 = Instant::now();
         let mut q = QualityMeter::default();
-        for _ in 0..4 {
-            q.handle_egress(None, Some(ms(500)));
-        }
-        assert_eq!(q.poll(t0, false), Some(Quality::Poor));
+        let second = |q: &mut QualityMeter, i: u32, rtt: u64| {
+            q.handle_egress(None, Some(ms(rtt)));
+            q.poll(t0 + S * i, false)
+        };
+        assert_eq!(second(&mut q, 0, 900), Some(Quality::Poor));
         // 300 ms is better than poor but not good enough to come back.
-        for _ in 0..6 {
-            q.handle_egress(None, Some(ms(300)));
+        for i in 1..8 {
+            assert_eq!(second(&mut q, i, 300), None);
         }
-        assert_eq!(q.poll(t0 + 5 * S, false), None);
-        for _ in 0..6 {
-            q.handle_egress(None, Some(ms(100)));
-        }
-        assert_eq!(q.poll(t0 + 6 * S, false), Some(Quality::Good));
+        let back = (8..12).find_map(|i| second(&mut q, i, 100));
+        assert_eq!(back, Some(Quality::Good));
     }
 
     #[test]
     fn jitter_alone_makes_a_link_poor() {
         let t0 = Instant::now();
         let mut q = QualityMeter::default();
-        for _ in 0..4 {
-            q.handle_ingress(Some(0.0), ms(90));
-        }
+        q.handle_ingress(Some(0.0), ms(150));
         assert_eq!(q.poll(t0, false), Some(Quality::Poor));
     }
 
@@ -185,8 +214,9 @@ mod tests {
         q.handle_egress(Some(f32::INFINITY), None);
         q.handle_egress(Some(-3.0), None);
         q.handle_ingress(Some(7.0), Duration::ZERO);
-        assert!((0.0..=1.0).contains(&q.loss), "{}", q.loss);
+        assert_eq!(q.worst.map(|w| w.loss), Some(1.0));
         // 7.0 is clamped to 1.0: all lost, poor; never a panic or a NaN rating.
         assert_eq!(q.poll(t0, false), Some(Quality::Poor));
+        assert!((0.0..=1.0).contains(&q.mean.loss), "{}", q.mean.loss);
     }
 }

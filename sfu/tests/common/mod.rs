@@ -11,6 +11,8 @@ use std::time::{Duration, Instant};
 
 use aula_sfu::worker::{CoreConfig, Output, Worker};
 use aula_sfu::{Command, Kind, ParticipantId, Quality, RoomId, SfuEvent, Source};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
 use str0m::change::{SdpAnswer, SdpOffer, SdpPendingOffer};
 use str0m::format::Codec;
 use str0m::media::{Direction, MediaKind, MediaTime, Mid};
@@ -94,6 +96,10 @@ pub struct Client {
     /// How often it sends an audio and a video frame (tests of many participants send fewer).
     pub audio_interval: Duration,
     pub video_interval: Duration,
+    /// Fractions of this client's datagrams its link drops, towards the server and from it
+    /// (1.0: the network is gone).
+    pub uplink_loss: f64,
+    pub downlink_loss: f64,
     /// The audio level (dBov, -127..=0) this client puts on its audio frames, as a browser
     /// does with the ssrc-audio-level extension; `None` sends none.
     pub audio_level: Option<i8>,
@@ -111,6 +117,8 @@ pub struct Sim {
     pub worker_busy: Duration,
     pub datagrams_to_server: u64,
     pub datagrams_to_clients: u64,
+    /// Decides which datagrams a lossy link drops.
+    rng: StdRng,
 }
 
 impl Sim {
@@ -128,6 +136,7 @@ impl Sim {
             worker_busy: Duration::ZERO,
             datagrams_to_server: 0,
             datagrams_to_clients: 0,
+            rng: StdRng::seed_from_u64(seed),
         }
     }
 
@@ -249,6 +258,12 @@ impl Sim {
 
     /// Client `i` restarts ICE on its publish connection (an offer with new credentials).
     pub fn restart_publish_ice(&mut self, i: usize) {
+        self.restart_publish_ice_changing(i, false);
+    }
+
+    /// The same, and with `video_off` it also turns the camera's m-line inactive in the same
+    /// offer, which the protocol does not allow.
+    pub fn restart_publish_ice_changing(&mut self, i: usize, video_off: bool) {
         let c = &mut self.clients[i];
         let Some(up) = c.up.as_mut() else { return };
         if c.up_pending.is_some() {
@@ -256,6 +271,14 @@ impl Sim {
         }
         let mut change = up.rtc.sdp_api();
         change.ice_restart(true);
+        if video_off {
+            let video = c
+                .up_mids
+                .iter()
+                .find(|m| m.1 == MediaKind::Video)
+                .map(|m| m.0);
+            change.set_direction(video.expect("a camera"), Direction::Inactive);
+        }
         let (offer, pending) = change.apply().expect("an ICE restart is an offer");
         c.up_pending = Some(pending);
         self.send_publish(i, offer.to_sdp_string());
@@ -360,7 +383,13 @@ impl Sim {
             let now = self.now;
             let mut to_server = Vec::new();
             for c in &mut self.clients {
+                let before = to_server.len();
                 c.poll(now, &mut to_server);
+                if c.uplink_loss > 0.0 {
+                    let mut kept = to_server.split_off(before);
+                    kept.retain(|_| !self.rng.random_bool(c.uplink_loss.min(1.0)));
+                    to_server.extend(kept);
+                }
             }
             for (source, destination, data) in to_server {
                 moved = true;
@@ -381,6 +410,9 @@ impl Sim {
             Output::Transmit(t) => {
                 self.datagrams_to_clients += 1;
                 if let Some(c) = self.clients.iter_mut().find(|c| c.owns(t.destination)) {
+                    if c.downlink_loss > 0.0 && self.rng.random_bool(c.downlink_loss.min(1.0)) {
+                        return;
+                    }
                     c.receive(now, t.source, t.destination, &t.contents);
                 }
             }
@@ -443,6 +475,8 @@ impl Client {
             video_codec: Codec::Vp8,
             audio_interval: AUDIO_INTERVAL,
             video_interval: VIDEO_INTERVAL,
+            uplink_loss: 0.0,
+            downlink_loss: 0.0,
             audio_level: None,
             speakers: Vec::new(),
         }
