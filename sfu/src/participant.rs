@@ -83,6 +83,9 @@ pub(crate) struct Up {
     /// keep them (JSEP), and an ICE restart must not change them at all.
     pub sections: Vec<Section>,
     pub restarts: TokenBucket,
+    /// The page that owned this connection reloaded (a fresh resume) at this time: its
+    /// streams stay for the new page's first publish to take over, and go if none comes.
+    pub orphaned_at: Option<Instant>,
 }
 
 pub(crate) struct UpTrack {
@@ -255,9 +258,13 @@ impl Participant {
         up.into_iter().chain(self.down.conn.as_ref())
     }
 
-    /// One of its connections was up and has heard nothing for `limit`.
+    /// One of its connections was up and has heard nothing for `limit` (not counting a
+    /// publish connection its reloaded page left behind).
     pub fn is_silent(&self, now: Instant, limit: Duration) -> bool {
-        self.conns()
+        let orphaned = self.up.as_ref().is_some_and(|u| u.orphaned_at.is_some());
+        let up = self.up.as_ref().filter(|_| !orphaned).map(|u| &u.conn);
+        up.into_iter()
+            .chain(self.down.conn.as_ref())
             .any(|c| c.connected && c.rtc.is_alive() && now >= c.last_input + limit)
     }
 

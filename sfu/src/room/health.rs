@@ -15,6 +15,12 @@ use crate::quality::SILENCE_LIMIT;
 /// a second of the limit, rarely enough to cost nothing.
 pub(super) const RATE_EVERY: Duration = Duration::from_secs(1);
 
+/// How long a reloaded page's old publish connection keeps its streams for the new page's
+/// first publish. A reload publishes again within a few seconds; a page that comes back
+/// without camera and microphone (permission now denied) never does, and its old streams,
+/// silent, must end.
+const ORPHAN_LIMIT: Duration = Duration::from_secs(10);
+
 impl Room {
     pub(super) fn handle_ingress_stats(
         &mut self,
@@ -47,6 +53,16 @@ impl Room {
         self.next_health = Some(now + RATE_EVERY);
         let mut changes = Vec::new();
         for p in self.participants.values_mut() {
+            if p.up
+                .as_ref()
+                .and_then(|u| u.orphaned_at)
+                .is_some_and(|t| now >= t + ORPHAN_LIMIT)
+            {
+                let up = p.up.take().expect("checked");
+                up.conn.unroute(ctx);
+                tracing::info!(participant = %p.id, "a reloaded page did not publish again; its streams end");
+                self.streams_changed = true;
+            }
             let silent = p.is_silent(now, SILENCE_LIMIT);
             if let Some(q) = p.quality.poll(now, silent) {
                 if q == Quality::Lost {

@@ -105,7 +105,7 @@ impl Room {
                 Ok(())
             }
             Command::Resume { participant, fresh } => {
-                self.handle_resume(participant, fresh, ctx);
+                self.handle_resume(now, participant, fresh, ctx);
                 Ok(())
             }
             Command::IceRestart { participant } => self
@@ -248,13 +248,22 @@ impl Room {
     /// unless its page was reloaded (`fresh`): then its peer connections are gone, and its
     /// subscribe connection is rebuilt (its publish connection is replaced by the new page's
     /// first publish).
-    fn handle_resume(&mut self, participant: ParticipantId, fresh: bool, ctx: &mut Ctx) {
+    fn handle_resume(
+        &mut self,
+        now: Instant,
+        participant: ParticipantId,
+        fresh: bool,
+        ctx: &mut Ctx,
+    ) {
         let Some(p) = self.participants.get_mut(&participant) else {
             return;
         };
         ctx.stats.resumes += 1;
         if fresh {
             subscribe::reset(p, ctx);
+            if let Some(up) = &mut p.up {
+                up.orphaned_at = Some(now);
+            }
             self.streams_changed = true;
             return;
         }

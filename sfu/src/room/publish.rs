@@ -100,6 +100,7 @@ impl Room {
             remote_ufrag: offer.ufrag,
             sections: offer.sections,
             restarts: TokenBucket::new(ICE_RESTART_BURST, ICE_RESTART_EVERY),
+            orphaned_at: None,
         });
         self.streams_changed = true;
         Ok(answer.to_sdp_string())
