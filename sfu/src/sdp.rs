@@ -35,14 +35,30 @@ pub(crate) fn count_media_sections(sdp: &str) -> usize {
 }
 
 /// The audio and video m-lines of an offer, in order. A section without `a=mid` gets an empty
-/// mid (str0m refuses such an offer anyway).
+/// mid (str0m refuses such an offer anyway). Port 0 marks a rejected m-line only outside the
+/// BUNDLE group: Firefox offers every m-line but the first as `a=bundle-only` with port 0
+/// (RFC 8843 §6), and those send like any other.
 pub(crate) fn sections(sdp: &str) -> Vec<Section> {
+    let bundle: Vec<&str> = sdp
+        .lines()
+        .filter_map(|l| l.trim_end().strip_prefix("a=group:BUNDLE "))
+        .flat_map(|mids| mids.split_whitespace())
+        .collect();
     let mut found = Vec::new();
-    let mut section: Option<Section> = None;
+    // The section being read, and whether its port is 0.
+    let mut section: Option<(Section, bool)> = None;
+    let finish = |s: Option<(Section, bool)>, found: &mut Vec<Section>| {
+        if let Some((mut s, port_zero)) = s {
+            if port_zero && !bundle.contains(&s.mid.as_str()) {
+                s.sends = false;
+            }
+            found.push(s);
+        }
+    };
     for line in sdp.lines() {
         let line = line.trim_end();
         if let Some(m) = line.strip_prefix("m=") {
-            found.extend(section.take());
+            finish(section.take(), &mut found);
             let mut words = m.split(' ');
             let kind = match words.next() {
                 Some("audio") => Some(Kind::Audio),
@@ -50,12 +66,15 @@ pub(crate) fn sections(sdp: &str) -> Vec<Section> {
                 _ => None,
             };
             let port_zero = words.next() == Some("0");
-            section = kind.map(|kind| Section {
-                mid: String::new(),
-                kind,
-                sends: !port_zero,
+            section = kind.map(|kind| {
+                let s = Section {
+                    mid: String::new(),
+                    kind,
+                    sends: true,
+                };
+                (s, port_zero)
             });
-        } else if let Some(s) = &mut section {
+        } else if let Some((s, _)) = &mut section {
             if let Some(v) = line.strip_prefix("a=mid:") {
                 s.mid = v.to_string();
             } else if line == "a=recvonly" || line == "a=inactive" {
@@ -63,7 +82,7 @@ pub(crate) fn sections(sdp: &str) -> Vec<Section> {
             }
         }
     }
-    found.extend(section);
+    finish(section, &mut found);
     found
 }
 
@@ -147,6 +166,31 @@ mod tests {
             .map(|s| (s.mid.as_str(), s.kind))
             .collect();
         assert_eq!(sending, [("0", Kind::Audio), ("1", Kind::Video)]);
+    }
+
+    #[test]
+    fn firefox_bundle_only_sections_send() {
+        // Captured from firefox-esr 153 publishing camera and microphone (max-bundle): the
+        // video m-line has port 0 and a=bundle-only. Read as rejected, Firefox students were
+        // invisible to everyone.
+        let sdp = include_str!("../tests/fixtures/firefox-153-publish.sdp");
+        let found = sections(sdp);
+        let expected = [
+            Section {
+                mid: "0".into(),
+                kind: Kind::Audio,
+                sends: true,
+            },
+            Section {
+                mid: "1".into(),
+                kind: Kind::Video,
+                sends: true,
+            },
+        ];
+        assert_eq!(found, expected);
+        let rejected = "v=0\r\na=group:BUNDLE 0\r\nm=audio 9 UDP\r\na=mid:0\r\n\
+                        m=video 0 UDP\r\na=mid:1\r\na=sendonly\r\n";
+        assert!(!sections(rejected)[1].sends, "port 0 outside the group is rejected");
     }
 
     #[test]
