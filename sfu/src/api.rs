@@ -148,6 +148,15 @@ pub enum SfuEvent {
     /// How well this participant's connections carry media now, when it changes (see
     /// [`Quality`]). Signaling tells the room.
     Quality(Quality),
+    /// A stream this participant should receive cannot be forwarded to it, e.g. the publisher
+    /// sends a codec this participant's browser did not negotiate. Once per stream instance.
+    StreamUnavailable {
+        publisher: ParticipantId,
+        source: Source,
+        reason: DropCause,
+        /// The codec the publisher sends (`VP8`, `H264`, `opus`).
+        codec: String,
+    },
     /// Who is talking in the room, loudest first, and the dominant speaker (the last one who
     /// spoke long enough; kept through silence). Sent to every participant of the room when
     /// it changes, from the audio level RTP header extension of forwarded (gate open) audio.
@@ -175,6 +184,27 @@ impl Quality {
             Quality::Good => "good",
             Quality::Poor => "poor",
             Quality::Lost => "lost",
+        }
+    }
+}
+
+/// Why a frame could not be forwarded to a subscriber (docs/operations.md, `/metrics`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum DropCause {
+    /// The subscriber's connection did not negotiate the codec the publisher sends.
+    Codec,
+    /// The m-line is not sending (a bug if it ever shows).
+    NotSending,
+    /// str0m refused the write.
+    WriteFailed,
+}
+
+impl DropCause {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DropCause::Codec => "codec",
+            DropCause::NotSending => "not_sending",
+            DropCause::WriteFailed => "write_failed",
         }
     }
 }

@@ -30,6 +30,10 @@ pub struct CoreStats {
     pub datagrams_rejected: u64,
     /// Frames written to down tracks.
     pub frames_forwarded: u64,
+    /// Frames that could not be forwarded to a subscriber, by cause (counted per subscriber).
+    pub frames_dropped_codec: u64,
+    pub frames_dropped_not_sending: u64,
+    pub frames_dropped_write_failed: u64,
     /// Video frames held back from a subscriber until the next keyframe.
     pub frames_waiting_keyframe: u64,
     /// Frames a closed gate kept from every subscriber (a muted microphone, a stopped
@@ -55,6 +59,17 @@ pub struct CoreStats {
     pub conns_silent: u64,
     /// Rooms currently open on this worker.
     pub rooms: u64,
+}
+
+impl CoreStats {
+    pub fn count_dropped(&mut self, cause: crate::api::DropCause) {
+        use crate::api::DropCause::*;
+        match cause {
+            Codec => self.frames_dropped_codec += 1,
+            NotSending => self.frames_dropped_not_sending += 1,
+            WriteFailed => self.frames_dropped_write_failed += 1,
+        }
+    }
 }
 
 /// Which connection of which participant of which room.

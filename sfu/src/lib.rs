@@ -20,6 +20,7 @@
 //! - `participant`, `conn`: a participant's connections, tracks, slots and gates.
 //! - `sdp`: what the core reads from a publish offer before str0m does, and JSEP's rules for
 //!   renegotiating one.
+//! - `codec`: which of a subscriber's payload types carries a publisher's frame.
 //! - `clock`: RTP timestamp continuity across publisher restarts and reused m-lines.
 //! - `keyframe`: rate limiting of keyframe requests; `limit`: a token bucket (ICE restarts).
 //! - `quality`: a participant's connection quality rating.
@@ -31,6 +32,7 @@
 
 pub mod api;
 mod clock;
+mod codec;
 mod conn;
 mod ctx;
 mod keyframe;
@@ -45,7 +47,7 @@ pub mod stun;
 pub mod worker;
 
 pub use api::{
-    Command, Direction, DownTrackInfo, Kind, ParticipantId, Quality, RoomId, SfuError, SfuEvent,
-    Source,
+    Command, Direction, DownTrackInfo, DropCause, Kind, ParticipantId, Quality, RoomId, SfuError,
+    SfuEvent, Source,
 };
 pub use shell::{EventSink, MetricsSnapshot, Sfu, SfuConfig, SfuHandle, StartError};

@@ -154,6 +154,8 @@ pub(crate) struct Slot {
     /// Video only: forward nothing until a keyframe, or the decoder shows garbage.
     pub need_keyframe: bool,
     pub clock: TimestampMapper,
+    /// The up track incarnation whose frames could not be forwarded here, once said.
+    pub unavailable_told: Option<u64>,
 }
 
 impl Slot {
@@ -166,6 +168,7 @@ impl Slot {
             offered: None,
             need_keyframe: kind == Kind::Video,
             clock: TimestampMapper::default(),
+            unavailable_told: None,
         }
     }
 

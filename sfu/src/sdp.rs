@@ -190,7 +190,10 @@ mod tests {
         assert_eq!(found, expected);
         let rejected = "v=0\r\na=group:BUNDLE 0\r\nm=audio 9 UDP\r\na=mid:0\r\n\
                         m=video 0 UDP\r\na=mid:1\r\na=sendonly\r\n";
-        assert!(!sections(rejected)[1].sends, "port 0 outside the group is rejected");
+        assert!(
+            !sections(rejected)[1].sends,
+            "port 0 outside the group is rejected"
+        );
     }
 
     #[test]

@@ -280,6 +280,16 @@ async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     for (name, value) in lines {
         body.push_str(&format!("{name} {value}\n"));
     }
+    // Frames that could not be forwarded to a subscriber, by cause (docs/operations.md).
+    for (cause, value) in [
+        ("codec", c.frames_dropped_codec),
+        ("not_sending", c.frames_dropped_not_sending),
+        ("write_failed", c.frames_dropped_write_failed),
+    ] {
+        body.push_str(&format!(
+            "aula_frames_not_forwarded_total{{cause=\"{cause}\"}} {value}\n"
+        ));
+    }
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body)
 }
 

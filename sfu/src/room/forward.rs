@@ -7,8 +7,9 @@ use std::time::Instant;
 use str0m::media::{MediaData, MediaTime, Mid};
 
 use super::Room;
-use crate::api::{Kind, ParticipantId};
+use crate::api::{DropCause, Kind, ParticipantId, SfuEvent};
 use crate::clock::TimestampMapper;
+use crate::codec::pick_pt;
 use crate::conn::Conn;
 use crate::ctx::Ctx;
 use crate::participant::StreamKey;
@@ -39,7 +40,8 @@ impl Room {
         };
         let (kind, incarnation) = (track.kind, track.incarnation);
         let mut want_keyframe = kind == Kind::Video && !data.contiguous;
-        for (_, sub) in self
+        let mut unavailable = Vec::new();
+        for (&sub_id, sub) in self
             .participants
             .range_mut(..)
             .filter(|(id, _)| **id != publisher)
@@ -62,10 +64,30 @@ impl Room {
                     }
                     slot.need_keyframe = false;
                 }
-                if write_frame(conn, mid, &mut slot.clock, &data, incarnation) {
-                    ctx.stats.frames_forwarded += 1;
+                match write_frame(conn, mid, &mut slot.clock, &data, incarnation) {
+                    Ok(()) => ctx.stats.frames_forwarded += 1,
+                    Err(cause) => {
+                        ctx.stats.count_dropped(cause);
+                        // Said once per stream and source instance, never per frame.
+                        if slot.unavailable_told != Some(incarnation) {
+                            slot.unavailable_told = Some(incarnation);
+                            unavailable.push((sub_id, cause));
+                        }
+                    }
                 }
             }
+        }
+        let codec = data.params.spec().codec;
+        for (sub, cause) in unavailable {
+            tracing::warn!(room = %self.id, subscriber = %sub, %publisher, source = stream.source.as_str(),
+                ?codec, cause = cause.as_str(), "a stream cannot be forwarded to a subscriber");
+            let event = SfuEvent::StreamUnavailable {
+                publisher,
+                source: stream.source,
+                reason: cause,
+                codec: codec.to_string(),
+            };
+            self.emit(sub, event, ctx);
         }
         if want_keyframe {
             self.request_keyframe(stream, data.network_time, ctx);
@@ -111,19 +133,19 @@ impl Room {
     }
 }
 
-/// Writes one frame to a down slot; false if the subscriber cannot take this codec.
+/// Writes one frame to a down slot, or says why it could not.
 fn write_frame(
     conn: &mut Conn,
     mid: Mid,
     clock: &mut TimestampMapper,
     data: &MediaData,
     incarnation: u64,
-) -> bool {
+) -> Result<(), DropCause> {
     let Some(mut writer) = conn.rtc.writer(mid) else {
-        return false;
+        return Err(DropCause::NotSending);
     };
-    let Some(pt) = writer.match_params(data.params) else {
-        return false;
+    let Some(pt) = pick_pt(writer.payload_params(), &data.params) else {
+        return Err(DropCause::Codec);
     };
     // Passed on, so that browsers show levels in getSynchronizationSources().
     if let Some(level) = data.ext_vals.audio_level {
@@ -140,5 +162,8 @@ fn write_frame(
     let rtp_time = MediaTime::new(time, clock_rate);
     let written = writer.write(pt, data.network_time, rtp_time, data.data.clone());
     conn.dirty = true;
-    written.is_ok()
+    written.map_err(|e| {
+        tracing::trace!(error = %e, "write failed");
+        DropCause::WriteFailed
+    })
 }

@@ -81,6 +81,9 @@ impl Metrics {
             core.datagrams_unroutable += s.datagrams_unroutable;
             core.datagrams_rejected += s.datagrams_rejected;
             core.frames_forwarded += s.frames_forwarded;
+            core.frames_dropped_codec += s.frames_dropped_codec;
+            core.frames_dropped_not_sending += s.frames_dropped_not_sending;
+            core.frames_dropped_write_failed += s.frames_dropped_write_failed;
             core.frames_waiting_keyframe += s.frames_waiting_keyframe;
             core.frames_gated += s.frames_gated;
             core.keyframe_requests += s.keyframe_requests;

@@ -80,6 +80,12 @@ pub struct Client {
     pub resets: usize,
     /// Quality ratings the SFU announced for this client.
     pub quality: Vec<(Instant, Quality)>,
+    /// Streams the SFU said it cannot forward to this client: (publisher, source, reason,
+    /// codec).
+    pub unavailable: Vec<(ParticipantId, Source, String, String)>,
+    /// The client's subscribe connection negotiates VP8 and Opus only (a browser without
+    /// H.264, such as Firefox without its OpenH264 plugin).
+    pub vp8_only: bool,
     pub errors: Vec<String>,
     pub received: Vec<Received>,
     next_audio: Instant,
@@ -462,6 +468,8 @@ impl Client {
             offers: 0,
             resets: 0,
             quality: Vec::new(),
+            unavailable: Vec::new(),
+            vp8_only: false,
             errors: Vec::new(),
             received: Vec::new(),
             next_audio: now,
@@ -679,7 +687,14 @@ impl Client {
                     .collect();
                 if self.down.is_none() {
                     let addr = self.addr(1, self.resets as u16);
-                    let mut rtc = Rtc::builder().build(now);
+                    let builder = match self.vp8_only {
+                        true => Rtc::builder()
+                            .clear_codecs()
+                            .enable_opus(true, false)
+                            .enable_vp8(true),
+                        false => Rtc::builder(),
+                    };
+                    let mut rtc = builder.build(now);
                     rtc.add_local_candidate(Candidate::host(addr, "udp").unwrap());
                     self.down = Some(Side {
                         rtc,
@@ -709,6 +724,16 @@ impl Client {
                     speaking,
                     dominant,
                 });
+                None
+            }
+            SfuEvent::StreamUnavailable {
+                publisher,
+                source,
+                reason,
+                codec,
+            } => {
+                self.unavailable
+                    .push((publisher, source, reason.as_str().to_string(), codec));
                 None
             }
             SfuEvent::Quality(q) => {

@@ -185,6 +185,13 @@ pub enum ServerMsg {
         tracks: Vec<TrackInfo>,
         reset: bool,
     },
+    /// A stream this participant should receive cannot be forwarded to it.
+    StreamUnavailable {
+        participant: String,
+        source: &'static str,
+        reason: &'static str,
+        codec: String,
+    },
     RoomEnded {
         reason: EndReason,
     },

@@ -561,6 +561,17 @@ fn to_wire(event: SfuEvent) -> Option<ServerMsg> {
             code: e.code(),
             message: e.to_string(),
         },
+        SfuEvent::StreamUnavailable {
+            publisher,
+            source,
+            reason,
+            codec,
+        } => ServerMsg::StreamUnavailable {
+            participant: publisher.to_string(),
+            source: source.as_str(),
+            reason: reason.as_str(),
+            codec,
+        },
         SfuEvent::Quality(_) => return None,
     };
     Some(msg)
