@@ -104,6 +104,89 @@ pub(crate) fn ice_ufrag(sdp: &str) -> Option<&str> {
     attribute(sdp, "ice-ufrag")
 }
 
+/// Why an offer cannot be taken, if it cannot, in words for the client (`bad_sdp`): a
+/// payload type or header extension id that means two things (RFC 8843 §9 lets bundled
+/// m-lines share one only for the same codec or extension), or an m-line that sends with no
+/// codec the SFU forwards (Opus; VP8 or H.264). Checked before str0m sees the offer, which
+/// would otherwise answer such an m-line rejected and leave the sender wondering.
+pub(crate) fn check_offer(sdp: &str) -> Result<(), String> {
+    use std::collections::HashMap;
+    let mut pts: HashMap<&str, (String, String)> = HashMap::new(); // pt -> (codec, mid)
+    let mut exts: HashMap<&str, (&str, String)> = HashMap::new(); // id -> (uri, mid)
+    let mut mid = String::new();
+    let mut kind: Option<Kind> = None;
+    let mut codecs: Vec<String> = Vec::new();
+    let mut sends = false;
+    let finish = |kind: Option<Kind>, mid: &str, codecs: &[String], sends: bool| match kind {
+        Some(k) if sends && !codecs.iter().any(|c| forwards(k, c)) => Err(format!(
+            "m-line {mid} ({}) offers no codec the server forwards ({}): it needs {}",
+            k.as_str(),
+            if codecs.is_empty() {
+                "none".into()
+            } else {
+                codecs.join(", ")
+            },
+            if k == Kind::Audio {
+                "Opus"
+            } else {
+                "VP8 or H.264"
+            }
+        )),
+        _ => Ok(()),
+    };
+    for line in sdp.lines().map(str::trim_end) {
+        if let Some(m) = line.strip_prefix("m=") {
+            finish(kind, &mid, &codecs, sends)?;
+            kind = match m.split(' ').next() {
+                Some("audio") => Some(Kind::Audio),
+                Some("video") => Some(Kind::Video),
+                _ => None,
+            };
+            (mid, sends) = (String::new(), true);
+            codecs.clear();
+        } else if let Some(v) = line.strip_prefix("a=mid:") {
+            mid = v.to_string();
+        } else if line == "a=recvonly" || line == "a=inactive" {
+            sends = false;
+        } else if let Some(v) = line.strip_prefix("a=rtpmap:") {
+            let (pt, codec) = v
+                .split_once(' ')
+                .ok_or("an a=rtpmap line without a codec")?;
+            let codec = codec.to_ascii_lowercase();
+            if let Some((before, in_mid)) = pts.get(pt)
+                && *before != codec
+            {
+                return Err(format!(
+                    "payload type {pt} is {before} in m-line {in_mid} and {codec} in m-line {mid}"
+                ));
+            }
+            pts.insert(pt, (codec.clone(), mid.clone()));
+            codecs.push(codec.split('/').next().unwrap_or("").to_string());
+        } else if let Some(v) = line.strip_prefix("a=extmap:") {
+            let (id, rest) = v.split_once(' ').ok_or("an a=extmap line without a URI")?;
+            let id = id.split('/').next().unwrap_or(id);
+            let uri = rest.split(' ').next().unwrap_or(rest);
+            if let Some((before, in_mid)) = exts.get(id)
+                && *before != uri
+            {
+                return Err(format!(
+                    "header extension id {id} is {before} in m-line {in_mid} and {uri} in m-line {mid}"
+                ));
+            }
+            exts.insert(id, (uri, mid.clone()));
+        }
+    }
+    finish(kind, &mid, &codecs, sends)
+}
+
+/// Whether the SFU forwards `codec` (an rtpmap name, lowercase) for `kind`.
+fn forwards(kind: Kind, codec: &str) -> bool {
+    match kind {
+        Kind::Audio => codec == "opus",
+        Kind::Video => codec == "vp8" || codec == "h264",
+    }
+}
+
 /// Why a renegotiation offer cannot be applied to a connection whose last accepted offer had
 /// `before`, if it cannot. JSEP (RFC 8829 §5.2.2): m-lines are never removed or reordered. An
 /// ICE restart must keep the media exactly as it is.
@@ -193,6 +276,55 @@ mod tests {
         assert!(
             !sections(rejected)[1].sends,
             "port 0 outside the group is rejected"
+        );
+    }
+
+    #[test]
+    fn offers_the_browsers_make_pass_the_checks() {
+        let firefox = include_str!("../tests/fixtures/firefox-153-publish.sdp");
+        assert_eq!(check_offer(firefox), Ok(()));
+    }
+
+    #[test]
+    fn clashing_payload_types_and_extension_ids_are_refused_with_the_reason() {
+        let dup_pt = "v=0\r\nm=video 9 X 96 97\r\na=mid:0\r\na=rtpmap:96 VP8/90000\r\n\
+                      a=rtpmap:96 H264/90000\r\n";
+        let err = check_offer(dup_pt).unwrap_err();
+        assert!(err.contains("payload type 96 is vp8/90000"), "{err}");
+        let across = "v=0\r\nm=audio 9 X 111\r\na=mid:0\r\na=rtpmap:111 opus/48000/2\r\n\
+                      m=video 9 X 111\r\na=mid:1\r\na=rtpmap:111 VP8/90000\r\n";
+        assert!(check_offer(across).unwrap_err().contains("m-line 0"));
+        let same_codec_twice = "v=0\r\nm=video 9 X 96\r\na=mid:0\r\na=rtpmap:96 VP8/90000\r\n\
+                                m=video 9 X 96\r\na=mid:1\r\na=rtpmap:96 VP8/90000\r\n";
+        assert_eq!(
+            check_offer(same_codec_twice),
+            Ok(()),
+            "bundled m-lines may share"
+        );
+        let ext = "v=0\r\nm=audio 9 X 111\r\na=mid:0\r\na=rtpmap:111 opus/48000/2\r\n\
+                   a=extmap:1 urn:ietf:params:rtp-hdrext:ssrc-audio-level\r\n\
+                   a=extmap:1/sendonly urn:ietf:params:rtp-hdrext:sdes:mid\r\n";
+        assert!(
+            check_offer(ext)
+                .unwrap_err()
+                .contains("header extension id 1")
+        );
+    }
+
+    #[test]
+    fn a_sending_m_line_without_a_codec_we_forward_is_refused() {
+        let vp9 = "v=0\r\nm=video 9 X 98\r\na=mid:0\r\na=sendonly\r\na=rtpmap:98 VP9/90000\r\n";
+        let err = check_offer(vp9).unwrap_err();
+        assert!(
+            err.contains("needs VP8 or H.264") && err.contains("vp9"),
+            "{err}"
+        );
+        let receiving =
+            "v=0\r\nm=video 9 X 98\r\na=mid:0\r\na=inactive\r\na=rtpmap:98 VP9/90000\r\n";
+        assert_eq!(
+            check_offer(receiving),
+            Ok(()),
+            "an m-line that sends nothing may"
         );
     }
 

@@ -38,7 +38,7 @@ fn garbage_datagrams_are_counted_and_the_lesson_goes_on() {
     let mut rng = rand::rngs::StdRng::seed_from_u64(99);
     let server = SERVER.parse().unwrap();
     let stranger = "127.0.9.9:4444".parse().unwrap();
-    let known = "127.0.1.2:6000".parse().unwrap(); // client 1's subscribe address
+    let known = "127.1.2.1:6000".parse().unwrap(); // client 1's subscribe address
     for i in 0..5000 {
         let len = rng.random_range(0..1500);
         let mut data: Vec<u8> = (0..len).map(|_| rng.random()).collect();
@@ -102,5 +102,59 @@ fn unacceptable_commands_get_clear_errors() {
     assert!(
         errors_for(&mut sim, candidate).is_empty(),
         "a bad candidate is ignored"
+    );
+}
+
+#[test]
+fn offers_that_contradict_themselves_get_bad_sdp_with_the_reason_and_the_lesson_goes_on() {
+    let mut sim = Sim::new(13);
+    sim.join();
+    sim.publish(0);
+    sim.join();
+    sim.run_for(Duration::from_secs(1));
+    let id = sim.clients[1].id;
+    let before = sim.frames(1, 0, Kind::Video).len();
+    let offers = [
+        // Only codecs the SFU cannot forward.
+        "v=0\r\na=group:BUNDLE 0\r\nm=video 9 UDP/TLS/RTP/SAVPF 98\r\na=mid:0\r\na=sendonly\r\n\
+         a=rtpmap:98 VP9/90000\r\n",
+        // One payload type, two codecs.
+        "v=0\r\nm=video 9 UDP/TLS/RTP/SAVPF 96\r\na=mid:0\r\na=sendonly\r\na=rtpmap:96 VP8/90000\r\n\
+         a=rtpmap:96 H264/90000\r\n",
+        // One extension id, two extensions.
+        "v=0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\na=mid:0\r\na=sendonly\r\na=rtpmap:111 opus/48000/2\r\n\
+         a=extmap:3 urn:ietf:params:rtp-hdrext:sdes:mid\r\nm=video 9 UDP/TLS/RTP/SAVPF 96\r\na=mid:1\r\n\
+         a=sendonly\r\na=rtpmap:96 VP8/90000\r\na=extmap:3 urn:ietf:params:rtp-hdrext:toffset\r\n",
+    ];
+    for offer in offers {
+        let cmd = Command::Publish {
+            participant: id,
+            offer: offer.into(),
+            sources: vec![],
+        };
+        let room = sim.room.clone();
+        sim.worker.handle_command(sim.now, &room, cmd);
+        let messages: Vec<String> = std::iter::from_fn(|| sim.worker.poll_output())
+            .filter_map(|o| match o {
+                Output::Event {
+                    event: SfuEvent::Error(e),
+                    ..
+                } => Some(format!("{} {e}", e.code())),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(messages.len(), 1, "{messages:?}");
+        assert!(messages[0].starts_with("bad_sdp"), "{messages:?}");
+        assert!(
+            ["no codec", "payload type 96", "extension id 3"]
+                .iter()
+                .any(|why| messages[0].contains(why)),
+            "{messages:?}"
+        );
+    }
+    sim.run_for(Duration::from_secs(1));
+    assert!(
+        sim.frames(1, 0, Kind::Video).len() > before + 20,
+        "the lesson goes on"
     );
 }

@@ -32,6 +32,7 @@ impl Room {
         if found > max {
             return Err(SfuError::TooManyTracks { found, max });
         }
+        sdp::check_offer(offer).map_err(SfuError::BadSdp)?;
         let sections = sdp::sections(offer);
         let fingerprint = sdp::fingerprint(offer).unwrap_or_default().to_string();
         let ufrag = sdp::ice_ufrag(offer).unwrap_or_default().to_string();
