@@ -1,7 +1,8 @@
 //! The codec policy of docs/architecture.md ("Codecs") as the SFU answers real offers: VP8
-//! first, H.264 constrained baseline beside it, whatever order the browser prefers; a Firefox
-//! publish offer (captured from firefox-esr 153, its video m-line bundle-only with port 0) is
-//! answered with Firefox's own payload types and its camera reaches subscribers.
+//! first, H.264 constrained baseline beside it, whatever order the browser prefers; publish
+//! offers captured from Debian's chromium 156 and firefox-esr 153 (fake camera and microphone,
+//! `tests/fixtures/`) are answered in each browser's own payload types and header extension
+//! ids, and both of their streams reach a subscriber.
 
 mod common;
 
@@ -133,4 +134,76 @@ fn firefox_s_offer_is_answered_in_its_own_payload_types_and_its_camera_is_a_stre
             (Kind::Video, Source::Camera)
         ]
     );
+}
+
+/// `id -> uri` of the `a=extmap` lines of the first m-line of `kind`.
+fn extmaps(sdp: &str, kind: &str) -> Vec<(String, String)> {
+    let start = sdp.find(&format!("m={kind}")).expect("m-line");
+    let section = &sdp[start..];
+    let end = section[2..].find("\nm=").map_or(section.len(), |e| e + 2);
+    section[..end]
+        .lines()
+        .filter_map(|l| l.trim_end().strip_prefix("a=extmap:"))
+        .map(|v| {
+            let (id, uri) = v.split_once(' ').expect("id and uri");
+            let id = id.split('/').next().unwrap_or(id);
+            (
+                id.to_string(),
+                uri.split(' ').next().unwrap_or(uri).to_string(),
+            )
+        })
+        .collect()
+}
+
+/// The payload type of `codec` in the first m-line of `kind`.
+fn pt_of(sdp: &str, kind: &str, codec: &str) -> Option<String> {
+    let start = sdp.find(&format!("m={kind}"))?;
+    sdp[start..].lines().find_map(|l| {
+        let v = l.strip_prefix("a=rtpmap:")?;
+        let (pt, c) = v.split_once(' ')?;
+        c.starts_with(codec).then(|| pt.to_string())
+    })
+}
+
+#[test]
+fn every_browser_s_offer_is_answered_in_its_own_numbers() {
+    for (browser, offer) in [
+        (
+            "chromium 156",
+            include_str!("fixtures/chromium-156-publish.sdp"),
+        ),
+        (
+            "firefox-esr 153",
+            include_str!("fixtures/firefox-153-publish.sdp"),
+        ),
+    ] {
+        let (mut w, room) = worker();
+        let answer = answer(&mut w, &room, offer.to_string());
+        assert_eq!(
+            pt_of(&answer, "video", "VP8"),
+            pt_of(offer, "video", "VP8"),
+            "{browser}: VP8 on the browser's payload type"
+        );
+        assert_eq!(
+            pt_of(&answer, "audio", "opus"),
+            pt_of(offer, "audio", "opus"),
+            "{browser}"
+        );
+        for kind in ["audio", "video"] {
+            let offered = extmaps(offer, kind);
+            for (id, uri) in extmaps(&answer, kind) {
+                assert!(
+                    offered.contains(&(id.clone(), uri.clone())),
+                    "{browser} {kind}: the answer's extension {id} {uri} is not the offer's"
+                );
+            }
+        }
+        let audio_level = "urn:ietf:params:rtp-hdrext:ssrc-audio-level";
+        assert!(
+            extmaps(&answer, "audio")
+                .iter()
+                .any(|(_, u)| u == audio_level),
+            "{browser}: audio levels (active speaker) negotiated"
+        );
+    }
 }
