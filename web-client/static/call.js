@@ -1,17 +1,34 @@
-// One stay in a room: from pressing "Join" to leaving (or being thrown out).
+// One stay in a room: from pressing "Join" (or reloading the page) to leaving, or being
+// thrown out.
 //
-// A Call owns the WebSocket (Signaling), the two peer connections (RtcSession), the
-// camera, microphone and screen (LocalMedia) and the tiles (TileGrid), and keeps what
-// the server told us about the room: `you`, `room`, `settings`, `members` (everyone
-// else admitted, id -> participant object), `waiting` (the lobby, hosts only), `chat`
-// and `speakers`. It is used once; rejoining makes a new Call.
+// A Call owns the connection to the server (a Link of reconnect.js: one WebSocket after
+// another), the two peer connections (RtcSession), the camera, microphone and screen
+// (LocalMedia) and the tiles (TileGrid), and keeps what the server told us about the
+// room: `you`, `room`, `settings`, `members` (everyone else admitted, id -> participant
+// object), `waiting` (the lobby, hosts only), `chat` and `speakers`. It is used once;
+// rejoining by hand makes a new Call.
+//
+// Through network trouble the Call stays (docs/protocol.md, "Staying in a lesson when the
+// network does not"). A socket that drops without a closing error, or stalls, is replaced
+// by a new one that sends `resume` with the token of the latest `joined` (kept per tab in
+// sessionStorage): the server puts us back in our seat and the peer connections stay
+// (they restart ICE if they need to). If the seat is gone (`resume_failed`) the Call
+// joins again with its session, as a new participant, on new peer connections. A page
+// that starts with a token (a reload) resumes with `fresh` at once, no join form; if
+// that fails the Call ends with kind 'resume_failed' and the page shows the join form.
 //
 // The page listens with call.on(event, fn). Events and their argument:
 //   lobby(msg)          we wait in the lobby
-//   joined(msg)         we are in; show the call screen
+//   joined(msg)         we are in as a new participant; show the call screen
+//   resumed(msg)        the same seat on a new socket: members, settings and chat are
+//                       refreshed from msg, the call screen stays
+//   connection(state)   'connected' | 'reconnecting' | 'lost' (reconnecting for longer
+//                       than the server keeps our seat; we still try)
+//   admitFailed(reason) in the lobby: a host tried to let us in, the room is full
 //   refused({code, message})  the server refused the join but kept the socket open
 //                       (bad_name, bad_message); the page may call join(name) again
-//   ended({kind, code, message, reason})  kind: 'left' | 'error' | 'lost' | 'ended'
+//   ended({kind, code, message, reason})  kind: 'left' | 'error' | 'lost' | 'ended' |
+//                       'resume_failed' (a reloaded page's seat is gone)
 //   media(state)        what we send changed: {audio, video, screen}
 //   members()           someone joined, left, or changed (role, media, hand)
 //   self(you)           the server changed our own participant object (role, hand)
@@ -26,26 +43,30 @@
 //                       request it answers, `key` the i18n key to show
 //   notice(key)         a non-fatal problem worth telling the user (i18n key)
 
-import { Signaling, PROTOCOL_VERSION } from './signaling.js';
+import { PROTOCOL_VERSION } from './signaling.js';
+import { Link } from './reconnect.js';
+import { CLOSING_ERRORS, handleError } from './errors.js';
+import {
+  applyRoomState, handleChat, handleHostInfo, handleLeft, handleLink, handleParticipant, handleSettings,
+  handleSpeakers, handleWaiting, syncHostInfo,
+} from './roster.js';
 import { RtcSession } from './rtc.js';
 import { LocalMedia } from './media.js';
-import { rememberSession, sessionFor } from './store.js';
+import { forgetResume, rememberResume, rememberSession, sessionFor } from './store.js';
 
-// Errors after which the server closes the socket (protocol.md, "error" table).
-const CLOSING_ERRORS = new Set([
-  'too_large', 'unsupported_version', 'unknown_room', 'bad_secret', 'room_full', 'server_busy',
-  'room_locked', 'denied', 'removed',
-]);
-// Errors that answer a `publish` offer.
-const PUBLISH_ERRORS = new Set(['too_many_tracks', 'bad_sdp']);
-const LOG_LIMIT = 300;
-const CHAT_LIMIT = 500;
+// protocol.md, `joined.resume_grace_secs`: its default, for a server that leaves it out.
+const DEFAULT_RESUME_GRACE_SECS = 30;
+const LOG_LIMIT = 500;
 const MEDIA_SETTING = { audio: 'unmute', video: 'video', screen: 'screen' };
 
 export class Call {
-  constructor({ roomId, secret, name, grid }) {
+  /**
+   * `resumeToken`: this tab's token for the room, if it has one (the page was reloaded);
+   * the Call then resumes that seat instead of joining.
+   */
+  constructor({ roomId, secret, name, grid, resumeToken }) {
     Object.assign(this, { roomId, secret, name, grid });
-    this.signaling = new Signaling();
+    this.link = new Link();
     this.media = new LocalMedia();
     this.rtc = null;
     this.you = null;
@@ -56,14 +77,26 @@ export class Call {
     this.chat = [];
     this.speakers = { speaking: [], dominant: null };
     this.participantSecret = null;
+    // 'connecting' until the server first answers, then 'lobby' or 'joined'.
+    this.phase = 'connecting';
     this.ended = false;
+    // 'connected' | 'reconnecting' | 'lost': what the page's banner says.
+    this.connection = 'connected';
+    this.resumeToken = resumeToken || null;
+    // The first `resume` of a reloaded page says `fresh`: it has no peer connections left.
+    this.fresh = Boolean(resumeToken);
+    this.resumeGraceSecs = DEFAULT_RESUME_GRACE_SECS;
+    this.lostTimer = null;
     // True after a refused join, until join() sends a corrected one on the same socket.
     this.refused = false;
-    // The latest request a `forbidden` could answer (the server answers in order).
+    // The latest request an `error` could answer (the server answers in order), and the
+    // latest message sent of any kind but candidates.
     this.lastRequest = null;
+    this.lastSent = null;
     this.remoteTracks = new Map();
     this.log = [];
     this.listeners = new Map();
+    this.handleOnline = () => this.onOnline();
   }
 
   on(event, fn) {
@@ -86,43 +119,66 @@ export class Call {
   }
 
   /** Opens the socket and asks for camera and microphone at the same time. */
-  async start() {
+  start() {
     this.mediaReady = this.media.acquire();
-    this.signaling.onmessage = (msg) => this.handleMessage(msg);
-    this.signaling.onclose = (info) => this.handleClose(info);
-    try {
-      await this.signaling.open();
-    } catch {
-      this.end({ kind: 'error', code: 'connect' });
-      return;
-    }
-    this.join(this.name);
+    this.link.onopen = () => this.sendHello();
+    this.link.onmessage = (msg) => this.handleMessage(msg);
+    this.link.ondown = (down) => this.handleDown(down);
+    window.addEventListener('online', this.handleOnline);
+    this.link.connect();
   }
 
-  /** Sends `join`: first from start(), then again with a corrected name after a refusal. */
+  /** The first message on every socket: `resume` while we hold a token, else `join`. */
+  sendHello() {
+    if (this.resumeToken) {
+      this.send({
+        type: 'resume', v: PROTOCOL_VERSION, room: this.roomId, token: this.resumeToken, fresh: this.fresh,
+      });
+    } else {
+      this.send(this.joinMessage());
+    }
+    this.link.expect('hello');
+  }
+
+  joinMessage() {
+    const msg = { type: 'join', v: PROTOCOL_VERSION, room: this.roomId, secret: this.secret, name: this.name };
+    const session = sessionFor(this.roomId);
+    if (session) msg.session = session;
+    return msg;
+  }
+
+  /** Sends `join` again with a corrected name after a refusal, on the same socket. */
   join(name) {
     this.name = name;
     this.refused = false;
-    const msg = { type: 'join', v: PROTOCOL_VERSION, room: this.roomId, secret: this.secret, name };
-    const session = sessionFor(this.roomId);
-    if (session) msg.session = session;
-    this.send(msg);
+    this.send(this.joinMessage());
+    this.link.expect('hello');
   }
 
   send(msg) {
     this.record('out', msg);
-    if (msg.type !== 'candidate' && msg.type !== 'subscribe_answer') this.lastRequest = msg;
-    this.signaling.send(msg);
+    if (msg.type !== 'candidate') this.lastSent = msg;
+    if (!['candidate', 'subscribe_answer', 'subscribe_failed'].includes(msg.type)) this.lastRequest = msg;
+    this.link.send(msg);
   }
 
-  /** Keeps a short history of message types (never SDP, secrets or chat text). */
+  /** Keeps a short history of messages (never SDP, secrets, tokens, names or chat text). */
   record(dir, msg) {
     const entry = { at: Math.round(performance.now()), dir, type: msg.type };
     if (msg.type === 'error') Object.assign(entry, { code: msg.code, message: msg.message });
     if (msg.type === 'participant_left') entry.id = msg.id;
-    if (msg.participant && msg.participant.id) entry.id = msg.participant.id;
+    if (msg.participant && msg.participant.id) {
+      const p = msg.participant;
+      Object.assign(entry, { id: p.id, quality: p.quality, reconnecting: p.reconnecting });
+    }
     if (typeof msg.participant === 'string') entry.participant = msg.participant;
     if (msg.type === 'subscribe_offer' || msg.type === 'publish') entry.tracks = msg.tracks;
+    if (msg.type === 'subscribe_offer') entry.reset = Boolean(msg.reset);
+    if (msg.type === 'joined') Object.assign(entry, { id: msg.you && msg.you.id, resumed: Boolean(msg.resumed) });
+    if (msg.type === 'resume') entry.fresh = msg.fresh;
+    if (msg.type === 'leave' && msg.may_return) entry.may_return = true;
+    if (msg.type === 'ice_restart') entry.pc = msg.pc;
+    if (msg.type === 'admit_failed') entry.reason = msg.reason;
     if (msg.type === 'moderated') Object.assign(entry, { action: msg.action, by: msg.by });
     if (msg.type === 'media_state') Object.assign(entry, { audio: msg.audio, video: msg.video, screen: msg.screen });
     this.log.push(entry);
@@ -135,19 +191,20 @@ export class Call {
     const handler = {
       lobby: () => this.handleLobby(msg),
       joined: () => this.handleJoined(msg),
-      participant_joined: () => this.handleParticipant(msg.participant),
-      participant_updated: () => this.handleParticipant(msg.participant),
-      participant_left: () => this.handleLeft(msg.id),
-      settings_updated: () => this.handleSettings(msg.settings),
+      participant_joined: () => handleParticipant(this, msg.participant),
+      participant_updated: () => handleParticipant(this, msg.participant),
+      participant_left: () => handleLeft(this, msg.id),
+      settings_updated: () => handleSettings(this, msg.settings),
       moderated: () => this.handleModerated(msg),
-      host_info: () => this.handleHostInfo(msg),
-      lobby_updated: () => this.handleWaiting(msg.waiting),
-      link_renewed: () => this.handleLink(msg.participant_secret),
-      chat: () => this.handleChat(msg.message),
-      speakers: () => this.handleSpeakers(msg),
+      admit_failed: () => this.emit('admitFailed', msg.reason || 'room_full'),
+      host_info: () => handleHostInfo(this, msg),
+      lobby_updated: () => handleWaiting(this, msg.waiting),
+      link_renewed: () => handleLink(this, msg.participant_secret),
+      chat: () => handleChat(this, msg.message),
+      speakers: () => handleSpeakers(this, msg),
       room_ended: () => this.end({ kind: 'ended', reason: msg.reason }),
-      publish_answer: () => this.rtc && this.rtc.handlePublishAnswer(msg),
-      subscribe_offer: () => this.rtc && this.rtc.handleSubscribeOffer(msg),
+      publish_answer: () => this.handlePublishAnswer(msg),
+      subscribe_offer: () => this.handleSubscribeOffer(msg),
       error: () => this.handleError(msg),
     }[msg.type];
     if (handler) handler();
@@ -155,26 +212,52 @@ export class Call {
 
   handleLobby(msg) {
     rememberSession(this.roomId, msg.session);
+    this.link.settle('hello');
+    this.link.handleConnected();
+    this.setConnection('connected');
+    // Back in the lobby after a rejoin (a host must let us in again): the call is over.
+    if (this.phase === 'joined') this.resetRoomState();
+    this.phase = 'lobby';
     this.room = msg.room || null;
     this.emit('lobby', msg);
   }
 
-  async handleJoined(msg) {
+  handleJoined(msg) {
     rememberSession(this.roomId, msg.session);
-    this.you = msg.you;
-    this.room = msg.room || null;
-    this.settings = msg.settings || {};
-    this.chat = Array.isArray(msg.chat) ? msg.chat.slice(-CHAT_LIMIT) : [];
-    this.rtc = new RtcSession((m) => this.send(m), Array.isArray(msg.ice_servers) ? msg.ice_servers : []);
-    this.rtc.onremotetracks = (map) => this.handleRemoteTracks(map);
-    this.rtc.onfailure = (which, err) => this.handleRtcFailure(which, err);
-    this.rtc.onstatechange = (which, state) => this.record('pc', { type: `${which} ${state}` });
-    for (const p of msg.participants || []) this.upsertMember(p);
+    this.resumeToken = typeof msg.resume === 'string' && msg.resume ? msg.resume : null;
+    rememberResume(this.roomId, this.resumeToken);
+    const grace = Number(msg.resume_grace_secs);
+    this.resumeGraceSecs = Number.isFinite(grace) && grace > 0 ? grace : DEFAULT_RESUME_GRACE_SECS;
+    this.link.settle('hello');
+    this.link.handleConnected();
+    // The same seat, and this page still has its peer connections: they stay.
+    const sameSeat = this.phase === 'joined' && msg.resumed && this.rtc && this.you
+      && msg.you && msg.you.id === this.you.id;
+    this.phase = 'joined';
+    this.fresh = false;
+    this.setConnection('connected');
+    if (sameSeat) this.handleResumed(msg);
+    else this.enter(msg);
+  }
+
+  /** In as a new participant (or a reloaded page's seat): state, tiles, then media. */
+  async enter(msg) {
+    this.resetRoomState();
+    applyRoomState(this, msg);
+    const rtc = new RtcSession({
+      send: (m) => this.send(m),
+      expect: (kind) => this.link.expect(kind),
+      iceServers: Array.isArray(msg.ice_servers) ? msg.ice_servers : [],
+    });
+    this.rtc = rtc;
+    rtc.onremotetracks = (map) => this.handleRemoteTracks(map);
+    rtc.onfailure = (which, err) => this.handleRtcFailure(which, err);
+    rtc.onstatechange = (which, state) => this.record('pc', { type: `${which} ${state}` });
     this.emit('joined', msg);
     this.emit('members');
-    if (this.isHost) this.handleHostInfo(msg);
+    syncHostInfo(this, msg);
     await this.mediaReady;
-    if (this.ended) return;
+    if (this.ended || this.rtc !== rtc) return;
     // The microphone and camera start as the server holds them (a student joins a class muted).
     this.media.setEnabled('audio', this.you.audio);
     this.media.setEnabled('video', this.you.video);
@@ -184,78 +267,63 @@ export class Call {
     const missing = this.media.missing();
     if (missing) this.emit('notice', `notice.${missing}`);
     this.sendMediaStateIfChanged();
-    this.rtc.publish(this.media.tracks());
+    this.watchCamera();
+    rtc.publish(this.media.tracks());
   }
 
-  upsertMember(p) {
-    this.members.set(p.id, p);
-    this.grid.upsert(p);
+  /** A camera that ends by itself (unplugged, taken by another app) is asked for again. */
+  watchCamera() {
+    const track = this.media.videoTrack;
+    if (!track || this.watchedCamera === track) return;
+    this.watchedCamera = track;
+    track.addEventListener('ended', () => this.restartCamera(), { once: true });
   }
 
-  handleParticipant(p) {
-    if (!p || !p.id) return;
-    if (this.you && p.id === this.you.id) {
-      const wasHost = this.isHost;
-      this.you = { ...this.you, ...p };
-      this.grid.setSelfState(this.you);
-      if (wasHost && !this.isHost) {
-        this.waiting = [];
-        this.participantSecret = null;
-        this.emit('link', null);
-        this.emit('waiting', { waiting: [], arrived: [] });
-      }
-      this.emit('self', this.you);
-      return;
-    }
-    this.upsertMember(p);
-    // Media for a participant can arrive before the message that announces them.
+  /**
+   * The camera again, on a new track: the publish connection only swaps the track on its
+   * camera m-line (replaceTrack), no offer (docs/protocol.md, `publish`).
+   */
+  async restartCamera() {
+    if (this.ended || !this.you) return;
+    const track = await this.media.restartCamera();
+    if (!track || this.ended) return;
+    this.watchCamera();
+    this.grid.showSelf(this.you.name, this.media.stream, this.media.state());
+    if (this.rtc) await this.rtc.publish(this.media.tracks());
+  }
+
+  /**
+   * The same seat on a new socket (docs/protocol.md, `resume`): members, settings, chat
+   * and our own state are taken from `joined` again, the peer connections stay; a
+   * publish that had no answer goes out again and broken connections restart ICE.
+   */
+  handleResumed(msg) {
+    applyRoomState(this, msg);
+    syncHostInfo(this, msg);
+    this.grid.setSelfState(this.you);
     this.grid.setTracks(this.remoteTracks);
-    this.emit('members');
-  }
-
-  handleLeft(id) {
-    this.members.delete(id);
-    this.grid.remove(id);
-    this.emit('members');
-  }
-
-  handleSettings(settings) {
-    this.settings = settings || {};
+    // What either side turned off while we were away stays off: a host's mute we did not
+    // hear of, or our own microphone switched off during the outage.
+    for (const kind of ['audio', 'video']) if (!this.you[kind] && this.media.state()[kind]) this.setLocal(kind, false);
+    if (!this.you.screen && this.media.screenTrack) this.stopScreen({ tell: false });
+    this.sendMediaStateIfChanged();
+    this.rtc.handleSignaling(true);
+    this.emit('resumed', msg);
     this.emit('settings', this.settings);
+    this.emit('self', this.you);
+    this.emit('members');
   }
 
-  handleHostInfo(msg) {
-    this.handleLink(msg.participant_secret);
-    this.handleWaiting(msg.waiting || []);
-  }
-
-  handleWaiting(waiting) {
-    const before = new Set(this.waiting.map((w) => w.id));
-    this.waiting = Array.isArray(waiting) ? waiting : [];
-    const arrived = this.waiting.filter((w) => !before.has(w.id)).map((w) => w.id);
-    this.emit('waiting', { waiting: this.waiting, arrived });
-  }
-
-  handleLink(secret) {
-    if (typeof secret !== 'string') return;
-    this.participantSecret = secret;
-    this.emit('link', secret);
-  }
-
-  handleChat(message) {
-    if (!message) return;
-    this.chat.push(message);
-    if (this.chat.length > CHAT_LIMIT) this.chat.shift();
-    this.emit('chat', message);
-  }
-
-  handleSpeakers(msg) {
-    this.speakers = {
-      speaking: Array.isArray(msg.speaking) ? msg.speaking : [],
-      dominant: msg.dominant ?? null,
-    };
-    this.grid.setSpeaking(this.speakers.speaking, this.you && this.you.id);
-    this.emit('speakers', this.speakers);
+  /** Before joining as a new participant: the old one's connections and tiles go. */
+  resetRoomState() {
+    if (this.rtc) this.rtc.close();
+    this.rtc = null;
+    for (const id of [...this.members.keys()]) handleLeft(this, id);
+    this.remoteTracks = new Map();
+    if (this.media.stopScreen()) {
+      this.grid.showSelfScreen(null);
+      this.emit('media', this.media.state());
+    }
   }
 
   /** The server has already stopped forwarding; we turn the source off to match. */
@@ -264,6 +332,16 @@ export class Call {
     if (msg.action === 'stop_video') this.setLocal('video', false);
     if (msg.action === 'stop_screen') this.stopScreen({ tell: false });
     this.emit('moderated', { action: msg.action, by: msg.by ?? null });
+  }
+
+  handlePublishAnswer(msg) {
+    this.link.settle('publish');
+    if (this.rtc) this.rtc.handlePublishAnswer(msg);
+  }
+
+  handleSubscribeOffer(msg) {
+    this.link.settle('ice_restart');
+    if (this.rtc) this.rtc.handleSubscribeOffer(msg);
   }
 
   handleRemoteTracks(map) {
@@ -277,52 +355,83 @@ export class Call {
   }
 
   handleError(msg) {
-    console.warn('aula: server error', msg.code, msg.message);
-    // Closing errors: the close event that follows ends the call with this error.
-    if (CLOSING_ERRORS.has(msg.code)) return;
-    if (!this.you && !this.room) {
-      // Before `joined` or `lobby` only `join` has been sent, so this refuses it
-      // (bad_name; the form checks names first, so it is rare). The socket stays open.
-      this.refused = true;
-      this.emit('refused', { code: msg.code, message: msg.message });
+    handleError(this, msg);
+  }
+
+  // ---- the connection to the server ----
+
+  /** A socket is gone: closed by the server or the network, or stalled (reconnect.js). */
+  handleDown(down) {
+    if (this.ended) return;
+    const code = down.error ? down.error.code : null;
+    // A server going down says `server_busy` to a join; once in, we wait for its successor.
+    const retryable = code === 'server_busy' && this.phase !== 'connecting';
+    if (!retryable && ((code && CLOSING_ERRORS.has(code)) || down.code >= 4000)) {
+      // 4000 without an error: a newer socket (another tab) resumed our seat.
+      this.end({ kind: 'error', code: code || 'elsewhere', message: down.error && down.error.message });
       return;
     }
-    const request = this.lastRequest || {};
-    if (PUBLISH_ERRORS.has(msg.code) || (msg.code === 'forbidden' && request.type === 'publish')) {
-      if (this.rtc) this.rtc.handlePublishRefused();
+    if (this.phase === 'connecting') {
+      // Nothing to come back to yet: the page shows why and offers to try again.
+      this.end(down.opened ? { kind: 'lost' } : { kind: 'error', code: 'connect' });
+      return;
     }
-    let key = `error.${msg.code}`;
-    if (msg.code === 'forbidden' && request.type === 'media_state') key = `error.forbidden.${this.revertRefused(request)}`;
-    if (msg.code === 'forbidden' && request.type === 'publish') {
-      this.stopScreen({ tell: false });
-      key = 'error.forbidden.screen';
+    if (this.rtc) this.rtc.handleSignaling(false);
+    if (this.connection === 'connected') {
+      this.setConnection('reconnecting');
+      // After the grace the server has let our seat go: say so, and go on trying (a
+      // resume then fails and we join again).
+      this.lostTimer = setTimeout(() => this.setConnection('lost'), this.resumeGraceSecs * 1000);
     }
-    if (msg.code === 'forbidden' && request.type === 'chat') key = 'error.forbidden.chat';
-    this.emit('refusal', { code: msg.code, message: msg.message, request: request.type || null, key });
+    if (down.renew) {
+      this.link.connect();
+      return;
+    }
+    const delay = this.link.retry(down);
+    this.record('net', { type: `retry in ${Math.round(delay)} ms${down.stalled ? ' (stalled)' : ''}` });
   }
 
-  /**
-   * A `media_state` was refused: what it tried to turn on (and the server does not
-   * hold on) goes back off. Returns the kind that was refused, for the notice.
-   */
-  revertRefused(request) {
-    const refused = ['screen', 'video', 'audio'].filter((kind) => request[kind] && !this.you[kind]);
-    for (const kind of refused) {
-      if (kind === 'screen') this.stopScreen({ tell: false });
-      else this.setLocal(kind, false);
+  /** Our seat cannot be resumed (gone, or the grace has passed). */
+  handleResumeFailed() {
+    this.resumeToken = null;
+    forgetResume(this.roomId);
+    if (this.phase === 'connecting') {
+      // A reloaded page: the join form takes over, as for any visit.
+      this.end({ kind: 'resume_failed' });
+      return;
     }
-    return refused[0] || 'audio';
+    // Join again with our session: no lobby, but a new participant on new connections.
+    if (this.you) this.name = this.you.name;
+    this.send(this.joinMessage());
+    this.link.expect('hello');
   }
 
-  handleClose(info) {
+  setConnection(state) {
+    if (state === 'connected') {
+      clearTimeout(this.lostTimer);
+      this.lostTimer = null;
+    }
+    if (this.connection === state) return;
+    this.connection = state;
+    this.record('net', { type: state });
+    this.grid.setSelfConnection(state);
+    this.emit('connection', state);
+  }
+
+  /** The browser says the network is back (or changed). */
+  onOnline() {
     if (this.ended) return;
-    if (!info.opened) {
-      this.end({ kind: 'error', code: 'connect' });
-    } else if (info.error && (CLOSING_ERRORS.has(info.error.code) || info.code >= 4000)) {
-      this.end({ kind: 'error', code: info.error.code, message: info.error.message });
-    } else {
-      this.end({ kind: 'lost' });
-    }
+    this.record('net', { type: 'online' });
+    // A new socket first, so that the ICE restarts (protocol.md: on a network change) go
+    // out on it once the seat is resumed, not on the old socket.
+    if (this.connection === 'connected' && this.phase !== 'connecting') this.link.renew();
+    else this.link.retryNow();
+    if (this.rtc) this.rtc.handleOnline();
+  }
+
+  /** The Rejoin button of the banner: try now instead of waiting for the next attempt. */
+  reconnectNow() {
+    if (!this.ended && this.connection !== 'connected') this.link.retryNow();
   }
 
   // ---- user actions ----
@@ -345,7 +454,7 @@ export class Call {
     this.emit('media', state);
   }
 
-  /** Starts sharing the screen: a new publish with a third track, then media_state. */
+  /** Starts sharing the screen: media_state, then the publish connection renegotiates. */
   async startScreen() {
     if (this.media.screenTrack || !this.rtc) return;
     if (!this.mayUse('screen')) {
@@ -363,7 +472,7 @@ export class Call {
     this.rtc.publish(this.media.tracks());
   }
 
-  /** Stops sharing: re-publishes without the screen; `tell` sends media_state. */
+  /** Stops sharing: its m-line goes inactive; `tell` sends media_state. */
   stopScreen({ tell }) {
     if (!this.media.stopScreen()) return;
     this.grid.showSelfScreen(null);
@@ -372,9 +481,10 @@ export class Call {
     if (this.rtc && !this.ended) this.rtc.publish(this.media.tracks());
   }
 
+  /** Tells the server what we send if that differs from what it holds for us. */
   sendMediaStateIfChanged() {
     const state = this.media.state();
-    if (state.audio !== this.you.audio || state.video !== this.you.video) {
+    if (['audio', 'video', 'screen'].some((kind) => state[kind] !== Boolean(this.you[kind]))) {
       this.send({ type: 'media_state', ...state });
     }
   }
@@ -397,19 +507,36 @@ export class Call {
     this.send({ type, ...fields });
   }
 
-  /** Leaves on purpose (button or closing the tab). */
+  /** Leaves on purpose (the Leave button): the seat and its resume token are gone. */
   leave() {
     if (this.ended) return;
     this.record('out', { type: 'leave' });
-    this.signaling.leave();
+    forgetResume(this.roomId);
+    this.link.leave();
+    this.end({ kind: 'left' });
+  }
+
+  /**
+   * The page is being unloaded (`pagehide`): the tab closes or reloads, and the page
+   * cannot tell which. The server keeps the seat for a few seconds (`may_return`), so
+   * a reload resumes it; the token stays in sessionStorage for that.
+   */
+  unload() {
+    if (this.ended) return;
+    this.record('out', { type: 'leave', may_return: true });
+    this.link.leave({ mayReturn: true });
     this.end({ kind: 'left' });
   }
 
   end(info) {
     if (this.ended) return;
     this.ended = true;
+    clearTimeout(this.lostTimer);
+    window.removeEventListener('online', this.handleOnline);
+    // The seat is gone for good: a reload must not try to resume it.
+    if (info.kind === 'ended' || (info.kind === 'error' && info.code !== 'connect')) forgetResume(this.roomId);
     if (this.rtc) this.rtc.close();
-    this.signaling.close();
+    this.link.close();
     // Also stops the camera if getUserMedia is still pending when we end.
     Promise.resolve(this.mediaReady).then(() => this.media.stop());
     this.grid.clear();

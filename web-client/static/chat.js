@@ -40,6 +40,17 @@ export class ChatPanel {
     this.updateAllowed();
   }
 
+  /**
+   * A resumed session: the history in `joined` may hold messages that went out while our
+   * socket was away (ours among them). Only those are added; what is shown stays.
+   */
+  catchUp(call) {
+    this.call = call;
+    const shown = new Set([...$('chat-list').children].map((li) => li.dataset.chatId));
+    for (const m of call.chat) if (!shown.has(String(m.id))) this.handleMessage(m);
+    this.updateAllowed();
+  }
+
   get open() {
     return !$('chat-panel').hidden && !$('side-panel').hidden;
   }

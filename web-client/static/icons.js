@@ -19,6 +19,10 @@ const PATHS = {
   next: '<path d="M9 5l7 7-7 7"/>',
   help: '<circle cx="12" cy="12" r="9"/><path d="M9.5 9.5a2.5 2.5 0 0 1 4.9.7c0 1.7-2.4 2.1-2.4 3.8M12 17h.01"/>',
   speaker: '<path d="M4 9h4l5-4v14l-5-4H4zM17 8a5 5 0 0 1 0 8"/>',
+  // Three bars, filled (not stroked) so each can take its own colour (style.css, .quality).
+  signal: '<rect class="bar bar1" x="3" y="15" width="4.5" height="6" rx="1"/>'
+    + '<rect class="bar bar2" x="9.75" y="9" width="4.5" height="12" rx="1"/>'
+    + '<rect class="bar bar3" x="16.5" y="3" width="4.5" height="18" rx="1"/>',
 };
 
 /** An <svg> element for icon `name`, hidden from screen readers (buttons carry labels). */

@@ -48,6 +48,25 @@ export class LocalMedia {
     ].filter(([track]) => track).map(([track, source]) => ({ track, source }));
   }
 
+  /**
+   * Asks for the camera again (its track ended: unplugged, or taken by another app) and
+   * puts the new track in the stream in place of the old one. Returns it, or null.
+   */
+  async restartCamera() {
+    const stream = await tryGetUserMedia({ video: VIDEO });
+    const track = stream ? stream.getVideoTracks()[0] : null;
+    if (!track) return null;
+    const old = this.videoTrack;
+    track.enabled = old ? old.enabled : true;
+    if (old) {
+      this.stream.removeTrack(old);
+      old.stop();
+    }
+    this.stream.addTrack(track);
+    this.videoTrack = track;
+    return track;
+  }
+
   /** 'noMedia', 'noMic', 'noCamera' or null: which notice to show. */
   missing() {
     if (!this.audioTrack && !this.videoTrack) return 'noMedia';

@@ -1,9 +1,15 @@
 // The room page, /room/{id}#k=SECRET: the same page for hosts and participants (the
-// server decides the role from the secret). Four screens: the join form, the lobby,
-// the call, and an end screen ("You left", "Connection lost", "The lesson has ended",
-// or an error). Before the join form the page asks GET /api/rooms/{id} for the title;
-// a room that has ended goes straight to the end screen, so nobody types a name for
-// nothing.
+// server decides the role from the secret). Five screens: the join form, the lobby,
+// "Rejoining…" (a reloaded page taking its seat back), the call, and an end screen ("You
+// left", "Connection lost", "The lesson has ended", or an error). Before the join form
+// the page asks GET /api/rooms/{id} for the title; a room that has ended goes straight to
+// the end screen, so nobody types a name for nothing.
+//
+// A page whose tab holds a resume token for this room (it was reloaded, or came back
+// from a crash of the tab) skips the form and resumes at once (call.js); only if that
+// fails does the join form show. While the call's socket is away, a banner over the call
+// says "Reconnecting…", and once the server has given up our seat "Connection lost —
+// rejoining…" with a Rejoin button; the call screen and its tiles stay meanwhile.
 //
 // The secret is read from the URL fragment, so it is never sent in an HTTP request.
 // This file wires the screens and the buttons; the call's parts live in controls.js
@@ -13,7 +19,7 @@
 // the console (see exposeTestHooks).
 
 import { applyI18n, errorText, setRoomKind, t } from './i18n.js';
-import { lastName, rememberName } from './store.js';
+import { lastName, rememberName, resumeTokenFor } from './store.js';
 import { TileGrid } from './tiles.js';
 import { Call } from './call.js';
 import { ChatPanel } from './chat.js';
@@ -30,7 +36,7 @@ const grid = new TileGrid($('tiles'));
 const layout = new Layout($('tiles'));
 const chat = new ChatPanel();
 // Errors after which trying the same link again can help.
-const RETRYABLE = new Set(['server_busy', 'room_full', 'connect', 'room_locked']);
+const RETRYABLE = new Set(['server_busy', 'room_full', 'connect', 'room_locked', 'elsewhere']);
 // How long the room check may take before the join form shows anyway (the join then
 // gives the definitive answer).
 const ROOM_CHECK_TIMEOUT_MS = 5000;
@@ -40,7 +46,8 @@ let joinClickedAt = null;
 let roomKind = 'class';
 
 function show(screen) {
-  for (const id of ['screen-prejoin', 'screen-lobby', 'screen-call', 'screen-ended']) $(id).hidden = id !== screen;
+  const screens = ['screen-prejoin', 'screen-lobby', 'screen-resuming', 'screen-call', 'screen-ended'];
+  for (const id of screens) $(id).hidden = id !== screen;
 }
 
 /** The name rules of protocol.md: trimmed, 1..=40 characters, no control characters. */
@@ -90,10 +97,18 @@ function join(name) {
     call.join(name);
     return;
   }
-  call = new Call({ roomId, secret, name, grid });
+  startCall(name);
+}
+
+/** A new Call: it joins as `name`, or resumes this tab's seat if the tab has a token. */
+function startCall(name) {
+  call = new Call({ roomId, secret, name, grid, resumeToken: resumeTokenFor(roomId) });
   call.on('refused', handleRefused)
     .on('lobby', handleLobby)
     .on('joined', handleJoined)
+    .on('resumed', handleResumed)
+    .on('connection', showConnection)
+    .on('admitFailed', () => { $('lobby-full').hidden = false; })
     .on('ended', handleEnded)
     .on('media', () => updateControls(call))
     .on('settings', handleSettings)
@@ -121,6 +136,8 @@ function handleRefused(err) {
 
 function handleLobby(msg) {
   setJoining(false);
+  $('lobby-full').textContent = t('lobby.full');
+  $('lobby-full').hidden = true;
   if (msg.room) {
     setKind(msg.room.kind);
     showTitle(msg.room.title || '');
@@ -140,7 +157,29 @@ function handleJoined(msg) {
   updateControls(call);
   updateHandButton(call);
   refreshPeople();
+  showConnection(call.connection);
   show('screen-call');
+}
+
+/** The same seat on a new socket: what changed while we were away, the rest stays. */
+function handleResumed(msg) {
+  setKind(msg.room && msg.room.kind);
+  showTitle((msg.room && msg.room.title) || '');
+  chat.catchUp(call);
+  handleSelf();
+}
+
+/**
+ * The banner for our own connection: nothing while connected, "Reconnecting…" while the
+ * socket is away, "Connection lost — rejoining…" with a Rejoin button once the server no
+ * longer keeps our seat (we still try by ourselves).
+ */
+function showConnection(state) {
+  const banner = $('connection-banner');
+  banner.hidden = state === 'connected';
+  banner.dataset.state = state;
+  $('connection-text').textContent = state === 'lost' ? t('conn.lost') : t('conn.reconnecting');
+  $('reconnect-now').hidden = state !== 'lost';
 }
 
 function handleSelf() {
@@ -158,6 +197,7 @@ function handleSettings() {
 
 function handleRefusal(r) {
   if (r.request === 'chat') chat.handleRefusal(r);
+  else if (r.key.startsWith('admit.')) showNotice(t(r.key, { name: r.name }), { id: 'admit-full' });
   else showNotice(keyText(r.key));
 }
 
@@ -231,6 +271,12 @@ function closePanel() {
 
 function handleEnded(info) {
   setJoining(false);
+  $('connection-banner').hidden = true;
+  if (info.kind === 'resume_failed') {
+    // A reloaded page whose seat is gone: the join form, as for any visit.
+    showJoinForm();
+    return;
+  }
   $('notices').replaceChildren();
   $('invite').hidden = true;
   $('participant-link').value = '';
@@ -312,6 +358,8 @@ function exposeTestHooks() {
     get chat() { return call ? call.chat.slice() : []; },
     get speakers() { return call ? call.speakers : null; },
     get layout() { return layout.mode; },
+    get connection() { return call ? call.connection : null; },
+    self: () => grid.describeSelf(),
     participants: () => grid.describe(),
     screens: () => grid.describeScreens(),
     hands: () => (call ? handQueue(call).map((p) => p.id) : []),
@@ -322,6 +370,9 @@ function exposeTestHooks() {
     // Sends a raw message, bypassing the page's own checks: for tests that the server
     // enforces what the page merely hides.
     send: (msg) => call && call.send(msg),
+    // As when the camera ends by itself: a new camera track (for the tests, and for
+    // trying from the console whether a camera came back).
+    restartCamera: () => (call ? call.restartCamera() : Promise.resolve()),
   };
 }
 
@@ -339,6 +390,7 @@ function setup() {
   $('side-close').addEventListener('click', closePanel);
   $('copy-link').addEventListener('click', copyLink);
   $('rejoin-button').addEventListener('click', rejoin);
+  $('reconnect-now').addEventListener('click', () => call && call.reconnectNow());
   setButton($('leave-button'), 'leave', t('controls.leave'), true);
   setButton($('copy-link'), 'copy', t('invite.copy'), true);
   setButton($('open-people'), 'people', t('panel.people'));
@@ -349,10 +401,18 @@ function setup() {
     $('people-count').textContent = t('people.count', { n });
     $('people-count').hidden = n === 0;
   };
-  // Closing the tab: say goodbye so the others see us go at once, not on a timeout.
-  window.addEventListener('pagehide', () => call && call.leave());
+  // Closing or reloading the tab: say goodbye, but that we may be back in a moment (a
+  // reload); the others see us go a few seconds later if we are not.
+  window.addEventListener('pagehide', () => call && call.unload());
   if (!roomId || !secret) showEnded(t('fatal.heading'), errorText('no_secret'), '', false);
+  else if (resumeTokenFor(roomId)) resume();
   else showJoinForm();
+}
+
+/** A reloaded page: straight back into its seat, no form. */
+function resume() {
+  show('screen-resuming');
+  startCall(lastName());
 }
 
 function showSoundPrompt() {

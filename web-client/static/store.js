@@ -4,23 +4,31 @@
 // waiting room. Nothing else about rooms: the host's page gets the participant link
 // from the server in `joined`, on whatever device the host joins from.
 //
-// localStorage can throw (Safari private mode, storage disabled by policy); then the
+// Per tab, in sessionStorage: the `resume` token of the latest `joined` in each room
+// (docs/protocol.md, `resume`). sessionStorage, not localStorage, because the token is
+// one seat in one tab: a reload of this tab takes the seat back, a second tab (or the
+// same link tomorrow) joins as it always did. It is a secret: never logged.
+//
+// Storage can throw (Safari private mode, storage disabled by policy); then the
 // client simply forgets, it never fails because of it.
 
 const NAME_KEY = 'aula.name';
 const SESSION_PREFIX = 'aula.session.';
 
-function read(key) {
+const RESUME_PREFIX = 'aula.resume.';
+
+function read(key, storage = 'localStorage') {
   try {
-    return localStorage.getItem(key);
+    return window[storage].getItem(key);
   } catch {
     return null;
   }
 }
 
-function write(key, value) {
+function write(key, value, storage = 'localStorage') {
   try {
-    localStorage.setItem(key, value);
+    if (value === null) window[storage].removeItem(key);
+    else window[storage].setItem(key, value);
   } catch {
     // Storage unavailable: nothing to remember then.
   }
@@ -41,4 +49,18 @@ export function sessionFor(roomId) {
 
 export function rememberSession(roomId, session) {
   if (typeof session === 'string' && session) write(SESSION_PREFIX + roomId, session);
+}
+
+/** This tab's resume token for room `roomId`, or undefined. */
+export function resumeTokenFor(roomId) {
+  return read(RESUME_PREFIX + roomId, 'sessionStorage') || undefined;
+}
+
+export function rememberResume(roomId, token) {
+  if (typeof token === 'string' && token) write(RESUME_PREFIX + roomId, token, 'sessionStorage');
+}
+
+/** After leaving on purpose, or once the seat is gone: a reload then shows the join form. */
+export function forgetResume(roomId) {
+  write(RESUME_PREFIX + roomId, null, 'sessionStorage');
 }

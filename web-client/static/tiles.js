@@ -3,9 +3,13 @@
 //
 // A remote tile is a <figure data-participant-id> holding one <video> that plays the
 // participant's microphone and camera together, a name label, a muted-microphone icon,
-// a raised-hand icon and an initial shown while there is no picture. Tiles exist from
-// `joined` / `participant_joined` on, before any media arrives; media is attached by
-// setTracks(). Where tiles sit (stage, strip, gallery) is layout.js's business.
+// a raised-hand icon, the connection quality the server rates (good / poor / lost: three
+// bars with an accessible label), a "reconnecting…" mark while the participant's socket
+// is gone and the server keeps their seat, and an initial shown while there is no
+// picture. Our own tile shows our own quality, and "reconnecting…" while our socket is
+// away. Tiles exist from `joined` / `participant_joined` on, before any media arrives;
+// media is attached by setTracks(). Where tiles sit (stage, strip, gallery) is
+// layout.js's business.
 //
 // Each <video> counts the frames it presents (requestVideoFrameCallback) so the page
 // and its tests can tell "frames are being shown" from "a video element exists".
@@ -48,8 +52,14 @@ class Tile {
     this.handIcon.setAttribute('aria-hidden', 'false');
     this.handIcon.setAttribute('aria-label', t('tile.hand'));
     this.badge = el('span', 'badge');
-    this.label.append(this.mutedIcon, this.handIcon, this.nameEl, this.badge);
-    this.root.append(this.video, this.avatar, this.label);
+    this.quality = icon('signal', 'icon quality');
+    this.quality.setAttribute('aria-hidden', 'false');
+    this.quality.setAttribute('role', 'img');
+    this.away = el('span', 'reconnecting', t('tile.reconnecting'));
+    this.label.append(this.quality, this.mutedIcon, this.handIcon, this.nameEl, this.badge);
+    this.root.append(this.video, this.avatar, this.away, this.label);
+    this.setQuality('good');
+    this.setReconnecting(false);
     this.frames = 0;
     this.firstFrameAt = null;
     this.onframe = onframe;
@@ -81,11 +91,26 @@ class Tile {
     this.root.setAttribute('aria-label', text);
   }
 
-  /** Role badge and raised hand from a protocol participant object. */
+  /** Role badge, raised hand, quality and reconnecting from a protocol participant object. */
   setState(p, roleLabel) {
     this.root.dataset.role = p.role;
     this.badge.textContent = p.role === 'host' ? roleLabel('host') : '';
     this.root.dataset.hand = p.hand !== null && p.hand !== undefined ? 'up' : 'down';
+    this.setQuality(p.quality);
+    this.setReconnecting(Boolean(p.reconnecting));
+  }
+
+  /** 'good', 'poor' or 'lost' (anything else counts as good: an older server sends none). */
+  setQuality(quality) {
+    const q = ['good', 'poor', 'lost'].includes(quality) ? quality : 'good';
+    this.root.dataset.quality = q;
+    this.quality.setAttribute('aria-label', t(`quality.${q}`));
+    this.quality.setAttribute('title', t(`quality.${q}`));
+  }
+
+  setReconnecting(on) {
+    this.root.dataset.reconnecting = on ? 'true' : 'false';
+    this.away.hidden = !on;
   }
 
   setMedia({ audio, video }) {
@@ -107,6 +132,8 @@ export class TileGrid {
     this.container = container;
     this.tiles = new Map();
     this.self = null;
+    this.selfState = null;
+    this.selfConnection = 'connected';
     this.screens = new Map();
     this.roleLabel = (role) => role;
     this.firstRemoteFrameAt = null;
@@ -135,9 +162,24 @@ export class TileGrid {
     if (this.self) this.self.setMedia(media);
   }
 
-  /** Our own role and hand, from the server's view of us. */
+  /** Our own role, hand and quality, from the server's view of us. */
   setSelfState(you) {
-    if (this.self) this.self.setState(you, this.roleLabel);
+    this.selfState = you;
+    if (!this.self) return;
+    this.self.setState(you, this.roleLabel);
+    this.setSelfConnection(this.selfConnection);
+  }
+
+  /**
+   * Our socket: 'connected', 'reconnecting' or 'lost'. While it is away the server's
+   * rating of us is out of date, and our own tile says so.
+   */
+  setSelfConnection(state = 'connected') {
+    this.selfConnection = state;
+    if (!this.self) return;
+    const away = state !== 'connected';
+    this.self.setReconnecting(away);
+    this.self.setQuality(away ? 'lost' : (this.selfState && this.selfState.quality));
   }
 
   /** Our own screen share as a small tile (never large: that would be a hall of mirrors). */
@@ -211,6 +253,8 @@ export class TileGrid {
     for (const owner of [...this.screens.keys()]) this.setScreen(owner, null);
     if (this.self) this.self.remove();
     this.self = null;
+    this.selfState = null;
+    this.selfConnection = 'connected';
     this.updateCount();
     this.firstRemoteFrameAt = null;
     this.needsSoundTap = false;
@@ -278,11 +322,23 @@ export class TileGrid {
       audio: tile.root.dataset.audio === 'on',
       video: tile.root.dataset.video === 'on',
       hand: tile.root.dataset.hand === 'up',
+      quality: tile.root.dataset.quality,
+      reconnecting: tile.root.dataset.reconnecting === 'true',
       speaking: tile.root.classList.contains('speaking'),
       tracks: tile.stream.getTracks().map((tr) => tr.kind),
       framesRendered: tile.frameCount(),
       firstFrameAt: tile.firstFrameAt,
     }));
+  }
+
+  /** For tests and diagnostics: our own tile's quality and reconnecting mark. */
+  describeSelf() {
+    if (!this.self) return null;
+    return {
+      quality: this.self.root.dataset.quality,
+      reconnecting: this.self.root.dataset.reconnecting === 'true',
+      framesRendered: this.self.frameCount(),
+    };
   }
 
   /** For tests and diagnostics: the screen-share tiles, by owner ('self' for ours). */

@@ -63,14 +63,19 @@ export function freeUdpPort() {
  * Starts `aula` (env AULA_BIN, default target/debug/aula) on free ports and waits for
  * GET /healthz. Returns {url, pid, logs(), stop()}; stop() is safe to call twice. The
  * process is also killed if the test process exits.
+ *
+ * `netns`: run it in that network namespace (`ip netns exec`), listening on `host`
+ * (an address of the namespace) at fixed ports: a fresh namespace has every port free.
  */
-export async function startServer({ args = [], env = {} } = {}) {
+export async function startServer({ args = [], env = {}, netns, host = '127.0.0.1' } = {}) {
   const bin = process.env.AULA_BIN || path.join(REPO, 'target/debug/aula');
-  const httpPort = await freeTcpPort();
-  const mediaPort = await freeUdpPort();
-  const argv = ['--http-addr', `127.0.0.1:${httpPort}`, '--media-port', String(mediaPort),
-    '--media-ips', '127.0.0.1', ...args];
-  const proc = spawn(bin, argv, {
+  const httpPort = netns ? 8080 : await freeTcpPort();
+  const mediaPort = netns ? 10000 : await freeUdpPort();
+  const argv = ['--http-addr', `${host}:${httpPort}`, '--media-port', String(mediaPort),
+    '--media-ips', host, ...args];
+  const [cmd, cmdArgs] = netns ? ['ip', ['netns', 'exec', netns, bin, ...argv]] : [bin, argv];
+  // `ip netns exec` execs the binary in place, so the pid and the signals are aula's own.
+  const proc = spawn(cmd, cmdArgs, {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { RUST_LOG: 'info', NO_COLOR: '1', ...process.env, ...env },
   });
@@ -87,7 +92,8 @@ export async function startServer({ args = [], env = {} } = {}) {
   process.once('exit', killOnExit);
 
   const server = {
-    url: `http://127.0.0.1:${httpPort}`,
+    url: `http://${host}:${httpPort}`,
+    httpPort,
     pid: proc.pid,
     mediaPort,
     logs: () => lines.join('\n'),
@@ -165,10 +171,11 @@ export async function processUsage(pid) {
 
 // ---- browser ----
 
-export function launchBrowser() {
+/** Headless Chromium with the fake camera and microphone; `args` are added to CHROMIUM_ARGS. */
+export function launchBrowser({ args = [] } = {}) {
   return chromium.launch({
     executablePath: process.env.CHROMIUM_BIN || '/usr/bin/chromium',
-    args: CHROMIUM_ARGS,
+    args: [...CHROMIUM_ARGS, ...args],
   });
 }
 
@@ -279,6 +286,59 @@ export function mediaSnapshot(page) {
     tiles: window.aula.participants(),
     stats: await window.aula.stats(),
   }));
+}
+
+/**
+ * How much media a page has received from participant `id` (in a mediaSnapshot): frames
+ * presented by its tile, frames decoded and audio packets received; null if the page
+ * knows nothing of `id` yet.
+ */
+function received(snap, id) {
+  const tile = snap.tiles.find((tl) => tl.id === id);
+  const s = snap.stats[id];
+  if (!tile && !s) return null;
+  return {
+    frames: tile ? tile.framesRendered : 0,
+    decoded: (s && s.videoFramesDecoded) || 0,
+    audio: (s && s.audioPacketsReceived) || 0,
+  };
+}
+
+/**
+ * Waits until every page in `receivers` ([{page, from: [ids], label}]) gets new media
+ * from every id in its `from`: frames presented and decoded, and audio packets, all grow
+ * from `baseline` (what baselines() returned before the event) to a later snapshot. An
+ * id the baseline does not know yet counts from the first snapshot that knows it, never
+ * from zero: an m-line reused for a newcomer may still report its earlier stream's
+ * counters. Polls all pages at once; returns the ms it took.
+ */
+export async function expectMediaFlowing(receivers, { baseline, timeout = WAIT, message = 'media to flow' } = {}) {
+  const started = Date.now();
+  const base = receivers.map((r, i) => new Map(r.from.map((id) => [id, baseline ? received(baseline[i], id) : null])));
+  let gaps = [];
+  const check = async () => {
+    const snaps = await Promise.all(receivers.map((r) => mediaSnapshot(r.page)));
+    gaps = [];
+    receivers.forEach((r, i) => {
+      for (const id of r.from) {
+        const now = received(snaps[i], id);
+        const before = base[i].get(id);
+        if (!before) base[i].set(id, now);
+        const grew = before && now && now.frames > before.frames && now.decoded > before.decoded && now.audio > before.audio;
+        if (!grew) gaps.push(`${r.label || i} <- ${id} ${JSON.stringify(now)}`);
+      }
+    });
+    return gaps.length === 0;
+  };
+  await poll(check, { timeout, interval: 100, message }).catch((err) => {
+    throw new Error(`${err.message}; missing: ${gaps.join('; ')}`);
+  });
+  return Date.now() - started;
+}
+
+/** What each receiver has received so far, for expectMediaFlowing's `baseline`. */
+export function baselines(receivers) {
+  return Promise.all(receivers.map((r) => mediaSnapshot(r.page)));
 }
 
 /** The name shown on the tile of participant `id`, or null if there is no such tile. */

@@ -4,6 +4,10 @@
 // list (with a badge and a chime), admits them, and the student then sees the
 // teacher's video (frames advancing).
 //
+// A full room (a server for 2 people): the teacher admits a third, who stays waiting; the
+// teacher reads that the class is full, the student that it is full for now; once
+// someone leaves, the next admit lets the student in.
+//
 // Run: node --test web-client/tests/   (AULA_BIN overrides target/debug/aula)
 
 import { test } from 'node:test';
@@ -55,6 +59,47 @@ test('a student waits in the lobby until the teacher admits them', async (t) => 
     };
     const first = await poll(framesOf, { message: 'the first frames of the teacher on the student page' });
     await poll(async () => (await framesOf()) > first, { message: 'the teacher’s frames to advance' });
+    for (const p of everyone) assert.deepEqual(p.errors, [], `no uncaught errors on ${p.label}'s page`);
+  });
+});
+
+test('admitting into a full class tells the teacher, and the student stays waiting', async (t) => {
+  await withServerAndBrowser(t, { args: ['--max-participants-per-room', '2'] }, async ({ server, browser, everyone }) => {
+    const room = await createRoom(server.url, '4c Sachkunde', { kind: 'class', lobby: true });
+    const teacher = await openParticipant(browser, 'teacher');
+    everyone.push(teacher);
+    await teacher.page.goto(room.host_url);
+    await join(teacher.page, 'Frau Weber');
+    await openPeople(teacher.page);
+    const admit = async (name) => {
+      const row = teacher.page.locator('#waiting-list [data-waiting-id]', { hasText: name });
+      await row.waitFor({ timeout: WAIT });
+      await row.locator('[data-action="admit"]').click();
+    };
+    const [anna, ben] = [await openParticipant(browser, 'Anna'), await openParticipant(browser, 'Ben')];
+    everyone.push(anna, ben);
+    await anna.page.goto(room.participant_url);
+    await joinLobby(anna.page, 'Anna');
+    await admit('Anna');
+    await anna.page.waitForSelector('#screen-call', { state: 'visible', timeout: WAIT });
+
+    await ben.page.goto(room.participant_url);
+    await joinLobby(ben.page, 'Ben');
+    await admit('Ben');
+    const notice = teacher.page.locator('#admit-full');
+    await notice.waitFor({ timeout: WAIT });
+    assert.match(await notice.textContent(), /The class is full: Ben could not be let in/);
+    await ben.page.waitForSelector('#lobby-full', { state: 'visible', timeout: WAIT });
+    assert.match(await ben.page.textContent('#lobby-full'), /The class is full right now/);
+    assert.equal(await ben.page.locator('#screen-lobby').isVisible(), true, 'Ben still waits');
+    assert.ok((await messageLog(ben.page)).includes('in admit_failed'));
+
+    // Anna leaves; now there is room for Ben.
+    await anna.page.click('#leave-button');
+    await poll(() => teacher.page.evaluate(() => window.aula.participants().length === 0),
+      { message: 'Anna gone from the teacher’s page' });
+    await admit('Ben');
+    await ben.page.waitForSelector('#screen-call', { state: 'visible', timeout: WAIT });
     for (const p of everyone) assert.deepEqual(p.errors, [], `no uncaught errors on ${p.label}'s page`);
   });
 });

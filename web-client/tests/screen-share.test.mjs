@@ -3,7 +3,10 @@
 // the picker), the page re-publishes with a third track of source "screen"; the
 // student's subscribe connection gets a video track with source "screen" whose frames
 // are decoded and presented, large on the stage. When the teacher stops sharing, the
-// student's screen tile goes away.
+// student's screen tile goes away. Sharing again renegotiates the same publish connection
+// (docs/protocol.md, `publish`): the screen's m-line went inactive and is reused, no m-line
+// is added anywhere, and the student sees the screen again. A new camera track then goes
+// out with replaceTrack alone: no offer.
 //
 // Run: node --test web-client/tests/   (AULA_BIN overrides target/debug/aula)
 
@@ -51,10 +54,41 @@ test('a student sees the teacher’s shared screen, large', async (t) => {
     assert.equal((await screenOf(anna.page, teacherMe.id)).stage, true, 'the screen is on the stage');
 
     // Stop sharing: the screen leaves the student's page.
+    const mlines = (page, pc) => page.evaluate((which) => window.aula[which].getTransceivers().length, pc);
+    await teacher.page.evaluate(() => { window.aula.publishPc.first = true; });
+    const counts = [await mlines(teacher.page, 'publishPc'), await mlines(anna.page, 'subscribePc')];
     await teacher.page.click('#toggle-screen');
     await teacher.page.waitForSelector('#toggle-screen[aria-pressed="false"]', { timeout: WAIT });
     await poll(async () => (await screenOf(anna.page, teacherMe.id)) === null,
       { message: 'the teacher’s screen tile to go away' });
+
+    // Share again: the same connection, the same m-lines, the screen back on the student's page.
+    const publishes = () => teacher.page.evaluate(() => window.aula.log().filter((e) => e.dir === 'out' && e.type === 'publish'));
+    const before = (await publishes()).length;
+    await teacher.page.click('#toggle-screen');
+    await teacher.page.waitForSelector('#toggle-screen[aria-pressed="true"]', { timeout: WAIT });
+    const offered = await poll(async () => (await publishes())[before], { message: 'a publish for the second share' });
+    assert.deepEqual(offered.tracks, published.tracks, 'the same m-lines, the screen on its old one');
+    assert.equal(await teacher.page.evaluate(() => window.aula.publishPc.first), true, 'the same publish connection');
+    const again = await poll(async () => {
+      const sc = await screenOf(anna.page, teacherMe.id);
+      return sc && sc.framesRendered > 0 && sc.decoded > 0 ? sc : null;
+    }, { message: 'the teacher’s screen again' });
+    await poll(async () => {
+      const sc = await screenOf(anna.page, teacherMe.id);
+      return sc && sc.framesRendered > again.framesRendered && sc.decoded > again.decoded;
+    }, { message: 'the second share’s frames to advance' });
+    assert.deepEqual([await mlines(teacher.page, 'publishPc'), await mlines(anna.page, 'subscribePc')], counts,
+      'no m-line added on either connection');
+
+    // A new camera track (as when the camera ends and comes back) needs no offer at all.
+    const camera = async () => (await anna.page.evaluate(() => window.aula.stats()))[teacherMe.id].videoFramesDecoded;
+    const cameraTrack = () => teacher.page.evaluate(() => window.aula.publishPc.getTransceivers()[1].sender.track.id);
+    const [trackBefore, framesBefore] = [await cameraTrack(), await camera()];
+    await teacher.page.evaluate(() => window.aula.restartCamera());
+    assert.notEqual(await cameraTrack(), trackBefore, 'a new camera track on the camera m-line');
+    await poll(async () => (await camera()) > framesBefore + 30, { message: 'the teacher’s camera to go on' });
+    assert.equal((await publishes()).length, before + 1, 'no publish for a new camera track');
     for (const p of everyone) assert.deepEqual(p.errors, [], `no uncaught errors on ${p.label}'s page`);
   });
 });

@@ -1,0 +1,98 @@
+// What the server tells a Call about the room and the people in it (docs/protocol.md,
+// `joined`, `participant_*`, `settings_updated`, `host_info`, `lobby_updated`,
+// `link_renewed`, `chat`, `speakers`): the Call's `you`, `room`, `settings`, `members`,
+// `waiting`, `participantSecret`, `chat` and `speakers`, and the tiles that show them.
+// Each function takes the Call, changes its state and tells the page with call.emit().
+
+// The room keeps its latest 500 chat messages; so do we.
+const CHAT_LIMIT = 500;
+
+/** Takes the room as `joined` describes it (a first join, or again on a resume). */
+export function applyRoomState(call, msg) {
+  call.you = msg.you;
+  call.room = msg.room || null;
+  call.settings = msg.settings || {};
+  call.chat = Array.isArray(msg.chat) ? msg.chat.slice(-CHAT_LIMIT) : [];
+  const list = Array.isArray(msg.participants) ? msg.participants : [];
+  const ids = new Set(list.map((p) => p.id));
+  for (const id of [...call.members.keys()]) if (!ids.has(id)) handleLeft(call, id);
+  for (const p of list) upsertMember(call, p);
+}
+
+/** Hosts get the participant link and the lobby from `joined`; others have neither. */
+export function syncHostInfo(call, msg) {
+  if (call.isHost) {
+    handleHostInfo(call, msg);
+  } else if (call.participantSecret || call.waiting.length) {
+    call.waiting = [];
+    call.participantSecret = null;
+    call.emit('link', null);
+    call.emit('waiting', { waiting: [], arrived: [] });
+  }
+}
+
+function upsertMember(call, p) {
+  call.members.set(p.id, p);
+  call.grid.upsert(p);
+}
+
+export function handleParticipant(call, p) {
+  if (!p || !p.id) return;
+  if (call.you && p.id === call.you.id) {
+    const wasHost = call.isHost;
+    call.you = { ...call.you, ...p };
+    call.grid.setSelfState(call.you);
+    if (wasHost && !call.isHost) syncHostInfo(call, {});
+    call.emit('self', call.you);
+    return;
+  }
+  upsertMember(call, p);
+  // Media for a participant can arrive before the message that announces them.
+  call.grid.setTracks(call.remoteTracks);
+  call.emit('members');
+}
+
+export function handleLeft(call, id) {
+  if (!call.members.delete(id)) return;
+  call.grid.remove(id);
+  call.emit('members');
+}
+
+export function handleSettings(call, settings) {
+  call.settings = settings || {};
+  call.emit('settings', call.settings);
+}
+
+export function handleHostInfo(call, msg) {
+  handleLink(call, msg.participant_secret);
+  handleWaiting(call, msg.waiting || []);
+}
+
+export function handleWaiting(call, waiting) {
+  const before = new Set(call.waiting.map((w) => w.id));
+  call.waiting = Array.isArray(waiting) ? waiting : [];
+  const arrived = call.waiting.filter((w) => !before.has(w.id)).map((w) => w.id);
+  call.emit('waiting', { waiting: call.waiting, arrived });
+}
+
+export function handleLink(call, secret) {
+  if (typeof secret !== 'string') return;
+  call.participantSecret = secret;
+  call.emit('link', secret);
+}
+
+export function handleChat(call, message) {
+  if (!message) return;
+  call.chat.push(message);
+  if (call.chat.length > CHAT_LIMIT) call.chat.shift();
+  call.emit('chat', message);
+}
+
+export function handleSpeakers(call, msg) {
+  call.speakers = {
+    speaking: Array.isArray(msg.speaking) ? msg.speaking : [],
+    dominant: msg.dominant ?? null,
+  };
+  call.grid.setSpeaking(call.speakers.speaking, call.you && call.you.id);
+  call.emit('speakers', call.speakers);
+}

@@ -1,0 +1,281 @@
+// People coming and going, and sockets dropping, in a class (issue 8), in headless
+// Chromium against a real `aula` binary with its default graces (resume 30 s, unload 4 s):
+//
+// 1. The teacher reloads her page: the page resumes her seat at once (no name form, no
+//    lobby, the same participant id), the students see her marked "reconnecting" but
+//    never leave, and within 5 s of the reload everyone sees and hears everyone again.
+// 2. The teacher closes her tab: she leaves after the unload grace, and meanwhile and
+//    after it the three students go on seeing and hearing each other (their subscribe
+//    connections are renegotiated without her and nothing fails: no `subscribe_failed`,
+//    no reset). She opens the host link again in a new tab: within 5 s of pressing Join
+//    everyone sees and hears everyone.
+// 3. The server drops a student's WebSocket (its TCP connection is killed with `ss -K`,
+//    which needs root): the page reconnects and resumes by itself, its peer connections
+//    stay, the teacher sees the student marked "reconnecting" and never leave, and media
+//    flows both ways again. Then the browser reports a network change (`online`): the
+//    page moves to a new socket at once and restarts ICE on both connections.
+// 4. A student away longer than the grace (the server runs with 2 s): her page says
+//    "Reconnecting…", then "Connection lost — rejoining…" with a Rejoin button; the
+//    teacher sees her tile marked "reconnecting…", then gone. When her browser is back
+//    online the page tries at once, the resume fails, and it joins again by itself as a
+//    new participant (no lobby); media flows both ways.
+//
+// "Sees and hears" means, on every receiving page, frames presented and decoded and
+// audio packets received from the other participant all grew (window.aula.stats()).
+//
+// Run: AULA_BIN=$PWD/target/debug/aula node --test --test-concurrency=1 web-client/tests/reconnect.test.mjs
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import {
+  WAIT, baselines, createRoom, expectMediaFlowing, join, joinAs, poll, unmute, withServerAndBrowser,
+} from './helpers.mjs';
+
+// Issue 8's bar: everyone sees and hears everyone again within 5 s.
+const BACK_WITHIN_MS = 5000;
+// The server's default `unload_grace_secs`: a closed tab leaves after it.
+const UNLOAD_GRACE_MS = 4000;
+
+/** Each person receives from everyone else in `people`. */
+function receivers(people) {
+  return people.map((p) => ({ page: p.page, label: p.label, from: people.filter((o) => o !== p).map((o) => o.id) }));
+}
+
+/** A teacher and three unmuted students (waiting room off), all receiving each other. */
+async function classOfFour(server, browser, everyone) {
+  const room = await createRoom(server.url, '9a Physik', { kind: 'class', lobby: false });
+  const { p: teacher, me } = await joinAs(browser, everyone, room.host_url, 'Frau Weber');
+  teacher.id = me.id;
+  const students = [];
+  for (const name of ['Anna', 'Ben', 'Cem']) {
+    const { p, me: student } = await joinAs(browser, everyone, room.participant_url, name);
+    p.id = student.id;
+    await unmute(p.page);
+    students.push(p);
+  }
+  await expectMediaFlowing(receivers([teacher, ...students]), { message: 'everyone receiving everyone' });
+  return { room, teacher, students };
+}
+
+function log(page) {
+  return page.evaluate(() => window.aula.log());
+}
+
+/**
+ * No renegotiation failed: no `subscribe_failed`, no `bad_sdp`, and no subscribe offer
+ * that starts over (`reset`), except on a reloaded page (`fresh`), which gets one by design.
+ */
+async function expectNoFailedRenegotiation(people, { fresh = [] } = {}) {
+  for (const p of people) {
+    const entries = await log(p.page);
+    const reset = (e) => e.type === 'subscribe_offer' && e.reset && !fresh.includes(p);
+    const bad = entries.filter((e) => e.type === 'subscribe_failed' || (e.type === 'error' && e.code === 'bad_sdp')
+      || reset(e));
+    assert.deepEqual(bad, [], `no failed renegotiation on ${p.label}'s page`);
+  }
+}
+
+test('the teacher reloads: she resumes her seat and everyone is back within 5 s', async (t) => {
+  await withServerAndBrowser(t, async ({ server, browser, everyone }) => {
+    const { teacher, students } = await classOfFour(server, browser, everyone);
+
+    const reloadedAt = Date.now();
+    await teacher.page.reload();
+    await teacher.page.waitForSelector('#screen-call', { state: 'visible', timeout: WAIT });
+    const sent = (await log(teacher.page)).filter((e) => e.dir === 'out');
+    assert.deepEqual(sent[0], { ...sent[0], type: 'resume', fresh: true }, 'the reloaded page resumes first');
+    assert.ok(!sent.some((e) => e.type === 'join'), 'no join after a reload');
+    const joined = (await log(teacher.page)).find((e) => e.type === 'joined');
+    assert.deepEqual([joined.id, joined.resumed], [teacher.id, true], 'the same seat, resumed');
+    assert.equal(await teacher.page.evaluate(() => window.aula.you.role), 'host');
+
+    const base = await baselines(receivers([teacher, ...students]));
+    const tookMs = await expectMediaFlowing(receivers([teacher, ...students]), {
+      baseline: base, message: 'everyone receiving everyone after the reload',
+    });
+    const backMs = Date.now() - reloadedAt;
+    console.log(`reload: everyone receiving everyone ${backMs} ms after the reload (${tookMs} ms after the call screen)`);
+    assert.ok(backMs <= BACK_WITHIN_MS, `back within ${BACK_WITHIN_MS} ms of the reload, took ${backMs} ms`);
+
+    for (const s of students) {
+      const entries = await log(s.page);
+      assert.ok(!entries.some((e) => e.type === 'participant_left' && e.id === teacher.id), `${s.label} never saw her leave`);
+      assert.ok(entries.some((e) => e.type === 'participant_updated' && e.id === teacher.id && e.reconnecting),
+        `${s.label} saw her marked reconnecting`);
+      const tile = (await s.page.evaluate(() => window.aula.participants())).find((p) => p.id === teacher.id);
+      assert.equal(tile.reconnecting, false, `${s.label}: her tile is no longer marked reconnecting`);
+    }
+    await expectNoFailedRenegotiation([teacher, ...students], { fresh: [teacher] });
+    for (const p of everyone) assert.deepEqual(p.errors, [], `no uncaught errors on ${p.label}'s page`);
+  });
+});
+
+test('the teacher closes her tab: the students go on; she comes back within 5 s', async (t) => {
+  await withServerAndBrowser(t, async ({ server, browser, everyone }) => {
+    const { room, teacher, students } = await classOfFour(server, browser, everyone);
+    everyone.splice(everyone.indexOf(teacher), 1);
+
+    await teacher.page.close({ runBeforeUnload: true });
+    for (const s of students) {
+      await poll(async () => (await log(s.page)).some((e) => e.type === 'participant_left' && e.id === teacher.id),
+        { timeout: UNLOAD_GRACE_MS + WAIT, message: `${s.label} to see the teacher leave` });
+    }
+    // Her m-lines went inactive on the students' subscribe connections; their own stay.
+    const studentsOnly = receivers(students);
+    await expectMediaFlowing(studentsOnly, {
+      baseline: await baselines(studentsOnly), message: 'the students receiving each other after she left',
+    });
+    await expectNoFailedRenegotiation(students);
+
+    // She opens the host link again, in a new tab of the same browser.
+    const page = await teacher.context.newPage();
+    const back = { label: 'teacher again', page, context: teacher.context, errors: [], console: [] };
+    page.on('pageerror', (err) => back.errors.push(String(err)));
+    page.on('console', (msg) => back.console.push(`[${msg.type()}] ${msg.text()}`));
+    everyone.push(back);
+    await page.goto(room.host_url);
+    const base = await baselines(studentsOnly);
+    const clickedAt = Date.now();
+    back.id = (await join(page, 'Frau Weber')).id;
+    assert.notEqual(back.id, teacher.id, 'a new participant');
+    const all = receivers([back, ...students]);
+    await expectMediaFlowing(all, {
+      baseline: [{ tiles: [], stats: {} }, ...base], message: 'everyone receiving everyone after she came back',
+    });
+    const backMs = Date.now() - clickedAt;
+    console.log(`teacher back: everyone receiving everyone ${backMs} ms after Join`);
+    assert.ok(backMs <= BACK_WITHIN_MS, `back within ${BACK_WITHIN_MS} ms of Join, took ${backMs} ms`);
+    await expectNoFailedRenegotiation([back, ...students]);
+    for (const p of everyone) assert.deepEqual(p.errors, [], `no uncaught errors on ${p.label}'s page`);
+  });
+});
+
+/**
+ * The server drops (resets) its connections on `port` from the peer ports `peers`:
+ * `ss -K` aborts the server's sockets, and their peers get a TCP reset, as when a server
+ * or a middlebox drops a connection.
+ */
+function dropConnections(port, peers) {
+  for (const peer of peers) {
+    execFileSync('ss', ['-4', '-K', 'state', 'established', `( sport = :${port} and dport = :${peer} )`],
+      { stdio: ['ignore', 'ignore', 'pipe'] });
+  }
+}
+
+/** Peer ports of the server's established TCP connections on `port`. */
+function serverConnections(port) {
+  const out = execFileSync('ss', ['-tnH', 'state', 'established', `( sport = :${port} )`], { encoding: 'utf8' });
+  return new Set(out.split('\n').filter(Boolean).map((line) => line.trim().split(/\s+/).pop().split(':').pop()));
+}
+
+// `ss -K` (aborting another process's sockets) is root's.
+const AS_ROOT = { skip: process.getuid && process.getuid() !== 0 ? 'needs root (ss -K)' : false };
+
+test('a page whose socket the server drops resumes by itself', AS_ROOT, async (t) => {
+  await withServerAndBrowser(t, async ({ server, browser, everyone }) => {
+    const room = await createRoom(server.url, '9a Physik', { kind: 'class', lobby: false });
+    const { p: teacher, me } = await joinAs(browser, everyone, room.host_url, 'Frau Weber');
+    teacher.id = me.id;
+    const before = serverConnections(server.httpPort);
+    const { p: anna, me: annaMe } = await joinAs(browser, everyone, room.participant_url, 'Anna');
+    anna.id = annaMe.id;
+    await unmute(anna.page);
+    await expectMediaFlowing(receivers([teacher, anna]), { message: 'teacher and Anna receiving each other' });
+    // Anna's page opened these since (its page, assets and the WebSocket).
+    const hers = [...serverConnections(server.httpPort)].filter((port) => !before.has(port));
+    assert.ok(hers.length > 0, 'Anna has connections to the server');
+    await anna.page.evaluate(() => { window.aula.publishPc.kept = true; window.aula.subscribePc.kept = true; });
+
+    dropConnections(server.httpPort, hers);
+    await poll(async () => (await log(anna.page)).some((e) => e.type === 'joined' && e.resumed),
+      { message: 'Anna’s page to resume' });
+    const entries = await log(anna.page);
+    assert.ok(entries.some((e) => e.type === 'reconnecting'), 'her page went reconnecting');
+    const resume = entries.find((e) => e.dir === 'out' && e.type === 'resume');
+    assert.equal(resume.fresh, false, 'a resume that keeps the peer connections');
+    assert.equal(entries.filter((e) => e.type === 'joined').pop().id, anna.id, 'the same seat');
+    assert.deepEqual(await anna.page.evaluate(() => [window.aula.publishPc.kept, window.aula.subscribePc.kept]),
+      [true, true], 'the same peer connections');
+    await poll(() => anna.page.evaluate(() => window.aula.connection === 'connected'), { message: 'her page connected' });
+    assert.equal(await anna.page.locator('#connection-banner').isVisible(), false, 'no banner once back');
+
+    const both = receivers([teacher, anna]);
+    await expectMediaFlowing(both, { baseline: await baselines(both), message: 'media both ways after the resume' });
+    const seen = await log(teacher.page);
+    assert.ok(!seen.some((e) => e.type === 'participant_left' && e.id === anna.id), 'the teacher never saw her leave');
+    assert.ok(seen.some((e) => e.type === 'participant_updated' && e.id === anna.id && e.reconnecting),
+      'the teacher saw her marked reconnecting');
+    await poll(async () => {
+      const tile = (await teacher.page.evaluate(() => window.aula.participants())).find((p) => p.id === anna.id);
+      return tile && !tile.reconnecting;
+    }, { message: 'her tile on the teacher’s page to be back to normal' });
+
+    // Then her browser reports a network change (`online`): the page takes a new socket at
+    // once (the old one may hang on a path that is gone) and restarts ICE on both connections.
+    const count = (entries, type) => entries.filter((e) => e.dir === 'out' && e.type === type).length;
+    const sent = await log(anna.page);
+    await anna.page.evaluate(() => window.dispatchEvent(new Event('online')));
+    await poll(async () => {
+      const now = await log(anna.page);
+      return count(now, 'resume') > count(sent, 'resume') && count(now, 'ice_restart') > count(sent, 'ice_restart')
+        && count(now, 'publish') > count(sent, 'publish');
+    }, { message: 'a resume and ICE restarts of both connections after `online`' });
+    await expectMediaFlowing(both, { baseline: await baselines(both), message: 'media both ways after `online`' });
+    for (const p of everyone) assert.deepEqual(p.errors, [], `no uncaught errors on ${p.label}'s page`);
+  });
+});
+
+test('a student away longer than the grace sees "Connection lost", then comes back by herself', AS_ROOT, async (t) => {
+  await withServerAndBrowser(t, { args: ['--resume-grace-secs', '2'] }, async ({ server, browser, everyone }) => {
+    const room = await createRoom(server.url, '9a Physik', { kind: 'class', lobby: false });
+    const { p: teacher, me } = await joinAs(browser, everyone, room.host_url, 'Frau Weber');
+    teacher.id = me.id;
+    const before = serverConnections(server.httpPort);
+    const { p: anna, me: annaMe } = await joinAs(browser, everyone, room.participant_url, 'Anna');
+    anna.id = annaMe.id;
+    await unmute(anna.page);
+    await expectMediaFlowing(receivers([teacher, anna]), { message: 'teacher and Anna receiving each other' });
+    const hers = [...serverConnections(server.httpPort)].filter((port) => !before.has(port));
+
+    // Her socket drops, and her browser goes offline before its first new attempt (at
+    // least 250 ms later), so that none gets out. (Offline first would hold back the close
+    // event too: the browser's offline emulation delays WebSocket events.)
+    dropConnections(server.httpPort, hers);
+    await poll(() => anna.page.evaluate(() => window.aula.connection === 'reconnecting'),
+      { interval: 10, message: 'her page to notice' });
+    await anna.context.setOffline(true);
+    const tileOf = (page, id) => page.evaluate((pid) => window.aula.participants().find((p) => p.id === pid), id);
+    await poll(async () => (await tileOf(teacher.page, anna.id) || {}).reconnecting,
+      { message: 'her tile marked reconnecting on the teacher’s page' });
+    assert.equal(await teacher.page.locator(`[data-participant-id="${anna.id}"] .reconnecting`).textContent(),
+      'reconnecting…');
+    await anna.page.waitForSelector('#connection-banner[data-state="reconnecting"]', { timeout: WAIT });
+    assert.equal(await anna.page.textContent('#connection-text'), 'Reconnecting…');
+    const own = await anna.page.evaluate(() => window.aula.self());
+    assert.deepEqual([own.reconnecting, own.quality], [true, 'lost'], 'her own tile says so');
+    // After the grace: the server lets her seat go, her page says so and goes on trying.
+    await anna.page.waitForSelector('#connection-banner[data-state="lost"]', { timeout: WAIT });
+    assert.equal(await anna.page.textContent('#connection-text'), 'Connection lost — rejoining…');
+    assert.equal(await anna.page.locator('#reconnect-now').isVisible(), true, 'a Rejoin button');
+    await poll(async () => (await tileOf(teacher.page, anna.id)) === undefined,
+      { message: 'her tile to go once the grace has passed' });
+
+    // Back online: the browser's `online` event makes the page try at once; the seat is
+    // gone, so it joins again with its session (no lobby), as a new participant.
+    await anna.context.setOffline(false);
+    await anna.page.waitForSelector('#connection-banner', { state: 'hidden', timeout: WAIT });
+    const entries = await log(anna.page);
+    assert.ok(entries.some((e) => e.type === 'error' && e.code === 'resume_failed'), 'the resume failed');
+    const again = entries.filter((e) => e.type === 'joined').pop();
+    assert.equal(again.resumed, false, 'joined anew');
+    assert.notEqual(again.id, anna.id, 'as a new participant');
+    anna.id = again.id;
+    // A student joining a class starts muted, the second time too.
+    assert.equal(await anna.page.evaluate(() => window.aula.you.audio), false, 'muted as a newcomer');
+    await unmute(anna.page);
+    const both = receivers([teacher, anna]);
+    await expectMediaFlowing(both, { message: 'media both ways after she joined again' });
+    for (const p of everyone) assert.deepEqual(p.errors, [], `no uncaught errors on ${p.label}'s page`);
+  });
+});
