@@ -164,7 +164,12 @@ pub enum SfuEvent {
         speaking: Vec<ParticipantId>,
         dominant: Option<ParticipantId>,
     },
-    Error(SfuError),
+    /// A command was refused; `re` names it as the wire does (`publish`, `subscribe_answer`,
+    /// `ice_restart`).
+    Error {
+        error: SfuError,
+        re: &'static str,
+    },
 }
 
 /// A participant's connection quality, as the SFU measures it (docs/protocol.md, "Connection

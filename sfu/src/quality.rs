@@ -42,6 +42,8 @@ pub struct QualityMeter {
     worst: Option<Sample>,
     /// Running means of those per-rating worsts.
     mean: Sample,
+    /// The last rating found the participant silent: the next reports are the outage's.
+    after_silence: bool,
 }
 
 /// Fraction of packets lost (to or from the participant), round-trip time, jitter.
@@ -83,6 +85,16 @@ impl QualityMeter {
     /// [`SILENCE_LIMIT`]. Called once per rating interval: the reports since the last call
     /// count as one sample.
     pub fn poll(&mut self, now: Instant, silent: bool) -> Option<Quality> {
+        if silent {
+            // An outage is not a poor link: the reports that cover it (loss of everything
+            // sent meanwhile) would keep a link that came back rated poor for many seconds.
+            self.mean = Sample::default();
+            self.worst = None;
+            self.after_silence = true;
+        } else if self.after_silence {
+            self.after_silence = false;
+            self.worst = None; // the first reports after the outage still describe it
+        }
         if let Some(w) = self.worst.take() {
             self.mean = Sample {
                 loss: smooth(self.mean.loss, w.loss),
@@ -152,6 +164,21 @@ mod tests {
         assert_eq!(q.poll(t0, true), Some(Quality::Lost));
         assert_eq!(q.poll(t0 + S, false), None, "held for 2 s");
         assert_eq!(q.poll(t0 + 2 * S, false), Some(Quality::Good));
+    }
+
+    #[test]
+    fn the_loss_of_an_outage_does_not_make_the_link_poor_afterwards() {
+        let t0 = Instant::now();
+        let mut q = QualityMeter::default();
+        for i in 0..8 {
+            q.handle_egress(Some(1.0), None); // everything sent meanwhile is lost
+            q.poll(t0 + S * i, true);
+        }
+        assert_eq!(q.rated, Quality::Lost);
+        // Back: the first second still reports the outage's loss, then the link is clean.
+        q.handle_egress(Some(0.9), None);
+        q.handle_ingress(Some(0.8), ms(200));
+        assert_eq!(q.poll(t0 + 8 * S, false), Some(Quality::Good));
     }
 
     #[test]

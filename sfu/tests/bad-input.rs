@@ -16,7 +16,7 @@ fn errors_for(sim: &mut Sim, cmd: Command) -> Vec<String> {
     let mut codes = Vec::new();
     while let Some(out) = sim.worker.poll_output() {
         if let Output::Event {
-            event: SfuEvent::Error(e),
+            event: SfuEvent::Error { error: e, .. },
             ..
         } = out
         {
@@ -137,7 +137,7 @@ fn offers_that_contradict_themselves_get_bad_sdp_with_the_reason_and_the_lesson_
         let messages: Vec<String> = std::iter::from_fn(|| sim.worker.poll_output())
             .filter_map(|o| match o {
                 Output::Event {
-                    event: SfuEvent::Error(e),
+                    event: SfuEvent::Error { error: e, .. },
                     ..
                 } => Some(format!("{} {e}", e.code())),
                 _ => None,

@@ -14,7 +14,7 @@ use tokio::time::Instant;
 use tracing::Instrument;
 
 use crate::AppState;
-use crate::protocol::{self, ClientMsg, ErrorCode};
+use crate::protocol::{self, ClientMsg, ErrorCode, ServerMsg};
 use crate::room::{Departure, Outbox, Outgoing, RoomMsg, SocketId};
 
 /// How long a closing socket may take to flush what is queued for it.
@@ -36,6 +36,8 @@ struct Session {
     joined: Option<Joined>,
     /// How the session ends, for the room: lost unless the client says otherwise.
     departure: Departure,
+    /// The type of the message being handled, for the `re` of an error answering it.
+    re: &'static str,
 }
 
 /// What to do after a message.
@@ -60,6 +62,7 @@ pub async fn run(socket: WebSocket, state: AppState) {
         socket: NEXT_SOCKET.fetch_add(1, Ordering::Relaxed),
         joined: None,
         departure: Departure::Lost,
+        re: "",
     };
     loop {
         let frame = tokio::select! {
@@ -89,7 +92,8 @@ pub async fn run(socket: WebSocket, state: AppState) {
         last_heard = Instant::now();
         let flow = match frame {
             Some(Ok(Message::Text(text))) => session.handle_text(&text).await,
-            Some(Ok(Message::Binary(_))) => session.send_error(
+            Some(Ok(Message::Binary(_))) => session.send_error_about(
+                "",
                 ErrorCode::BadMessage,
                 "binary frames are not part of the protocol",
             ),
@@ -143,11 +147,17 @@ async fn write_loop(mut sink: SplitSink<WebSocket, Message>, mut rx: mpsc::Recei
 
 impl Session {
     async fn handle_text(&mut self, text: &str) -> Flow {
+        self.re = "";
         let msg = match protocol::parse(text) {
             Ok(msg) => msg,
             Err((code, message)) => return self.send_error(code, message),
         };
+        self.re = msg.type_name();
         match (msg, &self.joined) {
+            (ClientMsg::Ping, _) => {
+                let _ = self.out.send(Outgoing::Msg(ServerMsg::Pong));
+                Flow::Continue
+            }
             (
                 ClientMsg::Join {
                     v,
@@ -311,8 +321,18 @@ impl Session {
         }
     }
 
+    /// Answers the message being handled with an error (closing the socket if it is fatal).
     fn send_error(&self, code: ErrorCode, message: impl Into<String>) -> Flow {
-        let _ = self.out.send(Outgoing::Msg(code.message(message)));
+        self.send_error_about(self.re, code, message)
+    }
+
+    fn send_error_about(
+        &self,
+        re: &'static str,
+        code: ErrorCode,
+        message: impl Into<String>,
+    ) -> Flow {
+        let _ = self.out.send(Outgoing::Msg(code.reply(re, message)));
         if code.is_fatal() {
             let close = if code == ErrorCode::TooLarge {
                 1009

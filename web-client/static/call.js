@@ -162,6 +162,18 @@ export class Call {
     this.link.send(msg);
   }
 
+  /**
+   * Media looks stuck: is the socket still carrying? A `ping` the server answers at once
+   * (docs/protocol.md, "Stalled sockets"); no `pong` within the reply timeout means the
+   * socket has stalled too, and reconnect.js moves to a new one.
+   */
+  probe() {
+    if (!this.link.isOpen || this.link.waits.has('pong')) return;
+    this.record('out', { type: 'ping' });
+    this.link.send({ type: 'ping' });
+    this.link.expect('pong');
+  }
+
   /** Keeps a short history of messages (never SDP, secrets, tokens, names or chat text). */
   record(dir, msg) {
     const entry = { at: Math.round(performance.now()), dir, type: msg.type };
@@ -191,6 +203,7 @@ export class Call {
     const handler = {
       lobby: () => this.handleLobby(msg),
       joined: () => this.handleJoined(msg),
+      pong: () => this.link.settle('pong'),
       participant_joined: () => handleParticipant(this, msg.participant),
       participant_updated: () => handleParticipant(this, msg.participant),
       participant_left: () => handleLeft(this, msg.id),
@@ -252,7 +265,10 @@ export class Call {
     this.rtc = rtc;
     rtc.onremotetracks = (map) => this.handleRemoteTracks(map);
     rtc.onfailure = (which, err) => this.handleRtcFailure(which, err);
-    rtc.onstatechange = (which, state) => this.record('pc', { type: `${which} ${state}` });
+    rtc.onstatechange = (which, state) => {
+      this.record('pc', { type: `${which} ${state}` });
+      if (state === 'disconnected' || state === 'failed') this.probe();
+    };
     this.emit('joined', msg);
     this.emit('members');
     syncHostInfo(this, msg);

@@ -1,11 +1,11 @@
 // What the page does with an `error` from the server (docs/protocol.md, the error table).
 //
-// No error says which request it answers. The server answers in order, so the latest
-// request that can draw that error is the best guess (`call.lastRequest`: every message
-// sent but candidates and subscribe answers; `call.lastSent`: every message but
-// candidates). Where the guess is wrong the cost is bounded: a publish that looks
-// unanswered makes the socket count as stalled (reconnect.js), and the resume sends it
-// again.
+// An error says which request it answers in `re` (the request's type). An error without
+// one answers nothing we sent, or comes from an older server: then the latest request that
+// can draw that error is the best guess (`call.lastRequest`: every message sent but
+// candidates and subscribe answers; `call.lastSent`: every message but candidates). Where a
+// guess is wrong the cost is bounded: a publish that looks unanswered makes the socket
+// count as stalled (reconnect.js), and the resume sends it again.
 
 // Errors after which the server closes the socket (protocol.md, "error" table).
 // `room_full` closes only as the answer to a join; a host's admit into a full room is
@@ -23,7 +23,9 @@ const PUBLISH_ERRORS = new Set(['too_many_tracks', 'bad_sdp', 'forbidden', 'rate
  */
 export function handleError(call, msg) {
   console.warn('aula: server error', msg.code, msg.message);
-  const request = call.lastRequest || {};
+  const last = call.lastRequest || {};
+  // The request this answers: the latest of its type we sent (for its fields), by `re`.
+  const request = msg.re ? (last.type === msg.re ? last : { type: msg.re }) : last;
   if (request.type === 'join' || request.type === 'resume') call.link.settle('hello');
   if (msg.code === 'resume_failed') {
     call.handleResumeFailed();
@@ -45,7 +47,7 @@ export function handleError(call, msg) {
     call.emit('refused', { code: msg.code, message: msg.message });
     return;
   }
-  if (handleMediaError(call, msg.code, request)) return;
+  if (handleMediaError(call, msg.code, request, msg.re)) return;
   let key = `error.${msg.code}`;
   if (msg.code === 'forbidden' && request.type === 'media_state') key = `error.forbidden.${revertRefused(call, request)}`;
   if (msg.code === 'forbidden' && request.type === 'chat') key = 'error.forbidden.chat';
@@ -57,9 +59,9 @@ export function handleError(call, msg) {
  * back), an `ice_restart` (the watch tries again later) or a `subscribe_answer` (a reset
  * offer follows). Returns true if `code` was one of them.
  */
-function handleMediaError(call, code, request) {
+function handleMediaError(call, code, request, re) {
   if (!call.rtc) return false;
-  const sent = (call.lastSent || {}).type;
+  const sent = re || (call.lastSent || {}).type;
   if (code === 'rate_limited' && request.type === 'ice_restart') {
     call.link.settle('ice_restart');
     call.rtc.handleRestartRefused();
@@ -67,7 +69,7 @@ function handleMediaError(call, code, request) {
   }
   if ((code === 'bad_sdp' || code === 'unexpected_answer') && sent === 'subscribe_answer') return true;
   const forPublish = request.type === 'publish'
-    || (call.rtc.publishWaiting && ['bad_sdp', 'too_many_tracks'].includes(code));
+    || (!re && call.rtc.publishWaiting && ['bad_sdp', 'too_many_tracks'].includes(code));
   if (!forPublish || !PUBLISH_ERRORS.has(code)) return false;
   call.link.settle('publish');
   call.rtc.handlePublishRefused(code);

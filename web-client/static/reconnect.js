@@ -11,7 +11,8 @@
 //   min(10 s, 0.5 s × 2^n) × random(0.5..1.5), so a school's pages do not all come back
 //   in the same millisecond after a server restart.
 // - stalled: no close event, but a request the server always answers (join or resume,
-//   publish, ice_restart) went unanswered for REPLY_TIMEOUT_MS. The server answers those
+//   publish, ice_restart, and the ping the Call sends when media looks stuck) went
+//   unanswered for REPLY_TIMEOUT_MS. The server answers those
 //   in milliseconds, so the network path is broken, not the server. Such a socket can look
 //   open for many minutes (TCP retransmits for about 15), and when the path comes back,
 //   TCP's retransmission backoff can hold our bytes back for many seconds more: measured

@@ -70,6 +70,7 @@ impl Room {
     // ---- inputs ----
 
     pub fn handle_command(&mut self, now: Instant, cmd: Command, ctx: &mut Ctx) {
+        let re = command_name(&cmd);
         let result = match cmd {
             Command::Join { participant } => {
                 self.handle_join(participant, ctx);
@@ -129,7 +130,7 @@ impl Room {
             }
         };
         if let Err((participant, error)) = result {
-            self.emit(participant, SfuEvent::Error(error), ctx);
+            self.emit(participant, SfuEvent::Error { error, re }, ctx);
         }
         self.drive(now, ctx);
     }
@@ -428,6 +429,20 @@ impl Room {
                 self.streams_changed = true;
             }
         }
+    }
+}
+
+/// The wire name of the client message behind a command, for the `re` of its errors.
+fn command_name(cmd: &Command) -> &'static str {
+    match cmd {
+        Command::Publish { .. } => "publish",
+        Command::SubscribeAnswer { .. } => "subscribe_answer",
+        Command::IceRestart { .. } => "ice_restart",
+        Command::SubscribeFailed { .. } => "subscribe_failed",
+        Command::RemoteCandidate { .. } => "candidate",
+        Command::Resume { .. } => "resume",
+        Command::Join { .. } => "join",
+        Command::Gate { .. } | Command::Leave { .. } | Command::Close => "",
     }
 }
 

@@ -740,7 +740,7 @@ impl Client {
                 self.quality.push((now, q));
                 None
             }
-            SfuEvent::Error(e) => {
+            SfuEvent::Error { error: e, .. } => {
                 self.errors.push(e.to_string());
                 None
             }

@@ -62,6 +62,8 @@ pub enum ClientMsg {
         #[serde(default)]
         may_return: bool,
     },
+    /// Is the socket still carrying? Answered with `pong` at once, joined or not.
+    Ping,
     // Host actions.
     Admit {
         participant: String,
@@ -92,6 +94,39 @@ pub enum ClientMsg {
     EndRoom,
 }
 
+impl ClientMsg {
+    /// The message's `type` on the wire, for the `re` of an error that answers it.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            ClientMsg::Join { .. } => "join",
+            ClientMsg::Resume { .. } => "resume",
+            ClientMsg::Publish { .. } => "publish",
+            ClientMsg::SubscribeAnswer { .. } => "subscribe_answer",
+            ClientMsg::SubscribeFailed { .. } => "subscribe_failed",
+            ClientMsg::IceRestart { .. } => "ice_restart",
+            ClientMsg::Candidate { .. } => "candidate",
+            ClientMsg::MediaState { .. } => "media_state",
+            ClientMsg::RaiseHand => "raise_hand",
+            ClientMsg::LowerHand { .. } => "lower_hand",
+            ClientMsg::Chat { .. } => "chat",
+            ClientMsg::Leave { .. } => "leave",
+            ClientMsg::Ping => "ping",
+            ClientMsg::Admit { .. } => "admit",
+            ClientMsg::AdmitAll => "admit_all",
+            ClientMsg::Deny { .. } => "deny",
+            ClientMsg::Mute { .. } => "mute",
+            ClientMsg::MuteAll => "mute_all",
+            ClientMsg::StopVideo { .. } => "stop_video",
+            ClientMsg::StopScreen { .. } => "stop_screen",
+            ClientMsg::Remove { .. } => "remove",
+            ClientMsg::SetRole { .. } => "set_role",
+            ClientMsg::Settings(_) => "settings",
+            ClientMsg::RenewLink => "renew_link",
+            ClientMsg::EndRoom => "end_room",
+        }
+    }
+}
+
 /// The `type` of every client message, for telling an unknown type from a malformed message.
 pub const KNOWN_TYPES: &[&str] = &[
     "join",
@@ -106,6 +141,7 @@ pub const KNOWN_TYPES: &[&str] = &[
     "lower_hand",
     "chat",
     "leave",
+    "ping",
     "admit",
     "admit_all",
     "deny",

@@ -90,6 +90,16 @@ impl ErrorCode {
         ServerMsg::Error {
             code: self.as_str(),
             message: message.into(),
+            re: None,
+        }
+    }
+
+    /// The error as the answer to a request of type `re`.
+    pub fn reply(self, re: &'static str, message: impl Into<String>) -> ServerMsg {
+        ServerMsg::Error {
+            code: self.as_str(),
+            message: message.into(),
+            re: (!re.is_empty()).then_some(re),
         }
     }
 }

@@ -198,5 +198,10 @@ pub enum ServerMsg {
     Error {
         code: &'static str,
         message: String,
+        /// The `type` of the request this answers, when there is one.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        re: Option<&'static str>,
     },
+    /// The answer to a client's `ping`.
+    Pong,
 }

@@ -30,7 +30,8 @@ impl RoomTask {
         msg: ClientMsg,
     ) -> Flow {
         if let Some(w) = state.lobby.iter().find(|w| w.id == from) {
-            let refusal = ErrorCode::NotAdmitted.message("wait until a host lets you in");
+            let refusal =
+                ErrorCode::NotAdmitted.reply(msg.type_name(), "wait until a host lets you in");
             let _ = w.out.send(Outgoing::Msg(refusal));
             return Flow::Continue;
         }
@@ -39,6 +40,7 @@ impl RoomTask {
             return Flow::Continue;
         };
         let host = member.is_host();
+        let re = msg.type_name();
         let outcome = if is_host_action(&msg) && !host {
             refuse(ErrorCode::Forbidden, HOSTS_ONLY)
         } else {
@@ -48,7 +50,7 @@ impl RoomTask {
             Ok(flow) => flow,
             Err((code, why)) => {
                 if let Some(m) = state.members.get(&from) {
-                    m.send(code.message(why));
+                    m.send(code.reply(re, why));
                 }
                 Flow::Continue
             }
@@ -157,8 +159,11 @@ impl RoomTask {
                 Ok(Flow::Continue)
             }
             ClientMsg::EndRoom => Ok(Flow::End(EndReason::EndedByHost)),
-            ClientMsg::Join { .. } | ClientMsg::Resume { .. } | ClientMsg::Leave { .. } => {
-                unreachable!("the session handles join, resume and leave itself")
+            ClientMsg::Join { .. }
+            | ClientMsg::Resume { .. }
+            | ClientMsg::Leave { .. }
+            | ClientMsg::Ping => {
+                unreachable!("the session handles join, resume, leave and ping itself")
             }
         }
     }

@@ -557,9 +557,10 @@ fn to_wire(event: SfuEvent) -> Option<ServerMsg> {
             speaking: speaking.iter().map(ToString::to_string).collect(),
             dominant: dominant.map(|d| d.to_string()),
         },
-        SfuEvent::Error(e) => ServerMsg::Error {
-            code: e.code(),
-            message: e.to_string(),
+        SfuEvent::Error { error, re } => ServerMsg::Error {
+            code: error.code(),
+            message: error.to_string(),
+            re: (!re.is_empty()).then_some(re),
         },
         SfuEvent::StreamUnavailable {
             publisher,
