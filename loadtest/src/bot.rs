@@ -1,8 +1,9 @@
 //! A bot: one participant speaking docs/protocol.md over a WebSocket and real WebRTC over UDP.
 //!
 //! [`spawn`] starts a bot as one tokio task and returns a [`BotHandle`] to read its stats, make
-//! it act (any client message, a raised hand, a chat line, a change of audio level) and make it
-//! leave. What the task does is in `driver`.
+//! it act (any client message, a raised hand, a chat line, a change of audio level), make it
+//! leave and come back ([`Churn`]) and make it leave for good. What the task does is in
+//! `driver`.
 
 use std::io;
 use std::net::{IpAddr, Ipv4Addr};
@@ -73,11 +74,27 @@ impl BotConfig {
     }
 }
 
+/// How a bot leaves and comes back ([`BotHandle::churn`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Churn {
+    /// A network drop: the WebSocket closes without `leave` while both media connections go
+    /// on; after the pause the bot connects again and sends `resume` (not `fresh`). If the
+    /// server answers `resume_failed`, it sends `join` with its session and starts new media
+    /// connections as the new participant it then is.
+    Resume,
+    /// Leaving and coming back: `leave`, both media connections closed, and after the pause a
+    /// `join` with its session, as a new participant with new connections.
+    Rejoin,
+}
+
 /// Why a bot stopped before it was told to leave. `Display` says what failed, `source()` why;
 /// [`BotError::chain`] gives both in one line.
 ///
 /// A failed WebRTC connection (ICE, DTLS, SRTP) is not among these: the bot stays in the room,
-/// as a browser would, and notes it in [`BotStats::errors`]. An SDP it cannot accept is.
+/// as a browser would, and notes it in [`BotStats::errors`]. Nor is a subscribe offer it cannot
+/// apply: it answers `subscribe_failed`, as the protocol asks, and counts it in
+/// [`BotStats::renegotiations_failed`]. A publish answer it cannot parse is.
 #[derive(Debug, thiserror::Error)]
 pub enum BotError {
     /// The WebSocket handshake failed.
@@ -162,6 +179,13 @@ pub(crate) enum Command {
     LastMessage(String, oneshot::Sender<Option<Value>>),
     /// Put this audio level (dBov) into the frames from now on.
     AudioLevel(i8),
+    /// Leave and come back after the pause; answer whether the bot set out to (`None`: nobody
+    /// waits for the answer).
+    Churn {
+        how: Churn,
+        pause: Duration,
+        reply: Option<oneshot::Sender<bool>>,
+    },
     /// Leave the room and end.
     Leave,
 }
@@ -239,6 +263,34 @@ impl BotHandle {
     pub async fn set_audio_level(&self, level_dbov: i8) -> bool {
         let cmd = Command::AudioLevel(level_dbov);
         self.commands.send(cmd).await.is_ok()
+    }
+
+    /// Makes the bot leave and come back after `pause` ([`Churn`]). True once it has set out;
+    /// false if it cannot now (not joined yet, still away from an earlier churn, not on
+    /// Aula) or has ended. How it went shows in [`BotStats::churns`].
+    pub async fn churn(&self, how: Churn, pause: Duration) -> bool {
+        let (tx, rx) = oneshot::channel();
+        let reply = Some(tx);
+        if self
+            .commands
+            .send(Command::Churn { how, pause, reply })
+            .await
+            .is_err()
+        {
+            return false;
+        }
+        rx.await.unwrap_or(false)
+    }
+
+    /// [`BotHandle::churn`] without waiting: false only if the command could not be queued.
+    /// A bot that cannot set out counts it in [`BotStats::churns_refused`].
+    pub fn start_churn(&self, how: Churn, pause: Duration) -> bool {
+        let cmd = Command::Churn {
+            how,
+            pause,
+            reply: None,
+        };
+        self.commands.try_send(cmd).is_ok()
     }
 
     /// Whether the bot's task has ended (it failed, or left).

@@ -9,11 +9,13 @@
 //! remote participant. Audio frames carry an audio level (the `ssrc-audio-level` extension), so
 //! the server's active-speaker detection sees them talk. A bot joins with the host or the
 //! participant link, waits in the lobby if the room has one, and, once joined, asks with
-//! `media_state` for what it publishes to be forwarded (class participants join muted).
-//! [`scenario`] runs many bots in the shapes a school uses (class, lecture, meeting, surge) in
-//! rooms without a lobby, and [`report`] summarizes what they and the server did. Tests drive
-//! single bots through their [`BotHandle`] (any client message, hands, chat, the last message
-//! of a type) and read what they saw in [`BotStats`] (speakers, lobby, own state).
+//! `media_state` for what it publishes to be forwarded (class participants join muted). It can
+//! leave and come back ([`Churn`]): resume after a dropped socket with its media connections
+//! kept, or rejoin as a new participant. [`scenario`] runs many bots in the shapes a school
+//! uses (class, lecture, meeting, surge, and churn: people coming and going) in rooms without
+//! a lobby, and [`report`] summarizes what they and the server did. Tests drive single bots
+//! through their [`BotHandle`] (any client message, hands, chat, the last message of a type,
+//! churn) and read what they saw in [`BotStats`] (speakers, lobby, own state, churns, gaps).
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), aula_loadtest::http::HttpError> {
@@ -33,11 +35,13 @@
 //!
 //! # Layout
 //! - `bot`: [`spawn`] a bot from a [`BotConfig`]; its [`BotHandle`] and [`BotReport`].
-//! - `driver`: the task behind a bot (one per bot): join, publish, subscribe, the run loop.
+//! - `driver`: the task behind a bot (one per bot): join, publish, subscribe, the run loop,
+//!   resume and rejoin.
 //! - `peer`: one WebRTC connection, a UDP socket and its str0m `Rtc`, drained as str0m asks.
 //! - `publish`: the publish offer and the frame clock that writes synthetic media.
 //! - [`media`]: the synthetic frame generators and the send stamp (pure).
 //! - [`stats`]: what a bot measured.
+//! - [`gaps`]: silences per received stream, and which churn a silence overlapped (pure).
 //! - [`protocol`]: the client's view of the wire messages.
 //! - `signal`: the WebSocket that carries them.
 //! - `signaling`: the driver's one interface to either server, Aula's protocol or Janus's.
@@ -47,13 +51,16 @@
 //! - [`target`]: which server ([`target::Target`]) and how to make a room on it.
 //! - [`http`]: `POST /api/rooms` with its options (kind, lobby) and server URLs.
 //! - [`scenario`]: scenario specs, their bot plans, and [`scenario::run`].
+//! - [`churn`]: the churn scenario's schedule of leavings and returns, and its report section.
 //! - [`report`]: the summary of a run and its verdict; [`table`] prints it.
 //! - [`server`]: the server under test: `/metrics`, and starting an `aula` binary.
 //! - [`procstat`]: CPU and RSS of a process from `/proc`.
 
 mod bot;
+pub mod churn;
 pub mod compare;
 mod driver;
+pub mod gaps;
 pub mod http;
 mod janus;
 pub mod media;
@@ -71,5 +78,5 @@ pub mod stats;
 pub mod table;
 pub mod target;
 
-pub use bot::{BotConfig, BotError, BotHandle, BotReport, spawn};
+pub use bot::{BotConfig, BotError, BotHandle, BotReport, Churn, spawn};
 pub use stats::BotStats;

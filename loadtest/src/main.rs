@@ -1,11 +1,13 @@
 //! `aula-loadtest`: run a scenario of bots against an Aula server and report how it held up.
 //!
-//! Subcommands `class`, `lecture`, `meeting`, `surge` (see `--help` of each). The report is a
+//! Subcommands `class`, `lecture`, `meeting`, `surge`, `churn` (see `--help` of each). The report is a
 //! table on stdout ending in a `VERDICT:` line, and the same as JSON with `--json FILE`; a
 //! progress line goes to stderr every second.
 //!
-//! Exit codes: 0 when every bot joined and got media from every publisher, 1 when not, 2 when
-//! the run could not start (bad flags, server unreachable, room not created).
+//! Exit codes: 0 when every bot joined and got media from every publisher (and, for churn, no
+//! renegotiation failed and no stayer lost media for over a second through someone else's
+//! churn), 1 when not, 2 when the run could not start (bad flags, server unreachable, room not
+//! created).
 
 use std::net::IpAddr;
 use std::path::PathBuf;
@@ -13,6 +15,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Context;
+use aula_loadtest::churn::ChurnSpec;
 use aula_loadtest::http::ServerUrl;
 use aula_loadtest::scenario::{self, Kind, Media, Scenario};
 use aula_loadtest::server::{ServerUnderTest, StartedServer};
@@ -100,6 +103,32 @@ enum ScenarioCommand {
         #[command(flatten)]
         media: ClassMedia,
     },
+    /// R class rooms of N bots that leave and come back, teachers included (resume, rejoin).
+    ///
+    /// At seeded random times for the whole --duration (default 73s: a 5 s warm-up, a minute
+    /// of churn, 8 s to settle), a random bot either drops its socket and resumes, keeping its
+    /// media connections, or leaves and joins anew. Reports resumes, rejoins, failed
+    /// renegotiations and the stayers' longest media gaps.
+    Churn {
+        #[command(flatten)]
+        common: Common,
+        /// Rooms.
+        #[arg(long, default_value_t = 5)]
+        rooms: usize,
+        /// Bots per room; the first joins with the host link.
+        #[arg(long, default_value_t = 10)]
+        participants: usize,
+        /// Churn events per room per minute, each a random bot leaving and coming back; 0
+        /// measures the stayers' gaps without churn, as a baseline.
+        #[arg(long, default_value_t = 10.0)]
+        churn_per_min: f64,
+        /// The share of events that resume (socket dropped, media kept); the rest leave and
+        /// join anew.
+        #[arg(long, default_value_t = 0.5)]
+        resume_share: f64,
+        #[command(flatten)]
+        media: ClassMedia,
+    },
 }
 
 #[derive(Args)]
@@ -116,9 +145,10 @@ struct Common {
     /// Start this `aula` binary on free loopback ports, measure it, stop it (ignores --server).
     #[arg(long, value_name = "PATH_TO_AULA")]
     start_server: Option<PathBuf>,
-    /// How long to stay after the last bot started (e.g. 10s, 500ms, 2m).
-    #[arg(long, default_value = "10s", value_parser = parse_duration)]
-    duration: Duration,
+    /// How long to stay after the last bot started (e.g. 10s, 500ms, 2m) [default: 10s; churn:
+    /// 73s].
+    #[arg(long, value_parser = parse_duration)]
+    duration: Option<Duration>,
     /// Seeds join times and frame sizes.
     #[arg(long, default_value_t = 1)]
     seed: u64,
@@ -210,9 +240,26 @@ fn scenario(command: ScenarioCommand) -> (Scenario, Common) {
             media.apply(&mut spec);
             (spec, common)
         }
+        ScenarioCommand::Churn {
+            common,
+            rooms,
+            participants,
+            churn_per_min,
+            resume_share,
+            media,
+        } => {
+            let mut spec = Scenario::new(Kind::Churn);
+            (spec.rooms, spec.participants) = (rooms, participants);
+            spec.churn = ChurnSpec {
+                per_min: churn_per_min,
+                resume_share,
+            };
+            media.apply(&mut spec);
+            (spec, common)
+        }
     };
     let mut spec = spec;
-    spec.duration = common.duration;
+    spec.duration = common.duration.unwrap_or(spec.duration);
     spec.seed = common.seed;
     spec.join_timeout = common.join_timeout;
     spec.local_ip = common.local_ip;
@@ -399,11 +446,56 @@ mod tests {
     }
 
     #[test]
+    fn churn_flags_become_a_churn_scenario() {
+        let cli = Cli::try_parse_from([
+            "t",
+            "churn",
+            "--rooms",
+            "2",
+            "--participants",
+            "4",
+            "--churn-per-min",
+            "30",
+            "--resume-share",
+            "0.25",
+            "--duration",
+            "20s",
+        ])
+        .expect("valid flags");
+        let Command::Scenario(command) = cli.command else {
+            panic!("a scenario")
+        };
+        let (spec, _) = scenario(command);
+        assert_eq!(spec.kind, Kind::Churn);
+        assert_eq!(spec.room_sizes(), [4, 4]);
+        assert_eq!((spec.churn.per_min, spec.churn.resume_share), (30.0, 0.25));
+        assert_eq!(spec.duration, Duration::from_secs(20));
+        assert!(spec.validate().is_ok());
+        let cli = Cli::try_parse_from(["t", "churn"]).expect("valid flags");
+        let Command::Scenario(command) = cli.command else {
+            panic!("a scenario")
+        };
+        let (spec, _) = scenario(command);
+        assert_eq!(spec.room_sizes(), [10; 5]);
+        assert!(spec.validate().is_ok(), "the defaults run");
+        let cli = Cli::try_parse_from(["t", "churn", "--duration", "10s"]).expect("valid flags");
+        let Command::Scenario(command) = cli.command else {
+            panic!("a scenario")
+        };
+        let (short, _) = scenario(command);
+        assert!(
+            short.validate().is_err(),
+            "no room for warm-up and cool-down"
+        );
+    }
+
+    #[test]
     fn wrong_flags_are_refused() {
         assert!(Cli::try_parse_from(["t", "class", "--students-video", "maybe"]).is_err());
         assert!(Cli::try_parse_from(["t", "lecture", "--rooms", "2"]).is_err());
         assert!(Cli::try_parse_from(["t", "meeting", "--duration", "5h"]).is_err());
         let both = ["t", "class", "--server-pid", "1", "--start-server", "/x"];
         assert!(Cli::try_parse_from(both).is_err());
+        assert!(Cli::try_parse_from(["t", "churn", "--churn-per-min", "often"]).is_err());
     }
 }

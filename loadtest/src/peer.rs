@@ -18,6 +18,14 @@ use tokio::net::UdpSocket;
 
 use crate::protocol::Pc;
 
+/// Kernel receive buffer asked for each socket (Linux caps it at net.core.rmem_max). A
+/// subscriber in a class receives about 3 Mbit/s; the default 208 KiB holds half a second of
+/// that, and bots share their machine's cores with the server (and, on the reference machine,
+/// with other work), so a loadtest descheduled for longer lost datagrams in its own kernel
+/// buffers (`RcvbufErrors`), which the report then showed as the server's loss and gaps. 4 MiB
+/// holds several seconds, kernel overhead per datagram included.
+const RECV_BUFFER: usize = 4 * 1024 * 1024;
+
 /// A UDP socket with the `Rtc` that owns its traffic.
 pub(crate) struct Peer {
     pc: Pc,
@@ -33,9 +41,11 @@ pub(crate) struct Peer {
 }
 
 impl Peer {
-    /// Binds a socket on `ip`, any port.
+    /// Binds a socket on `ip`, any port, with a receive buffer of [`RECV_BUFFER`].
     pub async fn bind(pc: Pc, ip: IpAddr) -> io::Result<Peer> {
         let socket = UdpSocket::bind(SocketAddr::new(ip, 0)).await?;
+        // Best effort: a smaller buffer works too, with drops when the loadtest stalls.
+        let _ = socket2::SockRef::from(&socket).set_recv_buffer_size(RECV_BUFFER);
         let local = socket.local_addr()?;
         Ok(Peer {
             pc,

@@ -1,4 +1,6 @@
-//! CPU time and memory of a process, from Linux's `/proc/PID/stat` and `/proc/PID/status`.
+//! CPU time and memory of a process, from Linux's `/proc/PID/stat` and `/proc/PID/status`, and
+//! the whole machine's CPU time, from `/proc/stat`: on a machine shared with other work, what
+//! the others took is part of every figure.
 //!
 //! Parsing is separate from reading, so the parsers are tested on fixed text. CPU time is
 //! counted in clock ticks of `USER_HZ`, which is 100 on every Linux architecture Aula runs on
@@ -66,6 +68,50 @@ pub fn parse_rss(status: &str) -> Option<u64> {
     Some(kib * 1024)
 }
 
+/// The whole machine's CPU time, all cores together.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MachineSample {
+    /// Time the cores spent on anything but idling (and waiting for I/O).
+    pub busy: Duration,
+    /// All their time.
+    pub total: Duration,
+}
+
+impl MachineSample {
+    /// Reads `/proc/stat` now; `None` where it is not Linux's.
+    pub fn now() -> Option<MachineSample> {
+        parse_machine(&std::fs::read_to_string("/proc/stat").ok()?)
+    }
+
+    /// The share of the machine that was busy between `earlier` and this, 0 to 1.
+    pub fn busy_since(&self, earlier: &MachineSample) -> Option<f64> {
+        let total = self.total.checked_sub(earlier.total)?;
+        let busy = self.busy.checked_sub(earlier.busy)?;
+        (!total.is_zero()).then(|| busy.as_secs_f64() / total.as_secs_f64())
+    }
+}
+
+/// The `cpu` line of `/proc/stat`: user, nice, system, idle, iowait, irq, softirq, steal (guest
+/// time is already in user).
+pub fn parse_machine(stat: &str) -> Option<MachineSample> {
+    let line = stat.lines().find(|l| l.starts_with("cpu "))?;
+    let ticks: Vec<u64> = line
+        .split_whitespace()
+        .skip(1)
+        .take(8)
+        .map(|t| t.parse().ok())
+        .collect::<Option<_>>()?;
+    let [user, nice, system, idle, iowait, irq, softirq, steal] = ticks[..] else {
+        return None;
+    };
+    let busy = user + nice + system + irq + softirq + steal;
+    let to_duration = |t: u64| Duration::from_millis(t * 1000 / TICKS_PER_SEC);
+    Some(MachineSample {
+        busy: to_duration(busy),
+        total: to_duration(busy + idle + iowait),
+    })
+}
+
 /// CPU use between two samples, in percent of one core.
 pub fn cpu_percent(from: &ProcSample, to: &ProcSample, wall: Duration) -> f64 {
     let cpu = to.cpu.saturating_sub(from.cpu);
@@ -93,6 +139,22 @@ mod tests {
         let status = "Name:\taula\nVmPeak:\t  99 kB\nVmRSS:\t   14336 kB\nThreads:\t5\n";
         assert_eq!(parse_rss(status), Some(14336 * 1024));
         assert_eq!(parse_rss("Name:\tx\n"), None);
+    }
+
+    #[test]
+    fn machine_time_comes_from_the_cpu_line() {
+        let stat = "cpu  100 5 45 800 50 0 0 0 0 0\ncpu0 50 2 20 400 25 0 0 0 0 0\n";
+        let m = parse_machine(stat).expect("a cpu line");
+        assert_eq!(m.busy, Duration::from_millis(1500));
+        assert_eq!(m.total, Duration::from_millis(10_000));
+        let later = MachineSample {
+            busy: m.busy + Duration::from_millis(1500),
+            total: m.total + Duration::from_secs(2),
+        };
+        assert_eq!(later.busy_since(&m), Some(0.75));
+        assert_eq!(parse_machine("cpu0 1 2 3\n"), None);
+        assert_eq!(parse_machine("cpu  1 2 3\n"), None);
+        assert!(MachineSample::now().is_some(), "linux /proc/stat");
     }
 
     #[test]

@@ -71,6 +71,18 @@ pub enum ClientMsg<'a> {
         #[serde(skip_serializing_if = "Option::is_none")]
         session: Option<&'a str>,
     },
+    /// Instead of `join`, first on a new socket: take the place of this participant's earlier
+    /// socket (its media connections go on).
+    Resume {
+        /// Always [`PROTOCOL_VERSION`].
+        v: u32,
+        /// Room id.
+        room: &'a str,
+        /// The `resume` of the latest `joined`.
+        token: &'a str,
+        /// True when the client has none of the earlier socket's media connections.
+        fresh: bool,
+    },
     /// An offer for the publish connection.
     Publish {
         /// SDP offer.
@@ -82,6 +94,17 @@ pub enum ClientMsg<'a> {
     SubscribeAnswer {
         /// SDP answer.
         sdp: String,
+    },
+    /// The client could not apply the latest `subscribe_offer`; the server offers a new
+    /// subscribe connection (`reset`).
+    SubscribeFailed {
+        /// Why, for the server's log; at most 200 characters.
+        reason: String,
+    },
+    /// Asks for an ICE restart of the subscribe connection (`pc` is always `subscribe`).
+    IceRestart {
+        /// The connection.
+        pc: Pc,
     },
     /// A trickled ICE candidate of the client.
     Candidate {
@@ -113,7 +136,11 @@ pub enum ClientMsg<'a> {
         text: &'a str,
     },
     /// Leave the room; the server closes the socket.
-    Leave,
+    Leave {
+        /// The page is unloading and may come back within the server's unload grace.
+        #[serde(skip_serializing_if = "std::ops::Not::not")]
+        may_return: bool,
+    },
 }
 
 /// The host role, as `role` says it.
@@ -144,6 +171,13 @@ pub struct Participant {
     /// The hand's place key while raised (the queue is the raised hands sorted by it).
     #[serde(default)]
     pub hand: Option<u64>,
+    /// How well its connections carry media: `good`, `poor` or `lost`; `None` from a server
+    /// that does not rate them. Text, not an enum, so a rating added later parses too.
+    #[serde(default)]
+    pub quality: Option<String>,
+    /// Its socket is gone and the server waits for it to resume.
+    #[serde(default)]
+    pub reconnecting: bool,
 }
 
 /// One entry of a host's waiting list.
@@ -224,6 +258,10 @@ pub struct SubscribeTrack {
 }
 
 /// Messages the server sends.
+#[allow(
+    clippy::large_enum_variant,
+    reason = "a message lives only from its parse to `signal::Incoming`, which boxes it"
+)]
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ServerMsg {
@@ -246,6 +284,15 @@ pub enum ServerMsg {
         /// To rejoin with.
         #[serde(default)]
         session: Option<String>,
+        /// This participant's resume token (never logged).
+        #[serde(default)]
+        resume: Option<String>,
+        /// How long the server keeps the seat for a resume, seconds.
+        #[serde(default)]
+        resume_grace_secs: Option<u64>,
+        /// This `joined` answers a `resume`: same participant, same media connections.
+        #[serde(default)]
+        resumed: bool,
         /// The room's settings.
         #[serde(default)]
         settings: Settings,
@@ -341,6 +388,9 @@ pub enum ServerMsg {
         /// The active m-lines and whose media each carries.
         #[serde(default)]
         tracks: Vec<SubscribeTrack>,
+        /// The server started a new subscribe connection: answer on a new one.
+        #[serde(default)]
+        reset: bool,
     },
     /// Something went wrong.
     Error {
@@ -435,10 +485,12 @@ mod tests {
         };
         let want = json!({"type": "candidate", "pc": "subscribe", "candidate": ""});
         assert_eq!(serde_json::to_value(&msg).expect("serializes"), want);
-        let want = json!({"type": "leave"});
+        let leave = |may_return| ClientMsg::Leave { may_return };
+        let value = |msg| serde_json::to_value(msg).expect("serializes");
+        assert_eq!(value(leave(false)), json!({"type": "leave"}));
         assert_eq!(
-            serde_json::to_value(ClientMsg::Leave).expect("serializes"),
-            want
+            value(leave(true)),
+            json!({"type": "leave", "may_return": true})
         );
     }
 
@@ -525,5 +577,69 @@ mod tests {
         let msg: ServerMsg =
             serde_json::from_str(r#"{"type": "participant_left", "id": "p2"}"#).expect("parses");
         assert_eq!(msg, ServerMsg::ParticipantLeft { id: "p2".into() });
+    }
+
+    #[test]
+    fn issue_8_client_messages_serialize_as_documented() {
+        let resume = ClientMsg::Resume {
+            v: PROTOCOL_VERSION,
+            room: "r8f3k2c9q4",
+            token: "4f0e",
+            fresh: false,
+        };
+        let want = json!({"type": "resume", "v": 1, "room": "r8f3k2c9q4", "token": "4f0e", "fresh": false});
+        assert_eq!(serde_json::to_value(&resume).expect("serializes"), want);
+        let failed = ClientMsg::SubscribeFailed {
+            reason: "m-lines".into(),
+        };
+        let want = json!({"type": "subscribe_failed", "reason": "m-lines"});
+        assert_eq!(serde_json::to_value(&failed).expect("serializes"), want);
+        let restart = ClientMsg::IceRestart { pc: Pc::Subscribe };
+        let want = json!({"type": "ice_restart", "pc": "subscribe"});
+        assert_eq!(serde_json::to_value(&restart).expect("serializes"), want);
+    }
+
+    #[test]
+    fn issue_8_server_messages_parse_as_documented() {
+        let text = r#"{"type": "joined", "v": 1,
+            "you": {"id": "p1", "name": "Anna", "role": "participant", "audio": false, "video": true, "screen": false, "hand": null,
+                    "quality": "good", "reconnecting": false},
+            "room": {"id": "r8f3k2c9q4", "title": "7b Mathe", "kind": "class"},
+            "session": "77ab", "resume": "4f0e", "resume_grace_secs": 30, "resumed": true,
+            "participants": [{"id": "p0", "name": "Frau Weber", "role": "host", "audio": true, "video": true, "screen": false,
+                              "hand": null, "quality": "poor", "reconnecting": true}]}"#;
+        let ServerMsg::Joined {
+            you,
+            resume,
+            resume_grace_secs,
+            resumed,
+            participants,
+            ..
+        } = serde_json::from_str(text).expect("parses")
+        else {
+            panic!("not joined");
+        };
+        assert_eq!(you.quality.as_deref(), Some("good"));
+        assert_eq!(
+            (resume.as_deref(), resume_grace_secs, resumed),
+            (Some("4f0e"), Some(30), true)
+        );
+        assert!(participants[0].reconnecting);
+        assert_eq!(participants[0].quality.as_deref(), Some("poor"));
+
+        let text = r#"{"type": "subscribe_offer", "sdp": "v=0", "reset": true, "tracks": []}"#;
+        let msg: ServerMsg = serde_json::from_str(text).expect("parses");
+        assert!(matches!(msg, ServerMsg::SubscribeOffer { reset: true, .. }));
+        let text = r#"{"type": "error", "code": "resume_failed", "message": "too late"}"#;
+        let msg: ServerMsg = serde_json::from_str(text).expect("parses");
+        assert!(matches!(msg, ServerMsg::Error { code, .. } if code == "resume_failed"));
+        // A later quality rating is text like the others.
+        let text =
+            r#"{"type": "participant_updated", "participant": {"id": "p2", "quality": "superb"}}"#;
+        let msg: ServerMsg = serde_json::from_str(text).expect("parses");
+        assert!(matches!(msg, ServerMsg::ParticipantUpdated { .. }));
+        let text = r#"{"type": "admit_failed", "reason": "room_full"}"#;
+        let msg: ServerMsg = serde_json::from_str(text).expect("parses");
+        assert_eq!(msg, ServerMsg::Unknown);
     }
 }

@@ -1,6 +1,7 @@
 //! What a run found: join phases, failures by cause, media quality per subscriber, the server's
-//! CPU, memory and packet rate, and the loadtest's own CPU, summarized in a [`Report`] that
-//! prints as a table and serializes to the same fields in JSON, ending in a verdict.
+//! CPU, memory and packet rate, the loadtest's own CPU, and for a churn run its own section
+//! ([`ChurnReport`]), summarized in a [`Report`] that prints as a table and serializes to the
+//! same fields in JSON, ending in a verdict.
 //!
 //! Pure: it summarizes the bots' final stats and the per-second samples a run collected.
 
@@ -10,7 +11,8 @@ use std::time::Duration;
 use serde::Serialize;
 use tokio_tungstenite::tungstenite;
 
-use crate::procstat::{ProcSample, cpu_percent};
+use crate::churn::ChurnReport;
+use crate::procstat::{MachineSample, ProcSample, cpu_percent};
 use crate::scenario::{BotPlan, Kind, Scenario};
 use crate::server::{Metrics, ServerUnderTest};
 use crate::stats::{BotStats, DelayStats};
@@ -29,6 +31,8 @@ pub struct Sample {
     pub server: Option<ProcSample>,
     /// This process.
     pub loadtest: Option<ProcSample>,
+    /// The whole machine.
+    pub machine: Option<MachineSample>,
     /// The server's counters, if it has `/metrics`.
     pub metrics: Option<Metrics>,
     /// Bots started.
@@ -135,7 +139,8 @@ pub struct MediaReport {
     pub pairs: usize,
     /// Of those, pairs where a track of the publisher never arrived.
     pub pairs_without_media: usize,
-    /// Received bitrate per subscriber, kbit/s, from its first frame to the end.
+    /// Received bitrate per subscriber, kbit/s, from its first frame (or its latest join) to
+    /// the end.
     pub bitrate_kbps: Dist,
     /// Frames missing per subscriber (gaps in the senders' frame numbers), percent.
     pub loss_percent: Dist,
@@ -206,6 +211,10 @@ pub struct LoadtestReport {
     pub cpu_percent_per_bot: Option<f64>,
     /// RSS at the end, MiB.
     pub rss_mib: Option<f64>,
+    /// CPU every other process on the machine used over the same window, percent of one core:
+    /// the machine's busy time less the server's and this process's. On a shared machine, what
+    /// the figures above competed with.
+    pub others_cpu_percent: Option<f64>,
 }
 
 /// Which scenario ran.
@@ -251,6 +260,9 @@ pub struct Report {
     pub server: ServerReport,
     /// This process.
     pub loadtest: LoadtestReport,
+    /// Leavings and returns, and what the stayers saw meanwhile (churn runs only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub churn: Option<ChurnReport>,
     /// The verdict.
     pub verdict: Verdict,
 }
@@ -295,12 +307,13 @@ struct Joined<'a> {
 }
 
 impl Report {
-    /// Summarizes a run.
+    /// Summarizes a run; `churn` is the churn section, built from the same outcomes.
     pub fn build(
         spec: &Scenario,
         server: &ServerUnderTest,
         outcomes: &[Outcome],
         samples: &[Sample],
+        churn: Option<ChurnReport>,
     ) -> Report {
         let end = samples.last().map_or(Duration::ZERO, |s| s.at);
         let joined: Vec<Joined> = outcomes
@@ -355,6 +368,7 @@ impl Report {
             media: media.finish(),
             server: server_report,
             loadtest,
+            churn,
             verdict: Verdict {
                 ok: false,
                 line: String::new(),
@@ -365,12 +379,19 @@ impl Report {
     }
 
     /// Fails the run above [`MAX_LOSS_PERCENT`] too: everyone joined and got something is
-    /// not a lesson that worked if a tenth of the picture is missing.
+    /// not a lesson that worked if a tenth of the picture is missing. A churn run also fails
+    /// on what [`ChurnReport::failures`] names.
     fn judge(&self) -> Verdict {
         let failed: usize = self.failures.values().sum();
         let server_gone = self.server.alive_at_end == Some(false);
         let lossy = self.media.loss_percent_total > MAX_LOSS_PERCENT;
-        let ok = failed == 0 && !server_gone && !lossy && self.joins.joined == self.joins.planned;
+        let churn_failures = self.churn.as_ref().map(ChurnReport::failures);
+        let churned = churn_failures.as_ref().is_none_or(Vec::is_empty);
+        let ok = failed == 0
+            && !server_gone
+            && !lossy
+            && churned
+            && self.joins.joined == self.joins.planned;
         let join = self
             .joins
             .first_media_ms
@@ -393,7 +414,13 @@ impl Report {
             "{}/{} joined, {join}, loss {:.2} %, {cpu}",
             self.joins.joined, self.joins.planned, self.media.loss_percent_total
         );
+        if let Some(churn) = &self.churn {
+            line.push_str(&format!("; {}", churn.summary()));
+        }
         if !ok {
+            for failure in churn_failures.into_iter().flatten() {
+                line.push_str(&format!("; {failure}"));
+            }
             let causes: Vec<String> = self
                 .failures
                 .iter()
@@ -548,9 +575,9 @@ fn record_media(s: &BotStats, publishers: &[&Joined], end: Duration, acc: &mut M
         without += usize::from(!ok);
     }
     acc.pairs_without_media += without;
-    let window = s
-        .first_media
-        .map_or(Duration::ZERO, |f| end.saturating_sub(f));
+    // A bot that rejoined counts its remotes' bytes from its latest join.
+    let from = s.first_media.max(s.presences.last().map(|p| p.joined));
+    let window = from.map_or(Duration::ZERO, |f| end.saturating_sub(f));
     if !window.is_zero() {
         acc.bitrate
             .push(bytes as f64 * 8.0 / window.as_secs_f64() / 1e3);
@@ -695,5 +722,19 @@ fn loadtest_report(spec: &Scenario, samples: &[Sample], bots: usize) -> Loadtest
             .last()
             .and_then(|s| s.loadtest)
             .map(|s| mib(s.rss_bytes)),
+        others_cpu_percent: w.first().zip(w.last()).and_then(|(a, b)| others_cpu(a, b)),
     }
+}
+
+/// What every process but the server and this one used between two samples, percent of one
+/// core; `None` without the machine's and this process's readings. A server in this very
+/// process (the tests') is counted twice, which makes the figure too low there.
+fn others_cpu(a: &Sample, b: &Sample) -> Option<f64> {
+    let wall = b.at.checked_sub(a.at).filter(|w| !w.is_zero())?;
+    let busy = b.machine?.busy.saturating_sub(a.machine?.busy);
+    let ours = |s: &Sample| {
+        s.server.map_or(Duration::ZERO, |p| p.cpu) + s.loadtest.map_or(Duration::ZERO, |p| p.cpu)
+    };
+    let others = busy.saturating_sub(ours(b).saturating_sub(ours(a)));
+    Some(others.as_secs_f64() / wall.as_secs_f64() * 100.0)
 }

@@ -9,7 +9,8 @@
 //! ```
 //!
 //! It creates the rooms (in one place, [`create_room`]), starts the bots on the schedule of
-//! [`plan`], samples the server every second (CPU and RSS from `/proc/PID`, counters from
+//! [`plan`], in a churn run sends them away and back on the schedule of [`churn::schedule`],
+//! samples the server every second (CPU and RSS from `/proc/PID`, counters from
 //! `GET /metrics`, or the bots' received datagrams when the server has no metrics), prints a
 //! progress line to stderr if asked, makes every bot leave, and summarizes it all in a
 //! [`Report`]. Every run ends by itself: ramp + duration + at most [`LEAVE_TIMEOUT`].
@@ -20,11 +21,12 @@ use std::time::{Duration, Instant};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
+use crate::churn::{self, ChurnReport, ChurnSpec, Conductor};
 use crate::http::{RoomKind, RoomOptions};
 use crate::media::{AudioConfig, VideoConfig};
 use crate::report::{Outcome, Report, Sample};
 use crate::server::{self, ServerUnderTest};
-use crate::target::{self, RoomTicket};
+use crate::target::{self, RoomTicket, Target};
 use crate::{BotConfig, BotHandle, procstat};
 
 /// Which scenario.
@@ -39,6 +41,8 @@ pub enum Kind {
     Meeting,
     /// Many participants joining class rooms within a short window, then staying.
     Surge,
+    /// Class rooms where participants, hosts included, leave and come back all the time.
+    Churn,
 }
 
 impl Kind {
@@ -46,7 +50,7 @@ impl Kind {
     pub fn room_kind(self) -> RoomKind {
         match self {
             Kind::Meeting => RoomKind::Meeting,
-            Kind::Class | Kind::Lecture | Kind::Surge => RoomKind::Class,
+            Kind::Class | Kind::Lecture | Kind::Surge | Kind::Churn => RoomKind::Class,
         }
     }
 
@@ -107,7 +111,7 @@ pub struct Scenario {
     pub rooms: usize,
     /// Students (participants besides the teacher) per room (class, lecture).
     pub students: usize,
-    /// Participants in all (meeting, surge).
+    /// Participants in all (meeting, surge); per room (churn).
     pub participants: usize,
     /// The window in which all bots start (surge); others start 20 ms apart.
     pub within: Option<Duration>,
@@ -125,6 +129,8 @@ pub struct Scenario {
     pub local_ip: IpAddr,
     /// Print a progress line to stderr every second.
     pub progress: bool,
+    /// How much churn (churn).
+    pub churn: ChurnSpec,
 }
 
 impl Scenario {
@@ -134,7 +140,7 @@ impl Scenario {
         let participant = match kind {
             Kind::Lecture => Media::NONE,
             Kind::Meeting => Media::camera(300),
-            Kind::Class | Kind::Surge => Media::camera(150),
+            Kind::Class | Kind::Surge | Kind::Churn => Media::camera(150),
         };
         let host = match kind {
             Kind::Meeting => Media::camera(300),
@@ -142,17 +148,27 @@ impl Scenario {
         };
         Scenario {
             kind,
-            rooms: if kind == Kind::Surge { 10 } else { 1 },
+            rooms: match kind {
+                Kind::Surge => 10,
+                Kind::Churn => 5,
+                _ => 1,
+            },
             students: if kind == Kind::Lecture { 200 } else { 29 },
-            participants: if kind == Kind::Meeting { 20 } else { 300 },
+            participants: match kind {
+                Kind::Meeting => 20,
+                Kind::Churn => 10,
+                _ => 300,
+            },
             within: (kind == Kind::Surge).then_some(Duration::from_secs(10)),
-            duration: Duration::from_secs(10),
+            // Churn needs its warm-up and cool-down, and a minute of churn between them.
+            duration: Duration::from_secs(if kind == Kind::Churn { 73 } else { 10 }),
             seed: 1,
             host,
             participant,
             join_timeout: Duration::from_secs(10),
             local_ip: IpAddr::V4(Ipv4Addr::LOCALHOST),
             progress: false,
+            churn: ChurnSpec::default(),
         }
     }
 
@@ -162,6 +178,7 @@ impl Scenario {
             Kind::Class => vec![1 + self.students; self.rooms],
             Kind::Lecture => vec![1 + self.students],
             Kind::Meeting => vec![self.participants],
+            Kind::Churn => vec![self.participants; self.rooms],
             Kind::Surge => (0..self.rooms)
                 .map(|r| {
                     self.participants / self.rooms + usize::from(r < self.participants % self.rooms)
@@ -190,6 +207,33 @@ impl Scenario {
         }
         if self.duration.is_zero() {
             return Err("--duration must be above 0".into());
+        }
+        if self.kind == Kind::Churn {
+            self.validate_churn()?;
+        }
+        Ok(())
+    }
+
+    fn validate_churn(&self) -> Result<(), String> {
+        let c = &self.churn;
+        if !(0.0..=churn::MAX_PER_MIN).contains(&c.per_min) {
+            return Err(format!(
+                "--churn-per-min must be from 0 to {}",
+                churn::MAX_PER_MIN
+            ));
+        }
+        if !(0.0..=1.0).contains(&c.resume_share) {
+            return Err("--resume-share must be between 0 and 1".into());
+        }
+        if self.participants < 2 {
+            return Err("churn needs at least 2 participants per room".into());
+        }
+        let ramp = plan(self).last().map_or(Duration::ZERO, |b| b.start);
+        if churn::event_window(ramp, self.duration).is_none() {
+            let least = churn::WARMUP + churn::COOLDOWN + Duration::from_secs(1);
+            return Err(format!(
+                "--duration must be at least {least:?} for churn (warm-up and cool-down)"
+            ));
         }
         Ok(())
     }
@@ -307,6 +351,10 @@ pub async fn create_room(
 /// Runs a scenario against a server and reports what happened. See the module doc.
 pub async fn run(spec: &Scenario, server: &ServerUnderTest) -> Result<Report, RunError> {
     spec.validate().map_err(RunError::Invalid)?;
+    if spec.kind == Kind::Churn && server.target != Target::Aula {
+        let why = "churn resumes sessions, which only Aula has";
+        return Err(RunError::Invalid(why.into()));
+    }
     if let Some(pid) = server.pid {
         procstat::Proc::Pid(pid)
             .sample()
@@ -335,6 +383,8 @@ struct Run<'a> {
     /// Each bot's last answered snapshot (joined, datagrams received), so a bot too busy to
     /// answer within a tick still counts with what it said before.
     seen: Vec<(bool, u64)>,
+    /// Sends bots away and back (churn).
+    conductor: Option<Conductor>,
 }
 
 impl<'a> Run<'a> {
@@ -344,15 +394,23 @@ impl<'a> Run<'a> {
         plan: &'a [BotPlan],
         rooms: Vec<RoomTicket>,
     ) -> Self {
+        let start = Instant::now();
+        let conductor = (spec.kind == Kind::Churn).then(|| {
+            let ramp = plan.last().map_or(Duration::ZERO, |b| b.start);
+            let sizes = spec.room_sizes();
+            let events = churn::schedule(&spec.churn, &sizes, ramp, spec.duration, spec.seed);
+            Conductor::new(events, plan, start, spec.seed)
+        });
         Run {
             spec,
             server,
             plan,
             rooms,
-            start: Instant::now(),
+            start,
             bots: Vec::with_capacity(plan.len()),
             samples: Vec::new(),
             seen: Vec::with_capacity(plan.len()),
+            conductor,
         }
     }
 
@@ -364,7 +422,11 @@ impl<'a> Run<'a> {
         let mut next_tick = self.start + TICK;
         while Instant::now() < end {
             let next_bot = self.plan.get(self.bots.len()).map(|b| self.start + b.start);
-            let wake = next_bot.map_or(next_tick, |b| b.min(next_tick)).min(end);
+            let next_churn = self.conductor.as_ref().and_then(Conductor::next_due);
+            let wake = [next_bot, next_churn]
+                .into_iter()
+                .flatten()
+                .fold(next_tick.min(end), Instant::min);
             tokio::time::sleep_until(wake.into()).await;
             let now = Instant::now();
             while let Some(b) = self.plan.get(self.bots.len()) {
@@ -372,6 +434,9 @@ impl<'a> Run<'a> {
                     break;
                 }
                 self.spawn_next();
+            }
+            if let Some(conductor) = &mut self.conductor {
+                conductor.fire_due(now, &self.bots);
             }
             if now >= next_tick {
                 self.sample().await;
@@ -403,7 +468,8 @@ impl<'a> Run<'a> {
 
     /// One sample of server, loadtest and bots; a progress line if asked.
     async fn sample(&mut self) {
-        let at = self.start.elapsed();
+        let asked = Instant::now();
+        let at = asked.duration_since(self.start);
         let snapshots = futures_util::future::join_all(
             self.bots
                 .iter()
@@ -418,14 +484,19 @@ impl<'a> Run<'a> {
                 .pid
                 .and_then(|p| procstat::Proc::Pid(p).sample()),
             loadtest: procstat::Proc::Myself.sample(),
+            machine: procstat::MachineSample::now(),
             metrics,
             started: self.bots.len(),
             ..Sample::default()
         };
         self.seen.resize(self.bots.len(), (false, 0));
-        for ((bot, snap), seen) in self.bots.iter().zip(snapshots).zip(&mut self.seen) {
+        let bots = self.bots.iter().zip(snapshots).zip(&mut self.seen);
+        for (i, ((bot, snap), seen)) in bots.enumerate() {
             if let Ok(Some(s)) = snap {
                 *seen = (s.id.is_some(), s.datagrams_received);
+                if let Some(conductor) = &mut self.conductor {
+                    conductor.handle_snapshot(i, &s, asked);
+                }
             } else if bot.is_finished() {
                 sample.ended += 1;
             }
@@ -457,7 +528,12 @@ impl<'a> Run<'a> {
                 report: report.ok(),
             })
             .collect::<Vec<_>>();
-        Report::build(self.spec, self.server, &outcomes, &self.samples)
+        let churn = self.conductor.map(|c| {
+            let ramp = self.plan.last().map_or(Duration::ZERO, |b| b.start);
+            let (spec, conducted) = (&self.spec.churn, c.conducted());
+            ChurnReport::build(spec, conducted, &outcomes, &self.samples, self.start, ramp)
+        });
+        Report::build(self.spec, self.server, &outcomes, &self.samples, churn)
     }
 }
 

@@ -133,6 +133,14 @@ pub struct Metrics {
     pub datagrams_out: u64,
     /// `aula_frames_forwarded_total`.
     pub frames_forwarded: u64,
+    /// `aula_renegotiations_failed_total`, where the server has it (issue 8 on).
+    pub renegotiations_failed: Option<u64>,
+    /// `aula_resumes_total`, where the server has it.
+    pub resumes: Option<u64>,
+    /// `aula_resumes_failed_total`, where the server has it.
+    pub resumes_failed: Option<u64>,
+    /// `aula_ice_restarts_total`, where the server has it.
+    pub ice_restarts: Option<u64>,
 }
 
 /// Reads `/metrics`; `None` when the server has none (not Aula) or does not answer in time.
@@ -144,7 +152,7 @@ pub async fn metrics(url: &ServerUrl, timeout: Duration) -> Option<Metrics> {
     parse_metrics(&String::from_utf8_lossy(&body))
 }
 
-/// Picks the two counters out of Prometheus text; `None` unless both are there.
+/// Picks the counters out of Prometheus text; `None` unless the two every Aula has are there.
 pub fn parse_metrics(text: &str) -> Option<Metrics> {
     let value = |name: &str| {
         text.lines()
@@ -156,6 +164,10 @@ pub fn parse_metrics(text: &str) -> Option<Metrics> {
     Some(Metrics {
         datagrams_out: value("aula_udp_datagrams_out_total")?,
         frames_forwarded: value("aula_frames_forwarded_total")?,
+        renegotiations_failed: value("aula_renegotiations_failed_total"),
+        resumes: value("aula_resumes_total"),
+        resumes_failed: value("aula_resumes_failed_total"),
+        ice_restarts: value("aula_ice_restarts_total"),
     })
 }
 
@@ -189,6 +201,11 @@ mod tests {
                     aula_frames_forwarded_total 300\n";
         let m = parse_metrics(text).expect("both there");
         assert_eq!((m.datagrams_out, m.frames_forwarded), (1200, 300));
+        assert_eq!((m.renegotiations_failed, m.resumes), (None, None));
+        let text = format!("{text}aula_renegotiations_failed_total 2\naula_resumes_total 7\n");
+        let m = parse_metrics(&text).expect("all there");
+        assert_eq!((m.renegotiations_failed, m.resumes), (Some(2), Some(7)));
+        assert_eq!(m.ice_restarts, None);
         assert_eq!(parse_metrics("aula_rooms 1\n"), None);
         assert_eq!(parse_metrics("<html>janus</html>"), None);
     }

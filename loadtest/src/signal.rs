@@ -108,7 +108,8 @@ impl Signal {
     /// Sends `leave` and waits up to `wait` for the server to close the socket, as the protocol
     /// says it will; closes it from this side if it does not. Errors no longer matter here.
     pub async fn leave(&mut self, wait: Duration) {
-        if self.send(&ClientMsg::Leave).await.is_err() {
+        let leave = ClientMsg::Leave { may_return: false };
+        if self.send(&leave).await.is_err() {
             return;
         }
         let closed = async {

@@ -19,11 +19,15 @@ use crate::target::Target;
 /// What a server told the bot, in the bot's terms.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum SignalEvent {
-    /// Admitted: this participant and everyone else in the room.
+    /// Admitted: this participant and everyone else in the room; or, with `resumed`, back on
+    /// a new socket as the same participant (Aula).
     Joined {
         you: Participant,
         participants: Vec<Participant>,
         session: Option<String>,
+        /// The token to resume with (Aula).
+        resume: Option<String>,
+        resumed: bool,
     },
     /// Waiting in the lobby (Aula), with the session to rejoin with.
     Lobby { session: Option<String> },
@@ -33,10 +37,12 @@ pub(crate) enum SignalEvent {
     Left { id: String },
     /// The answer to our publish offer.
     PublishAnswer { sdp: String },
-    /// A (re)offer of the subscribe connection and whose media each m-line carries.
+    /// A (re)offer of the subscribe connection and whose media each m-line carries; with
+    /// `reset`, of a new subscribe connection (Aula).
     SubscribeOffer {
         sdp: String,
         tracks: Vec<SubscribeTrack>,
+        reset: bool,
     },
     /// Who is talking (Aula).
     Speakers {
@@ -70,23 +76,50 @@ impl Signaling {
         let (url, name) = (&config.ws_url, &config.name);
         match config.target {
             Target::Aula => {
-                let mut signal = Signal::connect(url).await?;
+                let signal = Signal::connect(url).await?;
                 let ws_open = start.elapsed();
-                let join = ClientMsg::Join {
-                    v: crate::protocol::PROTOCOL_VERSION,
-                    room: &config.room,
-                    secret: &config.secret,
-                    name,
-                    session: config.session.as_deref(),
-                };
-                signal.send(&join).await?;
-                Ok((Signaling::Aula(signal), ws_open))
+                let mut signaling = Signaling::Aula(signal);
+                signaling.join(config).await?;
+                Ok((signaling, ws_open))
             }
             Target::Janus => {
                 let (socket, ws_open) =
                     JanusSocket::connect(url, &config.room, name, start).await?;
                 Ok((Signaling::Janus(socket), ws_open))
             }
+        }
+    }
+
+    /// Connects to Aula and asks to resume with `token` (not `fresh`: the bot keeps its media
+    /// connections); the answer comes from [`Signaling::recv`]. Janus has no resume.
+    pub async fn resume(config: &BotConfig, token: &str) -> Result<Signaling, BotError> {
+        if config.target != Target::Aula {
+            return Err(BotError::Protocol("only aula resumes".into()));
+        }
+        let mut signal = Signal::connect(&config.ws_url).await?;
+        let resume = ClientMsg::Resume {
+            v: crate::protocol::PROTOCOL_VERSION,
+            room: &config.room,
+            token,
+            fresh: false,
+        };
+        signal.send(&resume).await?;
+        Ok(Signaling::Aula(signal))
+    }
+
+    /// Sends `join` (Aula): at connect, or after `resume_failed` on the same socket. Janus
+    /// joins in its own way, at connect.
+    pub async fn join(&mut self, config: &BotConfig) -> Result<(), BotError> {
+        let join = ClientMsg::Join {
+            v: crate::protocol::PROTOCOL_VERSION,
+            room: &config.room,
+            secret: &config.secret,
+            name: &config.name,
+            session: config.session.as_deref(),
+        };
+        match self {
+            Signaling::Aula(signal) => signal.send(&join).await,
+            Signaling::Janus(_) => Err(BotError::Protocol("janus joins at connect".into())),
         }
     }
 
@@ -176,6 +209,14 @@ impl Signaling {
         }
     }
 
+    /// Tells Aula the latest subscribe offer could not be applied; Janus has no such message.
+    pub async fn subscribe_failed(&mut self, reason: String) -> Result<(), BotError> {
+        match self {
+            Signaling::Aula(signal) => signal.send(&ClientMsg::SubscribeFailed { reason }).await,
+            Signaling::Janus(_) => Ok(()),
+        }
+    }
+
     /// Leaves and closes, waiting at most `wait`. Errors no longer matter here.
     pub async fn leave(&mut self, wait: Duration) {
         match self {
@@ -193,11 +234,15 @@ fn aula_event(incoming: Incoming) -> Option<SignalEvent> {
                 you,
                 participants,
                 session,
+                resume,
+                resumed,
                 ..
             } => SignalEvent::Joined {
                 you,
                 participants,
                 session,
+                resume,
+                resumed,
             },
             ServerMsg::Lobby { session, .. } => SignalEvent::Lobby { session },
             ServerMsg::ParticipantJoined { participant }
@@ -206,8 +251,8 @@ fn aula_event(incoming: Incoming) -> Option<SignalEvent> {
             }
             ServerMsg::ParticipantLeft { id } => SignalEvent::Left { id },
             ServerMsg::PublishAnswer { sdp } => SignalEvent::PublishAnswer { sdp },
-            ServerMsg::SubscribeOffer { sdp, tracks } => {
-                SignalEvent::SubscribeOffer { sdp, tracks }
+            ServerMsg::SubscribeOffer { sdp, tracks, reset } => {
+                SignalEvent::SubscribeOffer { sdp, tracks, reset }
             }
             ServerMsg::Speakers { speaking, dominant } => {
                 SignalEvent::Speakers { speaking, dominant }

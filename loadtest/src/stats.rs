@@ -1,11 +1,14 @@
 //! What a bot measured: join timings, what it sent, and per remote participant what it received.
 //!
 //! Times are offsets from the bot's start, so a report reads "joined after 12 ms" and runs can be
-//! compared without wall clocks. Delays come from the [`Stamp`](crate::media::Stamp) in each
-//! frame and so are one-way delays, valid when sender and receiver share a clock.
+//! compared without wall clocks ([`BotStats::epoch`] puts them on a common timeline). Delays
+//! come from the [`Stamp`](crate::media::Stamp) in each frame and so are one-way delays, valid
+//! when sender and receiver share a clock.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
+use crate::bot::Churn;
+use crate::gaps::{GapLog, StreamKind};
 use crate::protocol::Participant;
 
 /// Bot-level timings and counters. Cheap to clone for a snapshot.
@@ -13,7 +16,9 @@ use crate::protocol::Participant;
 pub struct BotStats {
     /// The name the bot joined with.
     pub name: String,
-    /// The participant id from `joined`.
+    /// When the bot started: the instant every offset in these stats counts from.
+    pub epoch: Option<Instant>,
+    /// The participant id from the latest `joined` (a rejoin makes the bot a new participant).
     pub id: Option<String>,
     /// The role from `joined` (`host` or `participant`).
     pub role: Option<String>,
@@ -22,12 +27,20 @@ pub struct BotStats {
     pub you: Option<Participant>,
     /// The session from `lobby` or `joined`, to rejoin with (`BotConfig::session`).
     pub session: Option<String>,
-    /// WebSocket handshake done.
+    /// The first WebSocket handshake done.
     pub ws_open: Option<Duration>,
     /// `lobby` received: the bot waited to be admitted from then on.
     pub lobby: Option<Duration>,
-    /// `joined` received.
+    /// The first `joined` received.
     pub joined: Option<Duration>,
+    /// Each participant this bot has been, in order: its first join, and one more for each
+    /// rejoin (or resume that ended in a join).
+    pub presences: Vec<Presence>,
+    /// Each time the bot left and came back ([`BotHandle::churn`](crate::BotHandle::churn)),
+    /// in order.
+    pub churns: Vec<ChurnRecord>,
+    /// Churn commands the bot refused: not joined yet, still away, or not on Aula.
+    pub churns_refused: u32,
     /// ICE of the publish connection reached `connected`.
     pub publish_ice_connected: Option<Duration>,
     /// ICE of the subscribe connection reached `connected`.
@@ -36,13 +49,21 @@ pub struct BotStats {
     pub first_media: Option<Duration>,
     /// `subscribe_offer`s answered.
     pub subscribe_offers: u32,
+    /// Of the `subscribe_offer`s, those with `reset`: a new subscribe connection.
+    pub subscribe_resets: u32,
+    /// Negotiations that failed as this bot saw them: subscribe offers it could not apply (it
+    /// answered `subscribe_failed`), publish answers str0m refused, and `bad_sdp` errors.
+    pub renegotiations_failed: u32,
     /// What this bot published.
     pub sent: SentStats,
     /// UDP datagrams received on the subscribe connection: what the server forwarded to this
     /// bot (media, RTCP, STUN). Counts forwarded packets where a server has no metrics.
     pub datagrams_received: u64,
-    /// One entry per other participant seen, in order of first sight.
+    /// One entry per other participant seen, in order of first sight, since the latest join
+    /// (a rejoined bot starts afresh, so its frame counts stay continuous).
     pub remotes: Vec<RemoteStats>,
+    /// The silences of every stream received, per (own id, remote id, kind), never reset.
+    pub gap_logs: Vec<GapLog>,
     /// `speakers` messages received.
     pub speakers_events: u64,
     /// Who talks, loudest first, as the latest `speakers` said.
@@ -76,6 +97,59 @@ impl BotStats {
         self.remotes.len() - 1
     }
 
+    /// Index of the gap log of `remote`'s `kind` stream as received by `me`, added if new.
+    pub(crate) fn gap_log_index(&mut self, me: &str, remote: &str, kind: StreamKind) -> usize {
+        let found = self
+            .gap_logs
+            .iter()
+            .position(|l| l.me == me && l.remote == remote && l.kind == kind);
+        found.unwrap_or_else(|| {
+            self.gap_logs.push(GapLog::new(me, remote, kind));
+            self.gap_logs.len() - 1
+        })
+    }
+
+    /// Notes `joined` as participant `id` at `at`: a new presence unless it is the current one
+    /// (a resume).
+    pub(crate) fn handle_presence(&mut self, id: &str, at: Duration) {
+        if self
+            .presences
+            .last()
+            .is_some_and(|p| p.id == id && p.left.is_none())
+        {
+            return;
+        }
+        self.presences.push(Presence {
+            id: id.to_owned(),
+            joined: at,
+            left: None,
+        });
+    }
+
+    /// The current participant left (or was given up) at `at`.
+    pub(crate) fn end_presence(&mut self, at: Duration) {
+        if let Some(p) = self.presences.last_mut().filter(|p| p.left.is_none()) {
+            p.left = Some(at);
+        }
+    }
+
+    /// The churn in progress, if any: one that has not come back yet.
+    pub fn churning(&self) -> Option<&ChurnRecord> {
+        self.churns.last().filter(|c| c.back.is_none())
+    }
+
+    pub(crate) fn churn_mut(&mut self) -> Option<&mut ChurnRecord> {
+        self.churns.last_mut().filter(|c| c.back.is_none())
+    }
+
+    /// The bot is back in the lesson at `at` (`joined` after a resume; media flowing after a
+    /// join), if a churn was waiting for that.
+    pub(crate) fn handle_back(&mut self, at: Duration) {
+        if let Some(c) = self.churn_mut().filter(|c| c.joined.is_some()) {
+            c.back = Some(at);
+        }
+    }
+
     /// Records a problem, dropping it once [`MAX_ERRORS`] are kept.
     pub(crate) fn push_error(&mut self, error: String) {
         if self.errors.len() < MAX_ERRORS {
@@ -87,6 +161,54 @@ impl BotStats {
     pub fn has_media_from(&self, id: &str) -> bool {
         self.remote(id)
             .is_some_and(|r| r.audio.frames > 0 && r.video.frames > 0)
+    }
+}
+
+/// One participant a bot has been, from `joined` to leaving.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Presence {
+    /// Its participant id.
+    pub id: String,
+    /// `joined` received.
+    pub joined: Duration,
+    /// It sent `leave` (or its resume ended in a join as someone new); `None` while it stays.
+    pub left: Option<Duration>,
+}
+
+/// One time a bot left and came back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChurnRecord {
+    /// Resume (socket dropped, media kept) or rejoin (`leave`, then a new participant).
+    pub how: Churn,
+    /// The socket was dropped, or `leave` sent.
+    pub started: Duration,
+    /// After the pause, the new WebSocket began to connect.
+    pub reconnecting: Option<Duration>,
+    /// `joined` arrived on the new socket.
+    pub joined: Option<Duration>,
+    /// The server refused the resume (`resume_failed`) and the bot joined as someone new.
+    pub fell_back: bool,
+    /// Back in the lesson: `joined` for a resume; the new publish connection up (or `joined`,
+    /// for a bot that publishes nothing) for a join.
+    pub back: Option<Duration>,
+}
+
+impl ChurnRecord {
+    /// A churn that starts at `at`.
+    pub(crate) fn new(how: Churn, at: Duration) -> ChurnRecord {
+        ChurnRecord {
+            how,
+            started: at,
+            reconnecting: None,
+            joined: None,
+            fell_back: false,
+            back: None,
+        }
+    }
+
+    /// From the start of the new connection to `joined`.
+    pub fn latency(&self) -> Option<Duration> {
+        Some(self.joined?.saturating_sub(self.reconnecting?))
     }
 }
 

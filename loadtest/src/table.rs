@@ -2,6 +2,7 @@
 
 use std::fmt::Write;
 
+use crate::churn::ChurnReport;
 use crate::report::{Dist, Report};
 
 /// `12.3` or `-` when there is no value.
@@ -98,11 +99,15 @@ pub fn render(r: &Report) -> String {
     let l = &r.loadtest;
     let _ = writeln!(
         out,
-        "loadtest: CPU {} % of one core ({} % per bot), RSS {} MiB",
+        "loadtest: CPU {} % of one core ({} % per bot), RSS {} MiB; other processes: CPU {} %",
         num(l.cpu_percent, 1),
         num(l.cpu_percent_per_bot, 3),
-        num(l.rss_mib, 1)
+        num(l.rss_mib, 1),
+        num(l.others_cpu_percent, 1)
     );
+    if let Some(c) = &r.churn {
+        churn(&mut out, c);
+    }
     if !r.failures.is_empty() {
         let _ = writeln!(out, "failures:");
         for (cause, n) in &r.failures {
@@ -114,4 +119,59 @@ pub fn render(r: &Report) -> String {
     }
     let _ = writeln!(out, "{}", r.verdict.line);
     out
+}
+
+/// The churn section: events, resumes and rejoins, renegotiations, stayer gaps.
+fn churn(out: &mut String, c: &ChurnReport) {
+    let count = |v: Option<u64>| v.map_or_else(|| "-".to_owned(), |v| v.to_string());
+    let _ = writeln!(
+        out,
+        "churn ({} per room per minute, {:.0} % resumes): {} events planned, {} sent, {} skipped \
+         (room all away), {} refused",
+        c.per_room_per_min,
+        c.resume_share * 100.0,
+        c.events.planned,
+        c.events.sent,
+        c.events.skipped,
+        c.refused
+    );
+    let (r, j) = (&c.resumes, &c.rejoins);
+    let _ = writeln!(
+        out,
+        "  resumes {} ({} back, {} fell back to join); rejoins {} ({} back); server counted {} \
+         resumes, {} failed, {} ICE restarts",
+        r.started,
+        r.back,
+        r.fell_back,
+        j.started,
+        j.back,
+        count(c.server_resumes),
+        count(c.server_resumes_failed),
+        count(c.server_ice_restarts)
+    );
+    let _ = writeln!(
+        out,
+        "  failed renegotiations: server {}, bots {}; subscribe resets {}",
+        count(c.renegotiations_failed_server),
+        c.renegotiations_failed_bots,
+        c.subscribe_resets
+    );
+    header(out, "  latency");
+    dist_row(out, "resume (socket to joined)", "ms", &c.resume_ms, 0);
+    dist_row(out, "rejoin (socket to joined)", "ms", &c.rejoin_ms, 0);
+    dist_row(out, "rejoin (socket to media)", "ms", &c.rejoin_media_ms, 0);
+    header(out, &format!("  stayer gaps ({} pairs)", c.pairs));
+    dist_row(out, "longest per pair", "ms", &c.longest_gap_ms, 0);
+    let _ = writeln!(
+        out,
+        "  pairs with a gap over 1 s: {} during someone else's churn, {} with nobody churning, \
+         {} while other work held the machine ({} s of the run)",
+        c.gaps_over_1s_by_churn,
+        c.gaps_over_1s_unexplained,
+        c.gaps_over_1s_starved,
+        c.starved_s.len()
+    );
+    for g in &c.worst_gaps {
+        let _ = writeln!(out, "  e.g. {g}");
+    }
 }

@@ -52,7 +52,7 @@ pub struct RoomTicket {
 /// `options`.
 ///
 /// For Janus, `server` is the WebSocket transport's `host:port`; the room is made with the
-/// VideoRoom `create` request (VP8 and Opus only, room for [`crate::janus::MAX_PUBLISHERS`]
+/// VideoRoom `create` request (VP8 and Opus only, room for `janus::MAX_PUBLISHERS`
 /// publishers, `notify_joining` so bots that only watch are seen too) on a session that is
 /// destroyed afterwards. The room stays until Janus stops.
 pub async fn create_room(

@@ -288,6 +288,8 @@ impl Client {
             you,
             participants,
             session: None,
+            resume: None,
+            resumed: false,
         });
         self.sync_subscription();
     }
@@ -307,6 +309,8 @@ impl Client {
         self.push(SignalEvent::SubscribeOffer {
             sdp: jsep.sdp.clone(),
             tracks: subscribe_tracks(data),
+            // Janus offers a new subscription on its own handle, never a reset of one.
+            reset: false,
         });
     }
 

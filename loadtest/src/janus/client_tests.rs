@@ -78,6 +78,8 @@ fn joined() -> Client {
         you: named("11", "Anna"),
         participants: vec![named("10", "teacher"), named("13", "s")],
         session: None,
+        resume: None,
+        resumed: false,
     };
     assert_eq!(events(&mut c), vec![want]);
     c
@@ -112,7 +114,7 @@ fn joins_and_subscribes_to_existing_feeds() {
         {"type": "data", "mid": "2", "active": true}]);
     let (data, jsep) = offer("attached", streams);
     c.handle_text(&event(Some(&tx(&join)), SUB, data, jsep));
-    let [SignalEvent::SubscribeOffer { sdp, tracks }] = &events(&mut c)[..] else {
+    let [SignalEvent::SubscribeOffer { sdp, tracks, .. }] = &events(&mut c)[..] else {
         panic!("one offer");
     };
     assert_eq!(sdp, "v=0 offer");

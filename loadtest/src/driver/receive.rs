@@ -1,0 +1,69 @@
+//! Events of the subscribe connection: ICE state, and media frames, each counted for its
+//! remote participant, timed into its gap log, and answered with a keyframe request when
+//! frames went missing, as a browser's decoder would.
+
+use std::time::{Duration, Instant};
+
+use str0m::Event;
+use str0m::media::{KeyframeRequestKind, MediaData, MediaKind};
+
+use super::{Bot, is_connected};
+use str0m::IceConnectionState;
+
+/// At most one PLI per remote video track per this interval, like browsers throttle them.
+const PLI_INTERVAL: Duration = Duration::from_secs(1);
+
+impl Bot {
+    pub(super) fn handle_subscribe_event(&mut self, now: Instant, event: Event) {
+        match event {
+            Event::IceConnectionStateChange(state) => {
+                let at = now.duration_since(self.start);
+                if is_connected(state) {
+                    self.stats.subscribe_ice_connected.get_or_insert(at);
+                } else if state == IceConnectionState::Disconnected {
+                    self.stats
+                        .push_error("Subscribe connection: ice disconnected".into());
+                }
+            }
+            Event::MediaData(data) => self.handle_media(now, &data),
+            _ => {}
+        }
+    }
+
+    fn handle_media(&mut self, now: Instant, data: &MediaData) {
+        let received_us = crate::media::unix_micros(std::time::SystemTime::now());
+        let at = now.duration_since(self.start);
+        let Some(track) = self.down_tracks.iter_mut().find(|t| t.mid == data.mid) else {
+            tracing::trace!(mid = %data.mid, "media on an unmapped mid");
+            return;
+        };
+        self.stats.first_media.get_or_insert(at);
+        self.stats.gap_logs[track.log].record(at);
+        let remote = &mut self.stats.remotes[track.remote];
+        let stream = match track.kind {
+            MediaKind::Audio => &mut remote.audio,
+            MediaKind::Video => &mut remote.video,
+        };
+        let stamp = crate::media::Stamp::read_from(&data.data);
+        stream.record(
+            at,
+            data.data.len(),
+            data.is_keyframe(),
+            stamp.map(|s| s.seq),
+        );
+        if let Some(stamp) = stamp {
+            stream
+                .delay
+                .record(received_us.saturating_sub(stamp.sent_us));
+        }
+        // A gap means a lost frame; ask for a keyframe as a browser's decoder would.
+        let throttled = track.last_pli.is_some_and(|t| now < t + PLI_INTERVAL);
+        if track.kind == MediaKind::Video && !data.contiguous && !throttled {
+            track.last_pli = Some(now);
+            let mid = track.mid;
+            if let Some(mut writer) = self.subscribe.rtc().and_then(|rtc| rtc.writer(mid)) {
+                let _ = writer.request_keyframe(None, KeyframeRequestKind::Pli);
+            }
+        }
+    }
+}
