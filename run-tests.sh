@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Aula's whole test suite: Rust unit and integration tests, then the browser tests in headless
-# Chromium. On a fresh Debian machine it first installs what it needs (Chromium and Node.js
-# from Debian, playwright-core from npm). Exits non-zero if anything fails.
+# Chromium and Firefox. On a fresh Debian machine it first installs what it needs (Chromium,
+# firefox-esr, Xvfb and Node.js from Debian, playwright-core and puppeteer-core from npm).
+# Exits non-zero if anything fails. Run it as root: some browser tests change the network
+# (they are skipped otherwise).
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -9,6 +11,9 @@ as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
 missing=()
 command -v chromium >/dev/null || missing+=(chromium)
+command -v firefox-esr >/dev/null || missing+=(firefox-esr)
+# Headless Firefox has no screen to share; its screen-share test runs on a virtual display.
+command -v Xvfb >/dev/null || missing+=(xvfb)
 command -v node >/dev/null || missing+=(nodejs)
 command -v npm >/dev/null || missing+=(npm)
 if [ ${#missing[@]} -gt 0 ]; then
@@ -16,9 +21,10 @@ if [ ${#missing[@]} -gt 0 ]; then
   as_root apt-get update -qq
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
-if [ ! -d web-client/tests/node_modules/playwright-core ]; then
-  echo "== installing playwright-core (no browser download: Debian's Chromium is used)"
-  (cd web-client/tests && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error)
+if [ ! -d web-client/tests/node_modules/playwright-core ] || [ ! -d web-client/tests/node_modules/puppeteer-core ]; then
+  echo "== installing playwright-core and puppeteer-core (no browser download: Debian's browsers are used)"
+  (cd web-client/tests && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 PUPPETEER_SKIP_DOWNLOAD=1 \
+    npm ci --no-audit --no-fund --loglevel=error)
 fi
 
 echo "== cargo test"

@@ -193,6 +193,7 @@ export class Call {
     if (msg.type === 'admit_failed') entry.reason = msg.reason;
     if (msg.type === 'moderated') Object.assign(entry, { action: msg.action, by: msg.by });
     if (msg.type === 'media_state') Object.assign(entry, { audio: msg.audio, video: msg.video, screen: msg.screen });
+    if (msg.type === 'stream_unavailable') Object.assign(entry, { source: msg.source, reason: msg.reason, codec: msg.codec });
     this.log.push(entry);
     if (this.log.length > LOG_LIMIT) this.log.shift();
   }
@@ -218,6 +219,7 @@ export class Call {
       room_ended: () => this.end({ kind: 'ended', reason: msg.reason }),
       publish_answer: () => this.handlePublishAnswer(msg),
       subscribe_offer: () => this.handleSubscribeOffer(msg),
+      stream_unavailable: () => this.handleStreamUnavailable(msg),
       error: () => this.handleError(msg),
     }[msg.type];
     if (handler) handler();
@@ -358,6 +360,16 @@ export class Call {
   handleSubscribeOffer(msg) {
     this.link.settle('ice_restart');
     if (this.rtc) this.rtc.handleSubscribeOffer(msg);
+  }
+
+  /**
+   * A stream of someone else's that the server cannot forward to this browser (its codec
+   * is one we did not negotiate): the tile says so instead of staying black.
+   */
+  handleStreamUnavailable(msg) {
+    // Sound has one codec everywhere (Opus); only a picture can be missing.
+    if (!this.members.has(msg.participant) || !['camera', 'screen'].includes(msg.source)) return;
+    this.grid.setUnavailable(msg.participant, msg.source, { reason: msg.reason || 'codec', codec: msg.codec || null });
   }
 
   handleRemoteTracks(map) {

@@ -16,7 +16,8 @@ let chimes = 0;
 export function chime() {
   chimes += 1;
   try {
-    audio = audio || new AudioContext();
+    // Safari before 14.1 (iPads that cannot update further) has only the prefixed name.
+    audio = audio || new (window.AudioContext || window.webkitAudioContext)();
     if (audio.state === 'suspended') audio.resume().catch(() => {});
     const start = audio.currentTime + 0.01;
     [660, 880].forEach((freq, i) => {

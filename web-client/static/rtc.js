@@ -108,28 +108,38 @@ export class RtcSession {
 
   /**
    * Per remote participant: {videoFramesDecoded, audioPacketsReceived,
-   * screenFramesDecoded}, summed over their inbound-rtp streams on the subscribe
-   * connection (camera and screen counted apart).
+   * screenFramesDecoded, videoCodec}, summed over their inbound-rtp streams on the
+   * subscribe connection (camera and screen counted apart); `videoCodec` is the camera's
+   * codec as a MIME type ('video/VP8'), null before its first packet.
+   *
+   * Each receiver's own getStats() (the spec's stats selection algorithm) ties a stream
+   * to its m-line in every browser. Mapping the connection's whole report would need
+   * `mid` or `trackIdentifier` on inbound-rtp, fields that came late to the stats spec
+   * and that not every browser version fills.
    */
   async inboundStats() {
     const result = {};
     const pc = this.subscriber.pc;
     if (!pc) return result;
     const owners = this.subscriber.owners();
-    const midOfTrack = new Map(pc.getTransceivers().map((tr) => [tr.receiver.track.id, tr.mid]));
-    const report = await pc.getStats();
-    for (const s of report.values()) {
-      if (s.type !== 'inbound-rtp') continue;
-      const mid = s.mid ?? midOfTrack.get(s.trackIdentifier);
-      const owner = owners.get(String(mid));
-      if (!owner) continue;
+    const receiving = pc.getTransceivers().filter((tr) => tr.mid !== null && owners.has(tr.mid));
+    const reports = await Promise.all(receiving.map((tr) => tr.receiver.getStats().catch(() => new Map())));
+    receiving.forEach((tr, i) => {
+      const owner = owners.get(tr.mid);
       const entry = (result[owner.participant] ??= {
-        videoFramesDecoded: 0, audioPacketsReceived: 0, screenFramesDecoded: 0,
+        videoFramesDecoded: 0, audioPacketsReceived: 0, screenFramesDecoded: 0, videoCodec: null,
       });
-      if (s.kind === 'video' && owner.source === 'screen') entry.screenFramesDecoded += s.framesDecoded || 0;
-      else if (s.kind === 'video') entry.videoFramesDecoded += s.framesDecoded || 0;
-      if (s.kind === 'audio') entry.audioPacketsReceived += s.packetsReceived || 0;
-    }
+      for (const s of reports[i].values()) {
+        if (s.type !== 'inbound-rtp') continue;
+        if (s.kind === 'video' && owner.source === 'screen') entry.screenFramesDecoded += s.framesDecoded || 0;
+        else if (s.kind === 'video') {
+          entry.videoFramesDecoded += s.framesDecoded || 0;
+          const codec = s.codecId ? reports[i].get(s.codecId) : null;
+          if (codec && codec.mimeType) entry.videoCodec = codec.mimeType;
+        }
+        if (s.kind === 'audio') entry.audioPacketsReceived += s.packetsReceived || 0;
+      }
+    });
     return result;
   }
 

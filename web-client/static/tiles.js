@@ -13,6 +13,13 @@
 //
 // Each <video> counts the frames it presents (requestVideoFrameCallback) so the page
 // and its tests can tell "frames are being shown" from "a video element exists".
+//
+// A stream the server cannot forward to this browser (`stream_unavailable`: the sender's
+// codec is one this browser did not negotiate) marks its tile: the name stays, the
+// picture gives way to the initial and "video not available in this browser", while the
+// sound of a camera tile plays on. The mark goes when that tile gets a new stream: another
+// track on its m-line, a screen share that ends (the next one is a new stream, and the
+// server says again if it cannot be forwarded), or frames presented after all.
 
 import { icon } from './icons.js';
 import { t } from './i18n.js';
@@ -33,6 +40,12 @@ function videoElement(muted) {
   video.muted = muted;
   if (muted) video.setAttribute('muted', '');
   return video;
+}
+
+/** The video track a tile shows now, or null. */
+function videoTrackOf(tile) {
+  const stream = tile.video.srcObject;
+  return (stream && stream.getVideoTracks()[0]) || null;
 }
 
 function initial(name) {
@@ -56,8 +69,10 @@ class Tile {
     this.quality.setAttribute('aria-hidden', 'false');
     this.quality.setAttribute('role', 'img');
     this.away = el('span', 'reconnecting', t('tile.reconnecting'));
+    this.unavailable = el('p', 'unavailable');
+    this.unavailable.hidden = true;
     this.label.append(this.quality, this.mutedIcon, this.handIcon, this.nameEl, this.badge);
-    this.root.append(this.video, this.avatar, this.away, this.label);
+    this.root.append(this.video, this.avatar, this.unavailable, this.away, this.label);
     this.setQuality('good');
     this.setReconnecting(false);
     this.frames = 0;
@@ -113,6 +128,19 @@ class Tile {
     this.away.hidden = !on;
   }
 
+  /** `info` from `stream_unavailable` ({reason, codec}), or null when the stream is fine. */
+  setUnavailable(info) {
+    this.unavailable.hidden = !info;
+    if (!info) {
+      delete this.root.dataset.unavailable;
+      this.unavailable.removeAttribute('title');
+      return;
+    }
+    this.root.dataset.unavailable = info.reason || 'codec';
+    this.unavailable.textContent = t('tile.unavailable');
+    if (info.codec) this.unavailable.title = t('tile.unavailableCodec', { codec: info.codec });
+  }
+
   setMedia({ audio, video }) {
     this.root.dataset.audio = audio ? 'on' : 'off';
     this.root.dataset.video = video ? 'on' : 'off';
@@ -135,6 +163,9 @@ export class TileGrid {
     this.selfState = null;
     this.selfConnection = 'connected';
     this.screens = new Map();
+    // `${id}:${source}` -> {info, track, frames}: streams the server cannot forward to
+    // us, with the tile's track and frame count when we were told.
+    this.unavailable = new Map();
     this.roleLabel = (role) => role;
     this.firstRemoteFrameAt = null;
     this.needsSoundTap = false;
@@ -193,6 +224,8 @@ export class TileGrid {
     if (!media) {
       if (tile) tile.remove();
       this.screens.delete(owner);
+      // The share is over; the next one is a new stream.
+      this.unavailable.delete(`${owner}:screen`);
       if (tile) this.onchange();
       return;
     }
@@ -202,6 +235,7 @@ export class TileGrid {
       tile.root.dataset.screenOf = owner;
       tile.root.dataset.video = 'on';
       tile.root.dataset.audio = 'on';
+      tile.key = `${owner}:screen`;
       this.screens.set(owner, tile);
       this.container.append(tile.root);
       this.onchange();
@@ -211,6 +245,7 @@ export class TileGrid {
     tile.video.srcObject = new MediaStream([media.track]);
     tile.root.dataset.hasVideo = 'yes';
     tile.video.play().catch(() => {});
+    this.checkUnavailable(tile);
   }
 
   /** Marks the tiles of whoever is talking (`ids`); `selfId` is our own id. */
@@ -227,6 +262,7 @@ export class TileGrid {
       tile = new Tile(videoElement(false), (tl) => this.handleFrame(tl));
       tile.root.dataset.participantId = p.id;
       tile.root.dataset.hasVideo = 'no';
+      tile.key = `${p.id}:camera`;
       tile.stream = new MediaStream();
       this.tiles.set(p.id, tile);
       this.container.append(tile.root);
@@ -243,6 +279,7 @@ export class TileGrid {
     if (!tile) return;
     tile.remove();
     this.tiles.delete(id);
+    this.unavailable.delete(tile.key);
     this.setScreen(id, null);
     this.updateCount();
     this.onchange();
@@ -255,6 +292,7 @@ export class TileGrid {
     this.self = null;
     this.selfState = null;
     this.selfConnection = 'connected';
+    this.unavailable.clear();
     this.updateCount();
     this.firstRemoteFrameAt = null;
     this.needsSoundTap = false;
@@ -268,6 +306,39 @@ export class TileGrid {
 
   handleFrame(tile) {
     if (this.firstRemoteFrameAt === null) this.firstRemoteFrameAt = tile.firstFrameAt;
+    if (tile.root.dataset.unavailable) this.checkUnavailable(tile);
+  }
+
+  /**
+   * `stream_unavailable`: participant `id`'s `source` ('camera' or 'screen') cannot be
+   * shown in this browser; `info` is {reason, codec}.
+   */
+  setUnavailable(id, source, info) {
+    const tile = source === 'screen' ? this.screens.get(id) : this.tiles.get(id);
+    const key = `${id}:${source === 'screen' ? 'screen' : 'camera'}`;
+    this.unavailable.set(key, { info, track: tile ? videoTrackOf(tile) : null, frames: tile ? tile.frameCount() : 0 });
+    if (tile) tile.setUnavailable(info);
+  }
+
+  /**
+   * Keeps `tile`'s mark while it still shows the stream we were told about: a track that
+   * replaces it, or a frame presented since, is a new stream. A tile that had no track
+   * when we were told takes its first one as that stream.
+   */
+  checkUnavailable(tile) {
+    const mark = this.unavailable.get(tile.key);
+    if (!mark) {
+      tile.setUnavailable(null);
+      return;
+    }
+    const track = videoTrackOf(tile);
+    if (!mark.track) mark.track = track;
+    if (track !== mark.track || tile.frameCount() > mark.frames) {
+      this.unavailable.delete(tile.key);
+      tile.setUnavailable(null);
+      return;
+    }
+    tile.setUnavailable(mark.info);
   }
 
   /**
@@ -287,6 +358,7 @@ export class TileGrid {
       tile.root.dataset.hasVideo = tracks.some((tr) => tr.kind === 'video') ? 'yes' : 'no';
       tile.video.srcObject = tracks.length ? tile.stream : null;
       if (tracks.length) this.play(tile.video);
+      this.checkUnavailable(tile);
     }
   }
 
@@ -328,6 +400,7 @@ export class TileGrid {
       tracks: tile.stream.getTracks().map((tr) => tr.kind),
       framesRendered: tile.frameCount(),
       firstFrameAt: tile.firstFrameAt,
+      unavailable: tile.root.dataset.unavailable || null,
     }));
   }
 
@@ -347,6 +420,7 @@ export class TileGrid {
       owner,
       framesRendered: tile.frameCount(),
       stage: tile.root.classList.contains('stage'),
+      unavailable: tile.root.dataset.unavailable || null,
     }));
   }
 }

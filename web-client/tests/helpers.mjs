@@ -66,13 +66,14 @@ export function freeUdpPort() {
  *
  * `netns`: run it in that network namespace (`ip netns exec`), listening on `host`
  * (an address of the namespace) at fixed ports: a fresh namespace has every port free.
+ * `mediaIps`: where media is received and what browsers are told (default: `host`).
  */
-export async function startServer({ args = [], env = {}, netns, host = '127.0.0.1' } = {}) {
+export async function startServer({ args = [], env = {}, netns, host = '127.0.0.1', mediaIps = [host] } = {}) {
   const bin = process.env.AULA_BIN || path.join(REPO, 'target/debug/aula');
   const httpPort = netns ? 8080 : await freeTcpPort();
   const mediaPort = netns ? 10000 : await freeUdpPort();
   const argv = ['--http-addr', `${host}:${httpPort}`, '--media-port', String(mediaPort),
-    '--media-ips', host, ...args];
+    '--media-ips', mediaIps.join(','), ...args];
   const [cmd, cmdArgs] = netns ? ['ip', ['netns', 'exec', netns, bin, ...argv]] : [bin, argv];
   // `ip netns exec` execs the binary in place, so the pid and the signals are aula's own.
   const proc = spawn(cmd, cmdArgs, {

@@ -8,12 +8,15 @@
 // is added anywhere, and the student sees the screen again. A new camera track then goes
 // out with replaceTrack alone: no offer.
 //
+// A browser that cannot share its screen (Safari on the iPad has no getDisplayMedia) shows
+// no screen button at all, and the rest of the controls as usual.
+//
 // Run: node --test web-client/tests/   (AULA_BIN overrides target/debug/aula)
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  WAIT, createRoom, joinAs, poll, withServerAndBrowser,
+  WAIT, createRoom, join, joinAs, openParticipant, poll, withServerAndBrowser,
 } from './helpers.mjs';
 
 function screenOf(page, id) {
@@ -90,5 +93,21 @@ test('a student sees the teacher’s shared screen, large', async (t) => {
     await poll(async () => (await camera()) > framesBefore + 30, { message: 'the teacher’s camera to go on' });
     assert.equal((await publishes()).length, before + 1, 'no publish for a new camera track');
     for (const p of everyone) assert.deepEqual(p.errors, [], `no uncaught errors on ${p.label}'s page`);
+  });
+});
+
+test('a browser without getDisplayMedia (the iPad) shows no screen button', async (t) => {
+  await withServerAndBrowser(t, async ({ server, browser, everyone }) => {
+    const room = await createRoom(server.url, '5a Kunst', { kind: 'class', lobby: false });
+    const teacher = await openParticipant(browser, 'Frau Weber (no getDisplayMedia)');
+    everyone.push(teacher);
+    await teacher.context.addInitScript(() => { delete MediaDevices.prototype.getDisplayMedia; });
+    await teacher.page.goto(room.host_url);
+    await join(teacher.page, 'Frau Weber');
+    await teacher.page.waitForSelector('#toggle-mic:not([disabled])', { timeout: WAIT });
+    assert.equal(await teacher.page.evaluate(() => 'getDisplayMedia' in navigator.mediaDevices), false);
+    assert.equal(await teacher.page.locator('#toggle-screen').isVisible(), false, 'no screen button');
+    assert.equal(await teacher.page.locator('#toggle-cam').isVisible(), true, 'the camera button as usual');
+    assert.deepEqual(teacher.errors, [], 'no uncaught errors');
   });
 });
