@@ -73,7 +73,7 @@ fn publish_negotiation(count: usize) {
         let cmd = Command::Publish {
             participant,
             offer,
-            sources: Vec::new(),
+            tracks: Vec::new(),
         };
         let room = sim.room.clone();
         sim.worker.handle_command(sim.now, &room, cmd);

@@ -74,12 +74,19 @@ pub enum Direction {
 pub enum Command {
     /// Add a participant (signaling has already checked the secret and the room's limits).
     Join { participant: ParticipantId },
-    /// An SDP offer for the participant's publish connection. `sources` names the source of
-    /// each m-line by mid; m-lines not named default by kind.
+    /// An SDP offer for the participant's publish connection. `tracks` names the source of
+    /// each m-line by mid (m-lines not named default by kind) and the sizes of its simulcast
+    /// layers.
     Publish {
         participant: ParticipantId,
         offer: String,
-        sources: Vec<(String, Source)>,
+        tracks: Vec<TrackHint>,
+    },
+    /// The sizes at which a subscriber's page shows the others' videos now; a stream not
+    /// listed is not shown and gets no video. Replaces the previous view.
+    View {
+        participant: ParticipantId,
+        tiles: Vec<Tile>,
     },
     /// The answer to the last `SubscribeOffer` event.
     SubscribeAnswer {
@@ -121,6 +128,32 @@ pub enum Command {
     Leave { participant: ParticipantId },
     /// Close the room and free everything it holds.
     Close,
+}
+
+/// What the client says of one published m-line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrackHint {
+    pub mid: String,
+    pub source: Source,
+    /// Its simulcast layers, smallest first (empty: the SFU assumes 180, 360, 720 lines).
+    pub layers: Vec<LayerHint>,
+}
+
+/// One simulcast layer: its rid and the size it is encoded at.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LayerHint {
+    pub rid: String,
+    pub width: u32,
+    pub height: u32,
+}
+
+/// How large a subscriber's page shows one stream, in device pixels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Tile {
+    pub publisher: ParticipantId,
+    pub source: Source,
+    pub width: u32,
+    pub height: u32,
 }
 
 /// One m-line of a subscribe connection, and whose media it carries.

@@ -61,6 +61,8 @@ impl Conn {
             .set_local_ice_credentials(creds)
             .set_dtls_cert(ctx.dtls_cert.clone())
             .set_stats_interval(Some(STATS_INTERVAL))
+            // RTP mode: packets in, packets out, never reassembled into frames (room/forward.rs).
+            .set_rtp_mode(true)
             .clear_codecs()
             .enable_opus(true, false)
             .enable_vp8(true);

@@ -28,7 +28,9 @@ pub struct CoreStats {
     pub datagrams_unroutable: u64,
     /// Datagrams a connection refused (str0m's `accepts` or a parse error).
     pub datagrams_rejected: u64,
-    /// Frames written to down tracks.
+    /// RTP packets written to down slots.
+    pub packets_forwarded: u64,
+    /// Frames written to down slots: audio packets and the last packet of each video frame.
     pub frames_forwarded: u64,
     /// Frames that could not be forwarded to a subscriber, by cause (counted per subscriber).
     pub frames_dropped_codec: u64,

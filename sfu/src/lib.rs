@@ -20,10 +20,10 @@
 //! - `participant`, `conn`: a participant's connections, tracks, slots and gates.
 //! - `sdp`: what the core reads from a publish offer before str0m does, and JSEP's rules for
 //!   renegotiating one.
-//! - `codec`: which of a subscriber's payload types carries a publisher's frame.
-//! - `clock`: RTP timestamp continuity across publisher restarts and reused m-lines.
+//! - `codec`: which of a subscriber's payload types carries a publisher's packets.
 //! - `keyframe`: rate limiting of keyframe requests; `limit`: a token bucket (ICE restarts).
 //! - `quality`: a participant's connection quality rating.
+//! - `rewrite`: the RTP header values each subscriber sees, continuous across sources.
 //! - `speakers`: active-speaker detection from the audio levels publishers send.
 //! - [`stun`]: the ufrag of a STUN message, for routing a new address.
 //!
@@ -31,7 +31,6 @@
 //! threads, and a worker thread per core that drives a [`worker::Worker`].
 
 pub mod api;
-mod clock;
 mod codec;
 mod conn;
 mod ctx;
@@ -39,6 +38,7 @@ mod keyframe;
 mod limit;
 mod participant;
 mod quality;
+mod rewrite;
 mod room;
 mod sdp;
 pub mod shell;
@@ -47,7 +47,17 @@ pub mod stun;
 pub mod worker;
 
 pub use api::{
-    Command, Direction, DownTrackInfo, DropCause, Kind, ParticipantId, Quality, RoomId, SfuError,
-    SfuEvent, Source,
+    Command, Direction, DownTrackInfo, DropCause, Kind, LayerHint, ParticipantId, Quality, RoomId,
+    SfuError, SfuEvent, Source, Tile, TrackHint,
 };
 pub use shell::{EventSink, MetricsSnapshot, Sfu, SfuConfig, SfuHandle, StartError};
+
+/// The mids of an offer's audio and video m-lines that send media (for signaling's checks of
+/// what a publisher may send; the SFU reads offers itself).
+pub fn sending_mids(offer: &str) -> Vec<String> {
+    sdp::sections(offer)
+        .into_iter()
+        .filter(|s| s.sends)
+        .map(|s| s.mid)
+        .collect()
+}

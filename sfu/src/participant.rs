@@ -3,15 +3,18 @@
 
 use std::time::{Duration, Instant};
 
+use std::collections::HashMap;
+
 use str0m::change::SdpPendingOffer;
-use str0m::media::{KeyframeRequestKind, MediaKind, Mid};
+use str0m::format::PayloadParams;
+use str0m::media::{KeyframeRequestKind, MediaKind, Mid, Pt, Rid};
 
 use crate::api::{DownTrackInfo, Kind, ParticipantId, Source};
-use crate::clock::TimestampMapper;
 use crate::conn::Conn;
 use crate::keyframe::KeyframeLimiter;
 use crate::limit::TokenBucket;
 use crate::quality::QualityMeter;
+use crate::rewrite::Rewriter;
 use crate::sdp::Section;
 
 /// ICE restarts a client may ask for on one connection: a few at once (a network change can
@@ -36,6 +39,8 @@ pub(crate) struct Participant {
     /// mute outlives a re-publish and may be set before the first one.
     pub gates: Gates,
     pub quality: QualityMeter,
+    /// What its page shows, in device pixels per stream; `None` until its first `view`.
+    pub view: Option<HashMap<StreamKey, u32>>,
 }
 
 /// One open/closed flag per [`Source`], all open at first. A bitset of closed gates: checked on
@@ -92,11 +97,52 @@ pub(crate) struct UpTrack {
     pub mid: Mid,
     pub kind: Kind,
     pub source: Source,
-    pub keyframes: KeyframeLimiter,
     /// Unique within the room for every new instance of a track (a new connection, or an
-    /// m-line that starts sending again): a down slot rebases its RTP timestamps when the
-    /// incarnation it forwards changes, as the new source starts from its own random ones.
+    /// m-line that starts sending again): a down slot's rewriter starts anew when the
+    /// incarnation it forwards changes, as the new source has its own numbers.
     pub incarnation: u64,
+    /// Its encodings, smallest first; one (without a rid) when it does not simulcast.
+    pub layers: Vec<UpLayer>,
+    /// The payload types the publisher sends on it, with their parameters (learned from
+    /// str0m's codec configuration on first use: a handful per track).
+    pub payloads: Vec<(Pt, PayloadParams)>,
+    /// The fraction of its packets the publisher's link lost, from the latest report: what
+    /// every subscriber's reports show on top of their own links' loss.
+    pub ingress_loss: f32,
+}
+
+/// One encoding of an up track.
+pub(crate) struct UpLayer {
+    pub rid: Option<Rid>,
+    /// Its picture height, in lines (0 for audio).
+    pub height: u32,
+    pub keyframes: KeyframeLimiter,
+    /// When its last packet arrived: a layer the publisher stopped sending (paused, or too
+    /// large for its camera) is not chosen for anyone.
+    pub last_packet: Option<Instant>,
+}
+
+/// A layer that sent nothing for this long is taken as stopped: Chrome sends at least a few
+/// frames a second on every active encoding, and a second is what a layer switch may wait.
+pub const LAYER_IDLE: Duration = Duration::from_secs(1);
+
+impl UpTrack {
+    /// The layer to forward to a page that shows this stream `height` lines high: the smallest
+    /// live one that is at least that high, else the largest live one; `None` if none is live.
+    pub fn layer_for(&self, height: u32, now: Instant) -> Option<u8> {
+        let live = |l: &UpLayer| l.last_packet.is_some_and(|t| now < t + LAYER_IDLE);
+        let mut best = None;
+        for (i, layer) in self.layers.iter().enumerate() {
+            if !live(layer) {
+                continue;
+            }
+            best = Some(i as u8);
+            if layer.height >= height {
+                break;
+            }
+        }
+        best
+    }
 }
 
 /// The subscribe connection (SFU -> subscriber) and its negotiation state. The SFU is the only
@@ -151,12 +197,20 @@ pub(crate) struct Slot {
     pub target: Option<StreamKey>,
     /// In the outstanding offer: what that offer says it carries.
     pub offered: Option<Option<StreamKey>>,
-    /// Video only: forward nothing until a keyframe, or the decoder shows garbage.
-    pub need_keyframe: bool,
-    pub clock: TimestampMapper,
-    /// The up track incarnation whose frames could not be forwarded here, once said.
+    /// The header values the subscriber sees, continuous whatever source feeds the slot; a
+    /// video slot forwards a new source (layer, incarnation) only from one of its keyframes.
+    pub rewriter: Rewriter,
+    /// How high the subscriber's page shows this stream, in device pixels; `None`: not at all.
+    pub height: Option<u32>,
+    /// The payload type this subscriber takes for the publisher's last one: (in, out).
+    pub pt: Option<(Pt, Pt)>,
+    /// The up track incarnation whose packets could not be forwarded here, once said.
     pub unavailable_told: Option<u64>,
 }
+
+/// How high a video is shown by a page that has not said (no `view` yet): the middle layer of
+/// a camera (protocol.md, `view`).
+pub const DEFAULT_HEIGHT: u32 = 360;
 
 impl Slot {
     pub fn new(kind: Kind, target: StreamKey) -> Slot {
@@ -166,8 +220,9 @@ impl Slot {
             negotiated: None,
             target: Some(target),
             offered: None,
-            need_keyframe: kind == Kind::Video,
-            clock: TimestampMapper::default(),
+            rewriter: Rewriter::default(),
+            height: Some(DEFAULT_HEIGHT),
+            pt: None,
             unavailable_told: None,
         }
     }
@@ -207,36 +262,55 @@ impl Participant {
             down: Down::default(),
             gates: Gates::default(),
             quality: QualityMeter::default(),
+            view: None,
         }
     }
 
-    /// Asks this participant's encoder for a keyframe of `source`, within the rate limit. Not
-    /// while the source's gate is closed: nobody sees it, and reopening asks anew.
-    pub fn request_keyframe(&mut self, source: Source, now: Instant) -> bool {
+    /// How high this participant's page shows `stream` (`None`: not at all).
+    pub fn shown_height(&self, stream: StreamKey) -> Option<u32> {
+        match &self.view {
+            None => Some(DEFAULT_HEIGHT),
+            Some(view) => view.get(&stream).copied(),
+        }
+    }
+
+    /// Asks this participant's encoder for a keyframe of `source` on `layer` (`None`: every
+    /// layer), within the rate limit of each. Not while the source's gate is closed: nobody
+    /// sees it, and reopening asks anew.
+    pub fn request_keyframe(&mut self, source: Source, layer: Option<u8>, now: Instant) -> usize {
         if !self.gates.is_open(source) {
-            return false;
+            return 0;
         }
         let Some(up) = &mut self.up else {
-            return false;
+            return 0;
         };
         let Some(track) = up.tracks.iter_mut().find(|t| t.source == source) else {
-            return false;
+            return 0;
         };
-        if track.kind != Kind::Video || !track.keyframes.handle_request(now) {
-            return false;
+        if track.kind != Kind::Video {
+            return 0;
         }
-        send_pli(&mut up.conn, track.mid)
+        let mut sent = 0;
+        for (i, l) in track.layers.iter_mut().enumerate() {
+            if layer.is_some_and(|want| want as usize != i) || !l.keyframes.handle_request(now) {
+                continue;
+            }
+            sent += usize::from(send_pli(&mut up.conn, track.mid, l.rid));
+        }
+        sent
     }
 
-    /// Pays keyframe requests the limiter held back and that are now due.
+    /// Pays keyframe requests the limiters held back and that are now due.
     pub fn handle_keyframe_timeouts(&mut self, now: Instant) -> usize {
         let Some(up) = &mut self.up else {
             return 0;
         };
         let mut sent = 0;
         for track in &mut up.tracks {
-            if track.keyframes.handle_timeout(now) && send_pli(&mut up.conn, track.mid) {
-                sent += 1;
+            for l in &mut track.layers {
+                if l.keyframes.handle_timeout(now) && send_pli(&mut up.conn, track.mid, l.rid) {
+                    sent += 1;
+                }
             }
         }
         sent
@@ -246,7 +320,8 @@ impl Participant {
         let up = self.up.as_ref()?;
         up.tracks
             .iter()
-            .filter_map(|t| t.keyframes.poll_timeout())
+            .flat_map(|t| t.layers.iter())
+            .filter_map(|l| l.keyframes.poll_timeout())
             .min()
     }
 
@@ -278,13 +353,14 @@ impl Participant {
     }
 }
 
-fn send_pli(conn: &mut Conn, mid: Mid) -> bool {
-    let Some(mut writer) = conn.rtc.writer(mid) else {
+fn send_pli(conn: &mut Conn, mid: Mid, rid: Option<Rid>) -> bool {
+    let mut api = conn.rtc.direct_api();
+    let Some(stream) = api.stream_rx_by_mid(mid, rid) else {
         return false;
     };
-    writer
-        .request_keyframe(None, KeyframeRequestKind::Pli)
-        .is_ok()
+    stream.request_keyframe(KeyframeRequestKind::Pli);
+    conn.dirty = true;
+    true
 }
 
 pub(crate) fn kind_of(kind: MediaKind) -> Kind {
@@ -339,6 +415,7 @@ mod tests {
         s.offered = Some(Some(key(1)));
         assert_eq!(s.announced(), Some(key(1)));
         assert!(s.live().is_none(), "not before the answer");
+        assert_eq!(s.height, Some(DEFAULT_HEIGHT));
         s.negotiated = s.offered.take().expect("offered");
         assert_eq!(s.live(), Some((Mid::from("0"), key(1))));
         assert!(!s.needs_offer());

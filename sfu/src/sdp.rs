@@ -5,7 +5,7 @@
 //! client's DTLS fingerprint and ICE ufrag (which tell a renegotiation from a new connection,
 //! and an ICE restart from a change of media).
 
-use crate::api::{Kind, Source};
+use crate::api::{Kind, Source, TrackHint};
 
 /// One audio or video m-line of an offer.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -14,11 +14,14 @@ pub(crate) struct Section {
     pub kind: Kind,
     /// `sendonly` or `sendrecv` with a port: media comes to us on it.
     pub sends: bool,
+    /// Simulcast encodings it sends (`a=simulcast:send`), in the order of that line; empty
+    /// without simulcast.
+    pub rids: Vec<String>,
 }
 
 /// What a published m-line carries: the client's word for its mid, else the usual by kind.
-pub(crate) fn source_for(hints: &[(String, Source)], mid: &str, kind: Kind) -> Source {
-    let hinted = hints.iter().find(|(m, _)| m == mid).map(|(_, s)| *s);
+pub(crate) fn source_for(hints: &[TrackHint], mid: &str, kind: Kind) -> Source {
+    let hinted = hints.iter().find(|h| h.mid == mid).map(|h| h.source);
     match (hinted, kind) {
         (Some(Source::Microphone), Kind::Audio) => Source::Microphone,
         (Some(s @ (Source::Camera | Source::Screen)), Kind::Video) => s,
@@ -71,6 +74,7 @@ pub(crate) fn sections(sdp: &str) -> Vec<Section> {
                     mid: String::new(),
                     kind,
                     sends: true,
+                    rids: Vec::new(),
                 };
                 (s, port_zero)
             });
@@ -79,11 +83,41 @@ pub(crate) fn sections(sdp: &str) -> Vec<Section> {
                 s.mid = v.to_string();
             } else if line == "a=recvonly" || line == "a=inactive" {
                 s.sends = false;
+            } else if let Some(v) = line.strip_prefix("a=simulcast:send ") {
+                s.rids = simulcast_rids(v);
             }
         }
     }
     finish(section, &mut found);
     found
+}
+
+/// The rids of an `a=simulcast:send` value (RFC 8853: `q;h;f`, alternatives `a,b` of which
+/// the first counts, `~` marking an encoding paused at the start), at most [`MAX_LAYERS`], each
+/// a sane rid; others are left out.
+fn simulcast_rids(value: &str) -> Vec<String> {
+    value
+        .split_whitespace()
+        .next()
+        .unwrap_or("")
+        .split(';')
+        .filter_map(|alternatives| alternatives.split(',').next())
+        .map(|rid| rid.trim_start_matches('~'))
+        .filter(|rid| is_rid(rid))
+        .take(MAX_LAYERS)
+        .map(str::to_string)
+        .collect()
+}
+
+/// Simulcast encodings one m-line may send (protocol.md, "Simulcast").
+pub(crate) const MAX_LAYERS: usize = 3;
+
+/// A rid as the protocol allows: 1..=16 of `[A-Za-z0-9_-]`.
+pub(crate) fn is_rid(rid: &str) -> bool {
+    (1..=16).contains(&rid.len())
+        && rid
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
 }
 
 /// The value of the first `a=<name>:` line, at session or media level.
@@ -225,10 +259,12 @@ mod tests {
 
     #[test]
     fn source_hints_are_checked_against_kind() {
-        let hints = vec![
-            ("0".to_string(), Source::Screen),
-            ("1".to_string(), Source::Screen),
-        ];
+        let hint = |mid: &str| TrackHint {
+            mid: mid.into(),
+            source: Source::Screen,
+            layers: vec![],
+        };
+        let hints = vec![hint("0"), hint("1")];
         assert_eq!(source_for(&hints, "0", Kind::Audio), Source::Microphone);
         assert_eq!(source_for(&hints, "1", Kind::Video), Source::Screen);
         assert_eq!(source_for(&hints, "9", Kind::Video), Source::Camera);
@@ -263,11 +299,13 @@ mod tests {
                 mid: "0".into(),
                 kind: Kind::Audio,
                 sends: true,
+                rids: vec![],
             },
             Section {
                 mid: "1".into(),
                 kind: Kind::Video,
                 sends: true,
+                rids: vec![],
             },
         ];
         assert_eq!(found, expected);
@@ -347,7 +385,19 @@ mod tests {
             mid: mid.into(),
             kind,
             sends,
+            rids: vec![],
         }
+    }
+
+    #[test]
+    fn reads_the_simulcast_encodings_in_order() {
+        let sdp = "v=0\r\nm=video 9 X 96\r\na=mid:1\r\na=sendonly\r\na=rid:q send\r\n\
+                   a=rid:h send\r\na=rid:f send\r\na=simulcast:send q;~h;f,f2\r\n";
+        assert_eq!(sections(sdp)[0].rids, ["q", "h", "f"]);
+        let hostile = "v=0\r\nm=video 9 X 96\r\na=mid:1\r\n\
+                       a=simulcast:send a;b;c;d;e;<script>;aaaaaaaaaaaaaaaaaaaa\r\n";
+        assert_eq!(sections(hostile)[0].rids, ["a", "b", "c"], "at most three");
+        assert!(!is_rid("<script>") && !is_rid("") && is_rid("hi_res-2"));
     }
 
     #[test]

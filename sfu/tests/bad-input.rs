@@ -70,7 +70,7 @@ fn unacceptable_commands_get_clear_errors() {
     let garbage = Command::Publish {
         participant: id,
         offer: "this is not sdp".into(),
-        sources: vec![],
+        tracks: vec![],
     };
     assert_eq!(errors_for(&mut sim, garbage), ["bad_sdp"]);
 
@@ -78,7 +78,7 @@ fn unacceptable_commands_get_clear_errors() {
     let too_many = Command::Publish {
         participant: id,
         offer: many,
-        sources: vec![],
+        tracks: vec![],
     };
     assert_eq!(errors_for(&mut sim, too_many), ["too_many_tracks"]);
 
@@ -130,7 +130,7 @@ fn offers_that_contradict_themselves_get_bad_sdp_with_the_reason_and_the_lesson_
         let cmd = Command::Publish {
             participant: id,
             offer: offer.into(),
-            sources: vec![],
+            tracks: vec![],
         };
         let room = sim.room.clone();
         sim.worker.handle_command(sim.now, &room, cmd);

@@ -32,7 +32,7 @@ fn answer(w: &mut Worker, room: &RoomId, offer: String) -> String {
         Command::Publish {
             participant: p,
             offer,
-            sources: vec![],
+            tracks: vec![],
         },
     );
     std::iter::from_fn(|| w.poll_output())

@@ -112,6 +112,8 @@ pub struct Counters {
     pub reconnecting: AtomicU64,
     /// Participants whose grace ended without a resume (they left).
     pub resume_expired: AtomicU64,
+    /// `view` messages refused for coming too fast.
+    pub views_limited: AtomicU64,
 }
 
 impl Counters {

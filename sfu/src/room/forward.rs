@@ -1,45 +1,67 @@
-//! The media path: every frame from a publisher's up track goes to each subscriber slot that
-//! carries its stream, through the publisher's gates; keyframe requests go the other way,
-//! through the per-track limiter.
+//! The media path: every RTP packet from a publisher's up track goes, as a packet, to each
+//! subscriber slot that carries its stream and wants its layer — with the header rewritten for
+//! that subscriber (`rewrite.rs`), the payload shared, never depacketized. Through the
+//! publisher's gates; keyframe requests go the other way, per layer, through the limiters.
+//!
+//! Per slot and packet: if the packet's source (incarnation and layer) is what the slot
+//! forwards, it goes out. If it is the layer the subscriber should get now but the slot
+//! forwards another (or nothing yet), it goes out only if it starts a keyframe, and from then
+//! on that layer replaces the other; until one comes, the publisher is asked for one. Video
+//! the subscriber's page does not show goes nowhere.
 
 use std::time::Instant;
 
-use str0m::media::{MediaData, MediaTime, Mid};
+use str0m::format::{Codec, PayloadParams};
+use str0m::media::{Mid, Pt};
+use str0m::rtp::{ExtensionValues, RtpPacket, RtpWrite, Vp8Descriptor};
 
 use super::Room;
 use crate::api::{DropCause, Kind, ParticipantId, SfuEvent};
-use crate::clock::TimestampMapper;
 use crate::codec::pick_pt;
 use crate::conn::Conn;
 use crate::ctx::Ctx;
-use crate::participant::StreamKey;
+use crate::participant::{LAYER_IDLE, Slot, StreamKey};
+use crate::rewrite::{InPacket, OutHeader, SourceId, Vp8Ids};
+
+/// What is read once of an incoming packet, before it fans out.
+struct Incoming<'a> {
+    pkt: &'a RtpPacket,
+    source: SourceId,
+    layer: u8,
+    kind: Kind,
+    params: Option<PayloadParams>,
+    input: InPacket,
+    vp8: Option<Vp8Descriptor>,
+    keyframe: bool,
+    /// The layer for each height a page may show the stream at (`UpTrack::layer_for`), for
+    /// the up track's layers as they are now: (height, layer).
+    layers: [(u32, Option<u8>); 3],
+}
+
+impl Incoming<'_> {
+    /// The layer a page showing the stream `height` lines high should get (`None`: hidden).
+    fn wanted(&self, height: Option<u32>) -> Option<u8> {
+        if self.kind == Kind::Audio {
+            return Some(0);
+        }
+        let height = height?;
+        let fits = self
+            .layers
+            .iter()
+            .find(|(h, l)| *h >= height && l.is_some());
+        fits.or(self.layers.iter().rev().find(|(_, l)| l.is_some()))
+            .and_then(|(_, l)| *l)
+    }
+}
 
 impl Room {
-    /// Sends one frame from a publisher to every subscriber of its stream.
-    pub(super) fn forward(&mut self, publisher: ParticipantId, data: MediaData, ctx: &mut Ctx) {
-        let Some(p) = self.participants.get(&publisher) else {
+    /// Sends one RTP packet from a publisher to every subscriber of its stream.
+    pub(super) fn forward(&mut self, publisher: ParticipantId, pkt: RtpPacket, ctx: &mut Ctx) {
+        let now = pkt.timestamp;
+        let Some((stream, incoming)) = self.read_incoming(publisher, &pkt, now, ctx) else {
             return;
         };
-        let Some(track) =
-            p.up.as_ref()
-                .and_then(|u| u.tracks.iter().find(|t| t.mid == data.mid))
-        else {
-            return;
-        };
-        if !p.gates.is_open(track.source) {
-            ctx.stats.frames_gated += 1;
-            return;
-        }
-        if let (Kind::Audio, Some(level)) = (track.kind, data.ext_vals.audio_level) {
-            self.speakers
-                .handle_level(publisher, level, data.network_time);
-        }
-        let stream = StreamKey {
-            publisher,
-            source: track.source,
-        };
-        let (kind, incarnation) = (track.kind, track.incarnation);
-        let mut want_keyframe = kind == Kind::Video && !data.contiguous;
+        let mut want_keyframe = None;
         let mut unavailable = Vec::new();
         for (&sub_id, sub) in self
             .participants
@@ -56,28 +78,26 @@ impl Room {
                 if s != stream {
                     continue;
                 }
-                if slot.need_keyframe {
-                    if !data.is_keyframe() {
-                        ctx.stats.frames_waiting_keyframe += 1;
-                        want_keyframe = true;
-                        continue;
-                    }
-                    slot.need_keyframe = false;
-                }
-                match write_frame(conn, mid, &mut slot.clock, &data, incarnation) {
-                    Ok(()) => ctx.stats.frames_forwarded += 1,
-                    Err(cause) => {
+                match forward_to(conn, slot, mid, &incoming, ctx) {
+                    Ok(()) => {}
+                    Err(Skip::WantsLayer(layer)) => want_keyframe = Some(layer),
+                    Err(Skip::Quietly) => {}
+                    Err(Skip::Dropped(cause)) => {
                         ctx.stats.count_dropped(cause);
-                        // Said once per stream and source instance, never per frame.
-                        if slot.unavailable_told != Some(incarnation) {
-                            slot.unavailable_told = Some(incarnation);
+                        // Said once per stream and source instance, never per packet.
+                        let told = &mut slot.unavailable_told;
+                        if *told != Some(incoming.source.incarnation) {
+                            *told = Some(incoming.source.incarnation);
                             unavailable.push((sub_id, cause));
                         }
                     }
                 }
             }
         }
-        let codec = data.params.spec().codec;
+        let codec = incoming
+            .params
+            .map(|p| p.spec().codec)
+            .unwrap_or(Codec::Null);
         for (sub, cause) in unavailable {
             tracing::warn!(room = %self.id, subscriber = %sub, %publisher, source = stream.source.as_str(),
                 ?codec, cause = cause.as_str(), "a stream cannot be forwarded to a subscriber");
@@ -89,33 +109,123 @@ impl Room {
             };
             self.emit(sub, event, ctx);
         }
-        if want_keyframe {
-            self.request_keyframe(stream, data.network_time, ctx);
+        if let Some(layer) = want_keyframe {
+            self.request_keyframe(stream, Some(layer), now, ctx);
         }
     }
 
-    pub(super) fn request_keyframe(&mut self, stream: StreamKey, now: Instant, ctx: &mut Ctx) {
+    /// Finds the packet's up track and layer, checks the gate, feeds the speaker detection,
+    /// and reads what every subscriber's copy needs.
+    fn read_incoming<'a>(
+        &mut self,
+        publisher: ParticipantId,
+        pkt: &'a RtpPacket,
+        now: Instant,
+        ctx: &mut Ctx,
+    ) -> Option<(StreamKey, Incoming<'a>)> {
+        let p = self.participants.get_mut(&publisher)?;
+        let up = p.up.as_mut()?;
+        let (mid, rid) = {
+            let mut api = up.conn.rtc.direct_api();
+            let rx = api.stream_rx(&pkt.header.ssrc)?;
+            (rx.mid(), rx.rid())
+        };
+        let track = up.tracks.iter_mut().find(|t| t.mid == mid)?;
+        let layer = track.layers.iter().position(|l| l.rid == rid)?;
+        track.layers[layer].last_packet = Some(now);
+        if !p.gates.is_open(track.source) {
+            ctx.stats.frames_gated += u64::from(track.kind == Kind::Audio || pkt.header.marker);
+            return None;
+        }
+        let pt = pkt.header.payload_type;
+        let params = match track.payloads.iter().find(|(p, _)| *p == pt) {
+            Some((_, params)) => Some(*params),
+            None => {
+                let found = up.conn.rtc.codec_config().find(|c| c.pt() == pt).copied();
+                if let Some(params) = found {
+                    track.payloads.push((pt, params));
+                }
+                found
+            }
+        };
+        let codec = params.map(|p| p.spec().codec);
+        let vp8 = (codec == Some(Codec::Vp8))
+            .then(|| Vp8Descriptor::parse(&pkt.payload).ok())
+            .flatten();
+        let keyframe = match (track.kind, codec) {
+            (Kind::Audio, _) => true,
+            (_, Some(Codec::Vp8)) => vp8.is_some_and(|d| d.starts_keyframe(&pkt.payload)),
+            (_, Some(Codec::H264)) => str0m::format::detect_h264_keyframe(&pkt.payload),
+            _ => false,
+        };
+        if let (Kind::Audio, Some(level)) = (track.kind, pkt.header.ext_vals.audio_level) {
+            self.speakers.handle_level(publisher, level, now);
+        }
+        let input = InPacket {
+            seq: *pkt.seq_no,
+            ts: pkt.header.timestamp,
+            at: now,
+            clock_rate: pkt.time.frequency().get(),
+            vp8: vp8.map(|d| Vp8Ids {
+                picture_id: d.picture_id().map(|id| (id, wide_picture_id(&pkt.payload))),
+                tl0: d.tl0_pic_idx(),
+            }),
+        };
+        // Each live layer and its height; a page wanting more than the largest live layer gets
+        // that one (the last entry).
+        let mut layers = [(u32::MAX, None); 3];
+        for (i, l) in track.layers.iter().enumerate().take(3) {
+            let live = l.last_packet.is_some_and(|t| now < t + LAYER_IDLE);
+            layers[i] = (l.height, live.then_some(i as u8));
+        }
+        let stream = StreamKey {
+            publisher,
+            source: track.source,
+        };
+        let source = SourceId {
+            incarnation: track.incarnation,
+            layer: layer as u8,
+        };
+        let incoming = Incoming {
+            pkt,
+            source,
+            layer: layer as u8,
+            kind: track.kind,
+            params,
+            input,
+            vp8,
+            keyframe,
+            layers,
+        };
+        Some((stream, incoming))
+    }
+
+    pub(super) fn request_keyframe(
+        &mut self,
+        stream: StreamKey,
+        layer: Option<u8>,
+        now: Instant,
+        ctx: &mut Ctx,
+    ) {
         let Some(p) = self.participants.get_mut(&stream.publisher) else {
             return;
         };
-        if p.request_keyframe(stream.source, now) {
-            ctx.stats.keyframe_requests += 1;
-        }
+        ctx.stats.keyframe_requests += p.request_keyframe(stream.source, layer, now) as u64;
     }
 
-    /// Every subscriber of `stream` waits for its next keyframe (its gate reopened: the frames
-    /// a delta frame refers to never arrived).
-    pub(super) fn await_keyframe(&mut self, stream: StreamKey) {
+    /// Every subscriber's slot of `stream` forwards nothing until it starts over from a packet
+    /// of the source: any for audio, a keyframe for video.
+    pub(super) fn hold_stream(&mut self, stream: StreamKey) {
         for sub in self.participants.values_mut() {
             for slot in &mut sub.down.slots {
-                if slot.kind == Kind::Video && slot.target == Some(stream) {
-                    slot.need_keyframe = true;
+                if slot.target == Some(stream) {
+                    slot.rewriter.hold();
                 }
             }
         }
     }
 
-    /// A subscriber's decoder asks for a keyframe on `mid`.
+    /// A subscriber's decoder asks for a keyframe on `mid`: the layer it gets now is asked.
     pub(super) fn handle_keyframe_request(
         &mut self,
         now: Instant,
@@ -123,47 +233,136 @@ impl Room {
         mid: Mid,
         ctx: &mut Ctx,
     ) {
-        let stream = self.participants.get(&subscriber).and_then(|p| {
+        let wanted = self.participants.get(&subscriber).and_then(|p| {
             let slot = p.down.slots.iter().find(|s| s.mid == Some(mid))?;
-            slot.live().map(|(_, stream)| stream)
+            let (_, stream) = slot.live()?;
+            Some((stream, slot.rewriter.source().map(|s| s.layer)))
         });
-        if let Some(stream) = stream {
-            self.request_keyframe(stream, now, ctx);
+        if let Some((stream, layer)) = wanted {
+            self.request_keyframe(stream, layer, now, ctx);
         }
     }
 }
 
-/// Writes one frame to a down slot, or says why it could not.
-fn write_frame(
+/// Why a packet did not go to one slot.
+enum Skip {
+    /// Not for this subscriber now (another layer, a hidden tile, from before a switch).
+    Quietly,
+    /// The subscriber should get this layer and waits for a keyframe of it.
+    WantsLayer(u8),
+    /// It should have gone and could not.
+    Dropped(DropCause),
+}
+
+/// Decides whether the packet goes to this slot, rewrites its header, and writes it.
+fn forward_to(
+    conn: &mut Conn,
+    slot: &mut Slot,
+    mid: Mid,
+    incoming: &Incoming,
+    ctx: &mut Ctx,
+) -> Result<(), Skip> {
+    let wanted = incoming.wanted(slot.height);
+    let current = slot.rewriter.source();
+    if current != Some(incoming.source) {
+        if wanted != Some(incoming.layer) {
+            return Err(Skip::Quietly);
+        }
+        if !incoming.keyframe {
+            ctx.stats.frames_waiting_keyframe += u64::from(incoming.pkt.header.marker);
+            return Err(Skip::WantsLayer(incoming.layer));
+        }
+        slot.rewriter.switch(incoming.source, &incoming.input);
+    } else if wanted.is_none() {
+        // The tile went away: stop at once; coming back waits for a keyframe.
+        slot.rewriter.hold();
+        return Err(Skip::Quietly);
+    }
+    let Some(out) = slot.rewriter.map(incoming.source, &incoming.input) else {
+        return Err(Skip::Quietly);
+    };
+    let pt = out_pt(conn, slot, mid, incoming)?;
+    write(conn, mid, pt, &out, incoming)?;
+    ctx.stats.packets_forwarded += 1;
+    let frame_end = incoming.kind == Kind::Audio || incoming.pkt.header.marker;
+    ctx.stats.frames_forwarded += u64::from(frame_end);
+    if wanted.is_some_and(|w| w != incoming.layer) {
+        // Forwarding one layer, wanting another: ask for a keyframe of that one.
+        return Err(Skip::WantsLayer(wanted.expect("checked")));
+    }
+    Ok(())
+}
+
+/// The subscriber's payload type for the packet's, cached per slot.
+fn out_pt(conn: &Conn, slot: &mut Slot, mid: Mid, incoming: &Incoming) -> Result<Pt, Skip> {
+    let in_pt = incoming.pkt.header.payload_type;
+    if let Some((i, o)) = slot.pt
+        && i == in_pt
+    {
+        return Ok(o);
+    }
+    let params = incoming.params.ok_or(Skip::Dropped(DropCause::Codec))?;
+    let media = conn
+        .rtc
+        .media(mid)
+        .ok_or(Skip::Dropped(DropCause::NotSending))?;
+    let accepted = conn.rtc.codec_config().params().iter();
+    let accepted = accepted.filter(|p| media.remote_pts().contains(&p.pt()));
+    let out = pick_pt(accepted, &params).ok_or(Skip::Dropped(DropCause::Codec))?;
+    slot.pt = Some((in_pt, out));
+    Ok(out)
+}
+
+/// Hands one rewritten packet to str0m, which encrypts, paces, and keeps it for NACKs.
+fn write(
     conn: &mut Conn,
     mid: Mid,
-    clock: &mut TimestampMapper,
-    data: &MediaData,
-    incarnation: u64,
-) -> Result<(), DropCause> {
-    let Some(mut writer) = conn.rtc.writer(mid) else {
-        return Err(DropCause::NotSending);
+    pt: Pt,
+    out: &OutHeader,
+    incoming: &Incoming,
+) -> Result<(), Skip> {
+    let pkt = incoming.pkt;
+    let ext = ExtensionValues {
+        audio_level: pkt.header.ext_vals.audio_level,
+        voice_activity: pkt.header.ext_vals.voice_activity,
+        video_orientation: pkt.header.ext_vals.video_orientation,
+        ..Default::default()
     };
-    let Some(pt) = pick_pt(writer.payload_params(), &data.params) else {
-        return Err(DropCause::Codec);
-    };
-    // Passed on, so that browsers show levels in getSynchronizationSources().
-    if let Some(level) = data.ext_vals.audio_level {
-        let voice = data.ext_vals.voice_activity.unwrap_or(false);
-        writer = writer.audio_level(level, voice);
+    let mut write = RtpWrite::new(
+        pt,
+        out.seq.into(),
+        out.ts,
+        pkt.timestamp,
+        pkt.payload.clone(),
+    )
+    .marker(pkt.header.marker)
+    .ext_vals(ext)
+    .nackable(incoming.kind == Kind::Video);
+    if let Some(d) = &incoming.vp8 {
+        let mut patch = d.patch();
+        if let Some(id) = out.picture_id {
+            patch = patch.picture_id(id);
+        }
+        if let Some(tl0) = out.tl0 {
+            patch = patch.tl0_pic_idx(tl0);
+        }
+        if let Ok(patch) = patch.build() {
+            write = write.vp8_patch(patch);
+        }
     }
-    let clock_rate = data.time.frequency();
-    let time = clock.map(
-        data.time.numer(),
-        clock_rate.get(),
-        data.network_time,
-        incarnation,
-    );
-    let rtp_time = MediaTime::new(time, clock_rate);
-    let written = writer.write(pt, data.network_time, rtp_time, data.data.clone());
+    let mut api = conn.rtc.direct_api();
+    let tx = api
+        .stream_tx_by_mid(mid, None)
+        .ok_or(Skip::Dropped(DropCause::NotSending))?;
+    tx.write_rtp(write);
     conn.dirty = true;
-    written.map_err(|e| {
-        tracing::trace!(error = %e, "write failed");
-        DropCause::WriteFailed
-    })
+    Ok(())
+}
+
+/// Whether a VP8 payload descriptor's picture id is 15 bits (its M bit), which the rewritten
+/// one keeps.
+fn wide_picture_id(payload: &[u8]) -> bool {
+    let extended = payload.first().is_some_and(|b| b & 0x80 != 0);
+    let has_picture_id = payload.get(1).is_some_and(|b| b & 0x80 != 0);
+    extended && has_picture_id && payload.get(2).is_some_and(|b| b & 0x80 != 0)
 }

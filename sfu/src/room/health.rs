@@ -37,11 +37,29 @@ impl Room {
         };
         let jitter = Duration::from_secs_f64(f64::from(s.jitter) / f64::from(hz));
         p.quality.handle_ingress(s.loss, jitter);
+        if let Some(up) = &mut p.up
+            && let Some(track) = up.tracks.iter_mut().find(|t| t.mid == s.mid)
+            && let Some(loss) = s.loss.filter(|l| l.is_finite())
+        {
+            track.ingress_loss = loss.clamp(0.0, 1.0);
+        }
     }
 
+    /// A subscriber's receiver reports on one m-line. Packets are forwarded as they came, gaps
+    /// and all, so what the publisher's link lost shows in the subscriber's loss too: that part
+    /// is the publisher's, and only what remains counts against the subscriber's link.
     pub(super) fn handle_egress_stats(&mut self, participant: ParticipantId, s: &MediaEgressStats) {
+        let upstream = self.participants.get(&participant).and_then(|p| {
+            let slot = p.down.slots.iter().find(|slot| slot.mid == Some(s.mid))?;
+            let (_, stream) = slot.live()?;
+            let publisher = self.participants.get(&stream.publisher)?;
+            let up = publisher.up.as_ref()?;
+            let track = up.tracks.iter().find(|t| t.source == stream.source)?;
+            Some(track.ingress_loss)
+        });
+        let loss = s.loss.map(|l| (l - upstream.unwrap_or(0.0)).max(0.0));
         if let Some(p) = self.participants.get_mut(&participant) {
-            p.quality.handle_egress(s.loss, s.rtt);
+            p.quality.handle_egress(loss, s.rtt);
         }
     }
 

@@ -79,10 +79,14 @@ impl Room {
             Command::Publish {
                 participant,
                 offer,
-                sources,
+                tracks,
             } => self
-                .handle_publish(now, participant, &offer, sources, ctx)
+                .handle_publish(now, participant, &offer, tracks, ctx)
                 .map_err(|e| (participant, e)),
+            Command::View { participant, tiles } => {
+                self.handle_view(participant, &tiles);
+                Ok(())
+            }
             Command::SubscribeAnswer {
                 participant,
                 answer,
@@ -227,6 +231,16 @@ impl Room {
             return;
         }
         tracing::debug!(%participant, source = source.as_str(), open, "gate");
+        let stream = StreamKey {
+            publisher: participant,
+            source,
+        };
+        if !open {
+            // Nothing passes now; when it opens again each slot starts over from a packet of
+            // the source (a keyframe for video) with its numbers continuing, not skipping the
+            // closed time's sequence numbers.
+            self.hold_stream(stream);
+        }
         if source == Source::Microphone {
             if !open {
                 self.speakers.handle_mute(participant, now);
@@ -236,12 +250,7 @@ impl Room {
         if open {
             // Subscribers missed frames the next delta frame refers to: they wait for a
             // keyframe, and the publisher is asked for one at once (within the limiter).
-            let stream = StreamKey {
-                publisher: participant,
-                source,
-            };
-            self.await_keyframe(stream);
-            self.request_keyframe(stream, now, ctx);
+            self.request_keyframe(stream, None, now, ctx);
         }
     }
 
@@ -364,7 +373,7 @@ impl Room {
         ctx: &mut Ctx,
     ) {
         match (direction, event) {
-            (Direction::Publish, Event::MediaData(data)) => self.forward(participant, data, ctx),
+            (Direction::Publish, Event::RtpPacket(pkt)) => self.forward(participant, pkt, ctx),
             (Direction::Subscribe, Event::KeyframeRequest(req)) => {
                 self.handle_keyframe_request(now, participant, req.mid, ctx);
             }
@@ -436,6 +445,7 @@ impl Room {
 fn command_name(cmd: &Command) -> &'static str {
     match cmd {
         Command::Publish { .. } => "publish",
+        Command::View { .. } => "view",
         Command::SubscribeAnswer { .. } => "subscribe_answer",
         Command::IceRestart { .. } => "ice_restart",
         Command::SubscribeFailed { .. } => "subscribe_failed",

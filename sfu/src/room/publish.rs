@@ -11,11 +11,11 @@ use str0m::change::SdpOffer;
 use str0m::media::Mid;
 
 use super::Room;
-use crate::api::{Direction, ParticipantId, SfuError, SfuEvent, Source};
+use crate::api::{Direction, Kind, LayerHint, ParticipantId, SfuError, SfuEvent, TrackHint};
 use crate::conn::Conn;
 use crate::ctx::Ctx;
 use crate::limit::TokenBucket;
-use crate::participant::{ICE_RESTART_BURST, ICE_RESTART_EVERY, Up, UpTrack, kind_of};
+use crate::participant::{ICE_RESTART_BURST, ICE_RESTART_EVERY, Up, UpLayer, UpTrack, kind_of};
 use crate::sdp::{self, Section, count_media_sections, source_for};
 
 impl Room {
@@ -24,7 +24,7 @@ impl Room {
         now: Instant,
         participant: ParticipantId,
         offer: &str,
-        hints: Vec<(String, Source)>,
+        hints: Vec<TrackHint>,
         ctx: &mut Ctx,
     ) -> Result<(), SfuError> {
         let found = count_media_sections(offer);
@@ -83,14 +83,14 @@ impl Room {
             &conn,
             &offer.sections,
             &offer.hints,
-            &[],
+            Vec::new(),
         );
         let p = self
             .participants
             .get_mut(&participant)
             .expect("caller checked");
-        // Down slots stay bound to the streams and rebase their timestamps on the new
-        // tracks' incarnations: subscribers see one continuous stream.
+        // Down slots stay bound to the streams; their rewriters go on from a keyframe of the
+        // new tracks' incarnations: subscribers see one continuous stream.
         if let Some(old) = p.up.take() {
             old.conn.unroute(ctx);
         }
@@ -147,38 +147,30 @@ impl Room {
         up.remote_ufrag = offer.ufrag;
         up.sections = offer.sections;
         let old = std::mem::take(&mut up.tracks);
-        up.tracks = up_tracks(
-            &mut self.next_incarnation,
-            &up.conn,
-            &up.sections,
-            &offer.hints,
-            &old,
-        );
-        let changed = up.tracks.len() != old.len()
-            || up
-                .tracks
-                .iter()
-                .zip(&old)
-                .any(|(a, b)| a.incarnation != b.incarnation);
+        let before: Vec<u64> = old.iter().map(|t| t.incarnation).collect();
+        let (sections, hints) = (&up.sections, &offer.hints);
+        up.tracks = up_tracks(&mut self.next_incarnation, &up.conn, sections, hints, old);
+        let after = up.tracks.iter().map(|t| t.incarnation);
+        let changed = !after.eq(before.iter().copied());
         self.streams_changed |= changed;
         Ok(answer.to_sdp_string())
     }
 }
 
 /// The up tracks of an accepted offer: one per source, from the m-lines that send. A track
-/// that was there before on the same m-line with the same source keeps its incarnation
-/// and keyframe limiter. Taken from the offer rather than from str0m's MediaAdded events,
-/// which come only once DTLS is up: a restarted publisher's streams must be known at once,
-/// or every subscriber would see them inactive and offered anew.
+/// that was there before on the same m-line with the same source and layers keeps its
+/// incarnation and keyframe limiters. Taken from the offer rather than from str0m's MediaAdded
+/// events, which come only once DTLS is up: a restarted publisher's streams must be known at
+/// once, or every subscriber would see them inactive and offered anew.
 fn up_tracks(
     next_incarnation: &mut u64,
     conn: &Conn,
     sections: &[Section],
-    hints: &[(String, Source)],
-    old: &[UpTrack],
+    hints: &[TrackHint],
+    old: Vec<UpTrack>,
 ) -> Vec<UpTrack> {
     let mut tracks: Vec<UpTrack> = Vec::new();
-    let mut old: Vec<Option<&UpTrack>> = old.iter().map(Some).collect();
+    let mut old: Vec<Option<UpTrack>> = old.into_iter().map(Some).collect();
     for s in sections.iter().filter(|s| s.sends && !s.mid.is_empty()) {
         let source = source_for(hints, &s.mid, s.kind);
         let mid = Mid::from(s.mid.as_str());
@@ -189,26 +181,67 @@ fn up_tracks(
         if !known || tracks.iter().any(|t| t.source == source) {
             continue;
         }
+        let layers = layers_of(s, hints.iter().find(|h| h.mid == s.mid));
+        let same = |t: &UpTrack| {
+            let rids = t.layers.iter().map(|l| l.rid);
+            t.mid == mid && t.source == source && rids.eq(layers.iter().map(|l| l.rid))
+        };
         let kept = old
             .iter_mut()
-            .find(|t| t.is_some_and(|t| t.mid == mid && t.source == source))
+            .find(|t| t.as_ref().is_some_and(same))
             .and_then(Option::take);
-        let (incarnation, keyframes) = match kept {
-            Some(t) => (t.incarnation, t.keyframes.clone()),
+        let track = match kept {
+            Some(t) => t,
             None => {
                 *next_incarnation += 1;
-                (*next_incarnation, Default::default())
+                UpTrack {
+                    mid,
+                    kind: s.kind,
+                    source,
+                    incarnation: *next_incarnation,
+                    layers,
+                    payloads: Vec::new(),
+                    ingress_loss: 0.0,
+                }
             }
         };
-        tracks.push(UpTrack {
-            mid,
-            kind: s.kind,
-            source,
-            keyframes,
-            incarnation,
-        });
+        tracks.push(track);
     }
     tracks
+}
+
+/// The encodings of a sending m-line, smallest first: its simulcast rids in the order the
+/// client's `layers` gives them (with their heights), else in the offer's order at 180, 360
+/// and 720 lines (the largest at 720); one encoding without a rid when it does not simulcast.
+fn layers_of(section: &Section, hint: Option<&TrackHint>) -> Vec<UpLayer> {
+    let layer = |rid: Option<&str>, height: u32| UpLayer {
+        rid: rid.map(Into::into),
+        height,
+        keyframes: Default::default(),
+        last_packet: None,
+    };
+    if section.rids.is_empty() {
+        let height = if section.kind == Kind::Audio { 0 } else { 720 };
+        return vec![layer(None, height)];
+    }
+    let hinted: Vec<&LayerHint> = hint
+        .map(|h| {
+            h.layers
+                .iter()
+                .filter(|l| section.rids.contains(&l.rid))
+                .collect()
+        })
+        .unwrap_or_default();
+    if hinted.len() == section.rids.len() {
+        return hinted
+            .iter()
+            .map(|l| layer(Some(&l.rid), l.height.clamp(1, 8192)))
+            .collect();
+    }
+    let n = section.rids.len() as u32;
+    let rids = section.rids.iter().enumerate();
+    rids.map(|(i, rid)| layer(Some(rid), 720 >> (n - 1 - i as u32)))
+        .collect()
 }
 
 /// A publish offer, read.
@@ -217,5 +250,5 @@ struct Offer {
     sections: Vec<Section>,
     fingerprint: String,
     ufrag: String,
-    hints: Vec<(String, Source)>,
+    hints: Vec<TrackHint>,
 }

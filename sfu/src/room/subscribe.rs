@@ -9,14 +9,14 @@
 //! side, rebuilds the connection and tells the client to do the same (`reset`): a subscriber
 //! loses a second of video instead of the lesson.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::time::Instant;
 
 use str0m::change::SdpAnswer;
 use str0m::media::Direction as SdpDirection;
 
 use super::Room;
-use crate::api::{Direction, DownTrackInfo, Kind, ParticipantId, SfuError, SfuEvent};
+use crate::api::{Direction, DownTrackInfo, Kind, ParticipantId, SfuError, SfuEvent, Tile};
 use crate::conn::Conn;
 use crate::ctx::Ctx;
 use crate::participant::{Down, OfferSent, Participant, Slot, StreamKey, media_kind};
@@ -44,6 +44,10 @@ impl Room {
             let sub = self.participants.get_mut(&id).expect("id from keys");
             let wanted = streams.iter().filter(|(s, _)| s.publisher != id);
             plan_slots(&mut sub.down.slots, wanted);
+            for i in 0..sub.down.slots.len() {
+                let target = sub.down.slots[i].target;
+                sub.down.slots[i].height = target.and_then(|s| sub.shown_height(s));
+            }
             if sub.down.pending.is_none() {
                 self.offer(now, id, ctx);
             }
@@ -160,17 +164,19 @@ impl Room {
                 continue;
             };
             if offered.is_some() && offered != slot.negotiated {
-                // A new stream on this m-line: its decoder starts from a keyframe.
-                slot.need_keyframe = slot.kind == Kind::Video;
-                opened.extend(offered);
+                // A new stream on this m-line: the rewriter takes it from a keyframe (its
+                // source differs from whatever the slot carried before).
+                slot.rewriter.hold();
+                slot.pt = None;
+                opened.extend(offered.map(|s| (s, slot.height)));
             }
             slot.negotiated = offered;
         }
         // Changes that arrived while the offer was out go in the next one.
         self.streams_changed = true;
         if connected {
-            for stream in opened {
-                self.request_keyframe(stream, now, ctx);
+            for (stream, height) in opened {
+                self.request_wanted_keyframe(stream, height, now, ctx);
             }
         }
         Ok(())
@@ -221,18 +227,68 @@ impl Room {
         participant: ParticipantId,
         ctx: &mut Ctx,
     ) {
-        let streams: Vec<StreamKey> = self.participants[&participant]
+        let streams: Vec<(StreamKey, Option<u32>)> = self.participants[&participant]
             .down
             .slots
             .iter()
             .filter(|s| s.kind == Kind::Video)
-            .filter_map(|s| s.live().map(|(_, stream)| stream))
+            .filter_map(|s| s.live().map(|(_, stream)| (stream, s.height)))
             .collect();
-        for stream in streams {
-            self.request_keyframe(stream, now, ctx);
+        for (stream, height) in streams {
+            self.request_wanted_keyframe(stream, height, now, ctx);
+        }
+    }
+
+    /// Asks for a keyframe of the layer a page showing `stream` `height` lines high gets.
+    fn request_wanted_keyframe(
+        &mut self,
+        stream: StreamKey,
+        height: Option<u32>,
+        now: Instant,
+        ctx: &mut Ctx,
+    ) {
+        let Some(height) = height else {
+            return; // not shown: nothing to ask for
+        };
+        let layer = self.participants.get(&stream.publisher).and_then(|p| {
+            let up = p.up.as_ref()?;
+            let track = up.tracks.iter().find(|t| t.source == stream.source)?;
+            Some(track.layer_for(height, now).unwrap_or(0))
+        });
+        if let Some(layer) = layer {
+            self.request_keyframe(stream, Some(layer), now, ctx);
+        }
+    }
+
+    /// A subscriber's page shows other videos, or shows them at other sizes.
+    pub(super) fn handle_view(&mut self, participant: ParticipantId, tiles: &[Tile]) {
+        let Some(p) = self.participants.get_mut(&participant) else {
+            return;
+        };
+        let view: HashMap<StreamKey, u32> = tiles
+            .iter()
+            .take(MAX_TILES)
+            .map(|t| {
+                let stream = StreamKey {
+                    publisher: t.publisher,
+                    source: t.source,
+                };
+                (stream, t.height.clamp(1, MAX_TILE_SIDE))
+            })
+            .collect();
+        p.view = Some(view);
+        for i in 0..p.down.slots.len() {
+            let target = p.down.slots[i].target;
+            let height = target.and_then(|s| p.shown_height(s));
+            p.down.slots[i].height = height;
         }
     }
 }
+
+/// Tiles a `view` may list (protocol.md): far more than a page shows; the rest is ignored.
+pub const MAX_TILES: usize = 200;
+/// The largest tile side taken (protocol.md): 8K.
+pub const MAX_TILE_SIDE: u32 = 8192;
 
 /// Drops a subscriber's connection and all its slots: the next offer builds a new connection
 /// with every stream on it and says `reset`.
@@ -328,7 +384,7 @@ mod tests {
         plan_slots(&mut slots, wanted.iter());
         assert_eq!(slots.len(), 2);
         assert_eq!(slots[0].target, Some(key(1, Source::Microphone)));
-        assert!(slots[1].need_keyframe && !slots[0].need_keyframe);
+        assert!(slots[1].kind == Kind::Video && slots[0].kind == Kind::Audio);
     }
 
     #[test]

@@ -81,6 +81,7 @@ impl Metrics {
             core.datagrams_unroutable += s.datagrams_unroutable;
             core.datagrams_rejected += s.datagrams_rejected;
             core.frames_forwarded += s.frames_forwarded;
+            core.packets_forwarded += s.packets_forwarded;
             core.frames_dropped_codec += s.frames_dropped_codec;
             core.frames_dropped_not_sending += s.frames_dropped_not_sending;
             core.frames_dropped_write_failed += s.frames_dropped_write_failed;

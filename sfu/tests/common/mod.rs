@@ -10,7 +10,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use aula_sfu::worker::{CoreConfig, Output, Worker};
-use aula_sfu::{Command, Kind, ParticipantId, Quality, RoomId, SfuEvent, Source};
+use aula_sfu::{Command, Kind, ParticipantId, Quality, RoomId, SfuEvent, Source, TrackHint};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use str0m::change::{SdpAnswer, SdpOffer, SdpPendingOffer};
@@ -189,15 +189,19 @@ impl Sim {
     /// Sends client `i`'s publish offer, remembering it until its answer arrives.
     fn send_publish(&mut self, i: usize, offer: String) {
         let c = &mut self.clients[i];
-        let sources = c
+        let tracks: Vec<TrackHint> = c
             .up_mids
             .iter()
-            .map(|(mid, _, source, _)| (mid.to_string(), *source))
+            .map(|(mid, _, source, _)| TrackHint {
+                mid: mid.to_string(),
+                source: *source,
+                layers: Vec::new(),
+            })
             .collect();
         let make = || Command::Publish {
             participant: c.id,
             offer: offer.clone(),
-            sources: Vec::clone(&sources),
+            tracks: tracks.clone(),
         };
         c.up_offer = Some(make());
         self.worker.handle_command(self.now, &self.room, make());
@@ -753,11 +757,11 @@ fn clone_publish(cmd: &Command) -> Command {
         Command::Publish {
             participant,
             offer,
-            sources,
+            tracks,
         } => Command::Publish {
             participant: *participant,
             offer: offer.clone(),
-            sources: sources.clone(),
+            tracks: tracks.clone(),
         },
         _ => unreachable!("only publish commands are kept"),
     }

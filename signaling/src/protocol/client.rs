@@ -64,6 +64,10 @@ pub enum ClientMsg {
     },
     /// Is the socket still carrying? Answered with `pong` at once, joined or not.
     Ping,
+    /// What the page shows of the others' videos, and how large.
+    View {
+        tiles: Vec<ViewTile>,
+    },
     // Host actions.
     Admit {
         participant: String,
@@ -111,6 +115,7 @@ impl ClientMsg {
             ClientMsg::Chat { .. } => "chat",
             ClientMsg::Leave { .. } => "leave",
             ClientMsg::Ping => "ping",
+            ClientMsg::View { .. } => "view",
             ClientMsg::Admit { .. } => "admit",
             ClientMsg::AdmitAll => "admit_all",
             ClientMsg::Deny { .. } => "deny",
@@ -142,6 +147,7 @@ pub const KNOWN_TYPES: &[&str] = &[
     "chat",
     "leave",
     "ping",
+    "view",
     "admit",
     "admit_all",
     "deny",
@@ -160,6 +166,25 @@ pub const KNOWN_TYPES: &[&str] = &[
 pub struct PublishTrack {
     pub mid: String,
     pub source: String,
+    /// Simulcast layers, smallest first (protocol.md, "Simulcast").
+    #[serde(default)]
+    pub layers: Vec<PublishLayer>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct PublishLayer {
+    pub rid: String,
+    pub width: u64,
+    pub height: u64,
+}
+
+/// One remote video a page shows, and how large (protocol.md, `view`).
+#[derive(Debug, Deserialize)]
+pub struct ViewTile {
+    pub participant: String,
+    pub source: String,
+    pub width: u64,
+    pub height: u64,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize)]

@@ -4,7 +4,9 @@
 mod client;
 mod server;
 
-pub use client::{ClientMsg, KNOWN_TYPES, Pc, PublishTrack, SettingsChange};
+pub use client::{
+    ClientMsg, KNOWN_TYPES, Pc, PublishLayer, PublishTrack, SettingsChange, ViewTile,
+};
 pub use server::{
     ChatMessage, EndReason, Joined, ModerationAction, ParticipantInfo, Role, RoomInfo, RoomKind,
     ServerMsg, Settings, TrackInfo, WaitingInfo,

@@ -3,7 +3,7 @@
 //! the sender's role and the room's settings, before anything changes: a refused message
 //! changes nothing and is answered with an error.
 
-use aula_sfu::{Command, Direction, ParticipantId, Source};
+use aula_sfu::{Command, Direction, LayerHint, ParticipantId, Source, Tile, TrackHint};
 use tokio::time::Instant;
 
 use super::chat::RateLimit;
@@ -11,8 +11,9 @@ use super::state::{SessionState, State};
 use super::{Flow, Outgoing, RoomTask};
 use crate::protocol::{
     self, ClientMsg, EndReason, ErrorCode, ModerationAction, Pc, PublishTrack, Role, ServerMsg,
-    SettingsChange,
+    SettingsChange, ViewTile,
 };
+use crate::registry::Counters;
 
 type Outcome = Result<Flow, (ErrorCode, String)>;
 
@@ -60,6 +61,7 @@ impl RoomTask {
     fn apply(&self, state: &mut State, from: ParticipantId, msg: ClientMsg) -> Outcome {
         match msg {
             ClientMsg::Publish { sdp, tracks } => self.publish(state, from, sdp, tracks),
+            ClientMsg::View { tiles } => self.view(state, from, tiles),
             ClientMsg::SubscribeAnswer { sdp } => self.to_sfu(Command::SubscribeAnswer {
                 participant: from,
                 answer: sdp,
@@ -182,15 +184,48 @@ impl RoomTask {
         sdp: String,
         tracks: Vec<PublishTrack>,
     ) -> Outcome {
-        let sources = parse_sources(tracks);
-        let sharing = sources.iter().any(|(_, s)| *s == Source::Screen);
+        let tracks = parse_tracks(tracks);
+        // Only a screen m-line that sends counts: an inactive one stays in a renegotiated
+        // connection after a share ended, also for someone no longer allowed to share.
+        let sending = aula_sfu::sending_mids(&sdp);
+        let sharing = tracks
+            .iter()
+            .any(|t| t.source == Source::Screen && sending.contains(&t.mid));
         if sharing && !may(state, from, Source::Screen) {
             return refuse(ErrorCode::Forbidden, "screen sharing is not allowed here");
         }
         self.to_sfu(Command::Publish {
             participant: from,
             offer: sdp,
-            sources,
+            tracks,
+        })
+    }
+
+    /// The sizes the sender's page shows the others' videos at, for the SFU's layer choice.
+    fn view(&self, state: &mut State, from: ParticipantId, tiles: Vec<ViewTile>) -> Outcome {
+        let m = state.members.get_mut(&from).expect("caller checked");
+        if !m.view_limit.allow(Instant::now()) {
+            Counters::bump(&self.registry.counters.views_limited);
+            return refuse(
+                ErrorCode::RateLimited,
+                "too many view updates; the last one stays",
+            );
+        }
+        let tiles = tiles
+            .into_iter()
+            .take(MAX_VIEW_TILES)
+            .filter_map(|t| {
+                Some(Tile {
+                    publisher: protocol::parse_participant(&t.participant)?,
+                    source: Source::parse(&t.source)?,
+                    width: t.width.clamp(1, 8192) as u32,
+                    height: t.height.clamp(1, 8192) as u32,
+                })
+            })
+            .collect();
+        self.to_sfu(Command::View {
+            participant: from,
+            tiles,
         })
     }
 
@@ -472,9 +507,29 @@ fn waiting_id(state: &State, participant: &str) -> Result<ParticipantId, (ErrorC
         ))
 }
 
-fn parse_sources(tracks: Vec<PublishTrack>) -> Vec<(String, Source)> {
+/// Tiles a `view` may list (protocol.md); the rest are ignored.
+const MAX_VIEW_TILES: usize = 200;
+
+fn parse_tracks(tracks: Vec<PublishTrack>) -> Vec<TrackHint> {
     tracks
         .into_iter()
-        .filter_map(|t| Some((t.mid, Source::parse(&t.source)?)))
+        .take(MAX_VIEW_TILES)
+        .filter_map(|t| {
+            let layers = t
+                .layers
+                .into_iter()
+                .take(3)
+                .map(|l| LayerHint {
+                    rid: l.rid,
+                    width: l.width.clamp(1, 8192) as u32,
+                    height: l.height.clamp(1, 8192) as u32,
+                })
+                .collect();
+            Some(TrackHint {
+                mid: t.mid,
+                source: Source::parse(&t.source)?,
+                layers,
+            })
+        })
         .collect()
 }

@@ -48,25 +48,35 @@ impl ChatLog {
     }
 }
 
-/// A token bucket: [`BURST`] messages at once, then one per [`REFILL`].
+/// A token bucket: for chat [`BURST`] messages at once, then one per [`REFILL`].
 #[derive(Debug, Clone)]
 pub struct RateLimit {
     tokens: f64,
     updated: Instant,
+    burst: f64,
+    refill: std::time::Duration,
 }
 
 impl RateLimit {
+    /// Chat's limit.
     pub fn new(now: Instant) -> RateLimit {
+        RateLimit::with(now, BURST, REFILL)
+    }
+
+    /// `burst` at once, then one per `refill`.
+    pub fn with(now: Instant, burst: f64, refill: std::time::Duration) -> RateLimit {
         RateLimit {
-            tokens: BURST,
+            tokens: burst,
             updated: now,
+            burst,
+            refill,
         }
     }
 
     /// Takes a token if there is one.
     pub fn allow(&mut self, now: Instant) -> bool {
-        let earned = now.duration_since(self.updated).as_secs_f64() / REFILL.as_secs_f64();
-        self.tokens = (self.tokens + earned).min(BURST);
+        let earned = now.duration_since(self.updated).as_secs_f64() / self.refill.as_secs_f64();
+        self.tokens = (self.tokens + earned).min(self.burst);
         self.updated = now;
         if self.tokens >= 1.0 {
             self.tokens -= 1.0;

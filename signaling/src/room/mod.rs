@@ -368,6 +368,11 @@ impl RoomTask {
             socket,
             resume: Secret::generate(),
             away_until: None,
+            view_limit: chat::RateLimit::with(
+                Instant::now(),
+                10.0,
+                std::time::Duration::from_millis(100),
+            ),
         };
         // `joined` goes out before the SFU hears of the participant, so it always arrives
         // before the first subscribe_offer.

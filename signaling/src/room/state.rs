@@ -28,6 +28,8 @@ pub struct Member {
     pub resume: Secret,
     /// Its socket is gone without a `leave`: the seat is kept until then for a resume.
     pub away_until: Option<Instant>,
+    /// `view` updates: 10 at once, then 10 a second (a page sends at most 5 a second).
+    pub view_limit: RateLimit,
 }
 
 impl Member {
