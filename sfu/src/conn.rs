@@ -40,8 +40,13 @@ pub(crate) struct Conn {
     pub next_timeout: Instant,
     /// ICE and DTLS are up; media written before this is dropped by str0m.
     pub connected: bool,
-    /// Has had input or writes since it last returned a timeout, so it must be polled.
+    /// Has had input (or a change of state) since it last returned a timeout, so it must be
+    /// polled before the next input: str0m holds one incoming packet at a time.
     pub dirty: bool,
+    /// Has had packets written to it since it was last polled: they go out when the worker
+    /// flushes, once per batch of input rather than once per packet (each poll of an `Rtc`
+    /// walks all its streams, 58 for a subscriber in a class of 30).
+    pub written: bool,
 }
 
 impl Conn {
@@ -90,6 +95,7 @@ impl Conn {
             next_timeout: now,
             connected: false,
             dirty: true,
+            written: false,
         }
     }
 

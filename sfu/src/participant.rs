@@ -359,7 +359,7 @@ fn send_pli(conn: &mut Conn, mid: Mid, rid: Option<Rid>) -> bool {
         return false;
     };
     stream.request_keyframe(KeyframeRequestKind::Pli);
-    conn.dirty = true;
+    conn.written = true;
     true
 }
 

@@ -2,8 +2,10 @@
 //! their connections. The shell feeds it commands, datagrams and timeouts and drains
 //! [`Worker::poll_output`]; it never touches a socket or a clock itself.
 //!
-//! Poll order for a shell: after any `handle_*` call, drain `poll_output` until `None`, then
-//! sleep until `poll_timeout` (or the next input).
+//! Poll order for a shell: after any `handle_*` call (or a batch of `handle_datagram` calls),
+//! drain `poll_output` until `None`, then sleep until `poll_timeout` (or the next input).
+//! Packets forwarded while handling datagrams go out when `poll_output` runs dry, so a batch of
+//! datagrams costs each connection one poll.
 
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
@@ -127,7 +129,14 @@ impl Worker {
 
     // ---- outputs ----
 
+    /// The next output; when there is none left, first sends what the rooms wrote while
+    /// handling the datagrams since the last flush (one poll per connection per batch).
     pub fn poll_output(&mut self) -> Option<Output> {
+        if self.ctx.out.is_empty() {
+            for room in self.rooms.values_mut().filter(|r| r.needs_flush()) {
+                room.flush(&mut self.ctx);
+            }
+        }
         self.ctx.out.pop_front()
     }
 

@@ -63,15 +63,20 @@ impl Room {
         };
         let mut want_keyframe = None;
         let mut unavailable = Vec::new();
-        for (&sub_id, sub) in self
-            .participants
-            .range_mut(..)
-            .filter(|(id, _)| **id != publisher)
-        {
+        let fanout = self
+            .fanout
+            .get_or_insert_with(|| build_fanout(&self.participants));
+        for &(sub_id, index) in fanout.get(&stream).map(Vec::as_slice).unwrap_or(&[]) {
+            let Some(sub) = self.participants.get_mut(&sub_id) else {
+                continue;
+            };
             let Some(conn) = sub.down.conn.as_mut().filter(|c| c.connected) else {
                 continue;
             };
-            for slot in &mut sub.down.slots {
+            {
+                let Some(slot) = sub.down.slots.get_mut(index) else {
+                    continue;
+                };
                 let Some((mid, s)) = slot.live() else {
                     continue;
                 };
@@ -244,6 +249,22 @@ impl Room {
     }
 }
 
+/// Per stream, the slots that carry it now.
+fn build_fanout(
+    participants: &std::collections::BTreeMap<ParticipantId, crate::participant::Participant>,
+) -> std::collections::HashMap<StreamKey, Vec<(ParticipantId, usize)>> {
+    let mut fanout: std::collections::HashMap<StreamKey, Vec<(ParticipantId, usize)>> =
+        Default::default();
+    for (&id, p) in participants {
+        for (i, slot) in p.down.slots.iter().enumerate() {
+            if let Some((_, stream)) = slot.live() {
+                fanout.entry(stream).or_default().push((id, i));
+            }
+        }
+    }
+    fanout
+}
+
 /// Why a packet did not go to one slot.
 enum Skip {
     /// Not for this subscriber now (another layer, a hidden tile, from before a switch).
@@ -355,7 +376,7 @@ fn write(
         .stream_tx_by_mid(mid, None)
         .ok_or(Skip::Dropped(DropCause::NotSending))?;
     tx.write_rtp(write);
-    conn.dirty = true;
+    conn.written = true;
     Ok(())
 }
 

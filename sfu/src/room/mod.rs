@@ -15,7 +15,7 @@ mod health;
 mod publish;
 mod subscribe;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::time::Instant;
 
 use str0m::{Event, Input};
@@ -40,6 +40,14 @@ pub(crate) struct Room {
     next_incarnation: u64,
     /// When connection quality is next rated.
     next_health: Option<Instant>,
+    /// Packets were written that no poll has sent yet.
+    needs_flush: bool,
+    /// The time of the latest input, for a flush.
+    last_now: Instant,
+    /// Per stream, the slots that carry it (subscriber, slot index): built when first needed
+    /// after the slots changed, so a packet visits only its own subscribers' slots instead of
+    /// every slot of every subscriber (a class of 30 has 58 per subscriber).
+    fanout: Option<HashMap<StreamKey, Vec<(ParticipantId, usize)>>>,
     next_timeout: Option<Instant>,
 }
 
@@ -53,6 +61,9 @@ impl Room {
             speakers: Speakers::default(),
             next_incarnation: 1,
             next_health: None,
+            needs_flush: false,
+            last_now: Instant::now(),
+            fanout: None,
             next_timeout: None,
         }
     }
@@ -160,6 +171,20 @@ impl Room {
         conn.last_input = now;
         conn.dirty = true;
         conn.handle_source(source, ctx);
+        // Only what has input is polled now; what the forwarding wrote goes out at the
+        // worker's flush (`Worker::poll_output`), with whatever else the batch wrote.
+        self.drive_with(now, ctx, false);
+        self.last_now = now;
+    }
+
+    /// Whether packets were written that a flush must send.
+    pub fn needs_flush(&self) -> bool {
+        self.needs_flush
+    }
+
+    /// Polls every connection with something to send.
+    pub fn flush(&mut self, ctx: &mut Ctx) {
+        let now = self.last_now;
         self.drive(now, ctx);
     }
 
@@ -309,8 +334,14 @@ impl Room {
     /// Polls every connection that has work until all wait for time or input, handling the
     /// events this produces (which may give other connections work), then re-arms the timeout.
     fn drive(&mut self, now: Instant, ctx: &mut Ctx) {
+        self.drive_with(now, ctx, true);
+        self.needs_flush = false;
+    }
+
+    /// [`Room::drive`], polling written-to connections too only if `flush`.
+    fn drive_with(&mut self, now: Instant, ctx: &mut Ctx, flush: bool) {
         loop {
-            self.poll_conns(ctx);
+            self.poll_conns(ctx, flush);
             self.remove_dead_conns(ctx);
             if self.events.is_empty() && !self.streams_changed {
                 break;
@@ -322,6 +353,7 @@ impl Room {
             self.events = events;
             if std::mem::take(&mut self.streams_changed) {
                 self.reconcile(now, ctx);
+                self.fanout = None;
             }
         }
         if self.next_health.is_none() && !self.participants.is_empty() {
@@ -352,14 +384,19 @@ impl Room {
         }
     }
 
-    fn poll_conns(&mut self, ctx: &mut Ctx) {
+    fn poll_conns(&mut self, ctx: &mut Ctx, flush: bool) {
         for p in self.participants.values_mut() {
             let id = p.id;
-            if let Some(up) = &mut p.up {
-                poll_conn(&mut up.conn, id, Direction::Publish, &mut self.events, ctx);
-            }
-            if let Some(conn) = &mut p.down.conn {
-                poll_conn(conn, id, Direction::Subscribe, &mut self.events, ctx);
+            for (dir, conn) in [
+                (Direction::Publish, p.up.as_mut().map(|u| &mut u.conn)),
+                (Direction::Subscribe, p.down.conn.as_mut()),
+            ] {
+                let Some(conn) = conn else { continue };
+                if conn.dirty || (flush && conn.written) {
+                    poll_conn(conn, id, dir, &mut self.events, ctx);
+                } else if conn.written {
+                    self.needs_flush = true;
+                }
             }
         }
     }
@@ -470,9 +507,7 @@ fn poll_conn(
     events: &mut Vec<(ParticipantId, Direction, Event)>,
     ctx: &mut Ctx,
 ) {
-    if !conn.dirty {
-        return;
-    }
+    conn.written = false;
     loop {
         if !conn.rtc.is_alive() {
             conn.dirty = false;

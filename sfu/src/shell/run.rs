@@ -91,10 +91,11 @@ impl WorkerThread {
         true
     }
 
+    /// Hands a datagram to the core; what it forwards goes out at the next flush, after the
+    /// batch (`run`), so each connection is polled once per batch.
     fn handle_datagram(&mut self, d: Datagram) {
         self.core
             .handle_datagram(d.received, d.source, d.destination, &d.data);
-        self.flush();
     }
 
     /// Carries out the core's output, in order.
