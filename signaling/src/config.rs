@@ -32,6 +32,12 @@ pub struct Config {
     /// Datagrams queued per media worker before new ones are dropped. 4096 is about 100 ms of
     /// media for a busy worker: longer queues only add delay.
     pub media_queue: usize,
+    /// Send datagrams for one browser in a batch as one UDP GSO send: a third of the kernel's
+    /// cost per datagram (docs/benchmarks.md, "The floor"). Turns itself off if the kernel
+    /// refuses; off only to measure the difference.
+    pub media_gso: bool,
+    /// Receive media with `recvmmsg`, many datagrams per system call. Off only to measure.
+    pub media_recv_batch: bool,
     /// Participants per room. 50 covers a class with guests or a large faculty meeting.
     pub max_participants_per_room: usize,
     /// Audio and video tracks one participant may publish: microphone, camera, screen.
@@ -71,6 +77,8 @@ impl Default for Config {
             public_ip: None,
             media_workers: 0,
             media_queue: 4096,
+            media_gso: true,
+            media_recv_batch: true,
             max_participants_per_room: 50,
             max_tracks_per_participant: 3,
             max_rooms: 500,
@@ -160,6 +168,12 @@ pub struct Args {
     pub public_ip: Option<IpAddr>,
     #[arg(long, env = "AULA_MEDIA_WORKERS")]
     pub media_workers: Option<usize>,
+    /// true or false.
+    #[arg(long, env = "AULA_MEDIA_GSO")]
+    pub media_gso: Option<bool>,
+    /// true or false.
+    #[arg(long, env = "AULA_MEDIA_RECV_BATCH")]
+    pub media_recv_batch: Option<bool>,
     #[arg(long, env = "AULA_MAX_PARTICIPANTS_PER_ROOM")]
     pub max_participants_per_room: Option<usize>,
     #[arg(long, env = "AULA_MAX_ROOMS")]
@@ -187,6 +201,8 @@ impl Args {
         set(&mut c.media_ips, self.media_ips);
         set(&mut c.public_ip, self.public_ip.map(Some));
         set(&mut c.media_workers, self.media_workers);
+        set(&mut c.media_gso, self.media_gso);
+        set(&mut c.media_recv_batch, self.media_recv_batch);
         set(
             &mut c.max_participants_per_room,
             self.max_participants_per_room,

@@ -70,6 +70,8 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
         workers: config.media_workers,
         queue_len: config.media_queue,
         max_tracks_per_participant: config.max_tracks_per_participant,
+        gso: config.media_gso,
+        recv_batch: config.media_recv_batch,
     };
     let sfu = Sfu::start(&sfu_config)?;
     let addr = config.http_addr;

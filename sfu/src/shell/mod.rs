@@ -14,6 +14,7 @@
 //! happens on one thread with no locks. The only shared state is the routing maps the reader
 //! threads consult (DashMap) and the counters.
 
+mod batch;
 mod metrics;
 mod reader;
 mod run;
@@ -53,6 +54,10 @@ pub struct SfuConfig {
     /// Datagrams waiting per worker before new ones are dropped (and counted).
     pub queue_len: usize,
     pub max_tracks_per_participant: usize,
+    /// Send runs of datagrams to one destination as one UDP GSO send.
+    pub gso: bool,
+    /// Receive datagrams in batches (`recvmmsg`).
+    pub recv_batch: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -200,6 +205,8 @@ impl Sfu {
                 routes: routes.clone(),
                 metrics: metrics.clone(),
                 sinks: Default::default(),
+                gso: config.gso,
+                pending: Vec::new(),
             };
             threads.push(spawn(format!("aula-media-{index}"), move || worker.run())?);
         }
@@ -212,6 +219,7 @@ impl Sfu {
                 routes: routes.clone(),
                 metrics: metrics.clone(),
                 stop: stop.clone(),
+                batch: config.recv_batch,
             };
             threads.push(spawn(format!("aula-udp-{index}"), move || reader.run())?);
         }

@@ -15,7 +15,7 @@ use crate::stun;
 
 /// Large enough for any datagram a WebRTC peer sends (MTU-sized); bigger ones are cut and
 /// then rejected by the parser.
-const RECV_BUFFER: usize = 2048;
+pub(crate) const RECV_BUFFER: usize = 2048;
 
 pub(crate) struct Reader {
     pub sockets: Arc<[MediaSocket]>,
@@ -24,10 +24,15 @@ pub(crate) struct Reader {
     pub routes: Arc<RouteMaps>,
     pub metrics: Arc<Metrics>,
     pub stop: Arc<AtomicBool>,
+    /// Receive with `recvmmsg`, up to 32 datagrams a call.
+    pub batch: bool,
 }
 
 impl Reader {
     pub fn run(self) {
+        if self.batch {
+            return self.run_batched();
+        }
         let socket = &self.sockets[self.index];
         let mut buf = [0u8; RECV_BUFFER];
         while !self.stop.load(Ordering::Relaxed) {
@@ -42,23 +47,58 @@ impl Reader {
                     continue;
                 }
             };
-            let data = &buf[..n];
-            self.metrics.count_in(n);
-            let Some(worker) = self.route(source, data) else {
-                self.metrics.count_unroutable();
-                continue;
-            };
-            let datagram = Datagram {
-                received: Instant::now(),
-                source,
-                destination: socket.advertised,
-                data: data.to_vec(),
-            };
-            match self.workers[worker].try_send(datagram) {
-                Ok(()) => {}
-                Err(TrySendError::Full(_)) => self.metrics.count_queue_full(),
-                Err(TrySendError::Disconnected(_)) => return,
+            if !self.hand_over(&buf[..n], source, Instant::now()) {
+                return;
             }
+        }
+    }
+
+    /// The same loop over `recvmmsg`: one system call for every datagram that is queued.
+    fn run_batched(self) {
+        use super::batch::{RECV_BATCH, recv_batch};
+        let socket = &self.sockets[self.index];
+        let mut buffers = Box::new([[0u8; RECV_BUFFER]; RECV_BATCH]);
+        let mut headers = nix::sys::socket::MultiHeaders::preallocate(RECV_BATCH, None);
+        while !self.stop.load(Ordering::Relaxed) {
+            let received = match recv_batch(&socket.socket, &mut buffers, &mut headers) {
+                Ok(r) => r,
+                Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+                    continue;
+                }
+                Err(e) => {
+                    tracing::trace!(error = %e, "udp receive error");
+                    continue;
+                }
+            };
+            let now = Instant::now();
+            for (i, (source, n)) in received.into_iter().enumerate() {
+                if !self.hand_over(&buffers[i][..n], source, now) {
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Routes one datagram to its worker; false once the workers are gone.
+    fn hand_over(&self, data: &[u8], source: std::net::SocketAddr, received: Instant) -> bool {
+        self.metrics.count_in(data.len());
+        let Some(worker) = self.route(source, data) else {
+            self.metrics.count_unroutable();
+            return true;
+        };
+        let datagram = Datagram {
+            received,
+            source,
+            destination: self.sockets[self.index].advertised,
+            data: data.to_vec(),
+        };
+        match self.workers[worker].try_send(datagram) {
+            Ok(()) => true,
+            Err(TrySendError::Full(_)) => {
+                self.metrics.count_queue_full();
+                true
+            }
+            Err(TrySendError::Disconnected(_)) => false,
         }
     }
 

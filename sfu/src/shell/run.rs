@@ -26,6 +26,11 @@ pub(crate) struct WorkerThread {
     pub routes: Arc<RouteMaps>,
     pub metrics: Arc<Metrics>,
     pub sinks: HashMap<(RoomId, ParticipantId), EventSink>,
+    /// Send runs of datagrams to one destination as one UDP GSO send (off if the kernel
+    /// refuses, or by configuration for measurements).
+    pub gso: bool,
+    /// Transmits of the current flush, sent together at its end.
+    pub pending: Vec<str0m::net::Transmit>,
 }
 
 impl WorkerThread {
@@ -98,11 +103,12 @@ impl WorkerThread {
             .handle_datagram(d.received, d.source, d.destination, &d.data);
     }
 
-    /// Carries out the core's output, in order.
+    /// Carries out the core's output: events and routes in order, datagrams together at the
+    /// end (grouped per socket and destination for GSO).
     fn flush(&mut self) {
         while let Some(out) = self.core.poll_output() {
             match out {
-                Output::Transmit(t) => self.transmit(&t),
+                Output::Transmit(t) => self.pending.push(t),
                 Output::Event {
                     room,
                     participant,
@@ -126,19 +132,40 @@ impl WorkerThread {
                 }
             }
         }
+        self.send_pending();
     }
 
-    fn transmit(&self, t: &str0m::net::Transmit) {
-        let Some(s) = self.sockets.iter().find(|s| s.advertised == t.source) else {
-            self.metrics.count_send_error();
+    /// Sends what the flush collected, per local socket: the core emits a connection's
+    /// datagrams together, so runs to one destination are already next to each other.
+    fn send_pending(&mut self) {
+        if self.pending.is_empty() {
             return;
-        };
-        match s.socket.send_to(&t.contents, t.destination) {
-            Ok(n) => self.metrics.count_out(n),
-            Err(e) => {
-                tracing::trace!(error = %e, "udp send failed");
-                self.metrics.count_send_error();
-            }
         }
+        let pending = std::mem::take(&mut self.pending);
+        let metrics = &self.metrics;
+        for s in self.sockets.iter() {
+            let datagrams: Vec<(std::net::SocketAddr, &[u8])> = pending
+                .iter()
+                .filter(|t| t.source == s.advertised)
+                .map(|t| (t.destination, &t.contents[..]))
+                .collect();
+            if datagrams.is_empty() {
+                continue;
+            }
+            super::batch::send_all(
+                &s.socket,
+                &datagrams,
+                &mut self.gso,
+                |n| metrics.count_out(n),
+                || metrics.count_send_error(),
+            );
+        }
+        let unsent = pending
+            .iter()
+            .filter(|t| !self.sockets.iter().any(|s| s.advertised == t.source))
+            .count();
+        (0..unsent).for_each(|_| metrics.count_send_error());
+        self.pending = pending;
+        self.pending.clear();
     }
 }
