@@ -2,7 +2,9 @@
 //! queue, the counters and the routing tables. Its own module, so that rooms and connections
 //! depend on it and never on the worker that owns them.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
+
+use rustc_hash::FxHashMap;
 use std::net::SocketAddr;
 
 use rand::rngs::StdRng;
@@ -107,8 +109,8 @@ pub enum Output {
 /// its socket readers use to pick a worker.
 #[derive(Debug, Default)]
 pub(crate) struct Routes {
-    by_ufrag: HashMap<String, ConnKey>,
-    by_addr: HashMap<SocketAddr, ConnKey>,
+    by_ufrag: FxHashMap<String, ConnKey>,
+    by_addr: FxHashMap<SocketAddr, ConnKey>,
 }
 
 impl Routes {

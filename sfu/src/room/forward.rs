@@ -252,8 +252,8 @@ impl Room {
 /// Per stream, the slots that carry it now.
 fn build_fanout(
     participants: &std::collections::BTreeMap<ParticipantId, crate::participant::Participant>,
-) -> std::collections::HashMap<StreamKey, Vec<(ParticipantId, usize)>> {
-    let mut fanout: std::collections::HashMap<StreamKey, Vec<(ParticipantId, usize)>> =
+) -> rustc_hash::FxHashMap<StreamKey, Vec<(ParticipantId, usize)>> {
+    let mut fanout: rustc_hash::FxHashMap<StreamKey, Vec<(ParticipantId, usize)>> =
         Default::default();
     for (&id, p) in participants {
         for (i, slot) in p.down.slots.iter().enumerate() {

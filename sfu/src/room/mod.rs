@@ -15,7 +15,9 @@ mod health;
 mod publish;
 mod subscribe;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
+
+use rustc_hash::FxHashMap;
 use std::time::Instant;
 
 use str0m::{Event, Input};
@@ -47,8 +49,7 @@ pub(crate) struct Room {
     /// Per stream, the slots that carry it (subscriber, slot index): built when first needed
     /// after the slots changed, so a packet visits only its own subscribers' slots instead of
     /// every slot of every subscriber (a class of 30 has 58 per subscriber).
-    fanout: Option<HashMap<StreamKey, Vec<(ParticipantId, usize)>>>,
-    next_timeout: Option<Instant>,
+    fanout: Option<FxHashMap<StreamKey, Vec<(ParticipantId, usize)>>>,
 }
 
 impl Room {
@@ -64,7 +65,6 @@ impl Room {
             needs_flush: false,
             last_now: Instant::now(),
             fanout: None,
-            next_timeout: None,
         }
     }
 
@@ -74,8 +74,19 @@ impl Room {
         self.participants.is_empty()
     }
 
+    /// When the room next needs `handle_timeout`. Found when asked (once per worker loop
+    /// turn), not after every datagram: it looks at every connection of the room.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.next_timeout
+        self.participants
+            .values()
+            .flat_map(|p| {
+                p.conns()
+                    .map(|c| c.next_timeout)
+                    .chain(p.keyframe_timeout())
+            })
+            .chain(self.speakers.poll_timeout())
+            .chain(self.next_health)
+            .min()
     }
 
     // ---- inputs ----
@@ -189,7 +200,7 @@ impl Room {
     }
 
     pub fn handle_timeout(&mut self, now: Instant, ctx: &mut Ctx) {
-        if self.next_timeout.is_none_or(|t| t > now) {
+        if self.poll_timeout().is_none_or(|t| t > now) {
             return;
         }
         for p in self.participants.values_mut() {
@@ -216,7 +227,7 @@ impl Room {
             unroute_participant(p, ctx);
         }
         self.speakers = Speakers::default();
-        self.next_timeout = None;
+        self.next_health = None;
     }
 
     // ---- commands ----
@@ -359,17 +370,6 @@ impl Room {
         if self.next_health.is_none() && !self.participants.is_empty() {
             self.next_health = Some(now + health::RATE_EVERY);
         }
-        self.next_timeout = self
-            .participants
-            .values()
-            .flat_map(|p| {
-                p.conns()
-                    .map(|c| c.next_timeout)
-                    .chain(p.keyframe_timeout())
-            })
-            .chain(self.speakers.poll_timeout())
-            .chain(self.next_health)
-            .min();
     }
 
     /// Tells everyone in the room who speaks, if a speakers tick is due and it changed.

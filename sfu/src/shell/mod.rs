@@ -29,6 +29,7 @@ use std::thread::JoinHandle;
 
 use crossbeam_channel as channel;
 use dashmap::DashMap;
+use rustc_hash::FxBuildHasher;
 
 use crate::api::{Command, ParticipantId, RoomId, SfuEvent};
 use crate::worker::CoreConfig;
@@ -100,8 +101,8 @@ pub(crate) struct Datagram {
 /// Routing maps the reader threads consult: which worker owns a ufrag or a remote address.
 #[derive(Default)]
 pub(crate) struct RouteMaps {
-    pub by_ufrag: DashMap<String, usize>,
-    pub by_addr: DashMap<SocketAddr, usize>,
+    pub by_ufrag: DashMap<String, usize, FxBuildHasher>,
+    pub by_addr: DashMap<SocketAddr, usize, FxBuildHasher>,
 }
 
 /// The cloneable front of the SFU that signaling holds.
