@@ -14,6 +14,17 @@ use aula_sfu::Command;
 use common::Sim;
 
 fn main() {
+    // `--lecture N`: only a lecture of one publisher and N listeners for 5 s, for profiling
+    // memory (valgrind --tool=massif) or CPU (perf) of the fan-out path alone.
+    let args: Vec<String> = std::env::args().collect();
+    if let Some(n) = args
+        .iter()
+        .position(|a| a == "--lecture")
+        .map(|i| &args[i + 1])
+    {
+        lecture(n.parse().expect("--lecture N"));
+        return;
+    }
     // `cargo test --all-targets` runs this without `--bench`, in a debug build: a quick smoke
     // run whose numbers mean nothing. `cargo bench` passes `--bench`.
     let quick = !std::env::args().any(|a| a == "--bench");
@@ -54,6 +65,22 @@ fn forwarding(participants: usize, seconds: u64) {
         busy / seconds as f64 * 100.0,
         busy * 1e6 / datagrams as f64,
         busy * 1e6 / frames as f64,
+    );
+}
+
+/// One publisher, `listeners` who only receive, 5 s of media.
+fn lecture(listeners: usize) {
+    let mut sim = Sim::new(7);
+    sim.join();
+    sim.publish(0);
+    for _ in 0..listeners {
+        sim.join();
+    }
+    sim.run_for(Duration::from_secs(5));
+    let stats = sim.worker.stats();
+    println!(
+        "lecture of {listeners}: {} packets forwarded",
+        stats.packets_forwarded
     );
 }
 
