@@ -109,6 +109,10 @@ pub(crate) struct UpTrack {
     /// The fraction of its packets the publisher's link lost, from the latest report: what
     /// every subscriber's reports show on top of their own links' loss.
     pub ingress_loss: f32,
+    /// When its first packet arrived: until a second later, a layer not seen yet counts as
+    /// coming (browsers start their encodings within a few frames of each other), so the first
+    /// choice of layer is the right one instead of whichever layer's packet came first.
+    pub started: Option<Instant>,
 }
 
 /// One encoding of an up track.
@@ -126,14 +130,24 @@ pub(crate) struct UpLayer {
 /// frames a second on every active encoding, and a second is what a layer switch may wait.
 pub const LAYER_IDLE: Duration = Duration::from_secs(1);
 
+impl UpLayer {
+    /// Sending now, or (within a second of the track's first packet) not heard from yet.
+    pub fn is_live(&self, track_started: Instant, now: Instant) -> bool {
+        match self.last_packet {
+            Some(t) => now < t + LAYER_IDLE,
+            None => now < track_started + LAYER_IDLE,
+        }
+    }
+}
+
 impl UpTrack {
     /// The layer to forward to a page that shows this stream `height` lines high: the smallest
     /// live one that is at least that high, else the largest live one; `None` if none is live.
     pub fn layer_for(&self, height: u32, now: Instant) -> Option<u8> {
-        let live = |l: &UpLayer| l.last_packet.is_some_and(|t| now < t + LAYER_IDLE);
+        let started = self.started.unwrap_or(now);
         let mut best = None;
         for (i, layer) in self.layers.iter().enumerate() {
-            if !live(layer) {
+            if !layer.is_live(started, now) {
                 continue;
             }
             best = Some(i as u8);
@@ -426,5 +440,56 @@ mod tests {
         assert!(!s.is_free(), "not while the offer is out");
         s.negotiated = s.offered.take().expect("offered");
         assert!(s.is_free());
+    }
+
+    fn simulcast_track(started: Instant) -> UpTrack {
+        let layer = |rid: &str, height| UpLayer {
+            rid: Some(Rid::from(rid)),
+            height,
+            keyframes: KeyframeLimiter::default(),
+            last_packet: None,
+        };
+        UpTrack {
+            mid: Mid::from("0"),
+            kind: Kind::Video,
+            source: Source::Camera,
+            incarnation: 1,
+            layers: vec![layer("q", 180), layer("h", 360), layer("f", 720)],
+            payloads: Vec::new(),
+            ingress_loss: 0.0,
+            started: Some(started),
+        }
+    }
+
+    #[test]
+    fn the_smallest_layer_at_least_the_tile_is_chosen_among_live_ones() {
+        let t0 = Instant::now();
+        let mut track = simulcast_track(t0);
+        // Within a second of the first packet, layers not heard from yet count as coming.
+        let early = t0 + Duration::from_millis(100);
+        assert_eq!(track.layer_for(120, early), Some(0));
+        assert_eq!(track.layer_for(300, early), Some(1));
+        assert_eq!(track.layer_for(720, early), Some(2));
+        assert_eq!(
+            track.layer_for(2160, early),
+            Some(2),
+            "largest if none is enough"
+        );
+
+        // Two seconds in, only q and h were ever seen: a full-screen tile gets h.
+        let later = t0 + Duration::from_secs(2);
+        track.layers[0].last_packet = Some(later);
+        track.layers[1].last_packet = Some(later);
+        assert_eq!(track.layer_for(720, later), Some(1));
+        assert_eq!(track.layer_for(100, later), Some(0));
+
+        // h stops (the browser paused it): the next live layer is used, smaller if need be.
+        let much_later = later + LAYER_IDLE + Duration::from_millis(1);
+        track.layers[0].last_packet = Some(much_later);
+        assert_eq!(track.layer_for(360, much_later), Some(0));
+
+        // Nothing sent for a second: nothing to forward.
+        let silent = much_later + LAYER_IDLE;
+        assert_eq!(track.layer_for(360, silent), None);
     }
 }

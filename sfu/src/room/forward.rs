@@ -20,7 +20,7 @@ use crate::api::{DropCause, Kind, ParticipantId, SfuEvent};
 use crate::codec::pick_pt;
 use crate::conn::Conn;
 use crate::ctx::Ctx;
-use crate::participant::{LAYER_IDLE, Slot, StreamKey};
+use crate::participant::{Slot, StreamKey};
 use crate::rewrite::{InPacket, OutHeader, SourceId, Vp8Ids};
 
 /// What is read once of an incoming packet, before it fans out.
@@ -138,6 +138,7 @@ impl Room {
         let track = up.tracks.iter_mut().find(|t| t.mid == mid)?;
         let layer = track.layers.iter().position(|l| l.rid == rid)?;
         track.layers[layer].last_packet = Some(now);
+        let started = *track.started.get_or_insert(now);
         if !p.gates.is_open(track.source) {
             ctx.stats.frames_gated += u64::from(track.kind == Kind::Audio || pkt.header.marker);
             return None;
@@ -180,8 +181,7 @@ impl Room {
         // that one (the last entry).
         let mut layers = [(u32::MAX, None); 3];
         for (i, l) in track.layers.iter().enumerate().take(3) {
-            let live = l.last_packet.is_some_and(|t| now < t + LAYER_IDLE);
-            layers[i] = (l.height, live.then_some(i as u8));
+            layers[i] = (l.height, l.is_live(started, now).then_some(i as u8));
         }
         let stream = StreamKey {
             publisher,

@@ -202,6 +202,7 @@ fn up_tracks(
                     layers,
                     payloads: Vec::new(),
                     ingress_loss: 0.0,
+                    started: None,
                 }
             }
         };

@@ -40,6 +40,12 @@ pub struct Received {
     pub at: Instant,
     /// The audio level header extension, as the SFU passed it on.
     pub audio_level: Option<i8>,
+    /// Video: the second byte of the frame, where a simulcast client writes the layer index
+    /// it was sent on (0x55 otherwise).
+    pub tag: u8,
+    /// VP8's picture id as the subscriber's depacketizer read it.
+    pub picture_id: Option<u64>,
+    pub size: usize,
 }
 
 /// A `Speakers` event as one client received it.
@@ -92,6 +98,13 @@ pub struct Client {
     next_video: Instant,
     next_keyframe: Instant,
     want_keyframe: bool,
+    /// Simulcast: a keyframe is owed on each layer.
+    want_keyframe_layers: [bool; 3],
+    /// Publish the camera as three simulcast layers `q`, `h`, `f` (set before `publish`).
+    pub simulcast: bool,
+    /// Simulcast layers the client sends (a layer off is paused, as a browser does with
+    /// `active: false`).
+    pub layers_on: [bool; 3],
     audio_time: u64,
     video_time: u64,
     pub keyframes_sent: usize,
@@ -167,7 +180,14 @@ impl Sim {
         rtc.add_local_candidate(Candidate::host(addr, "udp").unwrap());
         let mut change = rtc.sdp_api();
         let a = change.add_media(MediaKind::Audio, Direction::SendOnly, None, None, None);
-        let v = change.add_media(MediaKind::Video, Direction::SendOnly, None, None, None);
+        let simulcast = c.simulcast.then(|| {
+            let mut s = str0m::media::Simulcast::new();
+            for rid in RIDS {
+                s.add_send_layer(str0m::media::SimulcastLayer::new(rid));
+            }
+            s
+        });
+        let v = change.add_media(MediaKind::Video, Direction::SendOnly, None, None, simulcast);
         let (offer, pending) = change.apply().expect("changes to offer");
         c.up = Some(Side {
             rtc,
@@ -192,10 +212,21 @@ impl Sim {
         let tracks: Vec<TrackHint> = c
             .up_mids
             .iter()
-            .map(|(mid, _, source, _)| TrackHint {
+            .map(|(mid, kind, source, _)| TrackHint {
                 mid: mid.to_string(),
                 source: *source,
-                layers: Vec::new(),
+                layers: match (*kind, *source, c.simulcast) {
+                    (MediaKind::Video, Source::Camera, true) => RIDS
+                        .iter()
+                        .zip(LAYER_HEIGHTS)
+                        .map(|(rid, height)| aula_sfu::LayerHint {
+                            rid: rid.to_string(),
+                            width: height * 16 / 9,
+                            height,
+                        })
+                        .collect(),
+                    _ => Vec::new(),
+                },
             })
             .collect();
         let make = || Command::Publish {
@@ -292,6 +323,25 @@ impl Sim {
         let (offer, pending) = change.apply().expect("an ICE restart is an offer");
         c.up_pending = Some(pending);
         self.send_publish(i, offer.to_sdp_string());
+    }
+
+    /// Client `i`'s page shows these streams at these heights (and no others): (publisher
+    /// index, source, height).
+    pub fn view(&mut self, i: usize, tiles: &[(usize, Source, u32)]) {
+        let tiles = tiles
+            .iter()
+            .map(|&(p, source, height)| aula_sfu::Tile {
+                publisher: self.clients[p].id,
+                source,
+                width: height * 16 / 9,
+                height,
+            })
+            .collect();
+        let cmd = Command::View {
+            participant: self.clients[i].id,
+            tiles,
+        };
+        self.worker.handle_command(self.now, &self.room, cmd);
     }
 
     /// Client `i` asks for an ICE restart of its subscribe connection.
@@ -480,6 +530,9 @@ impl Client {
             next_video: now,
             next_keyframe: now + KEYFRAME_INTERVAL,
             want_keyframe: true,
+            want_keyframe_layers: [true; 3],
+            simulcast: false,
+            layers_on: [true; 3],
             audio_time: 0,
             video_time: 0,
             keyframes_sent: 0,
@@ -590,7 +643,8 @@ impl Client {
                 self.next_keyframe = now + KEYFRAME_INTERVAL;
                 self.keyframes_sent += 1;
             }
-            for mid in video_mid.into_iter().chain(screen_mid) {
+            let camera = video_mid.filter(|_| !self.simulcast);
+            for mid in camera.into_iter().chain(screen_mid) {
                 let frame = video_frame(self.video_codec, key);
                 let meta = Frame {
                     codec: self.video_codec,
@@ -599,6 +653,24 @@ impl Client {
                     level: None,
                 };
                 write(&mut up.rtc, mid, now, meta, frame);
+            }
+            if let (Some(mid), true) = (video_mid, self.simulcast) {
+                for layer in 0..3 {
+                    if !self.layers_on[layer] {
+                        continue;
+                    }
+                    let key = key || std::mem::take(&mut self.want_keyframe_layers[layer]);
+                    let mut frame = video_frame(Codec::Vp8, key);
+                    frame.truncate(LAYER_FRAME_BYTES[layer]);
+                    frame[1] = layer as u8;
+                    let meta = Frame {
+                        codec: Codec::Vp8,
+                        time: self.video_time,
+                        hz: 90_000,
+                        level: None,
+                    };
+                    write_rid(&mut up.rtc, mid, Some(RIDS[layer]), now, meta, frame);
+                }
             }
         }
     }
@@ -632,8 +704,11 @@ impl Client {
                 self.next_audio = now;
                 self.next_video = now;
             }
-            (false, Event::KeyframeRequest(_)) => {
-                self.want_keyframe = true;
+            (false, Event::KeyframeRequest(req)) => {
+                match req.rid.and_then(|r| RIDS.iter().position(|x| **x == *r)) {
+                    Some(layer) => self.want_keyframe_layers[layer] = true,
+                    None => self.want_keyframe = true,
+                }
                 self.keyframe_requests.push(now);
             }
             (true, Event::MediaData(d)) => {
@@ -653,6 +728,12 @@ impl Client {
                     last_seq: **d.seq_range.end(),
                     at: now,
                     audio_level: d.ext_vals.audio_level,
+                    tag: d.data.get(1).copied().unwrap_or(0),
+                    picture_id: match d.codec_extra {
+                        str0m::format::CodecExtra::Vp8(e) => e.picture_id,
+                        _ => None,
+                    },
+                    size: d.data.len(),
                 });
             }
             _ => {}
@@ -840,9 +921,29 @@ struct Frame {
 }
 
 fn write(rtc: &mut Rtc, mid: Mid, now: Instant, frame: Frame, data: Vec<u8>) {
+    write_rid(rtc, mid, None, now, frame, data);
+}
+
+/// Simulcast layers a client sends: rids, heights, frame sizes (a VP8 frame of a few hundred
+/// bytes for the low layer, several packets for the high one).
+pub const RIDS: [&str; 3] = ["q", "h", "f"];
+pub const LAYER_HEIGHTS: [u32; 3] = [180, 360, 720];
+const LAYER_FRAME_BYTES: [usize; 3] = [600, 1800, 3000];
+
+fn write_rid(
+    rtc: &mut Rtc,
+    mid: Mid,
+    rid: Option<&str>,
+    now: Instant,
+    frame: Frame,
+    data: Vec<u8>,
+) {
     let Some(mut writer) = rtc.writer(mid) else {
         return;
     };
+    if let Some(rid) = rid {
+        writer = writer.rid(rid.into());
+    }
     let Some(pt) = writer
         .payload_params()
         .find(|p| p.spec().codec == frame.codec)
