@@ -32,6 +32,8 @@ pub struct CoreStats {
     pub datagrams_rejected: u64,
     /// RTP packets written to down slots.
     pub packets_forwarded: u64,
+    /// RTP packets from a publisher on a layer (rid) its offer did not announce: dropped.
+    pub packets_unannounced: u64,
     /// Frames written to down slots: audio packets and the last packet of each video frame.
     pub frames_forwarded: u64,
     /// Frames that could not be forwarded to a subscriber, by cause (counted per subscriber).

@@ -140,22 +140,36 @@ impl UpLayer {
     }
 }
 
+/// An up track's layers as (height, index if live), smallest first, unused entries
+/// `(u32::MAX, None)`: read once per incoming packet, asked once per subscriber.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct LiveLayers([(u32, Option<u8>); 3]);
+
+impl LiveLayers {
+    /// The layer for a page that shows the stream `height` lines high: the smallest live one
+    /// at least that high, else the largest live one; `None` if none is live. The one rule for
+    /// which layer a subscriber gets.
+    pub fn for_height(&self, height: u32) -> Option<u8> {
+        let fits = self.0.iter().find(|(h, l)| *h >= height && l.is_some());
+        fits.or(self.0.iter().rev().find(|(_, l)| l.is_some()))
+            .and_then(|(_, l)| *l)
+    }
+}
+
 impl UpTrack {
-    /// The layer to forward to a page that shows this stream `height` lines high: the smallest
-    /// live one that is at least that high, else the largest live one; `None` if none is live.
-    pub fn layer_for(&self, height: u32, now: Instant) -> Option<u8> {
+    /// Which of its (at most three) layers are live now.
+    pub fn live_layers(&self, now: Instant) -> LiveLayers {
         let started = self.started.unwrap_or(now);
-        let mut best = None;
-        for (i, layer) in self.layers.iter().enumerate() {
-            if !layer.is_live(started, now) {
-                continue;
-            }
-            best = Some(i as u8);
-            if layer.height >= height {
-                break;
-            }
+        let mut layers = [(u32::MAX, None); 3];
+        for (i, l) in self.layers.iter().enumerate().take(3) {
+            layers[i] = (l.height, l.is_live(started, now).then_some(i as u8));
         }
-        best
+        LiveLayers(layers)
+    }
+
+    /// The layer to forward to a page that shows this stream `height` lines high.
+    pub fn layer_for(&self, height: u32, now: Instant) -> Option<u8> {
+        self.live_layers(now).for_height(height)
     }
 }
 

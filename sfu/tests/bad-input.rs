@@ -6,7 +6,7 @@ mod common;
 use std::time::Duration;
 
 use aula_sfu::worker::Output;
-use aula_sfu::{Command, Kind, ParticipantId, SfuEvent};
+use aula_sfu::{Command, Kind, ParticipantId, SfuEvent, Source};
 use common::{SERVER, Sim};
 use rand::{Rng, SeedableRng};
 
@@ -157,4 +157,43 @@ fn offers_that_contradict_themselves_get_bad_sdp_with_the_reason_and_the_lesson_
         sim.frames(1, 0, Kind::Video).len() > before + 20,
         "the lesson goes on"
     );
+}
+
+#[test]
+fn junk_rtp_from_a_publisher_is_dropped_and_counted_and_the_others_go_on() {
+    let mut sim = Sim::new(10);
+    sim.join();
+    sim.publish(0);
+    sim.join();
+    sim.publish(1);
+    sim.join();
+    sim.run_for(Duration::from_secs(2));
+    let from_1 = sim.frames(2, 1, Kind::Video).len();
+    assert!(from_1 > 20, "client 1's camera reaches client 2");
+
+    // Client 0 turns hostile for two seconds: packets on five layers its offer never
+    // announced. (Its own camera stops reaching the server once str0m has mapped the made-up
+    // layers to its m-line: that harms the sender only.)
+    for _ in 0..20 {
+        sim.inject_unannounced_layers(0, 5);
+        sim.run_for(Duration::from_millis(100));
+    }
+    // And client 2's page reports absurd tile sizes: clamped.
+    sim.view(
+        2,
+        &[(0, Source::Camera, 100_000_000), (1, Source::Camera, 0)],
+    );
+    sim.run_for(Duration::from_secs(1));
+
+    let stats = sim.worker.stats();
+    assert!(stats.packets_unannounced >= 5, "{stats:?}");
+    let frames = sim.frames(2, 1, Kind::Video);
+    assert!(
+        frames.len() > from_1 + 80,
+        "the other publisher's camera never stopped: {from_1} -> {}",
+        frames.len()
+    );
+    for pair in frames.windows(2) {
+        assert_eq!(pair[1].first_seq, pair[0].last_seq + 1, "and never skipped");
+    }
 }

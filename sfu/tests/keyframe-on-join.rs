@@ -56,3 +56,29 @@ fn keyframe_requests_of_a_burst_of_joiners_are_limited() {
         );
     }
 }
+
+#[test]
+fn a_flood_of_keyframe_requests_from_one_page_reaches_the_publisher_twice_a_second() {
+    let mut sim = Sim::new(5);
+    sim.join();
+    sim.publish(0);
+    sim.join();
+    sim.run_for(Duration::from_secs(2));
+    let before = sim.clients[0].keyframes_sent;
+    // Client 1 asks for a keyframe every 5 ms for 3 s.
+    for _ in 0..600 {
+        sim.request_keyframes(1);
+        sim.run_for(Duration::from_millis(5));
+    }
+    let sent = sim.clients[0].keyframes_sent - before;
+    assert!(
+        (2..=8).contains(&sent),
+        "3 s of requests made the publisher send {sent} keyframes"
+    );
+    let frames = sim.frames(1, 0, Kind::Video).len();
+    sim.run_for(Duration::from_secs(1));
+    assert!(
+        sim.frames(1, 0, Kind::Video).len() > frames + 20,
+        "video goes on"
+    );
+}

@@ -240,6 +240,11 @@ async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
         ("aula_udp_dropped_rejected_total", c.datagrams_rejected),
         ("aula_udp_dropped_queue_full_total", m.datagrams_queue_full),
         ("aula_frames_forwarded_total", c.frames_forwarded),
+        ("aula_rtp_packets_forwarded_total", c.packets_forwarded),
+        (
+            "aula_rtp_packets_unannounced_layer_total",
+            c.packets_unannounced,
+        ),
         (
             "aula_frames_waiting_keyframe_total",
             c.frames_waiting_keyframe,
@@ -265,6 +270,10 @@ async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
             c.ice_restarts_limited,
         ),
         ("aula_connections_silent_total", c.conns_silent),
+        (
+            "aula_views_rate_limited_total",
+            load(&counters.views_limited),
+        ),
         ("aula_resumes_total", load(&counters.resumes)),
         ("aula_resumes_failed_total", load(&counters.resumes_failed)),
         (

@@ -20,7 +20,7 @@ use crate::api::{DropCause, Kind, ParticipantId, SfuEvent};
 use crate::codec::pick_pt;
 use crate::conn::Conn;
 use crate::ctx::Ctx;
-use crate::participant::{Slot, StreamKey};
+use crate::participant::{LiveLayers, Slot, StreamKey};
 use crate::rewrite::{InPacket, OutHeader, SourceId, Vp8Ids};
 
 /// What is read once of an incoming packet, before it fans out.
@@ -33,9 +33,8 @@ struct Incoming<'a> {
     input: InPacket,
     vp8: Option<Vp8Descriptor>,
     keyframe: bool,
-    /// The layer for each height a page may show the stream at (`UpTrack::layer_for`), for
-    /// the up track's layers as they are now: (height, layer).
-    layers: [(u32, Option<u8>); 3],
+    /// The up track's layers as they are now.
+    layers: LiveLayers,
 }
 
 impl Incoming<'_> {
@@ -44,13 +43,7 @@ impl Incoming<'_> {
         if self.kind == Kind::Audio {
             return Some(0);
         }
-        let height = height?;
-        let fits = self
-            .layers
-            .iter()
-            .find(|(h, l)| *h >= height && l.is_some());
-        fits.or(self.layers.iter().rev().find(|(_, l)| l.is_some()))
-            .and_then(|(_, l)| *l)
+        self.layers.for_height(height?)
     }
 }
 
@@ -136,9 +129,16 @@ impl Room {
             (rx.mid(), rx.rid())
         };
         let track = up.tracks.iter_mut().find(|t| t.mid == mid)?;
-        let layer = track.layers.iter().position(|l| l.rid == rid)?;
+        let Some(layer) = track.layers.iter().position(|l| l.rid == rid) else {
+            // str0m takes any rid on an m-line that did not announce simulcast and keeps a
+            // receive stream for each: forget it again, so a publisher inventing rids cannot
+            // grow the server's memory.
+            ctx.stats.packets_unannounced += 1;
+            up.conn.rtc.direct_api().remove_stream_rx(pkt.header.ssrc);
+            return None;
+        };
         track.layers[layer].last_packet = Some(now);
-        let started = *track.started.get_or_insert(now);
+        track.started.get_or_insert(now);
         if !p.gates.is_open(track.source) {
             ctx.stats.frames_gated += u64::from(track.kind == Kind::Audio || pkt.header.marker);
             return None;
@@ -177,12 +177,7 @@ impl Room {
                 tl0: d.tl0_pic_idx(),
             }),
         };
-        // Each live layer and its height; a page wanting more than the largest live layer gets
-        // that one (the last entry).
-        let mut layers = [(u32::MAX, None); 3];
-        for (i, l) in track.layers.iter().enumerate().take(3) {
-            layers[i] = (l.height, l.is_live(started, now).then_some(i as u8));
-        }
+        let layers = track.live_layers(now);
         let stream = StreamKey {
             publisher,
             source: track.source,

@@ -82,6 +82,7 @@ impl Metrics {
             core.datagrams_rejected += s.datagrams_rejected;
             core.frames_forwarded += s.frames_forwarded;
             core.packets_forwarded += s.packets_forwarded;
+            core.packets_unannounced += s.packets_unannounced;
             core.frames_dropped_codec += s.frames_dropped_codec;
             core.frames_dropped_not_sending += s.frames_dropped_not_sending;
             core.frames_dropped_write_failed += s.frames_dropped_write_failed;

@@ -17,6 +17,7 @@ use str0m::change::{SdpAnswer, SdpOffer, SdpPendingOffer};
 use str0m::format::Codec;
 use str0m::media::{Direction, MediaKind, MediaTime, Mid};
 use str0m::net::{Protocol, Receive};
+use str0m::rtp::{RtpWrite, Ssrc};
 use str0m::{Candidate, Event, Input, Output as RtcOutput, Rtc};
 
 pub const SERVER: &str = "127.0.0.1:10000";
@@ -123,6 +124,8 @@ pub struct Client {
     /// does with the ssrc-audio-level extension; `None` sends none.
     pub audio_level: Option<i8>,
     pub speakers: Vec<SpeakersSeen>,
+    /// Rounds of junk sent (`Sim::inject_junk`), so each round's packets are new ones.
+    junk_rounds: u32,
 }
 
 pub struct Sim {
@@ -344,6 +347,53 @@ impl Sim {
         self.worker.handle_command(self.now, &self.room, cmd);
     }
 
+    /// Client `i`'s publish connection sends a packet on each of `n` layers nobody announced
+    /// on its camera m-line (rids `z0`, `z1`, …, each from its own SSRC), as a broken or
+    /// hostile client might, beside its real media.
+    pub fn inject_unannounced_layers(&mut self, i: usize, n: u32) {
+        let now = self.now;
+        let round = self.clients[i].junk_rounds;
+        self.clients[i].junk_rounds += 1;
+        let Some((mut api, mid, pt)) = self.clients[i].camera_direct() else {
+            return;
+        };
+        for k in 0..n {
+            let rid = format!("z{k}");
+            let ssrc = Ssrc::from(0x5eed_0000 + k);
+            let tx = match api.stream_tx(&ssrc) {
+                Some(tx) => tx,
+                None => api.declare_stream_tx(ssrc, None, mid, Some(rid.as_str().into())),
+            };
+            let seq = u64::from(round) + 1;
+            tx.write_rtp(RtpWrite::new(
+                pt,
+                seq.into(),
+                round * 3000,
+                now,
+                vec![0x10; 800],
+            ));
+        }
+    }
+
+    /// Client `i` asks for a keyframe (PLI) on every video m-line it receives, as a broken
+    /// decoder or a hostile page might; the caller repeats it as fast as it likes.
+    pub fn request_keyframes(&mut self, i: usize) {
+        let c = &mut self.clients[i];
+        let mids: Vec<Mid> = c
+            .down_tracks
+            .iter()
+            .filter(|(_, t)| t.1 == Kind::Video)
+            .map(|(m, _)| *m)
+            .collect();
+        let Some(down) = c.down.as_mut() else { return };
+        let mut api = down.rtc.direct_api();
+        for mid in mids {
+            if let Some(rx) = api.stream_rx_by_mid(mid, None) {
+                rx.request_keyframe(str0m::media::KeyframeRequestKind::Pli);
+            }
+        }
+    }
+
     /// Client `i` asks for an ICE restart of its subscribe connection.
     pub fn restart_subscribe_ice(&mut self, i: usize) {
         let cmd = Command::IceRestart {
@@ -544,6 +594,7 @@ impl Client {
             downlink_loss: 0.0,
             audio_level: None,
             speakers: Vec::new(),
+            junk_rounds: 0,
         }
     }
 
@@ -605,6 +656,18 @@ impl Client {
         if self.up_connected {
             self.write_media(now);
         }
+    }
+
+    /// The publish connection's direct API, its camera m-line and the camera's payload type.
+    fn camera_direct(&mut self) -> Option<(str0m::change::DirectApi<'_>, Mid, str0m::media::Pt)> {
+        let mid = self
+            .up_mids
+            .iter()
+            .find(|m| m.1 == MediaKind::Video && m.2 == Source::Camera)?
+            .0;
+        let up = self.up.as_mut()?;
+        let pt = up.rtc.writer(mid)?.payload_params().next()?.pt();
+        Some((up.rtc.direct_api(), mid, pt))
     }
 
     fn write_media(&mut self, now: Instant) {
