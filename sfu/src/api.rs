@@ -124,6 +124,13 @@ pub enum Command {
     /// The client could not apply the latest subscribe offer: the subscribe connection is
     /// rebuilt and offered anew with `reset`.
     SubscribeFailed { participant: ParticipantId },
+    /// Whether a participant is a host (teacher, chair, co-host): the bandwidth allocator
+    /// keeps a host's camera before the others' (docs/architecture.md, "Bandwidth
+    /// adaptation"). Participants start as non-hosts.
+    Role {
+        participant: ParticipantId,
+        host: bool,
+    },
     /// Remove a participant and everything it published.
     Leave { participant: ParticipantId },
     /// Close the room and free everything it holds.
@@ -197,12 +204,65 @@ pub enum SfuEvent {
         speaking: Vec<ParticipantId>,
         dominant: Option<ParticipantId>,
     },
+    /// What the bandwidth allocator holds back from this subscriber, when that changes: the
+    /// videos it shows but gets none of (paused for want of bandwidth), and whether its own
+    /// link is what limits it (its estimate is below what its page would show).
+    Bandwidth {
+        paused: Vec<(ParticipantId, Source)>,
+        limited: bool,
+    },
+    /// To a publisher: which encodings (by rid) of a source anybody takes. The page switches
+    /// the others off (`RTCRtpSender.setParameters`, `active: false`) and on again when told.
+    Encodings {
+        source: Source,
+        encodings: Vec<(String, bool)>,
+    },
     /// A command was refused; `re` names it as the wire does (`publish`, `subscribe_answer`,
     /// `ice_restart`).
     Error {
         error: SfuError,
         re: &'static str,
     },
+}
+
+/// A room's bandwidth picture, as of its latest allocation (every half second): what its hosts
+/// see through `GET /api/rooms/{id}/bandwidth`, and what `/metrics` sums up.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RoomReport {
+    /// The room's share of the server's egress budget, and its own limit, whichever is lower
+    /// (bit/s); `None`: unlimited.
+    pub budget: Option<u64>,
+    pub subscribers: Vec<SubscriberReport>,
+}
+
+/// One subscriber's part of a [`RoomReport`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct SubscriberReport {
+    pub participant: ParticipantId,
+    /// The send-side estimate of its subscribe connection (bit/s), once there is one.
+    pub estimate: Option<u64>,
+    /// What the chosen layers and its audio send (bit/s).
+    pub allocated: u64,
+    /// What every video it shows at the layer its tile calls for would send (bit/s).
+    pub wanted: u64,
+    /// Its own link is what holds it back.
+    pub limited: bool,
+    /// It gets audio only: its estimate fell below 100 kbit/s.
+    pub audio_only: bool,
+    pub videos: Vec<VideoReport>,
+}
+
+/// One video a subscriber could receive, and what it gets of it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VideoReport {
+    pub publisher: ParticipantId,
+    pub source: Source,
+    /// How high its page shows it (`None`: not shown).
+    pub shown: Option<u32>,
+    /// The layer it gets (index, lines high); `None`: none.
+    pub layer: Option<(u8, u32)>,
+    /// Shown, but paused for want of bandwidth.
+    pub paused: bool,
 }
 
 /// A participant's connection quality, as the SFU measures it (docs/protocol.md, "Connection

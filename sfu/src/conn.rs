@@ -8,9 +8,11 @@ use std::time::{Duration, Instant};
 
 use rand::Rng;
 use rand::distr::Alphanumeric;
+use str0m::bwe::Bitrate;
 use str0m::ice::IceCreds;
 use str0m::{Candidate, Rtc};
 
+use crate::api::Direction;
 use crate::ctx::{ConnKey, Ctx};
 
 /// Remote addresses a connection keeps routed. A browser uses one or two at a time; each
@@ -25,6 +27,12 @@ const MAX_UFRAGS: usize = 2;
 /// How often str0m reports loss, jitter and round-trip time per stream: the inputs of the
 /// connection quality rating, which holds a rating for at least 2 s.
 const STATS_INTERVAL: Duration = Duration::from_secs(1);
+
+/// Where a subscriber's bandwidth estimate starts, bit/s: a teacher's camera at its middle
+/// layer and a few thumbnails. GCC probes upwards from here within the first seconds (str0m
+/// probes at start), so a good link reaches full quality quickly and a weak one is not
+/// flooded first.
+pub(crate) const INITIAL_ESTIMATE: u64 = 2_500_000;
 
 pub(crate) struct Conn {
     pub rtc: Rtc,
@@ -76,6 +84,16 @@ impl Conn {
         builder
             .codec_config()
             .add_h264(108.into(), Some(109.into()), true, 0x42e01f);
+        if key.direction == Direction::Subscribe {
+            // Send-side congestion control (GCC over transport-wide feedback, with probing) on
+            // what the SFU sends: the estimate drives the subscriber's layers (room/adapt.rs).
+            builder = builder.enable_bwe(Some(Bitrate::bps(INITIAL_ESTIMATE)));
+        }
+        if key.direction == Direction::Subscribe {
+            // Send-side congestion control (GCC over transport-wide feedback, with probing) on
+            // what the SFU sends: the estimate drives the subscriber's layers (room/adapt.rs).
+            builder = builder.enable_bwe(Some(Bitrate::bps(INITIAL_ESTIMATE)));
+        }
         let mut rtc = builder.build(now);
         for addr in &config.candidates {
             match Candidate::host(*addr, "udp") {

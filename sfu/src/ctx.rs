@@ -6,12 +6,14 @@ use std::collections::VecDeque;
 
 use rustc_hash::FxHashMap;
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use rand::rngs::StdRng;
 use str0m::config::DtlsCert;
 use str0m::net::Transmit;
 
-use crate::api::{Direction, ParticipantId, RoomId, SfuEvent};
+use crate::api::{Direction, ParticipantId, RoomId, RoomReport, SfuEvent};
+use crate::budget::EgressBudget;
 use crate::stun;
 
 /// What the core needs to know about its surroundings.
@@ -21,6 +23,11 @@ pub struct CoreConfig {
     pub candidates: Vec<SocketAddr>,
     /// Audio and video m-lines a participant may publish (microphone, camera, screen).
     pub max_tracks_per_participant: usize,
+    /// The server's egress budget, shared by the workers, and this worker's index in it;
+    /// `None`: no limit (`egress_limit_mbps`).
+    pub egress: Option<(Arc<EgressBudget>, usize)>,
+    /// Egress limit of any one room, bit/s; `None`: none (`room_egress_limit_mbps`).
+    pub room_egress_limit: Option<u64>,
 }
 
 /// Counters of the core, for /metrics. Plain integers: one worker owns them.
@@ -34,6 +41,14 @@ pub struct CoreStats {
     pub packets_forwarded: u64,
     /// RTP packets from a publisher on a layer (rid) its offer did not announce: dropped.
     pub packets_unannounced: u64,
+    /// Packets of a layer the publisher was told to switch off, still arriving (a page that
+    /// ignores `encodings`): forwarded to nobody who does not take that layer anyway.
+    pub packets_paused_layer: u64,
+    /// Times the allocator changed the layer a subscriber gets of a video (pausing included).
+    pub layer_changes: u64,
+    /// Times a publisher was told to switch an encoding off, and on again.
+    pub encodings_paused: u64,
+    pub encodings_resumed: u64,
     /// Frames written to down slots: audio packets and the last packet of each video frame.
     pub frames_forwarded: u64,
     /// Frames that could not be forwarded to a subscriber, by cause (counted per subscriber).
@@ -101,6 +116,11 @@ pub enum Output {
     RouteUfrag(String),
     /// Datagrams from this address belong to this worker.
     RouteAddr(SocketAddr),
+    /// A room's bandwidth picture after an allocation; `None`: the room is gone here.
+    Report {
+        room: RoomId,
+        report: Option<Box<RoomReport>>,
+    },
     /// Forget a ufrag (its connection closed).
     UnrouteUfrag(String),
     /// Forget an address (its connection closed).
@@ -169,4 +189,7 @@ pub(crate) struct Ctx {
     pub out: VecDeque<Output>,
     pub stats: CoreStats,
     pub routes: Routes,
+    /// What each room of this worker would send if nothing held it back (bit/s), from its
+    /// latest allocation: the rooms share the worker's part of the egress budget by it.
+    pub room_demands: FxHashMap<RoomId, u64>,
 }

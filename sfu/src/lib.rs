@@ -30,7 +30,9 @@
 //! The I/O shell, [`shell`]: one UDP port, reader threads that route datagrams to worker
 //! threads, and a worker thread per core that drives a [`worker::Worker`].
 
+mod allocate;
 pub mod api;
+mod budget;
 mod codec;
 mod conn;
 mod ctx;
@@ -48,9 +50,12 @@ pub mod worker;
 
 pub use api::{
     Command, Direction, DownTrackInfo, DropCause, Kind, LayerHint, ParticipantId, Quality, RoomId,
-    SfuError, SfuEvent, Source, Tile, TrackHint,
+    RoomReport, SfuError, SfuEvent, Source, SubscriberReport, Tile, TrackHint, VideoReport,
 };
-pub use shell::{EventSink, MetricsSnapshot, Sfu, SfuConfig, SfuHandle, StartError};
+pub use budget::EgressBudget;
+pub use shell::{
+    BandwidthSnapshot, EventSink, MetricsSnapshot, Sfu, SfuConfig, SfuHandle, StartError,
+};
 
 /// The mids of an offer's audio and video m-lines that send media (for signaling's checks of
 /// what a publisher may send; the SFU reads offers itself).

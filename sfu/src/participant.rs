@@ -41,6 +41,8 @@ pub(crate) struct Participant {
     pub quality: QualityMeter,
     /// What its page shows, in device pixels per stream; `None` until its first `view`.
     pub view: Option<HashMap<StreamKey, u32>>,
+    /// A host (teacher, chair, co-host): the allocator keeps its camera before the others'.
+    pub host: bool,
 }
 
 /// One open/closed flag per [`Source`], all open at first. A bitset of closed gates: checked on
@@ -109,6 +111,9 @@ pub(crate) struct UpTrack {
     /// The fraction of its packets the publisher's link lost, from the latest report: what
     /// every subscriber's reports show on top of their own links' loss.
     pub ingress_loss: f32,
+    /// Whether the publisher was last told that its layers are on (by rid order); `None`:
+    /// never told (all on, as the page starts).
+    pub told_active: Option<Vec<bool>>,
     /// When its first packet arrived: until a second later, a layer not seen yet counts as
     /// coming (browsers start their encodings within a few frames of each other), so the first
     /// choice of layer is the right one instead of whichever layer's packet came first.
@@ -124,6 +129,56 @@ pub(crate) struct UpLayer {
     /// When its last packet arrived: a layer the publisher stopped sending (paused, or too
     /// large for its camera) is not chosen for anyone.
     pub last_packet: Option<Instant>,
+    /// What it sends: bytes since the last allocation, and the smoothed rate.
+    pub rate: RateMeter,
+    /// The publisher was told to switch it off (nobody takes it), at this time; it counts as
+    /// available to the allocator, which switches it back on when somebody wants it.
+    pub paused_at_source: Option<Instant>,
+    /// Since when nobody takes it (switched off after [`PAUSE_AT_SOURCE_AFTER`]).
+    pub unwanted_since: Option<Instant>,
+}
+
+/// A layer nobody has taken for this long is switched off at the publisher: long enough that
+/// a tile resized back and forth, or a layer switch in progress, does not toggle encoders.
+pub const PAUSE_AT_SOURCE_AFTER: Duration = Duration::from_secs(3);
+
+/// The bit rate of one layer, from the bytes it sent between allocations.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct RateMeter {
+    bytes: u64,
+    /// Bit/s, smoothed over about two seconds; 0 until measured.
+    bitrate: u64,
+}
+
+/// Per packet beyond its payload: RTP header with extensions (about 30 bytes), SRTP tag (10),
+/// UDP and IPv4 (28). What a subscriber's link carries, as its estimate counts it.
+pub const PACKET_OVERHEAD: u64 = 70;
+
+impl RateMeter {
+    pub fn handle_packet(&mut self, payload: usize) {
+        self.bytes += payload as u64 + PACKET_OVERHEAD;
+    }
+
+    /// Folds the bytes since the last call, `elapsed` ago, into the rate.
+    pub fn handle_tick(&mut self, elapsed: Duration) {
+        let secs = elapsed.as_secs_f64();
+        if secs <= 0.0 {
+            return;
+        }
+        let now = (self.bytes * 8) as f64 / secs;
+        self.bytes = 0;
+        // A new measurement weighs a quarter: at two ticks a second, about two seconds of
+        // memory, so a keyframe does not make a layer look three times its rate.
+        self.bitrate = if self.bitrate == 0 {
+            now as u64
+        } else {
+            (self.bitrate as f64 * 0.75 + now * 0.25) as u64
+        };
+    }
+
+    pub fn bitrate(&self) -> u64 {
+        self.bitrate
+    }
 }
 
 /// A layer that sent nothing for this long is taken as stopped: Chrome sends at least a few
@@ -153,6 +208,19 @@ impl LiveLayers {
         let fits = self.0.iter().find(|(h, l)| *h >= height && l.is_some());
         fits.or(self.0.iter().rev().find(|(_, l)| l.is_some()))
             .and_then(|(_, l)| *l)
+    }
+}
+
+impl LiveLayers {
+    /// `layer` if it is live, else the largest live one below it, else the smallest above;
+    /// `None` if none is live.
+    pub fn nearest(&self, layer: u8) -> Option<u8> {
+        let below = self
+            .0
+            .iter()
+            .rev()
+            .find_map(|(_, l)| l.filter(|l| *l <= layer));
+        below.or_else(|| self.0.iter().find_map(|(_, l)| *l))
     }
 }
 
@@ -190,6 +258,13 @@ pub(crate) struct Down {
     /// The connection was rebuilt: the next offer tells the client to start a new one too.
     pub reset: bool,
     pub restarts: TokenBucket,
+    /// The send-side bandwidth estimate of the connection (bit/s), once str0m has one.
+    pub estimate: Option<u64>,
+    /// The allocator's last decision was audio-only (for its hysteresis).
+    pub audio_only: bool,
+    /// What the subscriber was last told of paused videos and its own link (`Bandwidth`);
+    /// `None`: its socket may have lost it (a new page starts with nothing paused).
+    pub told: Option<(Vec<(ParticipantId, Source)>, bool)>,
 }
 
 #[derive(Debug, Clone)]
@@ -209,6 +284,9 @@ impl Default for Down {
             ice_restart: false,
             reset: false,
             restarts: TokenBucket::new(ICE_RESTART_BURST, ICE_RESTART_EVERY),
+            estimate: None,
+            audio_only: false,
+            told: Some((Vec::new(), false)),
         }
     }
 }
@@ -230,6 +308,13 @@ pub(crate) struct Slot {
     pub rewriter: Rewriter,
     /// How high the subscriber's page shows this stream, in device pixels; `None`: not at all.
     pub height: Option<u32>,
+    /// The layer the allocator gives it: `None` before the first allocation (the layer is
+    /// then chosen by `height`), `Some(None)` for none (hidden or paused).
+    pub layer: Option<Option<u8>>,
+    /// Shown, but paused by the allocator.
+    pub paused: bool,
+    /// When the allocator last lowered or paused it (no raise within `UPGRADE_HOLD`).
+    pub lowered_at: Option<Instant>,
     /// The payload type this subscriber takes for the publisher's last one: (in, out).
     pub pt: Option<(Pt, Pt)>,
     /// The up track incarnation whose packets could not be forwarded here, once said.
@@ -250,6 +335,9 @@ impl Slot {
             offered: None,
             rewriter: Rewriter::default(),
             height: Some(DEFAULT_HEIGHT),
+            layer: None,
+            paused: false,
+            lowered_at: None,
             pt: None,
             unavailable_told: None,
         }
@@ -291,6 +379,7 @@ impl Participant {
             gates: Gates::default(),
             quality: QualityMeter::default(),
             view: None,
+            host: false,
         }
     }
 
@@ -462,6 +551,9 @@ mod tests {
             height,
             keyframes: KeyframeLimiter::default(),
             last_packet: None,
+            rate: RateMeter::default(),
+            paused_at_source: None,
+            unwanted_since: None,
         };
         UpTrack {
             mid: Mid::from("0"),
@@ -471,6 +563,7 @@ mod tests {
             layers: vec![layer("q", 180), layer("h", 360), layer("f", 720)],
             payloads: Vec::new(),
             ingress_loss: 0.0,
+            told_active: None,
             started: Some(started),
         }
     }

@@ -51,6 +51,7 @@ impl Worker {
                 out: VecDeque::new(),
                 stats: CoreStats::default(),
                 routes: Routes::default(),
+                room_demands: Default::default(),
             },
         }
     }
@@ -85,6 +86,11 @@ impl Worker {
             // when the room itself ends, the media side just frees its state.
             if let Some(mut r) = self.rooms.remove(room) {
                 r.close(&mut self.ctx);
+                self.ctx.room_demands.remove(room);
+                self.ctx.out.push_back(Output::Report {
+                    room: room.clone(),
+                    report: None,
+                });
             }
         }
     }

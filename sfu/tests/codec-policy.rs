@@ -17,6 +17,8 @@ fn worker() -> (Worker, RoomId) {
     let config = CoreConfig {
         candidates: vec![common::SERVER.parse().unwrap()],
         max_tracks_per_participant: 3,
+        egress: None,
+        room_egress_limit: None,
     };
     (Worker::new(config, 1), "room".into())
 }

@@ -3,6 +3,10 @@
 //! exactly one, the one its page's tile size calls for, switched only at a keyframe of the new
 //! layer and on one unbroken stream (sequence numbers, timestamps, VP8 picture ids). A hidden
 //! tile gets no video; a layer the publisher stops is replaced by the next one it sends.
+//!
+//! A larger layer also needs the subscriber's bandwidth estimate to allow it: GCC keeps its
+//! estimate near what is sent and probes upwards when more is wanted, which in this harness
+//! takes up to about two seconds; a smaller layer needs only its keyframe.
 
 mod common;
 
@@ -74,7 +78,7 @@ fn each_subscriber_gets_the_layer_its_tile_needs() {
     sim.view(1, &[(0, Source::Camera, 720)]);
     sim.view(2, &[(0, Source::Camera, 108)]);
     let changed = sim.now;
-    sim.run_for(Duration::from_secs(3));
+    sim.run_for(Duration::from_secs(5));
     let big = video_since(&sim, 1, changed);
     let small = video_since(&sim, 2, changed);
     assert_eq!(layers(&big), [1, 2], "middle, then the large layer");
@@ -83,8 +87,9 @@ fn each_subscriber_gets_the_layer_its_tile_needs() {
         let first_new = frames.iter().position(|f| f.tag != 1).expect("switched");
         assert!(frames[first_new].keyframe, "{what}: switched at a keyframe");
         let at = frames[first_new].at - changed;
+        let limit = if what == "large" { 3500 } else { 700 };
         assert!(
-            at < Duration::from_millis(700),
+            at < Duration::from_millis(limit),
             "{what}: switched within {at:?}"
         );
         assert_unbroken(frames, what);
@@ -92,7 +97,7 @@ fn each_subscriber_gets_the_layer_its_tile_needs() {
     // The large layer is several packets a frame: about as many frames as before arrive.
     let per_second = big
         .iter()
-        .filter(|f| f.at > changed + Duration::from_secs(1))
+        .filter(|f| f.at > changed + Duration::from_secs(3))
         .count();
     assert!(
         per_second > 50,
@@ -132,7 +137,7 @@ fn a_hidden_tile_gets_no_video_and_its_audio_goes_on() {
 fn a_layer_the_publisher_stops_is_replaced_by_the_next_it_sends() {
     let mut sim = class(33);
     sim.view(1, &[(0, Source::Camera, 720)]);
-    sim.run_for(Duration::from_secs(2));
+    sim.run_for(Duration::from_secs(8));
     assert_eq!(
         video_since(&sim, 1, sim.now - Duration::from_millis(500))
             .last()
@@ -146,7 +151,8 @@ fn a_layer_the_publisher_stops_is_replaced_by_the_next_it_sends() {
     sim.clients[0].layers_on[2] = false;
     let stopped = sim.now;
     sim.run_for(Duration::from_secs(3));
-    let after = video_since(&sim, 1, stopped);
+    // (What the SFU's pacer still held of the 720 layer arrives in the first few ms.)
+    let after = video_since(&sim, 1, stopped + Duration::from_millis(100));
     assert_eq!(layers(&after), [1]);
     let switched = &after[0];
     assert!(switched.keyframe);
@@ -166,9 +172,20 @@ fn a_switch_waits_for_the_new_layer_s_keyframe_and_never_freezes() {
     // subscriber keeps the small layer's frames; no gap in what it gets.
     sim.view(1, &[(0, Source::Camera, 720)]);
     let changed = sim.now;
-    sim.run_for(Duration::from_secs(2));
+    sim.run_for(Duration::from_secs(8));
     let after = video_since(&sim, 1, changed - Duration::from_millis(200));
-    assert_eq!(layers(&after), [0, 2]);
+    // Up to the large layer, through the middle one if the estimate allows that first.
+    let seen = layers(&after);
+    assert_eq!(
+        (seen.first(), seen.last()),
+        (Some(&0), Some(&2)),
+        "{seen:?}"
+    );
+    let mut switches = after.windows(2).filter(|p| p[0].tag != p[1].tag);
+    assert!(
+        switches.all(|p| p[1].keyframe),
+        "every switch at a keyframe"
+    );
     for pair in after.windows(2) {
         let gap = pair[1].at - pair[0].at;
         assert!(gap < Duration::from_millis(100), "a {gap:?} freeze");

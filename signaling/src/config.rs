@@ -38,6 +38,13 @@ pub struct Config {
     pub media_gso: bool,
     /// Receive media with `recvmmsg`, many datagrams per system call. Off only to measure.
     pub media_recv_batch: bool,
+    /// The school's uplink for media, in Mbit/s: what all rooms together may send. Unset, the
+    /// server sends what the subscribers' links take; set it a little below the uplink
+    /// (leaving room for other traffic) and the rooms share it by need, teacher and audio
+    /// first.
+    pub egress_limit_mbps: Option<f64>,
+    /// What any one room may send, Mbit/s; unset, no limit beyond the server's.
+    pub room_egress_limit_mbps: Option<f64>,
     /// Participants per room. 50 covers a class with guests or a large faculty meeting.
     pub max_participants_per_room: usize,
     /// Audio and video tracks one participant may publish: microphone, camera, screen.
@@ -79,6 +86,8 @@ impl Default for Config {
             media_queue: 4096,
             media_gso: true,
             media_recv_batch: true,
+            egress_limit_mbps: None,
+            room_egress_limit_mbps: None,
             max_participants_per_room: 50,
             max_tracks_per_participant: 3,
             max_rooms: 500,
@@ -174,6 +183,12 @@ pub struct Args {
     /// true or false.
     #[arg(long, env = "AULA_MEDIA_RECV_BATCH")]
     pub media_recv_batch: Option<bool>,
+    /// Mbit/s for all rooms together.
+    #[arg(long, env = "AULA_EGRESS_LIMIT_MBPS")]
+    pub egress_limit_mbps: Option<f64>,
+    /// Mbit/s for any one room.
+    #[arg(long, env = "AULA_ROOM_EGRESS_LIMIT_MBPS")]
+    pub room_egress_limit_mbps: Option<f64>,
     #[arg(long, env = "AULA_MAX_PARTICIPANTS_PER_ROOM")]
     pub max_participants_per_room: Option<usize>,
     #[arg(long, env = "AULA_MAX_ROOMS")]
@@ -203,6 +218,11 @@ impl Args {
         set(&mut c.media_workers, self.media_workers);
         set(&mut c.media_gso, self.media_gso);
         set(&mut c.media_recv_batch, self.media_recv_batch);
+        set(&mut c.egress_limit_mbps, self.egress_limit_mbps.map(Some));
+        set(
+            &mut c.room_egress_limit_mbps,
+            self.room_egress_limit_mbps.map(Some),
+        );
         set(
             &mut c.max_participants_per_room,
             self.max_participants_per_room,

@@ -34,6 +34,10 @@ pub fn router(state: AppState) -> Router {
         .route("/static/{*path}", get(asset))
         .route("/api/rooms", post(create_room))
         .route("/api/rooms/{id}", get(room_info))
+        .route(
+            "/api/rooms/{id}/bandwidth",
+            get(crate::bandwidth::room_bandwidth),
+        )
         .route("/healthz", get(|| async { "ok" }))
         .route("/metrics", get(metrics))
         .route("/ws", get(websocket))
@@ -110,7 +114,11 @@ struct ApiError {
     message: String,
 }
 
-fn api_error(status: StatusCode, code: &'static str, message: impl Into<String>) -> Response {
+pub(crate) fn api_error(
+    status: StatusCode,
+    code: &'static str,
+    message: impl Into<String>,
+) -> Response {
     let body = ApiError {
         code,
         message: message.into(),
@@ -246,6 +254,13 @@ async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
             c.packets_unannounced,
         ),
         (
+            "aula_rtp_packets_paused_layer_total",
+            c.packets_paused_layer,
+        ),
+        ("aula_layer_changes_total", c.layer_changes),
+        ("aula_encodings_paused_total", c.encodings_paused),
+        ("aula_encodings_resumed_total", c.encodings_resumed),
+        (
             "aula_frames_waiting_keyframe_total",
             c.frames_waiting_keyframe,
         ),
@@ -299,6 +314,7 @@ async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
             "aula_frames_not_forwarded_total{{cause=\"{cause}\"}} {value}\n"
         ));
     }
+    body.push_str(&crate::bandwidth::metrics_lines(&state));
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body)
 }
 

@@ -14,6 +14,7 @@
 //! - `ws`: one WebSocket session.
 //! - `http`: routes, embedded web client.
 
+mod bandwidth;
 pub mod config;
 mod http;
 mod outbox;
@@ -61,6 +62,11 @@ pub enum StartError {
     Media(#[from] aula_sfu::StartError),
 }
 
+/// Mbit/s as the SFU counts them: bit/s (a negative or NaN limit is no budget at all).
+fn mbps_to_bps(mbps: f64) -> u64 {
+    (mbps.max(0.0) * 1e6) as u64
+}
+
 /// Binds the HTTP listener and the media port and starts serving.
 pub async fn start(config: Config) -> Result<RunningServer, StartError> {
     let sfu_config = SfuConfig {
@@ -72,6 +78,8 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
         max_tracks_per_participant: config.max_tracks_per_participant,
         gso: config.media_gso,
         recv_batch: config.media_recv_batch,
+        egress_limit: config.egress_limit_mbps.map(mbps_to_bps),
+        room_egress_limit: config.room_egress_limit_mbps.map(mbps_to_bps),
     };
     let sfu = Sfu::start(&sfu_config)?;
     let addr = config.http_addr;

@@ -23,6 +23,10 @@ use crate::ctx::Ctx;
 use crate::participant::{LiveLayers, Slot, StreamKey};
 use crate::rewrite::{InPacket, OutHeader, SourceId, Vp8Ids};
 
+/// Packets of a layer the publisher was told to switch off still arrive for a round trip and
+/// the encoder's next frame; after this they count as a page ignoring the request.
+const PAUSED_LAYER_GRACE: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// What is read once of an incoming packet, before it fans out.
 struct Incoming<'a> {
     pkt: &'a RtpPacket,
@@ -38,12 +42,17 @@ struct Incoming<'a> {
 }
 
 impl Incoming<'_> {
-    /// The layer a page showing the stream `height` lines high should get (`None`: hidden).
-    fn wanted(&self, height: Option<u32>) -> Option<u8> {
+    /// The layer a slot should get now (`None`: none): the allocator's, or the nearest live
+    /// one while that is not sending yet; before the allocator's first decision, the one the
+    /// tile's height calls for.
+    fn wanted(&self, slot: &Slot) -> Option<u8> {
         if self.kind == Kind::Audio {
             return Some(0);
         }
-        self.layers.for_height(height?)
+        match slot.layer {
+            Some(layer) => self.layers.nearest(layer?),
+            None => self.layers.for_height(slot.height?),
+        }
     }
 }
 
@@ -137,7 +146,14 @@ impl Room {
             up.conn.rtc.direct_api().remove_stream_rx(pkt.header.ssrc);
             return None;
         };
-        track.layers[layer].last_packet = Some(now);
+        let l = &mut track.layers[layer];
+        l.last_packet = Some(now);
+        l.rate.handle_packet(pkt.payload.len());
+        if l.paused_at_source
+            .is_some_and(|t| now > t + PAUSED_LAYER_GRACE)
+        {
+            ctx.stats.packets_paused_layer += 1;
+        }
         track.started.get_or_insert(now);
         if !p.gates.is_open(track.source) {
             ctx.stats.frames_gated += u64::from(track.kind == Kind::Audio || pkt.header.marker);
@@ -278,7 +294,7 @@ fn forward_to(
     incoming: &Incoming,
     ctx: &mut Ctx,
 ) -> Result<(), Skip> {
-    let wanted = incoming.wanted(slot.height);
+    let wanted = incoming.wanted(slot);
     let current = slot.rewriter.source();
     if current != Some(incoming.source) {
         if wanted != Some(incoming.layer) {

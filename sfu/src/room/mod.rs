@@ -9,7 +9,10 @@
 //!   rebuilding a connection that failed.
 //! - `forward`: frames from up tracks to down slots, keyframe requests.
 //! - `health`: connection quality and silent connections.
+//! - `adapt`: bandwidth adaptation: each subscriber's layers, paused videos, encodings
+//!   switched off at the publishers.
 
+mod adapt;
 mod forward;
 mod health;
 mod publish;
@@ -20,6 +23,7 @@ use std::collections::BTreeMap;
 use rustc_hash::FxHashMap;
 use std::time::Instant;
 
+use str0m::bwe::BweKind;
 use str0m::{Event, Input};
 
 use crate::api::{Command, Direction, ParticipantId, RoomId, SfuEvent, Source};
@@ -42,6 +46,9 @@ pub(crate) struct Room {
     next_incarnation: u64,
     /// When connection quality is next rated.
     next_health: Option<Instant>,
+    /// When layers are next decided (`adapt`), and when layer rates were last measured.
+    next_allocation: Option<Instant>,
+    last_measured: Instant,
     /// Packets were written that no poll has sent yet.
     needs_flush: bool,
     /// The time of the latest input, for a flush.
@@ -62,6 +69,8 @@ impl Room {
             speakers: Speakers::default(),
             next_incarnation: 1,
             next_health: None,
+            next_allocation: None,
+            last_measured: Instant::now(),
             needs_flush: false,
             last_now: Instant::now(),
             fanout: None,
@@ -86,6 +95,7 @@ impl Room {
             })
             .chain(self.speakers.poll_timeout())
             .chain(self.next_health)
+            .chain(self.next_allocation)
             .min()
     }
 
@@ -96,6 +106,14 @@ impl Room {
         let result = match cmd {
             Command::Join { participant } => {
                 self.handle_join(participant, ctx);
+                self.adapt_soon(now);
+                Ok(())
+            }
+            Command::Role { participant, host } => {
+                if let Some(p) = self.participants.get_mut(&participant) {
+                    p.host = host;
+                    self.adapt_soon(now);
+                }
                 Ok(())
             }
             Command::Publish {
@@ -107,6 +125,7 @@ impl Room {
                 .map_err(|e| (participant, e)),
             Command::View { participant, tiles } => {
                 self.handle_view(participant, &tiles);
+                self.adapt_soon(now);
                 Ok(())
             }
             Command::SubscribeAnswer {
@@ -217,6 +236,9 @@ impl Room {
         }
         self.announce_speakers(now, ctx);
         self.rate_connections(now, ctx);
+        if self.next_allocation.is_some_and(|t| t <= now) {
+            self.adapt(now, ctx);
+        }
         self.drive(now, ctx);
     }
 
@@ -228,6 +250,7 @@ impl Room {
         }
         self.speakers = Speakers::default();
         self.next_health = None;
+        self.next_allocation = None;
     }
 
     // ---- commands ----
@@ -305,6 +328,16 @@ impl Room {
             return;
         };
         ctx.stats.resumes += 1;
+        // What the old socket may have swallowed goes again at the next allocation: what is
+        // paused, and which encodings to switch off.
+        p.down.told = None;
+        for track in p.up.iter_mut().flat_map(|u| u.tracks.iter_mut()) {
+            track.told_active = None;
+        }
+        self.adapt_soon(now);
+        let Some(p) = self.participants.get_mut(&participant) else {
+            return;
+        };
         if fresh {
             subscribe::reset(p, ctx);
             if let Some(up) = &mut p.up {
@@ -423,6 +456,12 @@ impl Room {
             (Direction::Subscribe, Event::MediaEgressStats(s)) => {
                 self.handle_egress_stats(participant, &s);
             }
+            (
+                Direction::Subscribe,
+                Event::EgressBitrateEstimate(BweKind::Twcc { estimate, .. }),
+            ) => {
+                self.handle_estimate(participant, estimate.as_u64());
+            }
             (_, Event::IceConnectionStateChange(state)) => {
                 tracing::debug!(%participant, ?direction, ?state, "ice state");
             }
@@ -489,7 +528,7 @@ fn command_name(cmd: &Command) -> &'static str {
         Command::RemoteCandidate { .. } => "candidate",
         Command::Resume { .. } => "resume",
         Command::Join { .. } => "join",
-        Command::Gate { .. } | Command::Leave { .. } | Command::Close => "",
+        Command::Gate { .. } | Command::Role { .. } | Command::Leave { .. } | Command::Close => "",
     }
 }
 

@@ -202,6 +202,7 @@ fn up_tracks(
                     layers,
                     payloads: Vec::new(),
                     ingress_loss: 0.0,
+                    told_active: None,
                     started: None,
                 }
             }
@@ -220,6 +221,9 @@ fn layers_of(section: &Section, hint: Option<&TrackHint>) -> Vec<UpLayer> {
         height,
         keyframes: Default::default(),
         last_packet: None,
+        rate: Default::default(),
+        paused_at_source: None,
+        unwanted_since: None,
     };
     if section.rids.is_empty() {
         let height = if section.kind == Kind::Audio { 0 } else { 720 };

@@ -219,6 +219,15 @@ impl Room {
             return Err(SfuError::RateLimited);
         }
         p.down.ice_restart = true;
+        // A new path (Wi-Fi to LTE, a new NAT binding): what the old one could carry says
+        // nothing about it, and what it lost during the outage would hold the estimate down
+        // for many seconds. Start again, as a browser does when its route changes.
+        if let Some(conn) = &mut p.down.conn {
+            let initial = crate::conn::INITIAL_ESTIMATE;
+            conn.rtc.bwe().reset(str0m::bwe::Bitrate::bps(initial));
+            p.down.estimate = Some(initial);
+        }
+        p.down.audio_only = false;
         if p.down.pending.is_none() {
             self.offer(now, participant, ctx);
         }

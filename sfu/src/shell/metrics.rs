@@ -19,6 +19,27 @@ pub(crate) struct Metrics {
     workers: Vec<Mutex<CoreStats>>,
 }
 
+/// Sums over every room's bandwidth picture (gauges, as of the latest allocations).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct BandwidthSnapshot {
+    pub egress_limit: Option<u64>,
+    /// Subscribers in rooms, and how many of them have an estimate yet.
+    pub subscribers: u64,
+    pub estimated: u64,
+    /// Sum of the estimates (bit/s).
+    pub estimate_sum: u64,
+    /// What the chosen layers send, and what every shown video at full size would (bit/s).
+    pub allocated: u64,
+    pub wanted: u64,
+    /// Subscribers held back by their own link; subscribers getting audio only.
+    pub limited: u64,
+    pub audio_only: u64,
+    /// Videos shown but paused for want of bandwidth.
+    pub paused: u64,
+    /// Videos forwarded at layer 0, 1 and 2.
+    pub layers: [u64; 3],
+}
+
 /// A point-in-time copy of every counter, summed over workers.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct MetricsSnapshot {
@@ -83,6 +104,10 @@ impl Metrics {
             core.frames_forwarded += s.frames_forwarded;
             core.packets_forwarded += s.packets_forwarded;
             core.packets_unannounced += s.packets_unannounced;
+            core.packets_paused_layer += s.packets_paused_layer;
+            core.layer_changes += s.layer_changes;
+            core.encodings_paused += s.encodings_paused;
+            core.encodings_resumed += s.encodings_resumed;
             core.frames_dropped_codec += s.frames_dropped_codec;
             core.frames_dropped_not_sending += s.frames_dropped_not_sending;
             core.frames_dropped_write_failed += s.frames_dropped_write_failed;

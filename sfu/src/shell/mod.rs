@@ -31,11 +31,12 @@ use crossbeam_channel as channel;
 use dashmap::DashMap;
 use rustc_hash::FxBuildHasher;
 
-use crate::api::{Command, ParticipantId, RoomId, SfuEvent};
+use crate::api::{Command, ParticipantId, RoomId, RoomReport, SfuEvent};
+use crate::budget::EgressBudget;
 use crate::worker::CoreConfig;
 
 use metrics::Metrics;
-pub use metrics::MetricsSnapshot;
+pub use metrics::{BandwidthSnapshot, MetricsSnapshot};
 
 /// Where the SFU gets its events to: called on the worker thread, so it must not block
 /// (signaling passes a closure that pushes into an unbounded channel).
@@ -59,6 +60,10 @@ pub struct SfuConfig {
     pub gso: bool,
     /// Receive datagrams in batches (`recvmmsg`).
     pub recv_batch: bool,
+    /// The server's egress budget in bit/s (`None`: unlimited), shared by the rooms by need.
+    pub egress_limit: Option<u64>,
+    /// Egress limit of any one room, bit/s (`None`: none).
+    pub room_egress_limit: Option<u64>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -105,12 +110,17 @@ pub(crate) struct RouteMaps {
     pub by_addr: DashMap<SocketAddr, usize, FxBuildHasher>,
 }
 
+/// Each room's latest bandwidth picture, written by its worker after every allocation.
+pub(crate) type Reports = DashMap<RoomId, RoomReport, FxBuildHasher>;
+
 /// The cloneable front of the SFU that signaling holds.
 #[derive(Clone)]
 pub struct SfuHandle {
     commands: Arc<[channel::Sender<WorkerMsg>]>,
     metrics: Arc<Metrics>,
     addrs: Arc<[SocketAddr]>,
+    reports: Arc<Reports>,
+    egress_limit: Option<u64>,
 }
 
 impl SfuHandle {
@@ -149,6 +159,39 @@ impl SfuHandle {
         self.metrics.snapshot()
     }
 
+    /// A room's bandwidth picture as of its latest allocation (half a second old at most).
+    pub fn report(&self, room: &RoomId) -> Option<RoomReport> {
+        self.reports.get(room).map(|r| r.clone())
+    }
+
+    /// Sums over every room's latest picture, for `/metrics`.
+    pub fn bandwidth(&self) -> BandwidthSnapshot {
+        let mut b = BandwidthSnapshot {
+            egress_limit: self.egress_limit,
+            ..BandwidthSnapshot::default()
+        };
+        for r in self.reports.iter() {
+            for s in &r.subscribers {
+                b.subscribers += 1;
+                b.allocated += s.allocated;
+                b.wanted += s.wanted;
+                b.limited += u64::from(s.limited);
+                b.audio_only += u64::from(s.audio_only);
+                if let Some(e) = s.estimate {
+                    b.estimated += 1;
+                    b.estimate_sum += e;
+                }
+                for v in &s.videos {
+                    b.paused += u64::from(v.paused);
+                    if let Some((layer, _)) = v.layer {
+                        b.layers[usize::from(layer.min(2))] += 1;
+                    }
+                }
+            }
+        }
+        b
+    }
+
     fn send_msg(
         &self,
         room: &RoomId,
@@ -185,9 +228,15 @@ impl Sfu {
         let metrics = Arc::new(Metrics::new(workers));
         let routes = Arc::new(RouteMaps::default());
         let stop = Arc::new(AtomicBool::new(false));
-        let core_config = CoreConfig {
+        let budget = config
+            .egress_limit
+            .map(|limit| Arc::new(EgressBudget::new(limit, workers)));
+        let reports = Arc::new(Reports::default());
+        let core_config = |index| CoreConfig {
             candidates: addrs.to_vec(),
             max_tracks_per_participant: config.max_tracks_per_participant,
+            egress: budget.clone().map(|b| (b, index)),
+            room_egress_limit: config.room_egress_limit,
         };
         let mut threads = Vec::new();
         let mut commands = Vec::new();
@@ -199,7 +248,8 @@ impl Sfu {
             datagram_txs.push(dgram_tx);
             let worker = run::WorkerThread {
                 index,
-                core: crate::worker::Worker::new(core_config.clone(), rand::random()),
+                core: crate::worker::Worker::new(core_config(index), rand::random()),
+                reports: reports.clone(),
                 commands: cmd_rx,
                 datagrams: dgram_rx,
                 sockets: sockets.clone(),
@@ -228,6 +278,8 @@ impl Sfu {
             commands: commands.into(),
             metrics,
             addrs,
+            reports,
+            egress_limit: config.egress_limit,
         };
         Ok(Sfu {
             handle,

@@ -26,6 +26,7 @@ pub(crate) struct WorkerThread {
     pub routes: Arc<RouteMaps>,
     pub metrics: Arc<Metrics>,
     pub sinks: HashMap<(RoomId, ParticipantId), EventSink>,
+    pub reports: Arc<super::Reports>,
     /// Send runs of datagrams to one destination as one UDP GSO send (off if the kernel
     /// refuses, or by configuration for measurements).
     pub gso: bool,
@@ -130,6 +131,14 @@ impl WorkerThread {
                 Output::UnrouteAddr(a) => {
                     self.routes.by_addr.remove(&a);
                 }
+                Output::Report { room, report } => match report {
+                    Some(r) => {
+                        self.reports.insert(room, *r);
+                    }
+                    None => {
+                        self.reports.remove(&room);
+                    }
+                },
             }
         }
         self.send_pending();

@@ -5,7 +5,7 @@
 
 #![allow(dead_code)] // each test file uses a different part of the harness
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
@@ -64,6 +64,11 @@ struct Side {
     next_timeout: Instant,
 }
 
+/// A `Bandwidth` event: when, the videos paused, whether the own link limits.
+pub type BandwidthSeen = (Instant, Vec<(ParticipantId, Source)>, bool);
+/// An `Encodings` event: when, the source, (rid, active) per encoding.
+pub type EncodingsSeen = (Instant, Source, Vec<(String, bool)>);
+
 pub struct Client {
     pub id: ParticipantId,
     index: u16,
@@ -116,6 +121,8 @@ pub struct Client {
     /// How often it sends an audio and a video frame (tests of many participants send fewer).
     pub audio_interval: Duration,
     pub video_interval: Duration,
+    /// The size of a (non-simulcast) video frame, bytes.
+    pub video_bytes: usize,
     /// Fractions of this client's datagrams its link drops, towards the server and from it
     /// (1.0: the network is gone).
     pub uplink_loss: f64,
@@ -126,6 +133,23 @@ pub struct Client {
     pub speakers: Vec<SpeakersSeen>,
     /// Rounds of junk sent (`Sim::inject_junk`), so each round's packets are new ones.
     junk_rounds: u32,
+    /// What the SFU said of this client's bandwidth: (when, paused videos, own link limits).
+    pub bandwidth: Vec<BandwidthSeen>,
+    /// What the SFU asked of this client's encodings: (when, source, (rid, active)).
+    pub encodings: Vec<EncodingsSeen>,
+    /// Ignore `encodings` (a page that does not switch layers off when told).
+    pub ignores_encodings: bool,
+    /// The capacity of this client's downlink (bit/s; `None`: unlimited), its bottleneck
+    /// queue (drop-tail beyond `downlink_queue` of delay) and its one-way delay. Datagrams in
+    /// flight wait in `in_flight` until their arrival time.
+    pub downlink_rate: Option<u64>,
+    pub downlink_queue: Duration,
+    pub downlink_delay: Duration,
+    downlink_busy_until: Option<Instant>,
+    in_flight: VecDeque<(Instant, SocketAddr, SocketAddr, Vec<u8>)>,
+    /// Datagrams the bottleneck queue dropped, and bytes that arrived (with the time).
+    pub downlink_dropped: usize,
+    pub downlink_arrived: Vec<(Instant, usize)>,
 }
 
 pub struct Sim {
@@ -141,13 +165,26 @@ pub struct Sim {
     pub datagrams_to_clients: u64,
     /// Decides which datagrams a lossy link drops.
     rng: StdRng,
+    /// The room's latest bandwidth picture.
+    pub report: Option<aula_sfu::RoomReport>,
 }
 
 impl Sim {
     pub fn new(seed: u64) -> Sim {
+        Sim::with_config(seed, None)
+    }
+
+    /// A room whose egress may not exceed `limit` bit/s (`room_egress_limit_mbps`).
+    pub fn with_room_limit(seed: u64, limit: u64) -> Sim {
+        Sim::with_config(seed, Some(limit))
+    }
+
+    fn with_config(seed: u64, room_limit: Option<u64>) -> Sim {
         let config = CoreConfig {
             candidates: vec![SERVER.parse().unwrap()],
             max_tracks_per_participant: 3,
+            egress: None,
+            room_egress_limit: room_limit,
         };
         Sim {
             now: Instant::now(),
@@ -158,6 +195,7 @@ impl Sim {
             worker_busy: Duration::ZERO,
             datagrams_to_server: 0,
             datagrams_to_clients: 0,
+            report: None,
             rng: StdRng::seed_from_u64(seed),
         }
     }
@@ -394,6 +432,15 @@ impl Sim {
         }
     }
 
+    /// Client `i` is a host (or no longer one).
+    pub fn set_host(&mut self, i: usize, host: bool) {
+        let cmd = Command::Role {
+            participant: self.clients[i].id,
+            host,
+        };
+        self.worker.handle_command(self.now, &self.room, cmd);
+    }
+
     /// Client `i` asks for an ICE restart of its subscribe connection.
     pub fn restart_subscribe_ice(&mut self, i: usize) {
         let cmd = Command::IceRestart {
@@ -493,6 +540,7 @@ impl Sim {
             let now = self.now;
             let mut to_server = Vec::new();
             for c in &mut self.clients {
+                c.deliver(now);
                 let before = to_server.len();
                 c.poll(now, &mut to_server);
                 if c.uplink_loss > 0.0 {
@@ -523,6 +571,10 @@ impl Sim {
                     if c.downlink_loss > 0.0 && self.rng.random_bool(c.downlink_loss.min(1.0)) {
                         return;
                     }
+                    if c.downlink_rate.is_some() {
+                        c.shape(now, t.source, t.destination, t.contents.to_vec());
+                        return;
+                    }
                     c.receive(now, t.source, t.destination, &t.contents);
                 }
             }
@@ -539,6 +591,7 @@ impl Sim {
                     self.worker.handle_command(now, &self.room, cmd);
                 }
             }
+            Output::Report { report, .. } => self.report = report.map(|r| *r),
             _ => {}
         }
     }
@@ -590,11 +643,22 @@ impl Client {
             video_codec: Codec::Vp8,
             audio_interval: AUDIO_INTERVAL,
             video_interval: VIDEO_INTERVAL,
+            video_bytes: 3000,
             uplink_loss: 0.0,
             downlink_loss: 0.0,
             audio_level: None,
             speakers: Vec::new(),
             junk_rounds: 0,
+            bandwidth: Vec::new(),
+            encodings: Vec::new(),
+            ignores_encodings: false,
+            downlink_rate: None,
+            downlink_queue: Duration::from_millis(300),
+            downlink_delay: Duration::from_millis(20),
+            downlink_busy_until: None,
+            in_flight: VecDeque::new(),
+            downlink_dropped: 0,
+            downlink_arrived: Vec::new(),
         }
     }
 
@@ -618,8 +682,43 @@ impl Client {
         self.up.iter().chain(self.down.iter())
     }
 
+    /// Queues a datagram at the downlink's bottleneck: it leaves when the link has carried
+    /// what is ahead of it and arrives `downlink_delay` later; dropped if it would wait longer
+    /// than `downlink_queue`.
+    fn shape(&mut self, now: Instant, source: SocketAddr, destination: SocketAddr, data: Vec<u8>) {
+        let rate = self.downlink_rate.expect("shaped");
+        let start = self.downlink_busy_until.map_or(now, |t| t.max(now));
+        if start - now > self.downlink_queue {
+            self.downlink_dropped += 1;
+            return;
+        }
+        let bits = (data.len() as u64 + 28) * 8;
+        let leaves = start + Duration::from_nanos(bits * 1_000_000_000 / rate.max(1));
+        self.downlink_busy_until = Some(leaves);
+        self.in_flight
+            .push_back((leaves + self.downlink_delay, source, destination, data));
+    }
+
+    /// Delivers what has arrived by `now`.
+    fn deliver(&mut self, now: Instant) {
+        while self.in_flight.front().is_some_and(|d| d.0 <= now) {
+            let (at, source, destination, data) = self.in_flight.pop_front().expect("front");
+            self.downlink_arrived.push((at, data.len()));
+            if self.owns(destination) {
+                self.receive(now, source, destination, &data);
+            }
+        }
+    }
+
     fn next_wakeup(&self) -> Instant {
-        let rtc = self.sides().map(|s| s.next_timeout).min();
+        let arrival = self.in_flight.front().map(|d| d.0);
+        let rtc = self
+            .sides()
+            .map(|s| s.next_timeout)
+            .min()
+            .into_iter()
+            .chain(arrival)
+            .min();
         let media = self
             .up_connected
             .then_some(self.next_audio.min(self.next_video));
@@ -708,7 +807,8 @@ impl Client {
             }
             let camera = video_mid.filter(|_| !self.simulcast);
             for mid in camera.into_iter().chain(screen_mid) {
-                let frame = video_frame(self.video_codec, key);
+                let mut frame = video_frame(self.video_codec, key);
+                frame.truncate(self.video_bytes);
                 let meta = Frame {
                     codec: self.video_codec,
                     time: self.video_time,
@@ -865,6 +965,25 @@ impl Client {
                         })
                     }
                 }
+            }
+            SfuEvent::Bandwidth { paused, limited } => {
+                self.bandwidth.push((now, paused, limited));
+                None
+            }
+            SfuEvent::Encodings { source, encodings } => {
+                // As the page does: switch the named encodings on and off.
+                self.encodings.push((now, source, encodings.clone()));
+                if source == Source::Camera && self.simulcast && !self.ignores_encodings {
+                    for (rid, active) in encodings {
+                        if let Some(i) = RIDS.iter().position(|r| *r == rid) {
+                            // An encoding switched back on starts with a keyframe, as a
+                            // browser's does.
+                            self.want_keyframe_layers[i] |= active && !self.layers_on[i];
+                            self.layers_on[i] = active;
+                        }
+                    }
+                }
+                None
             }
             SfuEvent::Speakers { speaking, dominant } => {
                 self.speakers.push(SpeakersSeen {

@@ -8,8 +8,8 @@ pub use client::{
     ClientMsg, KNOWN_TYPES, Pc, PublishLayer, PublishTrack, SettingsChange, ViewTile,
 };
 pub use server::{
-    ChatMessage, EndReason, Joined, ModerationAction, ParticipantInfo, Role, RoomInfo, RoomKind,
-    ServerMsg, Settings, TrackInfo, WaitingInfo,
+    ChatMessage, EncodingState, EndReason, Joined, ModerationAction, ParticipantInfo, Role,
+    RoomInfo, RoomKind, ServerMsg, Settings, StreamRef, TrackInfo, WaitingInfo,
 };
 
 /// The protocol version this server speaks.

@@ -130,6 +130,20 @@ pub struct Joined {
     pub waiting: Option<Vec<WaitingInfo>>,
 }
 
+/// One participant's one source.
+#[derive(Debug, Clone, Serialize)]
+pub struct StreamRef {
+    pub participant: String,
+    pub source: &'static str,
+}
+
+/// One simulcast encoding (by rid; empty for a track that sends one) and whether it is on.
+#[derive(Debug, Clone, Serialize)]
+pub struct EncodingState {
+    pub rid: String,
+    pub active: bool,
+}
+
 #[derive(Debug, Clone, Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ServerMsg {
@@ -194,6 +208,18 @@ pub enum ServerMsg {
     },
     RoomEnded {
         reason: EndReason,
+    },
+    /// What the server's bandwidth allocator holds back from this participant: videos its
+    /// page shows but gets none of, and whether its own link is the limit.
+    Bandwidth {
+        paused: Vec<StreamRef>,
+        limited: bool,
+    },
+    /// To a publisher: which encodings of a source anybody takes; the page switches the
+    /// others off.
+    Encodings {
+        source: &'static str,
+        encodings: Vec<EncodingState>,
     },
     Error {
         code: &'static str,

@@ -383,6 +383,7 @@ impl RoomTask {
         }
         m.info.role = role;
         tracing::info!(participant = %target, ?role, "role changed");
+        self.tell_role(target, role == Role::Host);
         if role == Role::Host {
             let info = ServerMsg::HostInfo {
                 participant_secret: state.participant_secret.as_str().to_string(),

@@ -25,8 +25,8 @@ use tokio::time::Instant;
 use tracing::Instrument;
 
 use crate::protocol::{
-    ClientMsg, EndReason, ErrorCode, Joined, ParticipantInfo, Role, RoomInfo, RoomKind, ServerMsg,
-    Settings, TrackInfo, VERSION,
+    ClientMsg, EncodingState, EndReason, ErrorCode, Joined, ParticipantInfo, Role, RoomInfo,
+    RoomKind, ServerMsg, Settings, StreamRef, TrackInfo, VERSION,
 };
 use crate::registry::{Grant, Registry, Secret};
 use state::{Member, SessionState, State, Waiting};
@@ -385,6 +385,9 @@ impl RoomTask {
         self.gate(id, Source::Microphone, info.audio);
         self.gate(id, Source::Camera, info.video);
         self.gate(id, Source::Screen, false);
+        if host {
+            self.tell_role(id, true);
+        }
         tracing::info!(participant = %id, ?role, "joined");
         let announce = ServerMsg::ParticipantJoined {
             participant: info.clone(),
@@ -525,6 +528,12 @@ impl RoomTask {
         let _ = self.sfu.send(&self.id, cmd);
     }
 
+    /// Tells the SFU whether a member is a host: its allocator keeps hosts' cameras first.
+    pub(super) fn tell_role(&self, participant: ParticipantId, host: bool) {
+        // Fails only while the server shuts down, when nothing is forwarded anyway.
+        let _ = self.sfu.send(&self.id, Command::Role { participant, host });
+    }
+
     fn room_info(&self) -> RoomInfo {
         RoomInfo {
             id: self.id.to_string(),
@@ -577,6 +586,23 @@ fn to_wire(event: SfuEvent) -> Option<ServerMsg> {
             source: source.as_str(),
             reason: reason.as_str(),
             codec,
+        },
+        SfuEvent::Bandwidth { paused, limited } => ServerMsg::Bandwidth {
+            paused: paused
+                .into_iter()
+                .map(|(p, s)| StreamRef {
+                    participant: p.to_string(),
+                    source: s.as_str(),
+                })
+                .collect(),
+            limited,
+        },
+        SfuEvent::Encodings { source, encodings } => ServerMsg::Encodings {
+            source: source.as_str(),
+            encodings: encodings
+                .into_iter()
+                .map(|(rid, active)| EncodingState { rid, active })
+                .collect(),
         },
         SfuEvent::Quality(_) => return None,
     };

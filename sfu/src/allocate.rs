@@ -1,0 +1,475 @@
+//! Which layer of which video each subscriber gets: the bandwidth allocator.
+//!
+//! Sans-IO and pure. Inputs: what a subscriber's link can take (the send-side estimate of its
+//! subscribe connection), its share of the server's and the room's egress budget, and for each
+//! video it could receive, what it is (a host's camera, a screen share, the active speaker's
+//! camera, another camera), how large its page shows it, and the layers its publisher sends.
+//! Output: a layer or "paused" per video.
+//!
+//! The order a lesson needs (docs/architecture.md, "Bandwidth adaptation"):
+//! - audio is never cut: it is taken off the top of the estimate before any video;
+//! - below [`AUDIO_ONLY_BELOW`] a subscriber gets no video at all, and video comes back only
+//!   above [`VIDEO_BACK_ABOVE`];
+//! - first the host's camera and any screen share, at the layer their tiles call for as far as
+//!   the budget goes;
+//! - then every other shown video gets its lowest layer, the active speaker first, then the
+//!   other cameras, larger tiles first; what does not fit is paused, so the least important
+//!   video is paused first;
+//! - then what is left raises those videos one layer at a time, in turns, towards the layer
+//!   their tiles call for. So under pressure the other cameras come down first, then they are
+//!   paused, and the host's camera comes down last;
+//! - a screen share has one layer: it is never lowered, only paused when even it does not fit.
+//!
+//! Hysteresis: a video keeps its current layer while the total fits the budget, but is raised
+//! only if the raised total fits with [`UPGRADE_HEADROOM`] to spare, and not within
+//! [`UPGRADE_HOLD`] of being lowered. So a noisy estimate moves layers down at once (the link
+//! is full now) and up only when the room is clearly there.
+
+use std::time::Duration;
+
+use crate::api::Source;
+
+/// Below this estimate (bit/s) a subscriber gets audio only: 100 kbit/s is about what the
+/// lowest camera layer and two Opus streams need, and a link this weak is better spent on
+/// hearing the teacher.
+pub const AUDIO_ONLY_BELOW: u64 = 100_000;
+/// Video comes back only above this, so a link hovering at the threshold does not toggle.
+pub const VIDEO_BACK_ABOVE: u64 = 150_000;
+/// What an audio stream costs, reserved before any video: Opus at a browser's default voice
+/// rate (about 32 kbit/s) plus RTP/SRTP/UDP/IP overhead (70 bytes) at 50 packets a second.
+pub const AUDIO_BITRATE: u64 = 60_000;
+/// A raised layer must fit with this fraction of the budget to spare.
+pub const UPGRADE_HEADROOM: f64 = 0.15;
+/// A video lowered this recently is not raised again: GCC's estimate swings by a fifth within
+/// a few seconds on a busy Wi-Fi; raising back at once would switch layers every few seconds.
+pub const UPGRADE_HOLD: Duration = Duration::from_secs(5);
+
+/// How important a video is to the lesson; lower is more important.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Priority {
+    /// A host's camera or any screen share.
+    Host = 0,
+    /// The active speaker's camera.
+    Speaker = 1,
+    /// Every other camera.
+    Other = 2,
+}
+
+impl Priority {
+    pub fn of(source: Source, host: bool, speaker: bool) -> Priority {
+        match (source, host, speaker) {
+            (Source::Screen, _, _) | (_, true, _) => Priority::Host,
+            (_, _, true) => Priority::Speaker,
+            _ => Priority::Other,
+        }
+    }
+}
+
+/// One layer a publisher offers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Layer {
+    /// Its index in the up track (smallest first).
+    pub index: u8,
+    pub height: u32,
+    /// What it sends, in bit/s (measured, or its nominal rate before it has been measured).
+    pub bitrate: u64,
+}
+
+/// One video a subscriber could receive.
+#[derive(Debug, Clone)]
+pub struct Video {
+    pub priority: Priority,
+    /// How high its tile is shown, in device pixels; `None`: not shown.
+    pub shown: Option<u32>,
+    /// The layers it can have now, smallest first (empty: its publisher sends nothing).
+    pub layers: Vec<Layer>,
+    /// The layer it gets now (`None`: none, or paused).
+    pub current: Option<u8>,
+    /// It was lowered or paused less than [`UPGRADE_HOLD`] ago.
+    pub held: bool,
+}
+
+impl Video {
+    /// The position in `layers` of the one its tile calls for: the smallest at least as high
+    /// as the tile, else the largest.
+    fn ideal(&self) -> Option<usize> {
+        let shown = self.shown?;
+        let last = self.layers.len().checked_sub(1)?;
+        Some(
+            self.layers
+                .iter()
+                .position(|l| l.height >= shown)
+                .unwrap_or(last),
+        )
+    }
+
+    /// The layer index its tile calls for, bandwidth aside (`None`: not shown, or nothing).
+    pub fn ideal_layer(&self) -> Option<u8> {
+        self.ideal().map(|p| self.layers[p].index)
+    }
+
+    fn position_of(&self, index: Option<u8>) -> Option<usize> {
+        self.layers.iter().position(|l| Some(l.index) == index)
+    }
+
+    /// What taking layer `pos` costs against the budget: its rate, and more if it is a raise.
+    fn cost(&self, pos: usize) -> f64 {
+        let rate = self.layers[pos].bitrate as f64;
+        match self.position_of(self.current) {
+            Some(now) if pos <= now => rate,
+            _ => rate * (1.0 + UPGRADE_HEADROOM),
+        }
+    }
+}
+
+/// What the allocator decided for one subscriber.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Allocation {
+    /// Per video, in the order given: the layer index it gets, or `None`.
+    pub layers: Vec<Option<u8>>,
+    /// Per video: shown, but paused for want of bandwidth.
+    pub paused: Vec<bool>,
+    /// The bit/s the chosen layers and the audio send.
+    pub used: u64,
+    /// The bit/s every shown video at its ideal layer would need, with the audio: what the
+    /// congestion controller should probe towards.
+    pub wanted: u64,
+    /// The bit/s the next step up would need (a video raised one layer, or a paused one back
+    /// at its lowest), if there is one: what to pad towards so the estimate can get there.
+    pub next_step: Option<u64>,
+    /// The audio-only state after this decision (give it back next time).
+    pub audio_only: bool,
+}
+
+/// What every shown video at the layer its tile calls for, and the audio, would send (bit/s).
+pub fn wanted(audio_streams: usize, videos: &[Video]) -> u64 {
+    AUDIO_BITRATE * audio_streams as u64
+        + videos
+            .iter()
+            .filter_map(|v| v.ideal().map(|i| v.layers[i].bitrate))
+            .sum::<u64>()
+}
+
+/// Decides the layers of one subscriber's videos.
+///
+/// `budget`: bit/s this subscriber may receive (its estimate, lowered to its share of the
+/// server's and the room's budget); `audio_streams`: how many audio streams it receives;
+/// `audio_only`: whether the last decision was audio-only (for the hysteresis).
+pub fn allocate(
+    budget: u64,
+    audio_streams: usize,
+    videos: &[Video],
+    audio_only: bool,
+) -> Allocation {
+    let audio = AUDIO_BITRATE * audio_streams as u64;
+    let wanted = wanted(audio_streams, videos);
+    let audio_only = if audio_only {
+        budget < VIDEO_BACK_ABOVE
+    } else {
+        budget < AUDIO_ONLY_BELOW
+    };
+    let mut chosen: Vec<Option<usize>> = vec![None; videos.len()];
+    let mut left = budget.saturating_sub(audio) as f64;
+    if !audio_only {
+        let order = importance_order(videos);
+        let (hosts, rest): (Vec<usize>, Vec<usize>) = order
+            .into_iter()
+            .partition(|&i| videos[i].priority == Priority::Host);
+        // The host's camera and screen shares first, as good as their tiles call for; then
+        // every other shown video its lowest layer, then raised in turns.
+        for group in [hosts, rest] {
+            for &i in &group {
+                let v = &videos[i];
+                // One paused a moment ago stays paused for the hold, like one lowered.
+                let held_off = v.held && v.current.is_none();
+                if v.ideal().is_some() && !held_off && v.cost(0) <= left {
+                    left -= v.cost(0);
+                    chosen[i] = Some(0);
+                }
+            }
+            while raise_once(videos, &group, &mut chosen, &mut left) {}
+        }
+    }
+    let used = audio
+        + chosen
+            .iter()
+            .zip(videos)
+            .filter_map(|(c, v)| c.map(|p| v.layers[p].bitrate))
+            .sum::<u64>();
+    let next_step = videos
+        .iter()
+        .zip(&chosen)
+        .filter_map(|(v, c)| {
+            let ideal = v.ideal()?;
+            let rate = |p: usize| v.layers[p].bitrate;
+            match *c {
+                Some(now) if now < ideal => Some(rate(now + 1) - rate(now).min(rate(now + 1))),
+                None => Some(rate(0)),
+                _ => None,
+            }
+        })
+        .min()
+        .map(|extra| used + extra + extra * 15 / 100);
+    Allocation {
+        next_step,
+        layers: chosen
+            .iter()
+            .zip(videos)
+            .map(|(c, v)| c.map(|p| v.layers[p].index))
+            .collect(),
+        paused: chosen
+            .iter()
+            .zip(videos)
+            .map(|(c, v)| c.is_none() && v.ideal().is_some())
+            .collect(),
+        used,
+        wanted,
+        audio_only,
+    }
+}
+
+/// Raises each video of `group` (most important first) by one layer towards its ideal where
+/// that fits in `left`; false if none could be raised.
+fn raise_once(
+    videos: &[Video],
+    group: &[usize],
+    chosen: &mut [Option<usize>],
+    left: &mut f64,
+) -> bool {
+    let mut raised = false;
+    for &i in group {
+        let v = &videos[i];
+        let (Some(now), Some(ideal)) = (chosen[i], v.ideal()) else {
+            continue;
+        };
+        // A held video may come back up to where it was, not beyond.
+        let may_raise = !v.held || v.position_of(v.current).is_some_and(|c| c > now);
+        if now >= ideal || !may_raise {
+            continue;
+        }
+        let extra = v.cost(now + 1) - v.cost(now);
+        if extra <= *left {
+            *left -= extra;
+            chosen[i] = Some(now + 1);
+            raised = true;
+        }
+    }
+    raised
+}
+
+/// Indices of `videos`, most important first: by priority, then larger tiles first.
+fn importance_order(videos: &[Video]) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..videos.len()).collect();
+    order.sort_by_key(|&i| (videos[i].priority, std::cmp::Reverse(videos[i].shown)));
+    order
+}
+
+/// Shares `budget` among claimants by need, max-min fair: nobody gets more than it asks for,
+/// and what the modest leave over is split evenly among the rest. Used for the server's budget
+/// between rooms and a room's between its subscribers.
+pub fn share(budget: u64, demands: &[u64]) -> Vec<u64> {
+    let mut shares = vec![0; demands.len()];
+    let mut open: Vec<usize> = (0..demands.len()).collect();
+    open.sort_by_key(|&i| demands[i]);
+    let mut left = budget;
+    let mut remaining = open.len() as u64;
+    for i in open {
+        let even = left / remaining;
+        shares[i] = demands[i].min(even);
+        left -= shares[i];
+        remaining -= 1;
+    }
+    shares
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A camera's three layers at the web client's rates (180, 360, 720 lines).
+    fn camera(priority: Priority, shown: Option<u32>) -> Video {
+        Video {
+            priority,
+            shown,
+            layers: vec![
+                Layer {
+                    index: 0,
+                    height: 180,
+                    bitrate: 150_000,
+                },
+                Layer {
+                    index: 1,
+                    height: 360,
+                    bitrate: 450_000,
+                },
+                Layer {
+                    index: 2,
+                    height: 720,
+                    bitrate: 1_200_000,
+                },
+            ],
+            current: None,
+            held: false,
+        }
+    }
+
+    fn screen() -> Video {
+        Video {
+            priority: Priority::Host,
+            shown: Some(1080),
+            layers: vec![Layer {
+                index: 0,
+                height: 1080,
+                bitrate: 800_000,
+            }],
+            current: None,
+            held: false,
+        }
+    }
+
+    /// Runs the allocator to a steady state (the current layers fed back), as the tick does.
+    fn settle(budget: u64, audio: usize, videos: &mut [Video]) -> Allocation {
+        let mut audio_only = false;
+        let mut last = None;
+        for _ in 0..5 {
+            let a = allocate(budget, audio, videos, audio_only);
+            for (v, l) in videos.iter_mut().zip(&a.layers) {
+                v.current = *l;
+            }
+            audio_only = a.audio_only;
+            last = Some(a);
+        }
+        last.expect("ran")
+    }
+
+    #[test]
+    fn with_room_to_spare_every_tile_gets_the_layer_its_size_calls_for() {
+        let mut videos = [
+            camera(Priority::Host, Some(720)),
+            camera(Priority::Other, Some(180)),
+            camera(Priority::Other, Some(300)),
+            camera(Priority::Other, None),
+        ];
+        let a = settle(10_000_000, 4, &mut videos);
+        assert_eq!(a.layers, [Some(2), Some(0), Some(1), None]);
+        assert_eq!(a.paused, [false; 4], "a hidden tile is not 'paused'");
+        assert_eq!(a.used, 4 * AUDIO_BITRATE + 1_200_000 + 150_000 + 450_000);
+        assert_eq!(a.wanted, a.used);
+    }
+
+    #[test]
+    fn under_pressure_the_others_drop_first_and_the_host_last() {
+        // Teacher large, three students as thumbnails that would like their middle layer.
+        let mut videos = [
+            camera(Priority::Host, Some(720)),
+            camera(Priority::Other, Some(360)),
+            camera(Priority::Other, Some(360)),
+            camera(Priority::Other, Some(360)),
+        ];
+        let audio = 4 * AUDIO_BITRATE;
+        let a = settle(audio + 3_000_000, 4, &mut videos);
+        assert_eq!(a.layers, [Some(2), Some(1), Some(1), Some(1)]);
+        // Less: the students come down first, in turns from the last.
+        let a = settle(audio + 2_000_000, 4, &mut videos);
+        assert_eq!(a.layers, [Some(2), Some(1), Some(0), Some(0)]);
+        let a = settle(audio + 1_700_000, 4, &mut videos);
+        assert_eq!(a.layers, [Some(2), Some(0), Some(0), Some(0)]);
+        // Then they are paused, the last one (same priority, same size) first.
+        let a = settle(audio + 1_500_000, 4, &mut videos);
+        assert_eq!(a.layers, [Some(2), Some(0), Some(0), None]);
+        assert_eq!(a.paused, [false, false, false, true]);
+        let a = settle(audio + 1_250_000, 4, &mut videos);
+        assert_eq!(a.layers, [Some(2), None, None, None]);
+        // Only then does the teacher come down, and is paused last of all.
+        let a = settle(audio + 1_000_000, 4, &mut videos);
+        assert_eq!(a.layers, [Some(1), Some(0), Some(0), Some(0)]);
+        let a = settle(audio + 200_000, 4, &mut videos);
+        assert_eq!(a.layers, [Some(0), None, None, None]);
+        let a = settle(audio + 100_000, 4, &mut videos);
+        assert_eq!(a.layers, [None, None, None, None]);
+    }
+
+    #[test]
+    fn the_active_speaker_comes_before_the_other_students() {
+        let mut videos = [
+            camera(Priority::Other, Some(360)),
+            camera(Priority::Speaker, Some(360)),
+            camera(Priority::Other, Some(360)),
+        ];
+        let a = settle(3 * AUDIO_BITRATE + 900_000, 3, &mut videos);
+        assert_eq!(a.layers, [Some(0), Some(1), Some(0)]);
+    }
+
+    #[test]
+    fn a_screen_share_keeps_its_size_and_is_paused_only_when_even_it_does_not_fit() {
+        let mut videos = [screen(), camera(Priority::Host, Some(180))];
+        let a = settle(2 * AUDIO_BITRATE + 1_100_000, 2, &mut videos);
+        assert_eq!(a.layers, [Some(0), Some(0)]);
+        let mut videos = [screen(), camera(Priority::Host, Some(180))];
+        let a = settle(2 * AUDIO_BITRATE + 500_000, 2, &mut videos);
+        assert_eq!(
+            a.layers,
+            [None, Some(0)],
+            "never a lower resolution: paused"
+        );
+    }
+
+    #[test]
+    fn a_weak_link_goes_audio_only_and_comes_back_with_hysteresis() {
+        let mut videos = [camera(Priority::Host, Some(720))];
+        let a = allocate(90_000, 1, &videos, false);
+        assert!(a.audio_only);
+        assert_eq!(a.layers, [None]);
+        assert_eq!(a.paused, [true]);
+        // 120 kbit/s would carry a thumbnail, but the link only just recovered.
+        let a = allocate(120_000, 1, &videos, true);
+        assert!(a.audio_only);
+        let a = allocate(250_000, 1, &videos, true);
+        assert!(!a.audio_only);
+        assert_eq!(a.layers, [Some(0)]);
+        videos[0].current = Some(0);
+        let a = allocate(120_000, 1, &videos, false);
+        assert!(
+            !a.audio_only,
+            "and stays until the estimate falls below 100 kbit/s"
+        );
+    }
+
+    #[test]
+    fn a_noisy_estimate_does_not_make_layers_flap() {
+        let mut videos = [camera(Priority::Host, Some(720))];
+        let audio = AUDIO_BITRATE;
+        let mut changes = 0;
+        let mut audio_only = false;
+        // An estimate that swings ±10 % around exactly what the top layer needs.
+        for step in 0..200 {
+            let swing = if step % 2 == 0 { 1.1 } else { 0.9 };
+            let budget = audio + (1_200_000.0 * swing) as u64;
+            let a = allocate(budget, 1, &videos, audio_only);
+            audio_only = a.audio_only;
+            if a.layers[0] != videos[0].current {
+                changes += 1;
+                // Lowered: held for UPGRADE_HOLD, here 25 steps of 200 ms.
+                videos[0].held = a.layers[0] < videos[0].current;
+            } else if step % 25 == 0 {
+                videos[0].held = false;
+            }
+            videos[0].current = a.layers[0];
+        }
+        assert!(changes <= 2, "{changes} layer changes in 40 s");
+        assert_eq!(
+            videos[0].current,
+            Some(1),
+            "it settles below the swinging top"
+        );
+    }
+
+    #[test]
+    fn shares_are_max_min_fair() {
+        assert_eq!(share(900, &[100, 1000, 1000]), [100, 400, 400]);
+        assert_eq!(share(900, &[100, 200]), [100, 200]);
+        assert_eq!(share(0, &[100, 200]), [0, 0]);
+        assert_eq!(share(1000, &[]), Vec::<u64>::new());
+        assert_eq!(share(10, &[u64::MAX, u64::MAX, u64::MAX]), [3, 3, 4]);
+    }
+}

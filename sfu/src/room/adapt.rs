@@ -1,0 +1,353 @@
+//! Bandwidth adaptation, twice a second and after a change: every subscriber's layers from
+//! its link's estimate, its share of the budgets and what its page shows
+//! ([`crate::allocate`]); subscribers told what is paused; publishers told which encodings
+//! nobody takes, so their pages switch them off.
+
+use std::time::{Duration, Instant};
+
+use super::Room;
+use crate::allocate::{self, Layer, Priority, UPGRADE_HOLD, VIDEO_BACK_ABOVE, Video};
+use crate::api::{Kind, ParticipantId, RoomReport, SfuEvent, SubscriberReport, VideoReport};
+use crate::ctx::{Ctx, Output};
+use crate::participant::{PAUSE_AT_SOURCE_AFTER, StreamKey, UpTrack};
+
+/// How often layers are decided (and measured): GCC's estimate moves within a few hundred
+/// milliseconds of congestion, and a layer switch waits for a keyframe anyway.
+pub(super) const ALLOCATE_EVERY: Duration = Duration::from_millis(500);
+
+/// The rate of a layer not measured yet, by its height: the web client's `maxBitrate`s
+/// (web-client/static/simulcast.js), which its encoder approaches on a good link.
+fn nominal_bitrate(height: u32) -> u64 {
+    match height {
+        0..=240 => 150_000,
+        241..=480 => 450_000,
+        _ => 1_200_000,
+    }
+}
+
+/// One subscriber's videos, read before anything is decided.
+struct Plan {
+    id: ParticipantId,
+    audio: usize,
+    /// Per video: its slot, its stream, what the allocator needs to know.
+    slots: Vec<(usize, StreamKey)>,
+    videos: Vec<Video>,
+    estimate: Option<u64>,
+    wanted: u64,
+}
+
+impl Room {
+    /// The subscriber's send-side estimate changed (str0m's GCC on its subscribe connection).
+    pub(super) fn handle_estimate(&mut self, participant: ParticipantId, bitrate: u64) {
+        if let Some(p) = self.participants.get_mut(&participant) {
+            p.down.estimate = Some(bitrate);
+        }
+    }
+
+    /// Decides again soon (a page's view changed, a role, a subscription).
+    pub(super) fn adapt_soon(&mut self, now: Instant) {
+        let soon = now + Duration::from_millis(50);
+        self.next_allocation = Some(self.next_allocation.map_or(soon, |t| t.min(soon)));
+    }
+
+    pub(super) fn adapt(&mut self, now: Instant, ctx: &mut Ctx) {
+        self.next_allocation = (!self.participants.is_empty()).then_some(now + ALLOCATE_EVERY);
+        self.measure_layers(now);
+        let plans = self.plans(now);
+        let demands: Vec<u64> = plans
+            .iter()
+            .map(|p| p.wanted.min(p.estimate.unwrap_or(u64::MAX)))
+            .collect();
+        let budget = self.room_budget(demands.iter().sum(), ctx);
+        let caps = match budget {
+            Some(b) => allocate::share(b, &demands),
+            None => vec![u64::MAX; demands.len()],
+        };
+        let mut report = RoomReport {
+            budget,
+            subscribers: Vec::with_capacity(plans.len()),
+        };
+        for (plan, cap) in plans.into_iter().zip(caps) {
+            report.subscribers.push(self.apply(plan, cap, now, ctx));
+        }
+        self.pause_at_source(now, ctx);
+        ctx.out.push_back(Output::Report {
+            room: self.id.clone(),
+            report: Some(Box::new(report)),
+        });
+    }
+
+    /// Folds the bytes each layer sent since the last measurement into its rate.
+    fn measure_layers(&mut self, now: Instant) {
+        let elapsed = now.saturating_duration_since(self.last_measured);
+        if elapsed < ALLOCATE_EVERY {
+            return;
+        }
+        self.last_measured = now;
+        for p in self.participants.values_mut() {
+            let Some(up) = &mut p.up else { continue };
+            for layer in up.tracks.iter_mut().flat_map(|t| t.layers.iter_mut()) {
+                layer.rate.handle_tick(elapsed);
+            }
+        }
+    }
+
+    fn plans(&self, now: Instant) -> Vec<Plan> {
+        let dominant = self.speakers.announced().and_then(|s| s.dominant);
+        let mut plans = Vec::new();
+        for (&id, p) in &self.participants {
+            if p.down.conn.is_none() {
+                continue;
+            }
+            let mut plan = Plan {
+                id,
+                audio: 0,
+                slots: Vec::new(),
+                videos: Vec::new(),
+                estimate: p.down.estimate,
+                wanted: 0,
+            };
+            for (i, slot) in p.down.slots.iter().enumerate() {
+                let Some((_, stream)) = slot.live() else {
+                    continue;
+                };
+                if slot.kind == Kind::Audio {
+                    plan.audio += 1;
+                    continue;
+                }
+                let Some(publisher) = self.participants.get(&stream.publisher) else {
+                    continue;
+                };
+                let track = publisher
+                    .up
+                    .as_ref()
+                    .and_then(|u| u.tracks.iter().find(|t| t.source == stream.source));
+                let speaker = dominant == Some(stream.publisher);
+                plan.videos.push(Video {
+                    priority: Priority::of(stream.source, publisher.host, speaker),
+                    shown: slot.height,
+                    layers: track.map(|t| available_layers(t, now)).unwrap_or_default(),
+                    current: slot.layer.flatten(),
+                    held: slot.lowered_at.is_some_and(|t| now < t + UPGRADE_HOLD),
+                });
+                plan.slots.push((i, stream));
+            }
+            plan.wanted = allocate::wanted(plan.audio, &plan.videos);
+            plans.push(plan);
+        }
+        plans
+    }
+
+    /// This room's budget: its share of this worker's share of the server's, and its own
+    /// limit, whichever is lower; `None`: unlimited. Records its demand for the others.
+    fn room_budget(&self, demand: u64, ctx: &mut Ctx) -> Option<u64> {
+        let room_limit = ctx.config.room_egress_limit;
+        let demand = room_limit.map_or(demand, |l| demand.min(l));
+        ctx.room_demands.insert(self.id.clone(), demand);
+        let from_server = ctx.config.egress.as_ref().map(|(budget, index)| {
+            let rooms: Vec<(&crate::api::RoomId, u64)> =
+                ctx.room_demands.iter().map(|(r, d)| (r, *d)).collect();
+            let total = rooms.iter().map(|(_, d)| d).sum();
+            let worker = budget.share_of(*index, total);
+            let demands: Vec<u64> = rooms.iter().map(|(_, d)| *d).collect();
+            let shares = allocate::share(worker, &demands);
+            let mine = rooms.iter().position(|(r, _)| **r == self.id);
+            mine.map_or(0, |i| shares[i])
+        });
+        match (from_server, room_limit) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// Decides one subscriber's layers within `cap` and carries the decision out.
+    fn apply(&mut self, plan: Plan, cap: u64, now: Instant, ctx: &mut Ctx) -> SubscriberReport {
+        let Some(p) = self.participants.get_mut(&plan.id) else {
+            return SubscriberReport::empty(plan.id);
+        };
+        let budget = plan.estimate.unwrap_or(u64::MAX).min(cap);
+        let a = allocate::allocate(budget, plan.audio, &plan.videos, p.down.audio_only);
+        p.down.audio_only = a.audio_only;
+        let mut videos = Vec::with_capacity(plan.slots.len());
+        let mut paused = Vec::new();
+        for (k, &(i, stream)) in plan.slots.iter().enumerate() {
+            let slot = &mut p.down.slots[i];
+            let (old, new) = (slot.layer.flatten(), a.layers[k]);
+            if slot.layer != Some(new) {
+                ctx.stats.layer_changes += u64::from(slot.layer.is_some());
+                // Lowered or paused for want of bandwidth (below what its tile calls for),
+                // from a layer it had: not hidden, shrunk, or never given one yet.
+                let ideal = plan.videos[k].ideal_layer();
+                let short = ideal.is_some_and(|i| new.is_none_or(|n| n < i));
+                if short && old.is_some_and(|o| new.is_none_or(|n| n < o)) {
+                    slot.lowered_at = Some(now);
+                }
+                slot.layer = Some(new);
+            }
+            slot.paused = a.paused[k];
+            if slot.paused {
+                paused.push((stream.publisher, stream.source));
+            }
+            let v = &plan.videos[k];
+            let height = |l: u8| v.layers.iter().find(|x| x.index == l).map(|x| x.height);
+            videos.push(VideoReport {
+                publisher: stream.publisher,
+                source: stream.source,
+                shown: v.shown,
+                layer: new.and_then(|l| Some((l, height(l)?))),
+                paused: slot.paused,
+            });
+        }
+        let limited = a.used < a.wanted && plan.estimate.is_some_and(|e| e <= cap);
+        // Ask GCC to find what the page would show: probe towards it and, while held back,
+        // pad up to what the next step up needs (audio-only: towards video coming back), as
+        // GCC keeps its estimate near what is sent; nothing is padded for a subscriber that
+        // has all it wants.
+        let desired = a.wanted.min(cap);
+        let minimum = if a.audio_only {
+            2 * VIDEO_BACK_ABOVE
+        } else {
+            a.next_step.unwrap_or(0)
+        };
+        if let Some(conn) = &mut p.down.conn {
+            conn.rtc
+                .bwe()
+                .set_bitrate(minimum.min(desired).into(), desired.into());
+        }
+        paused.sort();
+        let told = (paused, limited);
+        if p.down.told.as_ref() != Some(&told) {
+            p.down.told = Some(told.clone());
+            let event = SfuEvent::Bandwidth {
+                paused: told.0,
+                limited: told.1,
+            };
+            ctx.out.push_back(Output::Event {
+                room: self.id.clone(),
+                participant: plan.id,
+                event,
+            });
+        }
+        SubscriberReport {
+            participant: plan.id,
+            estimate: plan.estimate,
+            allocated: a.used,
+            wanted: a.wanted,
+            limited,
+            audio_only: a.audio_only,
+            videos,
+        }
+    }
+
+    /// Tells each publisher which of its encodings nobody takes (off after
+    /// [`PAUSE_AT_SOURCE_AFTER`]) and which are wanted again (at once).
+    fn pause_at_source(&mut self, now: Instant, ctx: &mut Ctx) {
+        let taken = self.layers_taken();
+        let mut events = Vec::new();
+        for (&id, p) in &mut self.participants {
+            let Some(up) = &mut p.up else { continue };
+            for track in up.tracks.iter_mut().filter(|t| t.kind == Kind::Video) {
+                let stream = StreamKey {
+                    publisher: id,
+                    source: track.source,
+                };
+                let mut active = Vec::with_capacity(track.layers.len());
+                for (i, layer) in track.layers.iter_mut().enumerate() {
+                    let wanted = taken.contains(&(stream, i as u8));
+                    if wanted {
+                        layer.unwanted_since = None;
+                    } else if layer.unwanted_since.is_none() {
+                        layer.unwanted_since = Some(now);
+                    }
+                    let off = layer
+                        .unwanted_since
+                        .is_some_and(|t| now >= t + PAUSE_AT_SOURCE_AFTER);
+                    if off != layer.paused_at_source.is_some() {
+                        layer.paused_at_source = off.then_some(now);
+                        *if off {
+                            &mut ctx.stats.encodings_paused
+                        } else {
+                            &mut ctx.stats.encodings_resumed
+                        } += 1;
+                    }
+                    active.push(!off);
+                }
+                let told = track.told_active.as_ref();
+                if told.map_or(active.iter().all(|a| *a), |t| *t == active) {
+                    continue;
+                }
+                let encodings = track
+                    .layers
+                    .iter()
+                    .zip(&active)
+                    .map(|(l, a)| (l.rid.map(|r| r.to_string()).unwrap_or_default(), *a))
+                    .collect();
+                track.told_active = Some(active);
+                events.push((id, track.source, encodings));
+            }
+        }
+        for (id, source, encodings) in events {
+            self.emit(id, SfuEvent::Encodings { source, encodings }, ctx);
+        }
+    }
+
+    /// Every (stream, layer) some subscriber takes or is about to: the allocator's layer, or
+    /// before its first decision the one the tile's height calls for.
+    fn layers_taken(&self) -> Vec<(StreamKey, u8)> {
+        let now = self.last_now;
+        let mut taken = Vec::new();
+        for p in self.participants.values() {
+            for slot in p.down.slots.iter().filter(|s| s.kind == Kind::Video) {
+                let Some(stream) = slot.target else { continue };
+                let layer = match slot.layer {
+                    Some(l) => l,
+                    None => slot.height.and_then(|h| {
+                        let up = self.participants.get(&stream.publisher)?.up.as_ref()?;
+                        let t = up.tracks.iter().find(|t| t.source == stream.source)?;
+                        t.layer_for(h, now).or(Some(0))
+                    }),
+                };
+                taken.extend(layer.map(|l| (stream, l)));
+            }
+        }
+        taken
+    }
+}
+
+/// The layers of an up track the allocator may give out: those sending now, and those only
+/// switched off because nobody took them (they come back when asked for).
+fn available_layers(track: &UpTrack, now: Instant) -> Vec<Layer> {
+    let started = track.started.unwrap_or(now);
+    track
+        .layers
+        .iter()
+        .enumerate()
+        .filter(|(_, l)| l.is_live(started, now) || l.paused_at_source.is_some())
+        .map(|(i, l)| {
+            let measured = l.rate.bitrate();
+            Layer {
+                index: i as u8,
+                height: l.height,
+                bitrate: if measured > 0 && l.paused_at_source.is_none() {
+                    measured
+                } else {
+                    nominal_bitrate(l.height)
+                },
+            }
+        })
+        .collect()
+}
+
+impl SubscriberReport {
+    fn empty(participant: ParticipantId) -> SubscriberReport {
+        SubscriberReport {
+            participant,
+            estimate: None,
+            allocated: 0,
+            wanted: 0,
+            limited: false,
+            audio_only: false,
+            videos: Vec::new(),
+        }
+    }
+}

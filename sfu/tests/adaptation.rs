@@ -1,0 +1,248 @@
+//! Bandwidth adaptation through the SFU, in simulated time with a shaped downlink (a token
+//! bucket with a drop-tail queue and a one-way delay, in the harness): a subscriber gets what
+//! its link carries, in the order a lesson needs; encodings nobody takes are switched off at
+//! the publisher; a room's budget holds.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use aula_sfu::{Kind, Source};
+use common::Sim;
+
+/// A teacher (a host) and `students` students, everyone publishing simulcast; the last
+/// student's page shows the teacher large and the others as thumbnails.
+fn class(seed: u64, students: usize) -> Sim {
+    let mut sim = Sim::new(seed);
+    for i in 0..=students {
+        sim.join();
+        sim.clients[i].simulcast = true;
+        sim.publish(i);
+    }
+    sim.set_host(0, true);
+    let viewer = students;
+    let mut tiles = vec![(0, Source::Camera, 720)];
+    tiles.extend((1..students).map(|s| (s, Source::Camera, 180)));
+    sim.view(viewer, &tiles);
+    sim
+}
+
+/// Bit/s that arrived at client `i` between `from` and `to`.
+fn arrived(sim: &Sim, i: usize, from: Instant, to: Instant) -> u64 {
+    let bytes: usize = sim.clients[i]
+        .downlink_arrived
+        .iter()
+        .filter(|(t, _)| *t >= from && *t < to)
+        .map(|(_, n)| n + 28)
+        .sum();
+    (bytes as u64 * 8) * 1000 / (to - from).as_millis().max(1) as u64
+}
+
+#[test]
+fn a_weak_link_keeps_the_teacher_and_the_audio_and_stays_under_its_capacity() {
+    let mut sim = class(41, 4);
+    let viewer = 4;
+    sim.clients[viewer].downlink_rate = Some(600_000);
+    sim.run_for(Duration::from_secs(20));
+    let start = sim.now;
+    let changes = sim.worker.stats().layer_changes;
+    sim.run_for(Duration::from_secs(10));
+
+    // Settled: layers do not flap.
+    let changes = sim.worker.stats().layer_changes - changes;
+    assert!(
+        changes <= 6,
+        "{changes} layer changes in 10 s of a steady link"
+    );
+    let rate = arrived(&sim, viewer, start, sim.now);
+    assert!(rate <= 600_000, "{rate} bit/s over a 600 kbit/s link");
+    assert!(rate >= 350_000, "the link is used: {rate} bit/s");
+    let dropped = sim.clients[viewer].downlink_dropped;
+    let teacher = sim.frames(viewer, 0, Kind::Video);
+    let recent = teacher.iter().filter(|f| f.at >= start).count();
+    assert!(
+        recent > 200,
+        "the teacher's video flows: {recent} frames in 10 s"
+    );
+    for s in 0..4 {
+        let audio = sim.frames(viewer, s, Kind::Audio);
+        let gaps = audio
+            .windows(2)
+            .filter(|p| p[0].at >= start && p[1].at - p[0].at > Duration::from_millis(200))
+            .count();
+        assert_eq!(
+            gaps, 0,
+            "audio of {s} uninterrupted ({dropped} datagrams dropped)"
+        );
+    }
+    // Not everything fits: some student videos are lowered or paused, and the page is told.
+    let report = sim.report.clone().expect("a report");
+    let me = report
+        .subscribers
+        .iter()
+        .find(|s| s.participant == sim.clients[viewer].id)
+        .expect("the viewer");
+    assert!(me.limited, "its own link limits it: {me:?}");
+    let teacher_layer = me.videos.iter().find(|v| v.publisher == sim.clients[0].id);
+    assert!(teacher_layer.is_some_and(|v| v.layer.is_some()), "{me:?}");
+}
+
+#[test]
+fn the_teacher_is_never_paused_while_a_student_video_flows() {
+    let mut sim = class(42, 4);
+    let viewer = 4;
+    // Plenty, then far too little, then some again.
+    for rate in [3_000_000, 250_000, 900_000] {
+        sim.clients[viewer].downlink_rate = Some(rate);
+        for _ in 0..20 {
+            sim.run_for(Duration::from_millis(500));
+            let report = sim.report.clone().expect("a report");
+            let me = report
+                .subscribers
+                .iter()
+                .find(|s| s.participant == sim.clients[viewer].id)
+                .expect("the viewer");
+            let teacher = &sim.clients[0].id;
+            let teacher_on = me
+                .videos
+                .iter()
+                .any(|v| v.publisher == *teacher && v.layer.is_some());
+            let others_on = me
+                .videos
+                .iter()
+                .any(|v| v.publisher != *teacher && v.layer.is_some());
+            assert!(teacher_on || !others_on, "at {rate} bit/s: {me:?}");
+        }
+    }
+}
+
+#[test]
+fn encodings_nobody_takes_are_switched_off_at_the_publisher_and_on_again() {
+    let mut sim = class(43, 3);
+    sim.run_for(Duration::from_secs(6));
+    // Student 1 is a thumbnail for student 3 and not shown by the others (no view: middle
+    // layer): its 720 layer is taken by nobody.
+    let on = |sim: &Sim, i: usize| sim.clients[i].layers_on;
+    assert_eq!(
+        on(&sim, 1),
+        [true, true, false],
+        "{:?}",
+        sim.clients[1].encodings
+    );
+    // Someone shows student 1 large: its 720 layer comes back and reaches them.
+    sim.view(2, &[(1, Source::Camera, 720)]);
+    let asked = sim.now;
+    sim.run_for(Duration::from_secs(8));
+    assert!(on(&sim, 1)[2], "the 720p encoding is on again");
+    let large = sim
+        .frames(2, 1, Kind::Video)
+        .iter()
+        .filter(|f| f.at > asked && f.tag == 2)
+        .count();
+    assert!(large > 30, "{large} frames of the 720 layer");
+    assert!(sim.worker.stats().encodings_paused >= 1);
+    assert!(sim.worker.stats().encodings_resumed >= 1);
+}
+
+#[test]
+fn a_room_budget_holds_and_keeps_the_teachers_video_and_all_audio() {
+    let mut sim = Sim::with_room_limit(44, 2_400_000);
+    for i in 0..5 {
+        sim.join();
+        sim.clients[i].simulcast = true;
+        sim.publish(i);
+    }
+    sim.set_host(0, true);
+    for v in 1..5 {
+        let tiles: Vec<_> = (0..5)
+            .filter(|p| *p != v)
+            .map(|p| (p, Source::Camera, if p == 0 { 720 } else { 360 }))
+            .collect();
+        sim.view(v, &tiles);
+    }
+    sim.run_for(Duration::from_secs(10));
+    let start = sim.now;
+    let packets_before = sim.datagrams_to_clients;
+    sim.run_for(Duration::from_secs(10));
+    let report = sim.report.clone().expect("a report");
+    let total: u64 = report.subscribers.iter().map(|s| s.allocated).sum();
+    assert!(
+        total <= 2_400_000,
+        "allocated {total} of 2.4 Mbit/s: {report:?}"
+    );
+    let sent: u64 = (1..5).map(|v| arrived_unshaped(&sim, v, start)).sum();
+    assert!(
+        sent <= 2_640_000,
+        "sent {sent} bit/s, budget 2.4 Mbit/s (+10 %)"
+    );
+    assert!(sim.datagrams_to_clients > packets_before);
+    for v in 1..5 {
+        let teacher = sim.frames(v, 0, Kind::Video);
+        assert!(
+            teacher.iter().filter(|f| f.at >= start).count() > 150,
+            "student {v} sees the teacher"
+        );
+        for p in (0..5).filter(|p| *p != v) {
+            let audio = sim.frames(v, p, Kind::Audio);
+            assert!(
+                audio.iter().filter(|f| f.at >= start).count() > 400,
+                "audio {p}->{v}"
+            );
+        }
+    }
+}
+
+/// Bit/s of RTP (payload + overhead) client `v` received since `start`, unshaped links.
+fn arrived_unshaped(sim: &Sim, v: usize, start: Instant) -> u64 {
+    let secs = (sim.now - start).as_secs_f64();
+    let bytes: usize = sim.clients[v]
+        .received
+        .iter()
+        .filter(|r| r.at >= start)
+        .map(|r| r.size + 70)
+        .sum();
+    (bytes as f64 * 8.0 / secs) as u64
+}
+
+#[test]
+fn below_100_kbit_s_a_subscriber_gets_audio_only_and_video_comes_back_with_the_link() {
+    // The teacher and one student: one audio stream (76 kbit/s in this harness) fits.
+    let mut sim = class(45, 1);
+    let viewer = 1;
+    sim.run_for(Duration::from_secs(5));
+    sim.clients[viewer].downlink_rate = Some(90_000);
+    sim.run_for(Duration::from_secs(15));
+    let report = sim.report.clone().expect("a report");
+    let id = sim.clients[viewer].id;
+    let me = |r: &aula_sfu::RoomReport| {
+        r.subscribers
+            .iter()
+            .find(|s| s.participant == id)
+            .cloned()
+            .expect("the viewer")
+    };
+    assert!(me(&report).audio_only, "{:?}", me(&report));
+    let told = sim.clients[viewer].bandwidth.last().expect("told");
+    assert!(
+        told.2 && told.1.len() == 1,
+        "video paused, own link limited: {told:?}"
+    );
+    let quiet = sim.now;
+    sim.run_for(Duration::from_secs(3));
+    let video = sim.frames(viewer, 0, Kind::Video);
+    assert_eq!(video.iter().filter(|f| f.at > quiet).count(), 0);
+    let audio = sim.frames(viewer, 0, Kind::Audio);
+    assert!(
+        audio.iter().filter(|f| f.at > quiet).count() > 100,
+        "audio goes on"
+    );
+
+    sim.clients[viewer].downlink_rate = Some(2_000_000);
+    let recovered = sim.now;
+    sim.run_for(Duration::from_secs(20));
+    let video = sim.frames(viewer, 0, Kind::Video);
+    let back: Vec<_> = video.iter().filter(|f| f.at > recovered).collect();
+    assert!(back.len() > 100, "video comes back: {} frames", back.len());
+    assert!(back.iter().take(10).any(|f| f.keyframe), "from a keyframe");
+    assert!(!me(sim.report.as_ref().expect("a report")).audio_only);
+}
