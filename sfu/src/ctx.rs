@@ -28,6 +28,9 @@ pub struct CoreConfig {
     pub egress: Option<(Arc<EgressBudget>, usize)>,
     /// Egress limit of any one room, bit/s; `None`: none (`room_egress_limit_mbps`).
     pub room_egress_limit: Option<u64>,
+    /// Decide layers by estimates and budgets, and pause unwanted encodings at the source.
+    /// Off (only to measure what adaptation saves), layers follow the tile sizes alone.
+    pub adaptation: bool,
 }
 
 /// Counters of the core, for /metrics. Plain integers: one worker owns them.

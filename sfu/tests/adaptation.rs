@@ -246,3 +246,52 @@ fn below_100_kbit_s_a_subscriber_gets_audio_only_and_video_comes_back_with_the_l
     assert!(back.iter().take(10).any(|f| f.keyframe), "from a keyframe");
     assert!(!me(sim.report.as_ref().expect("a report")).audio_only);
 }
+
+#[test]
+fn without_adaptation_layers_follow_the_tiles_alone() {
+    // bandwidth_adaptation = false, only to measure what adaptation saves: a weak link gets
+    // what its tiles call for anyway, and no encoding is switched off at the source.
+    let mut sim = Sim::without_adaptation(46);
+    for i in 0..4 {
+        sim.join();
+        sim.clients[i].simulcast = true;
+        sim.publish(i);
+    }
+    sim.set_host(0, true);
+    let viewer = 3;
+    sim.view(
+        viewer,
+        &[
+            (0, Source::Camera, 720),
+            (1, Source::Camera, 180),
+            (2, Source::Camera, 180),
+        ],
+    );
+    sim.clients[viewer].downlink_rate = Some(300_000);
+    sim.run_for(Duration::from_secs(15));
+    let report = sim.report.clone().expect("a report");
+    let me = report
+        .subscribers
+        .iter()
+        .find(|s| s.participant == sim.clients[viewer].id)
+        .expect("the viewer");
+    assert!(!me.limited, "{me:?}");
+    assert!(me.videos.iter().all(|v| v.layer.is_some()), "{me:?}");
+    let teacher = me.videos.iter().find(|v| v.publisher == sim.clients[0].id);
+    assert_eq!(
+        teacher.and_then(|v| v.layer).map(|l| l.0),
+        Some(2),
+        "{me:?}"
+    );
+    assert!(
+        sim.clients[viewer].downlink_dropped > 0,
+        "the link overflows"
+    );
+    for i in 0..4 {
+        assert!(
+            sim.clients[i].encodings.is_empty(),
+            "client {i} told nothing"
+        );
+    }
+    assert_eq!(sim.worker.stats().encodings_paused, 0);
+}

@@ -19,6 +19,7 @@ fn worker() -> (Worker, RoomId) {
         max_tracks_per_participant: 3,
         egress: None,
         room_egress_limit: None,
+        adaptation: true,
     };
     (Worker::new(config, 1), "room".into())
 }

@@ -45,6 +45,10 @@ pub struct Config {
     pub egress_limit_mbps: Option<f64>,
     /// What any one room may send, Mbit/s; unset, no limit beyond the server's.
     pub room_egress_limit_mbps: Option<f64>,
+    /// Adapt every subscriber's video to its link and the budgets, and switch off encodings
+    /// nobody takes. Off, each subscriber gets the layer its tile size calls for whatever its
+    /// link or the budget: only to measure what adaptation saves (docs/benchmarks.md).
+    pub bandwidth_adaptation: bool,
     /// Participants per room. 50 covers a class with guests or a large faculty meeting.
     pub max_participants_per_room: usize,
     /// Audio and video tracks one participant may publish: microphone, camera, screen.
@@ -88,6 +92,7 @@ impl Default for Config {
             media_recv_batch: true,
             egress_limit_mbps: None,
             room_egress_limit_mbps: None,
+            bandwidth_adaptation: true,
             max_participants_per_room: 50,
             max_tracks_per_participant: 3,
             max_rooms: 500,
@@ -189,6 +194,9 @@ pub struct Args {
     /// Mbit/s for any one room.
     #[arg(long, env = "AULA_ROOM_EGRESS_LIMIT_MBPS")]
     pub room_egress_limit_mbps: Option<f64>,
+    /// true or false.
+    #[arg(long, env = "AULA_BANDWIDTH_ADAPTATION")]
+    pub bandwidth_adaptation: Option<bool>,
     #[arg(long, env = "AULA_MAX_PARTICIPANTS_PER_ROOM")]
     pub max_participants_per_room: Option<usize>,
     #[arg(long, env = "AULA_MAX_ROOMS")]
@@ -223,6 +231,7 @@ impl Args {
             &mut c.room_egress_limit_mbps,
             self.room_egress_limit_mbps.map(Some),
         );
+        set(&mut c.bandwidth_adaptation, self.bandwidth_adaptation);
         set(
             &mut c.max_participants_per_room,
             self.max_participants_per_room,

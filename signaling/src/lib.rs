@@ -80,6 +80,7 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
         recv_batch: config.media_recv_batch,
         egress_limit: config.egress_limit_mbps.map(mbps_to_bps),
         room_egress_limit: config.room_egress_limit_mbps.map(mbps_to_bps),
+        adaptation: config.bandwidth_adaptation,
     };
     let sfu = Sfu::start(&sfu_config)?;
     let addr = config.http_addr;

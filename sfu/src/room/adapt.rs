@@ -53,7 +53,13 @@ impl Room {
     pub(super) fn adapt(&mut self, now: Instant, ctx: &mut Ctx) {
         self.next_allocation = (!self.participants.is_empty()).then_some(now + ALLOCATE_EVERY);
         self.measure_layers(now);
-        let plans = self.plans(now);
+        let mut plans = self.plans(now);
+        if !ctx.config.adaptation {
+            // Only the tile sizes count: no link, no budget.
+            for plan in &mut plans {
+                plan.estimate = None;
+            }
+        }
         let demands: Vec<u64> = plans
             .iter()
             .map(|p| p.wanted.min(p.estimate.unwrap_or(u64::MAX)))
@@ -141,6 +147,9 @@ impl Room {
     /// This room's budget: its share of this worker's share of the server's, and its own
     /// limit, whichever is lower; `None`: unlimited. Records its demand for the others.
     fn room_budget(&self, demand: u64, ctx: &mut Ctx) -> Option<u64> {
+        if !ctx.config.adaptation {
+            return None;
+        }
         let room_limit = ctx.config.room_egress_limit;
         let demand = room_limit.map_or(demand, |l| demand.min(l));
         ctx.room_demands.insert(self.id.clone(), demand);
@@ -242,6 +251,9 @@ impl Room {
     /// Tells each publisher which of its encodings nobody takes (off after
     /// [`PAUSE_AT_SOURCE_AFTER`]) and which are wanted again (at once).
     fn pause_at_source(&mut self, now: Instant, ctx: &mut Ctx) {
+        if !ctx.config.adaptation {
+            return;
+        }
         let taken = self.layers_taken();
         let mut events = Vec::new();
         for (&id, p) in &mut self.participants {

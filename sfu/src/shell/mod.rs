@@ -64,6 +64,8 @@ pub struct SfuConfig {
     pub egress_limit: Option<u64>,
     /// Egress limit of any one room, bit/s (`None`: none).
     pub room_egress_limit: Option<u64>,
+    /// Bandwidth adaptation (estimates, budgets, pause at the source); off only to measure.
+    pub adaptation: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -237,6 +239,7 @@ impl Sfu {
             max_tracks_per_participant: config.max_tracks_per_participant,
             egress: budget.clone().map(|b| (b, index)),
             room_egress_limit: config.room_egress_limit,
+            adaptation: config.adaptation,
         };
         let mut threads = Vec::new();
         let mut commands = Vec::new();

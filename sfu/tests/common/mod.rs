@@ -171,20 +171,27 @@ pub struct Sim {
 
 impl Sim {
     pub fn new(seed: u64) -> Sim {
-        Sim::with_config(seed, None)
+        Sim::with_config(seed, None, true)
+    }
+
+    /// Layers by tile size alone: no estimate, no budget, no pause at the source
+    /// (`bandwidth_adaptation = false`).
+    pub fn without_adaptation(seed: u64) -> Sim {
+        Sim::with_config(seed, None, false)
     }
 
     /// A room whose egress may not exceed `limit` bit/s (`room_egress_limit_mbps`).
     pub fn with_room_limit(seed: u64, limit: u64) -> Sim {
-        Sim::with_config(seed, Some(limit))
+        Sim::with_config(seed, Some(limit), true)
     }
 
-    fn with_config(seed: u64, room_limit: Option<u64>) -> Sim {
+    fn with_config(seed: u64, room_limit: Option<u64>, adaptation: bool) -> Sim {
         let config = CoreConfig {
             candidates: vec![SERVER.parse().unwrap()],
             max_tracks_per_participant: 3,
             egress: None,
             room_egress_limit: room_limit,
+            adaptation,
         };
         Sim {
             now: Instant::now(),
