@@ -49,6 +49,17 @@ pub struct Config {
     /// nobody takes. Off, each subscriber gets the layer its tile size calls for whatever its
     /// link or the budget: only to measure what adaptation saves (docs/benchmarks.md).
     pub bandwidth_adaptation: bool,
+    /// People on the server at once, whatever the rooms: the ceiling when the measurements
+    /// (CPU, egress) do not stop joins before. Sized for the 2-core reference machine
+    /// (docs/operations.md, "When the server is full").
+    pub max_participants: usize,
+    /// Joins (ICE and DTLS handshakes, first keyframes) started per second at most; the rest
+    /// wait their turn in the queue.
+    pub join_rate: f64,
+    /// People who may wait in the join queue; beyond, pages retry by themselves.
+    pub queue_limit: usize,
+    /// Places in the queue one address may hold (a school's NAT holds a class).
+    pub queue_per_address: usize,
     /// Participants per room. 50 covers a class with guests or a large faculty meeting.
     pub max_participants_per_room: usize,
     /// Audio and video tracks one participant may publish: microphone, camera, screen.
@@ -93,6 +104,10 @@ impl Default for Config {
             egress_limit_mbps: None,
             room_egress_limit_mbps: None,
             bandwidth_adaptation: true,
+            max_participants: 400,
+            join_rate: 30.0,
+            queue_limit: 2000,
+            queue_per_address: 200,
             max_participants_per_room: 50,
             max_tracks_per_participant: 3,
             max_rooms: 500,
@@ -197,6 +212,14 @@ pub struct Args {
     /// true or false.
     #[arg(long, env = "AULA_BANDWIDTH_ADAPTATION")]
     pub bandwidth_adaptation: Option<bool>,
+    #[arg(long, env = "AULA_MAX_PARTICIPANTS")]
+    pub max_participants: Option<usize>,
+    #[arg(long, env = "AULA_JOIN_RATE")]
+    pub join_rate: Option<f64>,
+    #[arg(long, env = "AULA_QUEUE_LIMIT")]
+    pub queue_limit: Option<usize>,
+    #[arg(long, env = "AULA_QUEUE_PER_ADDRESS")]
+    pub queue_per_address: Option<usize>,
     #[arg(long, env = "AULA_MAX_PARTICIPANTS_PER_ROOM")]
     pub max_participants_per_room: Option<usize>,
     #[arg(long, env = "AULA_MAX_ROOMS")]
@@ -232,6 +255,10 @@ impl Args {
             self.room_egress_limit_mbps.map(Some),
         );
         set(&mut c.bandwidth_adaptation, self.bandwidth_adaptation);
+        set(&mut c.max_participants, self.max_participants);
+        set(&mut c.join_rate, self.join_rate);
+        set(&mut c.queue_limit, self.queue_limit);
+        set(&mut c.queue_per_address, self.queue_per_address);
         set(
             &mut c.max_participants_per_room,
             self.max_participants_per_room,

@@ -1,22 +1,20 @@
 //! HTTP routes: the pages and assets of the web client (embedded in the binary), the REST call
 //! that creates a room, health and metrics, and the WebSocket upgrade.
 
-use axum::Json;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::ws::WebSocketUpgrade;
-use axum::extract::{Path, State};
+use axum::extract::{ConnectInfo, Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use include_dir::{Dir, include_dir};
+use axum::{Extension, Json};
 use serde::{Deserialize, Serialize};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
-use crate::AppState;
 use crate::protocol::{MAX_MESSAGE_BYTES, RoomKind, Settings};
 use crate::room::RoomLimits;
-
-static WEB_CLIENT: Dir<'_> = include_dir!("$CARGO_MANIFEST_DIR/../web-client/static");
+use crate::{AppState, assets};
 
 /// Longest room title, in Unicode scalar values.
 const MAX_TITLE_CHARS: usize = 80;
@@ -28,9 +26,18 @@ const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; \
 
 pub fn router(state: AppState) -> Router {
     Router::new()
-        .route("/", get(|| async { page("index.html") }))
-        .route("/room/{id}", get(|| async { page("room.html") }))
-        .route("/help", get(|| async { page("help.html") }))
+        .route(
+            "/",
+            get(|h: HeaderMap| async move { page("index.html", &h) }),
+        )
+        .route(
+            "/room/{id}",
+            get(|h: HeaderMap| async move { page("room.html", &h) }),
+        )
+        .route(
+            "/help",
+            get(|h: HeaderMap| async move { page("help.html", &h) }),
+        )
         .route("/static/{*path}", get(asset))
         .route("/api/rooms", post(create_room))
         .route("/api/rooms/{id}", get(room_info))
@@ -44,8 +51,8 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-fn page(name: &str) -> Response {
-    let mut response = asset_response(name);
+fn page(name: &str, headers: &HeaderMap) -> Response {
+    let mut response = asset_response(name, headers);
     let headers = response.headers_mut();
     headers.insert(
         header::CONTENT_SECURITY_POLICY,
@@ -62,30 +69,15 @@ fn page(name: &str) -> Response {
     response
 }
 
-async fn asset(Path(path): Path<String>) -> Response {
-    asset_response(&path)
+async fn asset(Path(path): Path<String>, headers: HeaderMap) -> Response {
+    asset_response(&path, &headers)
 }
 
-fn asset_response(path: &str) -> Response {
-    let Some(file) = WEB_CLIENT.get_file(path) else {
-        return (StatusCode::NOT_FOUND, "not found").into_response();
-    };
-    let mime = match path.rsplit('.').next() {
-        Some("html") => "text/html; charset=utf-8",
-        Some("js" | "mjs") => "text/javascript; charset=utf-8",
-        Some("css") => "text/css; charset=utf-8",
-        Some("svg") => "image/svg+xml",
-        Some("png") => "image/png",
-        Some("ico") => "image/x-icon",
-        Some("json") => "application/json",
-        _ => "application/octet-stream",
-    };
-    let headers = [
-        (header::CONTENT_TYPE, mime),
-        // The assets change with the binary; revalidating keeps upgrades simple.
-        (header::CACHE_CONTROL, "no-cache"),
-    ];
-    (headers, file.contents()).into_response()
+fn asset_response(path: &str, headers: &HeaderMap) -> Response {
+    match assets::find(path) {
+        Some(asset) => assets::respond(asset, headers),
+        None => (StatusCode::NOT_FOUND, "not found").into_response(),
+    }
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -123,7 +115,15 @@ pub(crate) fn api_error(
         code,
         message: message.into(),
     };
-    (status, Json(body)).into_response()
+    let mut response = (status, Json(body)).into_response();
+    if status == StatusCode::SERVICE_UNAVAILABLE {
+        // An API client waits and asks again (the page does so by itself).
+        response.headers_mut().insert(
+            header::RETRY_AFTER,
+            HeaderValue::from(crate::admission::RETRY_AFTER_SECS),
+        );
+    }
+    response
 }
 
 async fn create_room(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
@@ -315,16 +315,39 @@ async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
         ));
     }
     body.push_str(&crate::bandwidth::metrics_lines(&state));
+    body.push_str(&state.admission.metrics_lines());
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body)
 }
 
-async fn websocket(State(state): State<AppState>, upgrade: WebSocketUpgrade) -> Response {
+async fn websocket(
+    State(state): State<AppState>,
+    peer: Option<Extension<ConnectInfo<SocketAddr>>>,
+    headers: HeaderMap,
+    upgrade: WebSocketUpgrade,
+) -> Response {
+    let addr = client_addr(peer.map(|Extension(ConnectInfo(a))| a), &headers);
     // The library's hard cap sits above the protocol's 64 KiB so that an oversized message
     // still arrives whole and gets a proper `too_large` error before the close.
     upgrade
         .max_message_size(4 * MAX_MESSAGE_BYTES)
         .max_frame_size(4 * MAX_MESSAGE_BYTES)
-        .on_upgrade(move |socket| crate::ws::run(socket, state))
+        .on_upgrade(move |socket| crate::ws::run(socket, state, addr))
+}
+
+/// The address a request came from: the connection's, or, from a reverse proxy on this
+/// machine (a loopback peer), the last address it put in `X-Forwarded-For`. Nobody else can
+/// choose the address they are counted under.
+fn client_addr(peer: Option<SocketAddr>, headers: &HeaderMap) -> IpAddr {
+    let peer = peer.map_or(IpAddr::V4(Ipv4Addr::LOCALHOST), |p| p.ip());
+    if !peer.is_loopback() {
+        return peer;
+    }
+    headers
+        .get("x-forwarded-for")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.rsplit(',').next())
+        .and_then(|a| a.trim().parse().ok())
+        .unwrap_or(peer)
 }
 
 #[cfg(test)]
@@ -332,10 +355,21 @@ mod tests {
     use super::*;
 
     #[test]
-    fn every_page_and_asset_is_embedded() {
-        for name in ["index.html", "room.html", "help.html", "style.css"] {
-            assert!(WEB_CLIENT.get_file(name).is_some(), "{name} missing");
-        }
+    fn a_client_is_counted_under_its_own_address_or_its_local_proxys_word() {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            "x-forwarded-for",
+            HeaderValue::from_static("1.2.3.4, 10.0.0.7"),
+        );
+        let far: SocketAddr = "192.0.2.1:5000".parse().unwrap();
+        let local: SocketAddr = "127.0.0.1:5000".parse().unwrap();
+        assert_eq!(client_addr(Some(far), &headers), far.ip(), "not a proxy");
+        assert_eq!(
+            client_addr(Some(local), &headers),
+            "10.0.0.7".parse::<IpAddr>().unwrap(),
+            "the proxy's own entry, not one the client wrote"
+        );
+        assert_eq!(client_addr(Some(local), &HeaderMap::new()), local.ip());
     }
 
     #[test]

@@ -12,8 +12,11 @@
 //! - `room`: one task per room owning its membership.
 //! - `outbox`: the bounded queue from a room and the SFU to one socket.
 //! - `ws`: one WebSocket session.
+//! - `admission`: who comes in now and who waits in the join queue.
 //! - `http`: routes, embedded web client.
 
+mod admission;
+mod assets;
 mod bandwidth;
 pub mod config;
 mod http;
@@ -38,6 +41,7 @@ pub(crate) struct AppState {
     config: Arc<Config>,
     registry: Arc<Registry>,
     sfu: SfuHandle,
+    admission: Arc<admission::Admission>,
     /// Flips to true once at shutdown; sessions and room tasks watch it.
     stop: watch::Receiver<bool>,
 }
@@ -91,13 +95,21 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
         .local_addr()
         .map_err(|source| StartError::Http { addr, source })?;
     let (stop, stop_rx) = watch::channel(false);
+    let admission = admission::Admission::new(admission::Limits {
+        max_participants: config.max_participants,
+        join_rate: config.join_rate,
+        queue_limit: config.queue_limit,
+        queue_per_address: config.queue_per_address,
+    });
     let state = AppState {
         registry: Arc::new(Registry::new(config.max_rooms)),
         config: Arc::new(config),
         sfu: sfu.handle(),
+        admission: admission.clone(),
         stop: stop_rx.clone(),
     };
-    let app = http::router(state);
+    tokio::spawn(admission.run(state.sfu.clone(), state.registry.clone(), stop_rx.clone()));
+    let app = http::router(state).into_make_service_with_connect_info::<SocketAddr>();
     let mut stop_rx_http = stop_rx;
     let http = tokio::spawn(async move {
         axum::serve(listener, app)

@@ -2,6 +2,7 @@
 //! room task or the SFU. A writer task owns the sending half, so the room task and the SFU can
 //! queue messages for this client without waiting on its network.
 
+use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
@@ -14,11 +15,19 @@ use tokio::time::Instant;
 use tracing::Instrument;
 
 use crate::AppState;
-use crate::protocol::{self, ClientMsg, ErrorCode, ServerMsg};
+use crate::admission::{Class, Entry, Place, RETRY_AFTER_SECS, Seat};
+use crate::protocol::{self, ClientMsg, ErrorCode, Role, ServerMsg};
+use crate::registry::Grant;
 use crate::room::{Departure, Outbox, Outgoing, RoomMsg, SocketId};
 
 /// How long a closing socket may take to flush what is queued for it.
 const WRITER_DRAIN: Duration = Duration::from_secs(2);
+/// A socket waiting in the join queue is pinged after this much silence, and loses its place
+/// after [`QUEUE_IDLE`] without a word: a page that vanished must not hold a place for long.
+const QUEUE_PING: Duration = Duration::from_secs(2);
+const QUEUE_IDLE: Duration = Duration::from_secs(6);
+
+const RESUME_FAILED: &str = "this session cannot be resumed; join again";
 
 /// Socket ids, unique for the life of the process.
 static NEXT_SOCKET: AtomicU64 = AtomicU64::new(1);
@@ -29,11 +38,39 @@ struct Joined {
     inbox: mpsc::Sender<RoomMsg>,
 }
 
+/// A join or resume waiting in the queue for its seat.
+struct Waiting {
+    /// Held while it waits: dropping it (the socket closed) frees the place.
+    _place: Place,
+    seat: oneshot::Receiver<Seat>,
+    request: Request,
+}
+
+/// The request that waits, carried out once it is let in.
+enum Request {
+    Join {
+        room: String,
+        secret: String,
+        name: String,
+        session: Option<String>,
+    },
+    Resume {
+        room: String,
+        token: String,
+        fresh: bool,
+    },
+}
+
 struct Session {
     state: AppState,
     out: Outbox,
     socket: SocketId,
+    /// The address the connection came from, for the queue's bound per address.
+    addr: IpAddr,
     joined: Option<Joined>,
+    waiting: Option<Waiting>,
+    /// This session's seat on the server, once admitted (dropped when the socket ends).
+    seat: Option<Seat>,
     /// How the session ends, for the room: lost unless the client says otherwise.
     departure: Departure,
     /// The type of the message being handled, for the `re` of an error answering it.
@@ -46,7 +83,15 @@ enum Flow {
     Stop,
 }
 
-pub async fn run(socket: WebSocket, state: AppState) {
+/// The seat a waiting session is given, when it comes; never, for one that does not wait.
+async fn seat_for(waiting: &mut Option<Waiting>) -> Option<Seat> {
+    match waiting {
+        Some(w) => (&mut w.seat).await.ok(),
+        None => std::future::pending().await,
+    }
+}
+
+pub async fn run(socket: WebSocket, state: AppState, addr: IpAddr) {
     let (sink, mut stream) = socket.split();
     let (out, out_rx) = Outbox::channel();
     let mut writer = tokio::spawn(write_loop(sink, out_rx));
@@ -60,7 +105,10 @@ pub async fn run(socket: WebSocket, state: AppState) {
         state,
         out,
         socket: NEXT_SOCKET.fetch_add(1, Ordering::Relaxed),
+        addr,
         joined: None,
+        waiting: None,
+        seat: None,
         departure: Departure::Lost,
         re: "",
     };
@@ -78,6 +126,26 @@ pub async fn run(socket: WebSocket, state: AppState) {
                 tracing::debug!("websocket queue full; dropping the socket");
                 writer.abort();
                 break;
+            }
+            seat = seat_for(&mut session.waiting) => {
+                let flow = match seat {
+                    Some(seat) => session.admitted(seat).await,
+                    // Another socket of the same page took this place.
+                    None => Flow::Stop,
+                };
+                if matches!(flow, Flow::Stop) {
+                    break;
+                }
+                continue;
+            }
+            _ = tokio::time::sleep(QUEUE_PING), if session.waiting.is_some() => {
+                if last_heard.elapsed() >= QUEUE_IDLE {
+                    tracing::debug!("queued websocket silent; giving its place up");
+                    session.send_close(1001, "no answer");
+                    break;
+                }
+                let _ = session.out.send(Outgoing::Ping);
+                continue;
             }
             _ = ping.tick() => {
                 if last_heard.elapsed() >= idle_timeout {
@@ -153,6 +221,23 @@ impl Session {
             Err((code, message)) => return self.send_error(code, message),
         };
         self.re = msg.type_name();
+        if self.waiting.is_some() {
+            return match msg {
+                ClientMsg::Ping => {
+                    let _ = self.out.send(Outgoing::Msg(ServerMsg::Pong));
+                    Flow::Continue
+                }
+                // Leaving the queue frees the place (the Place drops with the session).
+                ClientMsg::Leave { .. } => {
+                    self.departure = Departure::Left;
+                    Flow::Stop
+                }
+                _ => self.send_error(
+                    ErrorCode::NotJoined,
+                    "waiting in the queue: you will be let in by yourself",
+                ),
+            };
+        }
         match (msg, &self.joined) {
             (ClientMsg::Ping, _) => {
                 let _ = self.out.send(Outgoing::Msg(ServerMsg::Pong));
@@ -218,6 +303,105 @@ impl Session {
         let Some(grant) = entry.grant_for(secret) else {
             return self.send_error(ErrorCode::BadSecret, "this link is not valid for this room");
         };
+        let class = match grant {
+            Grant::Role(Role::Host) => Class::Host,
+            _ => Class::New,
+        };
+        let key = session.clone();
+        let request = Request::Join {
+            room: room.to_string(),
+            secret: secret.to_string(),
+            name,
+            session,
+        };
+        self.at_the_door(class, key.as_deref(), request).await
+    }
+
+    /// Lets `request` in now, or queues it (telling the page where it stands), or, when the
+    /// queue cannot take it either, tells the page to ask again later.
+    async fn at_the_door(&mut self, class: Class, key: Option<&str>, request: Request) -> Flow {
+        let room = match &request {
+            Request::Join { room, .. } | Request::Resume { room, .. } => room.clone(),
+        };
+        let admission = self.state.admission.clone();
+        match admission.enter(class, key, self.addr, &room, &self.out) {
+            Entry::Seat(seat) => self.admitted_with(seat, request).await,
+            Entry::Wait {
+                place,
+                position,
+                seat,
+            } => {
+                let _ = self.out.send(Outgoing::Msg(admission.first_news(position)));
+                self.waiting = Some(Waiting {
+                    _place: place,
+                    seat,
+                    request,
+                });
+                Flow::Continue
+            }
+            Entry::Busy(why) => {
+                tracing::debug!(why, "join queue cannot take this join");
+                let msg = ServerMsg::Error {
+                    code: ErrorCode::ServerBusy.as_str(),
+                    message: "many classes are starting right now; this page tries again by itself"
+                        .into(),
+                    re: (!self.re.is_empty()).then_some(self.re),
+                    retry_after_secs: Some(RETRY_AFTER_SECS),
+                };
+                let _ = self.out.send(Outgoing::Msg(msg));
+                self.send_close(1013, "try again later");
+                Flow::Stop
+            }
+        }
+    }
+
+    /// The queue let this session in.
+    async fn admitted(&mut self, seat: Seat) -> Flow {
+        let Some(waiting) = self.waiting.take() else {
+            return Flow::Continue;
+        };
+        self.re = match waiting.request {
+            Request::Join { .. } => "join",
+            Request::Resume { .. } => "resume",
+        };
+        self.admitted_with(seat, waiting.request).await
+    }
+
+    async fn admitted_with(&mut self, seat: Seat, request: Request) -> Flow {
+        self.seat = Some(seat);
+        let flow = match request {
+            Request::Join {
+                room,
+                secret,
+                name,
+                session,
+            } => self.join_room(&room, &secret, name, session).await,
+            Request::Resume { room, token, fresh } => self.resume_room(&room, token, fresh).await,
+        };
+        if self.joined.is_none() {
+            self.seat = None;
+        }
+        flow
+    }
+
+    async fn join_room(
+        &mut self,
+        room: &str,
+        secret: &str,
+        name: String,
+        session: Option<String>,
+    ) -> Flow {
+        // Checked again: the room may have ended, or the link been renewed, while it waited.
+        let Some(entry) = self.state.registry.get(room) else {
+            return self.send_error(
+                ErrorCode::UnknownRoom,
+                "this room has ended or never existed",
+            );
+        };
+        let Some(grant) = entry.grant_for(secret) else {
+            return self.send_error(ErrorCode::BadSecret, "this link is not valid for this room");
+        };
+        let host = matches!(grant, Grant::Role(Role::Host));
         let (reply, answer) = oneshot::channel();
         let msg = RoomMsg::Join {
             name,
@@ -239,6 +423,11 @@ impl Session {
                     participant,
                     inbox: entry.inbox,
                 });
+                // A host let in while students wait sees how many.
+                let waiting = self.state.admission.waiting_for(room);
+                if host && waiting > 0 {
+                    let _ = self.out.send(Outgoing::Msg(ServerMsg::Queue { waiting }));
+                }
                 Flow::Continue
             }
             Err(code) => {
@@ -257,15 +446,27 @@ impl Session {
 
     /// Takes the place of an earlier socket of the same participant. A room that is gone, like
     /// a token it does not know, is `resume_failed`: the client then joins anew, and learns
-    /// from that whether the room still exists.
+    /// from that whether the room still exists. Resumes wait in the queue ahead of new joins.
     async fn resume(&mut self, v: u32, room: &str, token: String, fresh: bool) -> Flow {
         if v != protocol::VERSION {
             let message = format!("this server speaks protocol version {}", protocol::VERSION);
             return self.send_error(ErrorCode::UnsupportedVersion, message);
         }
-        const FAILED: &str = "this session cannot be resumed; join again";
+        if self.state.registry.get(room).is_none() {
+            return self.send_error(ErrorCode::ResumeFailed, RESUME_FAILED);
+        }
+        let key = token.clone();
+        let request = Request::Resume {
+            room: room.to_string(),
+            token,
+            fresh,
+        };
+        self.at_the_door(Class::Resume, Some(&key), request).await
+    }
+
+    async fn resume_room(&mut self, room: &str, token: String, fresh: bool) -> Flow {
         let Some(entry) = self.state.registry.get(room) else {
-            return self.send_error(ErrorCode::ResumeFailed, FAILED);
+            return self.send_error(ErrorCode::ResumeFailed, RESUME_FAILED);
         };
         let (reply, answer) = oneshot::channel();
         let msg = RoomMsg::Resume {
@@ -291,7 +492,7 @@ impl Session {
             Err(ErrorCode::ServerBusy) => {
                 self.send_error(ErrorCode::ServerBusy, "the server is shutting down")
             }
-            Err(code) => self.send_error(code, FAILED),
+            Err(code) => self.send_error(code, RESUME_FAILED),
         }
     }
 

@@ -153,15 +153,15 @@ impl Room {
         let room_limit = ctx.config.room_egress_limit;
         let demand = room_limit.map_or(demand, |l| demand.min(l));
         ctx.room_demands.insert(self.id.clone(), demand);
-        let from_server = ctx.config.egress.as_ref().map(|(budget, index)| {
+        let from_server = ctx.config.egress.as_ref().and_then(|(budget, index)| {
             let rooms: Vec<(&crate::api::RoomId, u64)> =
                 ctx.room_demands.iter().map(|(r, d)| (r, *d)).collect();
             let total = rooms.iter().map(|(_, d)| d).sum();
-            let worker = budget.share_of(*index, total);
+            let worker = budget.share_of(*index, total)?;
             let demands: Vec<u64> = rooms.iter().map(|(_, d)| *d).collect();
             let shares = allocate::share(worker, &demands);
             let mine = rooms.iter().position(|(r, _)| **r == self.id);
-            mine.map_or(0, |i| shares[i])
+            Some(mine.map_or(0, |i| shares[i]))
         });
         match (from_server, room_limit) {
             (Some(a), Some(b)) => Some(a.min(b)),

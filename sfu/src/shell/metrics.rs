@@ -23,6 +23,8 @@ pub(crate) struct Metrics {
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct BandwidthSnapshot {
     pub egress_limit: Option<u64>,
+    /// The lower limit in force while the CPU is tight, if any (bit/s).
+    pub pressure_limit: Option<u64>,
     /// Subscribers in rooms, and how many of them have an estimate yet.
     pub subscribers: u64,
     pub estimated: u64,

@@ -122,7 +122,7 @@ pub struct SfuHandle {
     metrics: Arc<Metrics>,
     addrs: Arc<[SocketAddr]>,
     reports: Arc<Reports>,
-    egress_limit: Option<u64>,
+    budget: Arc<EgressBudget>,
 }
 
 impl SfuHandle {
@@ -166,10 +166,21 @@ impl SfuHandle {
         self.reports.get(room).map(|r| r.clone())
     }
 
+    /// Lowers the egress budget while the server's CPU is tight (`None` lifts it): the
+    /// allocator then lowers the least important videos first (docs/architecture.md,
+    /// "Admission").
+    pub fn set_pressure_limit(&self, limit: Option<u64>) {
+        self.budget.set_pressure(limit);
+    }
+
     /// Sums over every room's latest picture, for `/metrics`.
     pub fn bandwidth(&self) -> BandwidthSnapshot {
         let mut b = BandwidthSnapshot {
-            egress_limit: self.egress_limit,
+            egress_limit: self.budget.configured(),
+            pressure_limit: self
+                .budget
+                .limit()
+                .filter(|l| Some(*l) != self.budget.configured()),
             ..BandwidthSnapshot::default()
         };
         for r in self.reports.iter() {
@@ -230,14 +241,13 @@ impl Sfu {
         let metrics = Arc::new(Metrics::new(workers));
         let routes = Arc::new(RouteMaps::default());
         let stop = Arc::new(AtomicBool::new(false));
-        let budget = config
-            .egress_limit
-            .map(|limit| Arc::new(EgressBudget::new(limit, workers)));
+        // Always there: signaling may set a pressure limit on a server without a configured one.
+        let budget = Arc::new(EgressBudget::new(config.egress_limit, workers));
         let reports = Arc::new(Reports::default());
         let core_config = |index| CoreConfig {
             candidates: addrs.to_vec(),
             max_tracks_per_participant: config.max_tracks_per_participant,
-            egress: budget.clone().map(|b| (b, index)),
+            egress: Some((budget.clone(), index)),
             room_egress_limit: config.room_egress_limit,
             adaptation: config.adaptation,
         };
@@ -282,7 +292,7 @@ impl Sfu {
             metrics,
             addrs,
             reports,
-            egress_limit: config.egress_limit,
+            budget,
         };
         Ok(Sfu {
             handle,

@@ -93,6 +93,7 @@ impl ErrorCode {
             code: self.as_str(),
             message: message.into(),
             re: None,
+            retry_after_secs: None,
         }
     }
 
@@ -102,6 +103,7 @@ impl ErrorCode {
             code: self.as_str(),
             message: message.into(),
             re: (!re.is_empty()).then_some(re),
+            retry_after_secs: None,
         }
     }
 }

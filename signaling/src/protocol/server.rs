@@ -227,7 +227,23 @@ pub enum ServerMsg {
         /// The `type` of the request this answers, when there is one.
         #[serde(skip_serializing_if = "Option::is_none")]
         re: Option<&'static str>,
+        /// For `server_busy` when the server cannot even queue the join: when to ask again.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        retry_after_secs: Option<u64>,
     },
     /// The answer to a client's `ping`.
     Pong,
+    /// The server is full for now: this join waits its turn (docs/protocol.md, `queued`).
+    Queued {
+        /// 1: next in.
+        position: usize,
+        /// Everyone waiting to enter this server.
+        waiting: usize,
+        /// About how long this one still waits, when the queue has moved lately.
+        wait_secs: Option<u64>,
+    },
+    /// To hosts: how many wait in the server's queue to enter this room.
+    Queue {
+        waiting: usize,
+    },
 }

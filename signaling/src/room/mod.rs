@@ -70,6 +70,8 @@ pub enum RoomMsg {
         socket: SocketId,
         how: Departure,
     },
+    /// How many wait in the server's join queue to enter this room, for its hosts.
+    ServerQueue { waiting: usize },
 }
 
 /// How a socket ended.
@@ -253,6 +255,10 @@ impl RoomTask {
                 how,
             } => {
                 self.handle_departure(state, participant, socket, how);
+                Flow::Continue
+            }
+            RoomMsg::ServerQueue { waiting } => {
+                state.to_hosts(&ServerMsg::Queue { waiting });
                 Flow::Continue
             }
         }
@@ -575,6 +581,7 @@ fn to_wire(event: SfuEvent) -> Option<ServerMsg> {
             code: error.code(),
             message: error.to_string(),
             re: (!re.is_empty()).then_some(re),
+            retry_after_secs: None,
         },
         SfuEvent::StreamUnavailable {
             publisher,
