@@ -84,14 +84,10 @@ impl Conn {
         builder
             .codec_config()
             .add_h264(108.into(), Some(109.into()), true, 0x42e01f);
-        if key.direction == Direction::Subscribe {
+        if key.direction == Direction::Subscribe && config.adaptation {
             // Send-side congestion control (GCC over transport-wide feedback, with probing) on
             // what the SFU sends: the estimate drives the subscriber's layers (room/adapt.rs).
-            builder = builder.enable_bwe(Some(Bitrate::bps(INITIAL_ESTIMATE)));
-        }
-        if key.direction == Direction::Subscribe {
-            // Send-side congestion control (GCC over transport-wide feedback, with probing) on
-            // what the SFU sends: the estimate drives the subscriber's layers (room/adapt.rs).
+            // Without adaptation nothing reads it, and its pacer and padding cost CPU.
             builder = builder.enable_bwe(Some(Bitrate::bps(INITIAL_ESTIMATE)));
         }
         let mut rtc = builder.build(now);

@@ -218,7 +218,7 @@ impl Room {
         } else {
             a.next_step.unwrap_or(0)
         };
-        if let Some(conn) = &mut p.down.conn {
+        if let Some(conn) = p.down.conn.as_mut().filter(|_| ctx.config.adaptation) {
             conn.rtc
                 .bwe()
                 .set_bitrate(minimum.min(desired).into(), desired.into());

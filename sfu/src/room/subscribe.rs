@@ -222,7 +222,7 @@ impl Room {
         // A new path (Wi-Fi to LTE, a new NAT binding): what the old one could carry says
         // nothing about it, and what it lost during the outage would hold the estimate down
         // for many seconds. Start again, as a browser does when its route changes.
-        if let Some(conn) = &mut p.down.conn {
+        if let Some(conn) = p.down.conn.as_mut().filter(|_| ctx.config.adaptation) {
             let initial = crate::conn::INITIAL_ESTIMATE;
             conn.rtc.bwe().reset(str0m::bwe::Bitrate::bps(initial));
             p.down.estimate = Some(initial);
