@@ -27,6 +27,14 @@ fn class(seed: u64, students: usize) -> Sim {
     sim
 }
 
+/// The latest report's picture of client `i` as a subscriber.
+fn subscriber(sim: &Sim, i: usize) -> aula_sfu::SubscriberReport {
+    let report = sim.report.as_ref().expect("a report");
+    let id = sim.clients[i].id;
+    let me = report.subscribers.iter().find(|s| s.participant == id);
+    me.cloned().expect("the subscriber")
+}
+
 /// Bit/s that arrived at client `i` between `from` and `to`.
 fn arrived(sim: &Sim, i: usize, from: Instant, to: Instant) -> u64 {
     let bytes: usize = sim.clients[i]
@@ -76,12 +84,7 @@ fn a_weak_link_keeps_the_teacher_and_the_audio_and_stays_under_its_capacity() {
         );
     }
     // Not everything fits: some student videos are lowered or paused, and the page is told.
-    let report = sim.report.clone().expect("a report");
-    let me = report
-        .subscribers
-        .iter()
-        .find(|s| s.participant == sim.clients[viewer].id)
-        .expect("the viewer");
+    let me = subscriber(&sim, viewer);
     assert!(me.limited, "its own link limits it: {me:?}");
     let teacher_layer = me.videos.iter().find(|v| v.publisher == sim.clients[0].id);
     assert!(teacher_layer.is_some_and(|v| v.layer.is_some()), "{me:?}");
@@ -96,12 +99,7 @@ fn the_teacher_is_never_paused_while_a_student_video_flows() {
         sim.clients[viewer].downlink_rate = Some(rate);
         for _ in 0..20 {
             sim.run_for(Duration::from_millis(500));
-            let report = sim.report.clone().expect("a report");
-            let me = report
-                .subscribers
-                .iter()
-                .find(|s| s.participant == sim.clients[viewer].id)
-                .expect("the viewer");
+            let me = subscriber(&sim, viewer);
             let teacher = &sim.clients[0].id;
             let teacher_on = me
                 .videos
@@ -212,16 +210,8 @@ fn below_100_kbit_s_a_subscriber_gets_audio_only_and_video_comes_back_with_the_l
     sim.run_for(Duration::from_secs(5));
     sim.clients[viewer].downlink_rate = Some(90_000);
     sim.run_for(Duration::from_secs(15));
-    let report = sim.report.clone().expect("a report");
-    let id = sim.clients[viewer].id;
-    let me = |r: &aula_sfu::RoomReport| {
-        r.subscribers
-            .iter()
-            .find(|s| s.participant == id)
-            .cloned()
-            .expect("the viewer")
-    };
-    assert!(me(&report).audio_only, "{:?}", me(&report));
+    let me = subscriber(&sim, viewer);
+    assert!(me.audio_only, "{me:?}");
     let told = sim.clients[viewer].bandwidth.last().expect("told");
     assert!(
         told.2 && told.1.len() == 1,
@@ -244,7 +234,7 @@ fn below_100_kbit_s_a_subscriber_gets_audio_only_and_video_comes_back_with_the_l
     let back: Vec<_> = video.iter().filter(|f| f.at > recovered).collect();
     assert!(back.len() > 100, "video comes back: {} frames", back.len());
     assert!(back.iter().take(10).any(|f| f.keyframe), "from a keyframe");
-    assert!(!me(sim.report.as_ref().expect("a report")).audio_only);
+    assert!(!subscriber(&sim, viewer).audio_only);
 }
 
 #[test]
@@ -269,12 +259,7 @@ fn without_adaptation_layers_follow_the_tiles_alone() {
     );
     sim.clients[viewer].downlink_rate = Some(300_000);
     sim.run_for(Duration::from_secs(15));
-    let report = sim.report.clone().expect("a report");
-    let me = report
-        .subscribers
-        .iter()
-        .find(|s| s.participant == sim.clients[viewer].id)
-        .expect("the viewer");
+    let me = subscriber(&sim, viewer);
     assert!(!me.limited, "{me:?}");
     assert!(me.videos.iter().all(|v| v.layer.is_some()), "{me:?}");
     let teacher = me.videos.iter().find(|v| v.publisher == sim.clients[0].id);

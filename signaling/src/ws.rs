@@ -17,7 +17,7 @@ use tracing::Instrument;
 use crate::AppState;
 use crate::admission::{Class, Entry, Place, RETRY_AFTER_SECS, Seat};
 use crate::protocol::{self, ClientMsg, ErrorCode, Role, ServerMsg};
-use crate::registry::Grant;
+use crate::registry::{Grant, RoomEntry};
 use crate::room::{Departure, Outbox, Outgoing, RoomMsg, SocketId};
 
 /// How long a closing socket may take to flush what is queued for it.
@@ -294,14 +294,9 @@ impl Session {
             Ok(name) => name,
             Err(why) => return self.send_error(ErrorCode::BadName, why),
         };
-        let Some(entry) = self.state.registry.get(room) else {
-            return self.send_error(
-                ErrorCode::UnknownRoom,
-                "this room has ended or never existed",
-            );
-        };
-        let Some(grant) = entry.grant_for(secret) else {
-            return self.send_error(ErrorCode::BadSecret, "this link is not valid for this room");
+        let grant = match self.room_and_grant(room, secret) {
+            Ok((_, grant)) => grant,
+            Err(flow) => return flow,
         };
         let class = match grant {
             Grant::Role(Role::Host) => Class::Host,
@@ -315,6 +310,22 @@ impl Session {
             session,
         };
         self.at_the_door(class, key.as_deref(), request).await
+    }
+
+    /// The room and what `secret` grants in it; or, answered already, why not.
+    fn room_and_grant(&self, room: &str, secret: &str) -> Result<(RoomEntry, Grant), Flow> {
+        let Some(entry) = self.state.registry.get(room) else {
+            return Err(self.send_error(
+                ErrorCode::UnknownRoom,
+                "this room has ended or never existed",
+            ));
+        };
+        match entry.grant_for(secret) {
+            Some(grant) => Ok((entry, grant)),
+            None => {
+                Err(self.send_error(ErrorCode::BadSecret, "this link is not valid for this room"))
+            }
+        }
     }
 
     /// Lets `request` in now, or queues it (telling the page where it stands), or, when the
@@ -392,14 +403,9 @@ impl Session {
         session: Option<String>,
     ) -> Flow {
         // Checked again: the room may have ended, or the link been renewed, while it waited.
-        let Some(entry) = self.state.registry.get(room) else {
-            return self.send_error(
-                ErrorCode::UnknownRoom,
-                "this room has ended or never existed",
-            );
-        };
-        let Some(grant) = entry.grant_for(secret) else {
-            return self.send_error(ErrorCode::BadSecret, "this link is not valid for this room");
+        let (entry, grant) = match self.room_and_grant(room, secret) {
+            Ok(found) => found,
+            Err(flow) => return flow,
         };
         let host = matches!(grant, Grant::Role(Role::Host));
         let (reply, answer) = oneshot::channel();

@@ -1,12 +1,8 @@
 //! What the server can take now, from what it measures: its own CPU, the people present
 //! against the configured ceiling, its egress against the school's uplink, and the rate at
-//! which join work (ICE and DTLS handshakes, first keyframes) may start. Pure functions of the
-//! measurements, tested with made-up ones; `mod.rs` measures and acts.
-
-use std::time::Instant;
-
-#[cfg(test)]
-use std::time::Duration;
+//! which join work (ICE and DTLS handshakes, first keyframes) may start (a token bucket,
+//! chat's `RateLimit`). Pure functions of the measurements, tested with made-up ones; `mod.rs`
+//! measures and acts.
 
 /// Above this share of all cores the server lets nobody new in: the media of the lessons
 /// already running comes first. Lessons at 85 % still have the headroom a keyframe burst or
@@ -90,37 +86,6 @@ pub(crate) fn pressure(cpu: f64, now: Option<u64>, sending: u64, floor: u64) -> 
     (raised < sending.saturating_mul(2).max(floor)).then_some(raised)
 }
 
-/// Join work may start at `rate` per second, with bursts of `rate` (token bucket).
-#[derive(Debug)]
-pub(crate) struct JoinRate {
-    rate: f64,
-    tokens: f64,
-    at: Instant,
-}
-
-impl JoinRate {
-    pub(crate) fn new(rate: f64, now: Instant) -> JoinRate {
-        JoinRate {
-            rate,
-            tokens: rate.max(1.0),
-            at: now,
-        }
-    }
-
-    /// Takes one start if there is one.
-    pub(crate) fn take(&mut self, now: Instant) -> bool {
-        let elapsed = now.saturating_duration_since(self.at).as_secs_f64();
-        self.at = now;
-        self.tokens = (self.tokens + elapsed * self.rate).min(self.rate.max(1.0));
-        if self.tokens >= 1.0 {
-            self.tokens -= 1.0;
-            true
-        } else {
-            false
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -185,17 +150,5 @@ mod tests {
             Some(floor)
         );
         assert_eq!(pressure(0.3, None, sending, floor), None);
-    }
-
-    #[test]
-    fn joins_start_at_the_configured_rate() {
-        let t0 = Instant::now();
-        let mut rate = JoinRate::new(10.0, t0);
-        let burst = (0..20).filter(|_| rate.take(t0)).count();
-        assert_eq!(burst, 10, "a burst of one second's worth");
-        assert!(!rate.take(t0));
-        let later = t0 + Duration::from_millis(500);
-        let more = (0..20).filter(|_| rate.take(later)).count();
-        assert_eq!(more, 5, "five more in half a second");
     }
 }

@@ -21,14 +21,14 @@ use aula_sfu::SfuHandle;
 use tokio::sync::{oneshot, watch};
 
 pub(crate) use capacity::Hold;
-use capacity::{JoinRate, Load};
+use capacity::Load;
 pub(crate) use queue::Class;
 use queue::{Queue, Refused, Ticket};
 
 use crate::outbox::{Outbox, Outgoing};
 use crate::protocol::ServerMsg;
 use crate::registry::Registry;
-use crate::room::RoomMsg;
+use crate::room::{RateLimit, RoomMsg};
 
 /// How often the waiting hear where they stand (the "at least every 2 s").
 const TELL_EVERY: Duration = Duration::from_secs(2);
@@ -105,7 +105,8 @@ struct Inner {
     waiters: HashMap<Ticket, Waiter>,
     next_ticket: Ticket,
     present: usize,
-    rate: JoinRate,
+    /// Join starts: `join_rate` a second, bursts of as many.
+    rate: RateLimit,
     /// The latest measurements (present is live in `present`).
     load: Load,
     /// The egress budget the allocator was given for CPU pressure, if any.
@@ -159,7 +160,11 @@ impl Admission {
                 waiters: HashMap::new(),
                 next_ticket: 1,
                 present: 0,
-                rate: JoinRate::new(limits.join_rate, Instant::now()),
+                rate: RateLimit::with(
+                    tokio::time::Instant::now(),
+                    limits.join_rate.max(1.0),
+                    Duration::from_secs_f64(1.0 / limits.join_rate.max(0.01)),
+                ),
                 load: Load::default(),
                 pressure: None,
                 waits: VecDeque::new(),
@@ -193,7 +198,10 @@ impl Admission {
             ..inner.load
         };
         let held = capacity::hold(&load, self.limits.max_participants);
-        if inner.queue.is_empty() && held.is_none() && inner.rate.take(now) {
+        if inner.queue.is_empty()
+            && held.is_none()
+            && inner.rate.allow(tokio::time::Instant::from_std(now))
+        {
             inner.present += 1;
             self.counters.admitted_at_once[class as usize].fetch_add(1, Relaxed);
             return Entry::Seat(Seat {
@@ -273,7 +281,7 @@ impl Admission {
                 ..inner.load
             };
             if capacity::hold(&load, self.limits.max_participants).is_some()
-                || !inner.rate.take(now)
+                || !inner.rate.allow(tokio::time::Instant::from_std(now))
             {
                 return;
             }

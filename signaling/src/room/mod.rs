@@ -32,6 +32,7 @@ use crate::registry::{Grant, Registry, Secret};
 use state::{Member, SessionState, State, Waiting};
 
 pub use crate::outbox::{Outbox, Outgoing};
+pub use chat::RateLimit;
 
 /// Which WebSocket a message came from. A resumed session moves to a new socket, and what
 /// its old one still says (its last messages, its close) must not act for it.
