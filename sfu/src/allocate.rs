@@ -176,18 +176,28 @@ pub fn allocate(
             .into_iter()
             .partition(|&i| videos[i].priority == Priority::Host);
         // The host's camera and screen shares first, as good as their tiles call for; then
-        // every other shown video its lowest layer, then raised in turns.
+        // every other shown video its lowest layer, then raised in turns. Nobody else's video
+        // while a host's shown video is paused: a student's smaller layer may fit where the
+        // teacher's does not, and the teacher must not be the one missing.
         for group in [hosts, rest] {
             for &i in &group {
                 let v = &videos[i];
-                // One paused a moment ago stays paused for the hold, like one lowered.
-                let held_off = v.held && v.current.is_none();
+                // One paused a moment ago stays paused for the hold, like one lowered; a
+                // host's comes back as soon as it fits.
+                let held_off = v.held && v.current.is_none() && v.priority != Priority::Host;
                 if v.ideal().is_some() && !held_off && v.cost(0) <= left {
                     left -= v.cost(0);
                     chosen[i] = Some(0);
                 }
             }
             while raise_once(videos, &group, &mut chosen, &mut left) {}
+            let host_paused = chosen
+                .iter()
+                .zip(videos)
+                .any(|(c, v)| c.is_none() && v.priority == Priority::Host && v.ideal().is_some());
+            if host_paused {
+                break;
+            }
         }
     }
     let used = audio
@@ -387,6 +397,22 @@ mod tests {
         assert_eq!(a.layers, [Some(0), None, None, None]);
         let a = settle(audio + 100_000, 4, &mut videos);
         assert_eq!(a.layers, [None, None, None, None]);
+    }
+
+    #[test]
+    fn no_student_has_video_while_the_teachers_is_paused() {
+        // The students' lowest layer is cheaper than the teacher's: 60 kbit/s would fit one
+        // of them where the teacher's 150 does not.
+        let mut student = camera(Priority::Other, Some(180));
+        student.layers[0].bitrate = 60_000;
+        let mut videos = [camera(Priority::Host, Some(720)), student];
+        let a = settle(2 * AUDIO_BITRATE + 120_000, 2, &mut videos);
+        assert_eq!(a.layers, [None, None]);
+        assert_eq!(a.paused, [true, true]);
+        // A teacher paused a moment ago comes back as soon as she fits (no hold for hosts).
+        videos[0].held = true;
+        let a = allocate(2 * AUDIO_BITRATE + 180_000, 2, &videos, false);
+        assert_eq!(a.layers[0], Some(0));
     }
 
     #[test]
