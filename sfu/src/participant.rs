@@ -112,7 +112,7 @@ pub(crate) struct UpTrack {
     /// every subscriber's reports show on top of their own links' loss.
     pub ingress_loss: f32,
     /// Whether the publisher was last told that its layers are on (by rid order); `None`:
-    /// never told (all on, as the page starts).
+    /// never told (all on, as the page starts); empty: unknown (after a resume), tell again.
     pub told_active: Option<Vec<bool>>,
     /// When its first packet arrived: until a second later, a layer not seen yet counts as
     /// coming (browsers start their encodings within a few frames of each other), so the first

@@ -6,7 +6,9 @@
 use std::time::{Duration, Instant};
 
 use super::Room;
-use crate::allocate::{self, Layer, Priority, UPGRADE_HOLD, VIDEO_BACK_ABOVE, Video};
+use crate::allocate::{
+    self, Layer, Priority, UPGRADE_HEADROOM, UPGRADE_HOLD, VIDEO_BACK_ABOVE, Video,
+};
 use crate::api::{Kind, ParticipantId, RoomReport, SfuEvent, SubscriberReport, VideoReport};
 use crate::ctx::{Ctx, Output};
 use crate::participant::{PAUSE_AT_SOURCE_AFTER, StreamKey, UpTrack};
@@ -60,9 +62,14 @@ impl Room {
                 plan.estimate = None;
             }
         }
+        // A subscriber's demand leaves room for the headroom a raise needs: with exactly its
+        // want as its share, a paused video could never come back.
         let demands: Vec<u64> = plans
             .iter()
-            .map(|p| p.wanted.min(p.estimate.unwrap_or(u64::MAX)))
+            .map(|p| {
+                let want = p.wanted + (p.wanted as f64 * UPGRADE_HEADROOM) as u64;
+                want.min(p.estimate.unwrap_or(u64::MAX))
+            })
             .collect();
         let budget = self.room_budget(demands.iter().sum(), ctx);
         let caps = match budget {
@@ -212,7 +219,10 @@ impl Room {
         // pad up to what the next step up needs (audio-only: towards video coming back), as
         // GCC keeps its estimate near what is sent; nothing is padded for a subscriber that
         // has all it wants.
-        let desired = a.wanted.min(cap);
+        // Half again above the want: GCC keeps its estimate near the desired rate, and an
+        // estimate pinned at exactly what is sent pauses a video at the next wobble of a
+        // layer's measured rate.
+        let desired = (a.wanted + a.wanted / 2).min(cap);
         let minimum = if a.audio_only {
             2 * VIDEO_BACK_ABOVE
         } else {

@@ -332,7 +332,8 @@ impl Room {
         // paused, and which encodings to switch off.
         p.down.told = None;
         for track in p.up.iter_mut().flat_map(|u| u.tracks.iter_mut()) {
-            track.told_active = None;
+            // Unknown: sent again whatever it is, all on included (docs/protocol.md).
+            track.told_active = Some(Vec::new());
         }
         self.adapt_soon(now);
         let Some(p) = self.participants.get_mut(&participant) else {

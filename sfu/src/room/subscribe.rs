@@ -228,6 +228,10 @@ impl Room {
             p.down.estimate = Some(initial);
         }
         p.down.audio_only = false;
+        // What was lowered on the old path may come back at once on the new one.
+        for slot in &mut p.down.slots {
+            slot.lowered_at = None;
+        }
         if p.down.pending.is_none() {
             self.offer(now, participant, ctx);
         }
