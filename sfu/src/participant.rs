@@ -262,9 +262,30 @@ pub(crate) struct Down {
     pub estimate: Option<u64>,
     /// The allocator's last decision was audio-only (for its hysteresis).
     pub audio_only: bool,
+    /// The participant was rated `lost` (silent for seconds): when it is heard again, its
+    /// link starts afresh (`fresh_path`).
+    pub was_lost: bool,
     /// What the subscriber was last told of paused videos and its own link (`Bandwidth`);
     /// `None`: its socket may have lost it (a new page starts with nothing paused).
     pub told: Option<(Vec<(ParticipantId, Source)>, bool)>,
+}
+
+impl Down {
+    /// A new path, or the old one back after an outage: what it carried before, and what it
+    /// lost meanwhile, say nothing about it now and would hold the estimate down for many
+    /// seconds. Start again, as a browser does when its route changes: the initial estimate,
+    /// no audio-only, nothing held back by the hold of earlier downgrades.
+    pub fn fresh_path(&mut self, adaptation: bool) {
+        if let Some(conn) = self.conn.as_mut().filter(|_| adaptation) {
+            let initial = crate::conn::INITIAL_ESTIMATE;
+            conn.rtc.bwe().reset(str0m::bwe::Bitrate::bps(initial));
+            self.estimate = Some(initial);
+        }
+        self.audio_only = false;
+        for slot in &mut self.slots {
+            slot.lowered_at = None;
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -286,6 +307,7 @@ impl Default for Down {
             restarts: TokenBucket::new(ICE_RESTART_BURST, ICE_RESTART_EVERY),
             estimate: None,
             audio_only: false,
+            was_lost: false,
             told: Some((Vec::new(), false)),
         }
     }

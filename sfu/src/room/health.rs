@@ -85,6 +85,12 @@ impl Room {
             if let Some(q) = p.quality.poll(now, silent) {
                 if q == Quality::Lost {
                     ctx.stats.conns_silent += 1;
+                    p.down.was_lost = true;
+                } else if p.down.was_lost {
+                    // Heard again after an outage, on the old path or a new one.
+                    p.down.was_lost = false;
+                    p.down.fresh_path(ctx.config.adaptation);
+                    self.next_allocation = Some(now);
                 }
                 tracing::debug!(participant = %p.id, quality = q.as_str(), "connection quality");
                 changes.push((p.id, q));

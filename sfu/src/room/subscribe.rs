@@ -219,19 +219,8 @@ impl Room {
             return Err(SfuError::RateLimited);
         }
         p.down.ice_restart = true;
-        // A new path (Wi-Fi to LTE, a new NAT binding): what the old one could carry says
-        // nothing about it, and what it lost during the outage would hold the estimate down
-        // for many seconds. Start again, as a browser does when its route changes.
-        if let Some(conn) = p.down.conn.as_mut().filter(|_| ctx.config.adaptation) {
-            let initial = crate::conn::INITIAL_ESTIMATE;
-            conn.rtc.bwe().reset(str0m::bwe::Bitrate::bps(initial));
-            p.down.estimate = Some(initial);
-        }
-        p.down.audio_only = false;
-        // What was lowered on the old path may come back at once on the new one.
-        for slot in &mut p.down.slots {
-            slot.lowered_at = None;
-        }
+        // A new path (Wi-Fi to LTE, a new NAT binding).
+        p.down.fresh_path(ctx.config.adaptation);
         if p.down.pending.is_none() {
             self.offer(now, participant, ctx);
         }
