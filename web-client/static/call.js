@@ -3,8 +3,9 @@
 //
 // A Call owns the connection to the server (a Link of reconnect.js: one WebSocket after
 // another), the two peer connections (RtcSession), the camera, microphone and screen
-// (LocalMedia) and the tiles (TileGrid), and keeps what the server told us about the
-// room: `you`, `room`, `settings`, `members` (everyone else admitted, id -> participant
+// (LocalMedia), the tiles (TileGrid) and what the server hears of them (ViewReporter: which
+// remote videos the page shows, and how large), and keeps what the server told us about
+// the room: `you`, `room`, `settings`, `members` (everyone else admitted, id -> participant
 // object), `waiting` (the lobby, hosts only), `chat` and `speakers`. It is used once;
 // rejoining by hand makes a new Call.
 //
@@ -52,6 +53,7 @@ import {
 } from './roster.js';
 import { RtcSession } from './rtc.js';
 import { LocalMedia } from './media.js';
+import { ViewReporter } from './view.js';
 import { forgetResume, rememberResume, rememberSession, sessionFor } from './store.js';
 
 // protocol.md, `joined.resume_grace_secs`: its default, for a server that leaves it out.
@@ -94,6 +96,12 @@ export class Call {
     this.lastRequest = null;
     this.lastSent = null;
     this.remoteTracks = new Map();
+    // Views go out only while we sit in the room on a socket that carries (never before
+    // `joined`: the server would refuse them); a resume sends the current one again.
+    this.view = new ViewReporter(grid.container, {
+      send: (msg) => this.sendView(msg),
+      ready: () => this.phase === 'joined' && this.connection === 'connected' && !this.ended,
+    });
     this.log = [];
     this.listeners = new Map();
     this.handleOnline = () => this.onOnline();
@@ -163,6 +171,15 @@ export class Call {
   }
 
   /**
+   * A `view`: not a request the error guesses of errors.js should pick (it never draws an
+   * error but rate_limited, and says so in `re`), so neither lastRequest nor lastSent.
+   */
+  sendView(msg) {
+    this.record('out', msg);
+    this.link.send(msg);
+  }
+
+  /**
    * Media looks stuck: is the socket still carrying? A `ping` the server answers at once
    * (docs/protocol.md, "Stalled sockets"); no `pong` within the reply timeout means the
    * socket has stalled too, and reconnect.js moves to a new one.
@@ -186,7 +203,12 @@ export class Call {
     if (typeof msg.participant === 'string') entry.participant = msg.participant;
     if (msg.type === 'subscribe_offer' || msg.type === 'publish') entry.tracks = msg.tracks;
     if (msg.type === 'subscribe_offer') entry.reset = Boolean(msg.reset);
-    if (msg.type === 'joined') Object.assign(entry, { id: msg.you && msg.you.id, resumed: Boolean(msg.resumed) });
+    if (msg.type === 'joined') {
+      Object.assign(entry, { id: msg.you && msg.you.id, resumed: Boolean(msg.resumed) });
+      // Everyone's rating as of (re)joining: what a page resuming after an outage learns.
+      const others = Array.isArray(msg.participants) ? msg.participants : [];
+      entry.quality = Object.fromEntries(others.map((o) => [o.id, o.quality]));
+    }
     if (msg.type === 'resume') entry.fresh = msg.fresh;
     if (msg.type === 'leave' && msg.may_return) entry.may_return = true;
     if (msg.type === 'ice_restart') entry.pc = msg.pc;
@@ -194,6 +216,9 @@ export class Call {
     if (msg.type === 'moderated') Object.assign(entry, { action: msg.action, by: msg.by });
     if (msg.type === 'media_state') Object.assign(entry, { audio: msg.audio, video: msg.video, screen: msg.screen });
     if (msg.type === 'stream_unavailable') Object.assign(entry, { source: msg.source, reason: msg.reason, codec: msg.codec });
+    if (msg.type === 'view') entry.tiles = msg.tiles;
+    if (msg.type === 'bandwidth') Object.assign(entry, { paused: msg.paused, limited: msg.limited });
+    if (msg.type === 'encodings') Object.assign(entry, { source: msg.source, encodings: msg.encodings });
     this.log.push(entry);
     if (this.log.length > LOG_LIMIT) this.log.shift();
   }
@@ -204,6 +229,8 @@ export class Call {
     const handler = {
       lobby: () => this.handleLobby(msg),
       joined: () => this.handleJoined(msg),
+      queued: () => this.handleQueued(msg),
+      queue: () => this.emit('serverQueue', Number(msg.waiting) || 0),
       pong: () => this.link.settle('pong'),
       participant_joined: () => handleParticipant(this, msg.participant),
       participant_updated: () => handleParticipant(this, msg.participant),
@@ -220,9 +247,28 @@ export class Call {
       publish_answer: () => this.handlePublishAnswer(msg),
       subscribe_offer: () => this.handleSubscribeOffer(msg),
       stream_unavailable: () => this.handleStreamUnavailable(msg),
+      bandwidth: () => this.handleBandwidth(msg),
+      encodings: () => this.rtc && this.rtc.handleEncodings(msg.source, msg.encodings),
       error: () => this.handleError(msg),
     }[msg.type];
     if (handler) handler();
+  }
+
+  /**
+   * The server is full for now and our join waits its turn (docs/protocol.md, `queued`):
+   * the socket is fine, and `joined` or `lobby` comes by itself when it is our turn.
+   */
+  handleQueued(msg) {
+    this.link.settle('hello');
+    this.link.handleConnected();
+    // A resume that waits: the call screen stays, with its "Reconnecting…" banner.
+    if (this.phase === 'joined') return;
+    this.phase = 'queued';
+    this.emit('queued', {
+      position: Number(msg.position) || null,
+      waiting: Number(msg.waiting) || null,
+      waitSecs: Number.isFinite(msg.wait_secs) ? msg.wait_secs : null,
+    });
   }
 
   handleLobby(msg) {
@@ -274,6 +320,8 @@ export class Call {
     this.emit('joined', msg);
     this.emit('members');
     syncHostInfo(this, msg);
+    // The call screen shows now: tell the server what of it we see, before any media comes.
+    this.view.start();
     await this.mediaReady;
     if (this.ended || this.rtc !== rtc) return;
     // The microphone and camera start as the server holds them (a student joins a class muted).
@@ -326,6 +374,7 @@ export class Call {
     if (!this.you.screen && this.media.screenTrack) this.stopScreen({ tell: false });
     this.sendMediaStateIfChanged();
     this.rtc.handleSignaling(true);
+    this.view.resend();
     this.emit('resumed', msg);
     this.emit('settings', this.settings);
     this.emit('self', this.you);
@@ -338,6 +387,8 @@ export class Call {
     this.rtc = null;
     for (const id of [...this.members.keys()]) handleLeft(this, id);
     this.remoteTracks = new Map();
+    // protocol.md, `bandwidth`: a new participant starts with nothing paused, not limited.
+    this.grid.setBandwidth({ paused: [], limited: false });
     if (this.media.stopScreen()) {
       this.grid.showSelfScreen(null);
       this.emit('media', this.media.state());
@@ -372,6 +423,17 @@ export class Call {
     this.grid.setUnavailable(msg.participant, msg.source, { reason: msg.reason || 'codec', codec: msg.codec || null });
   }
 
+  /**
+   * `bandwidth`: the videos the server holds back from us for want of bandwidth, marked on
+   * their tiles, and whether our own link is the limit, marked on our own tile. Each message
+   * says all that holds now.
+   */
+  handleBandwidth(msg) {
+    const paused = (Array.isArray(msg.paused) ? msg.paused : [])
+      .filter((s) => s && typeof s.participant === 'string' && ['camera', 'screen'].includes(s.source));
+    this.grid.setBandwidth({ paused, limited: msg.limited === true });
+  }
+
   handleRemoteTracks(map) {
     this.remoteTracks = map;
     this.grid.setTracks(map);
@@ -392,11 +454,28 @@ export class Call {
   handleDown(down) {
     if (this.ended) return;
     const code = down.error ? down.error.code : null;
+    // The join queue is full (`retry_after_secs`): wait about that long, with jitter so a
+    // school's pages do not all come back at once, and join again; meanwhile the page says
+    // the same as in the queue. Never an error screen for a busy server.
+    const retryAfter = code === 'server_busy' && down.error ? Number(down.error.retry_after_secs) : NaN;
+    if (retryAfter > 0 && this.phase !== 'joined') {
+      this.phase = 'queued';
+      this.emit('queued', { position: null, waiting: null, waitSecs: null });
+      const delay = this.link.retryIn(retryAfter * 1000 * (0.5 + Math.random()));
+      this.record('net', { type: `queue full; retry in ${Math.round(delay)} ms` });
+      return;
+    }
     // A server going down says `server_busy` to a join; once in, we wait for its successor.
     const retryable = code === 'server_busy' && this.phase !== 'connecting';
     if (!retryable && ((code && CLOSING_ERRORS.has(code)) || down.code >= 4000)) {
       // 4000 without an error: a newer socket (another tab) resumed our seat.
       this.end({ kind: 'error', code: code || 'elsewhere', message: down.error && down.error.message });
+      return;
+    }
+    if (this.phase === 'queued') {
+      // Our place in the queue: a new socket with the same join takes it back.
+      const delay = this.link.retry(down);
+      this.record('net', { type: `queued; retry in ${Math.round(delay)} ms` });
       return;
     }
     if (this.phase === 'connecting') {
@@ -564,6 +643,7 @@ export class Call {
     // The seat is gone for good: a reload must not try to resume it.
     if (info.kind === 'ended' || (info.kind === 'error' && info.code !== 'connect')) forgetResume(this.roomId);
     if (this.rtc) this.rtc.close();
+    this.view.stop();
     this.link.close();
     // Also stops the camera if getUserMedia is still pending when we end.
     Promise.resolve(this.mediaReady).then(() => this.media.stop());

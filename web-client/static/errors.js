@@ -48,6 +48,12 @@ export function handleError(call, msg) {
     return;
   }
   if (handleMediaError(call, msg.code, request, msg.re)) return;
+  // Our `view` came too fast (rate_limited): the server keeps the one before; nothing to
+  // show, the page's next view goes a little later.
+  if (msg.re === 'view') {
+    call.view.handleRefused();
+    return;
+  }
   let key = `error.${msg.code}`;
   if (msg.code === 'forbidden' && request.type === 'media_state') key = `error.forbidden.${revertRefused(call, request)}`;
   if (msg.code === 'forbidden' && request.type === 'chat') key = 'error.forbidden.chat';

@@ -47,6 +47,36 @@ export function chimeCount() {
 export function showLobbyScreen() {
   $('lobby-heading').textContent = t('lobby.heading');
   $('lobby-text').textContent = t('lobby.text');
+  $('queue-position').hidden = true;
+}
+
+/** About how long, in words: seconds under two minutes, then minutes. */
+function waitText(secs) {
+  if (secs < 120) return t('queue.seconds', { n: Math.max(5, Math.ceil(secs / 5) * 5) });
+  return t('queue.minutes', { n: Math.round(secs / 60) });
+}
+
+/**
+ * The same screen while the server's join queue holds us (docs/protocol.md, `queued`):
+ * a calm message, the place in line and the wait when the server knows them; without a
+ * place (the queue itself was full) that the page keeps trying.
+ */
+export function showQueueScreen({ position, waitSecs }) {
+  $('lobby-heading').textContent = t('queue.heading');
+  $('lobby-text').textContent = t('queue.text');
+  const line = $('queue-position');
+  line.hidden = false;
+  line.textContent = position
+    ? [t('queue.position', { position }), waitSecs ? t('queue.wait', { time: waitText(waitSecs) }) : '']
+      .join(' ').trim()
+    : t('queue.retrying');
+}
+
+/** Hosts: how many wait in the server's queue to enter this room (a notice, 0 clears it). */
+export function handleServerQueue(waiting) {
+  const id = 'server-queue-notice';
+  if (waiting > 0) showNotice(t('queue.host', { n: waiting }), { id });
+  else if (document.getElementById(id)) document.getElementById(id).remove();
 }
 
 /**

@@ -3,8 +3,13 @@
 // A pupil without a camera (or who said "no") must still be able to join and watch, so
 // asking for both at once falls back to asking for each alone; whatever is granted is
 // used and `missing` says what is not.
+//
+// The camera is asked for 1280×720 as an ideal, not a must: the top simulcast layer is
+// that size (simulcast.js), and a camera without it gives the nearest it has.
 
-const VIDEO = { width: 640, height: 360 };
+import { CAMERA_CAPTURE } from './simulcast.js';
+
+const VIDEO = CAMERA_CAPTURE;
 
 async function tryGetUserMedia(constraints) {
   try {

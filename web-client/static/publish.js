@@ -9,6 +9,18 @@
 //   inactive video slot (`replaceTrack` + `sendonly`), and adds one only if none is free.
 // - a new track for a source that is on (another camera) is `replaceTrack` alone: no
 //   offer at all.
+// - the camera goes out as simulcast layers, the microphone and screen as one encoding
+//   (simulcast.js). A transceiver's encodings are fixed when it is added, so a slot is
+//   reused only by a source with the same encodings (`layered`); the offer's `tracks`
+//   carries each simulcast m-line's `layers` as the sender has them.
+// - the server switches off encodings nobody takes (`encodings`); we set `active` on the
+//   sender that carries that source on the connection the server answered last. The server
+//   keeps that state per up track, and a track is new (every encoding on) whenever an
+//   m-line starts sending a source: a new connection, a new slot, a slot that was inactive
+//   or carried another source. Such a slot starts with every encoding on again, so a
+//   screen share's slot switched off for nobody watching does not stay off for the next
+//   share. What the server said holds across renegotiations and resumed sockets (set
+//   again after each answer, should a browser reset it).
 // - an ICE restart is an offer made with `iceRestart`, same m-lines, same directions. We
 //   apply it (setLocalDescription) only when its answer is here: until then the browser
 //   goes on checking the old path with the old credentials, so a path that comes back by
@@ -26,8 +38,14 @@
 // it is sent again (sendPending), after a failed resume the whole session is closed.
 
 import { IceDriver } from './icewatch.js';
+import { layersOf, sendEncodings, setActive } from './simulcast.js';
 
 const KIND = { microphone: 'audio', camera: 'video', screen: 'video' };
+
+/** Whether `source` goes out as simulcast layers. */
+function layered(source) {
+  return Boolean(sendEncodings(source));
+}
 
 export class PublishConnection {
   /**
@@ -37,12 +55,19 @@ export class PublishConnection {
     this.session = session;
     this.pc = null;
     this.ice = null;
-    // [{transceiver, kind, source}] in m-line order; `source` is the last one it carried.
+    // [{transceiver, kind, layered, source, active}] in m-line order; `source` is the last
+    // one it carried, `layered` whether it was added with simulcast encodings, `active` the
+    // server's latest `encodings` for it (rid -> on; null: all on, as a new track starts).
     this.slots = [];
     this.sources = [];
     this.chain = Promise.resolve();
-    // The offer sent and not yet answered: {sdp, tracks}.
+    // The offer sent and not yet answered: {pc, sdp, tracks, iceRestart}.
     this.pending = null;
+    // The latest answered offer's {pc, tracks}: what the server's `encodings` refer to. A
+    // message that comes before the answer to an offer on a new connection is about the old.
+    this.answered = null;
+    // Parameter changes (getParameters, then setParameters) one after another.
+    this.params = Promise.resolve();
     this.waiter = null;
     // Connections replaced by a newer one, closed once that one is answered.
     this.retired = [];
@@ -78,7 +103,25 @@ export class PublishConnection {
   // ---- the server's side ----
 
   handleAnswer(msg) {
-    if (this.waiter) this.waiter({ answer: msg });
+    if (!this.waiter) return;
+    this.answered = { pc: this.pending.pc, tracks: this.pending.tracks };
+    this.waiter({ answer: msg });
+  }
+
+  /**
+   * `encodings` (protocol.md): which of `source`'s encodings anybody takes, [{rid, active}].
+   * Ignored if that source's m-line no longer carries it, or the connection it is about has
+   * been replaced: the server's track there is new, and starts with every encoding on.
+   */
+  handleEncodings(source, encodings) {
+    const answered = this.answered;
+    if (!answered || answered.pc !== this.pc || !Array.isArray(encodings)) return;
+    const track = answered.tracks.find((tr) => tr.source === source);
+    const slot = track && this.slots.find((s) => s.transceiver.mid === track.mid);
+    if (!slot || slot.source !== source || slot.transceiver.direction === 'inactive') return;
+    const valid = encodings.filter((e) => e && typeof e.active === 'boolean');
+    slot.active = new Map(valid.map((e) => [typeof e.rid === 'string' ? e.rid : '', e.active]));
+    this.setActive(slot);
   }
 
   /** An `error` answered our latest `publish`. */
@@ -111,11 +154,16 @@ export class PublishConnection {
     }
     const used = new Set();
     for (const { track, source } of this.sources) {
-      const free = (s) => !used.has(s) && s.kind === KIND[source];
+      const free = (s) => !used.has(s) && s.kind === KIND[source] && s.layered === layered(source);
       const slot = this.slots.find((s) => free(s) && s.source === source)
         || this.slots.find((s) => free(s) && s.transceiver.direction === 'inactive')
         || this.addSlot(track, source);
       used.add(slot);
+      // Sending a source anew: the server starts a new track, all encodings on.
+      if (slot.source !== source || slot.transceiver.currentDirection !== 'sendonly') {
+        slot.active = null;
+        this.setActive(slot);
+      }
       slot.source = source;
       if (slot.transceiver.sender.track !== track) await slot.transceiver.sender.replaceTrack(track);
       slot.transceiver.direction = 'sendonly';
@@ -129,8 +177,18 @@ export class PublishConnection {
   }
 
   addSlot(track, source) {
-    const transceiver = this.pc.addTransceiver(track, { direction: 'sendonly', streams: [this.stream] });
-    const slot = { transceiver, kind: KIND[source], source };
+    const init = { direction: 'sendonly', streams: [this.stream] };
+    const encodings = sendEncodings(source);
+    let transceiver;
+    try {
+      transceiver = this.pc.addTransceiver(track, encodings ? { ...init, sendEncodings: encodings } : init);
+    } catch (err) {
+      // A browser that refuses these encodings sends the source as one (protocol.md: a
+      // track without `layers` is one layer).
+      console.info('aula: no simulcast for', source, err && err.message);
+      transceiver = this.pc.addTransceiver(track, init);
+    }
+    const slot = { transceiver, kind: KIND[source], layered: layered(source), source, active: null };
     this.slots.push(slot);
     return slot;
   }
@@ -152,11 +210,15 @@ export class PublishConnection {
     return pc;
   }
 
-  /** mid -> source of every m-line, as `publish` lists them. */
+  /** mid -> source of every m-line, as `publish` lists them, with a simulcast one's layers. */
   trackList() {
     return this.slots
       .filter((s) => s.transceiver.mid !== null)
-      .map((s) => ({ mid: s.transceiver.mid, source: s.source }));
+      .map((s) => {
+        const { mid, sender } = s.transceiver;
+        const layers = s.layered ? layersOf(sender, sender.track) : null;
+        return layers ? { mid, source: s.source, layers } : { mid, source: s.source };
+      });
   }
 
   /**
@@ -168,7 +230,9 @@ export class PublishConnection {
     const { pc } = this;
     const offer = await pc.createOffer({ iceRestart });
     if (!iceRestart) await pc.setLocalDescription(offer);
-    this.pending = { sdp: iceRestart ? offer.sdp : pc.localDescription.sdp, tracks: this.trackList(), iceRestart };
+    this.pending = {
+      pc, sdp: iceRestart ? offer.sdp : pc.localDescription.sdp, tracks: this.trackList(), iceRestart,
+    };
     const result = await new Promise((resolve) => {
       this.waiter = resolve;
       this.sendPending();
@@ -181,6 +245,7 @@ export class PublishConnection {
         if (iceRestart) await pc.setLocalDescription(offer);
         await pc.setRemoteDescription({ type: 'answer', sdp: result.answer.sdp });
         this.retireOld();
+        for (const slot of this.slots.filter((s) => s.active)) this.setActive(slot);
         return;
       } catch (err) {
         console.warn('aula: the publish answer did not apply', err && err.message);
@@ -192,6 +257,18 @@ export class PublishConnection {
     // on a new connection; a first offer it cannot take would fail the same way again.
     if (result.refused === 'bad_sdp' && pc.currentRemoteDescription) await this.replace();
     else if (result.refused === 'bad_sdp') throw new Error('the server refused the publish offer');
+  }
+
+  /**
+   * Sets `slot`'s encodings on or off as `slot.active` says when its turn comes (a later
+   * `encodings` overrides an earlier one still waiting; nothing changes if all agree).
+   */
+  setActive(slot) {
+    const { sender } = slot.transceiver;
+    this.params = this.params
+      .then(() => (this.closed ? false : setActive(sender, slot.active)))
+      .catch((err) => console.warn('aula: could not switch encodings on or off', err && err.message));
+    return this.params;
   }
 
   sendPending() {

@@ -186,6 +186,13 @@ export class Link {
     return delay;
   }
 
+  /** The next attempt in `delay` ms, as the server asked (a full join queue); returns it. */
+  retryIn(delay) {
+    clearTimeout(this.timer);
+    this.timer = setTimeout(() => this.connect(), delay);
+    return delay;
+  }
+
   /** Tries at once if an attempt is only waiting for its time (`online`, the Rejoin button). */
   retryNow() {
     if (this.timer !== null) this.connect();

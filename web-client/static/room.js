@@ -24,7 +24,9 @@ import { TileGrid } from './tiles.js';
 import { Call } from './call.js';
 import { ChatPanel } from './chat.js';
 import { Layout } from './layout.js';
-import { chimeCount, handleWaiting, showLobbyScreen } from './lobby.js';
+import {
+  chimeCount, handleServerQueue, handleWaiting, showLobbyScreen, showQueueScreen,
+} from './lobby.js';
 import { renderPeople } from './hostpanel.js';
 import { handQueue, toggleHand, updateHandButton } from './hands.js';
 import { moderatedText, setupControls, updateControls } from './controls.js';
@@ -105,6 +107,8 @@ function startCall(name) {
   call = new Call({ roomId, secret, name, grid, resumeToken: resumeTokenFor(roomId) });
   call.on('refused', handleRefused)
     .on('lobby', handleLobby)
+    .on('queued', handleQueued)
+    .on('serverQueue', handleServerQueue)
     .on('joined', handleJoined)
     .on('resumed', handleResumed)
     .on('connection', showConnection)
@@ -132,6 +136,14 @@ function handleRefused(err) {
   show('screen-prejoin');
   showJoinError(errorText(err.code, err.message));
   $('name-input').focus();
+}
+
+/** The server's join queue holds us: the waiting screen, with our place in line. */
+function handleQueued(news) {
+  setJoining(false);
+  $('lobby-full').hidden = true;
+  showQueueScreen(news);
+  show('screen-lobby');
 }
 
 function handleLobby(msg) {

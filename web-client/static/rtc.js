@@ -52,6 +52,11 @@ export class RtcSession {
     this.publisher.handleRefused(code);
   }
 
+  /** `encodings`: switches `source`'s encodings on or off as the server says. */
+  handleEncodings(source, encodings) {
+    this.publisher.handleEncodings(source, encodings);
+  }
+
   get publishWaiting() {
     return this.publisher.waiting;
   }
@@ -108,9 +113,11 @@ export class RtcSession {
 
   /**
    * Per remote participant: {videoFramesDecoded, audioPacketsReceived,
-   * screenFramesDecoded, videoCodec}, summed over their inbound-rtp streams on the
-   * subscribe connection (camera and screen counted apart); `videoCodec` is the camera's
-   * codec as a MIME type ('video/VP8'), null before its first packet.
+   * screenFramesDecoded, videoCodec, videoFrameWidth, videoFrameHeight}, summed over their
+   * inbound-rtp streams on the subscribe connection (camera and screen counted apart);
+   * `videoCodec` is the camera's codec as a MIME type ('video/VP8'), null before its first
+   * packet; the frame size is the camera's last decoded frame's (which simulcast layer the
+   * server sends), 0 before the first.
    *
    * Each receiver's own getStats() (the spec's stats selection algorithm) ties a stream
    * to its m-line in every browser. Mapping the connection's whole report would need
@@ -128,12 +135,15 @@ export class RtcSession {
       const owner = owners.get(tr.mid);
       const entry = (result[owner.participant] ??= {
         videoFramesDecoded: 0, audioPacketsReceived: 0, screenFramesDecoded: 0, videoCodec: null,
+        videoFrameWidth: 0, videoFrameHeight: 0,
       });
       for (const s of reports[i].values()) {
         if (s.type !== 'inbound-rtp') continue;
         if (s.kind === 'video' && owner.source === 'screen') entry.screenFramesDecoded += s.framesDecoded || 0;
         else if (s.kind === 'video') {
           entry.videoFramesDecoded += s.framesDecoded || 0;
+          entry.videoFrameWidth = s.frameWidth || entry.videoFrameWidth;
+          entry.videoFrameHeight = s.frameHeight || entry.videoFrameHeight;
           const codec = s.codecId ? reports[i].get(s.codecId) : null;
           if (codec && codec.mimeType) entry.videoCodec = codec.mimeType;
         }

@@ -20,6 +20,13 @@
 // sound of a camera tile plays on. The mark goes when that tile gets a new stream: another
 // track on its m-line, a screen share that ends (the next one is a new stream, and the
 // server says again if it cannot be forwarded), or frames presented after all.
+//
+// A video the server holds back for want of bandwidth (`bandwidth.paused`) marks its tile:
+// the last frame stays, dimmed, with "Video paused to save bandwidth" in a corner; the name
+// stays, the sound plays on. While the server says our own link is the limit
+// (`bandwidth.limited`), our own tile says "Your connection is limiting video". Each
+// `bandwidth` replaces the marks of the one before; a tile that comes later (a screen share)
+// takes its mark when it is made.
 
 import { icon } from './icons.js';
 import { t } from './i18n.js';
@@ -71,10 +78,19 @@ class Tile {
     this.away = el('span', 'reconnecting', t('tile.reconnecting'));
     this.unavailable = el('p', 'unavailable');
     this.unavailable.hidden = true;
+    this.pausedNote = el('p', 'paused-note');
+    this.pausedNote.setAttribute('role', 'note');
+    this.pausedNote.hidden = true;
+    this.limitedNote = el('span', 'limited-note');
+    this.limitedNote.setAttribute('role', 'note');
+    this.limitedNote.hidden = true;
     this.label.append(this.quality, this.mutedIcon, this.handIcon, this.nameEl, this.badge);
-    this.root.append(this.video, this.avatar, this.unavailable, this.away, this.label);
+    this.root.append(this.video, this.avatar, this.unavailable, this.pausedNote, this.away, this.limitedNote,
+      this.label);
     this.setQuality('good');
     this.setReconnecting(false);
+    this.setPaused(false);
+    this.setLimited(false);
     this.frames = 0;
     this.firstFrameAt = null;
     this.onframe = onframe;
@@ -141,6 +157,28 @@ class Tile {
     if (info.codec) this.unavailable.title = t('tile.unavailableCodec', { codec: info.codec });
   }
 
+  /**
+   * Whether the server holds this tile's video back for want of bandwidth. The notes are
+   * text with role note and the same label, as the tile's other marks carry theirs; the
+   * limited note may be cut short in a small tile, and its label and tooltip carry all of it.
+   */
+  setPaused(on) {
+    this.root.dataset.paused = on ? 'true' : 'false';
+    this.pausedNote.hidden = !on;
+    this.pausedNote.textContent = t('tile.paused');
+    this.pausedNote.setAttribute('aria-label', t('tile.paused'));
+    this.pausedNote.title = t('tile.paused');
+  }
+
+  /** Our own tile: whether our own link is what holds the video we receive back. */
+  setLimited(on) {
+    this.root.dataset.limited = on ? 'true' : 'false';
+    this.limitedNote.hidden = !on;
+    this.limitedNote.textContent = t('tile.limited');
+    this.limitedNote.setAttribute('aria-label', t('tile.limited'));
+    this.limitedNote.title = t('tile.limited');
+  }
+
   setMedia({ audio, video }) {
     this.root.dataset.audio = audio ? 'on' : 'off';
     this.root.dataset.video = video ? 'on' : 'off';
@@ -166,6 +204,10 @@ export class TileGrid {
     // `${id}:${source}` -> {info, track, frames}: streams the server cannot forward to
     // us, with the tile's track and frame count when we were told.
     this.unavailable = new Map();
+    // From the latest `bandwidth`: `${id}:${source}` of each video paused, and whether our
+    // own link is the limit.
+    this.paused = new Set();
+    this.limited = false;
     this.roleLabel = (role) => role;
     this.firstRemoteFrameAt = null;
     this.needsSoundTap = false;
@@ -180,6 +222,7 @@ export class TileGrid {
       this.self = new Tile(videoElement(true), () => {});
       this.self.root.classList.add('self');
       this.self.root.dataset.self = 'true';
+      this.self.setLimited(this.limited);
       this.container.prepend(this.self.root);
       this.updateCount();
     }
@@ -236,6 +279,7 @@ export class TileGrid {
       tile.root.dataset.video = 'on';
       tile.root.dataset.audio = 'on';
       tile.key = `${owner}:screen`;
+      tile.setPaused(this.paused.has(tile.key));
       this.screens.set(owner, tile);
       this.container.append(tile.root);
       this.onchange();
@@ -263,6 +307,7 @@ export class TileGrid {
       tile.root.dataset.participantId = p.id;
       tile.root.dataset.hasVideo = 'no';
       tile.key = `${p.id}:camera`;
+      tile.setPaused(this.paused.has(tile.key));
       tile.stream = new MediaStream();
       this.tiles.set(p.id, tile);
       this.container.append(tile.root);
@@ -272,6 +317,18 @@ export class TileGrid {
     tile.setMedia(p);
     this.updateCount();
     this.onchange();
+  }
+
+  /**
+   * `bandwidth`: `paused` ([{participant, source}]) are the remote videos held back now,
+   * `limited` whether our own link is the limit. Replaces what the previous one said.
+   */
+  setBandwidth({ paused, limited }) {
+    this.paused = new Set(paused.map((s) => `${s.participant}:${s.source}`));
+    this.limited = limited;
+    for (const tile of this.tiles.values()) tile.setPaused(this.paused.has(tile.key));
+    for (const [owner, tile] of this.screens) if (owner !== 'self') tile.setPaused(this.paused.has(tile.key));
+    if (this.self) this.self.setLimited(limited);
   }
 
   remove(id) {
@@ -293,6 +350,8 @@ export class TileGrid {
     this.selfState = null;
     this.selfConnection = 'connected';
     this.unavailable.clear();
+    this.paused.clear();
+    this.limited = false;
     this.updateCount();
     this.firstRemoteFrameAt = null;
     this.needsSoundTap = false;
@@ -401,15 +460,17 @@ export class TileGrid {
       framesRendered: tile.frameCount(),
       firstFrameAt: tile.firstFrameAt,
       unavailable: tile.root.dataset.unavailable || null,
+      paused: tile.root.dataset.paused === 'true',
     }));
   }
 
-  /** For tests and diagnostics: our own tile's quality and reconnecting mark. */
+  /** For tests and diagnostics: our own tile's quality, reconnecting and limited marks. */
   describeSelf() {
     if (!this.self) return null;
     return {
       quality: this.self.root.dataset.quality,
       reconnecting: this.self.root.dataset.reconnecting === 'true',
+      limited: this.self.root.dataset.limited === 'true',
       framesRendered: this.self.frameCount(),
     };
   }
@@ -421,6 +482,7 @@ export class TileGrid {
       framesRendered: tile.frameCount(),
       stage: tile.root.classList.contains('stage'),
       unavailable: tile.root.dataset.unavailable || null,
+      paused: tile.root.dataset.paused === 'true',
     }));
   }
 }

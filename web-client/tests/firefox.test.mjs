@@ -6,9 +6,12 @@
 //    (the server's publish answers put VP8 first). The student reloads her page: it
 //    resumes her seat (the same participant id, `resume` with `fresh`, no join form), the
 //    teacher never sees her leave, and media flows both ways again.
-// 2. A Firefox teacher with two Chromium students: everyone sees and hears everyone. She
-//    shares her screen (Firefox on a virtual X display: headless Firefox has no screen to
-//    share): both students decode and show it, large on the stage.
+// 2. A Firefox teacher with two Chromium students: everyone sees and hears everyone. Her
+//    camera goes out as three simulcast layers (q, h, f at 320×180, 640×360, 1280×720:
+//    Firefox's fake camera gives 1280×720 for the page's ideal), announced as `layers` in her
+//    `publish`, and a student whose page shows her small gets the small layer. She shares
+//    her screen (Firefox on a virtual X display: headless Firefox has no screen to share):
+//    both students decode and show it, large on the stage.
 //
 // "Sees and hears" means, on every receiving page, frames presented and decoded and audio
 // packets received from the other participant all grew (window.aula.stats(), which reads
@@ -124,6 +127,26 @@ test('a Firefox teacher with two Chromium students', AS_ROOT, async (t) => {
       for (const s of students) {
         assert.equal(await cameraCodec(s.page, teacher.id), 'video/VP8', `${s.label} gets her camera in VP8`);
       }
+    });
+
+    await t.test('her camera goes out in three layers; a small tile gets the small one', async () => {
+      const sent = await poll(() => teacher.page.evaluate(async () => {
+        const report = await window.aula.publishPc.getStats();
+        const list = [...report.values()].filter((s) => s.type === 'outbound-rtp' && s.kind === 'video' && s.framesEncoded > 0)
+          .map((s) => [s.rid, s.frameWidth, s.frameHeight]).sort();
+        return list.length === 3 ? list : null;
+      }), { message: 'three video encodings going out of Firefox' });
+      assert.deepEqual(sent, [['f', 1280, 720], ['h', 640, 360], ['q', 320, 180]], 'rids and sizes of her encodings');
+      const published = (await log(teacher.page)).filter((e) => e.dir === 'out' && e.type === 'publish').pop();
+      assert.deepEqual(published.tracks.find((tr) => tr.source === 'camera').layers.map((l) => l.rid), ['q', 'h', 'f']);
+      // Anna's window shrinks to a phone's: the teacher's stage is 304×171, the small layer's size.
+      const [anna] = students;
+      await anna.page.setViewportSize({ width: 320, height: 640 });
+      await poll(async () => {
+        const s = (await anna.page.evaluate(() => window.aula.stats()))[teacher.id];
+        return s && s.videoFrameWidth > 0 && s.videoFrameWidth <= 400;
+      }, { message: 'Anna receiving the small layer of the Firefox camera' });
+      await anna.page.setViewportSize({ width: 1280, height: 800 });
     });
 
     await t.test('both students see her shared screen, large', async () => {

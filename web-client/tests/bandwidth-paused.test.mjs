@@ -1,0 +1,164 @@
+// Videos paused to save bandwidth (docs/protocol.md, `bandwidth`; docs/architecture.md,
+// "Bandwidth adaptation"), in headless Chromium against a real `aula` binary whose rooms may
+// send at most ROOM_LIMIT_MBPS. A teacher and two students, all on camera, in the lecture
+// view: each student's page shows the teacher on the stage and the other student in the strip.
+//
+// The room's budget is shared evenly by the three subscribers (each wants more than a third),
+// 350 kbit/s each. Audio comes off the top (the allocator counts 60 kbit/s a stream, two
+// streams each: 120), which leaves 230 for video: the teacher's camera at its lowest layer
+// (150 kbit/s at most, 172 with the headroom a video that is not flowing yet must fit with)
+// fits, a second lowest layer beside it does not, and neither does a raise of the teacher's
+// to 360 lines (300 more). So on each student's page the teacher's video flows and the other
+// student's is paused: the least important video goes first. (A subscriber's share also
+// follows the others' link estimates, which on this idle machine drift with what they are
+// sent, so what is paused may change for a moment: frames are counted over a window in which
+// the page was told nothing new.)
+//
+// 1. Anna's page (English): Ben's tile keeps his name and says "Video paused to save
+//    bandwidth" (visible, with role note and that label); no frames of his are decoded while
+//    it says so; the teacher's tile is not marked and her frames keep coming. Ben's page
+//    (German) says the same of Anna, "Video pausiert, um Bandbreite zu sparen".
+// 2. The teacher's page hides both students' tiles (as strip tiles on another page are): she
+//    now wants only their sound, and the budget is shared by need, so each student gets 465
+//    kbit/s, room for the teacher's camera and the other student's. The next `bandwidth` on
+//    Anna's page lists nobody, the mark leaves Ben's tile and his frames come. On the
+//    teacher's page the hidden tiles are not marked paused (hidden is not paused).
+// 3. The teacher shows them again: back to 350 kbit/s each, the teacher's camera comes first
+//    on Anna's page, and Ben is paused again.
+//
+// Prints how long each change took to show, on lines starting "bandwidth-paused:".
+//
+// Run: AULA_BIN=$PWD/target/debug/aula node --test --test-concurrency=1 web-client/tests/bandwidth-paused.test.mjs
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { setTimeout as delay } from 'node:timers/promises';
+import { WAIT, createRoom, joinAs, poll, withServerAndBrowser } from './helpers.mjs';
+
+// 3 × 350 kbit/s: see the top of this file.
+const ROOM_LIMIT_MBPS = 1.05;
+// A paused video's frames must not grow over this time, the teacher's must.
+const STILL_MS = 1500;
+// Frames already on their way when the pause was decided.
+const SETTLE_MS = 500;
+
+const EN = 'Video paused to save bandwidth';
+const DE = 'Video pausiert, um Bandbreite zu sparen';
+
+/** The pause mark of participant `id`'s tile on `page`: null when it shows none. */
+function pauseMark(page, id) {
+  return page.evaluate((pid) => {
+    const tile = document.querySelector(`[data-participant-id="${CSS.escape(pid)}"]`);
+    const note = tile && tile.querySelector('.paused-note');
+    if (!note || note.hidden || tile.dataset.paused !== 'true' || !note.checkVisibility()) return null;
+    return {
+      text: note.textContent, role: note.getAttribute('role'), label: note.getAttribute('aria-label'),
+      name: tile.querySelector('.label .name').textContent,
+    };
+  }, id);
+}
+
+/** Frames `page` has decoded of participant `id`'s camera. */
+async function decoded(page, id) {
+  const s = (await page.evaluate(() => window.aula.stats()))[id];
+  return s ? s.videoFramesDecoded : 0;
+}
+
+/** The latest `bandwidth` `page` was sent. */
+function lastBandwidth(page) {
+  return page.evaluate(() => window.aula.log().filter((e) => e.type === 'bandwidth').pop() || null);
+}
+
+/** Hides (display: none) or shows the tiles of participants `ids` on `page`. */
+function setHidden(page, ids, hidden) {
+  return page.evaluate(([pids, on]) => {
+    for (const pid of pids) {
+      const tile = document.querySelector(`[data-participant-id="${CSS.escape(pid)}"]`);
+      if (on) tile.style.setProperty('display', 'none', 'important');
+      else tile.style.removeProperty('display');
+    }
+  }, [ids, hidden]);
+}
+
+/** How many `bandwidth` messages `page` has had. */
+function bandwidthCount(page) {
+  return page.evaluate(() => window.aula.log().filter((e) => e.type === 'bandwidth').length);
+}
+
+/**
+ * While `paused` is marked paused on `page`, none of its frames are decoded, and `flowing`'s
+ * are: measured over STILL_MS during which the server sent no other `bandwidth` (it decides
+ * twice a second, and a subscriber's share moves with the others' estimates: a window in which
+ * it changed its mind is measured again).
+ */
+async function expectStill(page, { paused, flowing }) {
+  const deadline = Date.now() + WAIT;
+  for (;;) {
+    const count = await bandwidthCount(page);
+    const marked = Boolean(await pauseMark(page, paused));
+    await delay(SETTLE_MS);
+    const before = { paused: await decoded(page, paused), flowing: await decoded(page, flowing) };
+    await delay(STILL_MS);
+    const after = { paused: await decoded(page, paused), flowing: await decoded(page, flowing) };
+    if (marked && (await bandwidthCount(page)) === count && await pauseMark(page, paused)) {
+      assert.equal(after.paused, before.paused, 'no frames of the paused video');
+      assert.ok(after.flowing > before.flowing + 5, `the teacher’s frames keep coming: ${before.flowing} -> ${after.flowing}`);
+      return;
+    }
+    if (Date.now() > deadline) throw new Error(`no ${STILL_MS} ms without a change of what is paused`);
+  }
+}
+
+test('under a room budget the least important video is paused, and the page says so', async (t) => {
+  const serverOptions = { args: ['--room-egress-limit-mbps', String(ROOM_LIMIT_MBPS)] };
+  await withServerAndBrowser(t, serverOptions, async ({ server, browser, everyone }) => {
+    const room = await createRoom(server.url, '6b Deutsch', { kind: 'class', lobby: false });
+    const { p: teacher, me: teacherMe } = await joinAs(browser, everyone, room.host_url, 'Frau Weber');
+    const { p: anna, me: annaMe } = await joinAs(browser, everyone, room.participant_url, 'Anna');
+    const { p: ben, me: benMe } = await joinAs(browser, everyone, room.participant_url, 'Ben', { locale: 'de-DE' });
+    for (const p of [anna, ben]) {
+      await poll(() => p.page.evaluate(() => window.aula.layout === 'lecture'), { message: `${p.label} in the lecture view` });
+    }
+
+    // 1. Each student: the other student paused, the teacher not.
+    const started = Date.now();
+    const onAnna = await poll(() => pauseMark(anna.page, benMe.id), { message: 'Ben paused on Anna’s page' });
+    console.log(`bandwidth-paused: Ben marked paused on Anna's page ${Date.now() - started} ms after he joined`);
+    assert.deepEqual(onAnna, { text: EN, role: 'note', label: EN, name: 'Ben' });
+    const onBen = await poll(() => pauseMark(ben.page, annaMe.id), { message: 'Anna paused on Ben’s page' });
+    assert.deepEqual(onBen, { text: DE, role: 'note', label: DE, name: 'Anna' });
+    for (const p of [anna, ben]) {
+      assert.equal(await pauseMark(p.page, teacherMe.id), null, `the teacher not paused on ${p.label}'s page`);
+      const told = await lastBandwidth(p.page);
+      assert.ok(!told.paused.some((s) => s.participant === teacherMe.id), `nor in ${p.label}'s bandwidth: ${JSON.stringify(told)}`);
+    }
+    await expectStill(anna.page, { paused: benMe.id, flowing: teacherMe.id });
+
+    // 2. The teacher's page shows neither student: the budget goes to the students' pages.
+    const students = [annaMe.id, benMe.id];
+    await setHidden(teacher.page, students, true);
+    const hiddenAt = Date.now();
+    await poll(async () => (await pauseMark(anna.page, benMe.id)) === null, { message: 'Ben’s mark gone' });
+    const cleared = Date.now() - hiddenAt;
+    const told = await lastBandwidth(anna.page);
+    assert.deepEqual(told.paused, [], `Anna's bandwidth lists nobody: ${JSON.stringify(told)}`);
+    const from = await decoded(anna.page, benMe.id);
+    await poll(async () => (await decoded(anna.page, benMe.id)) > from + 10, { message: 'Ben’s frames on Anna’s page' });
+    console.log(`bandwidth-paused: the students hidden on the teacher's page, Ben's mark gone from Anna's `
+      + `${cleared} ms later, his frames within ${Date.now() - hiddenAt} ms`);
+    assert.equal(await pauseMark(anna.page, teacherMe.id), null, 'the teacher still not paused');
+    const marked = await teacher.page.evaluate((pids) => pids.map((pid) => document
+      .querySelector(`[data-participant-id="${pid}"]`).dataset.paused), students);
+    assert.deepEqual(marked, ['false', 'false'], 'hidden tiles are not marked paused');
+
+    // 3. Shown again: the teacher comes first on Anna's page, Ben is paused again.
+    await setHidden(teacher.page, students, false);
+    const shownAt = Date.now();
+    await poll(() => pauseMark(anna.page, benMe.id), { message: 'Ben paused again' });
+    console.log(`bandwidth-paused: shown again, Ben paused on Anna's page ${Date.now() - shownAt} ms later`);
+    assert.equal(await pauseMark(anna.page, teacherMe.id), null, 'the teacher not paused');
+    await expectStill(anna.page, { paused: benMe.id, flowing: teacherMe.id });
+
+    for (const p of everyone) assert.deepEqual(p.errors, [], `no uncaught errors on ${p.label}'s page`);
+  });
+});
