@@ -219,10 +219,7 @@ impl Room {
         // pad up to what the next step up needs (audio-only: towards video coming back), as
         // GCC keeps its estimate near what is sent; nothing is padded for a subscriber that
         // has all it wants.
-        // Half again above the want: GCC keeps its estimate near the desired rate, and an
-        // estimate pinned at exactly what is sent pauses a video at the next wobble of a
-        // layer's measured rate.
-        let desired = (a.wanted + a.wanted / 2).min(cap);
+        let desired = a.wanted.min(cap);
         let minimum = if a.audio_only {
             2 * VIDEO_BACK_ABOVE
         } else {
