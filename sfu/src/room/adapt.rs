@@ -215,15 +215,18 @@ impl Room {
             });
         }
         let limited = a.used < a.wanted && plan.estimate.is_some_and(|e| e <= cap);
-        // Ask GCC to find what the page would show: probe towards it and, while held back,
-        // pad up to what the next step up needs (audio-only: towards video coming back), as
-        // GCC keeps its estimate near what is sent; nothing is padded for a subscriber that
-        // has all it wants.
+        // Ask GCC to find what the page would show: probe towards it and, while its own link
+        // holds it back, pad up to what the next step up needs (audio-only: towards video
+        // coming back), as GCC keeps its estimate near what is sent. Nothing is padded for a
+        // subscriber that has all it wants, nor for one the budget holds back: padding is
+        // egress, and the budget is the school's uplink (the budget run measured 29 % over
+        // the limit with it).
         let desired = a.wanted.min(cap);
-        let minimum = if a.audio_only {
-            2 * VIDEO_BACK_ABOVE
-        } else {
-            a.next_step.unwrap_or(0)
+        let link_bound = plan.estimate.is_some_and(|e| e <= cap);
+        let minimum = match (link_bound, a.audio_only) {
+            (false, _) => 0,
+            (true, true) => 2 * VIDEO_BACK_ABOVE,
+            (true, false) => a.next_step.unwrap_or(0),
         };
         if let Some(conn) = p.down.conn.as_mut().filter(|_| ctx.config.adaptation) {
             conn.rtc
