@@ -19,8 +19,10 @@ use tracing::Instrument;
 use crate::driver;
 use crate::media::{AudioConfig, VideoConfig};
 use crate::protocol::ClientMsg;
+use crate::relay::Relay;
 use crate::stats::BotStats;
 use crate::target::Target;
+use crate::view::ViewPolicy;
 
 /// What a bot does.
 #[derive(Debug, Clone)]
@@ -38,7 +40,12 @@ pub struct BotConfig {
     /// Synthetic microphone, or `None` to publish no audio.
     pub audio: Option<AudioConfig>,
     /// Synthetic camera, or `None` to publish no video. Without both, the bot only subscribes.
+    /// One encoding by default; [`VideoConfig::simulcast`] for three layers as the page sends.
     pub video: Option<VideoConfig>,
+    /// How the bot's page lays out the cameras it receives, told to the server with `view`
+    /// (for Janus: each camera's `substream`, or `send: false`). None by default: the server
+    /// sends every video at its middle layer, as before a page's first `view`.
+    pub view: ViewPolicy,
     /// How long the WebSocket handshake plus `join` -> `joined` may take, time in the lobby
     /// included.
     pub join_timeout: Duration,
@@ -49,6 +56,9 @@ pub struct BotConfig {
     /// The server under test; for Janus, `ws_url` is its WebSocket transport and `secret`
     /// only names the role.
     pub target: Target,
+    /// A relay between this bot and the server's media address, shaping its downlink: the
+    /// server's candidates are replaced by the relay's. `None`: straight to the server.
+    pub relay: Option<Relay>,
 }
 
 impl BotConfig {
@@ -62,10 +72,12 @@ impl BotConfig {
             local_ip: IpAddr::V4(Ipv4Addr::LOCALHOST),
             audio: Some(AudioConfig::default()),
             video: Some(VideoConfig::default()),
+            view: ViewPolicy::None,
             join_timeout: Duration::from_secs(10),
             session: None,
             seed: 0,
             target: Target::Aula,
+            relay: None,
         }
     }
 
@@ -179,6 +191,8 @@ pub(crate) enum Command {
     LastMessage(String, oneshot::Sender<Option<Value>>),
     /// Put this audio level (dBov) into the frames from now on.
     AudioLevel(i8),
+    /// Lay the cameras out by this policy from now on.
+    View(ViewPolicy),
     /// Leave and come back after the pause; answer whether the bot set out to (`None`: nobody
     /// waits for the answer).
     Churn {
@@ -263,6 +277,12 @@ impl BotHandle {
     pub async fn set_audio_level(&self, level_dbov: i8) -> bool {
         let cmd = Command::AudioLevel(level_dbov);
         self.commands.send(cmd).await.is_ok()
+    }
+
+    /// Lays out the cameras by `policy` from now on: the bot sends a `view` for it (within the
+    /// page's 5 a second). False if the bot has ended.
+    pub async fn set_view(&self, policy: ViewPolicy) -> bool {
+        self.commands.send(Command::View(policy)).await.is_ok()
     }
 
     /// Makes the bot leave and come back after `pause` ([`Churn`]). True once it has set out;

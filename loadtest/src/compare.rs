@@ -4,7 +4,11 @@
 //! `aula-loadtest compare --aula target/release/aula class --rooms 1` takes [`CompareArgs`]
 //! and the scenario as a nested subcommand (its `--server`, `--target` and `--start-server`
 //! are ignored), calls [`run`] and prints [`render`]. Janus has no `/metrics`, so its packets
-//! are counted from the bots; see the table's `packets counted from` lines.
+//! are the RTP packets its bots received; Aula's are the RTP packets it wrote to subscribers
+//! (`aula_rtp_packets_forwarded_total`); see the table's `packets counted from` lines. The
+//! row per RTP packet the bots received divides both by the same count. With `--floor-us`
+//! (this machine's cost of one datagram, `cargo bench -p aula-sfu --bench floor`) the table
+//! says how many times that floor each side spends per packet.
 //!
 //! The servers run one after the other, never together, so each has the machine to itself;
 //! each run is bounded by [`run_limit`], and a server is stopped when its run ends, fails or
@@ -39,6 +43,10 @@ pub struct CompareArgs {
     /// The Janus configuration folder (janus.jcfg and the plugin and transport files).
     #[arg(long, value_name = "DIR", default_value = "loadtest/peers/janus")]
     pub janus_config: PathBuf,
+    /// This machine's floor, µs per 1,200-byte datagram sent (`cargo bench -p aula-sfu
+    /// --bench floor`); adds each side's CPU per packet as a multiple of it.
+    #[arg(long, value_name = "MICROSECONDS")]
+    pub floor_us: Option<f64>,
 }
 
 /// What one side of the comparison gave: a report, or why there is none.
@@ -52,7 +60,8 @@ pub enum Side {
 }
 
 impl Side {
-    fn report(&self) -> Option<&Report> {
+    /// The report, if the run happened.
+    pub fn report(&self) -> Option<&Report> {
         match self {
             Side::Report(r) => Some(r),
             Side::Failed(_) => None,
@@ -67,6 +76,8 @@ pub struct Comparison {
     pub aula: Side,
     /// Janus's run of the same scenario.
     pub janus: Side,
+    /// The machine's floor per datagram, µs, if given.
+    pub floor_us: Option<f64>,
 }
 
 /// The longest one side's scenario may run.
@@ -86,19 +97,25 @@ pub async fn run(spec: &Scenario, args: &CompareArgs) -> anyhow::Result<Comparis
     if let (Side::Failed(a), Side::Failed(j)) = (&aula, &janus) {
         anyhow::bail!("neither server ran: aula: {a}; janus: {j}");
     }
-    Ok(Comparison { aula, janus })
+    Ok(Comparison {
+        aula,
+        janus,
+        floor_us: args.floor_us,
+    })
 }
 
-fn side(result: anyhow::Result<Report>) -> Side {
+/// The side a run's result makes.
+pub(crate) fn side(result: anyhow::Result<Report>) -> Side {
     match result {
         Ok(report) => Side::Report(Box::new(report)),
         Err(e) => Side::Failed(format!("{e:#}")),
     }
 }
 
-async fn run_aula(spec: &Scenario, path: &Path) -> anyhow::Result<Report> {
+/// Starts `path` with the flags the scenario needs, runs the scenario against it, stops it.
+pub(crate) async fn run_aula(spec: &Scenario, path: &Path) -> anyhow::Result<Report> {
     let biggest = spec.room_sizes().into_iter().max().unwrap_or(1);
-    let server = StartedServer::start(path, biggest + 10)
+    let server = StartedServer::start_with(path, biggest + 10, &spec.server_flags())
         .await
         .with_context(|| format!("starting {}", path.display()))?;
     eprintln!(
@@ -155,11 +172,16 @@ struct Row {
 }
 
 /// The rows, all but the last "lower is better", so a ratio below 1 means Aula does better.
-const ROWS: [Row; 7] = [
+const ROWS: [Row; 10] = [
     Row {
         name: "server CPU per forwarded packet",
         unit: "µs",
         value: |r| r.server.cpu_us_per_forwarded_packet,
+    },
+    Row {
+        name: "server CPU per RTP packet received",
+        unit: "µs",
+        value: |r| r.server.cpu_us_per_received_rtp_packet,
     },
     Row {
         name: "server RSS per participant",
@@ -180,6 +202,16 @@ const ROWS: [Row; 7] = [
         name: "loss, all subscribers",
         unit: "%",
         value: |r| Some(r.media.loss_percent_total),
+    },
+    Row {
+        name: "loss, video",
+        unit: "%",
+        value: |r| Some(r.media.loss_percent_video),
+    },
+    Row {
+        name: "loss, audio",
+        unit: "%",
+        value: |r| Some(r.media.loss_percent_audio),
     },
     Row {
         name: "server CPU",
@@ -212,12 +244,23 @@ pub fn render(c: &Comparison) -> String {
             ratio(av, jv),
         ));
     }
+    if let Some(floor) = c.floor_us.filter(|f| *f > 0.0) {
+        let times = |r: Option<&Report>| r.and_then(|r| r.server.cpu_us_per_forwarded_packet);
+        let (av, jv) = (times(a).map(|v| v / floor), times(j).map(|v| v / floor));
+        out.push_str(&format!(
+            "{:<34} {:>12} {:>12} {:>12}\n",
+            format!("CPU per packet / floor {floor} µs (×)"),
+            number(av),
+            number(jv),
+            ratio(av, jv),
+        ));
+    }
     for (name, side) in [("aula", &c.aula), ("janus", &c.janus)] {
         match side {
             Side::Report(r) => {
                 out.push_str(&format!(
                     "{name}: packets counted from {}; {}\n",
-                    r.server.packets_source, r.verdict.line
+                    r.server.packets_counted, r.verdict.line
                 ));
             }
             Side::Failed(why) => out.push_str(&format!("{name}: could not run: {why}\n")),
@@ -226,7 +269,7 @@ pub fn render(c: &Comparison) -> String {
     out
 }
 
-fn number(v: Option<f64>) -> String {
+pub(crate) fn number(v: Option<f64>) -> String {
     match v {
         Some(v) if v.abs() >= 100.0 => format!("{v:.0}"),
         Some(v) => format!("{v:.2}"),
@@ -235,7 +278,7 @@ fn number(v: Option<f64>) -> String {
 }
 
 /// `a / b`; `-` when either is missing or `b` is zero.
-fn ratio(a: Option<f64>, b: Option<f64>) -> String {
+pub(crate) fn ratio(a: Option<f64>, b: Option<f64>) -> String {
     match (a, b) {
         (Some(a), Some(b)) if b != 0.0 => format!("{:.2}", a / b),
         (Some(0.0), Some(_)) => "1.00".into(),
@@ -263,6 +306,7 @@ mod tests {
         let c = Comparison {
             aula: Side::Failed("aula did not start".into()),
             janus: Side::Failed("no janus".into()),
+            floor_us: None,
         };
         let table = render(&c);
         assert!(

@@ -91,6 +91,9 @@ pub struct GapLog {
     /// Silences of at least [`NOTE_GAP`] between two frames, in time order; the longest
     /// [`MAX_GAPS`] of them.
     pub gaps: Vec<Span>,
+    /// The bot's own `view` left this (video) stream out at some time: its silences are the
+    /// page's choice, not the server's.
+    pub hidden_by_view: bool,
 }
 
 impl GapLog {
@@ -104,6 +107,7 @@ impl GapLog {
             first: None,
             last: None,
             gaps: Vec::new(),
+            hidden_by_view: false,
         }
     }
 

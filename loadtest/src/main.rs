@@ -1,7 +1,9 @@
 //! `aula-loadtest`: run a scenario of bots against an Aula server and report how it held up.
 //!
-//! Subcommands `class`, `lecture`, `meeting`, `surge`, `churn` (see `--help` of each). The report is a
-//! table on stdout ending in a `VERDICT:` line, and the same as JSON with `--json FILE`; a
+//! Subcommands `class`, `lecture`, `meeting`, `surge`, `churn`, `impair`, `budget` (see `--help`
+//! of each), and `compare` and `morning`, which start servers themselves and run a scenario
+//! twice. The report is a table on stdout ending in a `VERDICT:` line, and the same as JSON
+//! with `--json FILE`; `impair` and `budget` draw their figure as SVG with `--plot FILE`; a
 //! progress line goes to stderr every second.
 //!
 //! Exit codes: 0 when every bot joined and got media from every publisher (and, for churn, no
@@ -46,6 +48,24 @@ enum Command {
         #[command(subcommand)]
         scenario: ScenarioCommand,
     },
+    /// The school's morning: five classes of 1 + 29, every camera on, each student's page the
+    /// teacher large and 9 thumbnails; once with bandwidth adaptation, once without
+    /// (`--bandwidth-adaptation false`), each on a server started here; side by side.
+    Morning {
+        /// The `aula` binary to start.
+        #[arg(long, value_name = "PATH_TO_AULA")]
+        aula: PathBuf,
+        #[command(flatten)]
+        common: Common,
+        /// Classes.
+        #[arg(long, default_value_t = 5)]
+        rooms: usize,
+        /// Students per class, besides the teacher.
+        #[arg(long, default_value_t = 29)]
+        students: usize,
+        #[command(flatten)]
+        media: ClassMedia,
+    },
 }
 
 /// The scenarios. A separate enum from [`Command`] so that `compare` can take one as its
@@ -72,9 +92,10 @@ enum ScenarioCommand {
         /// Students.
         #[arg(long, default_value_t = 200)]
         students: usize,
-        /// Teacher's camera in kbit/s.
-        #[arg(long, default_value_t = 1500)]
-        teacher_kbps: u32,
+        /// Teacher's camera in kbit/s: its layers q,h,f (320×180, 640×360, 1280×720), or one
+        /// number for one encoding without simulcast.
+        #[arg(long, default_value = "150,450,1200", value_parser = parse_kbps)]
+        teacher_kbps: Kbps,
     },
     /// One meeting room of N participants, all publishing audio and video.
     Meeting {
@@ -83,9 +104,9 @@ enum ScenarioCommand {
         /// Participants.
         #[arg(long, default_value_t = 20)]
         participants: usize,
-        /// Each camera in kbit/s.
-        #[arg(long, default_value_t = 300)]
-        video_kbps: u32,
+        /// Each camera in kbit/s: layers q,h,f, or one number for one encoding.
+        #[arg(long, default_value = "150,450,1200", value_parser = parse_kbps)]
+        video_kbps: Kbps,
     },
     /// N participants join R rooms within T seconds (the 8 o'clock problem), then stay.
     Surge {
@@ -129,6 +150,53 @@ enum ScenarioCommand {
         #[command(flatten)]
         media: ClassMedia,
     },
+    /// One class whose last student's downlink goes through a shaping relay (token bucket,
+    /// drop-tail queue, delay) following a capacity profile, RFC 8867 section 5.1 by default
+    /// (1, 2.5, 0.6, 1 Mbit/s at 0, 40, 60, 80 % of --duration, default 100s); the student
+    /// before it has the same page on an unshaped relay, to show the demand.
+    Impair {
+        #[command(flatten)]
+        common: Common,
+        /// Students, besides the teacher: the shaped one and its twin are the last two.
+        #[arg(long, default_value_t = 6)]
+        students: usize,
+        /// The capacity: seconds from the shaped student's start and Mbit/s from then, e.g.
+        /// 0:1,40:2.5,60:0.6,80:1 [default: RFC 8867 5.1 scaled to --duration].
+        #[arg(long, value_parser = aula_loadtest::link::Profile::parse)]
+        profile: Option<aula_loadtest::link::Profile>,
+        /// The bottleneck's drop-tail queue, ms (RFC 8867: 300).
+        #[arg(long, default_value_t = 300)]
+        queue_ms: u64,
+        /// One-way delay each way, ms (RFC 8867 5.1: 50).
+        #[arg(long, default_value_t = 50)]
+        delay_ms: u64,
+        /// Write the figure (capacity, sent, received, demand, estimate) as SVG here.
+        #[arg(long, value_name = "FILE")]
+        plot: Option<PathBuf>,
+        #[command(flatten)]
+        media: ClassMedia,
+    },
+    /// R class rooms on a server whose egress is limited (--egress-limit-mbps, given to a
+    /// server started with --start-server): total egress against the limit, and whether every
+    /// host video and all audio keep flowing in every room.
+    Budget {
+        #[command(flatten)]
+        common: Common,
+        /// Rooms.
+        #[arg(long, default_value_t = 3)]
+        rooms: usize,
+        /// Students per room, besides the teacher.
+        #[arg(long, default_value_t = scenario::BUDGET_STUDENTS)]
+        students: usize,
+        /// The server's egress limit, Mbit/s.
+        #[arg(long, default_value_t = scenario::BUDGET_LIMIT_MBPS)]
+        egress_limit_mbps: f64,
+        /// Write the figure (egress, limit, demand, rooms) as SVG here.
+        #[arg(long, value_name = "FILE")]
+        plot: Option<PathBuf>,
+        #[command(flatten)]
+        media: ClassMedia,
+    },
 }
 
 #[derive(Args)]
@@ -164,38 +232,74 @@ struct Common {
     /// No progress line.
     #[arg(long, short)]
     quiet: bool,
+    /// Cameras send their three layers (on), or their largest alone as one encoding (off).
+    #[arg(long, default_value = "on", value_parser = parse_on_off, action = clap::ArgAction::Set)]
+    simulcast: bool,
+    /// Bots tell their page's layout with `view` (on), or never (off: the server sends every
+    /// camera at its middle layer).
+    #[arg(long, default_value = "on", value_parser = parse_on_off, action = clap::ArgAction::Set)]
+    views: bool,
+    /// Thumbnails a student's page shows below the teacher; the other cameras are not shown.
+    #[arg(long, default_value_t = scenario::THUMBNAILS)]
+    thumbnails: usize,
+    /// One more argument for a server this loadtest starts (--start-server, compare,
+    /// morning), e.g. `--server-arg=--bandwidth-adaptation --server-arg=false`; repeatable.
+    #[arg(long = "server-arg", value_name = "ARG", allow_hyphen_values = true)]
+    server_args: Vec<String>,
+}
+
+/// A camera's bitrates, kbit/s: three simulcast layers or one encoding.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kbps {
+    One(u32),
+    Layers([u32; 3]),
+}
+
+impl Kbps {
+    fn media(self) -> Media {
+        match self {
+            Kbps::One(kbps) => Media::camera(kbps),
+            Kbps::Layers(layers) => Media::simulcast(layers),
+        }
+    }
 }
 
 #[derive(Args)]
 struct ClassMedia {
-    /// Teacher's camera in kbit/s.
-    #[arg(long, default_value_t = 1500)]
-    teacher_kbps: u32,
-    /// Each student's camera in kbit/s.
-    #[arg(long, default_value_t = 150)]
-    student_kbps: u32,
+    /// Teacher's camera in kbit/s: its layers q,h,f (320×180, 640×360, 1280×720), or one
+    /// number for one encoding without simulcast.
+    #[arg(long, default_value = "150,450,1200", value_parser = parse_kbps)]
+    teacher_kbps: Kbps,
+    /// Each student's camera in kbit/s, as --teacher-kbps. The default's largest layer is the
+    /// 150 kbit/s of a student camera in a full class.
+    #[arg(long, default_value = "50,100,150", value_parser = parse_kbps)]
+    student_kbps: Kbps,
     /// Students' cameras: on or off.
     #[arg(long, default_value = "on", value_parser = parse_on_off, action = clap::ArgAction::Set)]
     students_video: bool,
-    /// Students' microphones: on or off.
-    #[arg(long, default_value = "on", value_parser = parse_on_off, action = clap::ArgAction::Set)]
-    students_audio: bool,
+    /// Students' microphones: on or off [default: on; budget: off, as a class's students
+    /// join muted].
+    #[arg(long, value_parser = parse_on_off, action = clap::ArgAction::Set)]
+    students_audio: Option<bool>,
 }
 
 impl ClassMedia {
     fn apply(&self, spec: &mut Scenario) {
-        spec.host = Media::camera(self.teacher_kbps);
+        spec.host = self.teacher_kbps.media();
         spec.participant = Media {
-            audio: self.students_audio,
+            audio: self.students_audio.unwrap_or(spec.participant.audio),
             video: self
                 .students_video
-                .then(|| scenario::video(self.student_kbps)),
+                .then_some(self.student_kbps.media().video)
+                .flatten(),
         };
     }
 }
 
-/// The scenario the flags describe, and the flags every scenario shares.
-fn scenario(command: ScenarioCommand) -> (Scenario, Common) {
+/// The scenario the flags describe, the flags every scenario shares, and where its figure
+/// goes.
+fn scenario(command: ScenarioCommand) -> (Scenario, Common, Option<PathBuf>) {
+    let mut plot = None;
     let (spec, common) = match command {
         ScenarioCommand::Class {
             common,
@@ -215,7 +319,7 @@ fn scenario(command: ScenarioCommand) -> (Scenario, Common) {
         } => {
             let mut spec = Scenario::new(Kind::Lecture);
             spec.students = students;
-            spec.host = Media::camera(teacher_kbps);
+            spec.host = teacher_kbps.media();
             (spec, common)
         }
         ScenarioCommand::Meeting {
@@ -225,7 +329,7 @@ fn scenario(command: ScenarioCommand) -> (Scenario, Common) {
         } => {
             let mut spec = Scenario::new(Kind::Meeting);
             spec.participants = participants;
-            (spec.host, spec.participant) = (Media::camera(video_kbps), Media::camera(video_kbps));
+            (spec.host, spec.participant) = (video_kbps.media(), video_kbps.media());
             (spec, common)
         }
         ScenarioCommand::Surge {
@@ -257,6 +361,39 @@ fn scenario(command: ScenarioCommand) -> (Scenario, Common) {
             media.apply(&mut spec);
             (spec, common)
         }
+        ScenarioCommand::Impair {
+            common,
+            students,
+            profile,
+            queue_ms,
+            delay_ms,
+            plot: figure,
+            media,
+        } => {
+            let mut spec = Scenario::new(Kind::Impair);
+            spec.students = students;
+            spec.impair.profile = profile;
+            spec.impair.queue = Duration::from_millis(queue_ms);
+            spec.impair.delay = Duration::from_millis(delay_ms);
+            media.apply(&mut spec);
+            plot = figure;
+            (spec, common)
+        }
+        ScenarioCommand::Budget {
+            common,
+            rooms,
+            students,
+            egress_limit_mbps,
+            plot: figure,
+            media,
+        } => {
+            let mut spec = Scenario::new(Kind::Budget);
+            (spec.rooms, spec.students) = (rooms, students);
+            spec.egress_limit_mbps = Some(egress_limit_mbps);
+            media.apply(&mut spec);
+            plot = figure;
+            (spec, common)
+        }
     };
     let mut spec = spec;
     spec.duration = common.duration.unwrap_or(spec.duration);
@@ -264,7 +401,11 @@ fn scenario(command: ScenarioCommand) -> (Scenario, Common) {
     spec.join_timeout = common.join_timeout;
     spec.local_ip = common.local_ip;
     spec.progress = !common.quiet;
-    (spec, common)
+    spec.simulcast = common.simulcast;
+    spec.views = common.views;
+    spec.thumbnails = common.thumbnails;
+    spec.server_flags = common.server_args.clone();
+    (spec, common, plot)
 }
 
 #[tokio::main]
@@ -275,16 +416,32 @@ async fn main() -> ExitCode {
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .init();
-    let (compare, command) = match Cli::parse().command {
-        Command::Scenario(command) => (None, command),
-        Command::Compare { args, scenario } => (Some(args), scenario),
+    let (how, command) = match Cli::parse().command {
+        Command::Scenario(command) => (How::Run, command),
+        Command::Compare { args, scenario } => (How::Compare(args), scenario),
+        Command::Morning {
+            aula,
+            common,
+            rooms,
+            students,
+            media,
+        } => {
+            let command = ScenarioCommand::Class {
+                common,
+                rooms,
+                students,
+                media,
+            };
+            (How::Morning(aula), command)
+        }
     };
-    let (spec, common) = scenario(command);
+    let (spec, common, plot) = scenario(command);
     let result = tokio::select! {
         r = async {
-            match &compare {
-                Some(args) => compare_servers(&spec, args).await,
-                None => run(&spec, &common).await,
+            match &how {
+                How::Compare(args) => compare_servers(&spec, args, common.json.as_deref()).await,
+                How::Morning(aula) => morning(&spec, aula, common.json.as_deref()).await,
+                How::Run => run(&spec, &common, plot.as_deref()).await,
             }
         } => r,
         _ = tokio::signal::ctrl_c() => Err(anyhow::anyhow!("interrupted")),
@@ -297,11 +454,25 @@ async fn main() -> ExitCode {
     })
 }
 
+/// What to do with the scenario.
+enum How {
+    /// Run it against one server.
+    Run,
+    /// Against Aula and Janus.
+    Compare(aula_loadtest::compare::CompareArgs),
+    /// Against Aula with and without bandwidth adaptation (the `aula` binary given).
+    Morning(PathBuf),
+}
+
 /// Time beyond ramp and duration after which a run is abandoned: room creation, bot leaving
 /// and the server's start and stop all fit in it many times over.
 const OVERRUN: Duration = Duration::from_secs(60);
 
-async fn run(spec: &Scenario, common: &Common) -> anyhow::Result<ExitCode> {
+async fn run(
+    spec: &Scenario,
+    common: &Common,
+    plot: Option<&std::path::Path>,
+) -> anyhow::Result<ExitCode> {
     spec.validate().map_err(anyhow::Error::msg)?;
     if common.start_server.is_some() && common.target != Target::Aula {
         anyhow::bail!(
@@ -312,7 +483,7 @@ async fn run(spec: &Scenario, common: &Common) -> anyhow::Result<ExitCode> {
     let server = match &common.start_server {
         Some(path) => {
             let biggest = spec.room_sizes().into_iter().max().unwrap_or(1);
-            let s = StartedServer::start(path, biggest + 10)
+            let s = StartedServer::start_with(path, biggest + 10, &spec.server_flags())
                 .await
                 .with_context(|| format!("starting {}", path.display()))?;
             let sut = ServerUnderTest {
@@ -350,6 +521,16 @@ async fn run(spec: &Scenario, common: &Common) -> anyhow::Result<ExitCode> {
         let json = serde_json::to_string_pretty(&report).expect("reports always serialize");
         std::fs::write(path, json + "\n").with_context(|| format!("writing {}", path.display()))?;
     }
+    if let Some(path) = plot {
+        let svg = match (&report.impair, &report.budget) {
+            (Some(i), _) => Some(aula_loadtest::impair::svg(i)),
+            (_, Some(b)) => Some(aula_loadtest::budget::svg(b)),
+            _ => None,
+        };
+        if let Some(svg) = svg {
+            std::fs::write(path, svg).with_context(|| format!("writing {}", path.display()))?;
+        }
+    }
     Ok(if report.verdict.ok {
         ExitCode::SUCCESS
     } else {
@@ -363,6 +544,20 @@ fn parse_on_off(text: &str) -> Result<bool, String> {
         "on" | "true" | "yes" => Ok(true),
         "off" | "false" | "no" => Ok(false),
         _ => Err(format!("{text:?}: use on or off")),
+    }
+}
+
+/// Parses a camera's kbit/s: `150,450,1200` (layers q, h, f) or `1500` (one encoding).
+fn parse_kbps(text: &str) -> Result<Kbps, String> {
+    let numbers: Vec<u32> = text
+        .split(',')
+        .map(|n| n.trim().parse::<u32>())
+        .collect::<Result<_, _>>()
+        .map_err(|_| format!("{text:?}: use kbit/s like 150,450,1200 or 1500"))?;
+    match numbers[..] {
+        [one] => Ok(Kbps::One(one)),
+        [q, h, f] => Ok(Kbps::Layers([q, h, f])),
+        _ => Err(format!("{text:?}: three layers (q,h,f) or one number")),
     }
 }
 
@@ -384,118 +579,62 @@ fn parse_duration(text: &str) -> Result<Duration, String> {
     }
 }
 
-/// `compare`: see `aula_loadtest::compare`. Exit 0 when both runs happened.
+/// `compare`: see `aula_loadtest::compare`. Prints each side's report, then the ratio table;
+/// writes both reports as JSON to `json` if given. Exit 0 when both runs happened.
 async fn compare_servers(
     spec: &Scenario,
     args: &aula_loadtest::compare::CompareArgs,
+    json: Option<&std::path::Path>,
 ) -> anyhow::Result<ExitCode> {
+    use aula_loadtest::compare::Side;
     let comparison = aula_loadtest::compare::run(spec, args).await?;
+    for (name, side) in [("aula", &comparison.aula), ("janus", &comparison.janus)] {
+        if let Side::Report(report) = side {
+            print!("== {name} ==\n{}", aula_loadtest::table::render(report));
+        }
+    }
     print!("{}", aula_loadtest::compare::render(&comparison));
+    if let Some(path) = json {
+        let text = serde_json::to_string_pretty(&comparison).expect("reports always serialize");
+        std::fs::write(path, text + "\n").with_context(|| format!("writing {}", path.display()))?;
+    }
     Ok(ExitCode::SUCCESS)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn durations() {
-        assert_eq!(parse_duration("10s"), Ok(Duration::from_secs(10)));
-        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
-        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
-        assert_eq!(parse_duration("3"), Ok(Duration::from_secs(3)));
-        assert!(parse_duration("s").is_err());
-        assert!(parse_duration("5h").is_err());
+/// `morning`: see `aula_loadtest::morning`. Prints each side's report, then the side-by-side
+/// table; writes both as JSON to `json` if given. Exit 0 when both sides met the targets.
+async fn morning(
+    spec: &Scenario,
+    aula: &std::path::Path,
+    json: Option<&std::path::Path>,
+) -> anyhow::Result<ExitCode> {
+    use aula_loadtest::compare::Side;
+    let m = aula_loadtest::morning::run(spec, aula).await?;
+    let sides = [
+        ("with allocator", &m.with_allocator),
+        ("without allocator", &m.without_allocator),
+    ];
+    for (name, side) in sides {
+        if let Side::Report(report) = side {
+            print!("== {name} ==\n{}", aula_loadtest::table::render(report));
+        }
     }
-
-    #[test]
-    fn flags_become_scenarios() {
-        let cli = Cli::try_parse_from([
-            "t",
-            "class",
-            "--rooms",
-            "5",
-            "--students",
-            "3",
-            "--students-video",
-            "off",
-            "--duration",
-            "2s",
-            "--seed",
-            "9",
-        ])
-        .expect("valid flags");
-        let Command::Scenario(command) = cli.command else {
-            panic!("a scenario")
-        };
-        let (spec, _) = scenario(command);
-        assert_eq!(spec.room_sizes(), [4; 5]);
-        assert_eq!(
-            (spec.participant.audio, spec.participant.video),
-            (true, None)
-        );
-        assert_eq!((spec.duration, spec.seed), (Duration::from_secs(2), 9));
-        let cli = Cli::try_parse_from(["t", "surge", "--participants", "30", "--within", "3s"])
-            .expect("valid flags");
-        let Command::Scenario(command) = cli.command else {
-            panic!("a scenario")
-        };
-        let (spec, _) = scenario(command);
-        assert_eq!(spec.within, Some(Duration::from_secs(3)));
-        assert_eq!(spec.room_sizes().iter().sum::<usize>(), 30);
+    print!("{}", aula_loadtest::morning::render(&m));
+    if let Some(path) = json {
+        let text = serde_json::to_string_pretty(&m).expect("reports always serialize");
+        std::fs::write(path, text + "\n").with_context(|| format!("writing {}", path.display()))?;
     }
-
-    #[test]
-    fn churn_flags_become_a_churn_scenario() {
-        let cli = Cli::try_parse_from([
-            "t",
-            "churn",
-            "--rooms",
-            "2",
-            "--participants",
-            "4",
-            "--churn-per-min",
-            "30",
-            "--resume-share",
-            "0.25",
-            "--duration",
-            "20s",
-        ])
-        .expect("valid flags");
-        let Command::Scenario(command) = cli.command else {
-            panic!("a scenario")
-        };
-        let (spec, _) = scenario(command);
-        assert_eq!(spec.kind, Kind::Churn);
-        assert_eq!(spec.room_sizes(), [4, 4]);
-        assert_eq!((spec.churn.per_min, spec.churn.resume_share), (30.0, 0.25));
-        assert_eq!(spec.duration, Duration::from_secs(20));
-        assert!(spec.validate().is_ok());
-        let cli = Cli::try_parse_from(["t", "churn"]).expect("valid flags");
-        let Command::Scenario(command) = cli.command else {
-            panic!("a scenario")
-        };
-        let (spec, _) = scenario(command);
-        assert_eq!(spec.room_sizes(), [10; 5]);
-        assert!(spec.validate().is_ok(), "the defaults run");
-        let cli = Cli::try_parse_from(["t", "churn", "--duration", "10s"]).expect("valid flags");
-        let Command::Scenario(command) = cli.command else {
-            panic!("a scenario")
-        };
-        let (short, _) = scenario(command);
-        assert!(
-            short.validate().is_err(),
-            "no room for warm-up and cool-down"
-        );
-    }
-
-    #[test]
-    fn wrong_flags_are_refused() {
-        assert!(Cli::try_parse_from(["t", "class", "--students-video", "maybe"]).is_err());
-        assert!(Cli::try_parse_from(["t", "lecture", "--rooms", "2"]).is_err());
-        assert!(Cli::try_parse_from(["t", "meeting", "--duration", "5h"]).is_err());
-        let both = ["t", "class", "--server-pid", "1", "--start-server", "/x"];
-        assert!(Cli::try_parse_from(both).is_err());
-        assert!(Cli::try_parse_from(["t", "churn", "--churn-per-min", "often"]).is_err());
-    }
+    let met = sides.iter().all(|(_, s)| {
+        s.report()
+            .is_some_and(|r| aula_loadtest::morning::failures(r).is_empty())
+    });
+    Ok(if met {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }
+
+#[cfg(test)]
+#[path = "main_tests.rs"]
+mod tests;

@@ -6,7 +6,12 @@
 //! subscriber can start decoding. So keyframes get a real VP8 keyframe header (frame tag, start
 //! code, size) and interframes a real interframe tag. Everything after the header is filler,
 //! except a [`Stamp`] at [`STAMP_OFFSET`] that lets a receiver on the same machine compute
-//! one-way delay and count missing frames.
+//! one-way delay, count missing frames and tell which simulcast layer a frame came from.
+//!
+//! A camera ([`VideoConfig`]) has one encoding or three simulcast layers (`q`, `h`, `f`, as the
+//! web client sends its camera); each encoding is a [`VideoSource`] of its own, with its own
+//! size, bitrate and keyframes, and all of them count frames in step, so a subscriber switched
+//! from one layer to another by the SFU sees no gap in the frame numbers.
 //!
 //! Pure: the caller passes the send time and the RNG, so tests are exact.
 
@@ -19,8 +24,9 @@ use str0m::media::{Frequency, MediaTime};
 /// tag, 3-byte start code, 4 bytes of size), so the header stays intact and audio and video share
 /// one layout.
 pub const STAMP_OFFSET: usize = 10;
-/// Bytes the stamp takes: an 8-byte send time and a 4-byte frame number, both big-endian.
-pub const STAMP_LEN: usize = 12;
+/// Bytes the stamp takes: an 8-byte send time and a 4-byte frame number, both big-endian, and
+/// one byte for the encoding's index.
+pub const STAMP_LEN: usize = 13;
 /// The shortest frame a source produces: header room plus the stamp.
 pub const MIN_FRAME_LEN: usize = STAMP_OFFSET + STAMP_LEN;
 
@@ -40,8 +46,12 @@ pub struct Stamp {
     /// When the frame was handed to str0m, in microseconds since the UNIX epoch. Bots on one
     /// machine share this clock, so receive time minus this is the one-way delay.
     pub sent_us: u64,
-    /// The frame's number within its track, from 0, so a receiver can count gaps.
+    /// The frame's number within its track, from 0, so a receiver can count gaps. The layers
+    /// of a simulcast camera number their frames alike (one capture, three encodings).
     pub seq: u32,
+    /// The index of the encoding that made the frame, smallest first: the simulcast layer
+    /// (0 `q`, 1 `h`, 2 `f`), or 0 for a camera without simulcast and for audio.
+    pub layer: u8,
 }
 
 impl Stamp {
@@ -51,15 +61,20 @@ impl Stamp {
     pub fn write_to(self, frame: &mut [u8]) {
         let at = &mut frame[STAMP_OFFSET..MIN_FRAME_LEN];
         at[..8].copy_from_slice(&self.sent_us.to_be_bytes());
-        at[8..].copy_from_slice(&self.seq.to_be_bytes());
+        at[8..12].copy_from_slice(&self.seq.to_be_bytes());
+        at[12] = self.layer;
     }
 
     /// Reads the stamp back, or `None` if the frame is too short to hold one.
     pub fn read_from(frame: &[u8]) -> Option<Stamp> {
         let at = frame.get(STAMP_OFFSET..MIN_FRAME_LEN)?;
         let sent_us = u64::from_be_bytes(at[..8].try_into().expect("slice of 8"));
-        let seq = u32::from_be_bytes(at[8..].try_into().expect("slice of 4"));
-        Some(Stamp { sent_us, seq })
+        let seq = u32::from_be_bytes(at[8..12].try_into().expect("slice of 4"));
+        Some(Stamp {
+            sent_us,
+            seq,
+            layer: at[12],
+        })
     }
 }
 
@@ -94,29 +109,93 @@ fn vp8_frame_tag(keyframe: bool, first_part_size: usize) -> [u8; 3] {
     [a, b, c]
 }
 
-/// Settings of a synthetic video track.
+/// The rids of a simulcast camera's layers, smallest first, as the web client names them
+/// (docs/protocol.md, "Simulcast").
+pub const RIDS: [&str; 3] = ["q", "h", "f"];
+
+/// The sizes of the layers, smallest first, as the web client encodes its camera: about 180p,
+/// 360p and 720p (docs/protocol.md).
+pub const LAYER_SIZES: [(u16, u16); 3] = [(320, 180), (640, 360), (1280, 720)];
+
+/// One encoding of a synthetic camera: a simulcast layer, or the only encoding.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct VideoConfig {
-    /// Target bitrate in bits per second. 300 kbps is what a 360p camera gets in a busy class.
+pub struct Encoding {
+    /// Target bitrate in bits per second.
     pub bitrate_bps: u32,
-    /// Frames per second. 30, as a webcam sends.
-    pub fps: u32,
-    /// A keyframe at least this often, as encoders do for recovery, on top of requested ones.
-    pub keyframe_interval: Duration,
-    /// Written into keyframe headers only (pixels).
+    /// Written into keyframe headers and announced in `publish.tracks[].layers` (pixels).
     pub width: u16,
-    /// Written into keyframe headers only (pixels).
+    /// Written into keyframe headers and announced in `publish.tracks[].layers` (pixels).
     pub height: u16,
 }
 
+/// What a camera sends: one encoding, or three simulcast layers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Encodings {
+    /// One encoding without a rid, as a browser without simulcast sends.
+    Single(Encoding),
+    /// Three layers with the rids of [`RIDS`], smallest first, as the web client sends.
+    Simulcast([Encoding; 3]),
+}
+
+impl Encodings {
+    /// The encodings, smallest first.
+    pub fn as_slice(&self) -> &[Encoding] {
+        match self {
+            Encodings::Single(e) => std::slice::from_ref(e),
+            Encodings::Simulcast(layers) => layers,
+        }
+    }
+
+    /// Whether these are simulcast layers.
+    pub fn is_simulcast(&self) -> bool {
+        matches!(self, Encodings::Simulcast(_))
+    }
+}
+
+/// Settings of a synthetic camera.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct VideoConfig {
+    /// Frames per second of every encoding. 30, as a webcam sends.
+    pub fps: u32,
+    /// A keyframe at least this often in each encoding, as encoders do for recovery, on top of
+    /// requested ones.
+    pub keyframe_interval: Duration,
+    /// One encoding or three layers.
+    pub encodings: Encodings,
+}
+
 impl Default for VideoConfig {
+    /// One 640×360 encoding at 300 kbit/s: what a 360p camera gets in a busy class.
     fn default() -> Self {
+        VideoConfig::single(300_000, 640, 360)
+    }
+}
+
+impl VideoConfig {
+    /// One encoding at `bitrate_bps`, `width` × `height`.
+    pub fn single(bitrate_bps: u32, width: u16, height: u16) -> VideoConfig {
         VideoConfig {
-            bitrate_bps: 300_000,
             fps: 30,
             keyframe_interval: Duration::from_secs(5),
-            width: 640,
-            height: 360,
+            encodings: Encodings::Single(Encoding {
+                bitrate_bps,
+                width,
+                height,
+            }),
+        }
+    }
+
+    /// Three simulcast layers at [`LAYER_SIZES`] and these bitrates (bits per second),
+    /// smallest first.
+    pub fn simulcast(bitrates_bps: [u32; 3]) -> VideoConfig {
+        let layer = |i: usize| Encoding {
+            bitrate_bps: bitrates_bps[i],
+            width: LAYER_SIZES[i].0,
+            height: LAYER_SIZES[i].1,
+        };
+        VideoConfig {
+            encodings: Encodings::Simulcast([layer(0), layer(1), layer(2)]),
+            ..VideoConfig::single(0, 0, 0)
         }
     }
 }
@@ -124,10 +203,13 @@ impl Default for VideoConfig {
 /// How much bigger a keyframe is than an average frame; real encoders land around 3 to 10.
 const KEYFRAME_SIZE_FACTOR: usize = 4;
 
-/// Makes VP8-shaped frames at a bitrate and frame rate.
+/// Makes VP8-shaped frames of one encoding at its bitrate and the camera's frame rate.
 #[derive(Debug, Clone)]
 pub struct VideoSource {
-    config: VideoConfig,
+    encoding: Encoding,
+    /// Written into every stamp: the encoding's index, smallest first.
+    layer: u8,
+    fps: u32,
     frame_no: u64,
     frames_since_keyframe: u64,
     keyframe_every: u64,
@@ -135,12 +217,17 @@ pub struct VideoSource {
 }
 
 impl VideoSource {
-    /// A source whose first frame is a keyframe. `fps` below 1 counts as 1.
-    pub fn new(mut config: VideoConfig) -> Self {
-        config.fps = config.fps.max(1);
-        let every = config.keyframe_interval.as_secs_f64() * f64::from(config.fps);
+    /// A source for encoding `layer` of `config` (0 for a camera without simulcast), whose
+    /// first frame is a keyframe. `fps` below 1 counts as 1.
+    ///
+    /// Panics if `config` has no encoding `layer`.
+    pub fn new(config: &VideoConfig, layer: usize) -> Self {
+        let fps = config.fps.max(1);
+        let every = config.keyframe_interval.as_secs_f64() * f64::from(fps);
         VideoSource {
-            config,
+            encoding: config.encodings.as_slice()[layer],
+            layer: layer as u8,
+            fps,
             frame_no: 0,
             frames_since_keyframe: 0,
             keyframe_every: (every as u64).max(1),
@@ -150,7 +237,7 @@ impl VideoSource {
 
     /// Time between two frames.
     pub fn frame_interval(&self) -> Duration {
-        Duration::from_secs(1) / self.config.fps
+        Duration::from_secs(1) / self.fps
     }
 
     /// Makes the next frame a keyframe (a PLI or FIR arrived).
@@ -158,10 +245,17 @@ impl VideoSource {
         self.want_keyframe = true;
     }
 
+    /// Lets the next frame go by unsent (the encoding is switched off): the frame numbers
+    /// and the RTP clock move on as the capture does, so the encoding resumes in step with
+    /// the others.
+    pub fn skip_frame(&mut self) {
+        self.frame_no += 1;
+    }
+
     /// Writes the next frame into `buf` (replacing what it held) and describes it.
     pub fn next_frame(&mut self, sent_us: u64, rng: &mut impl Rng, buf: &mut Vec<u8>) -> Frame {
         let keyframe = self.want_keyframe || self.frames_since_keyframe >= self.keyframe_every;
-        let avg = (self.config.bitrate_bps / 8 / self.config.fps) as usize;
+        let avg = (self.encoding.bitrate_bps / 8 / self.fps) as usize;
         let base = if keyframe {
             avg * KEYFRAME_SIZE_FACTOR
         } else {
@@ -178,13 +272,19 @@ impl VideoSource {
         if keyframe {
             buf[3..6].copy_from_slice(&VP8_START_CODE);
             // 14-bit sizes, little-endian, scale bits 0.
-            buf[6..8].copy_from_slice(&(self.config.width & 0x3fff).to_le_bytes());
-            buf[8..10].copy_from_slice(&(self.config.height & 0x3fff).to_le_bytes());
+            buf[6..8].copy_from_slice(&(self.encoding.width & 0x3fff).to_le_bytes());
+            buf[8..10].copy_from_slice(&(self.encoding.height & 0x3fff).to_le_bytes());
         }
         let seq = self.frame_no as u32;
-        Stamp { sent_us, seq }.write_to(buf);
+        let layer = self.layer;
+        Stamp {
+            sent_us,
+            seq,
+            layer,
+        }
+        .write_to(buf);
 
-        let rtp_ticks = self.frame_no * 90_000 / u64::from(self.config.fps);
+        let rtp_ticks = self.frame_no * 90_000 / u64::from(self.fps);
         self.frame_no += 1;
         self.want_keyframe = false;
         self.frames_since_keyframe = if keyframe {
@@ -263,6 +363,13 @@ impl AudioSource {
         self.config.level_dbov = level_dbov;
     }
 
+    /// Lets the next frame go by unsent (the encoding is switched off): the frame numbers
+    /// and the RTP clock move on as the capture does, so the encoding resumes in step with
+    /// the others.
+    pub fn skip_frame(&mut self) {
+        self.frame_no += 1;
+    }
+
     /// Writes the next frame into `buf` (replacing what it held) and describes it.
     pub fn next_frame(&mut self, sent_us: u64, rng: &mut impl Rng, buf: &mut Vec<u8>) -> Frame {
         let len = rng.random_range(self.config.min_frame_bytes..=self.config.max_frame_bytes);
@@ -270,7 +377,13 @@ impl AudioSource {
         buf.resize(len, 0);
         buf[0] = OPUS_TOC;
         let seq = self.frame_no as u32;
-        Stamp { sent_us, seq }.write_to(buf);
+        let layer = 0;
+        Stamp {
+            sent_us,
+            seq,
+            layer,
+        }
+        .write_to(buf);
 
         let rtp_ticks = self.frame_no * AUDIO_SAMPLES_PER_FRAME;
         self.frame_no += 1;
@@ -298,12 +411,14 @@ mod tests {
         let stamp = Stamp {
             sent_us: 1_700_000_000_123_456,
             seq: 0xdead_beef,
+            layer: 2,
         };
         stamp.write_to(&mut frame);
         assert_eq!(Stamp::read_from(&frame), Some(stamp));
         assert_eq!(&frame[..STAMP_OFFSET], &[0xaa; STAMP_OFFSET]);
         assert_eq!(&frame[MIN_FRAME_LEN..], &[0xaa; 40 - MIN_FRAME_LEN]);
         assert_eq!(frame[STAMP_OFFSET], 0x00, "big-endian: high byte first");
+        assert_eq!(frame[MIN_FRAME_LEN - 1], 2, "the layer last");
     }
 
     #[test]
@@ -321,7 +436,7 @@ mod tests {
 
     #[test]
     fn first_video_frame_is_a_vp8_keyframe() {
-        let mut src = VideoSource::new(VideoConfig::default());
+        let mut src = VideoSource::new(&VideoConfig::default(), 0);
         let mut buf = Vec::new();
         let f = src.next_frame(5, &mut rng(), &mut buf);
         assert!(f.keyframe);
@@ -334,12 +449,17 @@ mod tests {
         assert_eq!(u16::from_le_bytes([buf[8], buf[9]]), 360);
         let tag = u32::from_le_bytes([buf[0], buf[1], buf[2], 0]);
         assert_eq!((tag >> 5) as usize, buf.len() - 3, "first partition size");
-        assert_eq!(Stamp::read_from(&buf), Some(Stamp { sent_us: 5, seq: 0 }));
+        let stamp = Stamp {
+            sent_us: 5,
+            seq: 0,
+            layer: 0,
+        };
+        assert_eq!(Stamp::read_from(&buf), Some(stamp));
     }
 
     #[test]
     fn later_frames_are_interframes_until_requested() {
-        let mut src = VideoSource::new(VideoConfig::default());
+        let mut src = VideoSource::new(&VideoConfig::default(), 0);
         let (mut r, mut buf) = (rng(), Vec::new());
         src.next_frame(0, &mut r, &mut buf);
         let f = src.next_frame(0, &mut r, &mut buf);
@@ -357,7 +477,7 @@ mod tests {
     #[test]
     fn str0m_sees_the_keyframe_bit() {
         use str0m::rtp::Vp8Descriptor;
-        let mut src = VideoSource::new(VideoConfig::default());
+        let mut src = VideoSource::new(&VideoConfig::default(), 0);
         let (mut r, mut buf) = (rng(), Vec::new());
         for want in [true, false] {
             src.next_frame(0, &mut r, &mut buf);
@@ -378,7 +498,7 @@ mod tests {
             keyframe_interval: Duration::from_secs(1),
             ..VideoConfig::default()
         };
-        let mut src = VideoSource::new(config);
+        let mut src = VideoSource::new(&config, 0);
         let (mut r, mut buf) = (rng(), Vec::new());
         let keys: Vec<u32> = (0..25)
             .map(|_| src.next_frame(0, &mut r, &mut buf))
@@ -391,7 +511,7 @@ mod tests {
     #[test]
     fn video_keeps_its_bitrate_and_rtp_clock() {
         let config = VideoConfig::default();
-        let mut src = VideoSource::new(config);
+        let mut src = VideoSource::new(&config, 0);
         let (mut r, mut buf) = (rng(), Vec::new());
         let mut bytes = 0;
         let mut last = None;
@@ -412,16 +532,70 @@ mod tests {
 
     #[test]
     fn tiny_bitrate_still_leaves_room_for_the_stamp() {
-        let config = VideoConfig {
-            bitrate_bps: 100,
-            ..VideoConfig::default()
-        };
-        let mut src = VideoSource::new(config);
+        let config = VideoConfig::single(100, 640, 360);
+        let mut src = VideoSource::new(&config, 0);
         let mut buf = Vec::new();
         src.next_frame(9, &mut rng(), &mut buf);
         src.next_frame(9, &mut rng(), &mut buf);
         assert_eq!(buf.len(), MIN_FRAME_LEN);
         assert_eq!(Stamp::read_from(&buf).map(|s| s.seq), Some(1));
+    }
+
+    #[test]
+    fn simulcast_layers_count_frames_in_step_at_their_own_sizes() {
+        let config = VideoConfig::simulcast([150_000, 450_000, 1_200_000]);
+        assert!(config.encodings.is_simulcast());
+        let mut layers: Vec<VideoSource> = (0..3).map(|i| VideoSource::new(&config, i)).collect();
+        let (mut r, mut buf) = (rng(), Vec::new());
+        let mut bytes = [0usize; 3];
+        for n in 0..300u32 {
+            let mut times = Vec::new();
+            for (i, src) in layers.iter_mut().enumerate() {
+                if n == 100 && i == 1 {
+                    src.request_keyframe();
+                }
+                let f = src.next_frame(0, &mut r, &mut buf);
+                assert_eq!(f.seq, n, "one capture, three encodings");
+                let stamp = Stamp::read_from(&buf).expect("stamped");
+                assert_eq!(stamp.layer as usize, i);
+                // Each layer's interval counts from its own last keyframe.
+                let due = if i == 1 {
+                    [0, 100, 250].contains(&n)
+                } else {
+                    n % 150 == 0
+                };
+                assert_eq!(f.keyframe, due, "frame {n} of layer {i}");
+                if f.keyframe {
+                    let (w, h) = LAYER_SIZES[i];
+                    assert_eq!(u16::from_le_bytes([buf[6], buf[7]]), w);
+                    assert_eq!(u16::from_le_bytes([buf[8], buf[9]]), h);
+                }
+                times.push(f.rtp_time);
+                bytes[i] += buf.len();
+            }
+            assert!(times.windows(2).all(|t| t[0] == t[1]), "same capture time");
+        }
+        // 10 s each; keyframes add a few percent.
+        let kbps = bytes.map(|b| b * 8 / 10 / 1000);
+        assert!((145..=175).contains(&kbps[0]), "{kbps:?}");
+        assert!((440..=520).contains(&kbps[1]), "{kbps:?}");
+        assert!((1180..=1380).contains(&kbps[2]), "{kbps:?}");
+    }
+
+    #[test]
+    fn a_layer_switched_off_resumes_in_step() {
+        let config = VideoConfig::simulcast([150_000, 450_000, 1_200_000]);
+        let mut src = VideoSource::new(&config, 2);
+        let (mut r, mut buf) = (rng(), Vec::new());
+        src.next_frame(0, &mut r, &mut buf);
+        for _ in 0..9 {
+            src.skip_frame();
+        }
+        src.request_keyframe();
+        let f = src.next_frame(0, &mut r, &mut buf);
+        assert_eq!(f.seq, 10, "the capture went on");
+        assert!(f.keyframe, "back with a keyframe");
+        assert_eq!(f.rtp_time, MediaTime::new(10 * 3000, Frequency::NINETY_KHZ));
     }
 
     #[test]
@@ -439,7 +613,8 @@ mod tests {
                 Stamp::read_from(&buf),
                 Some(Stamp {
                     sent_us: u64::from(n),
-                    seq: n
+                    seq: n,
+                    layer: 0,
                 })
             );
         }

@@ -38,6 +38,10 @@ pub(crate) struct Peer {
     send_drops: u64,
     /// Datagrams received while an `Rtc` was there to take them.
     received: u64,
+    /// Of those, RTP packets ([`is_rtp`]).
+    rtp_received: u64,
+    /// Their bytes (UDP payloads).
+    bytes_received: u64,
 }
 
 impl Peer {
@@ -55,6 +59,8 @@ impl Peer {
             timeout: None,
             send_drops: 0,
             received: 0,
+            rtp_received: 0,
+            bytes_received: 0,
         })
     }
 
@@ -97,6 +103,16 @@ impl Peer {
         self.received
     }
 
+    /// Of [`Peer::received`], the RTP packets.
+    pub fn rtp_received(&self) -> u64 {
+        self.rtp_received
+    }
+
+    /// The bytes of [`Peer::received`].
+    pub fn bytes_received(&self) -> u64 {
+        self.bytes_received
+    }
+
     /// Waits for a datagram. Cancel-safe, so it can sit in a `select!`.
     pub async fn recv(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
         self.socket.recv_from(buf).await
@@ -113,6 +129,8 @@ impl Peer {
             return Ok(());
         };
         self.received += 1;
+        self.rtp_received += u64::from(is_rtp(data));
+        self.bytes_received += data.len() as u64;
         let Ok(contents) = data.try_into() else {
             tracing::trace!(pc = ?self.pc, %source, "dropped unclassifiable datagram");
             return Ok(());
@@ -164,5 +182,34 @@ impl Peer {
         }
         self.rtc = None;
         self.timeout = None;
+    }
+}
+
+/// Whether a datagram is RTP, by RFC 7983's demultiplexing: a first byte of 128..=191 is RTP
+/// or RTCP, and RTCP's packet types (200..=206, and the rest up to 223 that RFC 5761 keeps
+/// free) fill the second byte where RTP has its marker bit and payload type.
+fn is_rtp(data: &[u8]) -> bool {
+    match data {
+        [first, second, ..] => (128..=191).contains(first) && !(192..=223).contains(second),
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_rtp;
+
+    #[test]
+    fn rtp_is_told_from_rtcp_stun_and_dtls() {
+        assert!(is_rtp(&[0x80, 96, 0, 1]), "VP8, no marker");
+        assert!(
+            is_rtp(&[0x90, 0x80 | 111]),
+            "Opus with marker and extension"
+        );
+        assert!(!is_rtp(&[0x81, 200]), "sender report");
+        assert!(!is_rtp(&[0x81, 206]), "PLI");
+        assert!(!is_rtp(&[0x00, 0x01]), "STUN binding request");
+        assert!(!is_rtp(&[22, 254]), "DTLS handshake");
+        assert!(!is_rtp(&[0x80]));
     }
 }

@@ -51,6 +51,33 @@ pub struct PublishTrack {
     pub mid: String,
     /// What it carries.
     pub source: Source,
+    /// Its simulcast layers, smallest first; empty (and left out) without simulcast.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub layers: Vec<PublishLayer>,
+}
+
+/// One simulcast layer of a published video track: its rid and the size it is encoded at.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PublishLayer {
+    /// The rid of its `a=rid` line.
+    pub rid: String,
+    /// Pixels.
+    pub width: u32,
+    /// Pixels.
+    pub height: u32,
+}
+
+/// One entry of `view.tiles`: a remote video the page shows, and how large.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ViewTile {
+    /// The publishing participant's id.
+    pub participant: String,
+    /// `camera` or `screen`.
+    pub source: Source,
+    /// Device pixels.
+    pub width: u32,
+    /// Device pixels.
+    pub height: u32,
 }
 
 /// Messages the client sends.
@@ -129,6 +156,11 @@ pub enum ClientMsg<'a> {
         /// Whose hand; `None` for the sender's own.
         #[serde(skip_serializing_if = "Option::is_none")]
         participant: Option<&'a str>,
+    },
+    /// The remote videos the page shows and their sizes; the others get no video.
+    View {
+        /// Every tile shown.
+        tiles: &'a [ViewTile],
     },
     /// A chat message to everyone admitted.
     Chat {
@@ -255,6 +287,25 @@ pub struct SubscribeTrack {
     /// `microphone`, `camera` or `screen`.
     #[serde(default)]
     pub source: Option<String>,
+}
+
+/// One remote stream: whose, and which source (`bandwidth.paused`).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct StreamRef {
+    /// The publishing participant's id.
+    pub participant: String,
+    /// `camera` or `screen`.
+    pub source: Source,
+}
+
+/// One entry of `encodings.encodings`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct EncodingActive {
+    /// The encoding's rid; empty for a track of one encoding.
+    #[serde(default)]
+    pub rid: String,
+    /// Whether to send it.
+    pub active: bool,
 }
 
 /// Messages the server sends.
@@ -392,6 +443,25 @@ pub enum ServerMsg {
         #[serde(default)]
         reset: bool,
     },
+    /// What the server's bandwidth allocator holds back from this participant, when that
+    /// changes: videos its page shows but gets none of, and whether its own link is the limit.
+    Bandwidth {
+        /// The paused videos.
+        #[serde(default)]
+        paused: Vec<StreamRef>,
+        /// Its own link holds it back.
+        #[serde(default)]
+        limited: bool,
+    },
+    /// To a publisher: which encodings of `source` anybody takes; the page switches the others
+    /// off.
+    Encodings {
+        /// The track.
+        source: Source,
+        /// Each encoding by rid (empty for a track of one encoding), and whether it is wanted.
+        #[serde(default)]
+        encodings: Vec<EncodingActive>,
+    },
     /// Something went wrong.
     Error {
         /// Machine-readable code.
@@ -473,10 +543,37 @@ mod tests {
             tracks: vec![PublishTrack {
                 mid: "1".into(),
                 source: Source::Camera,
+                layers: Vec::new(),
             }],
         };
         let want =
             json!({"type": "publish", "sdp": "v=0", "tracks": [{"mid": "1", "source": "camera"}]});
+        assert_eq!(serde_json::to_value(&msg).expect("serializes"), want);
+        let layer = |rid: &str, width, height| PublishLayer {
+            rid: rid.into(),
+            width,
+            height,
+        };
+        let msg = ClientMsg::Publish {
+            sdp: "v=0".into(),
+            tracks: vec![PublishTrack {
+                mid: "1".into(),
+                source: Source::Camera,
+                layers: vec![layer("q", 320, 180), layer("f", 1280, 720)],
+            }],
+        };
+        let want = json!({"type": "publish", "sdp": "v=0", "tracks": [{"mid": "1", "source": "camera",
+            "layers": [{"rid": "q", "width": 320, "height": 180}, {"rid": "f", "width": 1280, "height": 720}]}]});
+        assert_eq!(serde_json::to_value(&msg).expect("serializes"), want);
+        let tiles = [ViewTile {
+            participant: "p0".into(),
+            source: Source::Camera,
+            width: 1280,
+            height: 720,
+        }];
+        let want = json!({"type": "view", "tiles": [{"participant": "p0", "source": "camera",
+            "width": 1280, "height": 720}]});
+        let msg = ClientMsg::View { tiles: &tiles };
         assert_eq!(serde_json::to_value(&msg).expect("serializes"), want);
 
         let msg = ClientMsg::Candidate {
@@ -641,5 +738,40 @@ mod tests {
         let text = r#"{"type": "admit_failed", "reason": "room_full"}"#;
         let msg: ServerMsg = serde_json::from_str(text).expect("parses");
         assert_eq!(msg, ServerMsg::Unknown);
+    }
+
+    #[test]
+    fn issue_11_server_messages_parse_as_documented() {
+        let text = r#"{"type": "bandwidth", "paused": [{"participant": "p5", "source": "camera"}], "limited": true}"#;
+        let msg: ServerMsg = serde_json::from_str(text).expect("parses");
+        let paused = vec![StreamRef {
+            participant: "p5".into(),
+            source: Source::Camera,
+        }];
+        assert_eq!(
+            msg,
+            ServerMsg::Bandwidth {
+                paused,
+                limited: true
+            }
+        );
+        let text = r#"{"type": "encodings", "source": "camera",
+            "encodings": [{"rid": "q", "active": true}, {"rid": "h", "active": true}, {"rid": "f", "active": false}]}"#;
+        let ServerMsg::Encodings { source, encodings } =
+            serde_json::from_str(text).expect("parses")
+        else {
+            panic!("not encodings");
+        };
+        assert_eq!(source, Source::Camera);
+        let active: Vec<(&str, bool)> = encodings
+            .iter()
+            .map(|e| (e.rid.as_str(), e.active))
+            .collect();
+        assert_eq!(active, [("q", true), ("h", true), ("f", false)]);
+        let text = r#"{"type": "encodings", "source": "camera", "encodings": [{"rid": "", "active": false}]}"#;
+        let msg: ServerMsg = serde_json::from_str(text).expect("parses");
+        assert!(
+            matches!(msg, ServerMsg::Encodings { encodings, .. } if encodings[0].rid.is_empty())
+        );
     }
 }

@@ -1,9 +1,14 @@
-//! What a run found: join phases, failures by cause, media quality per subscriber, the server's
-//! CPU, memory and packet rate, the loadtest's own CPU, and for a churn run its own section
-//! ([`ChurnReport`]), summarized in a [`Report`] that prints as a table and serializes to the
-//! same fields in JSON, ending in a verdict.
+//! What a run found: join phases, failures by cause, media quality per subscriber and what
+//! each tile size received (`media`), the server's CPU, memory and packet rate, the
+//! loadtest's own CPU, and for a churn run its own section ([`ChurnReport`]), summarized in a
+//! [`Report`] that prints as a table and serializes to the same fields in JSON, ending in a
+//! verdict.
 //!
 //! Pure: it summarizes the bots' final stats and the per-second samples a run collected.
+
+mod media;
+
+pub use media::{DelayReport, MediaReport, TileReport};
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -11,12 +16,15 @@ use std::time::Duration;
 use serde::Serialize;
 use tokio_tungstenite::tungstenite;
 
+use crate::budget::BudgetReport;
 use crate::churn::ChurnReport;
+use crate::impair::ImpairReport;
 use crate::procstat::{MachineSample, ProcSample, cpu_percent};
 use crate::scenario::{BotPlan, Kind, Scenario};
 use crate::server::{Metrics, ServerUnderTest};
-use crate::stats::{BotStats, DelayStats};
+use crate::stats::BotStats;
 use crate::{BotError, BotReport};
+use media::{MediaAcc, record_media};
 
 /// Frames missing, over all subscribers, above which a run fails: beyond a few percent a
 /// video lesson visibly stutters.
@@ -43,6 +51,33 @@ pub struct Sample {
     pub ended: usize,
     /// Datagrams all bots received on their subscribe connections.
     pub datagrams_received: u64,
+    /// Of those, RTP packets.
+    pub rtp_received: u64,
+    /// Per room, in room order: what its bots received, and the allocator's view of it.
+    pub rooms: Vec<RoomSample>,
+}
+
+/// One room in a [`Sample`].
+#[derive(Debug, Clone, Default)]
+pub struct RoomSample {
+    /// UDP bytes its bots received on their subscribe connections so far (payloads; a bot's
+    /// count starts again with a new subscribe connection).
+    pub bytes_received: u64,
+    /// The datagrams that carried them.
+    pub datagrams_received: u64,
+    /// `GET /api/rooms/{id}/bandwidth`, if the scenario reads it and the server answered.
+    pub bandwidth: Option<crate::server::RoomBandwidth>,
+}
+
+/// The sections only some scenarios have.
+#[derive(Debug, Default)]
+pub struct Sections {
+    /// Churn.
+    pub churn: Option<ChurnReport>,
+    /// Impair.
+    pub impair: Option<ImpairReport>,
+    /// Budget.
+    pub budget: Option<BudgetReport>,
 }
 
 impl Sample {
@@ -76,6 +111,9 @@ pub struct Outcome {
     pub plan: BotPlan,
     /// Its final report.
     pub report: Option<BotReport>,
+    /// Its stats when the steady window began ([`steady_from`]), and when that was from the
+    /// run's start: what the tile bitrates count from, so the joins' keyframes stay out.
+    pub steady: Option<(Duration, BotStats)>,
 }
 
 /// Percentiles of a set of values, `None` when the set is empty.
@@ -130,44 +168,6 @@ pub struct Joins {
     pub first_media_ms: Dist,
 }
 
-/// Media as the subscribers received it.
-#[derive(Debug, Clone, Serialize)]
-pub struct MediaReport {
-    /// Bots expected to receive (joined, with a publisher in the room besides themselves).
-    pub subscribers: usize,
-    /// (subscriber, publisher) pairs expected to carry media.
-    pub pairs: usize,
-    /// Of those, pairs where a track of the publisher never arrived.
-    pub pairs_without_media: usize,
-    /// Received bitrate per subscriber, kbit/s, from its first frame (or its latest join) to
-    /// the end.
-    pub bitrate_kbps: Dist,
-    /// Frames missing per subscriber (gaps in the senders' frame numbers), percent.
-    pub loss_percent: Dist,
-    /// Frames missing over all subscribers, percent.
-    pub loss_percent_total: f64,
-    /// Mean variation of one-way delay between consecutive frames per subscriber, ms.
-    pub jitter_ms: Dist,
-    /// One-way delay send stamp -> receive, over all frames (bots share the clock), ms: what
-    /// the SFU and this machine's scheduling add.
-    pub delay_ms: DelayReport,
-}
-
-/// A delay summary over all frames.
-#[derive(Debug, Clone, Copy, Serialize)]
-pub struct DelayReport {
-    /// Frames measured.
-    pub frames: u64,
-    /// Mean.
-    pub mean: Option<f64>,
-    /// Median (upper bound, within a factor of two).
-    pub p50: Option<f64>,
-    /// 99th percentile (upper bound, within a factor of two).
-    pub p99: Option<f64>,
-    /// Largest.
-    pub max: Option<f64>,
-}
-
 /// The server process and its traffic, over the steady window (all bots started and settled).
 #[derive(Debug, Clone, Serialize)]
 pub struct ServerReport {
@@ -185,17 +185,32 @@ pub struct ServerReport {
     pub rss_mib_max: Option<f64>,
     /// (RSS at the window's end - RSS before the first bot) / participants joined, KiB.
     pub rss_kib_per_participant: Option<f64>,
-    /// Where packet counts come from: `server /metrics`, or `bots` (datagrams the bots
-    /// received, for servers without Aula's metrics).
+    /// Where packet counts come from: `server /metrics`, or `bots` (for servers without
+    /// Aula's metrics).
     pub packets_source: &'static str,
-    /// Packets forwarded per second (UDP datagrams out, or received by bots).
+    /// What `forwarded_packets_per_s` counts: `aula_rtp_packets_forwarded_total` (RTP packets
+    /// Aula wrote to subscribers), `aula_udp_datagrams_out_total` (every datagram out, RTCP and
+    /// STUN included, from an Aula without the RTP counter), or `RTP packets the bots
+    /// received`.
+    pub packets_counted: &'static str,
+    /// Packets forwarded per second, as `packets_source` counts them.
     pub forwarded_packets_per_s: Option<f64>,
     /// Frames forwarded per second (`/metrics` only).
     pub frames_forwarded_per_s: Option<f64>,
-    /// Server CPU per forwarded packet, µs.
+    /// Server CPU per forwarded packet (`packets_source`), µs.
     pub cpu_us_per_forwarded_packet: Option<f64>,
+    /// RTP packets the bots received per second on their subscribe connections: the same
+    /// count for every server.
+    pub bots_rtp_received_per_s: Option<f64>,
+    /// Server CPU per RTP packet the bots received, µs: comparable across servers.
+    pub cpu_us_per_received_rtp_packet: Option<f64>,
     /// Whether the process was still there at the end.
     pub alive_at_end: Option<bool>,
+    /// What the server sent over the window, Mbit/s: UDP payloads plus 28 bytes of IPv4 and
+    /// UDP header a datagram (`/metrics`, where the server counts bytes).
+    pub egress_mbps: Option<f64>,
+    /// What it received, the same way.
+    pub ingress_mbps: Option<f64>,
     /// `[seconds, MiB]` every second.
     pub rss_mib_samples: Vec<[f64; 2]>,
     /// `[seconds, percent]` for each second.
@@ -263,6 +278,12 @@ pub struct Report {
     /// Leavings and returns, and what the stayers saw meanwhile (churn runs only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub churn: Option<ChurnReport>,
+    /// The shaped link and what came through it (impair runs only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub impair: Option<ImpairReport>,
+    /// Egress against the server's limit, room by room (budget runs only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub budget: Option<BudgetReport>,
     /// The verdict.
     pub verdict: Verdict,
 }
@@ -307,13 +328,13 @@ struct Joined<'a> {
 }
 
 impl Report {
-    /// Summarizes a run; `churn` is the churn section, built from the same outcomes.
+    /// Summarizes a run; `sections` are the scenario's own, built from the same outcomes.
     pub fn build(
         spec: &Scenario,
         server: &ServerUnderTest,
         outcomes: &[Outcome],
         samples: &[Sample],
-        churn: Option<ChurnReport>,
+        sections: Sections,
     ) -> Report {
         let end = samples.last().map_or(Duration::ZERO, |s| s.at);
         let joined: Vec<Joined> = outcomes
@@ -368,7 +389,9 @@ impl Report {
             media: media.finish(),
             server: server_report,
             loadtest,
-            churn,
+            churn: sections.churn,
+            impair: sections.impair,
+            budget: sections.budget,
             verdict: Verdict {
                 ok: false,
                 line: String::new(),
@@ -379,13 +402,24 @@ impl Report {
     }
 
     /// Fails the run above [`MAX_LOSS_PERCENT`] too: everyone joined and got something is
-    /// not a lesson that worked if a tenth of the picture is missing. A churn run also fails
-    /// on what [`ChurnReport::failures`] names.
+    /// not a lesson that worked if a tenth of the picture is missing; an impair run's shaped
+    /// link is meant to lose, and is judged by its own targets instead. A churn, impair or
+    /// budget run also fails on what its section's `failures` name.
     fn judge(&self) -> Verdict {
         let failed: usize = self.failures.values().sum();
         let server_gone = self.server.alive_at_end == Some(false);
-        let lossy = self.media.loss_percent_total > MAX_LOSS_PERCENT;
-        let churn_failures = self.churn.as_ref().map(ChurnReport::failures);
+        let lossy =
+            self.media.loss_percent_total > MAX_LOSS_PERCENT && self.scenario.kind != Kind::Impair;
+        let section_failures: Vec<String> = [
+            self.churn.as_ref().map(ChurnReport::failures),
+            self.impair.as_ref().map(ImpairReport::failures),
+            self.budget.as_ref().map(BudgetReport::failures),
+        ]
+        .into_iter()
+        .flatten()
+        .flatten()
+        .collect();
+        let churn_failures = Some(section_failures);
         let churned = churn_failures.as_ref().is_none_or(Vec::is_empty);
         let ok = failed == 0
             && !server_gone
@@ -417,6 +451,12 @@ impl Report {
         if let Some(churn) = &self.churn {
             line.push_str(&format!("; {}", churn.summary()));
         }
+        if let Some(impair) = &self.impair {
+            line.push_str(&format!("; {}", impair.summary()));
+        }
+        if let Some(budget) = &self.budget {
+            line.push_str(&format!("; {}", budget.summary()));
+        }
         if !ok {
             for failure in churn_failures.into_iter().flatten() {
                 line.push_str(&format!("; {failure}"));
@@ -444,48 +484,6 @@ impl Report {
         Verdict {
             ok,
             line: format!("{head}{line}"),
-        }
-    }
-}
-
-/// Collects media figures over subscribers.
-#[derive(Default)]
-struct MediaAcc {
-    subscribers: usize,
-    pairs: usize,
-    pairs_without_media: usize,
-    bitrate: Vec<f64>,
-    loss: Vec<f64>,
-    jitter: Vec<f64>,
-    frames: u64,
-    missing: u64,
-    delay: DelayStats,
-}
-
-impl MediaAcc {
-    fn finish(self) -> MediaReport {
-        let total = self.frames + self.missing;
-        let d = &self.delay;
-        let to_ms = |d: Option<Duration>| d.map(ms);
-        MediaReport {
-            subscribers: self.subscribers,
-            pairs: self.pairs,
-            pairs_without_media: self.pairs_without_media,
-            bitrate_kbps: Dist::of(self.bitrate),
-            loss_percent: Dist::of(self.loss),
-            loss_percent_total: if total == 0 {
-                0.0
-            } else {
-                self.missing as f64 * 100.0 / total as f64
-            },
-            jitter_ms: Dist::of(self.jitter),
-            delay_ms: DelayReport {
-                frames: d.count,
-                mean: to_ms(d.mean()),
-                p50: to_ms(d.percentile(0.5)),
-                p99: to_ms(d.percentile(0.99)),
-                max: (d.count > 0).then(|| d.max_us as f64 / 1e3),
-            },
         }
     }
 }
@@ -530,7 +528,18 @@ fn judge(
         .as_ref()
         .map(|e| (format!("left early: {}", cause(e)), e.chain()));
     if receives {
-        let without = record_media(s, &publishers, end.saturating_sub(o.plan.start), media);
+        // The bot's clock starts at its planned start (a little later, in fact).
+        let steady = o
+            .steady
+            .as_ref()
+            .map(|(at, s)| (at.saturating_sub(o.plan.start), s));
+        let without = record_media(
+            s,
+            steady,
+            &publishers,
+            end.saturating_sub(o.plan.start),
+            media,
+        );
         if without > 0 && failure.is_none() {
             failure = Some((
                 "no media from a publisher".into(),
@@ -548,62 +557,22 @@ fn judge(
     failure
 }
 
-/// Adds one subscriber's media; returns how many publishers it got nothing (on some track) from.
-fn record_media(s: &BotStats, publishers: &[&Joined], end: Duration, acc: &mut MediaAcc) -> usize {
-    acc.subscribers += 1;
-    let (mut bytes, mut frames, mut missing, mut without) = (0u64, 0u64, 0u64, 0);
-    let mut delay = DelayStats::default();
-    for p in publishers {
-        acc.pairs += 1;
-        let remote = s.remote(p.id);
-        let streams = [
-            (p.plan.media.audio, remote.map(|r| &r.audio)),
-            (p.plan.media.video.is_some(), remote.map(|r| &r.video)),
-        ];
-        let mut ok = true;
-        for (expected, stream) in streams {
-            let Some(stream) = stream.filter(|_| expected) else {
-                ok &= !expected;
-                continue;
-            };
-            ok &= stream.frames > 0;
-            bytes += stream.bytes;
-            frames += stream.frames;
-            missing += stream.frames_missing();
-            delay.merge(&stream.delay);
-        }
-        without += usize::from(!ok);
-    }
-    acc.pairs_without_media += without;
-    // A bot that rejoined counts its remotes' bytes from its latest join.
-    let from = s.first_media.max(s.presences.last().map(|p| p.joined));
-    let window = from.map_or(Duration::ZERO, |f| end.saturating_sub(f));
-    if !window.is_zero() {
-        acc.bitrate
-            .push(bytes as f64 * 8.0 / window.as_secs_f64() / 1e3);
-    }
-    if frames + missing > 0 {
-        acc.loss
-            .push(missing as f64 * 100.0 / (frames + missing) as f64);
-    }
-    acc.jitter.extend(delay.jitter().map(ms));
-    acc.frames += frames;
-    acc.missing += missing;
-    acc.delay.merge(&delay);
-    without
+/// When the steady window begins, from the run's start: every bot has started and had time
+/// to settle (a third of the duration, at most 3 s).
+pub fn steady_from(spec: &Scenario) -> Duration {
+    let ramp = crate::scenario::plan(spec)
+        .last()
+        .map_or(Duration::ZERO, |b| b.start);
+    ramp + (spec.duration / 3).min(Duration::from_secs(3))
 }
 
 /// The samples of the steady window: from when every bot has started and had time to settle
 /// (a third of the duration, at most 3 s) to the end. Falls back to the whole run when that
 /// leaves fewer than two samples.
-fn window<'a>(spec: &Scenario, samples: &'a [Sample]) -> &'a [Sample] {
-    let ramp = crate::scenario::plan(spec)
-        .last()
-        .map_or(Duration::ZERO, |b| b.start);
-    let settle = (spec.duration / 3).min(Duration::from_secs(3));
+pub(crate) fn window<'a>(spec: &Scenario, samples: &'a [Sample]) -> &'a [Sample] {
     let from = samples
         .iter()
-        .position(|s| s.at >= ramp + settle)
+        .position(|s| s.at >= steady_from(spec))
         .unwrap_or(0);
     if samples.len().saturating_sub(from) >= 2 {
         &samples[from..]
@@ -643,19 +612,29 @@ fn server_report(
         _ => None,
     };
     let secs = wall.as_secs_f64();
-    let (source, packets, frames) = match metrics {
-        Some((a, b)) => (
-            "server /metrics",
-            b.datagrams_out.saturating_sub(a.datagrams_out),
-            Some(b.frames_forwarded.saturating_sub(a.frames_forwarded)),
-        ),
-        None => {
-            let (a, b) = (
-                first.map_or(0, |s| s.datagrams_received),
-                last.map_or(0, |s| s.datagrams_received),
-            );
-            ("bots", b.saturating_sub(a), None)
+    let bots_rtp = last
+        .map_or(0, |s| s.rtp_received)
+        .saturating_sub(first.map_or(0, |s| s.rtp_received));
+    let (counted, packets, frames) = match metrics {
+        Some((a, b)) => {
+            let frames = Some(b.frames_forwarded.saturating_sub(a.frames_forwarded));
+            match (a.rtp_packets_forwarded, b.rtp_packets_forwarded) {
+                (Some(x), Some(y)) => {
+                    let rtp = y.saturating_sub(x);
+                    ("aula_rtp_packets_forwarded_total", rtp, frames)
+                }
+                _ => {
+                    let out = b.datagrams_out.saturating_sub(a.datagrams_out);
+                    ("aula_udp_datagrams_out_total", out, frames)
+                }
+            }
         }
+        None => ("RTP packets the bots received", bots_rtp, None),
+    };
+    let source = if metrics.is_some() {
+        "server /metrics"
+    } else {
+        "bots"
     };
     let per_s = |n: u64| (secs > 0.0).then(|| n as f64 / secs);
     let baseline = samples.first().and_then(|s| s.server).map(|s| s.rss_bytes);
@@ -692,12 +671,27 @@ fn server_report(
             _ => None,
         },
         packets_source: source,
+        packets_counted: counted,
         forwarded_packets_per_s: per_s(packets),
         frames_forwarded_per_s: frames.and_then(per_s),
         cpu_us_per_forwarded_packet: cpu_us.filter(|_| packets > 0).map(|us| us / packets as f64),
+        bots_rtp_received_per_s: per_s(bots_rtp),
+        cpu_us_per_received_rtp_packet: cpu_us
+            .filter(|_| bots_rtp > 0)
+            .map(|us| us / bots_rtp as f64),
         alive_at_end: server
             .pid
             .map(|_| samples.last().is_some_and(|s| s.server.is_some())),
+        egress_mbps: metrics.and_then(|(a, b)| {
+            let bytes = b.wire_bytes_out()?.checked_sub(a.wire_bytes_out()?)?;
+            (secs > 0.0).then(|| bytes as f64 * 8.0 / secs / 1e6)
+        }),
+        ingress_mbps: metrics.and_then(|(a, b)| {
+            let wire =
+                |m: &Metrics| Some(m.bytes_in? + m.datagrams_in? * crate::link::HEADER_BYTES);
+            let bytes = wire(&b)?.checked_sub(wire(&a)?)?;
+            (secs > 0.0).then(|| bytes as f64 * 8.0 / secs / 1e6)
+        }),
         rss_mib_samples: rss_samples,
         cpu_percent_samples: cpu_samples,
     }

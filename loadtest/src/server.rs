@@ -59,6 +59,16 @@ impl StartedServer {
     /// Runs `path` on free loopback ports (HTTP and media), with room for `max_per_room`
     /// participants per room, and waits until `/healthz` answers.
     pub async fn start(path: &Path, max_per_room: usize) -> Result<StartedServer, ServerError> {
+        StartedServer::start_with(path, max_per_room, &[]).await
+    }
+
+    /// [`StartedServer::start`] with more flags for the server, e.g.
+    /// `["--egress-limit-mbps", "20"]`.
+    pub async fn start_with(
+        path: &Path,
+        max_per_room: usize,
+        flags: &[String],
+    ) -> Result<StartedServer, ServerError> {
         let http_port = TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .map_err(ServerError::Port)?
@@ -74,6 +84,7 @@ impl StartedServer {
             .args(["--media-ips", "127.0.0.1"])
             .args(["--max-participants-per-room", &max_per_room.to_string()])
             .args(["--log", "warn"])
+            .args(flags)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .spawn()
@@ -133,6 +144,9 @@ pub struct Metrics {
     pub datagrams_out: u64,
     /// `aula_frames_forwarded_total`.
     pub frames_forwarded: u64,
+    /// `aula_rtp_packets_forwarded_total`: RTP packets written to subscribers, where the
+    /// server has it (issue 10 on).
+    pub rtp_packets_forwarded: Option<u64>,
     /// `aula_renegotiations_failed_total`, where the server has it (issue 8 on).
     pub renegotiations_failed: Option<u64>,
     /// `aula_resumes_total`, where the server has it.
@@ -141,6 +155,32 @@ pub struct Metrics {
     pub resumes_failed: Option<u64>,
     /// `aula_ice_restarts_total`, where the server has it.
     pub ice_restarts: Option<u64>,
+    /// `aula_udp_bytes_out_total`: UDP payload bytes sent, where the server has it.
+    pub bytes_out: Option<u64>,
+    /// `aula_udp_bytes_in_total`: UDP payload bytes received, where the server has it.
+    pub bytes_in: Option<u64>,
+    /// `aula_udp_datagrams_in_total`, where the server has it.
+    pub datagrams_in: Option<u64>,
+    /// `aula_bandwidth_egress_limit_bps`: the server's egress budget, if it has one.
+    pub egress_limit_bps: Option<u64>,
+    /// `aula_bandwidth_wanted_bps`: what every subscriber's page would receive unconstrained,
+    /// summed (issue 11 on).
+    pub wanted_bps: Option<u64>,
+    /// `aula_bandwidth_allocated_bps`: what the allocator gave them, summed.
+    pub allocated_bps: Option<u64>,
+    /// `aula_bandwidth_videos_paused`: videos shown but paused for want of bandwidth, now.
+    pub videos_paused: Option<u64>,
+    /// `aula_encodings_paused_total`: encodings switched off at their publisher.
+    pub encodings_paused: Option<u64>,
+    /// `aula_layer_changes_total`.
+    pub layer_changes: Option<u64>,
+}
+
+impl Metrics {
+    /// Bytes sent on the wire: UDP payloads plus an IPv4 and UDP header per datagram.
+    pub fn wire_bytes_out(&self) -> Option<u64> {
+        Some(self.bytes_out? + self.datagrams_out * crate::link::HEADER_BYTES)
+    }
 }
 
 /// Reads `/metrics`; `None` when the server has none (not Aula) or does not answer in time.
@@ -164,19 +204,97 @@ pub fn parse_metrics(text: &str) -> Option<Metrics> {
     Some(Metrics {
         datagrams_out: value("aula_udp_datagrams_out_total")?,
         frames_forwarded: value("aula_frames_forwarded_total")?,
+        rtp_packets_forwarded: value("aula_rtp_packets_forwarded_total"),
         renegotiations_failed: value("aula_renegotiations_failed_total"),
         resumes: value("aula_resumes_total"),
         resumes_failed: value("aula_resumes_failed_total"),
         ice_restarts: value("aula_ice_restarts_total"),
+        bytes_out: value("aula_udp_bytes_out_total"),
+        bytes_in: value("aula_udp_bytes_in_total"),
+        datagrams_in: value("aula_udp_datagrams_in_total"),
+        egress_limit_bps: value("aula_bandwidth_egress_limit_bps"),
+        wanted_bps: value("aula_bandwidth_wanted_bps"),
+        allocated_bps: value("aula_bandwidth_allocated_bps"),
+        videos_paused: value("aula_bandwidth_videos_paused"),
+        encodings_paused: value("aula_encodings_paused_total"),
+        layer_changes: value("aula_layer_changes_total"),
     })
+}
+
+/// What the allocator does in one room (`GET /api/rooms/{id}/bandwidth`, docs/protocol.md),
+/// as far as the loadtest reads it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+pub struct RoomBandwidth {
+    /// The room's share of the server's budget, bit/s; `None`: unlimited.
+    pub budget_bps: Option<u64>,
+    /// Each subscriber.
+    #[serde(default)]
+    pub subscribers: Vec<SubscriberBandwidth>,
+}
+
+/// One subscriber of [`RoomBandwidth`].
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+pub struct SubscriberBandwidth {
+    /// Its participant id.
+    pub participant: String,
+    /// The send-side estimate of its link, bit/s, once there is one.
+    pub estimate_bps: Option<u64>,
+    /// What its layers and audio send.
+    pub allocated_bps: u64,
+    /// What every video it shows would send at the size shown.
+    pub wanted_bps: u64,
+    /// Its own link holds it back.
+    pub limited: bool,
+}
+
+impl RoomBandwidth {
+    /// Sums over subscribers: (wanted, allocated), bit/s.
+    pub fn totals(&self) -> (u64, u64) {
+        let wanted = self.subscribers.iter().map(|s| s.wanted_bps).sum();
+        let allocated = self.subscribers.iter().map(|s| s.allocated_bps).sum();
+        (wanted, allocated)
+    }
+
+    /// The entry of participant `id`.
+    pub fn subscriber(&self, id: &str) -> Option<&SubscriberBandwidth> {
+        self.subscribers.iter().find(|s| s.participant == id)
+    }
+}
+
+/// Reads a room's allocation with its host link's secret; `None` when the server has no such
+/// endpoint (not Aula, or before issue 11), refuses, or does not answer in time.
+pub async fn room_bandwidth(
+    url: &ServerUrl,
+    room: &str,
+    host_secret: &str,
+    timeout: Duration,
+) -> Option<RoomBandwidth> {
+    let path = format!("/api/rooms/{room}/bandwidth");
+    let auth = format!("Bearer {host_secret}");
+    let (status, body) = request(url, &path, Some(&auth), timeout).await?;
+    if status != 200 {
+        return None;
+    }
+    serde_json::from_slice(&body).ok()
 }
 
 /// One `GET`, whole response, within `timeout`; `None` on any failure.
 pub async fn get(url: &ServerUrl, path: &str, timeout: Duration) -> Option<(u16, Vec<u8>)> {
+    request(url, path, None, timeout).await
+}
+
+/// One `GET` with an `Authorization` header if given (never logged: it holds a secret).
+async fn request(
+    url: &ServerUrl,
+    path: &str,
+    authorization: Option<&str>,
+    timeout: Duration,
+) -> Option<(u16, Vec<u8>)> {
     let exchange = async {
         let mut stream = TcpStream::connect(url.authority()).await.ok()?;
+        let auth = authorization.map_or(String::new(), |a| format!("Authorization: {a}\r\n"));
         let request = format!(
-            "GET {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n",
+            "GET {path} HTTP/1.1\r\nHost: {}\r\n{auth}Connection: close\r\n\r\n",
             url.authority()
         );
         stream.write_all(request.as_bytes()).await.ok()?;
@@ -205,7 +323,15 @@ mod tests {
         let text = format!("{text}aula_renegotiations_failed_total 2\naula_resumes_total 7\n");
         let m = parse_metrics(&text).expect("all there");
         assert_eq!((m.renegotiations_failed, m.resumes), (Some(2), Some(7)));
-        assert_eq!(m.ice_restarts, None);
+        assert_eq!((m.ice_restarts, m.rtp_packets_forwarded), (None, None));
+        let text = format!("{text}aula_rtp_packets_forwarded_total 1100\n");
+        let m = parse_metrics(&text).expect("all there");
+        assert_eq!(m.rtp_packets_forwarded, Some(1100));
+        assert_eq!(m.bytes_out, None);
+        let text = format!("{text}aula_udp_bytes_out_total 100000\naula_bandwidth_wanted_bps 9\n");
+        let m = parse_metrics(&text).expect("all there");
+        assert_eq!((m.bytes_out, m.wanted_bps), (Some(100_000), Some(9)));
+        assert_eq!(m.wire_bytes_out(), Some(100_000 + 1200 * 28));
         assert_eq!(parse_metrics("aula_rooms 1\n"), None);
         assert_eq!(parse_metrics("<html>janus</html>"), None);
     }

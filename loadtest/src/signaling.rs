@@ -11,10 +11,14 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use crate::bot::{BotConfig, BotError};
+use crate::driver::Layout;
 use crate::janus::JanusSocket;
+use crate::media::LAYER_SIZES;
 use crate::protocol::{ClientMsg, Participant, Pc, PublishTrack, ServerMsg, SubscribeTrack};
+use crate::protocol::{Source, ViewTile};
 use crate::signal::{Incoming, Signal};
 use crate::target::Target;
+use crate::view::layer_for;
 
 /// What a server told the bot, in the bot's terms.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -51,6 +55,11 @@ pub(crate) enum SignalEvent {
     },
     /// The room is over (Aula); the server closes the socket next.
     RoomEnded { reason: String },
+    /// What the bandwidth allocator holds back (Aula): the participants whose video the page
+    /// shows but gets none of, and whether the bot's own link is the limit.
+    Bandwidth { paused: Vec<String>, limited: bool },
+    /// Which encodings of the camera anybody takes (Aula), by rid (empty: the one encoding).
+    Encodings { active: Vec<(String, bool)> },
     /// Something the bot notes in its stats and goes on from.
     Problem(String),
     /// An error from the server: the answer to the join before `joined` or `lobby`, else a
@@ -83,8 +92,9 @@ impl Signaling {
                 Ok((signaling, ws_open))
             }
             Target::Janus => {
+                let host = config.secret == crate::protocol::HOST;
                 let (socket, ws_open) =
-                    JanusSocket::connect(url, &config.room, name, start).await?;
+                    JanusSocket::connect(url, &config.room, name, host, start).await?;
                 Ok((Signaling::Janus(socket), ws_open))
             }
         }
@@ -149,7 +159,43 @@ impl Signaling {
                 signal.send(&ClientMsg::Candidate { pc, candidate }).await
             }
             Signaling::Janus(socket) => {
-                socket.publish(&sdp, &candidate);
+                let simulcast = tracks.iter().any(|t| !t.layers.is_empty());
+                socket.publish(&sdp, simulcast, &candidate);
+                Ok(())
+            }
+        }
+    }
+
+    /// Tells the server which cameras the page shows and how large: Aula's `view` (the
+    /// shown ones only); for Janus, each camera's substream by the layer sizes the page
+    /// publishes ([`LAYER_SIZES`]: Janus is not told them), or `send: false` for a hidden one.
+    pub async fn view(&mut self, layout: &Layout) -> Result<(), BotError> {
+        match self {
+            Signaling::Aula(signal) => {
+                let tiles: Vec<ViewTile> = layout
+                    .iter()
+                    .filter_map(|(id, tile)| {
+                        let t = (*tile)?;
+                        Some(ViewTile {
+                            participant: id.clone(),
+                            source: Source::Camera,
+                            width: t.width,
+                            height: t.height,
+                        })
+                    })
+                    .collect();
+                signal.send(&ClientMsg::View { tiles: &tiles }).await
+            }
+            Signaling::Janus(socket) => {
+                let heights = LAYER_SIZES.map(|(_, h)| u32::from(h));
+                let feeds: Vec<(u64, Option<u8>)> = layout
+                    .iter()
+                    .filter_map(|(id, tile)| {
+                        let layer = tile.map(|t| layer_for(&heights, t.height) as u8);
+                        Some((id.parse().ok()?, layer))
+                    })
+                    .collect();
+                socket.view(&feeds);
                 Ok(())
             }
         }
@@ -258,6 +304,23 @@ fn aula_event(incoming: Incoming) -> Option<SignalEvent> {
                 SignalEvent::Speakers { speaking, dominant }
             }
             ServerMsg::RoomEnded { reason } => SignalEvent::RoomEnded { reason },
+            ServerMsg::Bandwidth { paused, limited } => SignalEvent::Bandwidth {
+                // A bot shows cameras only; a paused screen share would be someone else's.
+                paused: paused
+                    .into_iter()
+                    .filter(|p| p.source == Source::Camera)
+                    .map(|p| p.participant)
+                    .collect(),
+                limited,
+            },
+            // Bots publish a camera and no screen.
+            ServerMsg::Encodings {
+                source: Source::Camera,
+                encodings,
+            } => SignalEvent::Encodings {
+                active: encodings.into_iter().map(|e| (e.rid, e.active)).collect(),
+            },
+            ServerMsg::Encodings { .. } => return None,
             ServerMsg::Error { code, message } => {
                 tracing::debug!(%code, %message, "server error");
                 SignalEvent::Refused { code, message }

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use crate::bot::Churn;
 use crate::gaps::{GapLog, StreamKind};
 use crate::protocol::Participant;
+use crate::view::Tile;
 
 /// Bot-level timings and counters. Cheap to clone for a snapshot.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -57,8 +58,19 @@ pub struct BotStats {
     /// What this bot published.
     pub sent: SentStats,
     /// UDP datagrams received on the subscribe connection: what the server forwarded to this
-    /// bot (media, RTCP, STUN). Counts forwarded packets where a server has no metrics.
+    /// bot (media, RTCP, STUN).
     pub datagrams_received: u64,
+    /// Of those, RTP packets (RFC 7983's demultiplexing by the first two bytes): the media
+    /// packets the server forwarded to this bot, counted alike whichever server it is.
+    pub rtp_received: u64,
+    /// UDP bytes received on the subscribe connection (datagram payloads, no IP or UDP
+    /// headers).
+    pub datagram_bytes_received: u64,
+    /// `view` messages sent (Aula), or subscriber `configure`s that changed what is shown
+    /// (Janus).
+    pub views_sent: u32,
+    /// What the server's bandwidth allocator told this bot (`bandwidth`), in order.
+    pub bandwidth: Vec<BandwidthNote>,
     /// One entry per other participant seen, in order of first sight, since the latest join
     /// (a rejoined bot starts afresh, so its frame counts stay continuous).
     pub remotes: Vec<RemoteStats>,
@@ -157,11 +169,58 @@ impl BotStats {
         }
     }
 
+    /// Notes a `bandwidth` message at `at`: which remote cameras the server now pauses for
+    /// want of bandwidth. A camera paused, and again one resumed, starts a new count of
+    /// missing frames, as a hidden one does: the server chose not to send them, and the page
+    /// says so on the tile; the time it stayed paused is counted instead
+    /// ([`RemoteStats::paused_for`]). (At both ends: frames already on their way when the
+    /// message came must not join the frames after the pause into one range.)
+    pub(crate) fn handle_bandwidth(&mut self, at: Duration, paused: &[String], limited: bool) {
+        for r in &mut self.remotes {
+            let now = paused.contains(&r.id);
+            match (r.paused_since, now) {
+                (None, true) => {
+                    r.video.restart_gap_count();
+                    r.paused_since = Some(at);
+                    r.pauses += 1;
+                }
+                (Some(since), false) => {
+                    r.video.restart_gap_count();
+                    r.paused_for += at.saturating_sub(since);
+                    r.paused_since = None;
+                }
+                _ => {}
+            }
+        }
+        if self.bandwidth.len() < MAX_BANDWIDTH_NOTES {
+            self.bandwidth.push(BandwidthNote {
+                at,
+                paused: paused.to_vec(),
+                limited,
+            });
+        }
+    }
+
     /// Whether the bot received audio and video from `id`.
     pub fn has_media_from(&self, id: &str) -> bool {
         self.remote(id)
             .is_some_and(|r| r.audio.frames > 0 && r.video.frames > 0)
     }
+}
+
+/// How many `bandwidth` messages [`BotStats::bandwidth`] keeps: a server changing its mind
+/// twice a second for ten minutes.
+pub const MAX_BANDWIDTH_NOTES: usize = 1200;
+
+/// One `bandwidth` message, as the bot received it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BandwidthNote {
+    /// When it arrived.
+    pub at: Duration,
+    /// The remote cameras paused from then on, by participant id.
+    pub paused: Vec<String>,
+    /// The bot's own link is what holds it back.
+    pub limited: bool,
 }
 
 /// One participant a bot has been, from `joined` to leaving.
@@ -217,14 +276,20 @@ impl ChurnRecord {
 pub struct SentStats {
     /// Audio frames written.
     pub audio_frames: u64,
-    /// Video frames written.
+    /// Camera frames captured (each written once per encoding).
     pub video_frames: u64,
-    /// Of those, keyframes.
+    /// Keyframes written, all encodings together.
     pub keyframes: u64,
     /// Payload bytes written, audio and video.
     pub bytes: u64,
+    /// Frames written per encoding of the camera, smallest first (index 0 alone without
+    /// simulcast).
+    pub layer_frames: [u64; MAX_LAYERS],
     /// PLI or FIR received for the video track.
     pub keyframe_requests: u64,
+    /// `encodings` messages received: the server switching encodings nobody takes off, or
+    /// back on.
+    pub encodings_messages: u64,
     /// UDP datagrams dropped because the socket would block (both connections).
     pub udp_send_drops: u64,
 }
@@ -245,6 +310,78 @@ pub struct RemoteStats {
     pub audio: StreamStats,
     /// Its camera track.
     pub video: StreamStats,
+    /// The tile this bot's latest `view` shows its camera at; `None` while not shown (or
+    /// while the bot sends no views).
+    pub tile: Option<Tile>,
+    /// When `tile` last changed.
+    pub tile_since: Option<Duration>,
+    /// Whether a `view` of this bot has ever shown its camera.
+    pub shown: bool,
+    /// Video received since `tile` last changed, per layer: what the server sends for the tile.
+    pub since_tile: LayerCounts,
+    /// Since when the server pauses this camera for want of bandwidth (`bandwidth`), if it
+    /// does now.
+    pub paused_since: Option<Duration>,
+    /// Times the server paused it.
+    pub pauses: u32,
+    /// How long it was paused, pauses that have ended.
+    pub paused_for: Duration,
+}
+
+impl RemoteStats {
+    /// Notes that the bot now shows this camera at `tile` (`None`: not at all), from `at`.
+    /// A camera hidden or shown again starts a new count of missing frames: the frames the
+    /// server rightly did not send meanwhile are not lost.
+    pub(crate) fn handle_tile(&mut self, tile: Option<Tile>, at: Duration) {
+        if tile == self.tile && self.tile_since.is_some() {
+            return;
+        }
+        if tile.is_some() != self.tile.is_some() {
+            self.video.restart_gap_count();
+        }
+        self.shown |= tile.is_some();
+        self.tile = tile;
+        self.tile_since = Some(at);
+        self.since_tile = LayerCounts::default();
+    }
+}
+
+/// Simulcast layers a camera has at most (docs/protocol.md).
+pub const MAX_LAYERS: usize = 3;
+
+/// Frames and bytes per simulcast layer (the layer in each frame's stamp; a camera without
+/// simulcast sends layer 0 only).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LayerCounts {
+    /// Frames, per layer.
+    pub frames: [u64; MAX_LAYERS],
+    /// Payload bytes, per layer.
+    pub bytes: [u64; MAX_LAYERS],
+}
+
+impl LayerCounts {
+    /// Records one frame of `bytes` from `layer` (anything above the last counts as the last).
+    pub(crate) fn record(&mut self, layer: u8, bytes: usize) {
+        let i = usize::from(layer).min(MAX_LAYERS - 1);
+        self.frames[i] += 1;
+        self.bytes[i] += bytes as u64;
+    }
+
+    /// The layer most frames came from, if any came.
+    pub fn main_layer(&self) -> Option<usize> {
+        let (i, n) = self.frames.iter().enumerate().max_by_key(|(_, n)| **n)?;
+        (*n > 0).then_some(i)
+    }
+
+    /// All frames.
+    pub fn total_frames(&self) -> u64 {
+        self.frames.iter().sum()
+    }
+
+    /// All bytes.
+    pub fn total_bytes(&self) -> u64 {
+        self.bytes.iter().sum()
+    }
 }
 
 /// Frames received on one track.
@@ -258,20 +395,35 @@ pub struct StreamStats {
     pub keyframes: u64,
     /// The first frame arrived.
     pub first: Option<Duration>,
-    /// Frame numbers seen, to count gaps; `None` before the first stamped frame.
+    /// Frame numbers seen since the gap count last started over, to count gaps; `None`
+    /// before the first stamped frame.
     pub seq_range: Option<(u32, u32)>,
+    /// Stamped frames within `seq_range`.
+    pub range_frames: u64,
+    /// Frames missing in earlier ranges (before the bot hid or showed the camera).
+    pub missing_before: u64,
+    /// Frames per simulcast layer, from each frame's stamp.
+    pub layers: LayerCounts,
     /// One-way delay from the sender's stamp to this bot's event.
     pub delay: DelayStats,
 }
 
 impl StreamStats {
-    /// Records one frame of `bytes` bytes whose stamp says `seq`.
-    pub(crate) fn record(&mut self, at: Duration, bytes: usize, keyframe: bool, seq: Option<u32>) {
+    /// Records one frame of `bytes` bytes whose stamp says `seq` and `layer`.
+    pub(crate) fn record(
+        &mut self,
+        at: Duration,
+        bytes: usize,
+        keyframe: bool,
+        stamp: Option<(u32, u8)>,
+    ) {
         self.frames += 1;
         self.bytes += bytes as u64;
         self.keyframes += u64::from(keyframe);
         self.first.get_or_insert(at);
-        if let Some(seq) = seq {
+        if let Some((seq, layer)) = stamp {
+            self.layers.record(layer, bytes);
+            self.range_frames += 1;
             self.seq_range = Some(match self.seq_range {
                 None => (seq, seq),
                 Some((lo, hi)) => (lo.min(seq), hi.max(seq)),
@@ -279,11 +431,21 @@ impl StreamStats {
         }
     }
 
-    /// Frames between the first and last seen that never arrived (0 with reordering only).
+    /// Frames between the first and last seen that never arrived (0 with reordering only),
+    /// over every range.
     pub fn frames_missing(&self) -> u64 {
-        self.seq_range.map_or(0, |(lo, hi)| {
-            (u64::from(hi - lo) + 1).saturating_sub(self.frames)
-        })
+        let now = self.seq_range.map_or(0, |(lo, hi)| {
+            (u64::from(hi - lo) + 1).saturating_sub(self.range_frames)
+        });
+        self.missing_before + now
+    }
+
+    /// Closes the current range: frames not received from here to the next one are not
+    /// counted missing.
+    pub(crate) fn restart_gap_count(&mut self) {
+        self.missing_before = self.frames_missing();
+        self.seq_range = None;
+        self.range_frames = 0;
     }
 }
 
@@ -438,13 +600,83 @@ mod tests {
     fn stream_counts_gaps() {
         let mut s = StreamStats::default();
         let at = Duration::from_millis(3);
-        s.record(at, 100, true, Some(4));
-        s.record(Duration::from_millis(9), 50, false, Some(7));
+        s.record(at, 100, true, Some((4, 0)));
+        s.record(Duration::from_millis(9), 50, false, Some((7, 2)));
         s.record(Duration::from_millis(9), 50, false, None);
         assert_eq!((s.frames, s.bytes, s.keyframes), (3, 200, 1));
         assert_eq!(s.first, Some(at));
         assert_eq!(s.seq_range, Some((4, 7)));
-        assert_eq!(s.frames_missing(), 1);
+        assert_eq!(s.frames_missing(), 2, "5 and 6");
+        assert_eq!(s.layers.frames, [1, 0, 1]);
+        assert_eq!(s.layers.bytes, [100, 0, 50]);
+        assert_eq!(s.layers.main_layer(), Some(2), "a tie goes to the larger");
+        // Hidden from 8 to 99: those frames were never due.
+        s.restart_gap_count();
+        s.record(Duration::from_millis(99), 50, false, Some((100, 9)));
+        s.record(Duration::from_millis(99), 50, false, Some((102, 9)));
+        assert_eq!(s.frames_missing(), 3, "5, 6 and 101");
+        assert_eq!(
+            s.layers.frames,
+            [1, 0, 3],
+            "layers past the last count as the last"
+        );
+    }
+
+    #[test]
+    fn a_paused_camera_is_not_counted_lost() {
+        let mut s = BotStats::default();
+        let (p1, p2) = (s.remote_index("p1"), s.remote_index("p2"));
+        let ms = Duration::from_millis;
+        s.remotes[p1].video.record(ms(0), 10, true, Some((0, 0)));
+        s.remotes[p2].video.record(ms(0), 10, true, Some((0, 0)));
+        s.handle_bandwidth(ms(100), &["p1".into()], true);
+        // Frames 1..=29 of p1 were never sent; p2 lost two on the way.
+        s.remotes[p1]
+            .video
+            .record(ms(1000), 10, true, Some((30, 0)));
+        s.remotes[p2]
+            .video
+            .record(ms(1000), 10, false, Some((3, 0)));
+        s.handle_bandwidth(ms(900), &[], false);
+        assert_eq!(s.remotes[p1].video.frames_missing(), 0);
+        assert_eq!(s.remotes[p2].video.frames_missing(), 2);
+        let r = &s.remotes[p1];
+        assert_eq!((r.pauses, r.paused_for, r.paused_since), (1, ms(800), None));
+        assert_eq!(s.bandwidth.len(), 2);
+        assert_eq!(s.bandwidth[0].paused, ["p1"]);
+        assert!(s.bandwidth[0].limited && !s.bandwidth[1].limited);
+    }
+
+    #[test]
+    fn a_tile_change_restarts_what_it_counts() {
+        let mut r = RemoteStats::default();
+        let big = Tile {
+            width: 1280,
+            height: 720,
+        };
+        let at = Duration::from_secs(1);
+        r.video.record(at, 10, true, Some((0, 2)));
+        r.video.record(at, 10, false, Some((2, 2)));
+        r.since_tile.record(2, 10);
+        r.handle_tile(Some(big), at);
+        assert_eq!((r.tile, r.tile_since, r.shown), (Some(big), Some(at), true));
+        assert_eq!(r.since_tile, LayerCounts::default());
+        assert_eq!(
+            r.video.frames_missing(),
+            1,
+            "shown: a new range, the old gap kept"
+        );
+        assert_eq!(r.video.seq_range, None);
+        r.since_tile.record(2, 10);
+        r.handle_tile(Some(big), Duration::from_secs(2));
+        assert_eq!(
+            r.since_tile.total_frames(),
+            1,
+            "the same tile changes nothing"
+        );
+        r.handle_tile(None, Duration::from_secs(3));
+        assert!(r.shown && r.tile.is_none());
+        assert_eq!(r.tile_since, Some(Duration::from_secs(3)));
     }
 
     #[test]

@@ -389,6 +389,8 @@ fn pair_gaps(
                     .iter()
                     .find(|l| l.me == *me && l.remote == *them && l.kind == *kind);
                 let holes = match log {
+                    // A camera the subscriber's page did not show is silent by its choice.
+                    Some(log) if log.hidden_by_view => continue,
                     Some(log) => log.holes(sub.shift, present),
                     None => GapLog::new(me, them, *kind).holes(sub.shift, present),
                 };

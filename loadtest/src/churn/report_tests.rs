@@ -43,7 +43,9 @@ fn bot(name: &str, audio: bool, start: Instant, stats: BotStats) -> Outcome {
         host: name.ends_with("teacher"),
         name: name.into(),
         media,
+        view: crate::view::ViewPolicy::None,
         start: Duration::ZERO,
+        link: None,
     };
     let stats = BotStats {
         name: name.into(),
@@ -53,6 +55,7 @@ fn bot(name: &str, audio: bool, start: Instant, stats: BotStats) -> Outcome {
     Outcome {
         plan,
         report: Some(BotReport { stats, error: None }),
+        steady: None,
     }
 }
 

@@ -42,6 +42,7 @@ impl Bot {
             SignalEvent::Left { id } => {
                 let i = self.stats.remote_index(&id);
                 self.stats.remotes[i].left = Some(at);
+                self.handle_view_change();
             }
             SignalEvent::Speakers { speaking, dominant } => {
                 self.stats.speakers_events += 1;
@@ -49,6 +50,17 @@ impl Bot {
                 self.stats.dominant = dominant;
             }
             SignalEvent::RoomEnded { reason } => self.stats.room_ended = Some(reason),
+            SignalEvent::Bandwidth { paused, limited } => {
+                self.stats.handle_bandwidth(at, &paused, limited);
+            }
+            SignalEvent::Encodings { active } => {
+                self.stats.sent.encodings_messages += 1;
+                // A new publisher (a rejoin) starts with every encoding on, as the server's
+                // new participant does.
+                if let Some(publisher) = &mut self.publisher {
+                    publisher.set_active(&active);
+                }
+            }
             SignalEvent::Problem(text) => self.stats.push_error(text),
             SignalEvent::Refused { code, message } => {
                 if code == "bad_sdp" {
@@ -78,6 +90,8 @@ impl Bot {
         let remote = &mut self.stats.remotes[i];
         remote.name = Some(p.name.clone());
         remote.participant = Some(p);
+        // A new role (a teacher joining, a co-teacher made host) can change the stage.
+        self.handle_view_change();
     }
 
     fn handle_publish_answer(&mut self, sdp: &str) -> Result<(), BotError> {
@@ -87,7 +101,8 @@ impl Bot {
             ));
         };
         self.unanswered_publish = None;
-        let answer = SdpAnswer::from_sdp_string(sdp).map_err(RtcError::from)?;
+        let sdp = self.relayed(sdp)?;
+        let answer = SdpAnswer::from_sdp_string(&sdp).map_err(RtcError::from)?;
         let rtc = self.publish.rtc().ok_or_else(|| {
             BotError::Protocol("publish_answer after the publish connection failed".into())
         })?;
@@ -111,7 +126,8 @@ impl Bot {
             self.stats.subscribe_resets += 1;
             self.new_subscribe().await?;
         }
-        let answer = match self.accept_subscribe_offer(sdp, tracks) {
+        let sdp = self.relayed(sdp)?;
+        let answer = match self.accept_subscribe_offer(&sdp, tracks) {
             Ok(answer) => answer,
             Err(e) => {
                 self.stats.renegotiations_failed += 1;
@@ -152,6 +168,22 @@ impl Bot {
         Ok(answer)
     }
 
+    /// The server's SDP with its candidates pointing at the bot's relay, if it has one.
+    fn relayed(&self, sdp: &str) -> Result<String, BotError> {
+        let Some(relay) = &self.config.relay else {
+            return Ok(sdp.to_owned());
+        };
+        relay.note_sdp(sdp);
+        let mut failed = None;
+        let out = crate::relay::rewrite_candidates(sdp, |server| {
+            relay.route(server).map_err(|e| failed = Some(e)).ok()
+        });
+        match failed {
+            Some(e) => Err(BotError::Io(e)),
+            None => Ok(out),
+        }
+    }
+
     /// Replaces the mid -> participant map with the offer's `tracks` (an m-line may carry
     /// someone else than before: the protocol reuses inactive ones), keeping PLI throttles.
     fn map_tracks(&mut self, tracks: &[SubscribeTrack]) {
@@ -178,5 +210,6 @@ impl Bot {
                 last_pli,
             });
         }
+        self.handle_view_change();
     }
 }

@@ -13,11 +13,13 @@
 //! - `messages`: what the server says once joined: offers, answers, the room's news.
 //! - `receive`: events of the subscribe connection: media, gaps, keyframe requests.
 //! - `away`: leaving and coming back ([`Churn`]): resume and rejoin.
+//! - `view`: the page layout the bot tells the server (`view`).
 
 mod away;
 mod join;
 mod messages;
 mod receive;
+mod view;
 
 use std::io;
 use std::net::IpAddr;
@@ -37,6 +39,9 @@ use crate::stats::BotStats;
 use crate::target::Target;
 
 use away::Away;
+use view::ViewState;
+
+pub(crate) use view::Layout;
 
 /// Largest UDP datagram read; str0m never sends more than its MTU (1150 by default).
 const DATAGRAM_MAX: usize = 2000;
@@ -78,7 +83,8 @@ pub(crate) async fn run(config: BotConfig, mut commands: mpsc::Receiver<Command>
 enum Wake {
     Command(Option<Command>),
     Signal(Result<SignalEvent, BotError>),
-    Reconnected(Result<Signaling, BotError>),
+    /// Boxed: a whole signaling connection, once per resume, beside every datagram's wake.
+    Reconnected(Box<Result<Signaling, BotError>>),
     Udp(Pc, io::Result<(usize, std::net::SocketAddr)>),
     Timer,
 }
@@ -127,6 +133,8 @@ struct Bot {
     /// The latest server `error` after `joined` or `lobby`: if the server closes the socket
     /// right after (removed, denied), it is why the bot ends.
     last_error: Option<(String, String)>,
+    /// The page layout last told to the server.
+    view: ViewState,
 }
 
 impl Bot {
@@ -154,6 +162,7 @@ impl Bot {
             resume_token: None,
             away: None,
             last_error: None,
+            view: ViewState::default(),
         })
     }
 
@@ -228,7 +237,7 @@ impl Bot {
             let wake = tokio::select! {
                 cmd = commands.recv() => Wake::Command(cmd),
                 msg = next_signal(&mut self.signal) => Wake::Signal(msg),
-                r = away::reconnected(&mut self.away) => Wake::Reconnected(r),
+                r = away::reconnected(&mut self.away) => Wake::Reconnected(Box::new(r)),
                 r = self.publish.recv(&mut pub_buf) => Wake::Udp(Pc::Publish, r),
                 r = self.subscribe.recv(&mut sub_buf) => Wake::Udp(Pc::Subscribe, r),
                 () = &mut sleep => Wake::Timer,
@@ -246,7 +255,7 @@ impl Bot {
                     }
                 },
                 Wake::Signal(event) => self.handle_signal(event?).await?,
-                Wake::Reconnected(signal) => self.handle_reconnected(signal?),
+                Wake::Reconnected(signal) => self.handle_reconnected((*signal)?),
                 Wake::Udp(pc, Ok((n, source))) => {
                     let buf = if pc == Pc::Publish {
                         &pub_buf
@@ -260,6 +269,7 @@ impl Bot {
                 Wake::Timer => {
                     self.handle_timer(now);
                     self.handle_away_timer(now)?;
+                    self.tell_view(now).await?;
                 }
             }
         }
@@ -282,6 +292,10 @@ impl Bot {
             Some(Command::LastMessage(ty, tx)) => {
                 let last = self.signal.as_ref().and_then(|s| s.last_message(&ty));
                 let _ = tx.send(last);
+            }
+            Some(Command::View(policy)) => {
+                self.config.view = policy;
+                self.handle_view_change();
             }
             Some(Command::AudioLevel(level)) => {
                 if let Some(audio) = &mut self.config.audio {
@@ -314,6 +328,7 @@ impl Bot {
             self.subscribe.timeout(),
             media,
             away,
+            self.view_due(),
         ]
         .into_iter()
         .flatten()
@@ -324,6 +339,8 @@ impl Bot {
         let mut stats = self.stats.clone();
         stats.sent.udp_send_drops = self.publish.send_drops() + self.subscribe.send_drops();
         stats.datagrams_received = self.subscribe.received();
+        stats.rtp_received = self.subscribe.rtp_received();
+        stats.datagram_bytes_received = self.subscribe.bytes_received();
         stats
     }
 
@@ -419,6 +436,7 @@ impl Bot {
         self.unanswered_publish = None;
         self.new_subscribe().await?;
         self.stats.remotes.clear();
+        self.reset_view();
         Ok(())
     }
 
@@ -477,8 +495,8 @@ fn handle_publish_event(
         }
         Event::Connected => {
             let rtc = peer.rtc().expect("events only come from a live rtc");
-            if !publisher.handle_connected(rtc, now) {
-                stats.push_error("publish answer lacks opus or vp8".into());
+            if let Some(problem) = publisher.handle_connected(rtc, now) {
+                stats.push_error(problem.into());
             }
             // Media flows from now on: a bot that joined anew is back in the lesson.
             stats.handle_back(at);

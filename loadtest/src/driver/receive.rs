@@ -40,16 +40,20 @@ impl Bot {
         self.stats.first_media.get_or_insert(at);
         self.stats.gap_logs[track.log].record(at);
         let remote = &mut self.stats.remotes[track.remote];
+        let stamp = crate::media::Stamp::read_from(&data.data);
+        let bytes = data.data.len();
+        if let (MediaKind::Video, Some(s)) = (track.kind, stamp) {
+            remote.since_tile.record(s.layer, bytes);
+        }
         let stream = match track.kind {
             MediaKind::Audio => &mut remote.audio,
             MediaKind::Video => &mut remote.video,
         };
-        let stamp = crate::media::Stamp::read_from(&data.data);
         stream.record(
             at,
-            data.data.len(),
+            bytes,
             data.is_keyframe(),
-            stamp.map(|s| s.seq),
+            stamp.map(|s| (s.seq, s.layer)),
         );
         if let Some(stamp) = stamp {
             stream

@@ -7,12 +7,15 @@
 //! of others; bots that only watch never publish on it), and a multistream subscriber handle is
 //! attached when the first feed appears. Feeds that start publishing are added with `update`,
 //! at most one `join`/`update` in flight at a time; Janus itself renegotiates when a feed goes.
-//! Janus's publisher ids are the participant ids, as text.
+//! Janus's publisher ids are the participant ids, as text. What the bot's page shows
+//! ([`Client::view`]) becomes a `configure` of the subscriber's video m-lines: the substream
+//! a tile of that size calls for, or `send: false` for a camera not shown.
 
-use std::collections::{BTreeSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
-use super::msg::{JanusMsg, Peer, RoomData, build};
-use crate::protocol::{Participant, SubscribeTrack};
+use super::HOST_MARK;
+use super::msg::{JanusMsg, Peer, RoomData, SubStream, build};
+use crate::protocol::{HOST, Participant, SubscribeTrack};
 use crate::signaling::SignalEvent;
 
 /// What a transaction was for, so its answer can be routed.
@@ -45,6 +48,9 @@ enum Sub {
 #[derive(Debug)]
 pub struct Client {
     room: u64,
+    /// The bot's name.
+    name: String,
+    /// The name it joins with: [`HOST_MARK`] added for a host.
     display: String,
     next_tx: u64,
     pending: Vec<(String, Request)>,
@@ -57,17 +63,25 @@ pub struct Client {
     feeds: BTreeSet<u64>,
     /// Feeds asked of the subscriber handle and not known to be gone.
     asked: BTreeSet<u64>,
+    /// The subscription's m-lines as Janus last listed them.
+    sub_streams: Vec<SubStream>,
+    /// What the page shows of each feed's camera: the substream, or `None` for not at all.
+    view: BTreeMap<u64, Option<u8>>,
+    /// What each video m-line (mid, feed) was last configured to.
+    configured: BTreeMap<(String, u64), Option<u8>>,
     out: VecDeque<String>,
     events: VecDeque<SignalEvent>,
 }
 
 impl Client {
-    /// A client that will join `room` as `display`; its first frame (session `create`) is
-    /// already queued.
-    pub fn new(room: u64, display: &str) -> Client {
+    /// A client that will join `room` as `name` (marked as a `host`, if it is one); its first
+    /// frame (session `create`) is already queued.
+    pub fn new(room: u64, name: &str, host: bool) -> Client {
+        let mark = if host { HOST_MARK } else { "" };
         let mut client = Client {
             room,
-            display: display.to_owned(),
+            name: name.to_owned(),
+            display: format!("{name}{mark}"),
             next_tx: 0,
             pending: Vec::new(),
             session: None,
@@ -77,6 +91,9 @@ impl Client {
             sub: Sub::None,
             feeds: BTreeSet::new(),
             asked: BTreeSet::new(),
+            sub_streams: Vec::new(),
+            view: BTreeMap::new(),
+            configured: BTreeMap::new(),
             out: VecDeque::new(),
             events: VecDeque::new(),
         };
@@ -99,16 +116,23 @@ impl Client {
 
     // Actions of the bot.
 
-    /// Publishes with `offer`, then trickles `candidate` and end of candidates.
-    pub fn publish(&mut self, offer: &str, candidate: &str) {
+    /// Publishes with `offer` (with simulcast layers, if `simulcast`), then trickles
+    /// `candidate` and end of candidates.
+    pub fn publish(&mut self, offer: &str, simulcast: bool, candidate: &str) {
         let (Some(session), Some(handle)) = (self.session, self.publisher) else {
             return self.problem("publish before joined");
         };
         let tx = self.tx(Request::Other);
-        let body = build::publish_body();
-        let msg = build::message(&tx, session, handle, body, Some(("offer", offer)));
+        let msg = build::publish(&tx, session, handle, offer, simulcast);
         self.out.push_back(msg);
         self.trickle(session, handle, candidate);
+    }
+
+    /// What the page shows now: per feed, the substream of its camera, or `None` for not
+    /// shown. Feeds left out stay as they were.
+    pub fn view(&mut self, feeds: &[(u64, Option<u8>)]) {
+        self.view.extend(feeds.iter().copied());
+        self.sync_view();
     }
 
     /// Answers the subscriber's latest offer with `start`; trickles `candidate` if given.
@@ -281,7 +305,7 @@ impl Client {
         let id = data.id.map(|id| id.to_string()).unwrap_or_default();
         let you = Participant {
             id,
-            name: self.display.clone(),
+            name: self.name.clone(),
             ..Participant::default()
         };
         self.push(SignalEvent::Joined {
@@ -297,6 +321,10 @@ impl Client {
     fn handle_sub_data(&mut self, data: &RoomData, msg: &JanusMsg) {
         if let Sub::Ready { joined, .. } = &mut self.sub {
             *joined |= data.videoroom == "attached";
+        }
+        if !data.streams.is_empty() {
+            self.sub_streams = data.streams.clone();
+            self.sync_view();
         }
         let Some(jsep) = msg.jsep.as_ref().filter(|j| j.kind == "offer") else {
             // An `updated` that changed nothing, `started`, `switched`: nothing to answer.
@@ -372,6 +400,40 @@ impl Client {
         self.out
             .push_back(build::message(&tx, session, handle, body, None));
         self.set_busy(true);
+    }
+
+    /// Configures the video m-lines whose feed the page now shows otherwise than they were
+    /// last configured; one `configure` for all of them.
+    fn sync_view(&mut self) {
+        let (Some(session), Sub::Ready { handle, joined, .. }) = (self.session, self.sub) else {
+            return;
+        };
+        if !joined {
+            return;
+        }
+        let mut changes = Vec::new();
+        for s in self
+            .sub_streams
+            .iter()
+            .filter(|s| s.active && s.kind == "video")
+        {
+            let Some(feed) = s.feed_id else { continue };
+            let Some(&want) = self.view.get(&feed) else {
+                continue;
+            };
+            let key = (s.mid.clone(), feed);
+            if self.configured.get(&key) != Some(&want) {
+                self.configured.insert(key, want);
+                changes.push((s.mid.clone(), want));
+            }
+        }
+        if changes.is_empty() {
+            return;
+        }
+        let tx = self.tx(Request::Other);
+        let body = build::configure_streams_body(&changes);
+        self.out
+            .push_back(build::message(&tx, session, handle, body, None));
     }
 
     fn set_busy(&mut self, value: bool) {
@@ -455,11 +517,18 @@ pub fn created_room(msg: &JanusMsg) -> Result<u64, String> {
 #[path = "client_tests.rs"]
 mod tests;
 
-/// A Janus peer as the bots' participant: an id and a name, no role or media flags.
+/// A Janus peer as the bots' participant: an id, a name and, from its display name, whether
+/// it is a host; no media flags.
 fn participant(peer: &Peer) -> Participant {
+    let display = peer.display.as_deref().unwrap_or_default();
+    let (name, role) = match display.strip_suffix(HOST_MARK) {
+        Some(name) => (name, HOST),
+        None => (display, ""),
+    };
     Participant {
         id: peer.id.to_string(),
-        name: peer.display.clone().unwrap_or_default(),
+        name: name.to_owned(),
+        role: role.to_owned(),
         ..Participant::default()
     }
 }

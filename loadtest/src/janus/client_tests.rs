@@ -44,7 +44,7 @@ const SUB: u64 = 3;
 
 /// A client that has created its session, attached, and sent `join`; returns the join frame.
 fn attached(room: u64) -> (Client, Value) {
-    let mut c = Client::new(room, "Anna");
+    let mut c = Client::new(room, "Anna", false);
     let create = sent(&mut c);
     assert_eq!(create[0]["janus"], "create");
     let ok = json!({"janus": "success", "transaction": tx(&create[0]), "data": {"id": SESSION}});
@@ -138,7 +138,7 @@ fn joins_and_subscribes_to_existing_feeds() {
 fn publishes_and_gets_the_answer() {
     let mut c = joined();
     let _ = sent(&mut c);
-    c.publish("v=0 pub", "candidate:p");
+    c.publish("v=0 pub", false, "candidate:p");
     let frames = sent(&mut c);
     assert_eq!(frames[0]["handle_id"], PUB);
     assert_eq!(frames[0]["body"]["request"], "publish");
@@ -151,6 +151,76 @@ fn publishes_and_gets_the_answer() {
         sdp: "v=0 ans".into(),
     };
     assert_eq!(events(&mut c), vec![want]);
+}
+
+#[test]
+fn the_view_configures_each_camera_once() {
+    let mut c = joined();
+    let join = subscribing(&mut c);
+    // Asked before the subscription exists: kept until its m-lines are known.
+    c.view(&[(10, Some(0)), (12, None)]);
+    assert!(sent(&mut c).is_empty());
+    let streams = json!([
+        {"type": "audio", "mid": "0", "feed_id": 10, "active": true},
+        {"type": "video", "mid": "1", "feed_id": 10, "active": true},
+        {"type": "video", "mid": "3", "feed_id": 12, "active": true}]);
+    let (data, jsep) = offer("attached", streams);
+    c.handle_text(&event(Some(&tx(&join)), SUB, data, jsep));
+    let frames = sent(&mut c);
+    assert_eq!(frames[0]["handle_id"], SUB);
+    assert_eq!(
+        frames[0]["body"],
+        json!({"request": "configure", "streams": [
+            {"mid": "1", "send": true, "substream": 0}, {"mid": "3", "send": false}]})
+    );
+    c.view(&[(10, Some(0)), (12, None)]);
+    assert!(sent(&mut c).is_empty(), "nothing changed");
+    c.view(&[(12, Some(2))]);
+    let frames = sent(&mut c);
+    let want = json!([{"mid": "3", "send": true, "substream": 2}]);
+    assert_eq!(frames[0]["body"]["streams"], want);
+}
+
+#[test]
+fn hosts_are_marked_in_their_display_name() {
+    let mut c = Client::new(5, "Frau Weber", true);
+    let create = sent(&mut c);
+    let ok = json!({"janus": "success", "transaction": tx(&create[0]), "data": {"id": SESSION}});
+    c.handle_text(&ok.to_string());
+    let attach = sent(&mut c);
+    let ok = json!({"janus": "success", "transaction": tx(&attach[0]), "data": {"id": PUB}});
+    c.handle_text(&ok.to_string());
+    let join = sent(&mut c).remove(0);
+    assert_eq!(join["body"]["display"], "Frau Weber (host)");
+    let data = json!({"videoroom": "joined", "room": 5, "id": 11, "private_id": 99,
+        "publishers": [{"id": 10, "display": "Herr Braun (host)"}, {"id": 12, "display": "Anna"}]});
+    c.handle_text(&event(Some(&tx(&join)), PUB, data, None));
+    let [
+        SignalEvent::Joined {
+            you, participants, ..
+        },
+    ] = &events(&mut c)[..]
+    else {
+        panic!("joined");
+    };
+    assert_eq!(you.name, "Frau Weber");
+    assert_eq!(
+        (participants[0].name.as_str(), participants[0].role.as_str()),
+        ("Herr Braun", HOST)
+    );
+    assert_eq!(
+        (participants[1].name.as_str(), participants[1].role.as_str()),
+        ("Anna", "")
+    );
+}
+
+#[test]
+fn a_simulcast_offer_says_its_rid_order() {
+    let mut c = joined();
+    let _ = sent(&mut c);
+    c.publish("v=0 pub", true, "candidate:p");
+    let frames = sent(&mut c);
+    assert_eq!(frames[0]["jsep"]["rid_order"], "lmh");
 }
 
 #[test]

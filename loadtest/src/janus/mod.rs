@@ -19,6 +19,10 @@ pub(crate) use socket::{JanusSocket, create_room};
 /// room the scenarios make, so Janus never refuses a publisher for it.
 pub const MAX_PUBLISHERS: u32 = 1000;
 
+/// Janus has no roles: a host bot joins with this after its display name, and the others read
+/// it back as the `host` role, which is what a page needs to put the teacher on the stage.
+const HOST_MARK: &str = " (host)";
+
 /// How often a bot sends `keepalive`: well inside the 60 s `session_timeout` of
 /// `loadtest/peers/janus/janus.jcfg`.
 const KEEPALIVE: std::time::Duration = std::time::Duration::from_secs(20);

@@ -33,12 +33,33 @@ pub mod build {
         body: Value,
         jsep: Option<(&str, &str)>,
     ) -> String {
+        message_value(tx, session, handle, body, jsep).to_string()
+    }
+
+    fn message_value(
+        tx: &str,
+        session: u64,
+        handle: u64,
+        body: Value,
+        jsep: Option<(&str, &str)>,
+    ) -> Value {
         let mut msg = json!({
             "janus": "message", "session_id": session, "handle_id": handle,
             "transaction": tx, "body": body,
         });
         if let Some((kind, sdp)) = jsep {
             msg["jsep"] = json!({"type": kind, "sdp": sdp});
+        }
+        msg
+    }
+
+    /// VideoRoom `publish` with the offer. A simulcast offer lists its rids smallest first
+    /// (`q;h;f`, as the web client's), and Janus assumes largest first unless the jsep says
+    /// `rid_order: "lmh"` (janus.c, 1.1.2); then substream 0 is the smallest layer.
+    pub fn publish(tx: &str, session: u64, handle: u64, offer: &str, simulcast: bool) -> String {
+        let mut msg = message_value(tx, session, handle, publish_body(), Some(("offer", offer)));
+        if simulcast {
+            msg["jsep"]["rid_order"] = json!("lmh");
         }
         msg.to_string()
     }
@@ -114,6 +135,19 @@ pub mod build {
             body["unsubscribe"] = streams(unsubscribe);
         }
         body
+    }
+
+    /// VideoRoom `configure` of a subscriber: per m-line (`mid`, the subscription's), relay
+    /// it or not (`send`) and, for a simulcast camera, which `substream` (0 the smallest).
+    pub fn configure_streams_body(streams: &[(String, Option<u8>)]) -> Value {
+        let streams: Vec<Value> = streams
+            .iter()
+            .map(|(mid, substream)| match substream {
+                Some(s) => json!({"mid": mid, "send": true, "substream": s}),
+                None => json!({"mid": mid, "send": false}),
+            })
+            .collect();
+        json!({"request": "configure", "streams": streams})
     }
 
     /// VideoRoom `start`, sent with a subscriber's answer.
@@ -307,6 +341,14 @@ mod tests {
         assert_eq!(msg["jsep"], json!({"type": "offer", "sdp": "v=0"}));
         let plain = value(&build::message("7", 7, 9, build::leave_body(), None));
         assert!(plain.get("jsep").is_none());
+        let simulcast = value(&build::publish("8", 7, 9, "v=0", true));
+        assert_eq!(simulcast["body"], json!({"request": "publish"}));
+        assert_eq!(
+            simulcast["jsep"],
+            json!({"type": "offer", "sdp": "v=0", "rid_order": "lmh"})
+        );
+        let single = value(&build::publish("9", 7, 9, "v=0", false));
+        assert_eq!(single["jsep"], json!({"type": "offer", "sdp": "v=0"}));
     }
 
     #[test]
@@ -330,6 +372,12 @@ mod tests {
         );
         let update = build::update_body(&[], &[2]);
         assert_eq!(update["unsubscribe"], json!([{"feed": 2}]));
+        let configure = build::configure_streams_body(&[("1".into(), Some(0)), ("3".into(), None)]);
+        assert_eq!(
+            configure,
+            json!({"request": "configure", "streams": [
+                {"mid": "1", "send": true, "substream": 0}, {"mid": "3", "send": false}]})
+        );
     }
 
     #[test]

@@ -37,12 +37,13 @@ pub(crate) struct JanusSocket {
 
 impl JanusSocket {
     /// Connects to `url`, creates a session, attaches, and asks to join `room` as a publisher
-    /// named `display`. Returns the socket and when its WebSocket opened (from `start`); the
-    /// `Joined` (or a refusal) comes from [`JanusSocket::recv`].
+    /// named `name` (marked as a host if `host`). Returns the socket and when its WebSocket
+    /// opened (from `start`); the `Joined` (or a refusal) comes from [`JanusSocket::recv`].
     pub async fn connect(
         url: &str,
         room: &str,
-        display: &str,
+        name: &str,
+        host: bool,
         start: Instant,
     ) -> Result<(JanusSocket, Duration), BotError> {
         let room: u64 = room
@@ -55,7 +56,7 @@ impl JanusSocket {
         let mut keepalive = tokio::time::interval(KEEPALIVE);
         keepalive.set_missed_tick_behavior(MissedTickBehavior::Delay);
         let socket = JanusSocket {
-            client: Client::new(room, display),
+            client: Client::new(room, name, host),
             stream,
             writer: Some(writer),
             writer_task: tokio::spawn(write_frames(sink, rx)),
@@ -87,9 +88,15 @@ impl JanusSocket {
         }
     }
 
-    /// Publishes `offer` and trickles `candidate`.
-    pub fn publish(&mut self, offer: &str, candidate: &str) {
-        self.client.publish(offer, candidate);
+    /// Publishes `offer` (simulcast or not) and trickles `candidate`.
+    pub fn publish(&mut self, offer: &str, simulcast: bool, candidate: &str) {
+        self.client.publish(offer, simulcast, candidate);
+        self.flush();
+    }
+
+    /// Shows each feed's camera at a substream, or not at all (`None`).
+    pub fn view(&mut self, feeds: &[(u64, Option<u8>)]) {
+        self.client.view(feeds);
         self.flush();
     }
 

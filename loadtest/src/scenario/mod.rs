@@ -8,26 +8,45 @@
 //! // ServerUnderTest { target: Target, url: ServerUrl, pid: Option<u32> }
 //! ```
 //!
+//! Cameras send three simulcast layers and every bot lays out what it receives as its page
+//! would and says so with `view` ([`ViewPolicy`]): the engine is measured the way browsers
+//! use it. `simulcast` and `views` turn either off for comparisons.
+//!
 //! It creates the rooms (in one place, [`create_room`]), starts the bots on the schedule of
 //! [`plan`], in a churn run sends them away and back on the schedule of [`churn::schedule`],
 //! samples the server every second (CPU and RSS from `/proc/PID`, counters from
 //! `GET /metrics`, or the bots' received datagrams when the server has no metrics), prints a
 //! progress line to stderr if asked, makes every bot leave, and summarizes it all in a
 //! [`Report`]. Every run ends by itself: ramp + duration + at most [`LEAVE_TIMEOUT`].
+//!
+//! Two scenarios are about bandwidth (issue 11): `impair` puts one student's downlink behind
+//! a shaping relay ([`crate::relay`]) that follows a capacity profile, and a twin student
+//! behind an unshaped one to show what the first would have been sent; `budget` runs class
+//! rooms on a server whose egress is limited. Both read the allocator's view of each room
+//! (`GET /api/rooms/{id}/bandwidth`) every second beside `/metrics`.
+//!
+//! # Layout
+//! - `mod.rs`: the scenarios, their plans, and [`run`].
+//! - `run`: a run in progress: starting bots, sampling, leaving, the report.
 
 use std::net::{IpAddr, Ipv4Addr};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
-use crate::churn::{self, ChurnReport, ChurnSpec, Conductor};
+mod run;
+
+use crate::churn::{self, ChurnSpec};
 use crate::http::{RoomKind, RoomOptions};
-use crate::media::{AudioConfig, VideoConfig};
-use crate::report::{Outcome, Report, Sample};
-use crate::server::{self, ServerUnderTest};
+use crate::impair::{ImpairSpec, LinkRole};
+use crate::media::{Encodings, VideoConfig};
+use crate::procstat;
+use crate::report::Report;
+use crate::server::ServerUnderTest;
 use crate::target::{self, RoomTicket, Target};
-use crate::{BotConfig, BotHandle, procstat};
+use crate::view::ViewPolicy;
+use run::Run;
 
 /// Which scenario.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -43,6 +62,10 @@ pub enum Kind {
     Surge,
     /// Class rooms where participants, hosts included, leave and come back all the time.
     Churn,
+    /// One class room where one student's downlink is shaped by a capacity profile.
+    Impair,
+    /// Class rooms on a server whose egress is limited to a third of what they ask for.
+    Budget,
 }
 
 impl Kind {
@@ -50,7 +73,12 @@ impl Kind {
     pub fn room_kind(self) -> RoomKind {
         match self {
             Kind::Meeting => RoomKind::Meeting,
-            Kind::Class | Kind::Lecture | Kind::Surge | Kind::Churn => RoomKind::Class,
+            Kind::Class
+            | Kind::Lecture
+            | Kind::Surge
+            | Kind::Churn
+            | Kind::Impair
+            | Kind::Budget => RoomKind::Class,
         }
     }
 
@@ -80,12 +108,31 @@ impl Media {
         video: None,
     };
 
-    /// Audio and a camera at `kbps`.
+    /// Audio and a camera of one encoding at `kbps`.
     pub fn camera(kbps: u32) -> Media {
         Media {
             audio: true,
             video: Some(video(kbps)),
         }
+    }
+
+    /// Audio and a simulcast camera whose layers `q`, `h`, `f` send `kbps`.
+    pub fn simulcast(kbps: [u32; 3]) -> Media {
+        Media {
+            audio: true,
+            video: Some(VideoConfig::simulcast(kbps.map(|k| k.saturating_mul(1000)))),
+        }
+    }
+
+    /// The same without simulcast: a simulcast camera sends its largest layer alone.
+    pub fn without_simulcast(self) -> Media {
+        let video = self.video.map(|mut v| {
+            if let Encodings::Simulcast(layers) = v.encodings {
+                v.encodings = Encodings::Single(layers[2]);
+            }
+            v
+        });
+        Media { video, ..self }
     }
 
     /// Whether it publishes anything.
@@ -94,13 +141,21 @@ impl Media {
     }
 }
 
-/// A synthetic camera at `kbps` and 30 frames/s.
+/// A synthetic camera of one 640×360 encoding at `kbps` and 30 frames/s.
 pub fn video(kbps: u32) -> VideoConfig {
-    VideoConfig {
-        bitrate_bps: kbps.saturating_mul(1000),
-        ..VideoConfig::default()
-    }
+    VideoConfig::single(kbps.saturating_mul(1000), 640, 360)
 }
+
+/// The layers of the web client's camera, kbit/s for `q`, `h`, `f` (320×180, 640×360,
+/// 1280×720): the teacher's default, and everyone's in a meeting.
+pub const CAMERA_KBPS: [u32; 3] = [150, 450, 1200];
+/// A student's camera in a class: the issue's class of 30 has students at 150 kbit/s, here its
+/// largest layer, and the smaller ones at a third and two thirds of it, so that each layer
+/// still sends a packet or more per frame (a smaller share would make them silent sparks no
+/// encoder produces).
+pub const STUDENT_KBPS: [u32; 3] = [50, 100, 150];
+/// Thumbnails a student's page shows below the stage at once: a strip of 9, as on a laptop.
+pub const THUMBNAILS: usize = 9;
 
 /// A scenario, fully specified.
 #[derive(Debug, Clone)]
@@ -131,6 +186,21 @@ pub struct Scenario {
     pub progress: bool,
     /// How much churn (churn).
     pub churn: ChurnSpec,
+    /// Cameras with simulcast layers send them all; without, each sends its largest alone.
+    pub simulcast: bool,
+    /// Bots tell their page's layout with `view` (see [`ViewPolicy`]); without, the server
+    /// sends every camera at its middle layer.
+    pub views: bool,
+    /// Thumbnails a student's page shows at once (the rest of the strip is not shown).
+    pub thumbnails: usize,
+    /// The shaped link (impair).
+    pub impair: ImpairSpec,
+    /// The server's egress limit, Mbit/s: given to a server this loadtest starts
+    /// (`--egress-limit-mbps`), and what the budget scenario measures against (the server's
+    /// `/metrics` say it too).
+    pub egress_limit_mbps: Option<f64>,
+    /// More flags for a server this loadtest starts, e.g. `--bandwidth-adaptation false`.
+    pub server_flags: Vec<String>,
 }
 
 impl Scenario {
@@ -139,29 +209,46 @@ impl Scenario {
     pub fn new(kind: Kind) -> Scenario {
         let participant = match kind {
             Kind::Lecture => Media::NONE,
-            Kind::Meeting => Media::camera(300),
-            Kind::Class | Kind::Surge | Kind::Churn => Media::camera(150),
+            Kind::Meeting => Media::simulcast(CAMERA_KBPS),
+            // Muted, as a class's students join: with nine open microphones a room's audio
+            // alone (never held back) takes most of what a third of its demand leaves.
+            Kind::Budget => Media {
+                audio: false,
+                ..Media::simulcast(STUDENT_KBPS)
+            },
+            _ => Media::simulcast(STUDENT_KBPS),
         };
-        let host = match kind {
-            Kind::Meeting => Media::camera(300),
-            _ => Media::camera(1500),
-        };
+        let host = Media::simulcast(CAMERA_KBPS);
         Scenario {
             kind,
             rooms: match kind {
                 Kind::Surge => 10,
                 Kind::Churn => 5,
+                Kind::Budget => 3,
                 _ => 1,
             },
-            students: if kind == Kind::Lecture { 200 } else { 29 },
+            students: match kind {
+                Kind::Lecture => 200,
+                // Four publishing students, the shaped one and its twin.
+                Kind::Impair => 6,
+                Kind::Budget => BUDGET_STUDENTS,
+                _ => 29,
+            },
             participants: match kind {
                 Kind::Meeting => 20,
                 Kind::Churn => 10,
                 _ => 300,
             },
             within: (kind == Kind::Surge).then_some(Duration::from_secs(10)),
-            // Churn needs its warm-up and cool-down, and a minute of churn between them.
-            duration: Duration::from_secs(if kind == Kind::Churn { 73 } else { 10 }),
+            duration: Duration::from_secs(match kind {
+                // A warm-up and a cool-down, and a minute of churn between them.
+                Kind::Churn => 73,
+                // RFC 8867's profile lasts 100 s.
+                Kind::Impair => 100,
+                // Budgets are shared twice a second; 30 s is 60 decisions after the ramp.
+                Kind::Budget => 30,
+                _ => 10,
+            }),
             seed: 1,
             host,
             participant,
@@ -169,14 +256,47 @@ impl Scenario {
             local_ip: IpAddr::V4(Ipv4Addr::LOCALHOST),
             progress: false,
             churn: ChurnSpec::default(),
+            simulcast: true,
+            views: true,
+            thumbnails: THUMBNAILS,
+            impair: ImpairSpec::default(),
+            egress_limit_mbps: (kind == Kind::Budget).then_some(BUDGET_LIMIT_MBPS),
+            server_flags: Vec::new(),
+        }
+    }
+
+    /// The flags a server this loadtest starts needs for the scenario.
+    pub fn server_flags(&self) -> Vec<String> {
+        let mut flags = self.server_flags.clone();
+        if let Some(limit) = self.egress_limit_mbps {
+            flags.extend(["--egress-limit-mbps".to_owned(), limit.to_string()]);
+        }
+        flags
+    }
+
+    /// Whether each room's allocation (`GET /api/rooms/{id}/bandwidth`) is read every second.
+    pub fn reads_allocation(&self) -> bool {
+        matches!(self.kind, Kind::Impair | Kind::Budget)
+    }
+
+    /// How a bot lays out what it receives: in a meeting a grid, in a class the teacher's
+    /// page a grid of the students and a student's page the teacher on the stage with a strip
+    /// of thumbnails.
+    pub fn view(&self, host: bool) -> ViewPolicy {
+        match (self.views, self.kind.room_kind(), host) {
+            (false, _, _) => ViewPolicy::None,
+            (true, RoomKind::Meeting, _) | (true, RoomKind::Class, true) => ViewPolicy::Grid,
+            (true, RoomKind::Class, false) => ViewPolicy::Stage {
+                thumbnails: self.thumbnails,
+            },
         }
     }
 
     /// Participants per room.
     pub fn room_sizes(&self) -> Vec<usize> {
         match self.kind {
-            Kind::Class => vec![1 + self.students; self.rooms],
-            Kind::Lecture => vec![1 + self.students],
+            Kind::Class | Kind::Budget => vec![1 + self.students; self.rooms],
+            Kind::Lecture | Kind::Impair => vec![1 + self.students],
             Kind::Meeting => vec![self.participants],
             Kind::Churn => vec![self.participants; self.rooms],
             Kind::Surge => (0..self.rooms)
@@ -210,6 +330,15 @@ impl Scenario {
         }
         if self.kind == Kind::Churn {
             self.validate_churn()?;
+        }
+        if self.kind == Kind::Impair && self.students < 2 {
+            return Err("impair needs at least 2 students: the shaped one and its twin".into());
+        }
+        if self
+            .egress_limit_mbps
+            .is_some_and(|l| !(l > 0.0 && l.is_finite()))
+        {
+            return Err("--egress-limit-mbps must be above 0".into());
         }
         Ok(())
     }
@@ -250,9 +379,20 @@ pub struct BotPlan {
     pub name: String,
     /// What it publishes.
     pub media: Media,
+    /// How it lays out what it receives.
+    pub view: ViewPolicy,
     /// When it starts, from the start of the run.
     pub start: Duration,
+    /// Behind a relay (impair): the shaped student, or its twin.
+    pub link: Option<LinkRole>,
 }
+
+/// Students per budget room: with the teacher large and 9 thumbnails, a room of 1 + 9 with
+/// the students muted asks for about 19 Mbit/s (measured: 57 Mbit/s for three rooms on an
+/// unlimited server, docs/benchmarks.md).
+pub const BUDGET_STUDENTS: usize = 9;
+/// The budget scenario's egress limit, Mbit/s: a third of what its three rooms ask for.
+pub const BUDGET_LIMIT_MBPS: f64 = 19.0;
 
 /// Time between bot starts outside a surge, so joins do not all land in the same millisecond.
 pub const STAGGER: Duration = Duration::from_millis(20);
@@ -281,21 +421,37 @@ pub fn plan(spec: &Scenario) -> Vec<BotPlan> {
         }
         None => (0..seats.len()).map(|i| STAGGER * i as u32).collect(),
     };
+    let last_seat = sizes.first().copied().unwrap_or(0).saturating_sub(1);
     seats
         .into_iter()
         .zip(starts)
         .map(|((room, seat), start)| BotPlan {
+            // The last two students of an impair class: the shaped one joins last, so the
+            // profile's clock starts with the run's steady part.
+            link: match (spec.kind, last_seat.checked_sub(seat)) {
+                (Kind::Impair, Some(0)) => Some(LinkRole::Shaped),
+                (Kind::Impair, Some(1)) => Some(LinkRole::Twin),
+                _ => None,
+            },
             room,
             host: seat == 0,
             name: match seat {
                 0 => format!("r{room}-{host_name}"),
                 s => format!("r{room}-{other_name}-{s}"),
             },
-            media: if seat == 0 {
-                spec.host
-            } else {
-                spec.participant
+            media: {
+                let media = if seat == 0 {
+                    spec.host
+                } else {
+                    spec.participant
+                };
+                if spec.simulcast {
+                    media
+                } else {
+                    media.without_simulcast()
+                }
             },
+            view: spec.view(seat == 0),
             start,
         })
         .collect()
@@ -327,9 +483,9 @@ const HTTP_TIMEOUT: Duration = Duration::from_secs(5);
 /// Time the bots get to leave and report once the run is over.
 pub const LEAVE_TIMEOUT: Duration = Duration::from_secs(5);
 /// Time between samples (and progress lines).
-const TICK: Duration = Duration::from_secs(1);
+pub(crate) const TICK: Duration = Duration::from_secs(1);
 /// How long a sample waits for the bots' snapshots and `/metrics`; a busy machine answers late.
-const SAMPLE_WAIT: Duration = Duration::from_millis(800);
+pub(crate) const SAMPLE_WAIT: Duration = Duration::from_millis(800);
 
 /// Creates one room of `kind`, without a lobby: bots do not wait to be admitted. The one place
 /// rooms are made, so each target's way is in `target`.
@@ -370,173 +526,6 @@ pub async fn run(spec: &Scenario, server: &ServerUnderTest) -> Result<Report, Ru
     Ok(run.finish().await)
 }
 
-/// A run in progress.
-struct Run<'a> {
-    spec: &'a Scenario,
-    server: &'a ServerUnderTest,
-    plan: &'a [BotPlan],
-    rooms: Vec<RoomTicket>,
-    start: Instant,
-    /// Bots started so far, in plan order.
-    bots: Vec<BotHandle>,
-    samples: Vec<Sample>,
-    /// Each bot's last answered snapshot (joined, datagrams received), so a bot too busy to
-    /// answer within a tick still counts with what it said before.
-    seen: Vec<(bool, u64)>,
-    /// Sends bots away and back (churn).
-    conductor: Option<Conductor>,
-}
-
-impl<'a> Run<'a> {
-    fn new(
-        spec: &'a Scenario,
-        server: &'a ServerUnderTest,
-        plan: &'a [BotPlan],
-        rooms: Vec<RoomTicket>,
-    ) -> Self {
-        let start = Instant::now();
-        let conductor = (spec.kind == Kind::Churn).then(|| {
-            let ramp = plan.last().map_or(Duration::ZERO, |b| b.start);
-            let sizes = spec.room_sizes();
-            let events = churn::schedule(&spec.churn, &sizes, ramp, spec.duration, spec.seed);
-            Conductor::new(events, plan, start, spec.seed)
-        });
-        Run {
-            spec,
-            server,
-            plan,
-            rooms,
-            start,
-            bots: Vec::with_capacity(plan.len()),
-            samples: Vec::new(),
-            seen: Vec::with_capacity(plan.len()),
-            conductor,
-        }
-    }
-
-    /// Starts bots on schedule and samples every tick until the run's end.
-    async fn drive(&mut self) {
-        let ramp = self.plan.last().map_or(Duration::ZERO, |b| b.start);
-        let end = self.start + ramp + self.spec.duration;
-        self.sample().await;
-        let mut next_tick = self.start + TICK;
-        while Instant::now() < end {
-            let next_bot = self.plan.get(self.bots.len()).map(|b| self.start + b.start);
-            let next_churn = self.conductor.as_ref().and_then(Conductor::next_due);
-            let wake = [next_bot, next_churn]
-                .into_iter()
-                .flatten()
-                .fold(next_tick.min(end), Instant::min);
-            tokio::time::sleep_until(wake.into()).await;
-            let now = Instant::now();
-            while let Some(b) = self.plan.get(self.bots.len()) {
-                if self.start + b.start > now {
-                    break;
-                }
-                self.spawn_next();
-            }
-            if let Some(conductor) = &mut self.conductor {
-                conductor.fire_due(now, &self.bots);
-            }
-            if now >= next_tick {
-                self.sample().await;
-                next_tick += TICK;
-            }
-        }
-        self.sample().await;
-    }
-
-    fn spawn_next(&mut self) {
-        let i = self.bots.len();
-        let b = &self.plan[i];
-        let room = &self.rooms[b.room];
-        let secret = if b.host {
-            &room.host_secret
-        } else {
-            &room.participant_secret
-        };
-        let ws_url = self.server.target.ws_url(&self.server.url);
-        let mut config = BotConfig::new(&ws_url, &room.id, secret, &b.name);
-        config.target = self.server.target;
-        config.audio = b.media.audio.then(AudioConfig::default);
-        config.video = b.media.video;
-        config.local_ip = self.spec.local_ip;
-        config.join_timeout = self.spec.join_timeout;
-        config.seed = self.spec.seed.wrapping_mul(100_003).wrapping_add(i as u64);
-        self.bots.push(crate::spawn(config));
-    }
-
-    /// One sample of server, loadtest and bots; a progress line if asked.
-    async fn sample(&mut self) {
-        let asked = Instant::now();
-        let at = asked.duration_since(self.start);
-        let snapshots = futures_util::future::join_all(
-            self.bots
-                .iter()
-                .map(|b| tokio::time::timeout(SAMPLE_WAIT, b.stats())),
-        );
-        let metrics = server::metrics(&self.server.url, SAMPLE_WAIT);
-        let (snapshots, metrics) = tokio::join!(snapshots, metrics);
-        let mut sample = Sample {
-            at,
-            server: self
-                .server
-                .pid
-                .and_then(|p| procstat::Proc::Pid(p).sample()),
-            loadtest: procstat::Proc::Myself.sample(),
-            machine: procstat::MachineSample::now(),
-            metrics,
-            started: self.bots.len(),
-            ..Sample::default()
-        };
-        self.seen.resize(self.bots.len(), (false, 0));
-        let bots = self.bots.iter().zip(snapshots).zip(&mut self.seen);
-        for (i, ((bot, snap), seen)) in bots.enumerate() {
-            if let Ok(Some(s)) = snap {
-                *seen = (s.id.is_some(), s.datagrams_received);
-                if let Some(conductor) = &mut self.conductor {
-                    conductor.handle_snapshot(i, &s, asked);
-                }
-            } else if bot.is_finished() {
-                sample.ended += 1;
-            }
-            sample.joined += usize::from(seen.0);
-            sample.datagrams_received += seen.1;
-        }
-        if self.spec.progress {
-            eprintln!(
-                "{}",
-                sample.progress_line(self.plan.len(), self.samples.last())
-            );
-        }
-        self.samples.push(sample);
-    }
-
-    /// Makes every bot leave and builds the report.
-    async fn finish(self) -> Report {
-        let leaving = self
-            .bots
-            .into_iter()
-            .map(|bot| tokio::time::timeout(LEAVE_TIMEOUT, bot.leave()));
-        let reports = futures_util::future::join_all(leaving).await;
-        let outcomes = self
-            .plan
-            .iter()
-            .zip(reports)
-            .map(|(plan, report)| Outcome {
-                plan: plan.clone(),
-                report: report.ok(),
-            })
-            .collect::<Vec<_>>();
-        let churn = self.conductor.map(|c| {
-            let ramp = self.plan.last().map_or(Duration::ZERO, |b| b.start);
-            let (spec, conducted) = (&self.spec.churn, c.conducted());
-            ChurnReport::build(spec, conducted, &outcomes, &self.samples, self.start, ramp)
-        });
-        Report::build(self.spec, self.server, &outcomes, &self.samples, churn)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -563,8 +552,33 @@ mod tests {
         assert_eq!(plan[1].name, "r1-teacher");
         assert_eq!(plan[2].name, "r0-student-1");
         assert_eq!(spec.kind.room_kind(), RoomKind::Class);
-        assert_eq!(plan[0].media, Media::camera(1500));
-        assert_eq!(plan[2].media, Media::camera(150));
+        assert_eq!(plan[0].media, Media::simulcast([150, 450, 1200]));
+        assert_eq!(plan[2].media, Media::simulcast([50, 100, 150]));
+        assert_eq!(plan[0].view, ViewPolicy::Grid);
+        assert_eq!(plan[2].view, ViewPolicy::Stage { thumbnails: 9 });
+    }
+
+    #[test]
+    fn simulcast_and_views_can_be_turned_off() {
+        let mut spec = Scenario::new(Kind::Meeting);
+        spec.participants = 2;
+        assert!(plan(&spec).iter().all(|b| b.view == ViewPolicy::Grid));
+        spec.simulcast = false;
+        spec.views = false;
+        let plan = plan(&spec);
+        let Some(VideoConfig {
+            encodings: Encodings::Single(top),
+            ..
+        }) = plan[1].media.video
+        else {
+            panic!("one encoding");
+        };
+        assert_eq!(
+            (top.bitrate_bps, top.width, top.height),
+            (1_200_000, 1280, 720)
+        );
+        assert!(plan.iter().all(|b| b.view == ViewPolicy::None));
+        assert_eq!(Media::camera(300).without_simulcast(), Media::camera(300));
     }
 
     #[test]
