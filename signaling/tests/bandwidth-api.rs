@@ -26,12 +26,7 @@ async fn get(addr: SocketAddr, path: &str, bearer: &str) -> (u16, serde_json::Va
 async fn hosts_see_each_subscribers_estimate_and_layers_and_nobody_else_does() {
     let (server, url) = common::start().await;
     let room = common::create_room(&url).await;
-    let mut bots = common::class(&url, &room, 2);
-    let ids = common::joined_ids(&mut bots).await;
-    common::wait_until(&mut bots, "media from every other bot", |s| {
-        common::has_media_from_all(s, &ids)
-    })
-    .await;
+    let (bots, ids) = common::class_in_media(&url, &room, 2).await;
     let path = format!("/api/rooms/{}/bandwidth", room.id);
     let host = room.host_secret().expect("host link");
     let participant = room.participant_secret().expect("participant link");

@@ -47,12 +47,7 @@ async fn every_bot_gets_audio_and_video_from_every_other_publisher() {
 async fn others_get_participant_left_and_keep_their_media() {
     let (server, url) = common::start().await;
     let room = common::create_room(&url).await;
-    let mut bots = common::class(&url, &room, 2);
-    let ids = common::joined_ids(&mut bots).await;
-    common::wait_until(&mut bots, "media from every other bot", |s| {
-        common::has_media_from_all(s, &ids)
-    })
-    .await;
+    let (mut bots, ids) = common::class_in_media(&url, &room, 2).await;
 
     let leaver = bots.pop().expect("three bots");
     let left_id = ids.last().expect("three ids").clone();

@@ -71,6 +71,22 @@ pub fn class(url: &ServerUrl, room: &CreatedRoom, students: usize) -> Vec<BotHan
     bots
 }
 
+/// A class of a teacher and `students` students, joined, with media flowing between everyone;
+/// the bots and their participant ids.
+pub async fn class_in_media(
+    url: &ServerUrl,
+    room: &CreatedRoom,
+    students: usize,
+) -> (Vec<BotHandle>, Vec<String>) {
+    let mut bots = class(url, room, students);
+    let ids = joined_ids(&mut bots).await;
+    wait_until(&mut bots, "media from every other bot", |s| {
+        has_media_from_all(s, &ids)
+    })
+    .await;
+    (bots, ids)
+}
+
 /// Waits until `done` holds for the stats of every bot and returns those stats. Panics after
 /// [`WAIT`], or as soon as a bot has ended, with every bot's stats (and the ended bots' errors)
 /// in the message, so a failure says what each bot did see.
