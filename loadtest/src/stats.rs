@@ -367,6 +367,16 @@ impl LayerCounts {
         self.bytes[i] += bytes as u64;
     }
 
+    /// What came after `earlier`, a count taken from the same tile before this one.
+    pub fn since(&self, earlier: &LayerCounts) -> LayerCounts {
+        let mut d = LayerCounts::default();
+        for i in 0..MAX_LAYERS {
+            d.frames[i] = self.frames[i].saturating_sub(earlier.frames[i]);
+            d.bytes[i] = self.bytes[i].saturating_sub(earlier.bytes[i]);
+        }
+        d
+    }
+
     /// The layer most frames came from, if any came.
     pub fn main_layer(&self) -> Option<usize> {
         let (i, n) = self.frames.iter().enumerate().max_by_key(|(_, n)| **n)?;

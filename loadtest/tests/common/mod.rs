@@ -106,8 +106,8 @@ pub async fn simulcast_class(
     (server, bots)
 }
 
-/// Video bitrate of `from`'s camera as `bot` received it over `window`, kbit/s, from the
-/// bytes counted since its tile was set, and the layer most of those frames came from. A
+/// Video bitrate of `from`'s camera as `bot` received it over `window`, kbit/s, and the layer
+/// most of the window's frames came from (the tile must not change meanwhile). A
 /// window in which the server paused that camera for want of bandwidth (`bandwidth`: the
 /// estimate of a loopback link still moving on a busy machine) is measured again, twice at
 /// most: the pause is not what these tests are about.
@@ -131,18 +131,18 @@ async fn video_kbps_once(
     let read = |s: BotStats| {
         let r = s.remote(from).expect("a remote").clone();
         let paused = (r.pauses, r.paused_since.is_some());
-        (r.since_tile.total_bytes(), r.tile_since, paused)
+        (r.since_tile, r.tile_since, paused)
     };
     let (before, since, paused_before) = read(bot.stats().await.expect("running"));
     tokio::time::sleep(window).await;
-    let stats = bot.stats().await.expect("running");
-    let layer = stats.remote(from).and_then(|r| r.since_tile.main_layer());
-    let (after, since_after, paused_after) = read(stats);
+    let (after, since_after, paused_after) = read(bot.stats().await.expect("running"));
     assert_eq!(
         since, since_after,
         "the tile changed during the measurement"
     );
-    let kbps = (after - before) as f64 * 8.0 / window.as_secs_f64() / 1e3;
+    let during = after.since(&before);
+    let layer = during.main_layer();
+    let kbps = during.total_bytes() as f64 * 8.0 / window.as_secs_f64() / 1e3;
     let paused = paused_before != paused_after || paused_after.1;
     (kbps, layer, paused)
 }
