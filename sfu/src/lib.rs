@@ -38,6 +38,7 @@ mod conn;
 mod ctx;
 mod keyframe;
 mod limit;
+mod padding;
 mod participant;
 mod quality;
 mod rewrite;

@@ -268,6 +268,8 @@ pub(crate) struct Down {
     /// What the subscriber was last told of paused videos and its own link (`Bandwidth`);
     /// `None`: its socket may have lost it (a new page starts with nothing paused).
     pub told: Option<(Vec<(ParticipantId, Source)>, bool)>,
+    /// When to pad the link to look for the next step up.
+    pub padding: crate::padding::Padding,
 }
 
 impl Down {
@@ -282,6 +284,7 @@ impl Down {
             self.estimate = Some(initial);
         }
         self.audio_only = false;
+        self.padding.reset();
         for slot in &mut self.slots {
             slot.lowered_at = None;
         }
@@ -309,6 +312,7 @@ impl Default for Down {
             audio_only: false,
             was_lost: false,
             told: Some((Vec::new(), false)),
+            padding: crate::padding::Padding::default(),
         }
     }
 }

@@ -6,9 +6,7 @@
 use std::time::{Duration, Instant};
 
 use super::Room;
-use crate::allocate::{
-    self, Layer, Priority, UPGRADE_HEADROOM, UPGRADE_HOLD, VIDEO_BACK_ABOVE, Video,
-};
+use crate::allocate::{self, Layer, Priority, UPGRADE_HEADROOM, UPGRADE_HOLD, Video};
 use crate::api::{Kind, ParticipantId, RoomReport, SfuEvent, SubscriberReport, VideoReport};
 use crate::ctx::{Ctx, Output};
 use crate::participant::{PAUSE_AT_SOURCE_AFTER, StreamKey, UpTrack};
@@ -215,18 +213,20 @@ impl Room {
             });
         }
         let limited = a.used < a.wanted && plan.estimate.is_some_and(|e| e <= cap);
-        // Ask GCC to find what the page would show: probe towards it and, while its own link
-        // holds it back, pad up to what the next step up needs (audio-only: towards video
-        // coming back), as GCC keeps its estimate near what is sent. Nothing is padded for a
-        // subscriber that has all it wants, nor for one the budget holds back: padding is
-        // egress, and the budget is the school's uplink (the budget run measured 29 % over
-        // the limit with it).
+        // Ask GCC to find what the page would show: it probes towards `desired` by itself.
+        // While the subscriber's own link holds a video below its tile, pad (in windows, see
+        // crate::padding) up to what the next step up needs, as GCC keeps its estimate near
+        // what is sent. Nothing is padded for an audio-only subscriber (its link is too thin
+        // to fill without costing the audio; str0m's probes find video room again), for one
+        // that has all it wants, nor for one the budget holds back: padding is egress, and
+        // the budget is the school's uplink (the budget run measured 29 % over the limit
+        // with it).
         let desired = a.wanted.min(cap);
         let link_bound = plan.estimate.is_some_and(|e| e <= cap);
-        let minimum = match (link_bound, a.audio_only) {
-            (false, _) => 0,
-            (true, true) => 2 * VIDEO_BACK_ABOVE,
-            (true, false) => a.next_step.unwrap_or(0),
+        let wants_more = link_bound && !a.audio_only && a.next_step.is_some();
+        let minimum = match p.down.padding.pad(now, wants_more, a.used) {
+            true => a.next_step.unwrap_or(0),
+            false => 0,
         };
         if let Some(conn) = p.down.conn.as_mut().filter(|_| ctx.config.adaptation) {
             conn.rtc

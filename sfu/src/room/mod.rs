@@ -21,7 +21,7 @@ mod subscribe;
 use std::collections::BTreeMap;
 
 use rustc_hash::FxHashMap;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use str0m::bwe::BweKind;
 use str0m::{Event, Input};
@@ -386,7 +386,7 @@ impl Room {
     /// [`Room::drive`], polling written-to connections too only if `flush`.
     fn drive_with(&mut self, now: Instant, ctx: &mut Ctx, flush: bool) {
         loop {
-            self.poll_conns(ctx, flush);
+            self.poll_conns(now, ctx, flush);
             self.remove_dead_conns(ctx);
             if self.events.is_empty() && !self.streams_changed {
                 break;
@@ -418,7 +418,7 @@ impl Room {
         }
     }
 
-    fn poll_conns(&mut self, ctx: &mut Ctx, flush: bool) {
+    fn poll_conns(&mut self, now: Instant, ctx: &mut Ctx, flush: bool) {
         for p in self.participants.values_mut() {
             let id = p.id;
             for (dir, conn) in [
@@ -427,7 +427,7 @@ impl Room {
             ] {
                 let Some(conn) = conn else { continue };
                 if conn.dirty || (flush && conn.written) {
-                    poll_conn(conn, id, dir, &mut self.events, ctx);
+                    poll_conn(conn, now, id, dir, &mut self.events, ctx);
                 } else if conn.written {
                     self.needs_flush = true;
                 }
@@ -539,15 +539,30 @@ fn unroute_participant(p: &Participant, ctx: &mut Ctx) {
     }
 }
 
+/// Timeouts a connection may take within one poll: enough for its pacer to release a
+/// round's worth of packets, bounded so one connection cannot hold the worker.
+const DRAIN_TIMEOUTS: u32 = 512;
+
+/// How far ahead a timeout may be and still be handled at once: str0m's pacer releases one
+/// packet per timeout and asks for the next a microsecond later.
+const DRAIN_AHEAD: Duration = Duration::from_millis(1);
+
 /// Polls one connection until it waits, queueing its transmits and collecting its events.
+///
+/// A timeout that is due (within [`DRAIN_AHEAD`] of `now`) is handled here and polling goes
+/// on, up to [`DRAIN_TIMEOUTS`] times: str0m's pacer lets one packet out per timeout, so a
+/// connection left to the worker's next round would send one packet per round while its
+/// queues (and the server's memory) grow with every open microphone.
 fn poll_conn(
     conn: &mut Conn,
+    now: Instant,
     id: ParticipantId,
     dir: Direction,
     events: &mut Vec<(ParticipantId, Direction, Event)>,
     ctx: &mut Ctx,
 ) {
     conn.written = false;
+    let mut drained = 0;
     loop {
         if !conn.rtc.is_alive() {
             conn.dirty = false;
@@ -555,6 +570,14 @@ fn poll_conn(
         }
         match conn.rtc.poll_output() {
             Ok(str0m::Output::Timeout(t)) => {
+                if t <= now + DRAIN_AHEAD && drained < DRAIN_TIMEOUTS {
+                    drained += 1;
+                    if let Err(e) = conn.rtc.handle_input(Input::Timeout(t.max(now))) {
+                        tracing::debug!(participant = %id, ?dir, error = %e, "connection timeout failed");
+                        conn.rtc.disconnect();
+                    }
+                    continue;
+                }
                 conn.next_timeout = t;
                 conn.dirty = false;
                 return;
