@@ -173,6 +173,14 @@ impl Room {
                     && let Some(tx) = conn.rtc.direct_api().stream_tx_by_mid(mid, None)
                 {
                     tx.set_rtx_cache(RTX_PACKETS, RTX_HISTORY, Some(0.15));
+                    // Forwarded video goes out as it comes, as audio does: paced at the
+                    // estimate, it queued in str0m whenever the estimate fell below the layers
+                    // being sent, and that queue (up to 2 s) went on filling the link for
+                    // seconds after the allocator had lowered or paused them (6.5 s over a
+                    // new capacity after a drop, sfu/tests/adaptation.rs; 2 s unpaced). The
+                    // publisher's browser paces what it sends; the allocator keeps the sum
+                    // within the estimate.
+                    tx.set_unpaced(true);
                 }
             }
             slot.negotiated = offered;

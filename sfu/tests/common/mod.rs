@@ -150,6 +150,8 @@ pub struct Client {
     /// Datagrams the bottleneck queue dropped, and bytes that arrived (with the time).
     pub downlink_dropped: usize,
     pub downlink_arrived: Vec<(Instant, usize)>,
+    /// Datagrams offered to the shaped downlink (dropped or not), with when.
+    pub downlink_offered: Vec<(Instant, usize)>,
 }
 
 pub struct Sim {
@@ -666,6 +668,7 @@ impl Client {
             in_flight: VecDeque::new(),
             downlink_dropped: 0,
             downlink_arrived: Vec::new(),
+            downlink_offered: Vec::new(),
         }
     }
 
@@ -694,6 +697,7 @@ impl Client {
     /// than `downlink_queue`.
     fn shape(&mut self, now: Instant, source: SocketAddr, destination: SocketAddr, data: Vec<u8>) {
         let rate = self.downlink_rate.expect("shaped");
+        self.downlink_offered.push((now, data.len()));
         let start = self.downlink_busy_until.map_or(now, |t| t.max(now));
         if start - now > self.downlink_queue {
             self.downlink_dropped += 1;
