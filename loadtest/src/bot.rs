@@ -59,6 +59,11 @@ pub struct BotConfig {
     /// A relay between this bot and the server's media address, shaping its downlink: the
     /// server's candidates are replaced by the relay's. `None`: straight to the server.
     pub relay: Option<Relay>,
+    /// The address the bot's WebSocket says it comes from (`X-Forwarded-For`, which the
+    /// server takes from a loopback peer as from a local reverse proxy), so that a thousand
+    /// bots on one machine count as the thousand homes they stand for in the join queue's
+    /// per-address bound. `None`: the socket's own address.
+    pub forwarded_for: Option<IpAddr>,
 }
 
 impl BotConfig {
@@ -78,6 +83,7 @@ impl BotConfig {
             seed: 0,
             target: Target::Aula,
             relay: None,
+            forwarded_for: None,
         }
     }
 

@@ -66,6 +66,8 @@
 //! - [`target`]: which server ([`target::Target`]) and how to make a room on it.
 //! - [`http`]: `POST /api/rooms` with its options (kind, lobby) and server URLs.
 //! - [`scenario`]: scenario specs, their bot plans, and [`scenario::run`].
+//! - [`surge`]: the 8 o'clock surge at school scale: page loads, the join queue, stays, and
+//!   the loss of classes already running; its report and plot.
 //! - [`churn`]: the churn scenario's schedule of leavings and returns, and its report section.
 //! - [`report`]: the summary of a run and its verdict; [`table`] prints it.
 //! - [`server`]: the server under test: `/metrics`, and starting an `aula` binary.
@@ -96,6 +98,7 @@ pub mod server;
 mod signal;
 mod signaling;
 pub mod stats;
+pub mod surge;
 pub mod table;
 pub mod target;
 pub mod view;

@@ -108,21 +108,53 @@ enum ScenarioCommand {
         #[arg(long, default_value = "150,450,1200", value_parser = parse_kbps)]
         video_kbps: Kbps,
     },
-    /// N participants join R rooms within T seconds (the 8 o'clock problem), then stay.
+    /// The 8 o'clock surge (issue 12): N people arrive within T seconds into R classes while
+    /// K classes are already running. Each loads the room page, then joins; the server's queue
+    /// lets them in; students leave after a seeded stay so the queue drains; the run ends when
+    /// every student has left, or at --run-limit. Reports failures, page loads by status,
+    /// arrival to admission, queue positions, first media, and the running classes' extra
+    /// loss. Against Janus (no queue), or under `compare`, it is the plain surge: everyone
+    /// joins and stays for --duration.
     Surge {
         #[command(flatten)]
         common: Common,
-        /// Participants in all.
+        /// People in all.
         #[arg(long, default_value_t = 300)]
         participants: usize,
-        /// Class rooms; the first participant of each joins as its teacher (host).
+        /// Class rooms; the first person of each joins as its teacher (host).
         #[arg(long, default_value_t = 10)]
         rooms: usize,
-        /// The window all joins fall in (e.g. 10s).
+        /// The window all arrivals fall in (e.g. 10s).
         #[arg(long, default_value = "10s", value_parser = parse_duration)]
         within: Duration,
-        #[command(flatten)]
-        media: ClassMedia,
+        /// Teachers' camera in kbit/s: layers q,h,f, or one number for one encoding.
+        #[arg(long, default_value = "150,450,1200", value_parser = parse_kbps)]
+        teacher_kbps: Kbps,
+        /// Students' microphones (their cameras stay off: students receive their teacher).
+        #[arg(long, default_value = "off", value_parser = parse_on_off, action = clap::ArgAction::Set)]
+        students_audio: bool,
+        /// A student's mean stay once admitted (each stays 0.5 to 1.5 times it, seeded).
+        #[arg(long, default_value = "20s", value_parser = parse_duration)]
+        stay: Duration,
+        /// Classes already running before the surge (a teacher publishing, students
+        /// receiving), whose loss is measured before and during it.
+        #[arg(long, default_value_t = 3)]
+        running_classes: usize,
+        /// Students in each running class, besides the teacher.
+        #[arg(long, default_value_t = 9)]
+        running_students: usize,
+        /// The running classes' baseline window before the surge.
+        #[arg(long, default_value = "10s", value_parser = parse_duration)]
+        baseline: Duration,
+        /// The longest the run lasts from the first arrival.
+        #[arg(long, default_value = "5m", value_parser = parse_duration)]
+        run_limit: Duration,
+        /// Each arrival loads the room page and its assets first (on or off).
+        #[arg(long, default_value = "on", value_parser = parse_on_off, action = clap::ArgAction::Set)]
+        page_loads: bool,
+        /// Write the figure (arrived, queue, present, a few positions) as SVG here.
+        #[arg(long, value_name = "FILE")]
+        plot: Option<PathBuf>,
     },
     /// R class rooms of N bots that leave and come back, teachers included (resume, rejoin).
     ///
@@ -337,11 +369,29 @@ fn scenario(command: ScenarioCommand) -> (Scenario, Common, Option<PathBuf>) {
             participants,
             rooms,
             within,
-            media,
+            teacher_kbps,
+            students_audio,
+            stay,
+            running_classes,
+            running_students,
+            baseline,
+            run_limit,
+            page_loads,
+            plot: figure,
         } => {
             let mut spec = Scenario::new(Kind::Surge);
             (spec.participants, spec.rooms, spec.within) = (participants, rooms, Some(within));
-            media.apply(&mut spec);
+            spec.host = teacher_kbps.media();
+            spec.participant.audio = students_audio;
+            spec.surge = aula_loadtest::surge::SurgeSpec {
+                stay,
+                running: running_classes,
+                running_students,
+                baseline,
+                run_limit,
+                page_loads,
+            };
+            plot = figure;
             (spec, common)
         }
         ScenarioCommand::Churn {
@@ -506,6 +556,9 @@ async fn run(
             pid: common.server_pid,
         },
     };
+    if spec.kind == Kind::Surge && server.target == Target::Aula {
+        return surge(spec, &server, started, common.json.as_deref(), plot).await;
+    }
     let ramp = scenario::plan(spec)
         .last()
         .map_or(Duration::ZERO, |b| b.start);
@@ -530,6 +583,42 @@ async fn run(
         if let Some(svg) = svg {
             std::fs::write(path, svg).with_context(|| format!("writing {}", path.display()))?;
         }
+    }
+    Ok(if report.verdict.ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+/// `surge` against Aula: see `aula_loadtest::surge`. Prints the table; writes the JSON and
+/// the figure if asked. Exit 0 when the targets were met.
+async fn surge(
+    spec: &Scenario,
+    server: &ServerUnderTest,
+    started: Option<StartedServer>,
+    json: Option<&std::path::Path>,
+    plot: Option<&std::path::Path>,
+) -> anyhow::Result<ExitCode> {
+    let limit = spec.surge.run_limit + spec.surge.baseline + OVERRUN * 2;
+    let report = tokio::time::timeout(limit, aula_loadtest::surge::run(spec, server))
+        .await
+        .with_context(|| format!("the run did not end within {limit:?}"))??;
+    if let Some(s) = started {
+        s.stop();
+    }
+    print!("{}", aula_loadtest::surge::report::render(&report));
+    if let Some(path) = json {
+        let text = serde_json::to_string_pretty(&report).expect("reports always serialize");
+        std::fs::write(path, text + "\n").with_context(|| format!("writing {}", path.display()))?;
+    }
+    if let Some(path) = plot {
+        let title = format!(
+            "surge: {} people into {} classes within {:.0} s",
+            report.arrivals, report.rooms, report.within_s
+        );
+        let svg = aula_loadtest::surge::report::svg(&report, &title);
+        std::fs::write(path, svg).with_context(|| format!("writing {}", path.display()))?;
     }
     Ok(if report.verdict.ok {
         ExitCode::SUCCESS

@@ -167,6 +167,9 @@ pub enum ClientMsg<'a> {
         /// 1..=1000 characters.
         text: &'a str,
     },
+    /// Keeps a socket that waits in the join queue heard (the server answers `pong`): one
+    /// silent for 6 s loses its place.
+    Ping,
     /// Leave the room; the server closes the socket.
     Leave {
         /// The page is unloading and may come back within the server's unload grace.
@@ -462,6 +465,16 @@ pub enum ServerMsg {
         #[serde(default)]
         encodings: Vec<EncodingActive>,
     },
+    /// The join waits in the server's queue (sent at once, then at least every 2 s).
+    Queued {
+        /// 1 is the next to be let in.
+        position: usize,
+        /// Everyone in the queue.
+        waiting: usize,
+        /// The server's estimate of the wait, seconds; absent when the queue has not moved.
+        #[serde(default)]
+        wait_secs: Option<u64>,
+    },
     /// Something went wrong.
     Error {
         /// Machine-readable code.
@@ -469,6 +482,9 @@ pub enum ServerMsg {
         /// For people.
         #[serde(default)]
         message: String,
+        /// With `server_busy` for a full queue: ask again after about this long, seconds.
+        #[serde(default)]
+        retry_after_secs: Option<u64>,
     },
     /// A `type` this crate does not know; ignored.
     #[serde(other)]
@@ -656,6 +672,39 @@ mod tests {
         ] {
             assert_ne!(parse(text), ServerMsg::Unknown, "{text}");
         }
+    }
+
+    #[test]
+    fn queued_and_a_busy_server_parse() {
+        let parse = |text: &str| serde_json::from_str::<ServerMsg>(text).expect(text);
+        let queued =
+            parse(r#"{"type": "queued", "position": 12, "waiting": 140, "wait_secs": 25}"#);
+        let want = ServerMsg::Queued {
+            position: 12,
+            waiting: 140,
+            wait_secs: Some(25),
+        };
+        assert_eq!(queued, want);
+        let unknown_wait = parse(r#"{"type": "queued", "position": 1, "waiting": 1}"#);
+        assert!(matches!(
+            unknown_wait,
+            ServerMsg::Queued {
+                wait_secs: None,
+                ..
+            }
+        ));
+        let busy = parse(
+            r#"{"type": "error", "code": "server_busy", "message": "m", "re": "join", "retry_after_secs": 10}"#,
+        );
+        assert!(matches!(
+            busy,
+            ServerMsg::Error {
+                retry_after_secs: Some(10),
+                ..
+            }
+        ));
+        let ping = serde_json::to_value(ClientMsg::Ping).expect("serializes");
+        assert_eq!(ping, serde_json::json!({"type": "ping"}));
     }
 
     #[test]

@@ -174,6 +174,10 @@ pub struct Metrics {
     pub encodings_paused: Option<u64>,
     /// `aula_layer_changes_total`.
     pub layer_changes: Option<u64>,
+    /// `aula_participants_present`: admitted and present, now (issue 12 on).
+    pub participants_present: Option<u64>,
+    /// `aula_admission_queue_length`: waiting in the join queue, now (issue 12 on).
+    pub admission_queue_length: Option<u64>,
 }
 
 impl Metrics {
@@ -218,6 +222,8 @@ pub fn parse_metrics(text: &str) -> Option<Metrics> {
         videos_paused: value("aula_bandwidth_videos_paused"),
         encodings_paused: value("aula_encodings_paused_total"),
         layer_changes: value("aula_layer_changes_total"),
+        participants_present: value("aula_participants_present"),
+        admission_queue_length: value("aula_admission_queue_length"),
     })
 }
 

@@ -1,6 +1,7 @@
 //! The bot's signaling socket: JSON text frames of docs/protocol.md over a WebSocket.
 
 use std::collections::HashMap;
+use std::net::IpAddr;
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
@@ -8,6 +9,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::http::HeaderValue;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
@@ -40,15 +43,23 @@ pub(crate) enum Incoming {
 }
 
 impl Signal {
-    /// Opens the WebSocket at `url` (`ws://host:port/ws`).
-    pub async fn connect(url: &str) -> Result<Signal, BotError> {
-        let (ws, _response) =
-            tokio_tungstenite::connect_async(url)
-                .await
-                .map_err(|e| BotError::Connect {
-                    url: url.to_owned(),
-                    source: Box::new(e),
-                })?;
+    /// Opens the WebSocket at `url` (`ws://host:port/ws`), saying it comes from
+    /// `forwarded_for` as a reverse proxy on the server's machine would (`X-Forwarded-For`;
+    /// the server believes it only from a loopback peer).
+    pub async fn connect(url: &str, forwarded_for: Option<IpAddr>) -> Result<Signal, BotError> {
+        let failed = |e| BotError::Connect {
+            url: url.to_owned(),
+            source: Box::new(e),
+        };
+        let mut request = url.into_client_request().map_err(failed)?;
+        if let Some(addr) = forwarded_for {
+            let value = HeaderValue::from_str(&addr.to_string())
+                .expect("an address is a valid header value");
+            request.headers_mut().insert("x-forwarded-for", value);
+        }
+        let (ws, _response) = tokio_tungstenite::connect_async(request)
+            .await
+            .map_err(failed)?;
         Ok(Signal {
             ws,
             last: HashMap::new(),

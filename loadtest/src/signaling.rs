@@ -35,6 +35,15 @@ pub(crate) enum SignalEvent {
     },
     /// Waiting in the lobby (Aula), with the session to rejoin with.
     Lobby { session: Option<String> },
+    /// Waiting in the server's join queue (Aula): where the join stands.
+    Queued {
+        position: usize,
+        waiting: usize,
+        wait_secs: Option<u64>,
+    },
+    /// The join queue is full (Aula, `server_busy` with `retry_after_secs`): the server closes
+    /// the socket next, and the page joins again after about this long.
+    Busy { retry_after: Duration },
     /// Someone joined, or changed (this participant included).
     Participant(Participant),
     /// Someone left.
@@ -85,7 +94,7 @@ impl Signaling {
         let (url, name) = (&config.ws_url, &config.name);
         match config.target {
             Target::Aula => {
-                let signal = Signal::connect(url).await?;
+                let signal = Signal::connect(url, config.forwarded_for).await?;
                 let ws_open = start.elapsed();
                 let mut signaling = Signaling::Aula(signal);
                 signaling.join(config).await?;
@@ -106,7 +115,7 @@ impl Signaling {
         if config.target != Target::Aula {
             return Err(BotError::Protocol("only aula resumes".into()));
         }
-        let mut signal = Signal::connect(&config.ws_url).await?;
+        let mut signal = Signal::connect(&config.ws_url, config.forwarded_for).await?;
         let resume = ClientMsg::Resume {
             v: crate::protocol::PROTOCOL_VERSION,
             room: &config.room,
@@ -263,6 +272,14 @@ impl Signaling {
         }
     }
 
+    /// Keeps a socket waiting in the join queue heard (Aula); Janus has no queue.
+    pub async fn ping(&mut self) -> Result<(), BotError> {
+        match self {
+            Signaling::Aula(signal) => signal.send(&ClientMsg::Ping).await,
+            Signaling::Janus(_) => Ok(()),
+        }
+    }
+
     /// Leaves and closes, waiting at most `wait`. Errors no longer matter here.
     pub async fn leave(&mut self, wait: Duration) {
         match self {
@@ -321,7 +338,23 @@ fn aula_event(incoming: Incoming) -> Option<SignalEvent> {
                 active: encodings.into_iter().map(|e| (e.rid, e.active)).collect(),
             },
             ServerMsg::Encodings { .. } => return None,
-            ServerMsg::Error { code, message } => {
+            ServerMsg::Queued {
+                position,
+                waiting,
+                wait_secs,
+            } => SignalEvent::Queued {
+                position,
+                waiting,
+                wait_secs,
+            },
+            ServerMsg::Error {
+                code,
+                retry_after_secs: Some(secs),
+                ..
+            } if code == "server_busy" => SignalEvent::Busy {
+                retry_after: Duration::from_secs(secs),
+            },
+            ServerMsg::Error { code, message, .. } => {
                 tracing::debug!(%code, %message, "server error");
                 SignalEvent::Refused { code, message }
             }

@@ -34,6 +34,11 @@ pub struct BotStats {
     pub lobby: Option<Duration>,
     /// The first `joined` received.
     pub joined: Option<Duration>,
+    /// Each `queued` received while the join waited in the server's queue, in order.
+    pub queue: Vec<QueueNote>,
+    /// Times the server answered the join with `server_busy` (its queue full) and the bot
+    /// joined again after the time it was told, with jitter, as the page does.
+    pub busy_retries: u32,
     /// Each participant this bot has been, in order: its first join, and one more for each
     /// rejoin (or resume that ended in a join).
     pub presences: Vec<Presence>,
@@ -392,6 +397,19 @@ impl LayerCounts {
     pub fn total_bytes(&self) -> u64 {
         self.bytes.iter().sum()
     }
+}
+
+/// One `queued` message: where the join stood in the server's queue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct QueueNote {
+    /// When it arrived, from the bot's start.
+    pub at: Duration,
+    /// 1 is the next to be let in.
+    pub position: usize,
+    /// Everyone in the queue.
+    pub waiting: usize,
+    /// The server's estimate of the wait, seconds, if it had one.
+    pub wait_secs: Option<u64>,
 }
 
 /// Frames received on one track.

@@ -1,18 +1,34 @@
-//! From `join` to `joined`: the socket, the lobby, the join timeout, and what `joined` tells
-//! (who the bot is, who else is there, the session and the resume token).
+//! From `join` to `joined`: the socket, the server's join queue (`queued`, `server_busy`; the
+//! rules in `queue`), the lobby, the join timeout, and what `joined` tells (who the bot is,
+//! who else is there, the session and the resume token).
 
+use std::time::{Duration, Instant};
+
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
 use tokio::sync::mpsc;
 
+use super::queue::{JoinTimer, JoinWait};
 use super::{Bot, Flow, LEAVE_WAIT};
 use crate::bot::{BotError, Command};
 use crate::protocol::Participant;
 use crate::signaling::{SignalEvent, Signaling};
+use crate::stats::QueueNote;
 
 /// What woke the join loop.
 enum JoinWake {
     Command(Option<Command>),
     Signal(Result<SignalEvent, BotError>),
-    Deadline,
+    Timer,
+}
+
+/// How a join attempt on one socket ended.
+enum Answer {
+    Joined,
+    /// Told to leave meanwhile.
+    Left,
+    /// `server_busy`: join again after this pause.
+    Retry(Duration),
 }
 
 /// What `joined` says, taken apart.
@@ -24,15 +40,40 @@ pub(super) struct Admitted {
 }
 
 impl Bot {
-    /// Joins within the join timeout, waiting in the lobby if there is one, while still
-    /// answering commands, so a snapshot does not wait for the server and a leave ends the
-    /// attempt (then false). Once joined, the socket is `self.signal`.
+    /// Joins, waiting in the server's queue or the room's lobby as long as either moves,
+    /// joining again after `server_busy` (as the page does), while still answering commands,
+    /// so a snapshot does not wait for the server and a leave ends the attempt (then false).
+    /// Once joined, the socket is `self.signal`.
     pub(super) async fn join_or_leave(
         &mut self,
         commands: &mut mpsc::Receiver<Command>,
     ) -> Result<bool, BotError> {
-        let timeout = self.config.join_timeout;
-        let deadline = tokio::time::sleep(timeout);
+        let mut wait = JoinWait::new(Instant::now(), self.config.join_timeout);
+        loop {
+            if !self.connect_or_leave(commands, &wait).await? {
+                return Ok(false);
+            }
+            let pause = match self.admitted_or_leave(commands, &mut wait).await? {
+                Answer::Joined => return Ok(true),
+                Answer::Left => return Ok(false),
+                Answer::Retry(pause) => pause,
+            };
+            self.signal = None;
+            self.stats.busy_retries += 1;
+            if !self.pause_or_leave(commands, pause).await {
+                return Ok(false);
+            }
+            wait.restart(Instant::now());
+        }
+    }
+
+    /// Opens the socket and sends `join` before `wait`'s deadline; false if told to leave.
+    async fn connect_or_leave(
+        &mut self,
+        commands: &mut mpsc::Receiver<Command>,
+        wait: &JoinWait,
+    ) -> Result<bool, BotError> {
+        let deadline = tokio::time::sleep_until(wait.deadline().into());
         tokio::pin!(deadline);
         // A copy, so that commands may change the bot while it connects.
         let config = self.config.clone();
@@ -42,7 +83,7 @@ impl Bot {
             let cmd = tokio::select! {
                 connected = &mut connecting => break connected?,
                 cmd = commands.recv() => cmd,
-                () = &mut deadline => return Err(BotError::JoinTimeout(timeout)),
+                () = &mut deadline => return Err(BotError::JoinTimeout(self.config.join_timeout)),
             };
             if let Flow::Leave = self.handle_command(cmd, false).await {
                 return Ok(false);
@@ -50,46 +91,74 @@ impl Bot {
         };
         self.stats.ws_open.get_or_insert(ws_open);
         self.signal = Some(signal);
-        self.admitted_or_leave(commands, deadline).await
+        Ok(true)
     }
 
-    /// The second half of [`Bot::join_or_leave`]: the socket is open and `join` sent; waits
-    /// for `joined` until `deadline`.
+    /// The second half of a join: the socket is open and `join` sent; waits for `joined`,
+    /// pinging while queued, until `wait` expires.
     async fn admitted_or_leave(
         &mut self,
         commands: &mut mpsc::Receiver<Command>,
-        mut deadline: std::pin::Pin<&mut tokio::time::Sleep>,
-    ) -> Result<bool, BotError> {
+        wait: &mut JoinWait,
+    ) -> Result<Answer, BotError> {
         loop {
+            let timer = tokio::time::sleep_until(wait.poll_timeout().into());
             let signal = self.signal()?;
             let wake = tokio::select! {
                 cmd = commands.recv() => JoinWake::Command(cmd),
                 event = signal.recv() => JoinWake::Signal(event),
-                () = &mut deadline => JoinWake::Deadline,
+                () = timer => JoinWake::Timer,
             };
             match wake {
                 JoinWake::Command(cmd) => {
                     if let Flow::Leave = self.handle_command(cmd, false).await {
                         self.signal()?.leave(LEAVE_WAIT).await;
                         self.signal = None;
-                        return Ok(false);
+                        return Ok(Answer::Left);
                     }
                 }
                 JoinWake::Signal(event) => {
-                    if self.handle_join_event(event?)? {
-                        return Ok(true);
+                    if let Some(answer) = self.handle_join_event(event?, wait)? {
+                        return Ok(answer);
                     }
                 }
-                JoinWake::Deadline => {
-                    return Err(BotError::JoinTimeout(self.config.join_timeout));
-                }
+                JoinWake::Timer => match wait.handle_timeout(Instant::now()) {
+                    JoinTimer::Idle => {}
+                    JoinTimer::Ping => self.signal()?.ping().await?,
+                    JoinTimer::Expired => {
+                        return Err(BotError::JoinTimeout(self.config.join_timeout));
+                    }
+                },
             }
         }
     }
 
-    /// One event before `joined`; true once joined. An error before `joined` or `lobby` is
-    /// the answer to `join`.
-    fn handle_join_event(&mut self, event: SignalEvent) -> Result<bool, BotError> {
+    /// Waits `pause` before joining again, answering commands; false if told to leave.
+    async fn pause_or_leave(
+        &mut self,
+        commands: &mut mpsc::Receiver<Command>,
+        pause: Duration,
+    ) -> bool {
+        let until = tokio::time::sleep(pause);
+        tokio::pin!(until);
+        loop {
+            let cmd = tokio::select! {
+                cmd = commands.recv() => cmd,
+                () = &mut until => return true,
+            };
+            if let Flow::Leave = self.handle_command(cmd, false).await {
+                return false;
+            }
+        }
+    }
+
+    /// One event before `joined`: the answer once there is one. An error before `joined`,
+    /// `lobby` or `queued` is the answer to `join`.
+    fn handle_join_event(
+        &mut self,
+        event: SignalEvent,
+        wait: &mut JoinWait,
+    ) -> Result<Option<Answer>, BotError> {
         let at = self.elapsed();
         match event {
             SignalEvent::Joined {
@@ -105,20 +174,42 @@ impl Bot {
                     session,
                     resume,
                 });
-                return Ok(true);
+                return Ok(Some(Answer::Joined));
             }
             SignalEvent::Lobby { session } => {
                 self.stats.lobby.get_or_insert(at);
                 self.stats.session = session;
             }
+            SignalEvent::Queued {
+                position,
+                waiting,
+                wait_secs,
+            } => {
+                wait.handle_queued(Instant::now());
+                self.stats.queue.push(QueueNote {
+                    at,
+                    position,
+                    waiting,
+                    wait_secs,
+                });
+            }
+            SignalEvent::Busy { retry_after } => wait.handle_busy(retry_after),
             SignalEvent::Refused { code, message } if self.stats.lobby.is_none() => {
                 return Err(BotError::Refused { code, message });
             }
-            SignalEvent::Closed(why) => return Err(self.closed(why)),
+            SignalEvent::Closed(why) => {
+                let retry = self.stats.busy_retries;
+                let draw = StdRng::seed_from_u64(self.config.seed ^ u64::from(retry) << 32)
+                    .random::<f64>();
+                return match wait.handle_closed(draw) {
+                    Some(pause) => Ok(Some(Answer::Retry(pause))),
+                    None => Err(self.closed(why)),
+                };
+            }
             // In the lobby: the answers to what a test sent, a room that ended.
             other => self.handle_news(other),
         }
-        Ok(false)
+        Ok(None)
     }
 
     /// Takes in `joined`: who the bot is now (a new presence, unless it resumed as the same

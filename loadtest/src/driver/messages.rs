@@ -62,6 +62,26 @@ impl Bot {
                 }
             }
             SignalEvent::Problem(text) => self.stats.push_error(text),
+            // A resume waiting in the server's queue: the call goes on meanwhile.
+            SignalEvent::Queued {
+                position,
+                waiting,
+                wait_secs,
+            } => self.stats.queue.push(crate::stats::QueueNote {
+                at,
+                position,
+                waiting,
+                wait_secs,
+            }),
+            SignalEvent::Busy { retry_after } => {
+                let (code, message) = (
+                    "server_busy".to_owned(),
+                    format!("retry after {retry_after:?}"),
+                );
+                self.stats
+                    .push_error(format!("server error {code}: {message}"));
+                self.last_error = Some((code, message));
+            }
             SignalEvent::Refused { code, message } => {
                 if code == "bad_sdp" {
                     self.stats.renegotiations_failed += 1;

@@ -9,7 +9,10 @@
 //!
 //! # Layout
 //! - `mod.rs`: the bot's state, the loop, commands, and the two `Rtc`s' plumbing.
-//! - `join`: `join` to `joined` (the lobby included), and what `joined` tells.
+//! - `join`: `join` to `joined` (the server's queue and the lobby included), and what
+//!   `joined` tells.
+//! - `queue`: the join's deadline, keep-alive and retry while the server's queue holds it
+//!   (sans-IO).
 //! - `messages`: what the server says once joined: offers, answers, the room's news.
 //! - `receive`: events of the subscribe connection: media, gaps, keyframe requests.
 //! - `away`: leaving and coming back ([`Churn`]): resume and rejoin.
@@ -18,6 +21,7 @@
 mod away;
 mod join;
 mod messages;
+mod queue;
 mod receive;
 mod view;
 
@@ -395,7 +399,11 @@ impl Bot {
                 Ok(false) => return,
                 Err(e) => return self.fail_peer(Pc::Publish, e),
             }
-            // Inline drain: `self.drain` would borrow the publisher too.
+            // Inline drain: `self.drain` would borrow the publisher too. A timeout already due
+            // is handled before the next write: str0m packetizes written frames on timeouts,
+            // and a bot that fell behind (a saturated machine) would otherwise write frame
+            // after frame until str0m refuses the next (`WriteWithoutPoll`).
+            let mut timeouts = 0;
             loop {
                 match self.publish.poll_event() {
                     Ok(Some(event)) => handle_publish_event(
@@ -406,6 +414,14 @@ impl Bot {
                         now,
                         event,
                     ),
+                    Ok(None)
+                        if timeouts < 64 && self.publish.timeout().is_some_and(|t| t <= now) =>
+                    {
+                        timeouts += 1;
+                        if let Err(e) = self.publish.handle_timeout(now) {
+                            return self.fail_peer(Pc::Publish, e);
+                        }
+                    }
                     Ok(None) => break,
                     Err(e) => return self.fail_peer(Pc::Publish, e),
                 }

@@ -201,6 +201,8 @@ pub struct Scenario {
     pub egress_limit_mbps: Option<f64>,
     /// More flags for a server this loadtest starts, e.g. `--bandwidth-adaptation false`.
     pub server_flags: Vec<String>,
+    /// Stays, running classes and the run's bound (surge, see [`crate::surge`]).
+    pub surge: crate::surge::SurgeSpec,
 }
 
 impl Scenario {
@@ -208,7 +210,9 @@ impl Scenario {
     /// tests change fields from here.
     pub fn new(kind: Kind) -> Scenario {
         let participant = match kind {
-            Kind::Lecture => Media::NONE,
+            // A thousand students cannot all publish beside the server on 2 cores; they
+            // receive their teacher (`--students-audio on` gives them microphones).
+            Kind::Lecture | Kind::Surge => Media::NONE,
             Kind::Meeting => Media::simulcast(CAMERA_KBPS),
             // Muted, as a class's students join: with nine open microphones a room's audio
             // alone (never held back) takes most of what a third of its demand leaves.
@@ -262,6 +266,7 @@ impl Scenario {
             impair: ImpairSpec::default(),
             egress_limit_mbps: (kind == Kind::Budget).then_some(BUDGET_LIMIT_MBPS),
             server_flags: Vec::new(),
+            surge: crate::surge::SurgeSpec::default(),
         }
     }
 
