@@ -5,19 +5,24 @@
 //! the `minimum` bitrate it is given (never above its estimate). Padding all the time fills a
 //! weak link to its estimate for good, and every overshoot of that estimate then costs the
 //! audio that shares the queue (measured: audio lost on a 90 kbit/s link, a weak link's
-//! teacher video stalling). So padding comes in windows: [`WINDOW`] long, and after a
-//! window that brought no step up the next one waits twice as long as the last wait
-//! ([`FIRST_WAIT`] to [`LONGEST_WAIT`]). A step up, or a link that no longer limits, starts
-//! over. Between windows str0m's own short probes (every few seconds in ALR) still look
-//! for room.
+//! teacher video stalling). So padding comes in windows. A window goes on while the estimate
+//! climbs (a link with room: 1 → 2.5 Mbit/s takes GCC some ten seconds) and ends once it has
+//! not risen for [`STALL`] (the link is full) or after [`LONGEST_WINDOW`]. A step up starts
+//! the next window at once; after a window that found nothing the next waits, [`FIRST_WAIT`]
+//! the first time and twice as long each time after, up to [`LONGEST_WAIT`]. A link that no
+//! longer limits starts over. Between windows str0m's own short probes (every few seconds
+//! while the link is not full) still look for room.
 //!
 //! Pure and sans-IO: the caller says what time it is and what happened.
 
 use std::time::{Duration, Instant};
 
-/// How long one window of padding lasts: GCC raises its estimate by some 8 % a second, so a
-/// few seconds find a step of a layer or two.
-pub const WINDOW: Duration = Duration::from_secs(3);
+/// A window ends when the estimate has not risen for this long: GCC raises it some 8 % a
+/// second while there is room, so a second and a half without a rise means the link is full.
+pub const STALL: Duration = Duration::from_millis(1500);
+
+/// The longest window: long enough for GCC to climb from 1 to 2.5 Mbit/s.
+pub const LONGEST_WINDOW: Duration = Duration::from_secs(15);
 
 /// The wait after a window that found nothing, the first time.
 pub const FIRST_WAIT: Duration = Duration::from_secs(6);
@@ -26,11 +31,21 @@ pub const FIRST_WAIT: Duration = Duration::from_secs(6);
 /// sooner, by str0m's probes).
 pub const LONGEST_WAIT: Duration = Duration::from_secs(48);
 
+/// A window under way.
+#[derive(Debug, Clone, Copy)]
+struct Window {
+    started: Instant,
+    /// What was allocated when it began.
+    allocated: u64,
+    /// The highest estimate seen in it, and when the estimate last rose above the one before.
+    best: u64,
+    rose_at: Instant,
+}
+
 /// One subscriber's padding windows.
 #[derive(Debug, Clone, Default)]
 pub struct Padding {
-    /// The window under way: until when, and what was allocated when it began.
-    window: Option<(Instant, u64)>,
+    window: Option<Window>,
     /// No window before this.
     not_before: Option<Instant>,
     /// The wait after the next window that finds nothing.
@@ -39,39 +54,56 @@ pub struct Padding {
 
 impl Padding {
     /// Whether to pad now. `wants_more`: the subscriber's own link (not a budget) holds its
-    /// allocation below what its page shows; `allocated`: bit/s allocated now.
-    pub fn pad(&mut self, now: Instant, wants_more: bool, allocated: u64) -> bool {
+    /// allocation below what its page shows; `allocated`: bit/s allocated now; `estimate`:
+    /// the link's estimate now.
+    pub fn pad(&mut self, now: Instant, wants_more: bool, allocated: u64, estimate: u64) -> bool {
         if !wants_more {
             *self = Padding::default();
             return false;
         }
-        if let Some((until, at_start)) = self.window {
-            if allocated > at_start {
-                // A step up: the link had room. Look again soon.
-                self.window = None;
+        match self.window.as_mut() {
+            Some(w) if allocated > w.allocated => {
+                // A step up: the link had room; look for the next one at once.
                 self.wait = None;
-                self.not_before = Some(now + FIRST_WAIT);
-                return false;
+                self.window = Some(Window::new(now, allocated, estimate));
+                true
             }
-            if now < until {
-                return true;
+            Some(w) => {
+                if estimate > w.best {
+                    w.best = estimate;
+                    w.rose_at = now;
+                }
+                if now < w.rose_at + STALL && now < w.started + LONGEST_WINDOW {
+                    return true;
+                }
+                let wait = self.wait.unwrap_or(FIRST_WAIT);
+                self.window = None;
+                self.not_before = Some(now + wait);
+                self.wait = Some((wait * 2).min(LONGEST_WAIT));
+                false
             }
-            let wait = self.wait.unwrap_or(FIRST_WAIT);
-            self.window = None;
-            self.not_before = Some(now + wait);
-            self.wait = Some((wait * 2).min(LONGEST_WAIT));
-            return false;
+            None if self.not_before.is_some_and(|t| now < t) => false,
+            None => {
+                self.window = Some(Window::new(now, allocated, estimate));
+                true
+            }
         }
-        if self.not_before.is_some_and(|t| now < t) {
-            return false;
-        }
-        self.window = Some((now + WINDOW, allocated));
-        true
     }
 
     /// A new path: what the old one showed says nothing about it.
     pub fn reset(&mut self) {
         *self = Padding::default();
+    }
+}
+
+impl Window {
+    fn new(now: Instant, allocated: u64, estimate: u64) -> Window {
+        Window {
+            started: now,
+            allocated,
+            best: estimate,
+            rose_at: now,
+        }
     }
 }
 
@@ -81,13 +113,13 @@ mod tests {
 
     const TICK: Duration = Duration::from_millis(500);
 
-    /// Runs `p` from `start` for `secs` with the link limiting and nothing allocated more;
-    /// returns when it padded.
+    /// Runs `p` from `start` for `secs` with the link limiting, nothing allocated more and
+    /// the estimate flat; returns when it padded.
     fn padded(p: &mut Padding, start: Instant, secs: u64) -> Vec<Duration> {
         let mut t = start;
         let mut on = Vec::new();
         while t < start + Duration::from_secs(secs) {
-            if p.pad(t, true, 300_000) {
+            if p.pad(t, true, 300_000, 400_000) {
                 on.push(t - start);
             }
             t += TICK;
@@ -95,35 +127,50 @@ mod tests {
         on
     }
 
-    #[test]
-    fn windows_that_find_nothing_come_ever_more_rarely() {
-        let mut p = Padding::default();
-        let start = Instant::now();
-        let on = padded(&mut p, start, 120);
-        let starts: Vec<u64> = on
-            .iter()
-            .zip(std::iter::once(None).chain(on.iter().map(Some)))
-            .filter(|(t, prev)| prev.is_none_or(|p| **t - *p > TICK))
-            .map(|(t, _)| t.as_secs())
-            .collect();
-        // 3 s on, then waits of 6, 12, 24, 48 s.
-        assert_eq!(starts, vec![0, 9, 24, 51, 102]);
-        assert!(on.len() <= 5 * 6 + 1, "{on:?}");
+    fn window_starts(on: &[Duration]) -> Vec<f64> {
+        on.iter()
+            .enumerate()
+            .filter(|(i, t)| *i == 0 || **t - on[i - 1] > TICK)
+            .map(|(_, t)| t.as_secs_f64())
+            .collect()
     }
 
     #[test]
-    fn a_step_up_ends_the_window_and_looks_again_soon() {
+    fn windows_on_a_full_link_are_short_and_come_ever_more_rarely() {
+        let mut p = Padding::default();
+        let start = Instant::now();
+        let on = padded(&mut p, start, 120);
+        // 1.5 s on (the estimate does not rise), then waits of 6, 12, 24, 48 s.
+        assert_eq!(window_starts(&on), vec![0.0, 7.5, 21.0, 46.5, 96.0]);
+        assert_eq!(on.len(), 5 * 3, "{on:?}");
+    }
+
+    #[test]
+    fn a_window_goes_on_while_the_estimate_climbs() {
+        let mut p = Padding::default();
+        let start = Instant::now();
+        let mut estimate = 1_000_000_u64;
+        let mut padded = 0;
+        for i in 0..40 {
+            let t = start + TICK * i;
+            if p.pad(t, true, 900_000, estimate) {
+                padded += 1;
+            }
+            estimate = estimate * 104 / 100;
+        }
+        // Up to the longest window, then the wait.
+        assert_eq!(padded, 30);
+    }
+
+    #[test]
+    fn a_step_up_goes_on_padding_at_once() {
         let mut p = Padding::default();
         let start = Instant::now();
         padded(&mut p, start, 40);
-        let t = start + Duration::from_secs(51);
-        assert!(p.pad(t, true, 300_000), "the window at 51 s");
-        assert!(!p.pad(t + TICK, true, 600_000), "the step up ends it");
-        assert!(!p.pad(t + Duration::from_secs(5), true, 600_000));
-        assert!(
-            p.pad(t + Duration::from_secs(7), true, 600_000),
-            "soon again"
-        );
+        let t = start + Duration::from_secs(47);
+        assert!(p.pad(t, true, 300_000, 400_000), "the window at 46.5 s");
+        assert!(p.pad(t + TICK, true, 600_000, 400_000), "a step up pads on");
+        assert!(p.pad(t + TICK * 2, true, 600_000, 400_000));
     }
 
     #[test]
@@ -132,7 +179,10 @@ mod tests {
         let start = Instant::now();
         padded(&mut p, start, 40);
         let t = start + Duration::from_secs(41);
-        assert!(!p.pad(t, false, 300_000));
-        assert!(p.pad(t + TICK, true, 300_000), "no wait after a start over");
+        assert!(!p.pad(t, false, 300_000, 400_000));
+        assert!(
+            p.pad(t + TICK, true, 300_000, 400_000),
+            "no wait after a start over"
+        );
     }
 }
