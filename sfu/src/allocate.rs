@@ -18,7 +18,11 @@
 //! - then what is left raises those videos one layer at a time, in turns, towards the layer
 //!   their tiles call for. So under pressure the other cameras come down first, then they are
 //!   paused, and the host's camera comes down last;
-//! - a screen share has one layer: it is never lowered, only paused when even it does not fit.
+//! - a screen share has one layer: it is never lowered in resolution. When it does not fit,
+//!   what is left after the other host videos' lowest layers goes to it as a *cap* (at least
+//!   [`SCREEN_FLOOR`]): its publisher is asked to send it at no more than that (the browser
+//!   keeps the resolution of screen content and lowers the frame rate); below the floor it is
+//!   paused.
 //!
 //! Hysteresis: a video keeps its current layer while the total fits the budget, but is raised
 //! only if the raised total fits with [`UPGRADE_HEADROOM`] to spare, and not within
@@ -48,6 +52,10 @@ pub const KEEP_TOLERANCE: f64 = 0.10;
 /// A video lowered this recently is not raised again: GCC's estimate swings by a fifth within
 /// a few seconds on a busy Wi-Fi; raising back at once would switch layers every few seconds.
 pub const UPGRADE_HOLD: Duration = Duration::from_secs(5);
+
+/// The least a screen share is sent at when capped: a slide at a frame or two a second. Below
+/// this it is paused instead.
+pub const SCREEN_FLOOR: u64 = 150_000;
 
 /// How important a video is to the lesson; lower is more important.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -92,6 +100,8 @@ pub struct Video {
     pub current: Option<u8>,
     /// It was lowered or paused less than [`UPGRADE_HOLD`] ago.
     pub held: bool,
+    /// A screen share: one layer, whose rate its publisher can cap (see [`SCREEN_FLOOR`]).
+    pub screen: bool,
 }
 
 impl Video {
@@ -134,6 +144,8 @@ pub struct Allocation {
     pub layers: Vec<Option<u8>>,
     /// Per video: shown, but paused for want of bandwidth.
     pub paused: Vec<bool>,
+    /// Per video: the bit/s a screen share must be capped at to fit (`None`: no cap needed).
+    pub caps: Vec<Option<u64>>,
     /// The bit/s the chosen layers and the audio send.
     pub used: u64,
     /// The bit/s every shown video at its ideal layer would need, with the audio: what the
@@ -174,6 +186,7 @@ pub fn allocate(
         budget < AUDIO_ONLY_BELOW
     };
     let mut chosen: Vec<Option<usize>> = vec![None; videos.len()];
+    let mut caps: Vec<Option<u64>> = vec![None; videos.len()];
     let mut left = budget.saturating_sub(audio) as f64;
     if !audio_only {
         let order = importance_order(videos);
@@ -195,6 +208,24 @@ pub fn allocate(
                     chosen[i] = Some(0);
                 }
             }
+            // A screen share that did not fit whole gets what is left (at the rates really
+            // sent, hysteresis aside), capped at the source.
+            for &i in &group {
+                let v = &videos[i];
+                if v.screen && chosen[i].is_none() && v.ideal().is_some() {
+                    let taken: u64 = chosen
+                        .iter()
+                        .zip(videos)
+                        .filter_map(|(c, v)| c.map(|p| v.layers[p].bitrate))
+                        .sum();
+                    let rest = budget.saturating_sub(audio + taken);
+                    if rest >= SCREEN_FLOOR {
+                        chosen[i] = Some(0);
+                        caps[i] = Some(rest);
+                        left = 0.0;
+                    }
+                }
+            }
             while raise_once(videos, &group, &mut chosen, &mut left) {}
             let host_paused = chosen
                 .iter()
@@ -209,7 +240,8 @@ pub fn allocate(
         + chosen
             .iter()
             .zip(videos)
-            .filter_map(|(c, v)| c.map(|p| v.layers[p].bitrate))
+            .zip(&caps)
+            .filter_map(|((c, v), cap)| c.map(|p| cap.unwrap_or(v.layers[p].bitrate)))
             .sum::<u64>();
     let next_step = videos
         .iter()
@@ -218,6 +250,7 @@ pub fn allocate(
             let ideal = v.ideal()?;
             let rate = |p: usize| v.layers[p].bitrate;
             match *c {
+                Some(0) if v.screen && v.current.is_some() => None,
                 Some(now) if now < ideal => Some(rate(now + 1) - rate(now).min(rate(now + 1))),
                 None => Some(rate(0)),
                 _ => None,
@@ -237,6 +270,7 @@ pub fn allocate(
             .zip(videos)
             .map(|(c, v)| c.is_none() && v.ideal().is_some())
             .collect(),
+        caps,
         used,
         wanted,
         audio_only,
@@ -325,6 +359,7 @@ mod tests {
             ],
             current: None,
             held: false,
+            screen: false,
         }
     }
 
@@ -339,6 +374,7 @@ mod tests {
             }],
             current: None,
             held: false,
+            screen: true,
         }
     }
 
@@ -434,17 +470,25 @@ mod tests {
     }
 
     #[test]
-    fn a_screen_share_keeps_its_size_and_is_paused_only_when_even_it_does_not_fit() {
+    fn a_screen_share_keeps_its_size_capped_at_its_publisher_and_is_paused_only_below_the_floor() {
         let mut videos = [screen(), camera(Priority::Host, Some(180))];
         let a = settle(2 * AUDIO_BITRATE + 1_100_000, 2, &mut videos);
         assert_eq!(a.layers, [Some(0), Some(0)]);
+        assert_eq!(a.caps, [None, None]);
+        // Not whole: the teacher's camera keeps its lowest layer, the share gets the rest as
+        // a cap at its publisher, never a lower resolution.
         let mut videos = [screen(), camera(Priority::Host, Some(180))];
         let a = settle(2 * AUDIO_BITRATE + 500_000, 2, &mut videos);
-        assert_eq!(
-            a.layers,
-            [None, Some(0)],
-            "never a lower resolution: paused"
-        );
+        assert_eq!(a.layers, [Some(0), Some(0)]);
+        let cap = a.caps[0].expect("capped");
+        assert!((300_000..=350_000).contains(&cap), "{cap}");
+        assert_eq!(a.caps[1], None);
+        assert!(a.used <= 2 * AUDIO_BITRATE + 500_000, "{a:?}");
+        // Below the floor: paused.
+        let mut videos = [screen(), camera(Priority::Host, Some(180))];
+        let a = settle(2 * AUDIO_BITRATE + 250_000, 2, &mut videos);
+        assert_eq!(a.layers, [None, Some(0)], "paused below the floor");
+        assert_eq!(a.caps, [None, None]);
     }
 
     #[test]

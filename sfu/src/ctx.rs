@@ -52,6 +52,8 @@ pub struct CoreStats {
     /// Times a publisher was told to switch an encoding off, and on again.
     pub encodings_paused: u64,
     pub encodings_resumed: u64,
+    /// Times a publisher was told a new cap for its screen share, or that it is lifted.
+    pub screen_caps: u64,
     /// Frames written to down slots: audio packets and the last packet of each video frame.
     pub frames_forwarded: u64,
     /// Frames that could not be forwarded to a subscriber, by cause (counted per subscriber).

@@ -114,10 +114,28 @@ pub(crate) struct UpTrack {
     /// Whether the publisher was last told that its layers are on (by rid order); `None`:
     /// never told (all on, as the page starts); empty: unknown (after a resume), tell again.
     pub told_active: Option<Vec<bool>>,
+    /// A screen share capped at its publisher because a subscriber could not take it whole.
+    pub capped: Option<ScreenCap>,
     /// When its first packet arrived: until a second later, a layer not seen yet counts as
     /// coming (browsers start their encodings within a few frames of each other), so the first
     /// choice of layer is the right one instead of whichever layer's packet came first.
     pub started: Option<Instant>,
+}
+
+/// A screen share's cap at its publisher (`SfuEvent::ScreenBitrate`).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ScreenCap {
+    /// The bit/s the publisher was told, and when.
+    pub told: u64,
+    pub since: Instant,
+    /// What the share sent before the cap: the allocator goes on counting this, so a capped
+    /// share does not look as if it fitted whole and the cap is lifted only when the
+    /// subscribers can take it whole.
+    pub uncapped: u64,
+    /// When some subscriber last needed the cap.
+    pub needed_at: Instant,
+    /// The publisher's socket was replaced: tell it again.
+    pub retell: bool,
 }
 
 /// One encoding of an up track.
@@ -590,6 +608,7 @@ mod tests {
             payloads: Vec::new(),
             ingress_loss: 0.0,
             told_active: None,
+            capped: None,
             started: Some(started),
         }
     }

@@ -260,6 +260,7 @@ async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
         ("aula_layer_changes_total", c.layer_changes),
         ("aula_encodings_paused_total", c.encodings_paused),
         ("aula_encodings_resumed_total", c.encodings_resumed),
+        ("aula_screen_caps_total", c.screen_caps),
         (
             "aula_frames_waiting_keyframe_total",
             c.frames_waiting_keyframe,

@@ -38,7 +38,7 @@
 // it is sent again (sendPending), after a failed resume the whole session is closed.
 
 import { IceDriver } from './icewatch.js';
-import { layersOf, sendEncodings, setActive } from './simulcast.js';
+import { layersOf, sendEncodings, setActive, setMaxBitrate } from './simulcast.js';
 
 const KIND = { microphone: 'audio', camera: 'video', screen: 'video' };
 
@@ -68,6 +68,7 @@ export class PublishConnection {
     this.answered = null;
     // Parameter changes (getParameters, then setParameters) one after another.
     this.params = Promise.resolve();
+    this.screenMaxBitrate = null;
     this.waiter = null;
     // Connections replaced by a newer one, closed once that one is answered.
     this.retired = [];
@@ -122,6 +123,25 @@ export class PublishConnection {
     const valid = encodings.filter((e) => e && typeof e.active === 'boolean');
     slot.active = new Map(valid.map((e) => [typeof e.rid === 'string' ? e.rid : '', e.active]));
     this.setActive(slot);
+  }
+
+  /**
+   * `screen_bitrate` (protocol.md): send the screen share at no more than `maxBitrate` bit/s
+   * (null: as the browser likes). A share started anew starts uncapped, as the server's
+   * track for it does.
+   */
+  handleScreenBitrate(maxBitrate) {
+    this.screenMaxBitrate = Number.isFinite(maxBitrate) && maxBitrate > 0 ? maxBitrate : null;
+    const slot = this.slots.find((s) => s.source === 'screen' && s.transceiver.direction !== 'inactive');
+    if (slot) this.setMaxBitrate(slot);
+  }
+
+  setMaxBitrate(slot) {
+    const { sender } = slot.transceiver;
+    this.params = this.params
+      .then(() => (this.closed ? false : setMaxBitrate(sender, this.screenMaxBitrate)))
+      .catch((err) => console.warn('aula: could not cap the screen share', err && err.message));
+    return this.params;
   }
 
   /** An `error` answered our latest `publish`. */

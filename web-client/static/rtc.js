@@ -57,6 +57,10 @@ export class RtcSession {
     this.publisher.handleEncodings(source, encodings);
   }
 
+  handleScreenBitrate(maxBitrate) {
+    this.publisher.handleScreenBitrate(maxBitrate);
+  }
+
   get publishWaiting() {
     return this.publisher.waiting;
   }

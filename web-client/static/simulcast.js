@@ -68,6 +68,26 @@ function ridOf(encoding) {
 }
 
 /**
+ * Caps the one encoding of a screen share's `sender` at `maxBitrate` bit/s (null: no cap),
+ * from the server's `screen_bitrate`: a subscriber cannot take the share whole. Screen
+ * content (contentHint 'detail', media.js) keeps its resolution and loses frame rate; the
+ * degradation preference says so to every browser. Returns whether the parameters changed.
+ * The caller serializes calls for one sender, as for setActive.
+ */
+export async function setMaxBitrate(sender, maxBitrate) {
+  const params = sender.getParameters();
+  const encoding = (params.encodings || [])[0];
+  if (!encoding) return false;
+  const want = Number.isFinite(maxBitrate) && maxBitrate > 0 ? Math.round(maxBitrate) : undefined;
+  if (encoding.maxBitrate === want && params.degradationPreference === 'maintain-resolution') return false;
+  if (want === undefined) delete encoding.maxBitrate;
+  else encoding.maxBitrate = want;
+  params.degradationPreference = 'maintain-resolution';
+  await sender.setParameters(params);
+  return true;
+}
+
+/**
  * Sets `active` on each of `sender`'s encodings as `wanted` says (rid -> boolean, from the
  * server's `encodings`; null: all on, as every new track starts). An encoding `wanted` does
  * not name keeps its state; a rid the sender does not have is ignored. Returns whether the

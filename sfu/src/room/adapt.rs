@@ -7,9 +7,16 @@ use std::time::{Duration, Instant};
 
 use super::Room;
 use crate::allocate::{self, Layer, Priority, UPGRADE_HEADROOM, UPGRADE_HOLD, Video};
-use crate::api::{Kind, ParticipantId, RoomReport, SfuEvent, SubscriberReport, VideoReport};
+use crate::api::{
+    Kind, ParticipantId, RoomReport, SfuEvent, Source, SubscriberReport, VideoReport,
+};
 use crate::ctx::{Ctx, Output};
-use crate::participant::{PAUSE_AT_SOURCE_AFTER, StreamKey, UpTrack};
+use crate::participant::{PAUSE_AT_SOURCE_AFTER, ScreenCap, StreamKey, UpTrack};
+use rustc_hash::FxHashMap;
+
+/// A screen share's cap at its publisher is lifted once no subscriber has needed it for this
+/// long: a link that recovers for a moment does not bring the full rate back at once.
+const CAP_LIFT_AFTER: Duration = Duration::from_secs(5);
 
 /// How often layers are decided (and measured): GCC's estimate moves within a few hundred
 /// milliseconds of congestion, and a layer switch waits for a keyframe anyway.
@@ -78,10 +85,14 @@ impl Room {
             budget,
             subscribers: Vec::with_capacity(plans.len()),
         };
+        let mut screen_caps = FxHashMap::default();
         for (plan, cap) in plans.into_iter().zip(caps) {
-            report.subscribers.push(self.apply(plan, cap, now, ctx));
+            report
+                .subscribers
+                .push(self.apply(plan, cap, &mut screen_caps, now, ctx));
         }
         self.pause_at_source(now, ctx);
+        self.cap_screens(now, &screen_caps, ctx);
         ctx.out.push_back(Output::Report {
             room: self.id.clone(),
             report: Some(Box::new(report)),
@@ -140,6 +151,7 @@ impl Room {
                     layers: track.map(|t| available_layers(t, now)).unwrap_or_default(),
                     current: slot.layer.flatten(),
                     held: slot.lowered_at.is_some_and(|t| now < t + UPGRADE_HOLD),
+                    screen: stream.source == Source::Screen,
                 });
                 plan.slots.push((i, stream));
             }
@@ -174,8 +186,16 @@ impl Room {
         }
     }
 
-    /// Decides one subscriber's layers within `cap` and carries the decision out.
-    fn apply(&mut self, plan: Plan, cap: u64, now: Instant, ctx: &mut Ctx) -> SubscriberReport {
+    /// Decides one subscriber's layers within `cap` and carries the decision out; a screen
+    /// share it can take only capped lowers that share's entry in `screen_caps`.
+    fn apply(
+        &mut self,
+        plan: Plan,
+        cap: u64,
+        screen_caps: &mut FxHashMap<StreamKey, u64>,
+        now: Instant,
+        ctx: &mut Ctx,
+    ) -> SubscriberReport {
         let Some(p) = self.participants.get_mut(&plan.id) else {
             return SubscriberReport::empty(plan.id);
         };
@@ -199,6 +219,10 @@ impl Room {
                 slot.layer = Some(new);
             }
             slot.paused = a.paused[k];
+            if let Some(c) = a.caps[k] {
+                let least = screen_caps.entry(stream).or_insert(c);
+                *least = (*least).min(c);
+            }
             if slot.paused {
                 paused.push((stream.publisher, stream.source));
             }
@@ -314,6 +338,70 @@ impl Room {
         }
     }
 
+    /// Tells each publisher of a screen share the bit/s to send it at when a subscriber cannot
+    /// take it whole (the least any subscriber can take), and lifts the cap once nobody has
+    /// needed it for [`CAP_LIFT_AFTER`]. A cap is changed only when the need moved by more
+    /// than a fifth, and raised only [`UPGRADE_HOLD`] after it was last set, so the browser's
+    /// encoder is not re-set at every wobble of an estimate.
+    fn cap_screens(&mut self, now: Instant, needed: &FxHashMap<StreamKey, u64>, ctx: &mut Ctx) {
+        let mut events = Vec::new();
+        for (&id, p) in &mut self.participants {
+            let Some(up) = &mut p.up else { continue };
+            for track in up.tracks.iter_mut().filter(|t| t.source == Source::Screen) {
+                let stream = StreamKey {
+                    publisher: id,
+                    source: Source::Screen,
+                };
+                let need = needed.get(&stream).copied();
+                let tell = match (&mut track.capped, need) {
+                    (None, None) => None,
+                    (None, Some(c)) => {
+                        let rate = track.layers.first().map_or(0, |l| l.rate.bitrate());
+                        track.capped = Some(ScreenCap {
+                            told: c,
+                            since: now,
+                            uncapped: rate.max(c),
+                            needed_at: now,
+                            retell: false,
+                        });
+                        Some(Some(c))
+                    }
+                    (Some(cap), Some(c)) => {
+                        cap.needed_at = now;
+                        // Down at once (the link is full now), up only after a hold, as
+                        // layers are.
+                        let down = c * 5 < cap.told * 4;
+                        let up = c * 4 > cap.told * 5 && now >= cap.since + UPGRADE_HOLD;
+                        let moved = down || up;
+                        (moved || cap.retell).then(|| {
+                            cap.told = c;
+                            cap.since = now;
+                            cap.retell = false;
+                            Some(c)
+                        })
+                    }
+                    (Some(cap), None) if now >= cap.needed_at + CAP_LIFT_AFTER => {
+                        track.capped = None;
+                        Some(None)
+                    }
+                    (Some(cap), None) if cap.retell => {
+                        // Told again after a resume, as it still holds.
+                        cap.retell = false;
+                        Some(Some(cap.told))
+                    }
+                    (Some(_), None) => None,
+                };
+                if let Some(max_bitrate) = tell {
+                    ctx.stats.screen_caps += 1;
+                    events.push((id, max_bitrate));
+                }
+            }
+        }
+        for (id, max_bitrate) in events {
+            self.emit(id, SfuEvent::ScreenBitrate { max_bitrate }, ctx);
+        }
+    }
+
     /// Every (stream, layer) some subscriber takes or is about to: the allocator's layer, or
     /// before its first decision the one the tile's height calls for.
     fn layers_taken(&self) -> Vec<(StreamKey, u8)> {
@@ -341,6 +429,7 @@ impl Room {
 /// switched off because nobody took them (they come back when asked for).
 fn available_layers(track: &UpTrack, now: Instant) -> Vec<Layer> {
     let started = track.started.unwrap_or(now);
+    let uncapped = track.capped.map_or(0, |c| c.uncapped);
     track
         .layers
         .iter()
@@ -352,9 +441,9 @@ fn available_layers(track: &UpTrack, now: Instant) -> Vec<Layer> {
                 index: i as u8,
                 height: l.height,
                 bitrate: if measured > 0 && l.paused_at_source.is_none() {
-                    measured
+                    measured.max(uncapped)
                 } else {
-                    nominal_bitrate(l.height)
+                    nominal_bitrate(l.height).max(uncapped)
                 },
             }
         })

@@ -334,6 +334,9 @@ impl Room {
         for track in p.up.iter_mut().flat_map(|u| u.tracks.iter_mut()) {
             // Unknown: sent again whatever it is, all on included (docs/protocol.md).
             track.told_active = Some(Vec::new());
+            if let Some(cap) = &mut track.capped {
+                cap.retell = true;
+            }
         }
         self.adapt_soon(now);
         let Some(p) = self.participants.get_mut(&participant) else {

@@ -203,6 +203,7 @@ fn up_tracks(
                     payloads: Vec::new(),
                     ingress_loss: 0.0,
                     told_active: None,
+                    capped: None,
                     started: None,
                 }
             }

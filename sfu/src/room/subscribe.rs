@@ -173,14 +173,12 @@ impl Room {
                     && let Some(tx) = conn.rtc.direct_api().stream_tx_by_mid(mid, None)
                 {
                     tx.set_rtx_cache(RTX_PACKETS, RTX_HISTORY, Some(0.15));
-                    // Forwarded video goes out as it comes, as audio does: paced at the
-                    // estimate, it queued in str0m whenever the estimate fell below the layers
-                    // being sent, and that queue (up to 2 s) went on filling the link for
-                    // seconds after the allocator had lowered or paused them (6.5 s over a
-                    // new capacity after a drop, sfu/tests/adaptation.rs; 2 s unpaced). The
-                    // publisher's browser paces what it sends; the allocator keeps the sum
-                    // within the estimate.
-                    tx.set_unpaced(true);
+                    // Paced (str0m's default for video), though a paced queue keeps a link
+                    // over a new capacity for seconds after a drop: unpaced, str0m's probes
+                    // and padding go out in bursts on such a stream, their measurement is
+                    // worthless, and an estimate that fell never climbs again (seen in
+                    // sfu/tests/connection-health.rs: a student back from an outage stayed
+                    // paused for everyone).
                 }
             }
             slot.negotiated = offered;

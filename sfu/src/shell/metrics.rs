@@ -110,6 +110,7 @@ impl Metrics {
             core.layer_changes += s.layer_changes;
             core.encodings_paused += s.encodings_paused;
             core.encodings_resumed += s.encodings_resumed;
+            core.screen_caps += s.screen_caps;
             core.frames_dropped_codec += s.frames_dropped_codec;
             core.frames_dropped_not_sending += s.frames_dropped_not_sending;
             core.frames_dropped_write_failed += s.frames_dropped_write_failed;

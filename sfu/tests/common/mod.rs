@@ -137,6 +137,11 @@ pub struct Client {
     pub bandwidth: Vec<BandwidthSeen>,
     /// What the SFU asked of this client's encodings: (when, source, (rid, active)).
     pub encodings: Vec<EncodingsSeen>,
+    /// The caps the SFU set on this client's screen share, with when (`None`: lifted). The
+    /// client honours them as a browser does for screen content: same frames, fewer of them.
+    pub screen_caps: Vec<(Instant, Option<u64>)>,
+    /// Bits the screen share may still send under its cap.
+    screen_credit: f64,
     /// Ignore `encodings` (a page that does not switch layers off when told).
     pub ignores_encodings: bool,
     /// The capacity of this client's downlink (bit/s; `None`: unlimited), its bottleneck
@@ -653,6 +658,8 @@ impl Client {
             audio_interval: AUDIO_INTERVAL,
             video_interval: VIDEO_INTERVAL,
             video_bytes: 3000,
+            screen_caps: Vec::new(),
+            screen_credit: 0.0,
             uplink_loss: 0.0,
             downlink_loss: 0.0,
             audio_level: None,
@@ -817,6 +824,22 @@ impl Client {
                 self.keyframes_sent += 1;
             }
             let camera = video_mid.filter(|_| !self.simulcast);
+            // Under a cap the screen skips frames (a keyframe always goes).
+            let cap = self.screen_caps.last().and_then(|c| c.1);
+            let frame_bits = (self.video_bytes * 8) as f64;
+            let screen_mid = match cap {
+                Some(cap) => {
+                    self.screen_credit = (self.screen_credit
+                        + cap as f64 * self.video_interval.as_secs_f64())
+                    .min(2.0 * frame_bits);
+                    let go = key || self.screen_credit >= frame_bits;
+                    if go {
+                        self.screen_credit -= frame_bits;
+                    }
+                    screen_mid.filter(|_| go)
+                }
+                None => screen_mid,
+            };
             for mid in camera.into_iter().chain(screen_mid) {
                 let mut frame = video_frame(self.video_codec, key);
                 frame.truncate(self.video_bytes);
@@ -994,6 +1017,10 @@ impl Client {
                         }
                     }
                 }
+                None
+            }
+            SfuEvent::ScreenBitrate { max_bitrate } => {
+                self.screen_caps.push((now, max_bitrate));
                 None
             }
             SfuEvent::Speakers { speaking, dominant } => {

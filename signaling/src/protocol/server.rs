@@ -221,6 +221,10 @@ pub enum ServerMsg {
         source: &'static str,
         encodings: Vec<EncodingState>,
     },
+    /// To a publisher: the bit/s to send its screen share at, at most (`null`: no cap).
+    ScreenBitrate {
+        max_bitrate: Option<u64>,
+    },
     Error {
         code: &'static str,
         message: String,

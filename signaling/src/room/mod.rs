@@ -612,6 +612,7 @@ fn to_wire(event: SfuEvent) -> Option<ServerMsg> {
                 .map(|(rid, active)| EncodingState { rid, active })
                 .collect(),
         },
+        SfuEvent::ScreenBitrate { max_bitrate } => ServerMsg::ScreenBitrate { max_bitrate },
         SfuEvent::Quality(_) => return None,
     };
     Some(msg)

@@ -1,0 +1,105 @@
+// A screen share that a subscriber cannot take whole is capped at its publisher, not paused
+// (docs/protocol.md, `screen_bitrate`; docs/architecture.md, "Bandwidth adaptation"), in
+// headless Chromium against a real `aula` binary whose rooms may send at most
+// ROOM_LIMIT_MBPS.
+//
+// The teacher shares her screen (Chromium's fake screen) to Anna. The room's budget leaves
+// Anna a few hundred kbit/s for the share beside the teacher's camera and sound, less than
+// the share sends uncapped:
+// 1. the server tells the teacher's page `screen_bitrate`; the page sets the screen sender's
+//    `maxBitrate` to it with `degradationPreference: "maintain-resolution"`;
+// 2. Anna's page goes on decoding the share, and it is not paused for her (the resolution is
+//    the browser's to keep: the preference says so);
+// 3. Anna's page stops showing the share (hidden): nobody needs the cap, and 5 s later the
+//    server lifts it (`max_bitrate: null`), and the sender has no `maxBitrate` any more.
+//
+// Run: AULA_BIN=$PWD/target/debug/aula node --test --test-concurrency=1 web-client/tests/screen-capped.test.mjs
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { WAIT, createRoom, joinAs, poll, withServerAndBrowser } from './helpers.mjs';
+
+// The room's budget: the teacher's page wants Anna's camera small and her sound (about a
+// quarter of a megabit with headroom); Anna's gets the rest.
+const ROOM_LIMIT_MBPS = 0.65;
+
+/** The teacher's screen sender: its first encoding's maxBitrate and the degradation preference. */
+function screenSender(page) {
+  return page.evaluate(() => {
+    const published = window.aula.log().filter((e) => e.dir === 'out' && e.type === 'publish').pop();
+    const track = published && published.tracks.find((tr) => tr.source === 'screen');
+    const pc = window.aula.publishPc;
+    const tr = track && pc && pc.getTransceivers().find((x) => x.mid === track.mid);
+    if (!tr) return null;
+    const params = tr.sender.getParameters();
+    return { maxBitrate: params.encodings[0].maxBitrate ?? null, preference: params.degradationPreference ?? null };
+  });
+}
+
+/** The `screen_bitrate` messages `page` has had, oldest first. */
+function capsTold(page) {
+  return page.evaluate(() => window.aula.log().filter((e) => e.type === 'screen_bitrate').map((e) => e.max_bitrate));
+}
+
+/** Anna's view of the teacher's screen: frames decoded, the frame size, whether marked paused. */
+function screenOn(page, id) {
+  return page.evaluate(async (pid) => {
+    const tile = window.aula.screens().find((s) => s.owner === pid);
+    const stats = (await window.aula.stats())[pid];
+    return tile ? { ...tile, decoded: stats ? stats.screenFramesDecoded : 0 } : null;
+  }, id);
+}
+
+test('a screen share that does not fit is capped at the teacher’s page, not paused, and the cap lifted when unneeded', async (t) => {
+  const serverOptions = { args: ['--room-egress-limit-mbps', String(ROOM_LIMIT_MBPS)] };
+  await withServerAndBrowser(t, serverOptions, async ({ browser, everyone, server }) => {
+    const room = await createRoom(server.url, '9a Erdkunde', { kind: 'class', lobby: false });
+    const { p: teacher, me: teacherMe } = await joinAs(browser, everyone, room.host_url, 'Frau Weber');
+    const { p: anna } = await joinAs(browser, everyone, room.participant_url, 'Anna');
+    await teacher.page.waitForSelector('#toggle-screen:not([disabled])', { timeout: WAIT });
+    await teacher.page.click('#toggle-screen');
+    await teacher.page.waitForSelector('#toggle-screen[aria-pressed="true"]', { timeout: WAIT });
+
+    // 1. Capped at the source.
+    const started = Date.now();
+    const cap = await poll(async () => {
+      const told = await capsTold(teacher.page);
+      return told.length && typeof told[told.length - 1] === 'number' ? told[told.length - 1] : null;
+    }, { message: 'a screen_bitrate on the teacher’s page' });
+    console.log(`screen-capped: capped at ${cap} bit/s ${Date.now() - started} ms after the share started`);
+    assert.ok(cap >= 150_000 && cap <= ROOM_LIMIT_MBPS * 1e6, `a cap within the budget: ${cap}`);
+    const sender = await poll(async () => {
+      const s = await screenSender(teacher.page);
+      return s && s.maxBitrate !== null ? s : null;
+    }, { message: 'maxBitrate set on the screen sender' });
+    const last = (await capsTold(teacher.page)).filter((c) => typeof c === 'number').pop();
+    assert.equal(sender.maxBitrate, last, 'the sender carries the latest cap');
+    assert.equal(sender.preference, 'maintain-resolution');
+
+    // 2. Anna goes on seeing it, as large, not paused.
+    const first = await poll(async () => {
+      const s = await screenOn(anna.page, teacherMe.id);
+      return s && s.decoded > 0 ? s : null;
+    }, { message: 'the screen on Anna’s page' });
+    await poll(async () => {
+      const s = await screenOn(anna.page, teacherMe.id);
+      return s && s.decoded > first.decoded + 3 ? s : null;
+    }, { message: 'the screen’s frames to keep coming on Anna’s page' });
+    const told = await anna.page.evaluate(() => window.aula.log().filter((e) => e.type === 'bandwidth').pop() || null);
+    assert.ok(!told || !told.paused.some((s) => s.participant === teacherMe.id && s.source === 'screen'),
+      `the share is not paused for Anna: ${JSON.stringify(told)}`);
+
+    // 3. Anna's page hides the share: the cap is lifted.
+    await anna.page.evaluate((pid) => {
+      for (const el of document.querySelectorAll(`[data-screen-of="${CSS.escape(pid)}"]`)) {
+        el.style.setProperty('display', 'none', 'important');
+      }
+    }, teacherMe.id);
+    const hiddenAt = Date.now();
+    await poll(async () => (await capsTold(teacher.page)).at(-1) === null, { message: 'the cap lifted' });
+    await poll(async () => (await screenSender(teacher.page)).maxBitrate === null, { message: 'no maxBitrate on the sender' });
+    console.log(`screen-capped: lifted ${Date.now() - hiddenAt} ms after Anna's page hid the share`);
+
+    for (const p of everyone) assert.deepEqual(p.errors, [], `no uncaught errors on ${p.label}'s page`);
+  });
+});
