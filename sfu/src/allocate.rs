@@ -102,6 +102,8 @@ pub struct Video {
     pub held: bool,
     /// A screen share: one layer, whose rate its publisher can cap (see [`SCREEN_FLOOR`]).
     pub screen: bool,
+    /// It is paused now for want of bandwidth (not hidden).
+    pub paused: bool,
 }
 
 impl Video {
@@ -291,8 +293,11 @@ fn raise_once(
         let (Some(now), Some(ideal)) = (chosen[i], v.ideal()) else {
             continue;
         };
-        // A held video may come back up to where it was, not beyond.
-        let may_raise = !v.held || v.position_of(v.current).is_some_and(|c| c > now);
+        // A held video may come back up to where it was, not beyond; one paused for want of
+        // bandwidth comes back at its lowest layer alone, raised at a later decision (a class
+        // resuming at once on a recovered estimate overran the link again).
+        let may_raise = (!v.held || v.position_of(v.current).is_some_and(|c| c > now))
+            && !(v.paused && v.current.is_none());
         if now >= ideal || !may_raise {
             continue;
         }
@@ -360,6 +365,7 @@ mod tests {
             current: None,
             held: false,
             screen: false,
+            paused: false,
         }
     }
 
@@ -375,6 +381,7 @@ mod tests {
             current: None,
             held: false,
             screen: true,
+            paused: false,
         }
     }
 
@@ -489,6 +496,18 @@ mod tests {
         let a = settle(2 * AUDIO_BITRATE + 250_000, 2, &mut videos);
         assert_eq!(a.layers, [None, Some(0)], "paused below the floor");
         assert_eq!(a.caps, [None, None]);
+    }
+
+    #[test]
+    fn a_video_paused_for_bandwidth_comes_back_at_its_lowest_layer_first() {
+        let mut teacher = camera(Priority::Host, Some(720));
+        teacher.paused = true;
+        let a = allocate(10_000_000, 1, std::slice::from_ref(&teacher), false);
+        assert_eq!(a.layers, [Some(0)], "back at the lowest layer");
+        teacher.paused = false;
+        teacher.current = Some(0);
+        let a = allocate(10_000_000, 1, &[teacher], false);
+        assert_eq!(a.layers, [Some(2)], "raised at the next decision");
     }
 
     #[test]

@@ -152,6 +152,7 @@ impl Room {
                     current: slot.layer.flatten(),
                     held: slot.lowered_at.is_some_and(|t| now < t + UPGRADE_HOLD),
                     screen: stream.source == Source::Screen,
+                    paused: slot.paused,
                 });
                 plan.slots.push((i, stream));
             }
@@ -402,8 +403,9 @@ impl Room {
         }
     }
 
-    /// Every (stream, layer) some subscriber takes or is about to: the allocator's layer, or
-    /// before its first decision the one the tile's height calls for.
+    /// Every (stream, layer) some subscriber takes or is about to: the allocator's layer (the
+    /// lowest for one paused for want of bandwidth), or before its first decision the one the
+    /// tile's height calls for.
     fn layers_taken(&self) -> Vec<(StreamKey, u8)> {
         let now = self.last_now;
         let mut taken = Vec::new();
@@ -411,6 +413,10 @@ impl Room {
             for slot in p.down.slots.iter().filter(|s| s.kind == Kind::Video) {
                 let Some(stream) = slot.target else { continue };
                 let layer = match slot.layer {
+                    // Paused for want of bandwidth: its lowest layer stays on, so it comes
+                    // back through that one and not through a large keyframe of whatever
+                    // other layer still runs.
+                    Some(None) if slot.paused => Some(0),
                     Some(l) => l,
                     None => slot.height.and_then(|h| {
                         let up = self.participants.get(&stream.publisher)?.up.as_ref()?;
