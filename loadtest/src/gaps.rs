@@ -111,18 +111,30 @@ impl GapLog {
         }
     }
 
-    /// A frame arrived at `at`.
+    /// A frame arrived at `at`. Frames may be recorded out of order (a bot times them by
+    /// their first packet's arrival, and its receive buffer hands frames over late behind a
+    /// lost packet): one that arrived within a noted gap splits it, keeping what is still
+    /// [`NOTE_GAP`] or more on either side.
     pub fn record(&mut self, at: Duration) {
         self.frames += 1;
-        self.first.get_or_insert(at);
-        if let Some(last) = self.last {
-            if at.saturating_sub(last) >= NOTE_GAP {
-                self.note(Span::new(last, at));
-            }
-            self.last = Some(last.max(at));
-        } else {
+        self.first = Some(self.first.map_or(at, |f| f.min(at)));
+        let Some(last) = self.last else {
             self.last = Some(at);
+            return;
+        };
+        if at.saturating_sub(last) >= NOTE_GAP {
+            self.note(Span::new(last, at));
+        } else if at < last
+            && let Some(i) = self.gaps.iter().position(|g| g.from < at && at < g.to)
+        {
+            let gap = self.gaps.remove(i);
+            for piece in [Span::new(gap.from, at), Span::new(at, gap.to)] {
+                if piece.len() >= NOTE_GAP {
+                    self.note(piece);
+                }
+            }
         }
+        self.last = Some(last.max(at));
     }
 
     /// Keeps `gap`, dropping the shortest kept one if the log is full and `gap` is longer.
@@ -212,6 +224,11 @@ pub fn stayer_gaps(
     gaps
 }
 
+/// The parts of `span` within any of `by`, in time order, without empty pieces.
+pub fn covered(span: Span, by: &[Span]) -> Vec<Span> {
+    subtract(span, &subtract(span, by))
+}
+
 /// What is left of `span` outside all of `cut`, in time order, without empty pieces.
 fn subtract(span: Span, cut: &[Span]) -> Vec<Span> {
     let mut cut: Vec<Span> = cut.iter().filter(|c| c.overlaps(&span)).copied().collect();
@@ -284,6 +301,41 @@ mod tests {
         l.record(at(0.5));
         assert_eq!(l.last, Some(at(1.0)));
         assert!(l.gaps.is_empty());
+    }
+
+    #[test]
+    fn frames_handed_over_late_fill_the_silence_they_arrived_in() {
+        // Frames every 20 ms by arrival; the one at 500 ms lost and retransmitted, arriving at
+        // 800 ms; the receiver handed over the frames from 520 to 780 ms only after it, at once.
+        let mut l = GapLog::new("p1", "p2", StreamKind::Audio);
+        let order = (0..=480)
+            .step_by(20)
+            .chain([800])
+            .chain((520..=780).step_by(20))
+            .chain((820..=1000).step_by(20));
+        for t in order {
+            l.record(Duration::from_millis(t));
+        }
+        assert!(l.gaps.is_empty(), "{:?}", l.gaps);
+        assert_eq!((l.first, l.last), (Some(at(0.0)), Some(at(1.0))));
+        // A late frame inside a real silence splits it; pieces under NOTE_GAP go.
+        let mut l = log(0, 3000, &[(1000, 2000)]);
+        l.record(at(1.5));
+        l.record(at(1.95));
+        assert_eq!(l.gaps, [s(1.0, 1.5), s(1.5, 1.95)]);
+        l.record(at(0.5));
+        assert_eq!(
+            l.gaps.len(),
+            2,
+            "a frame between two others changes nothing"
+        );
+    }
+
+    #[test]
+    fn covered_is_the_part_within_the_spans() {
+        let cover = covered(s(10.0, 20.0), &[s(5.0, 11.0), s(15.0, 16.0), s(19.0, 30.0)]);
+        assert_eq!(cover, [s(10.0, 11.0), s(15.0, 16.0), s(19.0, 20.0)]);
+        assert!(covered(s(10.0, 20.0), &[s(0.0, 5.0)]).is_empty());
     }
 
     #[test]

@@ -16,7 +16,8 @@
 //! - the audio of every publisher uninterrupted: no silence of [`AUDIO_GAP`] or more;
 //! - the teacher's video never paused while any other video still reached that student:
 //!   neither by the server's word (`bandwidth`) nor by the frames (a teacher silence of
-//!   [`TEACHER_GAP`] or more while another camera's frames came).
+//!   [`TEACHER_GAP`] or more during which another camera's frames kept coming for
+//!   [`TEACHER_GAP`] or more, frames timed by their arrival, see `driver/receive.rs`).
 //!
 //! Pure: [`ImpairReport::build`] works on what the run collected; [`svg`] draws it.
 
@@ -24,7 +25,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::gaps::{Span, StreamKind};
+use crate::gaps::{Span, StreamKind, covered};
 use crate::link::{self, LinkConfig, LinkLog, Profile};
 use crate::plot::{Plot, Series};
 use crate::relay::RelayLog;
@@ -43,7 +44,11 @@ pub const UTILIZATION_TARGET: f64 = 0.8;
 /// An audio silence this long is an interruption: ten Opus frames in a row, more than a
 /// browser's jitter buffer conceals without the listener noticing a dropout.
 pub const AUDIO_GAP: Duration = Duration::from_millis(200);
-/// A teacher video silence this long is a pause, not a lost frame or two.
+/// A teacher video silence this long is a pause, not a lost frame or two. Another camera
+/// must have flowed this long within it too: when the server pauses every video at once,
+/// frames already on their way and a student's one-packet keyframe overtaking the teacher's
+/// larger one at the resume put a few other frames inside the teacher's silence, though
+/// nothing was sent instead of her video.
 pub const TEACHER_GAP: Duration = Duration::from_millis(500);
 
 /// The shaped link of an impair run.
@@ -203,13 +208,17 @@ pub struct AudioReport {
 }
 
 /// Whether the teacher's video came down first and went last.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct TeacherReport {
     /// Seconds the server said it paused the teacher's video while not pausing another shown
     /// one (`bandwidth`).
     pub paused_while_others_shown_s: f64,
-    /// Teacher video silences of [`TEACHER_GAP`] or more while another camera's frames came.
+    /// Teacher video silences of [`TEACHER_GAP`] or more during which another camera's
+    /// frames came for [`TEACHER_GAP`] or more.
     pub silences_while_others_flowed: usize,
+    /// Those silences, `[from, to]` in seconds from the shaped student's start (its link's,
+    /// within milliseconds): to look them up in `seconds`.
+    pub silences_s: Vec<[f64; 2]>,
     /// The longest teacher video silence, ms.
     pub longest_gap_ms: f64,
     /// Times the server paused the teacher's video (`bandwidth`), for any reason.
@@ -640,31 +649,47 @@ fn teacher(s: &BotStats, teacher: &str, end: Duration) -> TeacherReport {
             paused += until - note.at;
         }
     }
-    // By the frames: a long teacher silence while some other camera's frames came.
+    // By the frames: a long teacher silence during which other cameras' frames kept coming.
     let holes = silences(s, teacher, StreamKind::Video, end);
-    let others: Vec<Vec<Span>> = shown
+    let others: Vec<Vec<Span>> = shown.iter().map(|id| camera_silences(s, id, end)).collect();
+    let flowed: Vec<[f64; 2]> = holes
         .iter()
-        .map(|id| silences(s, id, StreamKind::Video, end))
+        .filter(|h| h.len() >= TEACHER_GAP && flowing(**h, &others) >= TEACHER_GAP)
+        .map(|h| [h.from.as_secs_f64(), h.to.as_secs_f64()])
         .collect();
-    let flowed = holes
-        .iter()
-        .filter(|h| h.len() >= TEACHER_GAP)
-        .filter(|h| {
-            others.iter().any(|o| {
-                let silent_throughout = o.iter().any(|g| g.from <= h.from && g.to >= h.to);
-                !silent_throughout
-            })
-        })
-        .count();
     TeacherReport {
         paused_while_others_shown_s: paused.as_secs_f64(),
-        silences_while_others_flowed: flowed,
+        silences_while_others_flowed: flowed.len(),
+        silences_s: flowed,
         longest_gap_ms: holes
             .iter()
             .map(|h| h.len().as_secs_f64() * 1e3)
             .fold(0.0, f64::max),
         pauses: s.remote(teacher).map_or(0, |r| r.pauses),
     }
+}
+
+/// When `remote`'s camera was silent at the bot, from the bot's start to `end`: before its
+/// first frame too (a camera not received yet is not flowing), and throughout if none came.
+fn camera_silences(s: &BotStats, remote: &str, end: Duration) -> Vec<Span> {
+    let me = s.id.as_deref().unwrap_or_default();
+    let all = Span::new(Duration::ZERO, end);
+    s.gap_logs
+        .iter()
+        .find(|l| l.me == me && l.remote == remote && l.kind == StreamKind::Video)
+        .map_or_else(|| vec![all], |l| l.holes(Duration::ZERO, all))
+}
+
+/// How long within `hole` at least one camera was not silent, given each one's silences.
+fn flowing(hole: Span, cameras: &[Vec<Span>]) -> Duration {
+    let mut all_silent = vec![hole];
+    for silences in cameras {
+        all_silent = all_silent
+            .iter()
+            .flat_map(|piece| covered(*piece, silences))
+            .collect();
+    }
+    hole.len() - all_silent.iter().map(Span::len).sum::<Duration>()
 }
 
 /// The figure: capacity, what the server sent, what came through, the demand and the
@@ -816,5 +841,68 @@ mod tests {
         let t = teacher(&s, "p0", secs(10));
         assert_eq!(t.paused_while_others_shown_s, 0.5);
         assert_eq!(t.pauses, 1);
+    }
+
+    /// A camera's frames at the bot, every 40 ms from `.0` to `.1` s except strictly inside
+    /// the silent spans `.2`.
+    type Camera<'a> = (f64, f64, &'a [(f64, f64)]);
+
+    /// Bot `p9` showing teacher `p0` and students `p1`, `p2`, with these cameras.
+    fn class(frames: [Camera; 3]) -> BotStats {
+        let mut s = BotStats {
+            id: Some("p9".into()),
+            ..BotStats::default()
+        };
+        for (i, (from, to, silent)) in frames.into_iter().enumerate() {
+            let id = format!("p{i}");
+            let r = s.remote_index(&id);
+            s.remotes[r].tile = Some(crate::view::THUMBNAIL);
+            let log = s.gap_log_index("p9", &id, StreamKind::Video);
+            let mut t = from;
+            while t <= to {
+                if !silent.iter().any(|&(a, b)| t > a && t < b) {
+                    s.gap_logs[log].record(Duration::from_secs_f64(t));
+                }
+                t += 0.04;
+            }
+        }
+        s
+    }
+
+    #[test]
+    fn a_silence_of_the_whole_class_is_not_the_teacher_paused_alone() {
+        // The server paused every camera from 10 to 25 s; the students' frames on their way
+        // came just after the teacher's last, and one student's came back 0.3 s before hers.
+        let s = class([
+            (1.0, 40.0, &[(10.0, 25.3)]),
+            (1.0, 40.0, &[(10.05, 25.0)]),
+            (1.0, 40.0, &[(10.1, 25.1)]),
+        ]);
+        let t = teacher(&s, "p0", secs(40));
+        assert_eq!(t.silences_while_others_flowed, 0, "{t:?}");
+        assert!((15_000.0..15_400.0).contains(&t.longest_gap_ms), "{t:?}");
+        // The teacher silent for 2 s while a student's camera flowed: that counts.
+        let s = class([
+            (1.0, 40.0, &[(10.0, 12.0)]),
+            (1.0, 40.0, &[(9.0, 13.0)]),
+            (1.0, 40.0, &[]),
+        ]);
+        let t = teacher(&s, "p0", secs(40));
+        assert_eq!(t.silences_while_others_flowed, 1);
+        let [from, to] = t.silences_s[0];
+        assert!(
+            (9.9..10.1).contains(&from) && (11.9..12.1).contains(&to),
+            "{t:?}"
+        );
+        // A camera counts from its first frame on; one never received, not at all.
+        let never = (1.0, 0.0, &[][..]);
+        let s = class([(1.0, 40.0, &[(10.0, 12.0)]), (11.0, 40.0, &[]), never]);
+        assert_eq!(
+            teacher(&s, "p0", secs(40)).silences_while_others_flowed,
+            1,
+            "p1 flowed for a second of her silence"
+        );
+        let s = class([(1.0, 40.0, &[(10.0, 12.0)]), (11.8, 40.0, &[]), never]);
+        assert_eq!(teacher(&s, "p0", secs(40)).silences_while_others_flowed, 0);
     }
 }

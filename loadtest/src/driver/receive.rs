@@ -1,6 +1,6 @@
 //! Events of the subscribe connection: ICE state, and media frames, each counted for its
-//! remote participant, timed into its gap log, and answered with a keyframe request when
-//! frames went missing, as a browser's decoder would.
+//! remote participant, timed into its gap log by its arrival, and answered with a keyframe
+//! request when frames went missing, as a browser's decoder would.
 
 use std::time::{Duration, Instant};
 
@@ -38,7 +38,14 @@ impl Bot {
             return;
         };
         self.stats.first_media.get_or_insert(at);
-        self.stats.gap_logs[track.log].record(at);
+        // Silences are timed by when each frame's first packet arrived: they say whether the
+        // server's media reached the bot. Behind a lost packet str0m hands over no later frame
+        // of the stream until the retransmission attempts are over (15 packets for audio;
+        // NACKs and three round trips for video, a second and more through a full queue), then
+        // all at once: a wait a browser does not make for audio (it conceals the loss) nor
+        // for a keyframe, and not the server's silence.
+        let arrived = data.network_time.saturating_duration_since(self.start);
+        self.stats.gap_logs[track.log].record(arrived);
         let remote = &mut self.stats.remotes[track.remote];
         let stamp = crate::media::Stamp::read_from(&data.data);
         let bytes = data.data.len();
