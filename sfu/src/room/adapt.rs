@@ -240,8 +240,8 @@ impl Room {
         let limited = a.used < a.wanted && plan.estimate.is_some_and(|e| e <= cap);
         // Ask GCC to find what the page would show: it probes towards `desired` by itself.
         // While the subscriber's own link holds a video below its tile, pad (in windows while
-        // the estimate climbs, see crate::padding) up to what the next step up needs, as GCC keeps its estimate near
-        // what is sent. Nothing is padded for an audio-only subscriber (its link is too thin
+        // the estimate climbs, see crate::padding) up to what the next step up needs, as GCC
+        // keeps its estimate near what is sent. Nothing is padded for an audio-only subscriber (its link is too thin
         // to fill without costing the audio; str0m's probes find video room again), for one
         // that has all it wants, nor for one the budget holds back: padding is egress, and
         // the budget is the school's uplink (the budget run measured 29 % over the limit
@@ -250,7 +250,12 @@ impl Room {
         let link_bound = plan.estimate.is_some_and(|e| e <= cap);
         let wants_more = link_bound && !a.audio_only && a.next_step.is_some();
         let estimate = plan.estimate.unwrap_or(0);
-        let minimum = match p.down.padding.pad(now, wants_more, a.used, estimate) {
+        // While a host's video is paused for this subscriber, look for room without pause:
+        // the teacher missing is worth the risk to the audio that padding brings.
+        let host_missing = (plan.videos.iter().zip(&a.paused))
+            .any(|(v, paused)| *paused && v.priority == Priority::Host);
+        let windowed = p.down.padding.pad(now, wants_more, a.used, estimate);
+        let minimum = match windowed || (wants_more && host_missing) {
             true => a.next_step.unwrap_or(0),
             false => 0,
         };
