@@ -136,7 +136,15 @@ test('a Firefox teacher with two Chromium students', AS_ROOT, async (t) => {
           .map((s) => [s.rid, s.frameWidth, s.frameHeight]).sort();
         return list.length === 3 ? list : null;
       }), { message: 'three video encodings going out of Firefox' });
-      assert.deepEqual(sent, [['f', 1280, 720], ['h', 640, 360], ['q', 320, 180]], 'rids and sizes of her encodings');
+      // An encoding the server has switched off meanwhile (nobody takes it for 3 s: the
+      // students show her large) reports no current frame size: its size is checked when it
+      // has one, and the small tile below switches it on again.
+      assert.deepEqual(sent.map((e) => e[0]), ['f', 'h', 'q'], 'rids of her encodings');
+      const sizes = { f: [1280, 720], h: [640, 360], q: [320, 180] };
+      for (const [rid, width, height] of sent) {
+        if (width > 0) assert.deepEqual([width, height], sizes[rid], `size of ${rid}`);
+      }
+      assert.ok(sent.some(([, width]) => width > 0), `some encoding with a size: ${JSON.stringify(sent)}`);
       const published = (await log(teacher.page)).filter((e) => e.dir === 'out' && e.type === 'publish').pop();
       assert.deepEqual(published.tracks.find((tr) => tr.source === 'camera').layers.map((l) => l.rid), ['q', 'h', 'f']);
       // Anna's window shrinks to a phone's: the teacher's stage is 304×171, the small layer's size.
