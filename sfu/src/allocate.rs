@@ -130,10 +130,13 @@ impl Video {
     }
 
     /// What taking layer `pos` costs against the budget: its rate, and more if it is a raise.
+    /// A host's camera or a screen share, paused, comes back as soon as its lowest layer fits, without the
+    /// headroom: what keeps it from flapping is the tolerance it is kept with.
     fn cost(&self, pos: usize) -> f64 {
         let rate = self.layers[pos].bitrate as f64;
         match self.position_of(self.current) {
             Some(now) if pos <= now => rate / (1.0 + KEEP_TOLERANCE),
+            None if pos == 0 && self.priority == Priority::Host => rate,
             _ => rate * (1.0 + UPGRADE_HEADROOM),
         }
     }
@@ -161,8 +164,8 @@ pub struct Allocation {
 }
 
 /// What every shown video at the layer its tile calls for, and the audio, would send (bit/s).
-pub fn wanted(audio_streams: usize, videos: &[Video]) -> u64 {
-    AUDIO_BITRATE * audio_streams as u64
+pub fn wanted(audio: u64, videos: &[Video]) -> u64 {
+    audio
         + videos
             .iter()
             .filter_map(|v| v.ideal().map(|i| v.layers[i].bitrate))
@@ -172,16 +175,10 @@ pub fn wanted(audio_streams: usize, videos: &[Video]) -> u64 {
 /// Decides the layers of one subscriber's videos.
 ///
 /// `budget`: bit/s this subscriber may receive (its estimate, lowered to its share of the
-/// server's and the room's budget); `audio_streams`: how many audio streams it receives;
+/// server's and the room's budget); `audio`: what the audio streams it receives send (bit/s);
 /// `audio_only`: whether the last decision was audio-only (for the hysteresis).
-pub fn allocate(
-    budget: u64,
-    audio_streams: usize,
-    videos: &[Video],
-    audio_only: bool,
-) -> Allocation {
-    let audio = AUDIO_BITRATE * audio_streams as u64;
-    let wanted = wanted(audio_streams, videos);
+pub fn allocate(budget: u64, audio: u64, videos: &[Video], audio_only: bool) -> Allocation {
+    let wanted = wanted(audio, videos);
     let audio_only = if audio_only {
         budget < VIDEO_BACK_ABOVE
     } else {
@@ -386,7 +383,8 @@ mod tests {
     }
 
     /// Runs the allocator to a steady state (the current layers fed back), as the tick does.
-    fn settle(budget: u64, audio: usize, videos: &mut [Video]) -> Allocation {
+    fn settle(budget: u64, audio_streams: u64, videos: &mut [Video]) -> Allocation {
+        let audio = AUDIO_BITRATE * audio_streams;
         let mut audio_only = false;
         let mut last = None;
         for _ in 0..5 {
@@ -461,7 +459,12 @@ mod tests {
         assert_eq!(a.paused, [true, true]);
         // A teacher paused a moment ago comes back as soon as she fits (no hold for hosts).
         videos[0].held = true;
-        let a = allocate(2 * AUDIO_BITRATE + 180_000, 2, &videos, false);
+        let a = allocate(
+            2 * AUDIO_BITRATE + 180_000,
+            2 * AUDIO_BITRATE,
+            &videos,
+            false,
+        );
         assert_eq!(a.layers[0], Some(0));
     }
 
@@ -502,29 +505,49 @@ mod tests {
     fn a_video_paused_for_bandwidth_comes_back_at_its_lowest_layer_first() {
         let mut teacher = camera(Priority::Host, Some(720));
         teacher.paused = true;
-        let a = allocate(10_000_000, 1, std::slice::from_ref(&teacher), false);
+        let a = allocate(
+            10_000_000,
+            AUDIO_BITRATE,
+            std::slice::from_ref(&teacher),
+            false,
+        );
         assert_eq!(a.layers, [Some(0)], "back at the lowest layer");
         teacher.paused = false;
         teacher.current = Some(0);
-        let a = allocate(10_000_000, 1, &[teacher], false);
+        let a = allocate(10_000_000, AUDIO_BITRATE, &[teacher], false);
         assert_eq!(a.layers, [Some(2)], "raised at the next decision");
+    }
+
+    #[test]
+    fn a_hosts_paused_video_comes_back_as_soon_as_it_fits_a_students_with_headroom() {
+        // Exactly the lowest layer beside the audio: the teacher's comes back, a student's
+        // waits for 15 % more.
+        let budget = AUDIO_BITRATE + 150_000;
+        let teacher = camera(Priority::Host, Some(720));
+        let a = allocate(budget, AUDIO_BITRATE, std::slice::from_ref(&teacher), false);
+        assert_eq!(a.layers, [Some(0)]);
+        let student = camera(Priority::Other, Some(720));
+        let a = allocate(budget, AUDIO_BITRATE, std::slice::from_ref(&student), false);
+        assert_eq!(a.layers, [None]);
+        let a = allocate(budget + 22_500, AUDIO_BITRATE, &[student], false);
+        assert_eq!(a.layers, [Some(0)]);
     }
 
     #[test]
     fn a_weak_link_goes_audio_only_and_comes_back_with_hysteresis() {
         let mut videos = [camera(Priority::Host, Some(720))];
-        let a = allocate(90_000, 1, &videos, false);
+        let a = allocate(90_000, AUDIO_BITRATE, &videos, false);
         assert!(a.audio_only);
         assert_eq!(a.layers, [None]);
         assert_eq!(a.paused, [true]);
         // 120 kbit/s would carry a thumbnail, but the link only just recovered.
-        let a = allocate(120_000, 1, &videos, true);
+        let a = allocate(120_000, AUDIO_BITRATE, &videos, true);
         assert!(a.audio_only);
-        let a = allocate(250_000, 1, &videos, true);
+        let a = allocate(250_000, AUDIO_BITRATE, &videos, true);
         assert!(!a.audio_only);
         assert_eq!(a.layers, [Some(0)]);
         videos[0].current = Some(0);
-        let a = allocate(120_000, 1, &videos, false);
+        let a = allocate(120_000, AUDIO_BITRATE, &videos, false);
         assert!(
             !a.audio_only,
             "and stays until the estimate falls below 100 kbit/s"
@@ -541,7 +564,7 @@ mod tests {
         for step in 0..200 {
             let swing = if step % 2 == 0 { 1.1 } else { 0.9 };
             let budget = audio + (1_200_000.0 * swing) as u64;
-            let a = allocate(budget, 1, &videos, audio_only);
+            let a = allocate(budget, AUDIO_BITRATE, &videos, audio_only);
             audio_only = a.audio_only;
             if a.layers[0] != videos[0].current {
                 changes += 1;

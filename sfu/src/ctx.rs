@@ -49,6 +49,9 @@ pub struct CoreStats {
     pub packets_paused_layer: u64,
     /// Times the allocator changed the layer a subscriber gets of a video (pausing included).
     pub layer_changes: u64,
+    /// Times a subscriber's estimate, fallen while its page showed no video, was started
+    /// again from what its link carried before (crate::padding::Carried).
+    pub estimates_restarted: u64,
     /// Times a publisher was told to switch an encoding off, and on again.
     pub encodings_paused: u64,
     pub encodings_resumed: u64,

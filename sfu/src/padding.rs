@@ -11,7 +11,14 @@
 //! the next window at once; after a window that found nothing the next waits, [`FIRST_WAIT`]
 //! the first time and twice as long each time after, up to [`LONGEST_WAIT`]. A link that no
 //! longer limits starts over. Between windows str0m's own short probes (every few seconds
-//! while the link is not full) still look for room.
+//! while the link is not full) still look for room. While a host's video is paused for want
+//! of room the waits stay short ([`URGENT_WAIT`]): the teacher missing is worth more risk to
+//! the audio, yet the gaps between windows still let the link drain below its capacity.
+//!
+//! GCC also lowers its estimate towards what is sent: a subscriber whose page hid every video
+//! for a while, and so received only audio, ends with an estimate too low for the video it
+//! then asks for, and climbing back from there takes half a minute. [`Carried`] remembers
+//! what the link carried while it was in use, to start from there again.
 //!
 //! Pure and sans-IO: the caller says what time it is and what happened.
 
@@ -30,6 +37,12 @@ pub const FIRST_WAIT: Duration = Duration::from_secs(6);
 /// The longest wait between windows: a link that got better is noticed within this (or
 /// sooner, by str0m's probes).
 pub const LONGEST_WAIT: Duration = Duration::from_secs(48);
+
+/// The wait between windows while a host's video is paused: it does not grow.
+pub const URGENT_WAIT: Duration = Duration::from_secs(2);
+
+/// How long what a link carried is remembered while its page shows no video.
+pub const REMEMBER: Duration = Duration::from_secs(300);
 
 /// A window under way.
 #[derive(Debug, Clone, Copy)]
@@ -54,9 +67,16 @@ pub struct Padding {
 
 impl Padding {
     /// Whether to pad now. `wants_more`: the subscriber's own link (not a budget) holds its
-    /// allocation below what its page shows; `allocated`: bit/s allocated now; `estimate`:
-    /// the link's estimate now.
-    pub fn pad(&mut self, now: Instant, wants_more: bool, allocated: u64, estimate: u64) -> bool {
+    /// allocation below what its page shows; `urgent`: a host's video is paused for it;
+    /// `allocated`: bit/s allocated now; `estimate`: the link's estimate now.
+    pub fn pad(
+        &mut self,
+        now: Instant,
+        wants_more: bool,
+        urgent: bool,
+        allocated: u64,
+        estimate: u64,
+    ) -> bool {
         if !wants_more {
             *self = Padding::default();
             return false;
@@ -78,8 +98,13 @@ impl Padding {
                 }
                 let wait = self.wait.unwrap_or(FIRST_WAIT);
                 self.window = None;
-                self.not_before = Some(now + wait);
+                self.not_before = Some(now + if urgent { URGENT_WAIT } else { wait });
                 self.wait = Some((wait * 2).min(LONGEST_WAIT));
+                false
+            }
+            // A host's video paused since the last window ended: the wait shrinks.
+            None if urgent && self.not_before.is_some_and(|t| t > now + URGENT_WAIT) => {
+                self.not_before = Some(now + URGENT_WAIT);
                 false
             }
             None if self.not_before.is_some_and(|t| now < t) => false,
@@ -93,6 +118,46 @@ impl Padding {
     /// A new path: what the old one showed says nothing about it.
     pub fn reset(&mut self) {
         *self = Padding::default();
+    }
+}
+
+/// What a subscriber's link carried when last in use (its estimate while the page asked for
+/// video and for at least half the estimate), to start from again when video is asked for
+/// after the page showed none for a while.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Carried {
+    /// The estimate when last in use, and when that was.
+    carried: Option<(u64, Instant)>,
+    /// The page showed no video since.
+    idle: bool,
+}
+
+impl Carried {
+    /// One decision: `demand`, bit/s the page asks for; `audio`, the part of it that is
+    /// audio; `estimate`, the link's estimate now. Returns the estimate to start from again
+    /// when the page asks for more than the estimate, which fell while the page showed no
+    /// video, to well below what the link carried (once: an estimate that then falls again
+    /// is the link's).
+    pub fn restart(&mut self, now: Instant, demand: u64, audio: u64, estimate: u64) -> Option<u64> {
+        if demand <= audio {
+            self.idle = true;
+            return None;
+        }
+        if let Some((carried, at)) = self.carried {
+            if now >= at + REMEMBER {
+                self.carried = None;
+            } else if self.idle && demand > estimate && carried > estimate + estimate / 4 {
+                *self = Carried::default();
+                return Some(carried.min(demand));
+            }
+        }
+        if demand * 2 >= estimate {
+            *self = Carried {
+                carried: Some((estimate, now)),
+                idle: false,
+            };
+        }
+        None
     }
 }
 
@@ -119,7 +184,7 @@ mod tests {
         let mut t = start;
         let mut on = Vec::new();
         while t < start + Duration::from_secs(secs) {
-            if p.pad(t, true, 300_000, 400_000) {
+            if p.pad(t, true, false, 300_000, 400_000) {
                 on.push(t - start);
             }
             t += TICK;
@@ -153,7 +218,7 @@ mod tests {
         let mut padded = 0;
         for i in 0..40 {
             let t = start + TICK * i;
-            if p.pad(t, true, 900_000, estimate) {
+            if p.pad(t, true, false, 900_000, estimate) {
                 padded += 1;
             }
             estimate = estimate * 104 / 100;
@@ -168,9 +233,15 @@ mod tests {
         let start = Instant::now();
         padded(&mut p, start, 40);
         let t = start + Duration::from_secs(47);
-        assert!(p.pad(t, true, 300_000, 400_000), "the window at 46.5 s");
-        assert!(p.pad(t + TICK, true, 600_000, 400_000), "a step up pads on");
-        assert!(p.pad(t + TICK * 2, true, 600_000, 400_000));
+        assert!(
+            p.pad(t, true, false, 300_000, 400_000),
+            "the window at 46.5 s"
+        );
+        assert!(
+            p.pad(t + TICK, true, false, 600_000, 400_000),
+            "a step up pads on"
+        );
+        assert!(p.pad(t + TICK * 2, true, false, 600_000, 400_000));
     }
 
     #[test]
@@ -179,10 +250,63 @@ mod tests {
         let start = Instant::now();
         padded(&mut p, start, 40);
         let t = start + Duration::from_secs(41);
-        assert!(!p.pad(t, false, 300_000, 400_000));
+        assert!(!p.pad(t, false, false, 300_000, 400_000));
         assert!(
-            p.pad(t + TICK, true, 300_000, 400_000),
+            p.pad(t + TICK, true, false, 300_000, 400_000),
             "no wait after a start over"
         );
+    }
+
+    #[test]
+    fn while_a_host_is_paused_windows_come_every_few_seconds() {
+        let mut p = Padding::default();
+        let start = Instant::now();
+        // A long wait built up, then the host's video pauses: the next window is soon.
+        padded(&mut p, start, 40);
+        let mut t = start + Duration::from_secs(40);
+        let mut starts = Vec::new();
+        let mut was = false;
+        while t < start + Duration::from_secs(60) {
+            let on = p.pad(t, true, true, 300_000, 400_000);
+            if on && !was {
+                starts.push((t - start).as_secs_f64());
+            }
+            was = on;
+            t += TICK;
+        }
+        assert_eq!(starts, vec![42.0, 45.5, 49.0, 52.5, 56.0, 59.5]);
+    }
+
+    #[test]
+    fn an_estimate_that_fell_while_no_video_was_shown_starts_again_from_what_the_link_carried() {
+        let mut c = Carried::default();
+        let t = Instant::now();
+        // Video shown on a link of about 800 kbit/s.
+        assert_eq!(c.restart(t, 2_000_000, 100_000, 800_000), None);
+        // Every tile hidden: audio only, the estimate falls towards it; nothing restarts.
+        for (i, e) in [600_000, 300_000, 150_000].into_iter().enumerate() {
+            let at = t + Duration::from_secs(5 * (i as u64 + 1));
+            assert_eq!(c.restart(at, 100_000, 100_000, e), None);
+        }
+        // A tile shown again: from what the link carried, once.
+        let at = t + Duration::from_secs(30);
+        assert_eq!(c.restart(at, 2_000_000, 100_000, 150_000), Some(800_000));
+        assert_eq!(c.restart(at + TICK, 2_000_000, 100_000, 160_000), None);
+    }
+
+    #[test]
+    fn an_estimate_that_fell_while_the_link_was_in_use_is_the_links() {
+        let mut c = Carried::default();
+        let t = Instant::now();
+        // A thin link: the page asks for video all along, the estimate falls and stays.
+        for (i, e) in [800_000, 400_000, 90_000, 90_000].into_iter().enumerate() {
+            let at = t + Duration::from_secs(5 * i as u64);
+            assert_eq!(c.restart(at, 2_000_000, 100_000, e), None);
+        }
+        // Remembered for a while only.
+        let mut c = Carried::default();
+        assert_eq!(c.restart(t, 2_000_000, 100_000, 800_000), None);
+        let late = t + REMEMBER + TICK;
+        assert_eq!(c.restart(late, 2_000_000, 100_000, 150_000), None);
     }
 }

@@ -288,6 +288,9 @@ pub(crate) struct Down {
     pub told: Option<(Vec<(ParticipantId, Source)>, bool)>,
     /// When to pad the link to look for the next step up.
     pub padding: crate::padding::Padding,
+    /// What the link carried when last in use, for an estimate that fell while the page
+    /// showed no video.
+    pub carried: crate::padding::Carried,
 }
 
 impl Down {
@@ -303,6 +306,7 @@ impl Down {
         }
         self.audio_only = false;
         self.padding.reset();
+        self.carried = crate::padding::Carried::default();
         for slot in &mut self.slots {
             slot.lowered_at = None;
         }
@@ -331,6 +335,7 @@ impl Default for Down {
             was_lost: false,
             told: Some((Vec::new(), false)),
             padding: crate::padding::Padding::default(),
+            carried: crate::padding::Carried::default(),
         }
     }
 }

@@ -222,9 +222,11 @@ fn below_100_kbit_s_a_subscriber_gets_audio_only_and_video_comes_back_with_the_l
     let video = sim.frames(viewer, 0, Kind::Video);
     assert_eq!(video.iter().filter(|f| f.at > quiet).count(), 0);
     let audio = sim.frames(viewer, 0, Kind::Audio);
+    let heard = audio.iter().filter(|f| f.at > quiet).count();
     assert!(
-        audio.iter().filter(|f| f.at > quiet).count() > 100,
-        "audio goes on"
+        heard > 100,
+        "audio goes on: {heard} frames in 3 s, {} datagrams dropped by the link",
+        sim.clients[viewer].downlink_dropped
     );
 
     sim.clients[viewer].downlink_rate = Some(2_000_000);
@@ -403,4 +405,47 @@ fn a_screen_share_that_does_not_fit_is_capped_at_its_publisher_not_paused() {
     sim.clients[viewer].downlink_rate = Some(5_000_000);
     sim.run_for(Duration::from_secs(30));
     assert_eq!(sim.clients[0].screen_caps.last().map(|c| c.1), Some(None));
+}
+
+#[test]
+fn a_pupil_who_hid_every_video_gets_the_teacher_back_at_once_when_she_shows_her_again() {
+    // While only audio flows, the estimate is what GCC makes of the audio: a moment of delay
+    // (here the link stalls for two seconds) cuts it to 0.85 of the audio's rate, and from
+    // there it climbs by some kbit/s a second. Showing the teacher again must not wait for
+    // that: the link carried her a minute ago.
+    let mut sim = class(47, 1);
+    let viewer = 1;
+    sim.clients[viewer].downlink_rate = Some(1_200_000);
+    sim.run_for(Duration::from_secs(20));
+    let before = subscriber(&sim, viewer).estimate.expect("an estimate");
+    sim.view(viewer, &[]);
+    sim.run_for(Duration::from_secs(5));
+    sim.clients[viewer].downlink_rate = Some(30_000);
+    sim.run_for(Duration::from_secs(2));
+    sim.clients[viewer].downlink_rate = Some(1_200_000);
+    sim.run_for(Duration::from_secs(20));
+    let hidden = subscriber(&sim, viewer).estimate.expect("an estimate");
+    println!("estimate {before} bit/s with the teacher shown, {hidden} after she was hidden");
+    assert!(
+        hidden < 200_000,
+        "the estimate fell while nothing was shown ({before} → {hidden}): else this test shows nothing"
+    );
+    let shown = sim.now;
+    sim.view(viewer, &[(0, Source::Camera, 720)]);
+    sim.run_for(Duration::from_secs(5));
+    let teacher = sim.frames(viewer, 0, Kind::Video);
+    let back: Vec<_> = teacher.iter().filter(|f| f.at > shown).collect();
+    let first = back.first().map(|f| f.at - shown);
+    assert!(
+        first.is_some_and(|t| t < Duration::from_secs(2)),
+        "the teacher's first frame {first:?} after she was shown"
+    );
+    assert!(
+        back.len() > 80,
+        "her video flows: {} frames in 5 s",
+        back.len()
+    );
+    let me = subscriber(&sim, viewer);
+    assert!(me.estimate.is_some_and(|e| e > 600_000), "{me:?}");
+    assert_eq!(sim.worker.stats().estimates_restarted, 1);
 }

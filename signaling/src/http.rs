@@ -258,6 +258,7 @@ async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
             c.packets_paused_layer,
         ),
         ("aula_layer_changes_total", c.layer_changes),
+        ("aula_estimates_restarted_total", c.estimates_restarted),
         ("aula_encodings_paused_total", c.encodings_paused),
         ("aula_encodings_resumed_total", c.encodings_resumed),
         ("aula_screen_caps_total", c.screen_caps),

@@ -35,7 +35,8 @@ fn nominal_bitrate(height: u32) -> u64 {
 /// One subscriber's videos, read before anything is decided.
 struct Plan {
     id: ParticipantId,
-    audio: usize,
+    /// What the audio streams it receives send (bit/s), as the allocator reserves it.
+    audio: u64,
     /// Per video: its slot, its stream, what the allocator needs to know.
     slots: Vec<(usize, StreamKey)>,
     videos: Vec<Video>,
@@ -134,7 +135,7 @@ impl Room {
                     continue;
                 };
                 if slot.kind == Kind::Audio {
-                    plan.audio += 1;
+                    plan.audio += allocate::AUDIO_BITRATE;
                     continue;
                 }
                 let Some(publisher) = self.participants.get(&stream.publisher) else {
@@ -191,7 +192,7 @@ impl Room {
     /// share it can take only capped lowers that share's entry in `screen_caps`.
     fn apply(
         &mut self,
-        plan: Plan,
+        mut plan: Plan,
         cap: u64,
         screen_caps: &mut FxHashMap<StreamKey, u64>,
         now: Instant,
@@ -200,6 +201,17 @@ impl Room {
         let Some(p) = self.participants.get_mut(&plan.id) else {
             return SubscriberReport::empty(plan.id);
         };
+        // An estimate that fell while the page showed no video is not the link's: start
+        // again from what it carried when in use (crate::padding::Carried).
+        if let Some(e) = plan.estimate.filter(|_| ctx.config.adaptation) {
+            let again = p.down.carried.restart(now, plan.wanted, plan.audio, e);
+            if let (Some(again), Some(conn)) = (again, p.down.conn.as_mut()) {
+                conn.rtc.bwe().reset(str0m::bwe::Bitrate::bps(again));
+                p.down.estimate = Some(again);
+                plan.estimate = Some(again);
+                ctx.stats.estimates_restarted += 1;
+            }
+        }
         let budget = plan.estimate.unwrap_or(u64::MAX).min(cap);
         let a = allocate::allocate(budget, plan.audio, &plan.videos, p.down.audio_only);
         p.down.audio_only = a.audio_only;
@@ -250,12 +262,14 @@ impl Room {
         let link_bound = plan.estimate.is_some_and(|e| e <= cap);
         let wants_more = link_bound && !a.audio_only && a.next_step.is_some();
         let estimate = plan.estimate.unwrap_or(0);
-        // While a host's video is paused for this subscriber, look for room without pause:
-        // the teacher missing is worth the risk to the audio that padding brings.
+        // While a host's video is paused for this subscriber, windows come every few seconds.
         let host_missing = (plan.videos.iter().zip(&a.paused))
             .any(|(v, paused)| *paused && v.priority == Priority::Host);
-        let windowed = p.down.padding.pad(now, wants_more, a.used, estimate);
-        let minimum = match windowed || (wants_more && host_missing) {
+        let padded = p
+            .down
+            .padding
+            .pad(now, wants_more, host_missing, a.used, estimate);
+        let minimum = match padded {
             true => a.next_step.unwrap_or(0),
             false => 0,
         };
