@@ -53,6 +53,12 @@ pub const KEEP_TOLERANCE: f64 = 0.10;
 /// a few seconds on a busy Wi-Fi; raising back at once would switch layers every few seconds.
 pub const UPGRADE_HOLD: Duration = Duration::from_secs(5);
 
+/// Loss on a subscriber's own link from which its budget is lowered and its link no longer
+/// padded: less is a Wi-Fi's random loss; more, seen in the impair run, is a standing queue
+/// at the bottleneck that GCC's delay-based estimate no longer sees (the delay is at its
+/// maximum and flat), with retransmissions on top of the media making it worse.
+pub const LOSS_FROM: f32 = 0.02;
+
 /// The least a screen share is sent at when capped: a slide at a frame or two a second. Below
 /// this it is paused instead.
 pub const SCREEN_FLOOR: u64 = 150_000;
@@ -161,6 +167,16 @@ pub struct Allocation {
     pub next_step: Option<u64>,
     /// The audio-only state after this decision (give it back next time).
     pub audio_only: bool,
+}
+
+/// What a subscriber whose link lost `loss` of the packets (its latest receiver reports) may
+/// be sent: its estimate less the share lost, from [`LOSS_FROM`] on. The queue drains, and
+/// once the loss stops the budget is the estimate again.
+pub fn within_loss(estimate: u64, loss: f32) -> u64 {
+    if loss < LOSS_FROM {
+        return estimate;
+    }
+    (estimate as f64 * (1.0 - f64::from(loss.min(0.5)))).round() as u64
 }
 
 /// What every shown video at the layer its tile calls for, and the audio, would send (bit/s).
@@ -516,6 +532,18 @@ mod tests {
         teacher.current = Some(0);
         let a = allocate(10_000_000, AUDIO_BITRATE, &[teacher], false);
         assert_eq!(a.layers, [Some(2)], "raised at the next decision");
+    }
+
+    #[test]
+    fn a_lossy_link_is_sent_its_estimate_less_what_it_loses() {
+        assert_eq!(within_loss(1_000_000, 0.0), 1_000_000);
+        assert_eq!(
+            within_loss(1_000_000, 0.015),
+            1_000_000,
+            "a Wi-Fi's random loss"
+        );
+        assert_eq!(within_loss(1_000_000, 0.15), 850_000);
+        assert_eq!(within_loss(1_000_000, 0.9), 500_000, "at most halved");
     }
 
     #[test]

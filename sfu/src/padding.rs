@@ -15,6 +15,13 @@
 //! of room the waits stay short ([`URGENT_WAIT`]): the teacher missing is worth more risk to
 //! the audio, yet the gaps between windows still let the link drain below its capacity.
 //!
+//! GCC climbs from what is sent by some 8 % a second at best, too slow to fill a link that
+//! opened from 1 to 2.5 Mbit/s within a lesson's minute. str0m also probes: a short burst
+//! (15 ms) at up to twice the estimate whose arrival measures the link at once. It sends one
+//! when the `desired` rate it is told rises above the estimate. So each window begins with a
+//! probe: `desired` is held at the estimate for one decision and raised again at the next
+//! ([`Padding::desired`]).
+//!
 //! GCC also lowers its estimate towards what is sent: a subscriber whose page hid every video
 //! for a while, and so received only audio, ends with an estimate too low for the video it
 //! then asks for, and climbing back from there takes half a minute. [`Carried`] remembers
@@ -63,6 +70,17 @@ pub struct Padding {
     not_before: Option<Instant>,
     /// The wait after the next window that finds nothing.
     wait: Option<Duration>,
+    /// Where the probe that begins a window stands.
+    probe: Probe,
+}
+
+/// The probe that begins a window: `desired` held at the estimate, then raised.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+enum Probe {
+    #[default]
+    Idle,
+    Hold,
+    Raise,
 }
 
 impl Padding {
@@ -85,7 +103,7 @@ impl Padding {
             Some(w) if allocated > w.allocated => {
                 // A step up: the link had room; look for the next one at once.
                 self.wait = None;
-                self.window = Some(Window::new(now, allocated, estimate));
+                self.start(now, allocated, estimate);
                 true
             }
             Some(w) => {
@@ -109,8 +127,29 @@ impl Padding {
             }
             None if self.not_before.is_some_and(|t| now < t) => false,
             None => {
-                self.window = Some(Window::new(now, allocated, estimate));
+                self.start(now, allocated, estimate);
                 true
+            }
+        }
+    }
+
+    fn start(&mut self, now: Instant, allocated: u64, estimate: u64) {
+        self.window = Some(Window::new(now, allocated, estimate));
+        self.probe = Probe::Hold;
+    }
+
+    /// What to tell str0m the page would show, given what it would (`desired`) and the
+    /// estimate: at a window's first decision no more than the estimate, so that the next,
+    /// raising it again, makes str0m probe.
+    pub fn desired(&mut self, desired: u64, estimate: u64) -> u64 {
+        match self.probe {
+            Probe::Hold => {
+                self.probe = Probe::Raise;
+                desired.min(estimate)
+            }
+            Probe::Raise | Probe::Idle => {
+                self.probe = Probe::Idle;
+                desired
             }
         }
     }
@@ -308,5 +347,28 @@ mod tests {
         assert_eq!(c.restart(t, 2_000_000, 100_000, 800_000), None);
         let late = t + REMEMBER + TICK;
         assert_eq!(c.restart(late, 2_000_000, 100_000, 150_000), None);
+    }
+
+    #[test]
+    fn a_window_begins_with_desired_held_at_the_estimate_then_raised() {
+        let mut p = Padding::default();
+        let t = Instant::now();
+        assert_eq!(
+            p.desired(2_000_000, 900_000),
+            2_000_000,
+            "no window, no hold"
+        );
+        assert!(p.pad(t, true, false, 800_000, 900_000));
+        assert_eq!(p.desired(2_000_000, 900_000), 900_000, "held");
+        assert!(p.pad(t + TICK, true, false, 800_000, 900_000));
+        assert_eq!(
+            p.desired(2_000_000, 900_000),
+            2_000_000,
+            "raised: str0m probes"
+        );
+        assert_eq!(p.desired(2_000_000, 900_000), 2_000_000);
+        // A step up begins a new window, with a new probe.
+        assert!(p.pad(t + TICK * 2, true, false, 1_200_000, 1_400_000));
+        assert_eq!(p.desired(2_000_000, 1_400_000), 1_400_000);
     }
 }

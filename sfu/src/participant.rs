@@ -291,6 +291,9 @@ pub(crate) struct Down {
     /// What the link carried when last in use, for an estimate that fell while the page
     /// showed no video.
     pub carried: crate::padding::Carried,
+    /// The worst loss its receiver reports gave for its own link (the publishers' part
+    /// taken out) in the latest second, and when that second began.
+    pub link_loss: Option<(f32, Instant)>,
 }
 
 impl Down {
@@ -307,6 +310,7 @@ impl Down {
         self.audio_only = false;
         self.padding.reset();
         self.carried = crate::padding::Carried::default();
+        self.link_loss = None;
         for slot in &mut self.slots {
             slot.lowered_at = None;
         }
@@ -336,6 +340,7 @@ impl Default for Down {
             told: Some((Vec::new(), false)),
             padding: crate::padding::Padding::default(),
             carried: crate::padding::Carried::default(),
+            link_loss: None,
         }
     }
 }

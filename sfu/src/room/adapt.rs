@@ -212,7 +212,11 @@ impl Room {
                 ctx.stats.estimates_restarted += 1;
             }
         }
-        let budget = plan.estimate.unwrap_or(u64::MAX).min(cap);
+        let loss = (p.down.link_loss)
+            .filter(|(_, since)| now < *since + 2 * super::health::LOSS_WINDOW + ALLOCATE_EVERY)
+            .map_or(0.0, |(loss, _)| loss);
+        let within = plan.estimate.map(|e| allocate::within_loss(e, loss));
+        let budget = within.unwrap_or(u64::MAX).min(cap);
         let a = allocate::allocate(budget, plan.audio, &plan.videos, p.down.audio_only);
         p.down.audio_only = a.audio_only;
         let mut videos = Vec::with_capacity(plan.slots.len());
@@ -260,7 +264,8 @@ impl Room {
         // with it).
         let desired = a.wanted.min(cap);
         let link_bound = plan.estimate.is_some_and(|e| e <= cap);
-        let wants_more = link_bound && !a.audio_only && a.next_step.is_some();
+        let wants_more =
+            link_bound && !a.audio_only && a.next_step.is_some() && loss < allocate::LOSS_FROM;
         let estimate = plan.estimate.unwrap_or(0);
         // While a host's video is paused for this subscriber, windows come every few seconds.
         let host_missing = (plan.videos.iter().zip(&a.paused))
@@ -273,6 +278,7 @@ impl Room {
             true => a.next_step.unwrap_or(0),
             false => 0,
         };
+        let desired = p.down.padding.desired(desired, estimate);
         if let Some(conn) = p.down.conn.as_mut().filter(|_| ctx.config.adaptation) {
             conn.rtc
                 .bwe()

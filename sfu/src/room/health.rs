@@ -21,6 +21,9 @@ pub(super) const RATE_EVERY: Duration = Duration::from_secs(1);
 /// silent, must end.
 const ORPHAN_LIMIT: Duration = Duration::from_secs(10);
 
+/// A subscriber's link loss is the worst of the reports within this window (one report round).
+pub(super) const LOSS_WINDOW: Duration = Duration::from_secs(1);
+
 impl Room {
     pub(super) fn handle_ingress_stats(
         &mut self,
@@ -60,6 +63,15 @@ impl Room {
         let loss = s.loss.map(|l| (l - upstream.unwrap_or(0.0)).max(0.0));
         if let Some(p) = self.participants.get_mut(&participant) {
             p.quality.handle_egress(loss, s.rtt);
+            if let Some(loss) = loss.filter(|l| l.is_finite()).map(|l| l.min(1.0)) {
+                let now = s.timestamp;
+                p.down.link_loss = match p.down.link_loss {
+                    Some((worst, since)) if now < since + LOSS_WINDOW => {
+                        Some((worst.max(loss), since))
+                    }
+                    _ => Some((loss, now)),
+                };
+            }
         }
     }
 
