@@ -39,8 +39,9 @@ use crate::api::Source;
 pub const AUDIO_ONLY_BELOW: u64 = 100_000;
 /// Video comes back only above this, so a link hovering at the threshold does not toggle.
 pub const VIDEO_BACK_ABOVE: u64 = 150_000;
-/// What an audio stream costs, reserved before any video: Opus at a browser's default voice
-/// rate (about 32 kbit/s) plus RTP/SRTP/UDP/IP overhead (70 bytes) at 50 packets a second.
+/// What an audio stream costs at least, reserved before any video: Opus at a browser's
+/// default voice rate (about 32 kbit/s) plus RTP/SRTP/UDP/IP overhead (70 bytes) at 50 packets
+/// a second. A stream measured to send more is reserved at what it sends.
 pub const AUDIO_BITRATE: u64 = 60_000;
 /// A raised layer must fit with this fraction of the budget to spare.
 pub const UPGRADE_HEADROOM: f64 = 0.15;

@@ -48,9 +48,11 @@ fn arrived(sim: &Sim, i: usize, from: Instant, to: Instant) -> u64 {
 
 #[test]
 fn a_weak_link_keeps_the_teacher_and_the_audio_and_stays_under_its_capacity() {
+    // Four audio streams (76 kbit/s each in this harness) and the teacher's lowest layer
+    // (about 160) take two thirds of the link; GCC settles at some 80 % of it.
     let mut sim = class(41, 4);
     let viewer = 4;
-    sim.clients[viewer].downlink_rate = Some(600_000);
+    sim.clients[viewer].downlink_rate = Some(700_000);
     sim.run_for(Duration::from_secs(20));
     let start = sim.now;
     let changes = sim.worker.stats().layer_changes;
@@ -63,8 +65,8 @@ fn a_weak_link_keeps_the_teacher_and_the_audio_and_stays_under_its_capacity() {
         "{changes} layer changes in 10 s of a steady link"
     );
     let rate = arrived(&sim, viewer, start, sim.now);
-    assert!(rate <= 600_000, "{rate} bit/s over a 600 kbit/s link");
-    assert!(rate >= 350_000, "the link is used: {rate} bit/s");
+    assert!(rate <= 700_000, "{rate} bit/s over a 700 kbit/s link");
+    assert!(rate >= 450_000, "the link is used: {rate} bit/s");
     let dropped = sim.clients[viewer].downlink_dropped;
     let teacher = sim.frames(viewer, 0, Kind::Video);
     let recent = teacher.iter().filter(|f| f.at >= start).count();

@@ -134,10 +134,6 @@ impl Room {
                 let Some((_, stream)) = slot.live() else {
                     continue;
                 };
-                if slot.kind == Kind::Audio {
-                    plan.audio += allocate::AUDIO_BITRATE;
-                    continue;
-                }
                 let Some(publisher) = self.participants.get(&stream.publisher) else {
                     continue;
                 };
@@ -145,6 +141,14 @@ impl Room {
                     .up
                     .as_ref()
                     .and_then(|u| u.tracks.iter().find(|t| t.source == stream.source));
+                if slot.kind == Kind::Audio {
+                    // What it sends, at least what a browser's voice does.
+                    let rate = track
+                        .and_then(|t| t.layers.first())
+                        .map(|l| l.rate.bitrate());
+                    plan.audio += rate.unwrap_or(0).max(allocate::AUDIO_BITRATE);
+                    continue;
+                }
                 let speaker = dominant == Some(stream.publisher);
                 plan.videos.push(Video {
                     priority: Priority::of(stream.source, publisher.host, speaker),
