@@ -291,6 +291,10 @@ async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
             "aula_views_rate_limited_total",
             load(&counters.views_limited),
         ),
+        (
+            "aula_announcements_held_total",
+            load(&counters.announcements_held),
+        ),
         ("aula_resumes_total", load(&counters.resumes)),
         ("aula_resumes_failed_total", load(&counters.resumes_failed)),
         (

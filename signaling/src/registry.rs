@@ -114,6 +114,9 @@ pub struct Counters {
     pub resume_expired: AtomicU64,
     /// `view` messages refused for coming too fast.
     pub views_limited: AtomicU64,
+    /// A member's own changes (hand, media flags) that came too fast to announce at once:
+    /// the room heard them, merged, a moment later.
+    pub announcements_held: AtomicU64,
 }
 
 impl Counters {

@@ -51,3 +51,52 @@ async fn hands_queue_in_order_and_hosts_lower_them() {
     let seen = host.sync().await;
     assert!(hand_of(&seen, "p1").unwrap().as_u64().unwrap() > a.as_u64().unwrap());
 }
+
+#[tokio::test]
+async fn a_flood_of_hands_and_media_states_reaches_the_room_as_a_trickle_ending_in_the_last_state()
+{
+    let (_server, addr) = server().await;
+    let room = create(addr, json!({"kind": "class", "lobby": false})).await;
+    let (mut host, _) = Client::join(addr, &room.id, &room.host_secret, "Frau Weber").await;
+    let (mut anna, _) = Client::join(addr, &room.id, &room.participant_secret, "Anna").await;
+    anna.roundtrip(json!({"type": "media_state", "audio": false, "video": false}))
+        .await;
+    host.sync().await;
+
+    // The same media state again and again is no news.
+    for _ in 0..50 {
+        anna.send(json!({"type": "media_state", "audio": false, "video": false}))
+            .await;
+    }
+    anna.sync().await;
+    let seen = host.sync().await;
+    assert_eq!(of_type(&seen, "participant_updated").len(), 0, "{seen:?}");
+
+    // 500 hand changes as fast as a script sends them, ending raised.
+    let started = std::time::Instant::now();
+    for i in 0..500 {
+        let kind = if i % 2 == 0 {
+            "lower_hand"
+        } else {
+            "raise_hand"
+        };
+        anna.send(json!({"type": kind})).await;
+    }
+    anna.sync().await;
+    let flood = started.elapsed();
+    // The last held-back change goes out within a refill of the limit.
+    tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+    let seen = host.sync().await;
+    let updates = of_type(&seen, "participant_updated");
+    let allowed = 10 + (flood.as_millis() / 250) as usize + 2;
+    assert!(
+        (1..=allowed).contains(&updates.len()),
+        "{} updates for 500 changes in {flood:?} (at most {allowed})",
+        updates.len()
+    );
+    let last = updates.last().expect("an update");
+    assert!(
+        last["participant"]["hand"].is_u64(),
+        "the last state, raised, is what the room sees: {last}"
+    );
+}

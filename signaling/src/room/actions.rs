@@ -96,7 +96,7 @@ impl RoomTask {
                 if m.info.hand.is_none() {
                     m.info.hand = Some(state.next_hand);
                     state.next_hand += 1;
-                    state.member_changed(from);
+                    self.announce(state, from);
                 }
                 Ok(Flow::Continue)
             }
@@ -238,11 +238,22 @@ impl RoomTask {
                 return refuse(ErrorCode::Forbidden, not_allowed(source));
             }
         }
+        let mut changed = false;
         for (i, source) in SOURCES.into_iter().enumerate() {
-            self.set_flag(state, from, source, wanted[i]);
+            changed |= self.set_flag(state, from, source, wanted[i]);
         }
-        state.member_changed(from);
+        // What did not change is not news.
+        if changed {
+            self.announce(state, from);
+        }
         Ok(Flow::Continue)
+    }
+
+    /// Announces a member's own change within its limit, counting what is held back.
+    fn announce(&self, state: &mut State, id: ParticipantId) {
+        if state.announce(id, Instant::now()) {
+            Counters::bump(&self.registry.counters.announcements_held);
+        }
     }
 
     /// Sets one of a member's media flags and the SFU gate behind it.
@@ -313,7 +324,7 @@ impl RoomTask {
         }
         let m = state.members.get_mut(&target).expect("member_id checked");
         if m.info.hand.take().is_some() {
-            state.member_changed(target);
+            self.announce(state, target);
         }
         Ok(Flow::Continue)
     }

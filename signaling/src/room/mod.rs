@@ -152,6 +152,7 @@ impl RoomTask {
                         self.handle_quality(&mut state, id, quality);
                     }
                     _ = sleep_until(deadline) => {
+                        state.announce_due(Instant::now());
                         self.expire_graces(&mut state, Instant::now());
                         if self.is_over(&state, Instant::now()) {
                             tracing::info!("room closed: empty");
@@ -183,11 +184,14 @@ impl RoomTask {
         .await
     }
 
-    /// The next moment something is due: a lost member's grace ends, or the room has been
-    /// empty for long enough.
+    /// The next moment something is due: a lost member's grace ends, a held-back change is
+    /// announced, or the room has been empty for long enough.
     fn deadline(&self, state: &State) -> Option<Instant> {
         let graces = state.members.values().filter_map(|m| m.away_until).min();
-        graces.into_iter().chain(self.empty_deadline(state)).min()
+        let announcements = state.next_announcement();
+        (graces.into_iter().chain(announcements))
+            .chain(self.empty_deadline(state))
+            .min()
     }
 
     fn empty_deadline(&self, state: &State) -> Option<Instant> {
@@ -380,6 +384,12 @@ impl RoomTask {
                 10.0,
                 std::time::Duration::from_millis(100),
             ),
+            announce_limit: chat::RateLimit::with(
+                Instant::now(),
+                state::ANNOUNCE_BURST,
+                state::ANNOUNCE_REFILL,
+            ),
+            announce_due: None,
         };
         // `joined` goes out before the SFU hears of the participant, so it always arrives
         // before the first subscribe_offer.

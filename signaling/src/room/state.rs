@@ -16,6 +16,12 @@ use crate::registry::Secret;
 /// are always recognised, yet bounded against a script that joins and leaves in a loop.
 const MAX_SESSIONS: usize = 1000;
 
+/// A member's own changes (hand, media flags) announced to the room at once: a page sends a
+/// few when someone clicks; a flood of them must not become a flood of broadcasts to everyone.
+pub const ANNOUNCE_BURST: f64 = 10.0;
+/// After the burst, one announcement per this long; what changes meanwhile goes out then.
+pub const ANNOUNCE_REFILL: std::time::Duration = std::time::Duration::from_millis(250);
+
 pub struct Member {
     pub info: ParticipantInfo,
     pub out: Outbox,
@@ -30,6 +36,11 @@ pub struct Member {
     pub away_until: Option<Instant>,
     /// `view` updates: 10 at once, then 10 a second (a page sends at most 5 a second).
     pub view_limit: RateLimit,
+    /// Announcements of its own changes: [`ANNOUNCE_BURST`] at once, then one per
+    /// [`ANNOUNCE_REFILL`].
+    pub announce_limit: RateLimit,
+    /// A change the limit held back goes out at this time, as the member then is.
+    pub announce_due: Option<Instant>,
 }
 
 impl Member {
@@ -173,6 +184,44 @@ impl State {
     pub fn lobby_changed(&self) {
         let waiting = self.waiting_list();
         self.to_hosts(&ServerMsg::LobbyUpdated { waiting });
+    }
+
+    /// Tells everyone a member's own change (hand, media flags) within its announce limit;
+    /// beyond it, the member's state as it then is goes out when the limit allows. Returns
+    /// whether it was held back.
+    pub fn announce(&mut self, id: ParticipantId, now: Instant) -> bool {
+        let Some(m) = self.members.get_mut(&id) else {
+            return false;
+        };
+        if m.announce_due.is_some() {
+            return true;
+        }
+        if m.announce_limit.allow(now) {
+            self.member_changed(id);
+            return false;
+        }
+        m.announce_due = Some(now + ANNOUNCE_REFILL);
+        true
+    }
+
+    /// Announces the held-back changes that are due.
+    pub fn announce_due(&mut self, now: Instant) {
+        let due: Vec<ParticipantId> = (self.members.iter())
+            .filter(|(_, m)| m.announce_due.is_some_and(|t| t <= now))
+            .map(|(id, _)| *id)
+            .collect();
+        for id in due {
+            if let Some(m) = self.members.get_mut(&id) {
+                m.announce_due = None;
+                m.announce_limit.allow(now);
+            }
+            self.member_changed(id);
+        }
+    }
+
+    /// The next held-back announcement.
+    pub fn next_announcement(&self) -> Option<Instant> {
+        self.members.values().filter_map(|m| m.announce_due).min()
     }
 
     /// Tells everyone (the member included) a member's new state.
