@@ -112,6 +112,17 @@ async fn malformed_messages_get_errors_and_the_socket_stays_usable() {
     )
     .await;
     expect_error(&mut ws, "bad_name").await;
+    // A right-to-left override makes "\u{202E}rebeW uarF" read as the teacher's name.
+    send(
+        &mut ws,
+        join(
+            &room,
+            room.participant_secret().unwrap(),
+            "\u{202E}rebeW uarF",
+        ),
+    )
+    .await;
+    expect_error(&mut ws, "bad_name").await;
 
     // After all that, the same socket can still join.
     send(

@@ -52,11 +52,15 @@ function show(screen) {
   for (const id of screens) $(id).hidden = id !== screen;
 }
 
-/** The name rules of protocol.md: trimmed, 1..=40 characters, no control characters. */
+/**
+ * The name rules of protocol.md: trimmed, 1..=40 characters, no control characters, no
+ * bidirectional embeddings, overrides or isolates, no line or paragraph separators.
+ */
 function validName(raw) {
   const name = raw.trim();
   const length = Array.from(name).length;
-  return length >= 1 && length <= 40 && !/\p{Cc}/u.test(name) ? name : null;
+  const forbidden = /[\p{Cc}\u202A-\u202E\u2066-\u2069\u2028\u2029]/u;
+  return length >= 1 && length <= 40 && !forbidden.test(name) ? name : null;
 }
 
 /** Class or meeting: the words change ("teacher" or "host"). */

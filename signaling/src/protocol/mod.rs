@@ -151,7 +151,19 @@ pub fn clean_name(name: &str) -> Result<String, String> {
     if name.chars().any(char::is_control) {
         return Err("the name contains control characters".into());
     }
+    if name.chars().any(reorders_text) {
+        return Err("the name contains characters that reorder text".into());
+    }
     Ok(name.to_string())
+}
+
+/// Unicode's bidirectional embeddings, overrides and isolates (U+202A–U+202E,
+/// U+2066–U+2069), and the line and paragraph separators: none belongs in a name, and they let
+/// one be shown as another (`"\u{202E}rebeW uarF"` reads "Frau Weber"), or break the lines of
+/// every list it is in. Right-to-left names need none of them: the browser orders Arabic and
+/// Hebrew by itself.
+fn reorders_text(c: char) -> bool {
+    matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{2028}' | '\u{2029}')
 }
 
 /// Checks a chat message: trimmed, not empty, at most [`MAX_CHAT_CHARS`], no control
@@ -223,6 +235,18 @@ mod tests {
         assert_eq!(clean_name("  Anna  ").unwrap(), "Anna");
         assert!(clean_name("   ").is_err());
         assert!(clean_name("a\u{7}b").is_err());
+        assert!(
+            clean_name("\u{202E}rebeW uarF").is_err(),
+            "right-to-left override"
+        );
+        assert!(clean_name("Anna\u{2066}x\u{2069}").is_err(), "isolate");
+        assert!(clean_name("Anna\u{2028}Ben").is_err(), "line separator");
+        assert_eq!(
+            clean_name("مريم").unwrap(),
+            "مريم",
+            "right-to-left names need none"
+        );
+        assert_eq!(clean_name("נועה").unwrap(), "נועה");
         assert!(clean_name(&"ä".repeat(MAX_NAME_CHARS)).is_ok());
         assert!(clean_name(&"ä".repeat(MAX_NAME_CHARS + 1)).is_err());
     }
