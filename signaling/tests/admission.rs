@@ -273,4 +273,24 @@ async fn pages_come_compressed_and_a_browser_that_has_them_gets_a_304() {
     let (head, len) = get("/room/abc", format!("If-None-Match: {etag}\r\n")).await;
     assert!(head.starts_with("HTTP/1.1 304"), "{head}");
     assert_eq!(len, 0);
+
+    // Every response, not only the pages: scripts, errors, the API.
+    for path in [
+        "/room/abc",
+        "/static/room.js",
+        "/no/such/page",
+        "/api/rooms/nothere",
+    ] {
+        let (head, _) = get(path, String::new()).await;
+        for expected in [
+            "content-security-policy: default-src 'self'",
+            "frame-ancestors 'none'",
+            "x-frame-options: DENY",
+            "referrer-policy: no-referrer",
+            "x-content-type-options: nosniff",
+            "permissions-policy: camera=(self), microphone=(self)",
+        ] {
+            assert!(head.contains(expected), "{path}: no {expected:?} in {head}");
+        }
+    }
 }
