@@ -294,3 +294,48 @@ mod tests {
         assert!(toml::from_str::<Config>("media_prot = 1").is_err());
     }
 }
+
+/// Crates whose logs below `info` carry what must not reach a log file: tungstenite logs every
+/// WebSocket frame at `trace` (link secrets, session tokens, chat text, names), str0m its
+/// SDP and ICE credentials at `debug`.
+const LOGS_SECRETS: [&str; 3] = ["tungstenite", "tokio_tungstenite", "str0m"];
+
+/// The log filter to use for `requested` (`RUST_LOG` or the `log` setting): as asked, except
+/// that the crates of [`LOGS_SECRETS`] stay at `info` unless the filter names them itself (a
+/// developer chasing a WebRTC bug may ask for `str0m=debug`, and then has asked for it).
+pub fn log_filter(requested: &str) -> String {
+    let mut filter = requested.trim().to_string();
+    for krate in LOGS_SECRETS {
+        let named =
+            (filter.split(',')).any(|d| d.trim().split(['=', ':', '[']).next() == Some(krate));
+        if !named {
+            if !filter.is_empty() {
+                filter.push(',');
+            }
+            filter.push_str(krate);
+            filter.push_str("=info");
+        }
+    }
+    filter
+}
+
+#[cfg(test)]
+mod log_filter_tests {
+    use super::log_filter;
+
+    #[test]
+    fn crates_that_log_secrets_stay_at_info_unless_named() {
+        assert_eq!(
+            log_filter("trace"),
+            "trace,tungstenite=info,tokio_tungstenite=info,str0m=info"
+        );
+        assert_eq!(
+            log_filter("info,str0m=debug"),
+            "info,str0m=debug,tungstenite=info,tokio_tungstenite=info"
+        );
+        assert_eq!(
+            log_filter(""),
+            "tungstenite=info,tokio_tungstenite=info,str0m=info"
+        );
+    }
+}

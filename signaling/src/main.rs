@@ -8,9 +8,12 @@ use tracing_subscriber::EnvFilter;
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let config = Config::load(Args::parse())?;
-    let filter = std::env::var("RUST_LOG").unwrap_or_else(|_| config.log.clone());
+    let requested = std::env::var("RUST_LOG").unwrap_or_else(|_| config.log.clone());
+    let filter = aula_signaling::config::log_filter(&requested);
     tracing_subscriber::fmt()
         .with_env_filter(EnvFilter::try_new(&filter).context("invalid log filter")?)
+        // Colour codes only on a terminal: a log file or journald gets plain text.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
         .init();
     let server = aula_signaling::start(config).await?;
     println!("Aula is running: http://{}", display_addr(server.http_addr));

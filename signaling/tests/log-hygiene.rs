@@ -1,0 +1,113 @@
+//! The real binary at `RUST_LOG=trace`, its output captured as a log file would be: a lesson's
+//! secrets (link secrets, session and resume tokens), its chat and its pupils' names never
+//! appear in it, and it has no terminal colour codes.
+
+mod common;
+
+use std::io::Read;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::client::{Client, create};
+use serde_json::json;
+
+fn free_port() -> u16 {
+    let socket = std::net::UdpSocket::bind("127.0.0.1:0").expect("a UDP port");
+    let port = socket.local_addr().expect("addr").port();
+    // The same number for TCP: a fresh ephemeral port is almost never taken on both.
+    drop(socket);
+    port
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_trace_log_holds_no_secrets_no_chat_no_names_and_no_colour_codes() {
+    let (http, media) = (free_port(), free_port());
+    let path = std::env::temp_dir().join(format!("aula-log-hygiene-{}.log", std::process::id()));
+    let file = std::fs::File::create(&path).expect("a log file");
+    let mut server = Command::new(env!("CARGO_BIN_EXE_aula"))
+        .args(["--http-addr", &format!("127.0.0.1:{http}")])
+        .args([
+            "--media-port",
+            &media.to_string(),
+            "--media-ips",
+            "127.0.0.1",
+        ])
+        .env("RUST_LOG", "trace")
+        .stdout(Stdio::from(file.try_clone().expect("the file")))
+        .stderr(Stdio::from(file))
+        .spawn()
+        .expect("aula starts");
+    let addr: std::net::SocketAddr = format!("127.0.0.1:{http}").parse().unwrap();
+    let started = Instant::now();
+    while tokio::net::TcpStream::connect(addr).await.is_err() {
+        assert!(started.elapsed() < Duration::from_secs(20), "aula listens");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    let room = create(addr, json!({"kind": "class", "lobby": false})).await;
+    let (mut host, joined) = Client::join(addr, &room.id, &room.host_secret, "Frau Weber").await;
+    let session = joined["session"].as_str().unwrap_or_default().to_string();
+    let resume = joined["resume"].as_str().unwrap_or_default().to_string();
+    let (mut anna, _) = Client::join(
+        addr,
+        &room.id,
+        &room.participant_secret,
+        "Annabella Zwirbel",
+    )
+    .await;
+    anna.roundtrip(json!({"type": "chat", "text": "Meine Adresse ist Lindenweg 7"}))
+        .await;
+    anna.roundtrip(json!({"type": "raise_hand"})).await;
+    let renewed = host.roundtrip(json!({"type": "renew_link"})).await;
+    let renewed = (renewed.iter())
+        .find(|m| m["type"] == "link_renewed")
+        .and_then(|m| m["participant_secret"].as_str())
+        .expect("the renewed link")
+        .to_string();
+    anna.send(json!({"type": "leave"})).await;
+    host.sync().await;
+
+    // SIGTERM: a clean shutdown flushes the log.
+    let _ = Command::new("kill").arg(server.id().to_string()).status();
+    let done = Instant::now();
+    while server.try_wait().expect("wait").is_none() {
+        assert!(done.elapsed() < Duration::from_secs(10), "aula stops");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let mut log = String::new();
+    std::fs::File::open(&path)
+        .and_then(|mut f| f.read_to_string(&mut log))
+        .expect("the log");
+    let _ = std::fs::remove_file(&path);
+
+    assert!(log.contains(&room.id), "the log shows the room: {log}");
+    println!("{} lines of log", log.lines().count());
+    assert!(
+        log.contains("TRACE") || log.contains("DEBUG"),
+        "trace was on: {log}"
+    );
+    let mut secrets = vec![
+        ("the host link's secret", room.host_secret.as_str()),
+        (
+            "the participant link's secret",
+            room.participant_secret.as_str(),
+        ),
+        ("the renewed link's secret", renewed.as_str()),
+        ("a name", "Annabella"),
+        ("the teacher's name", "Frau Weber"),
+        ("the chat", "Lindenweg"),
+    ];
+    if !session.is_empty() {
+        secrets.push(("the session token", session.as_str()));
+    }
+    if !resume.is_empty() {
+        secrets.push(("the resume token", resume.as_str()));
+    }
+    for (what, secret) in secrets {
+        assert!(!log.contains(secret), "{what} is in the log");
+    }
+    assert!(
+        !log.contains('\u{1b}'),
+        "colour codes in a log that is not a terminal"
+    );
+}
