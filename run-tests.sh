@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Aula's whole test suite: Rust unit and integration tests, then the browser tests in headless
 # Chromium and Firefox. On a fresh Debian machine it first installs what it needs (Chromium,
-# firefox-esr, Xvfb and Node.js from Debian, playwright-core and puppeteer-core from npm).
+# firefox-esr, Xvfb, Node.js and coturn from Debian, playwright-core and puppeteer-core from npm).
 # Exits non-zero if anything fails. Run it as root: some browser tests change the network
 # (they are skipped otherwise).
 set -euo pipefail
@@ -16,6 +16,8 @@ command -v firefox-esr >/dev/null || missing+=(firefox-esr)
 command -v Xvfb >/dev/null || missing+=(xvfb)
 command -v node >/dev/null || missing+=(nodejs)
 command -v npm >/dev/null || missing+=(npm)
+# TURN: signaling/tests/turn.rs relays through a real coturn with Aula's credentials.
+command -v turnserver >/dev/null || missing+=(coturn)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "== installing ${missing[*]}"
   as_root apt-get update -qq
@@ -28,8 +30,8 @@ if [ ! -d web-client/tests/node_modules/playwright-core ] || [ ! -d web-client/t
 fi
 
 echo "== cargo test"
-cargo test --workspace --all-targets
+AULA_REQUIRE_COTURN=1 cargo test --workspace --all-targets
 
 echo "== browser tests"
 cargo build --bin aula
-AULA_BIN="$PWD/target/debug/aula" node --test --test-concurrency=1 web-client/tests/
+AULA_REQUIRE_COTURN=1 AULA_BIN="$PWD/target/debug/aula" node --test --test-concurrency=1 web-client/tests/

@@ -85,6 +85,15 @@ pub struct Config {
     /// reload or a closed tab, which the page cannot tell apart). 4: a reload resumes well
     /// within it on a slow laptop, and a closed tab's tile goes a few seconds later.
     pub unload_grace_secs: u64,
+    /// TURN servers handed to every participant, for networks that block UDP: `turn:` and
+    /// `turns:` URLs of a coturn run with `use-auth-secret` (docs/operations.md). Empty: none.
+    pub turn_urls: Vec<String>,
+    /// coturn's `static-auth-secret`: each participant gets credentials made from it that
+    /// expire after `turn_ttl_secs` (coturn's REST API scheme). Required with `turn_urls`.
+    pub turn_secret: Option<String>,
+    /// How long TURN credentials are good for, from the join. 12 hours: a school day, so a
+    /// room open all day never loses its relay; a leaked credential is worthless the next day.
+    pub turn_ttl_secs: u64,
     /// Log filter (tracing's EnvFilter syntax). `info` logs no names and no secrets.
     pub log: String,
 }
@@ -116,6 +125,9 @@ impl Default for Config {
             ws_idle_timeout_secs: 60,
             resume_grace_secs: 30,
             unload_grace_secs: 4,
+            turn_urls: Vec::new(),
+            turn_secret: None,
+            turn_ttl_secs: 12 * 3600,
             log: "info".into(),
         }
     }
@@ -169,7 +181,25 @@ impl Config {
             None => Config::default(),
         };
         args.apply(&mut config);
+        config.check()?;
         Ok(config)
+    }
+
+    /// Settings that cannot work together, refused at startup with what to change.
+    pub fn check(&self) -> anyhow::Result<()> {
+        for url in &self.turn_urls {
+            if !["turn:", "turns:", "stun:"]
+                .iter()
+                .any(|s| url.starts_with(s))
+            {
+                anyhow::bail!("turn_urls: {url:?} is not a turn:, turns: or stun: URL");
+            }
+        }
+        let needs_secret = self.turn_urls.iter().any(|u| !u.starts_with("stun:"));
+        if needs_secret && self.turn_secret.as_deref().is_none_or(str::is_empty) {
+            anyhow::bail!("turn_urls needs turn_secret (coturn's static-auth-secret)");
+        }
+        Ok(())
     }
 }
 
@@ -230,6 +260,12 @@ pub struct Args {
     pub resume_grace_secs: Option<u64>,
     #[arg(long, env = "AULA_UNLOAD_GRACE_SECS")]
     pub unload_grace_secs: Option<u64>,
+    #[arg(long, env = "AULA_TURN_URLS", value_delimiter = ',')]
+    pub turn_urls: Option<Vec<String>>,
+    #[arg(long, env = "AULA_TURN_SECRET", hide_env_values = true)]
+    pub turn_secret: Option<String>,
+    #[arg(long, env = "AULA_TURN_TTL_SECS")]
+    pub turn_ttl_secs: Option<u64>,
     #[arg(long, env = "AULA_LOG")]
     pub log: Option<String>,
 }
@@ -267,6 +303,9 @@ impl Args {
         set(&mut c.empty_room_grace_secs, self.empty_room_grace_secs);
         set(&mut c.resume_grace_secs, self.resume_grace_secs);
         set(&mut c.unload_grace_secs, self.unload_grace_secs);
+        set(&mut c.turn_urls, self.turn_urls);
+        set(&mut c.turn_secret, self.turn_secret.map(Some));
+        set(&mut c.turn_ttl_secs, self.turn_ttl_secs);
         set(&mut c.log, self.log);
     }
 }
@@ -287,6 +326,30 @@ mod tests {
         assert_eq!(c.media_port, 13000);
         assert_eq!(c.media_ips, vec![IpAddr::from([127, 0, 0, 1])]);
         assert_eq!(c.max_rooms, 7);
+    }
+
+    #[test]
+    fn turn_urls_need_a_secret_and_turn_schemes() {
+        let mut c = Config {
+            turn_urls: vec!["turns:turn.schule.de:443?transport=tcp".into()],
+            ..Config::default()
+        };
+        assert!(c.check().is_err(), "no secret");
+        c.turn_secret = Some("s3cret".into());
+        assert!(c.check().is_ok());
+        c.turn_urls.push("https://turn.schule.de".into());
+        assert!(c.check().is_err(), "not a TURN URL");
+        let args = Args::parse_from([
+            "aula",
+            "--turn-urls",
+            "turn:a.de:3478,turns:a.de:443",
+            "--turn-secret",
+            "x",
+        ]);
+        let mut c = Config::default();
+        args.apply(&mut c);
+        assert_eq!(c.turn_urls, ["turn:a.de:3478", "turns:a.de:443"]);
+        assert!(c.check().is_ok());
     }
 
     #[test]

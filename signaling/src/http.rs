@@ -154,6 +154,7 @@ async fn create_room(State(state): State<AppState>, headers: HeaderMap, body: By
         unused_ttl: state.config.unused_room_ttl(),
         resume_grace: state.config.resume_grace(),
         unload_grace: state.config.unload_grace(),
+        turn: state.turn.clone(),
     };
     let mut settings = Settings::for_kind(request.kind);
     if let Some(lobby) = request.lobby {

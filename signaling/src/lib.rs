@@ -24,6 +24,7 @@ mod outbox;
 pub mod protocol;
 mod registry;
 mod room;
+pub mod turn;
 mod ws;
 
 use std::net::SocketAddr;
@@ -42,6 +43,8 @@ pub(crate) struct AppState {
     registry: Arc<Registry>,
     sfu: SfuHandle,
     admission: Arc<admission::Admission>,
+    /// TURN credentials for every participant, when configured.
+    turn: Option<turn::Turn>,
     /// Flips to true once at shutdown; sessions and room tasks watch it.
     stop: watch::Receiver<bool>,
 }
@@ -101,7 +104,13 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
         queue_limit: config.queue_limit,
         queue_per_address: config.queue_per_address,
     });
+    let turn = turn::Turn::new(
+        &config.turn_urls,
+        config.turn_secret.as_deref(),
+        std::time::Duration::from_secs(config.turn_ttl_secs),
+    );
     let state = AppState {
+        turn,
         registry: Arc::new(Registry::new(config.max_rooms)),
         config: Arc::new(config),
         sfu: sfu.handle(),

@@ -128,6 +128,10 @@ pub struct Joined {
     /// Hosts only: the lobby.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub waiting: Option<Vec<WaitingInfo>>,
+    /// The school's TURN server with credentials for this participant (secrets: never
+    /// logged), for `RTCConfiguration.iceServers`; absent without TURN.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub ice_servers: Vec<crate::turn::IceServer>,
 }
 
 /// One participant's one source.

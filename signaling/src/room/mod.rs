@@ -96,6 +96,8 @@ pub struct RoomLimits {
     pub resume_grace: std::time::Duration,
     /// The same after `leave` with `may_return`.
     pub unload_grace: std::time::Duration,
+    /// TURN credentials for `joined`, when the server has TURN configured.
+    pub turn: Option<crate::turn::Turn>,
 }
 
 /// Who is being let in, and through which socket.
@@ -432,6 +434,9 @@ impl RoomTask {
             chat: state.chat.history(),
             participant_secret: host.then(|| state.participant_secret.as_str().to_string()),
             waiting: host.then(|| state.waiting_list()),
+            ice_servers: (self.limits.turn.iter())
+                .map(|t| t.credentials(std::time::SystemTime::now()))
+                .collect(),
         }))
     }
 
