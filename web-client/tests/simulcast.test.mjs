@@ -155,7 +155,16 @@ test('the teacher’s camera in three layers; the student gets the one her tile 
     await setHidden(true);
     const hiddenAt = Date.now();
     await poll(async () => (await viewOf(anna.page, teacherMe.id)) === null, { message: 'a view without the teacher' });
-    await delay(SETTLE_MS);
+    // Frames already on their way (or in the jitter buffer of a busy machine) are still
+    // decoded: wait until the count stands still, then none may follow.
+    let settled = (await cameraOf(anna.page, teacherMe.id)).videoFramesDecoded;
+    await poll(async () => {
+      await delay(SETTLE_MS);
+      const now = (await cameraOf(anna.page, teacherMe.id)).videoFramesDecoded;
+      const still = now === settled;
+      settled = now;
+      return still;
+    }, { interval: 0, message: 'no more frames after the view without the teacher' });
     const before = await cameraOf(anna.page, teacherMe.id);
     await delay(HIDDEN_MS);
     const after = await cameraOf(anna.page, teacherMe.id);
