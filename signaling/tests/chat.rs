@@ -22,20 +22,28 @@ async fn chat_reaches_everyone_and_late_joiners_see_the_history() {
             (Some(1), Some("p0"))
         );
         assert!(m["at"].as_u64().unwrap() > 1_700_000_000_000);
+        assert_eq!(m["role"], "host", "a host's message says so");
     }
     li.send(json!({"type": "chat", "text": "<b>ok</b>"})).await;
-    assert_eq!(host.expect("chat").await["message"]["text"], "<b>ok</b>");
+    let m = host.expect("chat").await["message"].clone();
+    assert_eq!(
+        (&m["text"], &m["role"]),
+        (&json!("<b>ok</b>"), &json!("participant"))
+    );
 
     let (_late, joined) = Client::join(addr, &room.id, &room.participant_secret, "Spät").await;
     let texts: Vec<_> = joined["chat"]
         .as_array()
         .unwrap()
         .iter()
-        .map(|m| m["text"].clone())
+        .map(|m| (m["text"].clone(), m["role"].clone()))
         .collect();
     assert_eq!(
         texts,
-        [json!("Tagesordnung:\n1. Zeugnisse"), json!("<b>ok</b>")]
+        [
+            (json!("Tagesordnung:\n1. Zeugnisse"), json!("host")),
+            (json!("<b>ok</b>"), json!("participant"))
+        ]
     );
 }
 

@@ -62,6 +62,8 @@ export class ChatPanel {
     if (mine) li.classList.add('mine');
     const head = el('div', 'chat-head');
     head.append(el('span', 'chat-name', mine ? t('tile.you', { name: m.name }) : m.name));
+    // The teacher's messages say so: a name alone can be copied by anyone.
+    if (m.role === 'host') head.append(el('span', 'chat-role', t('role.host')));
     if (Number.isFinite(m.at)) head.append(el('time', 'chat-time', this.time.format(new Date(m.at))));
     li.append(head, el('p', 'chat-text', m.text));
     return li;

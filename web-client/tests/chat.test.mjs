@@ -15,6 +15,7 @@ import {
 function shownMessages(page) {
   return page.evaluate(() => [...document.querySelectorAll('#chat-list .chat-item')].map((li) => ({
     name: li.querySelector('.chat-name').textContent,
+    role: li.querySelector('.chat-role') ? li.querySelector('.chat-role').textContent : null,
     text: li.querySelector('.chat-text').textContent,
   })));
 }
@@ -49,9 +50,18 @@ test('chat between teacher and students, with history and chat off', async (t) =
     assert.deepEqual(names, ['Frau Weber (you)', 'Anna']);
 
     // A late joiner sees everything written since the start; unread count on the button.
-    const { p: ben } = await joinAs(browser, everyone, room.participant_url, 'Ben');
+    // Named like the teacher, he cannot pass for her: her messages carry her role.
+    const { p: ben } = await joinAs(browser, everyone, room.participant_url, 'Frau Weber');
     await ben.page.click('#open-chat');
     await expectTexts(ben.page, texts, 'Ben (late joiner)');
+    await say(ben.page, 'No homework today!');
+    const seen = await poll(async () => {
+      const shown = await shownMessages(anna.page);
+      return shown.length === 3 && shown;
+    }, { message: 'the impostor’s message on Anna’s page' });
+    assert.deepEqual(seen.map((m) => [m.name, m.role]),
+      [['Frau Weber', 'Teacher'], ['Anna (you)', null], ['Frau Weber', null]]);
+    texts.push('No homework today!');
 
     // Chat off: the students' boxes close; the server refuses what is sent anyway.
     await openPeople(teacher.page);

@@ -87,6 +87,9 @@ pub struct ChatMessage {
     pub id: u64,
     pub from: String,
     pub name: String,
+    /// The sender's role when it was sent: pages mark a host's messages, so a pupil who
+    /// named herself like the teacher cannot post as her.
+    pub role: Role,
     pub text: String,
     /// Milliseconds since the Unix epoch, by the server's clock.
     pub at: u64,

@@ -496,8 +496,8 @@ fn chat(state: &mut State, from: ParticipantId, text: &str) -> Outcome {
             "too many chat messages; wait a moment",
         );
     }
-    let (id, name) = (m.info.id.clone(), m.info.name.clone());
-    let message = state.chat.push(id, name, text);
+    let (id, name, role) = (m.info.id.clone(), m.info.name.clone(), m.info.role);
+    let message = state.chat.push(id, name, role, text);
     state.broadcast(&ServerMsg::Chat { message });
     Ok(Flow::Continue)
 }

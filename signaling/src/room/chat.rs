@@ -6,7 +6,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use tokio::time::Instant;
 
-use crate::protocol::ChatMessage;
+use crate::protocol::{ChatMessage, Role};
 
 /// Messages a room keeps for late joiners. 500 covers a lesson's chat; beyond it the oldest
 /// go, so a long meeting cannot grow a room's memory without bound.
@@ -24,7 +24,7 @@ pub struct ChatLog {
 
 impl ChatLog {
     /// Adds a message and returns it as sent to everyone.
-    pub fn push(&mut self, from: String, name: String, text: String) -> ChatMessage {
+    pub fn push(&mut self, from: String, name: String, role: Role, text: String) -> ChatMessage {
         self.next_id += 1;
         let at = SystemTime::now()
             .duration_since(UNIX_EPOCH)
@@ -33,6 +33,7 @@ impl ChatLog {
             id: self.next_id,
             from,
             name,
+            role,
             text,
             at,
         };
@@ -95,7 +96,7 @@ mod tests {
     fn history_keeps_the_latest_messages_in_order() {
         let mut log = ChatLog::default();
         for i in 0..HISTORY + 3 {
-            log.push("p0".into(), "A".into(), format!("{i}"));
+            log.push("p0".into(), "A".into(), Role::Participant, format!("{i}"));
         }
         let h = log.history();
         assert_eq!(h.len(), HISTORY);
