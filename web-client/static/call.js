@@ -54,7 +54,7 @@ import {
 import { RtcSession } from './rtc.js';
 import { LocalMedia } from './media.js';
 import { ViewReporter } from './view.js';
-import { forgetResume, rememberResume, rememberSession, sessionFor } from './store.js';
+import { forgetResume, forgetSession, rememberResume, rememberSession, sessionFor } from './store.js';
 
 // protocol.md, `joined.resume_grace_secs`: its default, for a server that leaves it out.
 const DEFAULT_RESUME_GRACE_SECS = 30;
@@ -616,11 +616,15 @@ export class Call {
     this.send({ type, ...fields });
   }
 
-  /** Leaves on purpose (the Leave button): the seat and its resume token are gone. */
+  /**
+   * Leaves on purpose (the Leave button): the seat and its resume token are gone, and the
+   * session too (the next person at a shared computer must not inherit it).
+   */
   leave() {
     if (this.ended) return;
     this.record('out', { type: 'leave' });
     forgetResume(this.roomId);
+    forgetSession(this.roomId);
     this.link.leave();
     this.end({ kind: 'left' });
   }

@@ -4,6 +4,10 @@
 // waiting room. Nothing else about rooms: the host's page gets the participant link
 // from the server in `joined`, on whatever device the host joins from.
 //
+// A session lets its holder past the waiting room and the lock, and a school's lab PC has a
+// new pupil every lesson: so it is forgotten when its holder leaves on purpose (the Leave
+// button), and after SESSION_TTL_MS (a double lesson and a break) whatever happened.
+//
 // Per tab, in sessionStorage: the `resume` token of the latest `joined` in each room
 // (docs/protocol.md, `resume`). sessionStorage, not localStorage, because the token is
 // one seat in one tab: a reload of this tab takes the seat back, a second tab (or the
@@ -14,6 +18,7 @@
 
 const NAME_KEY = 'aula.name';
 const SESSION_PREFIX = 'aula.session.';
+const SESSION_TTL_MS = 3 * 60 * 60 * 1000;
 
 const RESUME_PREFIX = 'aula.resume.';
 
@@ -42,13 +47,30 @@ export function rememberName(name) {
   write(NAME_KEY, name);
 }
 
-/** The session the server gave us in room `roomId`, or undefined. */
+/** The session the server gave us in room `roomId` within the last SESSION_TTL_MS, or undefined. */
 export function sessionFor(roomId) {
-  return read(SESSION_PREFIX + roomId) || undefined;
+  const raw = read(SESSION_PREFIX + roomId);
+  if (!raw) return undefined;
+  try {
+    const { session, at } = JSON.parse(raw);
+    if (typeof session === 'string' && session && Date.now() - at < SESSION_TTL_MS) return session;
+  } catch {
+    // Not ours, or from an older version: forgotten like an expired one.
+  }
+  forgetSession(roomId);
+  return undefined;
 }
 
+/** Remembers `session` for room `roomId`, from now (each `joined` renews it). */
 export function rememberSession(roomId, session) {
-  if (typeof session === 'string' && session) write(SESSION_PREFIX + roomId, session);
+  if (typeof session === 'string' && session) {
+    write(SESSION_PREFIX + roomId, JSON.stringify({ session, at: Date.now() }));
+  }
+}
+
+/** After leaving on purpose: the next person at this computer starts as anyone would. */
+export function forgetSession(roomId) {
+  write(SESSION_PREFIX + roomId, null);
 }
 
 /** This tab's resume token for room `roomId`, or undefined. */

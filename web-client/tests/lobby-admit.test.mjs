@@ -103,3 +103,64 @@ test('admitting into a full class tells the teacher, and the student stays waiti
     for (const p of everyone) assert.deepEqual(p.errors, [], `no uncaught errors on ${p.label}'s page`);
   });
 });
+
+// A lab PC: the session that let a pupil past the waiting room must not let the next pupil
+// at that computer past it. It is kept for a reload or a closed tab within the lesson, and
+// forgotten after leaving on purpose or after three hours.
+test('the next pupil at a shared computer waits in the lobby again', async (t) => {
+  await withServerAndBrowser(t, async ({ server, browser, everyone }) => {
+    const room = await createRoom(server.url, '5a Informatik', { kind: 'class', lobby: true });
+    const teacher = await openParticipant(browser, 'teacher');
+    everyone.push(teacher);
+    await teacher.page.goto(room.host_url);
+    await join(teacher.page, 'Frau Weber');
+    await openPeople(teacher.page);
+    const admit = async (name) => {
+      const row = teacher.page.locator('#waiting-list [data-waiting-id]', { hasText: name });
+      await row.waitFor({ timeout: WAIT });
+      await row.locator('[data-action="admit"]').click();
+    };
+    const pc = await openParticipant(browser, 'lab PC');
+    everyone.push(pc);
+    // Opens the link in a new tab of the lab PC's browser (same storage) and joins as `name`:
+    // 'call' if straight in, 'lobby' if waiting.
+    const sitDown = async (name) => {
+      const page = await pc.context.newPage();
+      page.on('pageerror', (err) => pc.errors.push(String(err)));
+      await page.goto(room.participant_url);
+      await page.waitForSelector('#name-input', { state: 'visible', timeout: WAIT });
+      await page.fill('#name-input', name);
+      await page.click('#join-button');
+      await page.waitForSelector('#screen-call:not([hidden]), #screen-lobby:not([hidden])', { timeout: WAIT });
+      return { page, where: (await page.locator('#screen-call').isVisible()) ? 'call' : 'lobby' };
+    };
+
+    let seat = await sitDown('Anna');
+    assert.equal(seat.where, 'lobby');
+    await admit('Anna');
+    await seat.page.waitForSelector('#screen-call', { state: 'visible', timeout: WAIT });
+    // The tab closes and opens again within the lesson: straight back in.
+    await seat.page.close();
+    seat = await sitDown('Anna');
+    assert.equal(seat.where, 'call', 'a closed tab comes back without waiting');
+
+    // Anna leaves on purpose; Ben sits down at the same computer.
+    await seat.page.click('#leave-button');
+    await seat.page.waitForSelector('#screen-ended', { state: 'visible', timeout: WAIT });
+    await seat.page.close();
+    seat = await sitDown('Ben');
+    assert.equal(seat.where, 'lobby', 'after a Leave the next pupil waits');
+    await admit('Ben');
+    await seat.page.waitForSelector('#screen-call', { state: 'visible', timeout: WAIT });
+
+    // Ben's session is three hours old (the test ages it) when he closes the tab; Cem sits down.
+    await seat.page.evaluate((key) => {
+      const stored = JSON.parse(localStorage.getItem(key));
+      localStorage.setItem(key, JSON.stringify({ ...stored, at: stored.at - 3 * 60 * 60 * 1000 - 1000 }));
+    }, `aula.session.${room.id}`);
+    await seat.page.close();
+    seat = await sitDown('Cem');
+    assert.equal(seat.where, 'lobby', 'a session three hours old is forgotten');
+    assert.deepEqual(pc.errors, []);
+  });
+});
