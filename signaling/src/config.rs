@@ -76,6 +76,11 @@ pub struct Config {
     /// closed, Wi-Fi gone without a goodbye) stays silent. 60: a mobile network's short
     /// outages survive; a dead socket does not hold a seat or keep a room open for long.
     pub ws_idle_timeout_secs: u64,
+    /// Seconds a WebSocket may take to send its `join` (or `resume`): one that never does
+    /// holds memory and a connection for nothing. A page sends it at once; a refused name may
+    /// be corrected on the same socket, which a minute leaves time for (a page whose socket
+    /// was closed meanwhile opens a new one when the name is sent again).
+    pub ws_join_timeout_secs: u64,
     /// Seconds the server keeps the seat of a participant whose WebSocket dropped without a
     /// `leave`, for the page to `resume` (docs/protocol.md). 30: longer than a Wi-Fi roam or a
     /// switch to mobile data, and about what a browser's ICE takes to declare a path failed;
@@ -123,6 +128,7 @@ impl Default for Config {
             empty_room_grace_secs: 60,
             unused_room_ttl_secs: 600,
             ws_idle_timeout_secs: 60,
+            ws_join_timeout_secs: 60,
             resume_grace_secs: 30,
             unload_grace_secs: 4,
             turn_urls: Vec::new(),
@@ -159,6 +165,10 @@ impl Config {
 
     pub fn ws_idle_timeout(&self) -> Duration {
         Duration::from_secs(self.ws_idle_timeout_secs.max(1))
+    }
+
+    pub fn ws_join_timeout(&self) -> Duration {
+        Duration::from_secs(self.ws_join_timeout_secs.max(1))
     }
 
     pub fn resume_grace(&self) -> Duration {
@@ -260,6 +270,8 @@ pub struct Args {
     pub resume_grace_secs: Option<u64>,
     #[arg(long, env = "AULA_UNLOAD_GRACE_SECS")]
     pub unload_grace_secs: Option<u64>,
+    #[arg(long, env = "AULA_WS_JOIN_TIMEOUT_SECS")]
+    pub ws_join_timeout_secs: Option<u64>,
     #[arg(long, env = "AULA_TURN_URLS", value_delimiter = ',')]
     pub turn_urls: Option<Vec<String>>,
     #[arg(long, env = "AULA_TURN_SECRET", hide_env_values = true)]
@@ -303,6 +315,7 @@ impl Args {
         set(&mut c.empty_room_grace_secs, self.empty_room_grace_secs);
         set(&mut c.resume_grace_secs, self.resume_grace_secs);
         set(&mut c.unload_grace_secs, self.unload_grace_secs);
+        set(&mut c.ws_join_timeout_secs, self.ws_join_timeout_secs);
         set(&mut c.turn_urls, self.turn_urls);
         set(&mut c.turn_secret, self.turn_secret.map(Some));
         set(&mut c.turn_ttl_secs, self.turn_ttl_secs);

@@ -304,6 +304,10 @@ async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
             "aula_announcements_held_total",
             load(&counters.announcements_held),
         ),
+        (
+            "aula_websockets_without_join_total",
+            load(&counters.sockets_without_join),
+        ),
         ("aula_resumes_total", load(&counters.resumes)),
         ("aula_resumes_failed_total", load(&counters.resumes_failed)),
         (

@@ -117,6 +117,8 @@ pub struct Counters {
     /// A member's own changes (hand, media flags) that came too fast to announce at once:
     /// the room heard them, merged, a moment later.
     pub announcements_held: AtomicU64,
+    /// WebSockets closed for sending no `join` within a minute.
+    pub sockets_without_join: AtomicU64,
 }
 
 impl Counters {

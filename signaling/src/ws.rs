@@ -17,7 +17,7 @@ use tracing::Instrument;
 use crate::AppState;
 use crate::admission::{Class, Entry, Place, RETRY_AFTER_SECS, Seat};
 use crate::protocol::{self, ClientMsg, ErrorCode, Role, ServerMsg};
-use crate::registry::{Grant, RoomEntry};
+use crate::registry::{Counters, Grant, RoomEntry};
 use crate::room::{Departure, Outbox, Outgoing, RoomMsg, SocketId};
 
 /// How long a closing socket may take to flush what is queued for it.
@@ -101,6 +101,7 @@ pub async fn run(socket: WebSocket, state: AppState, addr: IpAddr) {
     let mut ping = tokio::time::interval_at(Instant::now() + ping_every, ping_every);
     ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut last_heard = Instant::now();
+    let join_by = Instant::now() + state.config.ws_join_timeout();
     let mut session = Session {
         state,
         out,
@@ -147,6 +148,12 @@ pub async fn run(socket: WebSocket, state: AppState, addr: IpAddr) {
                 let _ = session.out.send(Outgoing::Ping);
                 continue;
             }
+            _ = tokio::time::sleep_until(join_by), if session.joined.is_none() && session.waiting.is_none() => {
+                tracing::debug!("websocket sent no join in time; closing it");
+                Counters::bump(&session.state.registry.counters.sockets_without_join);
+                session.send_close(1008, "no join");
+                break;
+            }
             _ = ping.tick() => {
                 if last_heard.elapsed() >= idle_timeout {
                     tracing::debug!("websocket silent too long; dropping it");
@@ -168,9 +175,16 @@ pub async fn run(socket: WebSocket, state: AppState, addr: IpAddr) {
             Some(Ok(Message::Close(_))) | None => Flow::Stop,
             Some(Ok(_)) => Flow::Continue, // pings are answered by the library; pongs count as heard
             Some(Err(e)) => {
-                // Frames beyond the library's hard limit end up here, as do broken connections.
+                // Frames beyond the library's hard limit end up here, protocol violations,
+                // and broken connections.
                 tracing::debug!(error = %e, "websocket read failed");
-                session.send_close(1009, "message too large or connection broken");
+                if let Some((code, reason)) = close_for(e) {
+                    session.send_close(code, reason);
+                    // Read on (and throw away) what the client still sends until it answers
+                    // the close: a socket dropped with unread data goes out as a TCP reset,
+                    // which a browser reports as a broken connection, not as this close.
+                    drain(&mut stream).await;
+                }
                 Flow::Stop
             }
         };
@@ -188,6 +202,33 @@ pub async fn run(socket: WebSocket, state: AppState, addr: IpAddr) {
     {
         writer.abort();
     }
+}
+
+/// The close a read error calls for (RFC 6455, 7.4.1), or `None` for a connection that is
+/// already broken.
+fn close_for(e: axum::Error) -> Option<(u16, &'static str)> {
+    use tokio_tungstenite::tungstenite::Error;
+    let inner = e.into_inner();
+    match inner.downcast_ref::<Error>() {
+        Some(Error::Capacity(_)) => Some((1009, "message too large")),
+        Some(Error::Utf8(_)) => Some((1007, "text is not UTF-8")),
+        Some(Error::Protocol(_)) => Some((1002, "protocol error")),
+        Some(Error::ConnectionClosed | Error::AlreadyClosed | Error::Io(_)) => None,
+        _ => Some((1011, "read failed")),
+    }
+}
+
+/// Reads and discards for up to [`WRITER_DRAIN`], until the client closes.
+async fn drain(stream: &mut futures_util::stream::SplitStream<WebSocket>) {
+    let _ = tokio::time::timeout(WRITER_DRAIN, async {
+        // An error again means the stream cannot be read on: stop there.
+        while let Some(Ok(frame)) = stream.next().await {
+            if matches!(frame, Message::Close(_)) {
+                break;
+            }
+        }
+    })
+    .await;
 }
 
 async fn write_loop(mut sink: SplitSink<WebSocket, Message>, mut rx: mpsc::Receiver<Outgoing>) {

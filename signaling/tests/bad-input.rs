@@ -203,15 +203,98 @@ async fn oversized_message_is_refused_with_too_large() {
     send(&mut ws, big).await;
     expect_error(&mut ws, "too_large").await;
     expect_closed(&mut ws, 1009).await;
-    // Far beyond any limit: the connection is dropped, the server lives on.
+    // Far beyond any limit: cut off by the WebSocket layer, with the close it documents (not
+    // a TCP reset); the server lives on.
     let mut ws = connect(&url).await;
     let _ = ws.send(Message::text("y".repeat(2 * 1024 * 1024))).await;
-    assert!(next(&mut ws).await.is_err());
+    expect_closed(&mut ws, 1009).await;
     assert!(
         http::create_room(&url, &RoomOptions::default(), WAIT)
             .await
             .is_ok(),
         "server still serves"
+    );
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_socket_that_never_joins_is_closed() {
+    let config = Config {
+        ws_join_timeout_secs: 1,
+        ..Config::for_tests()
+    };
+    let (server, url, room) = server(config).await;
+    let addr: SocketAddr = url.authority().parse().unwrap();
+    let mut idle = connect(&url).await;
+    // One that joins in time stays, well past the deadline.
+    let mut joined = connect(&url).await;
+    send(
+        &mut joined,
+        join(&room, room.participant_secret().unwrap(), "Anna"),
+    )
+    .await;
+    assert_eq!(next(&mut joined).await.unwrap()["type"], "joined");
+    expect_closed(&mut idle, 1008).await;
+    assert_eq!(metric(addr, "aula_websockets_without_join_total").await, 1);
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    send(&mut joined, json!({"type": "raise_hand"})).await;
+    assert_eq!(
+        next(&mut joined).await.unwrap()["type"],
+        "participant_updated"
+    );
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn protocol_violations_are_closed_with_their_own_codes() {
+    use tokio_tungstenite::tungstenite::protocol::frame::Frame;
+    use tokio_tungstenite::tungstenite::protocol::frame::coding::{Data, OpCode};
+    let (server, url, _room) = server(Config::for_tests()).await;
+    // A text frame that is not UTF-8: 1007.
+    let mut ws = connect(&url).await;
+    let bad = Frame::message(vec![0x7b, 0xff, 0xfe, 0x7d], OpCode::Data(Data::Text), true);
+    ws.send(Message::Frame(bad)).await.expect("send");
+    expect_closed(&mut ws, 1007).await;
+
+    // An unmasked frame from a client (RFC 6455 5.1), written by hand after a real
+    // handshake: 1002.
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut tcp = tokio::net::TcpStream::connect(url.authority())
+        .await
+        .unwrap();
+    let request = format!(
+        "GET /ws HTTP/1.1\r\nHost: {}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+        url.authority()
+    );
+    tcp.write_all(request.as_bytes()).await.unwrap();
+    let mut head = Vec::new();
+    while !head.ends_with(b"\r\n\r\n") {
+        let mut byte = [0u8];
+        tcp.read_exact(&mut byte)
+            .await
+            .expect("the handshake answer");
+        head.push(byte[0]);
+    }
+    assert!(
+        head.starts_with(b"HTTP/1.1 101"),
+        "{}",
+        String::from_utf8_lossy(&head)
+    );
+    let text = br#"{"type":"ping"}"#;
+    let mut frame = vec![0x81, text.len() as u8];
+    frame.extend_from_slice(text);
+    tcp.write_all(&frame).await.unwrap();
+    let mut answer = [0u8; 4];
+    tokio::time::timeout(WAIT, tcp.read_exact(&mut answer))
+        .await
+        .expect("an answer in time")
+        .expect("a close frame");
+    assert_eq!(answer[0], 0x88, "a close frame: {answer:?}");
+    assert_eq!(
+        u16::from_be_bytes([answer[2], answer[3]]),
+        1002,
+        "{answer:?}"
     );
     server.shutdown().await;
 }
