@@ -17,6 +17,24 @@ import {
   withServerAndBrowser,
 } from './helpers.mjs';
 
+/**
+ * The teacher joins `room` with People open; `admit(name)` lets that waiting student in
+ * from the waiting list.
+ */
+async function teacherAtTheDoor(browser, everyone, room) {
+  const teacher = await openParticipant(browser, 'teacher');
+  everyone.push(teacher);
+  await teacher.page.goto(room.host_url);
+  await join(teacher.page, 'Frau Weber');
+  await openPeople(teacher.page);
+  const admit = async (name) => {
+    const row = teacher.page.locator('#waiting-list [data-waiting-id]', { hasText: name });
+    await row.waitFor({ timeout: WAIT });
+    await row.locator('[data-action="admit"]').click();
+  };
+  return { teacher, admit };
+}
+
 test('a student waits in the lobby until the teacher admits them', async (t) => {
   await withServerAndBrowser(t, async ({ server, browser, everyone }) => {
     const room = await createRoom(server.url, '4c Sachkunde', { kind: 'class', lobby: true });
@@ -66,16 +84,7 @@ test('a student waits in the lobby until the teacher admits them', async (t) => 
 test('admitting into a full class tells the teacher, and the student stays waiting', async (t) => {
   await withServerAndBrowser(t, { args: ['--max-participants-per-room', '2'] }, async ({ server, browser, everyone }) => {
     const room = await createRoom(server.url, '4c Sachkunde', { kind: 'class', lobby: true });
-    const teacher = await openParticipant(browser, 'teacher');
-    everyone.push(teacher);
-    await teacher.page.goto(room.host_url);
-    await join(teacher.page, 'Frau Weber');
-    await openPeople(teacher.page);
-    const admit = async (name) => {
-      const row = teacher.page.locator('#waiting-list [data-waiting-id]', { hasText: name });
-      await row.waitFor({ timeout: WAIT });
-      await row.locator('[data-action="admit"]').click();
-    };
+    const { teacher, admit } = await teacherAtTheDoor(browser, everyone, room);
     const [anna, ben] = [await openParticipant(browser, 'Anna'), await openParticipant(browser, 'Ben')];
     everyone.push(anna, ben);
     await anna.page.goto(room.participant_url);
@@ -110,16 +119,7 @@ test('admitting into a full class tells the teacher, and the student stays waiti
 test('the next pupil at a shared computer waits in the lobby again', async (t) => {
   await withServerAndBrowser(t, async ({ server, browser, everyone }) => {
     const room = await createRoom(server.url, '5a Informatik', { kind: 'class', lobby: true });
-    const teacher = await openParticipant(browser, 'teacher');
-    everyone.push(teacher);
-    await teacher.page.goto(room.host_url);
-    await join(teacher.page, 'Frau Weber');
-    await openPeople(teacher.page);
-    const admit = async (name) => {
-      const row = teacher.page.locator('#waiting-list [data-waiting-id]', { hasText: name });
-      await row.waitFor({ timeout: WAIT });
-      await row.locator('[data-action="admit"]').click();
-    };
+    const { admit } = await teacherAtTheDoor(browser, everyone, room);
     const pc = await openParticipant(browser, 'lab PC');
     everyone.push(pc);
     // Opens the link in a new tab of the lab PC's browser (same storage) and joins as `name`:
