@@ -41,15 +41,19 @@ async fn hosts_see_each_subscribers_estimate_and_layers_and_nobody_else_does() {
         404
     );
 
-    // The allocator runs twice a second; within a few, every bot has an estimate.
+    // The allocator runs twice a second; within a few, every bot has an estimate and a down
+    // track for every other bot's video (a subscription can land after the first estimate).
     let mut last = serde_json::Value::Null;
     for _ in 0..50 {
         let (status, body) = get(server.http_addr, &path, host).await;
         assert_eq!(status, 200);
         let subs = body["subscribers"].as_array().cloned().unwrap_or_default();
-        let estimated = subs.iter().all(|s| s["estimate_bps"].as_u64().is_some());
+        let settled = subs.iter().all(|s| {
+            s["estimate_bps"].as_u64().is_some()
+                && s["videos"].as_array().map_or(0, Vec::len) == ids.len() - 1
+        });
         last = body;
-        if subs.len() == ids.len() && estimated {
+        if subs.len() == ids.len() && settled {
             break;
         }
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
