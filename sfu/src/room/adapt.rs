@@ -48,6 +48,7 @@ impl Room {
     /// The subscriber's send-side estimate changed (str0m's GCC on its subscribe connection).
     pub(super) fn handle_estimate(&mut self, participant: ParticipantId, bitrate: u64) {
         if let Some(p) = self.participants.get_mut(&participant) {
+            tracing::trace!(%participant, bitrate, "egress estimate");
             p.down.estimate = Some(bitrate);
         }
     }
@@ -291,6 +292,17 @@ impl Room {
         paused.sort();
         let told = (paused, limited);
         if p.down.told.as_ref() != Some(&told) {
+            tracing::debug!(
+                participant = %plan.id,
+                estimate = ?plan.estimate,
+                cap,
+                loss,
+                used = a.used,
+                wanted = a.wanted,
+                paused = told.0.len(),
+                limited,
+                "subscriber's allocation changed"
+            );
             p.down.told = Some(told.clone());
             let event = SfuEvent::Bandwidth {
                 paused: told.0,
