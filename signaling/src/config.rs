@@ -99,6 +99,19 @@ pub struct Config {
     /// How long TURN credentials are good for, from the join. 12 hours: a school day, so a
     /// room open all day never loses its relay; a leaked credential is worthless the next day.
     pub turn_ttl_secs: u64,
+    /// Browser origins besides this server's own (`public_url`'s, or the one the request's
+    /// `Host` names) that may create rooms and open WebSockets, e.g. a school portal that
+    /// embeds a "start a class" button: `https://portal.schule.de`. Empty: our own only.
+    pub allowed_origins: Vec<String>,
+    /// A bearer token that lets a scraper read `/metrics` from anywhere. Without it (and
+    /// without it in the request) `/metrics` answers only direct requests from this machine
+    /// (loopback, no proxy headers), so a reverse proxy never exposes it.
+    pub metrics_token: Option<String>,
+    /// Open TCP connections at once, WebSockets included; beyond it a connection gets a plain
+    /// `503` and is closed. 4096: everyone in the rooms (`max_participants`) and in the join
+    /// queue (`queue_limit`) at the defaults, plus their page loads; at most about 600 MB of
+    /// connection buffers, which a small server has.
+    pub max_connections: usize,
     /// Log filter (tracing's EnvFilter syntax). `info` logs no names and no secrets.
     pub log: String,
 }
@@ -134,6 +147,9 @@ impl Default for Config {
             turn_urls: Vec::new(),
             turn_secret: None,
             turn_ttl_secs: 12 * 3600,
+            allowed_origins: Vec::new(),
+            metrics_token: None,
+            max_connections: 4096,
             log: "info".into(),
         }
     }
@@ -204,6 +220,16 @@ impl Config {
             {
                 anyhow::bail!("turn_urls: {url:?} is not a turn:, turns: or stun: URL");
             }
+        }
+        for origin in &self.allowed_origins {
+            if split_origin(origin).is_none() {
+                anyhow::bail!(
+                    "allowed_origins: {origin:?} is not an origin (scheme://host[:port])"
+                );
+            }
+        }
+        if self.metrics_token.as_deref() == Some("") {
+            anyhow::bail!("metrics_token is empty: leave it out, or give a long random one");
         }
         let needs_secret = self.turn_urls.iter().any(|u| !u.starts_with("stun:"));
         if needs_secret && self.turn_secret.as_deref().is_none_or(str::is_empty) {
@@ -278,6 +304,12 @@ pub struct Args {
     pub turn_secret: Option<String>,
     #[arg(long, env = "AULA_TURN_TTL_SECS")]
     pub turn_ttl_secs: Option<u64>,
+    #[arg(long, env = "AULA_MAX_CONNECTIONS")]
+    pub max_connections: Option<usize>,
+    #[arg(long, env = "AULA_ALLOWED_ORIGINS", value_delimiter = ',')]
+    pub allowed_origins: Option<Vec<String>>,
+    #[arg(long, env = "AULA_METRICS_TOKEN", hide_env_values = true)]
+    pub metrics_token: Option<String>,
     #[arg(long, env = "AULA_LOG")]
     pub log: Option<String>,
 }
@@ -319,6 +351,9 @@ impl Args {
         set(&mut c.turn_urls, self.turn_urls);
         set(&mut c.turn_secret, self.turn_secret.map(Some));
         set(&mut c.turn_ttl_secs, self.turn_ttl_secs);
+        set(&mut c.max_connections, self.max_connections);
+        set(&mut c.allowed_origins, self.allowed_origins);
+        set(&mut c.metrics_token, self.metrics_token.map(Some));
         set(&mut c.log, self.log);
     }
 }
@@ -369,6 +404,22 @@ mod tests {
     fn unknown_keys_are_refused() {
         assert!(toml::from_str::<Config>("media_prot = 1").is_err());
     }
+}
+
+/// An origin (`https://aula.schule.de:8443`, a trailing `/` allowed) as its scheme and its
+/// authority (host and port, lowercase); `None` if it is not one.
+pub(crate) fn split_origin(origin: &str) -> Option<(&'static str, String)> {
+    let origin = origin.trim().trim_end_matches('/');
+    let (scheme, rest) = if let Some(rest) = origin.strip_prefix("https://") {
+        ("https", rest)
+    } else {
+        ("http", origin.strip_prefix("http://")?)
+    };
+    let valid = |c: char| c.is_ascii_alphanumeric() || ".-:[]".contains(c);
+    if rest.is_empty() || !rest.chars().all(valid) {
+        return None;
+    }
+    Some((scheme, rest.to_ascii_lowercase()))
 }
 
 /// Crates whose logs below `info` carry what must not reach a log file: tungstenite logs every

@@ -13,8 +13,9 @@ use serde::{Deserialize, Serialize};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
 use crate::protocol::{MAX_MESSAGE_BYTES, RoomKind, Settings};
+use crate::registry::Counters;
 use crate::room::RoomLimits;
-use crate::{AppState, assets};
+use crate::{AppState, assets, guard};
 
 /// Longest room title, in Unicode scalar values.
 const MAX_TITLE_CHARS: usize = 80;
@@ -46,10 +47,31 @@ pub fn router(state: AppState) -> Router {
             get(crate::bandwidth::room_bandwidth),
         )
         .route("/healthz", get(|| async { "ok" }))
-        .route("/metrics", get(metrics))
+        .route("/metrics", get(crate::metrics::metrics))
         .route("/ws", get(websocket))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            deadline,
+        ))
         .layer(axum::middleware::map_response(secure))
         .with_state(state)
+}
+
+/// A response within [`crate::serve::RESPONSE_TIMEOUT`] of the request's headers, however
+/// slowly its body arrives: `408` then.
+async fn deadline(
+    State(state): State<AppState>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    match tokio::time::timeout(crate::serve::RESPONSE_TIMEOUT, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => {
+            Counters::bump(&state.registry.counters.requests_timed_out);
+            let message = "the request did not arrive in time";
+            api_error(StatusCode::REQUEST_TIMEOUT, "timeout", message)
+        }
+    }
 }
 
 /// What the browser may do with anything this server sends, pages under `/static/`, errors
@@ -135,6 +157,22 @@ pub(crate) fn api_error(
 }
 
 async fn create_room(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    // JSON only: a page elsewhere can post a form or `text/plain` without asking, but must
+    // ask first (a CORS preflight this server never grants) to post JSON.
+    let json = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/json"));
+    if !json {
+        let message = "send the room's options as Content-Type: application/json";
+        return api_error(StatusCode::UNSUPPORTED_MEDIA_TYPE, "not_json", message);
+    }
+    if !guard::origin_allowed(&state.config, &headers) {
+        Counters::bump(&state.registry.counters.origins_refused);
+        let message = "rooms are created from this server's own pages";
+        return api_error(StatusCode::FORBIDDEN, "forbidden_origin", message);
+    }
     let request: CreateRoom = if body.iter().all(u8::is_ascii_whitespace) {
         CreateRoom::default()
     } else {
@@ -237,113 +275,17 @@ fn base_url(configured: Option<&str>, headers: &HeaderMap) -> String {
     format!("{scheme}://{host}")
 }
 
-async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
-    let m = state.sfu.metrics();
-    let c = m.core;
-    let counters = &state.registry.counters;
-    let load = |a: &std::sync::atomic::AtomicU64| a.load(std::sync::atomic::Ordering::Relaxed);
-    let lines = [
-        ("aula_rooms", state.registry.len() as u64),
-        ("aula_media_rooms", c.rooms),
-        ("aula_udp_datagrams_in_total", m.datagrams_in),
-        ("aula_udp_bytes_in_total", m.bytes_in),
-        ("aula_udp_datagrams_out_total", m.datagrams_out),
-        ("aula_udp_bytes_out_total", m.bytes_out),
-        ("aula_udp_send_errors_total", m.send_errors),
-        (
-            "aula_udp_dropped_unroutable_total",
-            m.datagrams_unroutable + c.datagrams_unroutable,
-        ),
-        ("aula_udp_dropped_rejected_total", c.datagrams_rejected),
-        ("aula_udp_dropped_queue_full_total", m.datagrams_queue_full),
-        ("aula_frames_forwarded_total", c.frames_forwarded),
-        ("aula_rtp_packets_forwarded_total", c.packets_forwarded),
-        (
-            "aula_rtp_packets_unannounced_layer_total",
-            c.packets_unannounced,
-        ),
-        (
-            "aula_rtp_packets_paused_layer_total",
-            c.packets_paused_layer,
-        ),
-        ("aula_layer_changes_total", c.layer_changes),
-        ("aula_estimates_restarted_total", c.estimates_restarted),
-        ("aula_encodings_paused_total", c.encodings_paused),
-        ("aula_encodings_resumed_total", c.encodings_resumed),
-        ("aula_screen_caps_total", c.screen_caps),
-        (
-            "aula_frames_waiting_keyframe_total",
-            c.frames_waiting_keyframe,
-        ),
-        ("aula_keyframe_requests_total", c.keyframe_requests),
-        ("aula_frames_gated_total", c.frames_gated),
-        ("aula_connections_failed_total", c.conns_failed),
-        (
-            "aula_renegotiations_failed_total",
-            c.renegotiations_failed + c.publish_renegotiations_refused,
-        ),
-        (
-            "aula_subscribe_renegotiations_failed_total",
-            c.renegotiations_failed,
-        ),
-        (
-            "aula_publish_renegotiations_refused_total",
-            c.publish_renegotiations_refused,
-        ),
-        ("aula_ice_restarts_total", c.ice_restarts),
-        (
-            "aula_ice_restarts_rate_limited_total",
-            c.ice_restarts_limited,
-        ),
-        ("aula_connections_silent_total", c.conns_silent),
-        (
-            "aula_views_rate_limited_total",
-            load(&counters.views_limited),
-        ),
-        (
-            "aula_announcements_held_total",
-            load(&counters.announcements_held),
-        ),
-        (
-            "aula_websockets_without_join_total",
-            load(&counters.sockets_without_join),
-        ),
-        ("aula_resumes_total", load(&counters.resumes)),
-        ("aula_resumes_failed_total", load(&counters.resumes_failed)),
-        (
-            "aula_sessions_reconnecting_total",
-            load(&counters.reconnecting),
-        ),
-        (
-            "aula_resume_grace_expired_total",
-            load(&counters.resume_expired),
-        ),
-    ];
-    let mut body = String::new();
-    for (name, value) in lines {
-        body.push_str(&format!("{name} {value}\n"));
-    }
-    // Frames that could not be forwarded to a subscriber, by cause (docs/operations.md).
-    for (cause, value) in [
-        ("codec", c.frames_dropped_codec),
-        ("not_sending", c.frames_dropped_not_sending),
-        ("write_failed", c.frames_dropped_write_failed),
-    ] {
-        body.push_str(&format!(
-            "aula_frames_not_forwarded_total{{cause=\"{cause}\"}} {value}\n"
-        ));
-    }
-    body.push_str(&crate::bandwidth::metrics_lines(&state));
-    body.push_str(&state.admission.metrics_lines());
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body)
-}
-
 async fn websocket(
     State(state): State<AppState>,
     peer: Option<Extension<ConnectInfo<SocketAddr>>>,
     headers: HeaderMap,
     upgrade: WebSocketUpgrade,
 ) -> Response {
+    if !guard::origin_allowed(&state.config, &headers) {
+        Counters::bump(&state.registry.counters.origins_refused);
+        let message = "only this server's own pages may connect";
+        return api_error(StatusCode::FORBIDDEN, "forbidden_origin", message);
+    }
     let addr = client_addr(peer.map(|Extension(ConnectInfo(a))| a), &headers);
     // The library's hard cap sits above the protocol's 64 KiB so that an oversized message
     // still arrives whole and gets a proper `too_large` error before the close.

@@ -13,17 +13,23 @@
 //! - `outbox`: the bounded queue from a room and the SFU to one socket.
 //! - `ws`: one WebSocket session.
 //! - `admission`: who comes in now and who waits in the join queue.
+//! - `guard`: which origins may create rooms and open sockets; who may read `/metrics`.
 //! - `http`: routes, embedded web client.
+//! - `metrics`: `GET /metrics` in Prometheus' text format.
+//! - `serve`: the HTTP accept loop with its connection cap and deadlines.
 
 mod admission;
 mod assets;
 mod bandwidth;
 pub mod config;
+mod guard;
 mod http;
+mod metrics;
 mod outbox;
 pub mod protocol;
 mod registry;
 mod room;
+mod serve;
 pub mod turn;
 mod ws;
 
@@ -118,15 +124,16 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
         stop: stop_rx.clone(),
     };
     tokio::spawn(admission.run(state.sfu.clone(), state.registry.clone(), stop_rx.clone()));
-    let app = http::router(state).into_make_service_with_connect_info::<SocketAddr>();
-    let mut stop_rx_http = stop_rx;
-    let http = tokio::spawn(async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async move {
-                let _ = stop_rx_http.wait_for(|stopped| *stopped).await;
-            })
-            .await
-    });
+    let registry = state.registry.clone();
+    let max_connections = state.config.max_connections;
+    let app = http::router(state);
+    let http = tokio::spawn(serve::run(
+        listener,
+        app,
+        max_connections,
+        registry,
+        stop_rx,
+    ));
     let media_addrs = sfu.handle().media_addrs().to_vec();
     tracing::info!(%http_addr, ?media_addrs, "aula is serving");
     Ok(RunningServer {

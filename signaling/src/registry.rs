@@ -119,6 +119,14 @@ pub struct Counters {
     pub announcements_held: AtomicU64,
     /// WebSockets closed for sending no `join` within a minute.
     pub sockets_without_join: AtomicU64,
+    /// Room creations and WebSockets refused for coming from another site's page.
+    pub origins_refused: AtomicU64,
+    /// `/metrics` requests refused: from elsewhere, or through a proxy, without the token.
+    pub metrics_refused: AtomicU64,
+    /// TCP connections refused (a plain `503`) for coming beyond `max_connections`.
+    pub connections_refused: AtomicU64,
+    /// Requests whose response was not ready within a deadline (`408`): a body trickled in.
+    pub requests_timed_out: AtomicU64,
 }
 
 impl Counters {

@@ -16,6 +16,7 @@ use tracing::Instrument;
 
 use crate::AppState;
 use crate::admission::{Class, Entry, Place, RETRY_AFTER_SECS, Seat};
+use crate::outbox::{Frame, Inbox};
 use crate::protocol::{self, ClientMsg, ErrorCode, Role, ServerMsg};
 use crate::registry::{Counters, Grant, RoomEntry};
 use crate::room::{Departure, Outbox, Outgoing, RoomMsg, SocketId};
@@ -231,15 +232,12 @@ async fn drain(stream: &mut futures_util::stream::SplitStream<WebSocket>) {
     .await;
 }
 
-async fn write_loop(mut sink: SplitSink<WebSocket, Message>, mut rx: mpsc::Receiver<Outgoing>) {
-    while let Some(out) = rx.recv().await {
+async fn write_loop(mut sink: SplitSink<WebSocket, Message>, mut inbox: Inbox) {
+    while let Some(out) = inbox.recv().await {
         let frame = match out {
-            Outgoing::Msg(msg) => {
-                let text = serde_json::to_string(&msg).expect("server messages serialize");
-                Message::Text(text.into())
-            }
-            Outgoing::Ping => Message::Ping(Default::default()),
-            Outgoing::Close(code, reason) => {
+            Frame::Text(text) => Message::Text(text),
+            Frame::Ping => Message::Ping(Default::default()),
+            Frame::Close(code, reason) => {
                 let close = CloseFrame {
                     code,
                     reason: Utf8Bytes::from_static(reason),

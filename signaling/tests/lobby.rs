@@ -106,6 +106,8 @@ async fn deny_admit_all_and_lobby_off() {
     cem.expect("joined").await;
     dora.expect("joined").await;
     emil.expect("joined").await;
+    // Lobby lists go out at most every 250 ms; the last one comes by then.
+    tokio::time::sleep(Duration::from_millis(300)).await;
     let seen = host.sync().await;
     assert_eq!(of_type(&seen, "participant_joined").len(), 3);
     assert_eq!(

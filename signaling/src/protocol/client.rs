@@ -76,6 +76,8 @@ pub enum ClientMsg {
     Deny {
         participant: String,
     },
+    /// Turns away everyone waiting (a lobby filled by strangers).
+    DenyAll,
     Mute {
         participant: String,
     },
@@ -119,6 +121,7 @@ impl ClientMsg {
             ClientMsg::Admit { .. } => "admit",
             ClientMsg::AdmitAll => "admit_all",
             ClientMsg::Deny { .. } => "deny",
+            ClientMsg::DenyAll => "deny_all",
             ClientMsg::Mute { .. } => "mute",
             ClientMsg::MuteAll => "mute_all",
             ClientMsg::StopVideo { .. } => "stop_video",
@@ -151,6 +154,7 @@ pub const KNOWN_TYPES: &[&str] = &[
     "admit",
     "admit_all",
     "deny",
+    "deny_all",
     "mute",
     "mute_all",
     "stop_video",

@@ -122,6 +122,13 @@ impl RoomTask {
                 self.turn_away(state, id, ErrorCode::Denied, "a host did not let you in");
                 Ok(Flow::Continue)
             }
+            ClientMsg::DenyAll => {
+                let waiting: Vec<ParticipantId> = state.lobby.iter().map(|w| w.id).collect();
+                for id in waiting {
+                    self.turn_away(state, id, ErrorCode::Denied, "a host did not let you in");
+                }
+                Ok(Flow::Continue)
+            }
             ClientMsg::Mute { participant } => {
                 let target = member_id(state, &participant)?;
                 self.moderate(state, target, ModerationAction::Mute, Some(from));
@@ -158,6 +165,14 @@ impl RoomTask {
                 tracing::info!("participant link renewed");
                 let participant_secret = secret.as_str().to_string();
                 state.to_hosts(&ServerMsg::LinkRenewed { participant_secret });
+                // Whoever waits came through the old link: a renewal is how a teacher gets
+                // strangers out, so they go too (their session is not barred: a student
+                // who gets the new link knocks again).
+                let waiting: Vec<ParticipantId> = state.lobby.iter().map(|w| w.id).collect();
+                for id in waiting {
+                    let why = "the link was renewed; ask for the new one";
+                    self.turn_away(state, id, ErrorCode::BadSecret, why);
+                }
                 Ok(Flow::Continue)
             }
             ClientMsg::EndRoom => Ok(Flow::End(EndReason::EndedByHost)),
@@ -360,14 +375,20 @@ impl RoomTask {
         Ok(Flow::Continue)
     }
 
-    /// Disconnects a waiting participant with `code`; `removed` also bars its session.
+    /// Disconnects a waiting participant with `code`; `removed` and `denied` also bar its
+    /// session (a reload of the page does not knock again).
     fn turn_away(&self, state: &mut State, id: ParticipantId, code: ErrorCode, why: &str) {
         let Some(pos) = state.lobby.iter().position(|w| w.id == id) else {
             return;
         };
         let w = state.lobby.remove(pos);
-        if code == ErrorCode::Removed {
-            state.sessions.insert(w.session, SessionState::Removed);
+        let barred = match code {
+            ErrorCode::Removed => Some(SessionState::Removed),
+            ErrorCode::Denied => Some(SessionState::Denied),
+            _ => None,
+        };
+        if let Some(barred) = barred {
+            state.sessions.insert(w.session, barred);
         }
         let _ = w.out.send(Outgoing::Msg(code.message(why)));
         let _ = w.out.send(Outgoing::Close(4000, code.as_str()));
@@ -444,6 +465,7 @@ fn is_host_action(msg: &ClientMsg) -> bool {
         msg,
         ClientMsg::Admit { .. }
             | ClientMsg::AdmitAll
+            | ClientMsg::DenyAll
             | ClientMsg::Deny { .. }
             | ClientMsg::Mute { .. }
             | ClientMsg::MuteAll

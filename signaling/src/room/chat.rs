@@ -11,6 +11,10 @@ use crate::protocol::{ChatMessage, Role};
 /// Messages a room keeps for late joiners. 500 covers a lesson's chat; beyond it the oldest
 /// go, so a long meeting cannot grow a room's memory without bound.
 pub const HISTORY: usize = 500;
+/// Bytes of names and texts a room keeps for late joiners, as they go whole in every
+/// `joined`: about 800 lines of a lesson's chat, or 64 messages of the longest kind. Beyond
+/// it the oldest go, so a room's history costs each socket that joins at most this.
+pub const HISTORY_BYTES: usize = 64 * 1024;
 /// Messages a sender may send at once.
 const BURST: f64 = 5.0;
 /// After the burst, one message per this long.
@@ -19,7 +23,13 @@ const REFILL: Duration = Duration::from_secs(1);
 #[derive(Debug, Default)]
 pub struct ChatLog {
     messages: VecDeque<ChatMessage>,
+    /// Bytes of the kept messages' names and texts.
+    bytes: usize,
     next_id: u64,
+}
+
+fn size(m: &ChatMessage) -> usize {
+    m.name.len() + m.text.len()
 }
 
 impl ChatLog {
@@ -37,10 +47,14 @@ impl ChatLog {
             text,
             at,
         };
-        if self.messages.len() == HISTORY {
-            self.messages.pop_front();
-        }
+        self.bytes += size(&message);
         self.messages.push_back(message.clone());
+        while self.messages.len() > HISTORY || self.bytes > HISTORY_BYTES {
+            let Some(old) = self.messages.pop_front() else {
+                break;
+            };
+            self.bytes -= size(&old);
+        }
         message
     }
 
@@ -103,6 +117,24 @@ mod tests {
         assert_eq!(h[0].text, "3");
         assert_eq!(h[0].id, 4);
         assert_eq!(h.last().unwrap().id, HISTORY as u64 + 3);
+    }
+
+    #[test]
+    fn history_is_bounded_in_bytes_and_keeps_the_newest() {
+        let mut log = ChatLog::default();
+        for i in 0..200 {
+            let text = format!("{i:04}{}", "x".repeat(996));
+            log.push("p0".into(), "Anna".into(), Role::Participant, text);
+        }
+        let h = log.history();
+        let bytes: usize = h.iter().map(size).sum();
+        assert!(bytes <= HISTORY_BYTES, "{bytes}");
+        assert_eq!(h.len(), HISTORY_BYTES / 1004, "as many as fit");
+        assert!(
+            h.last().unwrap().text.starts_with("0199"),
+            "the newest kept"
+        );
+        assert_eq!(log.bytes, bytes, "the count follows what is kept");
     }
 
     #[test]

@@ -32,6 +32,10 @@ use crate::registry::{Grant, Registry, Secret};
 use state::{Member, SessionState, State, Waiting};
 
 pub use crate::outbox::{Outbox, Outgoing};
+
+/// Seats hosts may take beyond a full room's limit, so strangers filling a class never lock
+/// its teacher out; a join with the host link beyond them gets `room_full` like anyone.
+pub const HOST_SEATS: usize = 10;
 pub use chat::RateLimit;
 
 /// Which WebSocket a message came from. A resumed session moves to a new socket, and what
@@ -155,6 +159,7 @@ impl RoomTask {
                     }
                     _ = sleep_until(deadline) => {
                         state.announce_due(Instant::now());
+                        state.lobby_due(Instant::now());
                         self.expire_graces(&mut state, Instant::now());
                         if self.is_over(&state, Instant::now()) {
                             tracing::info!("room closed: empty");
@@ -186,14 +191,17 @@ impl RoomTask {
         .await
     }
 
-    /// The next moment something is due: a lost member's grace ends, a held-back change is
-    /// announced, or the room has been empty for long enough.
+    /// The next moment something is due: a lost member's grace ends, a held-back change or
+    /// lobby list is announced, or the room has been empty for long enough.
     fn deadline(&self, state: &State) -> Option<Instant> {
         let graces = state.members.values().filter_map(|m| m.away_until).min();
         let announcements = state.next_announcement();
-        (graces.into_iter().chain(announcements))
-            .chain(self.empty_deadline(state))
-            .min()
+        (graces
+            .into_iter()
+            .chain(announcements)
+            .chain(state.lobby_due))
+        .chain(self.empty_deadline(state))
+        .min()
     }
 
     fn empty_deadline(&self, state: &State) -> Option<Instant> {
@@ -285,8 +293,10 @@ impl RoomTask {
             .as_ref()
             .and_then(|s| state.sessions.get(s))
             .copied();
-        if known == Some(SessionState::Removed) {
-            return Err(ErrorCode::Removed);
+        match known {
+            Some(SessionState::Removed) => return Err(ErrorCode::Removed),
+            Some(SessionState::Denied) => return Err(ErrorCode::Denied),
+            _ => {}
         }
         let returning = known == Some(SessionState::Admitted);
         let role = match grant {
@@ -307,6 +317,12 @@ impl RoomTask {
             state.members.len() >= self.limits.max_participants
         };
         if full && role != Role::Host {
+            return Err(ErrorCode::RoomFull);
+        }
+        // But not without bound: a host link read off a shared screen must not open a seat
+        // (and a socket's worth of memory) per join.
+        let host_seats = self.limits.max_participants + HOST_SEATS;
+        if role == Role::Host && !returning && state.members.len() >= host_seats {
             return Err(ErrorCode::RoomFull);
         }
         if let Some(s) = session.as_deref().filter(|_| known.is_some()) {

@@ -21,6 +21,9 @@ const MAX_SESSIONS: usize = 1000;
 pub const ANNOUNCE_BURST: f64 = 10.0;
 /// After the burst, one announcement per this long; what changes meanwhile goes out then.
 pub const ANNOUNCE_REFILL: std::time::Duration = std::time::Duration::from_millis(250);
+/// The shortest time between two `lobby_updated` to a host: the list of 2000 knocks in 0.6 s
+/// arrives as three lists, not 4000, and a teacher still sees a knock within a blink.
+pub const LOBBY_EVERY: std::time::Duration = std::time::Duration::from_millis(250);
 
 pub struct Member {
     pub info: ParticipantInfo,
@@ -68,6 +71,15 @@ pub enum SessionState {
     Admitted,
     /// Was removed by a host: a rejoin is refused.
     Removed,
+    /// Was denied entry from the lobby by a host: knocking again is refused.
+    Denied,
+}
+
+impl SessionState {
+    /// A host turned this session away: it is remembered for as long as the room lives.
+    pub fn barred(self) -> bool {
+        self != SessionState::Admitted
+    }
 }
 
 pub struct State {
@@ -87,6 +99,10 @@ pub struct State {
     /// When the room became empty (or was created, before anyone joined).
     pub empty_since: Instant,
     pub ever_joined: bool,
+    /// When the hosts last heard who waits, and when they hear it next if a change since is
+    /// held back: a flood of knocks costs each host at most 4 lists a second.
+    pub lobby_told_at: Option<Instant>,
+    pub lobby_due: Option<Instant>,
 }
 
 impl State {
@@ -103,6 +119,8 @@ impl State {
             next_hand: 1,
             empty_since: Instant::now(),
             ever_joined: false,
+            lobby_told_at: None,
+            lobby_due: None,
         }
     }
 
@@ -113,9 +131,7 @@ impl State {
         if self.sessions.len() >= MAX_SESSIONS {
             let present: HashSet<&str> =
                 self.members.values().map(|m| m.session.as_str()).collect();
-            let keep = |k: &String, v: &SessionState| {
-                *v == SessionState::Removed || present.contains(k.as_str())
-            };
+            let keep = |k: &String, v: &SessionState| v.barred() || present.contains(k.as_str());
             self.sessions.retain(|k, v| keep(k, v));
             self.chat_limits.retain(|k, _| present.contains(k.as_str()));
         }
@@ -158,30 +174,43 @@ impl State {
             .collect()
     }
 
-    /// To every admitted member.
+    /// To every admitted member (serialized once).
     pub fn broadcast(&self, msg: &ServerMsg) {
-        for m in self.members.values() {
-            m.send(msg.clone());
-        }
+        send_all(self.members.values(), msg);
     }
 
     /// To every admitted member but one.
     pub fn broadcast_except(&self, except: ParticipantId, msg: &ServerMsg) {
-        for (id, m) in &self.members {
-            if *id != except {
-                m.send(msg.clone());
-            }
-        }
+        let others = self.members.iter().filter(|(id, _)| **id != except);
+        send_all(others.map(|(_, m)| m), msg);
     }
 
     pub fn to_hosts(&self, msg: &ServerMsg) {
-        for m in self.members.values().filter(|m| m.is_host()) {
-            m.send(msg.clone());
+        send_all(self.members.values().filter(|m| m.is_host()), msg);
+    }
+
+    /// Tells the hosts who is waiting now: at once, or if they heard within [`LOBBY_EVERY`],
+    /// once that has passed, with every change since in one list.
+    pub fn lobby_changed(&mut self) {
+        let now = Instant::now();
+        match self.lobby_told_at {
+            Some(told) if now < told + LOBBY_EVERY => {
+                self.lobby_due.get_or_insert(told + LOBBY_EVERY);
+            }
+            _ => self.tell_lobby(now),
         }
     }
 
-    /// Tells the hosts who is waiting now.
-    pub fn lobby_changed(&self) {
+    /// Sends the held-back lobby list if it is due.
+    pub fn lobby_due(&mut self, now: Instant) {
+        if self.lobby_due.is_some_and(|t| t <= now) {
+            self.tell_lobby(now);
+        }
+    }
+
+    fn tell_lobby(&mut self, now: Instant) {
+        self.lobby_due = None;
+        self.lobby_told_at = Some(now);
         let waiting = self.waiting_list();
         self.to_hosts(&ServerMsg::LobbyUpdated { waiting });
     }
@@ -236,5 +265,14 @@ impl State {
     pub fn all_outboxes(&self) -> impl Iterator<Item = &Outbox> {
         let members = self.members.values().map(|m| &m.out);
         members.chain(self.lobby.iter().map(|w| &w.out))
+    }
+}
+
+/// Sends `msg` to `members`, serialized once for all of them.
+fn send_all<'a>(members: impl Iterator<Item = &'a Member>, msg: &ServerMsg) {
+    let mut text = None;
+    for m in members {
+        let text = text.get_or_insert_with(|| crate::outbox::serialize(msg));
+        let _ = m.out.send(Outgoing::Text(text.clone()));
     }
 }

@@ -1,0 +1,201 @@
+//! The HTTP accept loop: the router on hyper's HTTP/1, with the bounds `axum::serve` leaves
+//! out, because every open connection costs memory whether or not it ever sends a request:
+//!
+//! 1. At most `max_connections` connections (WebSockets included) at once. Beyond it a
+//!    connection gets a plain `503` with `Retry-After` and is closed, and is counted.
+//! 2. A request's headers must arrive within [`HEADER_TIMEOUT`] of the connection being ready
+//!    for them: a connection that sends nothing, or a request sent a byte at a time, or a
+//!    keep-alive connection left idle, is closed then.
+//! 3. A response (and so the request body a handler reads) within [`RESPONSE_TIMEOUT`]:
+//!    `408` otherwise (the WebSocket upgrade answers at once; the socket then has its own
+//!    deadlines, docs/protocol.md).
+//!
+//! Shutdown: the loop stops accepting, asks each connection to finish its request and close,
+//! and returns once they have (upgraded WebSockets are the sessions' own business then).
+
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::connect_info::IntoMakeServiceWithConnectInfo;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::service::TowerToHyperService;
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
+use tower_service::Service;
+
+use crate::registry::{Counters, Registry};
+
+/// A browser sends its headers in one packet; a phone on a bad link within a few seconds.
+/// Also how long an idle keep-alive connection stays open.
+pub const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+/// The largest body Aula takes is a room's options (a few hundred bytes).
+pub const RESPONSE_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a refused connection may take to receive its `503`.
+const REFUSAL_TIMEOUT: Duration = Duration::from_secs(2);
+
+const REFUSAL: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\nRetry-After: 5\r\n\
+    Content-Type: text/plain; charset=utf-8\r\nContent-Length: 37\r\nConnection: close\r\n\r\n\
+    The server is full. Try again soon.\r\n";
+
+/// Serves `app` on `listener` until `stop` turns true.
+pub async fn run(
+    listener: TcpListener,
+    app: Router,
+    max_connections: usize,
+    registry: Arc<Registry>,
+    mut stop: watch::Receiver<bool>,
+) -> std::io::Result<()> {
+    let permits = Arc::new(Semaphore::new(max_connections));
+    let mut make = app.into_make_service_with_connect_info::<SocketAddr>();
+    // Each connection task holds a receiver; when all are gone, all connections are.
+    let (alive_tx, alive_rx) = watch::channel(());
+    loop {
+        let (tcp, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(c) => c,
+                Err(e) => {
+                    // Out of file descriptors, or a connection reset before it was taken:
+                    // wait a moment rather than spin.
+                    tracing::debug!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            _ = stopped(&mut stop) => break,
+        };
+        let Ok(permit) = permits.clone().try_acquire_owned() else {
+            Counters::bump(&registry.counters.connections_refused);
+            tokio::spawn(refuse(tcp));
+            continue;
+        };
+        let service = make_service(&mut make, peer).await;
+        let io = Counted {
+            tcp,
+            _permit: permit,
+        };
+        tokio::spawn(serve_connection(
+            io,
+            service,
+            stop.clone(),
+            alive_rx.clone(),
+        ));
+    }
+    drop(alive_rx);
+    alive_tx.closed().await;
+    Ok(())
+}
+
+type ConnService =
+    <IntoMakeServiceWithConnectInfo<Router, SocketAddr> as Service<SocketAddr>>::Response;
+
+async fn make_service(
+    make: &mut IntoMakeServiceWithConnectInfo<Router, SocketAddr>,
+    peer: SocketAddr,
+) -> ConnService {
+    match make.call(peer).await {
+        Ok(service) => service,
+        Err(never) => match never {},
+    }
+}
+
+async fn serve_connection(
+    io: Counted,
+    service: ConnService,
+    mut stop: watch::Receiver<bool>,
+    _alive: watch::Receiver<()>,
+) {
+    let service = TowerToHyperService::new(service);
+    let mut builder = hyper::server::conn::http1::Builder::new();
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(HEADER_TIMEOUT);
+    let conn = builder
+        .serve_connection(TokioIo::new(io), service)
+        .with_upgrades();
+    tokio::pin!(conn);
+    tokio::select! {
+        _ = conn.as_mut() => return,
+        _ = stopped(&mut stop) => conn.as_mut().graceful_shutdown(),
+    }
+    // Finishing a request in flight; a stuck one is not waited for long.
+    let _ = tokio::time::timeout(RESPONSE_TIMEOUT, conn).await;
+}
+
+/// Resolves once the server stops (the watch's guard is not held across an await).
+async fn stopped(stop: &mut watch::Receiver<bool>) {
+    let _ = stop.wait_for(|stopped| *stopped).await;
+}
+
+/// Answers a connection beyond the cap with a plain `503` and closes it.
+async fn refuse(mut tcp: TcpStream) {
+    let _ = tokio::time::timeout(REFUSAL_TIMEOUT, async {
+        tcp.write_all(REFUSAL).await?;
+        tcp.shutdown().await
+    })
+    .await;
+}
+
+/// A connection and its place under the cap, given back when the connection (or the
+/// WebSocket it became) is dropped.
+struct Counted {
+    tcp: TcpStream,
+    _permit: OwnedSemaphorePermit,
+}
+
+impl AsyncRead for Counted {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.tcp).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for Counted {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.tcp).poll_write(cx, buf)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.tcp).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.tcp).poll_shutdown(cx)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.tcp).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.tcp.is_write_vectored()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_refusal_is_a_whole_response() {
+        let text = std::str::from_utf8(REFUSAL).unwrap();
+        let (head, body) = text.split_once("\r\n\r\n").unwrap();
+        assert!(head.starts_with("HTTP/1.1 503 "));
+        assert!(head.contains(&format!("Content-Length: {}", body.len())));
+    }
+}
