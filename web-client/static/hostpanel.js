@@ -44,7 +44,11 @@ function waitingSection(call) {
     );
     list.append(row);
   }
-  node.append(list, actionButton(t('lobby.admitAll'), 'admit_all', () => call.act('admit_all'), 'primary small'));
+  node.append(
+    list,
+    actionButton(t('lobby.admitAll'), 'admit_all', () => call.act('admit_all'), 'primary small'),
+    actionButton(t('lobby.denyAll'), 'deny_all', () => call.act('deny_all'), 'small'),
+  );
   return node;
 }
 

@@ -11,7 +11,8 @@
 // says "Reconnecting…", and once the server has given up our seat "Connection lost —
 // rejoining…" with a Rejoin button; the call screen and its tiles stay meanwhile.
 //
-// The secret is read from the URL fragment, so it is never sent in an HTTP request.
+// The secret is read from the URL fragment, so it is never sent in an HTTP request, and
+// then taken out of the address bar (store.js, linkSecret).
 // This file wires the screens and the buttons; the call's parts live in controls.js
 // (microphone, camera, screen), lobby.js, hostpanel.js, hands.js, chat.js, layout.js.
 //
@@ -19,7 +20,9 @@
 // the console (see exposeTestHooks).
 
 import { applyI18n, errorText, setRoomKind, t } from './i18n.js';
-import { lastName, rememberName, resumeTokenFor } from './store.js';
+import {
+  lastName, linkSecret, rememberName, resumeTokenFor,
+} from './store.js';
 import { TileGrid } from './tiles.js';
 import { Call } from './call.js';
 import { ChatPanel } from './chat.js';
@@ -33,7 +36,7 @@ import { moderatedText, setupControls, updateControls } from './controls.js';
 import { $, keyText, setButton, showNotice } from './ui.js';
 
 const roomId = decodeURIComponent(location.pathname.split('/').filter(Boolean)[1] || '');
-const secret = new URLSearchParams(location.hash.slice(1)).get('k') || '';
+const secret = linkSecret(roomId);
 const grid = new TileGrid($('tiles'));
 const layout = new Layout($('tiles'));
 const chat = new ChatPanel();
@@ -237,6 +240,11 @@ function showInvite(participantSecret) {
   const url = `${location.origin}${path}#k=${encodeURIComponent(participantSecret)}`;
   const renewed = $('participant-link').value && $('participant-link').value !== url;
   $('participant-link').value = url;
+  // The host link is in no address bar (store.js): who holds it may copy it, unseen, to come
+  // back from another device or to hand it to a colleague. A host by promotion holds the
+  // participant link only.
+  $('copy-host-link').hidden = secret === participantSecret;
+  $('copy-host-link').textContent = t('invite.copyHost');
   $('invite-label').textContent = t('invite.label');
   $('invite-hint').textContent = t('invite.hint');
   if (renewed) showNotice(t('invite.renewed'), { id: 'link-renewed' });
@@ -253,6 +261,26 @@ async function copyLink() {
   }
   setButton($('copy-link'), 'copy', t('invite.copied'), true);
   setTimeout(() => setButton($('copy-link'), 'copy', t('invite.copy'), true), 2000);
+}
+
+async function copyHostLink() {
+  const url = `${location.origin}/room/${encodeURIComponent(roomId)}#k=${encodeURIComponent(secret)}`;
+  try {
+    await navigator.clipboard.writeText(url);
+  } catch {
+    // No async clipboard: through a field nobody sees, removed at once.
+    const field = document.createElement('textarea');
+    field.value = url;
+    field.setAttribute('aria-hidden', 'true');
+    field.style.position = 'fixed';
+    field.style.opacity = '0';
+    document.body.append(field);
+    field.select();
+    document.execCommand('copy');
+    field.remove();
+  }
+  $('copy-host-link').textContent = t('invite.copied');
+  setTimeout(() => { $('copy-host-link').textContent = t('invite.copyHost'); }, 2000);
 }
 
 // ---- side panel: People or Chat ----
@@ -405,6 +433,7 @@ function setup() {
   $('open-chat').addEventListener('click', () => openPanel('chat'));
   $('side-close').addEventListener('click', closePanel);
   $('copy-link').addEventListener('click', copyLink);
+  $('copy-host-link').addEventListener('click', copyHostLink);
   $('rejoin-button').addEventListener('click', rejoin);
   $('reconnect-now').addEventListener('click', () => call && call.reconnectNow());
   setButton($('leave-button'), 'leave', t('controls.leave'), true);

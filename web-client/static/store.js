@@ -13,6 +13,11 @@
 // one seat in one tab: a reload of this tab takes the seat back, a second tab (or the
 // same link tomorrow) joins as it always did. It is a secret: never logged.
 //
+// Per tab, in sessionStorage too: the room link's secret. The page takes it out of the
+// address bar as soon as it has read it (a student could read a teacher's host link off a
+// shared screen, and the address bar feeds the browser's history and its suggestions); a
+// reload of the tab finds it here.
+//
 // Storage can throw (Safari private mode, storage disabled by policy); then the
 // client simply forgets, it never fails because of it.
 
@@ -21,6 +26,7 @@ const SESSION_PREFIX = 'aula.session.';
 const SESSION_TTL_MS = 3 * 60 * 60 * 1000;
 
 const RESUME_PREFIX = 'aula.resume.';
+const SECRET_PREFIX = 'aula.secret.';
 
 function read(key, storage = 'localStorage') {
   try {
@@ -71,6 +77,21 @@ export function rememberSession(roomId, session) {
 /** After leaving on purpose: the next person at this computer starts as anyone would. */
 export function forgetSession(roomId) {
   write(SESSION_PREFIX + roomId, null);
+}
+
+/**
+ * The secret of the link this tab opened room `roomId` with: from the address's fragment
+ * (`#k=…`), which is then removed from the address bar, or from this tab's storage after a
+ * reload. '' if there is none.
+ */
+export function linkSecret(roomId) {
+  const fromUrl = new URLSearchParams(location.hash.slice(1)).get('k');
+  if (fromUrl) {
+    write(SECRET_PREFIX + roomId, fromUrl, 'sessionStorage');
+    history.replaceState(history.state, '', location.pathname + location.search);
+    return fromUrl;
+  }
+  return read(SECRET_PREFIX + roomId, 'sessionStorage') || '';
 }
 
 /** This tab's resume token for room `roomId`, or undefined. */

@@ -231,7 +231,8 @@ export async function startClass(page, baseUrl, title, { lobby } = {}) {
   await page.fill('#room-title', title);
   if (lobby !== undefined) await page.setChecked('#lobby-on', lobby);
   await Promise.all([
-    page.waitForURL(/\/room\/[^/#]+#k=/, { timeout: WAIT }),
+    // The page takes the link's secret out of the address bar once it has read it.
+    page.waitForURL(/\/room\/[^/#]+/, { timeout: WAIT }),
     page.click('#start-button'),
   ]);
 }

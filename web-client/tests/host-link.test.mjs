@@ -28,3 +28,41 @@ test('a teacher in a fresh browser sees the participant link of POST /api/rooms'
     assert.deepEqual(teacher.errors, [], 'no uncaught errors');
   });
 });
+
+// Issue 13: a student could read the host link off a shared screen. The page takes the
+// secret out of the address bar as soon as it has read it; a reload of the tab still works
+// (the secret stays in this tab's sessionStorage), and the host can copy her link unseen.
+test('the link secret leaves the address bar; a reload still works; the host can copy her link', async (t) => {
+  await withServerAndBrowser(t, async ({ server, browser, everyone }) => {
+    const room = await createRoom(server.url, '5a Englisch', { lobby: false });
+    const teacher = await openParticipant(browser, 'teacher');
+    everyone.push(teacher);
+    await teacher.context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: server.url });
+    await teacher.page.goto(room.host_url);
+    await teacher.page.waitForSelector('#name-input', { state: 'visible' });
+    const path = new URL(room.host_url).pathname;
+    assert.equal(teacher.page.url(), `${server.url}${path}`, 'no secret in the address bar');
+    const before = await teacher.page.evaluate(() => history.length);
+    const me = await join(teacher.page, 'Frau Weber');
+    assert.equal(me.role, 'host');
+    assert.equal(await teacher.page.evaluate(() => history.length), before, 'no history entry with it either');
+
+    await teacher.page.click('#copy-host-link');
+    const copied = await teacher.page.evaluate(() => navigator.clipboard.readText());
+    assert.equal(copied, room.host_url, 'the host link, copied');
+    assert.equal(teacher.page.url(), `${server.url}${path}`);
+
+    const student = await openParticipant(browser, 'student');
+    everyone.push(student);
+    await student.page.goto(room.participant_url);
+    await join(student.page, 'Anna');
+    assert.equal(student.page.url(), `${server.url}${path}`, 'nor in the student’s');
+    assert.equal(await student.page.locator('#invite').isVisible(), false, 'students see no links');
+
+    await teacher.page.reload();
+    await teacher.page.waitForSelector('#screen-call', { state: 'visible' });
+    assert.equal(await teacher.page.evaluate(() => window.aula.you.id), me.id, 'the reload resumed her seat');
+    assert.equal(await teacher.page.evaluate(() => window.aula.you.role), 'host');
+    for (const p of everyone) assert.deepEqual(p.errors, [], `no uncaught errors on ${p.label}'s page`);
+  });
+});

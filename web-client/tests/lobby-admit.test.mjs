@@ -164,3 +164,39 @@ test('the next pupil at a shared computer waits in the lobby again', async (t) =
     assert.deepEqual(pc.errors, []);
   });
 });
+
+// Issue 13: strangers fill the waiting room. "Deny all" sends every one of them away, each
+// page says the teacher did not let it in, and a reload of such a page does not knock again
+// (the server bars its session).
+test('deny all empties the waiting room, and a denied page that reloads stays out', async (t) => {
+  await withServerAndBrowser(t, async ({ server, browser, everyone }) => {
+    const room = await createRoom(server.url, '4c Sachkunde', { kind: 'class', lobby: true });
+    const { teacher } = await teacherAtTheDoor(browser, everyone, room);
+    const strangers = [];
+    for (const name of ['Gast 1', 'Gast 2']) {
+      const p = await openParticipant(browser, name);
+      everyone.push(p);
+      await p.page.goto(room.participant_url);
+      await joinLobby(p.page, name);
+      strangers.push(p);
+    }
+    const rows = teacher.page.locator('#waiting-list [data-waiting-id]');
+    await poll(async () => (await rows.count()) === 2, { message: 'both in the waiting list' });
+    await teacher.page.click('#waiting-list [data-action="deny_all"]');
+    for (const p of strangers) {
+      await p.page.waitForSelector('#screen-ended', { state: 'visible', timeout: WAIT });
+      assert.match(await p.page.textContent('#screen-ended'), /The teacher did not let you in/);
+    }
+    await teacher.page.waitForSelector('#waiting-list', { state: 'detached', timeout: WAIT });
+
+    const [first] = strangers;
+    await first.page.reload();
+    await first.page.waitForSelector('#name-input', { state: 'visible', timeout: WAIT });
+    await first.page.fill('#name-input', 'Gast 1');
+    await first.page.click('#join-button');
+    await first.page.waitForSelector('#screen-ended', { state: 'visible', timeout: WAIT });
+    assert.match(await first.page.textContent('#screen-ended'), /The teacher did not let you in/);
+    assert.equal(await rows.count(), 0, 'no knock reached the teacher');
+    assert.deepEqual(teacher.errors, [], 'no uncaught errors on the teacher’s page');
+  });
+});
