@@ -157,6 +157,15 @@ impl Registry {
     }
 
     /// Gives a room a new participant secret; the old one admits nobody from now on.
+    /// A new host secret for room `id`; the old one admits nobody from now on.
+    pub fn renew_host_secret(&self, id: &str) -> Secret {
+        let secret = Secret::generate();
+        if let Some(mut entry) = self.rooms.get_mut(id) {
+            entry.host_secret = secret.clone();
+        }
+        secret
+    }
+
     pub fn renew_participant_secret(&self, id: &str) -> Secret {
         let secret = Secret::generate();
         if let Some(mut entry) = self.rooms.get_mut(id) {

@@ -482,6 +482,8 @@ impl Session {
                     ErrorCode::RoomLocked => "this room is locked: nobody new may join",
                     ErrorCode::Removed => "a host removed you from this room",
                     ErrorCode::BadSecret => "this link is not valid for this room",
+                    ErrorCode::Denied => "a host did not let you in",
+                    ErrorCode::NameTaken => "a host of this room has this name; choose your own",
                     _ => "the server cannot take this join now; try again",
                 };
                 self.send_error(code, message)

@@ -36,6 +36,7 @@
 //   settings(settings)  the room's settings changed
 //   waiting({waiting, arrived})  the lobby changed (hosts); `arrived`: new ids
 //   link(secret)        the participant secret (on joined, host_info, link_renewed)
+//   hostLink(secret)    our host link is new (the lead renewed it)
 //   chat(message)       a chat message arrived (history comes with `joined`)
 //   speakers({speaking, dominant})
 //   moderated({action, by})   a host (or a settings change) switched something off
@@ -48,8 +49,8 @@ import { PROTOCOL_VERSION } from './signaling.js';
 import { Link } from './reconnect.js';
 import { CLOSING_ERRORS, handleError } from './errors.js';
 import {
-  applyRoomState, handleChat, handleHostInfo, handleLeft, handleLink, handleParticipant, handleSettings,
-  handleSpeakers, handleWaiting, syncHostInfo,
+  applyRoomState, handleChat, handleHostInfo, handleHostLink, handleLeft, handleLink, handleParticipant,
+  handleSettings, handleSpeakers, handleWaiting, syncHostInfo,
 } from './roster.js';
 import { RtcSession } from './rtc.js';
 import { LocalMedia } from './media.js';
@@ -242,6 +243,7 @@ export class Call {
       host_info: () => handleHostInfo(this, msg),
       lobby_updated: () => handleWaiting(this, msg.waiting),
       link_renewed: () => handleLink(this, msg.participant_secret),
+      host_link_renewed: () => handleHostLink(this, msg.host_secret),
       chat: () => handleChat(this, msg.message),
       speakers: () => handleSpeakers(this, msg),
       room_ended: () => this.end({ kind: 'ended', reason: msg.reason }),

@@ -62,6 +62,9 @@ function memberActions(call, p) {
   if (p.audio) add('host.mute', 'mute');
   if (p.video) add('host.stopVideo', 'stop_video');
   if (p.screen) add('host.stopScreen', 'stop_screen');
+  // A host who came with the host link answers only to the room's lead (the server refuses
+  // anyone else): a student who read the link off a screen cannot remove the teacher.
+  if (p.host_link && !call.lead) return actions;
   if (p.role === 'host') add('host.removeHost', 'set_role', { ...target, role: 'participant' });
   else add('host.makeHost', 'set_role', { ...target, role: 'host' });
   actions.push(actionButton(t('host.remove'), 'remove', () => confirmRemove(call, p), 'danger small'));
@@ -72,9 +75,25 @@ function confirmRemove(call, p) {
   const row = document.querySelector(`[data-member-id="${CSS.escape(p.id)}"]`);
   if (!row) return;
   const ask = el('div', 'confirm');
+  // The removed person's device is barred, but another device with the same link is not:
+  // a new link in the same step closes that door. Without a waiting room the old link lets
+  // anyone straight in, so there it is ticked already.
+  // Someone who came with the host link could come back with it: that link is renewed
+  // (ticked), and only the lead, who gets the new one, can do that.
+  const renew = el('input');
+  renew.type = 'checkbox';
+  renew.id = 'remove-renew';
+  renew.checked = p.host_link || !call.settings.lobby;
+  const renewLabel = el('label', 'check', '');
+  renewLabel.append(renew, el('span', '', t(p.host_link ? 'host.removeRenewHost' : 'host.removeRenew')));
+  const remove = () => {
+    call.act('remove', { participant: p.id });
+    if (renew.checked) call.act(p.host_link ? 'renew_host_link' : 'renew_link');
+  };
   ask.append(
     el('span', '', t('host.removeConfirm', { name: p.name })),
-    actionButton(t('host.remove'), 'confirm_remove', () => call.act('remove', { participant: p.id }), 'danger small'),
+    renewLabel,
+    actionButton(t('host.remove'), 'confirm_remove', remove, 'danger small'),
     textButton(t('common.cancel'), () => ask.remove()),
   );
   row.append(ask);
@@ -127,6 +146,10 @@ function roomSection(call) {
   node.append(switches);
   node.append(actionButton(t('host.renewLink'), 'renew_link', () => call.act('renew_link')));
   node.append(el('p', 'hint', t('host.renewHint')));
+  if (call.lead) {
+    node.append(actionButton(t('host.renewHostLink'), 'renew_host_link', () => call.act('renew_host_link')));
+    node.append(el('p', 'hint', t('host.renewHostHint')));
+  }
   const end = actionButton(t('host.endForAll'), 'end_room', () => confirmEnd(call, node), 'danger');
   node.append(end);
   return node;

@@ -21,7 +21,7 @@
 
 import { applyI18n, errorText, setRoomKind, t } from './i18n.js';
 import {
-  lastName, linkSecret, rememberName, resumeTokenFor,
+  lastName, linkSecret, rememberLinkSecret, rememberName, resumeTokenFor,
 } from './store.js';
 import { TileGrid } from './tiles.js';
 import { Call } from './call.js';
@@ -36,7 +36,8 @@ import { moderatedText, setupControls, updateControls } from './controls.js';
 import { $, keyText, setButton, showNotice } from './ui.js';
 
 const roomId = decodeURIComponent(location.pathname.split('/').filter(Boolean)[1] || '');
-const secret = linkSecret(roomId);
+// Our link's secret; the lead's changes when she renews the host link.
+let secret = linkSecret(roomId);
 const grid = new TileGrid($('tiles'));
 const layout = new Layout($('tiles'));
 const chat = new ChatPanel();
@@ -57,12 +58,13 @@ function show(screen) {
 
 /**
  * The name rules of protocol.md: trimmed, 1..=40 characters, no control characters, no
- * bidirectional embeddings, overrides or isolates, no line or paragraph separators.
+ * bidirectional embeddings, overrides or isolates, no line or paragraph separators, no
+ * characters that show as nothing (zero-width joiners aside).
  */
 function validName(raw) {
   const name = raw.trim();
   const length = Array.from(name).length;
-  const forbidden = /[\p{Cc}\u202A-\u202E\u2066-\u2069\u2028\u2029]/u;
+  const forbidden = /[\p{Cc}\u202A-\u202E\u2066-\u2069\u2028\u2029\u00AD\u034F\u115F\u1160\u180E\u200B\u200E\u200F\u2060-\u2064\u3164\uFEFF\uFFA0]/u;
   return length >= 1 && length <= 40 && !forbidden.test(name) ? name : null;
 }
 
@@ -127,6 +129,11 @@ function startCall(name) {
     .on('members', refreshPeople)
     .on('waiting', (w) => { handleWaiting(call, w, (id) => call.act('admit', { participant: id })); refreshPeople(); })
     .on('link', showInvite)
+    .on('hostLink', (s) => {
+      secret = s;
+      rememberLinkSecret(roomId, s);
+      showNotice(t('invite.hostRenewed'), { id: 'host-link-renewed' });
+    })
     .on('chat', (m) => chat.handleMessage(m))
     .on('speakers', () => layout.update())
     .on('moderated', (m) => showNotice(moderatedText(call, m)))

@@ -10,6 +10,9 @@ const CHAT_LIMIT = 500;
 /** Takes the room as `joined` describes it (a first join, or again on a resume). */
 export function applyRoomState(call, msg) {
   call.you = msg.you;
+  // The room's lead (the first with the host link): may remove and demote other host-link
+  // holders and renew the host link.
+  call.lead = msg.lead === true;
   call.room = msg.room || null;
   call.settings = msg.settings || {};
   call.chat = Array.isArray(msg.chat) ? msg.chat.slice(-CHAT_LIMIT) : [];
@@ -73,6 +76,13 @@ export function handleWaiting(call, waiting) {
   call.waiting = Array.isArray(waiting) ? waiting : [];
   const arrived = call.waiting.filter((w) => !before.has(w.id)).map((w) => w.id);
   call.emit('waiting', { waiting: call.waiting, arrived });
+}
+
+/** Our new host link (we are the lead and renewed it): rejoins and copies use it. */
+export function handleHostLink(call, secret) {
+  if (typeof secret !== 'string' || !secret) return;
+  call.secret = secret;
+  call.emit('hostLink', secret);
 }
 
 export function handleLink(call, secret) {

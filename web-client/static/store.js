@@ -94,6 +94,11 @@ export function linkSecret(roomId) {
   return read(SECRET_PREFIX + roomId, 'sessionStorage') || '';
 }
 
+/** After the lead renewed the host link: a reload of this tab uses the new one. */
+export function rememberLinkSecret(roomId, secret) {
+  write(SECRET_PREFIX + roomId, secret, 'sessionStorage');
+}
+
 /** This tab's resume token for room `roomId`, or undefined. */
 export function resumeTokenFor(roomId) {
   return read(RESUME_PREFIX + roomId, 'sessionStorage') || undefined;

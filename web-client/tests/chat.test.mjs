@@ -9,7 +9,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  WAIT, createRoom, joinAs, openPeople, poll, withServerAndBrowser,
+  WAIT, createRoom, join, joinAs, openParticipant, openPeople, poll, withServerAndBrowser,
 } from './helpers.mjs';
 
 function shownMessages(page) {
@@ -50,17 +50,27 @@ test('chat between teacher and students, with history and chat off', async (t) =
     assert.deepEqual(names, ['Frau Weber (you)', 'Anna']);
 
     // A late joiner sees everything written since the start; unread count on the button.
-    // Named like the teacher, he cannot pass for her: her messages carry her role.
-    const { p: ben } = await joinAs(browser, everyone, room.participant_url, 'Frau Weber');
+    // He cannot take the teacher's name (name_taken: the form says why and stays), and
+    // her messages carry her role.
+    const ben = await openParticipant(browser, 'Ben');
+    everyone.push(ben);
+    await ben.page.goto(room.participant_url);
+    await ben.page.waitForSelector('#name-input', { state: 'visible', timeout: WAIT });
+    await ben.page.fill('#name-input', 'frau weber');
+    await ben.page.click('#join-button');
+    await ben.page.waitForSelector('#join-error:not([hidden])', { timeout: WAIT });
+    assert.equal(await ben.page.textContent('#join-error'),
+      'A teacher in this class has this name. Please enter your own name.');
+    await join(ben.page, 'Ben');
     await ben.page.click('#open-chat');
     await expectTexts(ben.page, texts, 'Ben (late joiner)');
     await say(ben.page, 'No homework today!');
     const seen = await poll(async () => {
       const shown = await shownMessages(anna.page);
       return shown.length === 3 && shown;
-    }, { message: 'the impostor’s message on Anna’s page' });
+    }, { message: 'Ben’s message on Anna’s page' });
     assert.deepEqual(seen.map((m) => [m.name, m.role]),
-      [['Frau Weber', 'Teacher'], ['Anna (you)', null], ['Frau Weber', null]]);
+      [['Frau Weber', 'Teacher'], ['Anna (you)', null], ['Ben', null]]);
     texts.push('No homework today!');
 
     // Chat off: the students' boxes close; the server refuses what is sent anyway.

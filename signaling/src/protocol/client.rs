@@ -97,6 +97,8 @@ pub enum ClientMsg {
     },
     Settings(SettingsChange),
     RenewLink,
+    /// The lead only: a new host link; the old one admits nobody.
+    RenewHostLink,
     EndRoom,
 }
 
@@ -130,6 +132,7 @@ impl ClientMsg {
             ClientMsg::SetRole { .. } => "set_role",
             ClientMsg::Settings(_) => "settings",
             ClientMsg::RenewLink => "renew_link",
+            ClientMsg::RenewHostLink => "renew_host_link",
             ClientMsg::EndRoom => "end_room",
         }
     }
@@ -163,6 +166,7 @@ pub const KNOWN_TYPES: &[&str] = &[
     "set_role",
     "settings",
     "renew_link",
+    "renew_host_link",
     "end_room",
 ];
 

@@ -44,6 +44,7 @@ pub enum ErrorCode {
     TextTooLong,
     RateLimited,
     ResumeFailed,
+    NameTaken,
 }
 
 impl ErrorCode {
@@ -69,6 +70,7 @@ impl ErrorCode {
             ErrorCode::TextTooLong => "text_too_long",
             ErrorCode::RateLimited => "rate_limited",
             ErrorCode::ResumeFailed => "resume_failed",
+            ErrorCode::NameTaken => "name_taken",
         }
     }
 
@@ -154,7 +156,41 @@ pub fn clean_name(name: &str) -> Result<String, String> {
     if name.chars().any(reorders_text) {
         return Err("the name contains characters that reorder text".into());
     }
+    if name.chars().any(invisible) {
+        return Err("the name contains invisible characters".into());
+    }
     Ok(name.to_string())
+}
+
+/// Whether two names would be read as the same one: letter case and runs of spaces aside.
+/// A participant may not take a present host's name (`name_taken`).
+pub fn same_name(a: &str, b: &str) -> bool {
+    let fold = |s: &str| {
+        s.split_whitespace()
+            .map(str::to_lowercase)
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    fold(a) == fold(b)
+}
+
+/// Characters that show as nothing (zero-width space, direction marks, word joiners, the
+/// byte order mark, the soft hyphen, Hangul fillers): `"Frau\u{200B} Weber"` would pass for
+/// "Frau Weber", and a name of fillers shows as no name. The zero-width joiner and non-joiner
+/// stay: emoji and several scripts (Persian, the Indic ones) need them.
+fn invisible(c: char) -> bool {
+    matches!(
+        c,
+        '\u{00AD}'
+            | '\u{034F}'
+            | '\u{115F}'
+            | '\u{1160}'
+            | '\u{180E}'
+            | '\u{200B}'
+            | '\u{200E}'
+            | '\u{200F}'
+            | '\u{2060}'..='\u{2064}' | '\u{3164}' | '\u{FEFF}' | '\u{FFA0}'
+    )
 }
 
 /// Unicode's bidirectional embeddings, overrides and isolates (U+202A–U+202E,
@@ -249,6 +285,26 @@ mod tests {
         assert_eq!(clean_name("נועה").unwrap(), "נועה");
         assert!(clean_name(&"ä".repeat(MAX_NAME_CHARS)).is_ok());
         assert!(clean_name(&"ä".repeat(MAX_NAME_CHARS + 1)).is_err());
+        assert!(
+            clean_name("Frau\u{200B} Weber").is_err(),
+            "zero-width space"
+        );
+        assert!(clean_name("\u{3164}\u{3164}").is_err(), "Hangul fillers");
+        assert!(clean_name("Anna\u{FEFF}").is_err(), "byte order mark");
+        assert_eq!(
+            clean_name("👩\u{200D}🏫 Lea").unwrap(),
+            "👩\u{200D}🏫 Lea",
+            "joiners stay"
+        );
+        assert_eq!(clean_name("می\u{200C}خواهم").unwrap(), "می\u{200C}خواهم");
+    }
+
+    #[test]
+    fn names_are_the_same_whatever_their_case_and_spaces() {
+        assert!(same_name("Frau Weber", "frau  WEBER"));
+        assert!(same_name("Frau Weber", " Frau Weber "));
+        assert!(!same_name("Frau Weber", "Frau Webers"));
+        assert!(same_name("Jörg Groß", "JÖRG GROß"));
     }
 
     #[test]

@@ -59,6 +59,9 @@ pub struct ParticipantInfo {
     pub quality: &'static str,
     /// Its socket is gone and the server keeps its seat for a resume.
     pub reconnecting: bool,
+    /// Joined with the host link (not made host by another host): only the room's lead may
+    /// remove or demote such a host.
+    pub host_link: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -135,6 +138,10 @@ pub struct Joined {
     /// logged), for `RTCConfiguration.iceServers`; absent without TURN.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub ice_servers: Vec<crate::turn::IceServer>,
+    /// This is the room's lead: the first to join with the host link (by its session), who
+    /// may remove and demote other host-link holders and renew the host link.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub lead: bool,
 }
 
 /// One participant's one source.
@@ -190,6 +197,10 @@ pub enum ServerMsg {
     },
     LinkRenewed {
         participant_secret: String,
+    },
+    /// To the lead after `renew_host_link`: the new host link's secret.
+    HostLinkRenewed {
+        host_secret: String,
     },
     Chat {
         message: ChatMessage,

@@ -175,6 +175,17 @@ impl RoomTask {
                 }
                 Ok(Flow::Continue)
             }
+            ClientMsg::RenewHostLink => {
+                if !state.members[&from].is_lead(state) {
+                    let why = "only the room's lead may renew the host link";
+                    return refuse(ErrorCode::Forbidden, why);
+                }
+                let secret = self.registry.renew_host_secret(&self.id);
+                tracing::info!("host link renewed");
+                let host_secret = secret.as_str().to_string();
+                state.members[&from].send(ServerMsg::HostLinkRenewed { host_secret });
+                Ok(Flow::Continue)
+            }
             ClientMsg::EndRoom => Ok(Flow::End(EndReason::EndedByHost)),
             ClientMsg::Join { .. }
             | ClientMsg::Resume { .. }
@@ -359,10 +370,10 @@ impl RoomTask {
         let Some(m) = state.members.get(&target) else {
             return refuse(ErrorCode::UnknownParticipant, "no such participant");
         };
-        if m.by_host_link {
+        if m.by_host_link && !state.members[&from].is_lead(state) {
             return refuse(
                 ErrorCode::Forbidden,
-                "a host with the host link cannot be removed",
+                "only the room's lead may remove a host with the host link",
             );
         }
         state
@@ -406,9 +417,18 @@ impl RoomTask {
         if target == from {
             return refuse(ErrorCode::Forbidden, "hosts cannot change their own role");
         }
+        let lead = state.members[&from].is_lead(state);
         let m = state.members.get_mut(&target).expect("member_id checked");
         if role == Role::Participant && m.by_host_link {
-            return refuse(ErrorCode::Forbidden, "a host with the host link stays host");
+            if !lead {
+                return refuse(
+                    ErrorCode::Forbidden,
+                    "only the room's lead may demote a host with the host link",
+                );
+            }
+            // Demoted by the lead: from now on a host like any other.
+            m.by_host_link = false;
+            m.info.host_link = false;
         }
         if m.info.role == role {
             return Ok(Flow::Continue);
@@ -475,6 +495,7 @@ fn is_host_action(msg: &ClientMsg) -> bool {
             | ClientMsg::SetRole { .. }
             | ClientMsg::Settings(_)
             | ClientMsg::RenewLink
+            | ClientMsg::RenewHostLink
             | ClientMsg::EndRoom
     )
 }
@@ -517,6 +538,9 @@ fn chat(state: &mut State, from: ParticipantId, text: &str) -> Outcome {
             ErrorCode::RateLimited,
             "too many chat messages; wait a moment",
         );
+    }
+    if !state.chat_bytes.allow_n(now, text.len() as f64) {
+        return refuse(ErrorCode::RateLimited, "the chat is busy; wait a moment");
     }
     let (id, name, role) = (m.info.id.clone(), m.info.name.clone(), m.info.role);
     let message = state.chat.push(id, name, role, text);

@@ -19,6 +19,10 @@ pub const HISTORY_BYTES: usize = 64 * 1024;
 const BURST: f64 = 5.0;
 /// After the burst, one message per this long.
 const REFILL: Duration = Duration::from_secs(1);
+/// A room's chat bytes at once: sixteen of the longest messages, hundreds of a lesson's.
+const ROOM_BURST_BYTES: f64 = 64.0 * 1024.0;
+/// A room's chat bytes a second after the burst: four of the longest messages.
+const ROOM_BYTES_PER_SEC: f64 = 16.0 * 1024.0;
 
 #[derive(Debug, Default)]
 pub struct ChatLog {
@@ -90,15 +94,30 @@ impl RateLimit {
 
     /// Takes a token if there is one.
     pub fn allow(&mut self, now: Instant) -> bool {
+        self.allow_n(now, 1.0)
+    }
+
+    /// Takes `n` tokens if there are that many.
+    pub fn allow_n(&mut self, now: Instant, n: f64) -> bool {
         let earned = now.duration_since(self.updated).as_secs_f64() / self.refill.as_secs_f64();
         self.tokens = (self.tokens + earned).min(self.burst);
         self.updated = now;
-        if self.tokens >= 1.0 {
-            self.tokens -= 1.0;
+        if self.tokens >= n {
+            self.tokens -= n;
             true
         } else {
             false
         }
+    }
+
+    /// A whole room's chat, in bytes: everyone's messages together come to at most
+    /// [`ROOM_BURST_BYTES`] at once and [`ROOM_BYTES_PER_SEC`] after. Each message goes to
+    /// everyone, so this is what chat can put into any one socket's queue (512 KiB), however
+    /// many senders there are: 45 people sending their burst of five messages of 1,000
+    /// four-byte characters at once would be 900 kB to each.
+    pub fn room_bytes(now: Instant) -> RateLimit {
+        let per_byte = std::time::Duration::from_secs_f64(1.0 / ROOM_BYTES_PER_SEC);
+        RateLimit::with(now, ROOM_BURST_BYTES, per_byte)
     }
 }
 
@@ -135,6 +154,26 @@ mod tests {
             "the newest kept"
         );
         assert_eq!(log.bytes, bytes, "the count follows what is kept");
+    }
+
+    #[test]
+    fn a_rooms_chat_is_bounded_in_bytes() {
+        let t0 = Instant::now();
+        let mut room = RateLimit::room_bytes(t0);
+        let longest = 4000.0;
+        let at_once = (0..100).take_while(|_| room.allow_n(t0, longest)).count();
+        assert_eq!(at_once, 16, "64 KiB at once");
+        let later = t0 + Duration::from_secs(1);
+        assert_eq!(
+            (0..100)
+                .take_while(|_| room.allow_n(later, longest))
+                .count(),
+            4
+        );
+        assert!(
+            room.allow_n(later + Duration::from_millis(10), 100.0),
+            "a short line soon"
+        );
     }
 
     #[test]

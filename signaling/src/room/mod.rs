@@ -26,7 +26,7 @@ use tracing::Instrument;
 
 use crate::protocol::{
     ClientMsg, EncodingState, EndReason, ErrorCode, Joined, ParticipantInfo, Role, RoomInfo,
-    RoomKind, ServerMsg, Settings, StreamRef, TrackInfo, VERSION,
+    RoomKind, ServerMsg, Settings, StreamRef, TrackInfo, VERSION, same_name,
 };
 use crate::registry::{Grant, Registry, Secret};
 use state::{Member, SessionState, State, Waiting};
@@ -308,6 +308,11 @@ impl RoomTask {
         if state.settings.locked && role != Role::Host && !returning {
             return Err(ErrorCode::RoomLocked);
         }
+        // Nobody passes for the teacher: in chat and in the people list a name is all there is.
+        let hosts = state.members.values().filter(|m| m.is_host());
+        if role != Role::Host && hosts.map(|m| &m.info.name).any(|n| same_name(n, &name)) {
+            return Err(ErrorCode::NameTaken);
+        }
         // Hosts are never turned away for a full room: a lobby filled by strangers must not
         // lock the teacher out of her own class. The lobby holds at most as many as the room.
         let to_lobby = role == Role::Participant && state.settings.lobby && !returning;
@@ -388,7 +393,11 @@ impl RoomTask {
             hand: None,
             quality: Quality::Good.as_str(),
             reconnecting: false,
+            host_link: by_host_link,
         };
+        if by_host_link && state.lead_session.is_none() {
+            state.lead_session = Some(session.clone());
+        }
         let member = Member {
             info: info.clone(),
             out: out.clone(),
@@ -453,6 +462,7 @@ impl RoomTask {
             ice_servers: (self.limits.turn.iter())
                 .map(|t| t.credentials(std::time::SystemTime::now()))
                 .collect(),
+            lead: member.is_lead(state),
         }))
     }
 

@@ -51,6 +51,10 @@ impl Member {
         self.info.role == Role::Host
     }
 
+    pub fn is_lead(&self, state: &State) -> bool {
+        state.lead_session.as_deref() == Some(self.session.as_str())
+    }
+
     pub fn send(&self, msg: ServerMsg) {
         let _ = self.out.send(Outgoing::Msg(msg));
     }
@@ -103,6 +107,12 @@ pub struct State {
     /// held back: a flood of knocks costs each host at most 4 lists a second.
     pub lobby_told_at: Option<Instant>,
     pub lobby_due: Option<Instant>,
+    /// The session of the first who joined with the host link: the room's lead, who alone
+    /// may remove or demote other host-link holders and renew the host link (a student who
+    /// read the host link off a screen must not be able to do the same to the teacher).
+    pub lead_session: Option<String>,
+    /// The whole room's chat, in bytes (chat::RateLimit::room_bytes).
+    pub chat_bytes: RateLimit,
 }
 
 impl State {
@@ -121,6 +131,8 @@ impl State {
             ever_joined: false,
             lobby_told_at: None,
             lobby_due: None,
+            lead_session: None,
+            chat_bytes: RateLimit::room_bytes(Instant::now()),
         }
     }
 
