@@ -112,8 +112,28 @@ pub struct Config {
     /// queue (`queue_limit`) at the defaults, plus their page loads; at most about 600 MB of
     /// connection buffers, which a small server has.
     pub max_connections: usize,
-    /// Log filter (tracing's EnvFilter syntax). `info` logs no names and no secrets.
-    pub log: String,
+    /// Log filter (tracing's EnvFilter syntax); unset: `RUST_LOG` if that is set, else
+    /// `info`, which logs no names and no secrets.
+    pub log: Option<String>,
+    /// `text` (one line per event) or `json` (one object per line, for a log collector).
+    pub log_format: LogFormat,
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
+}
+
+/// The log filter to start with: `log` if it was set anywhere (the file, `--log`,
+/// `AULA_LOG`), else `RUST_LOG` if set, else the default (`info`).
+pub fn requested_log(config: &Config, rust_log: Option<String>) -> String {
+    (config.log.clone())
+        .or(rust_log)
+        .unwrap_or_else(|| "info".into())
 }
 
 impl Default for Config {
@@ -150,7 +170,8 @@ impl Default for Config {
             allowed_origins: Vec::new(),
             metrics_token: None,
             max_connections: 4096,
-            log: "info".into(),
+            log_format: LogFormat::Text,
+            log: None,
         }
     }
 }
@@ -312,6 +333,8 @@ pub struct Args {
     pub metrics_token: Option<String>,
     #[arg(long, env = "AULA_LOG")]
     pub log: Option<String>,
+    #[arg(long, env = "AULA_LOG_FORMAT", value_enum)]
+    pub log_format: Option<LogFormat>,
 }
 
 impl Args {
@@ -354,7 +377,8 @@ impl Args {
         set(&mut c.max_connections, self.max_connections);
         set(&mut c.allowed_origins, self.allowed_origins);
         set(&mut c.metrics_token, self.metrics_token.map(Some));
-        set(&mut c.log, self.log);
+        set(&mut c.log, self.log.map(Some));
+        set(&mut c.log_format, self.log_format);
     }
 }
 
@@ -398,6 +422,22 @@ mod tests {
         args.apply(&mut c);
         assert_eq!(c.turn_urls, ["turn:a.de:3478", "turns:a.de:443"]);
         assert!(c.check().is_ok());
+    }
+
+    #[test]
+    fn rust_log_yields_to_the_log_setting() {
+        let mut c = Config::default();
+        assert_eq!(requested_log(&c, None), "info");
+        assert_eq!(requested_log(&c, Some("debug".into())), "debug");
+        Args::parse_from(["aula", "--log", "info", "--log-format", "json"]).apply(&mut c);
+        assert_eq!(
+            requested_log(&c, Some("debug".into())),
+            "info",
+            "set, even to the default"
+        );
+        assert_eq!(c.log_format, LogFormat::Json);
+        let c: Config = toml::from_str("log = \"error\"\nlog_format = \"text\"").unwrap();
+        assert_eq!(requested_log(&c, Some("debug".into())), "error");
     }
 
     #[test]

@@ -1,20 +1,24 @@
 //! The `aula` binary: reads the config, starts the server, stops it on SIGINT or SIGTERM.
 
 use anyhow::Context;
-use aula_signaling::config::{Args, Config};
+use aula_signaling::config::{self, Args, Config, LogFormat};
 use clap::Parser;
 use tracing_subscriber::EnvFilter;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let config = Config::load(Args::parse())?;
-    let requested = std::env::var("RUST_LOG").unwrap_or_else(|_| config.log.clone());
-    let filter = aula_signaling::config::log_filter(&requested);
-    tracing_subscriber::fmt()
-        .with_env_filter(EnvFilter::try_new(&filter).context("invalid log filter")?)
+    let requested = config::requested_log(&config, std::env::var("RUST_LOG").ok());
+    let filter =
+        EnvFilter::try_new(config::log_filter(&requested)).context("invalid log filter")?;
+    let log = tracing_subscriber::fmt().with_env_filter(filter);
+    match config.log_format {
         // Colour codes only on a terminal: a log file or journald gets plain text.
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
-        .init();
+        LogFormat::Text => log
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
+            .init(),
+        LogFormat::Json => log.json().with_ansi(false).init(),
+    }
     let server = aula_signaling::start(config).await?;
     println!("Aula is running: http://{}", display_addr(server.http_addr));
     shutdown_signal().await;

@@ -1,11 +1,14 @@
 //! The real binary at `RUST_LOG=trace`, its output captured as a log file would be: a lesson's
 //! secrets (link secrets, session and resume tokens), its chat and its pupils' names never
-//! appear in it, and it has no terminal colour codes.
+//! appear in it, and it has no terminal colour codes. With `log_format = "json"` every line is
+//! one JSON object, and the `log` setting wins over `RUST_LOG`.
 
 mod common;
 
 use std::io::Read;
-use std::process::{Command, Stdio};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::client::{Client, create};
@@ -19,12 +22,12 @@ fn free_port() -> u16 {
     port
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_trace_log_holds_no_secrets_no_chat_no_names_and_no_colour_codes() {
+/// The real binary with `args` and `env`, its output going to a file as a log would.
+async fn start_aula(args: &[&str], env: &[(&str, &str)]) -> (Child, SocketAddr, PathBuf) {
     let (http, media) = (free_port(), free_port());
-    let path = std::env::temp_dir().join(format!("aula-log-hygiene-{}.log", std::process::id()));
+    let path = std::env::temp_dir().join(format!("aula-log-{}-{http}.log", std::process::id()));
     let file = std::fs::File::create(&path).expect("a log file");
-    let mut server = Command::new(env!("CARGO_BIN_EXE_aula"))
+    let server = Command::new(env!("CARGO_BIN_EXE_aula"))
         .args(["--http-addr", &format!("127.0.0.1:{http}")])
         .args([
             "--media-port",
@@ -32,18 +35,40 @@ async fn a_trace_log_holds_no_secrets_no_chat_no_names_and_no_colour_codes() {
             "--media-ips",
             "127.0.0.1",
         ])
-        .env("RUST_LOG", "trace")
+        .args(args)
+        .envs(env.iter().copied())
         .stdout(Stdio::from(file.try_clone().expect("the file")))
         .stderr(Stdio::from(file))
         .spawn()
         .expect("aula starts");
-    let addr: std::net::SocketAddr = format!("127.0.0.1:{http}").parse().unwrap();
+    let addr: SocketAddr = format!("127.0.0.1:{http}").parse().unwrap();
     let started = Instant::now();
     while tokio::net::TcpStream::connect(addr).await.is_err() {
         assert!(started.elapsed() < Duration::from_secs(20), "aula listens");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    (server, addr, path)
+}
 
+/// SIGTERM (a clean shutdown flushes the log), then the log.
+fn stop_and_read(mut server: Child, path: PathBuf) -> String {
+    let _ = Command::new("kill").arg(server.id().to_string()).status();
+    let done = Instant::now();
+    while server.try_wait().expect("wait").is_none() {
+        assert!(done.elapsed() < Duration::from_secs(10), "aula stops");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let mut log = String::new();
+    std::fs::File::open(&path)
+        .and_then(|mut f| f.read_to_string(&mut log))
+        .expect("the log");
+    let _ = std::fs::remove_file(&path);
+    log
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_trace_log_holds_no_secrets_no_chat_no_names_and_no_colour_codes() {
+    let (server, addr, path) = start_aula(&[], &[("RUST_LOG", "trace")]).await;
     let room = create(addr, json!({"kind": "class", "lobby": false})).await;
     let (mut host, joined) = Client::join(addr, &room.id, &room.host_secret, "Frau Weber").await;
     let session = joined["session"].as_str().unwrap_or_default().to_string();
@@ -67,19 +92,7 @@ async fn a_trace_log_holds_no_secrets_no_chat_no_names_and_no_colour_codes() {
     anna.send(json!({"type": "leave"})).await;
     host.sync().await;
 
-    // SIGTERM: a clean shutdown flushes the log.
-    let _ = Command::new("kill").arg(server.id().to_string()).status();
-    let done = Instant::now();
-    while server.try_wait().expect("wait").is_none() {
-        assert!(done.elapsed() < Duration::from_secs(10), "aula stops");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let mut log = String::new();
-    std::fs::File::open(&path)
-        .and_then(|mut f| f.read_to_string(&mut log))
-        .expect("the log");
-    let _ = std::fs::remove_file(&path);
-
+    let log = stop_and_read(server, path);
     assert!(log.contains(&room.id), "the log shows the room: {log}");
     println!("{} lines of log", log.lines().count());
     assert!(
@@ -110,4 +123,33 @@ async fn a_trace_log_holds_no_secrets_no_chat_no_names_and_no_colour_codes() {
         !log.contains('\u{1b}'),
         "colour codes in a log that is not a terminal"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn log_format_json_writes_one_object_per_line_and_the_log_setting_beats_rust_log() {
+    let args = ["--log-format", "json", "--log", "info"];
+    let (server, addr, path) = start_aula(&args, &[("RUST_LOG", "trace")]).await;
+    let room = create(addr, json!({"kind": "class", "lobby": false})).await;
+    let (mut host, _) = Client::join(addr, &room.id, &room.host_secret, "Frau Weber").await;
+    host.send(json!({"type": "leave"})).await;
+    host.expect_closed().await;
+    let log = stop_and_read(server, path);
+    let lines: Vec<serde_json::Value> = log
+        .lines()
+        .filter(|l| !l.starts_with("Aula is running"))
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    assert!(
+        lines
+            .iter()
+            .any(|l| l["fields"]["message"] == "room created"),
+        "{log}"
+    );
+    assert!(
+        lines
+            .iter()
+            .all(|l| ["INFO", "WARN", "ERROR"].contains(&l["level"].as_str().unwrap())),
+        "--log info, not RUST_LOG=trace: {log}"
+    );
+    assert!(!log.contains("Frau Weber") && !log.contains(&room.host_secret));
 }
