@@ -41,8 +41,12 @@ async function timeline(p, since) {
     .map((e) => `${e.at - since} ${e.dir} ${e.type}${e.code ? ` ${e.code}` : ''}`).join(', ');
 }
 
+// The server runs in its own network namespace, so the test's requests come from another
+// address: /metrics answers them only with the token (docs/operations.md).
+const METRICS_TOKEN = 'network-outage-test-token';
+
 async function outage(t, seconds) {
-  await withIsolatedServer(t, {}, async ({ net, server, browser, everyone }) => {
+  await withIsolatedServer(t, { args: ['--metrics-token', METRICS_TOKEN] }, async ({ net, server, browser, everyone }) => {
     const room = await createRoom(server.url, '10c Chemie', { kind: 'class', lobby: false });
     const { p: teacher, me } = await joinAs(browser, everyone, room.host_url, 'Frau Weber');
     teacher.id = me.id;
@@ -108,7 +112,8 @@ async function outage(t, seconds) {
     const rated = async (p, other) => (await log(p))
       .filter((e) => e.type === 'participant_updated' && e.id === other.id).map((e) => e.quality);
     if (seconds < 20) {
-      const metrics = await (await fetch(`${server.url}/metrics`)).text();
+      const headers = { authorization: `Bearer ${METRICS_TOKEN}` };
+      const metrics = await (await fetch(`${server.url}/metrics`, { headers })).text();
       const silent = Number((/^aula_connections_silent_total (\d+)$/m.exec(metrics) || [])[1]);
       assert.ok(silent >= 2, `the server rated both connections lost: ${silent}`);
     }
