@@ -178,7 +178,14 @@ pub struct Sim {
     rng: StdRng,
     /// The room's latest bandwidth picture.
     pub report: Option<aula_sfu::RoomReport>,
+    /// When set, the datagrams clients send to the server are copied here (source,
+    /// destination, contents), up to [`CAPTURE_LIMIT`]: real STUN, DTLS and SRTP for tests
+    /// that replay them altered.
+    pub capture: Option<Vec<(SocketAddr, SocketAddr, Vec<u8>)>>,
 }
+
+/// Datagrams [`Sim::capture`] keeps at most.
+pub const CAPTURE_LIMIT: usize = 5000;
 
 impl Sim {
     pub fn new(seed: u64) -> Sim {
@@ -215,6 +222,7 @@ impl Sim {
             datagrams_to_clients: 0,
             report: None,
             rng: StdRng::seed_from_u64(seed),
+            capture: None,
         }
     }
 
@@ -568,6 +576,9 @@ impl Sim {
                 }
             }
             for (source, destination, data) in to_server {
+                if let Some(kept) = self.capture.as_mut().filter(|k| k.len() < CAPTURE_LIMIT) {
+                    kept.push((source, destination, data.clone()));
+                }
                 moved = true;
                 self.datagrams_to_server += 1;
                 let started = Instant::now();
