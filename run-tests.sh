@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Aula's whole test suite: Rust unit and integration tests, then the browser tests in headless
-# Chromium and Firefox. On a fresh Debian machine it first installs what it needs (Chromium,
+# Aula's whole test suite: formatting, lints and docs with warnings as errors, Rust unit and
+# integration tests, then the browser tests in headless Chromium and Firefox. On a fresh Debian machine it first installs what it needs (Chromium,
 # firefox-esr, Xvfb, Node.js and coturn from Debian, playwright-core and puppeteer-core from npm).
 # Exits non-zero if anything fails. Run it as root: some browser tests change the network
 # (they are skipped otherwise).
@@ -27,6 +27,18 @@ if [ ! -d web-client/tests/node_modules/playwright-core ] || [ ! -d web-client/t
   echo "== installing playwright-core and puppeteer-core (no browser download: Debian's browsers are used)"
   (cd web-client/tests && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 PUPPETEER_SKIP_DOWNLOAD=1 \
     npm ci --no-audit --no-fund --loglevel=error)
+fi
+
+# The code's own checks first: a formatting slip or a lint fails the run before the long part.
+echo "== cargo fmt --check, clippy, doc (warnings are errors)"
+cargo fmt --all --check
+cargo clippy --workspace --all-targets -- -D warnings
+RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps
+
+# The service's sandbox must not weaken unnoticed (exposure 1.4 today; 2.0 is the bar).
+if command -v systemd-analyze >/dev/null; then
+  echo "== systemd-analyze security of the packaged unit"
+  systemd-analyze security --offline=yes --threshold=20 signaling/debian/aula.service | tail -1
 fi
 
 echo "== cargo test"

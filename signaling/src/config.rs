@@ -468,7 +468,7 @@ pub(crate) fn split_origin(origin: &str) -> Option<(&'static str, String)> {
 const LOGS_SECRETS: [&str; 3] = ["tungstenite", "tokio_tungstenite", "str0m"];
 
 /// The log filter to use for `requested` (`RUST_LOG` or the `log` setting): as asked, except
-/// that the crates of [`LOGS_SECRETS`] stay at `info` unless the filter names them itself (a
+/// that the crates of `LOGS_SECRETS` stay at `info` unless the filter names them itself (a
 /// developer chasing a WebRTC bug may ask for `str0m=debug`, and then has asked for it).
 pub fn log_filter(requested: &str) -> String {
     let mut filter = requested.trim().to_string();
