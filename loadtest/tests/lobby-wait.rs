@@ -46,8 +46,15 @@ async fn a_bot_waits_in_the_lobby_until_the_host_admits_it() {
         s.remotes.is_empty() && s.subscribe_offers == 0,
         "nothing reaches the lobby"
     );
-    // What a participant may do is refused while it waits.
+    // What a participant may do is refused while it waits (the refusal is awaited: the
+    // hand and the admit travel on different sockets, and an admit handled first would let
+    // the hand through).
     assert!(student.raise_hand().await);
+    wait_for("not_admitted for the hand", async || {
+        let error = student.last_message("error").await?;
+        (error["code"] == "not_admitted").then_some(())
+    })
+    .await;
 
     assert!(
         host.send_json(json!({"type": "admit", "participant": waiting}))
