@@ -12,6 +12,7 @@ use std::net::SocketAddr;
 use axum::http::{HeaderMap, header};
 
 use crate::config::{Config, split_origin};
+use crate::registry::constant_time_eq;
 
 /// Whether a request with `headers` may create a room or open a WebSocket: it has no
 /// `Origin`, or its origin is this server's (`public_url`'s, or without it the one its `Host`
@@ -69,11 +70,6 @@ pub fn metrics_allowed(config: &Config, peer: Option<SocketAddr>, headers: &Head
     .iter()
     .any(|h| headers.contains_key(*h));
     peer.is_some_and(|p| p.ip().is_loopback()) && !proxied
-}
-
-/// Compares without returning early, so the time taken tells nothing about the token.
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 #[cfg(test)]
