@@ -7,7 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 S=$1; D=$2; W=$3
-./target/release/aula --http-addr 127.0.0.1:18082 --media-port 20002 --media-ips 127.0.0.1 --log warn > /tmp/aula-m.log 2>&1 &
+./target/release/aula --http-addr 127.0.0.1:18082 --media-port 20002 --media-ips 127.0.0.1 --room-creation open --log warn > /tmp/aula-m.log 2>&1 &
 PID=$!; sleep 1
 ./target/release/aula-loadtest class --server http://127.0.0.1:18082 --students $S --duration ${D}s > /tmp/lt-m.log 2>&1 &
 LT=$!

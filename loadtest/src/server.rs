@@ -84,6 +84,8 @@ impl StartedServer {
             .args(["--media-ips", "127.0.0.1"])
             .args(["--max-participants-per-room", &max_per_room.to_string()])
             .args(["--log", "warn"])
+            // Bots start their own rooms, as a signed-in teacher would.
+            .args(["--room-creation", "open"])
             .args(flags)
             .stdin(Stdio::null())
             .stdout(Stdio::null())

@@ -112,11 +112,49 @@ pub struct Config {
     /// queue (`queue_limit`) at the defaults, plus their page loads; at most about 600 MB of
     /// connection buffers, which a small server has.
     pub max_connections: usize,
+    /// Who may start rooms: `staff` (signed in, with an account in `accounts_file` or the
+    /// directory of `ldap_url`) or `open` (anyone who reaches the site: a server only the
+    /// school's own network reaches, and tests). Staff by default: a site on the internet
+    /// must not be anyone's free video service.
+    pub room_creation: RoomCreation,
+    /// The staff accounts (`aula user add`; one `name:argon2-hash` per line). Relative paths
+    /// are from the working directory; the Debian package keeps it in `/var/lib/aula`.
+    pub accounts_file: PathBuf,
+    /// Seconds a staff sign-in lasts. 12 hours: a school day, so a teacher signs in once in
+    /// the morning; on a shared staff-room PC it is gone by the next day (or at "Sign out").
+    pub staff_session_secs: u64,
+    /// The school's directory, for staff sign-in: `ldaps://dc.schule.local` (or `ldap://`
+    /// with `ldap_starttls`, or `ldap://` on this machine). Unset: local accounts only.
+    pub ldap_url: Option<String>,
+    /// Upgrade an `ldap://` connection with StartTLS before any password is sent.
+    pub ldap_starttls: bool,
+    /// Where people are searched, e.g. `ou=people,dc=schule,dc=de`.
+    pub ldap_base: String,
+    /// The search for the person signing in, `{user}` standing for the name typed (escaped).
+    /// `(uid={user})` fits OpenLDAP-based school servers; Active Directory wants
+    /// `(sAMAccountName={user})`; add a group to let only staff in, e.g.
+    /// `(&(uid={user})(memberOf=cn=teachers,ou=groups,dc=schule,dc=de))`.
+    pub ldap_filter: String,
+    /// A service account to search as; unset: search anonymously.
+    pub ldap_bind_dn: Option<String>,
+    /// The service account's password.
+    pub ldap_bind_password: Option<String>,
     /// Log filter (tracing's EnvFilter syntax); unset: `RUST_LOG` if that is set, else
     /// `info`, which logs no names and no secrets.
     pub log: Option<String>,
     /// `text` (one line per event) or `json` (one object per line, for a log collector).
     pub log_format: LogFormat,
+}
+
+/// Who may start rooms (`room_creation`).
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, serde::Serialize, clap::ValueEnum,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum RoomCreation {
+    #[default]
+    Staff,
+    Open,
 }
 
 /// How log lines are written.
@@ -170,6 +208,15 @@ impl Default for Config {
             allowed_origins: Vec::new(),
             metrics_token: None,
             max_connections: 4096,
+            room_creation: RoomCreation::Staff,
+            accounts_file: PathBuf::from("aula-accounts"),
+            staff_session_secs: 12 * 3600,
+            ldap_url: None,
+            ldap_starttls: false,
+            ldap_base: String::new(),
+            ldap_filter: "(uid={user})".into(),
+            ldap_bind_dn: None,
+            ldap_bind_password: None,
             log_format: LogFormat::Text,
             log: None,
         }
@@ -188,6 +235,7 @@ impl Config {
             unused_room_ttl_secs: 30,
             resume_grace_secs: 3,
             unload_grace_secs: 1,
+            room_creation: RoomCreation::Open,
             ..Config::default()
         }
     }
@@ -206,6 +254,10 @@ impl Config {
 
     pub fn ws_join_timeout(&self) -> Duration {
         Duration::from_secs(self.ws_join_timeout_secs.max(1))
+    }
+
+    pub fn staff_session(&self) -> Duration {
+        Duration::from_secs(self.staff_session_secs)
     }
 
     pub fn resume_grace(&self) -> Duration {
@@ -249,6 +301,17 @@ impl Config {
                 );
             }
         }
+        if let Some(url) = &self.ldap_url {
+            if !crate::staff::ldap_transport_is_safe(url, self.ldap_starttls) {
+                anyhow::bail!(
+                    "ldap_url {url:?} would send passwords unencrypted: use ldaps://, or set \
+                     ldap_starttls = true (ldap:// is fine only on this machine)"
+                );
+            }
+            if !self.ldap_filter.contains("{user}") {
+                anyhow::bail!("ldap_filter must contain {{user}}, where the name goes");
+            }
+        }
         if self.metrics_token.as_deref() == Some("") {
             anyhow::bail!("metrics_token is empty: leave it out, or give a long random one");
         }
@@ -269,8 +332,10 @@ impl Config {
 )]
 pub struct Args {
     /// TOML config file (see docs/operations.md).
-    #[arg(long, env = "AULA_CONFIG")]
+    #[arg(long, env = "AULA_CONFIG", global = true)]
     pub config: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Option<Command>,
     #[arg(long, env = "AULA_HTTP_ADDR")]
     pub http_addr: Option<SocketAddr>,
     #[arg(long, env = "AULA_PUBLIC_URL")]
@@ -331,10 +396,52 @@ pub struct Args {
     pub allowed_origins: Option<Vec<String>>,
     #[arg(long, env = "AULA_METRICS_TOKEN", hide_env_values = true)]
     pub metrics_token: Option<String>,
+    /// staff or open.
+    #[arg(long, env = "AULA_ROOM_CREATION", value_enum)]
+    pub room_creation: Option<RoomCreation>,
+    #[arg(long, env = "AULA_ACCOUNTS_FILE", global = true)]
+    pub accounts_file: Option<PathBuf>,
+    #[arg(long, env = "AULA_STAFF_SESSION_SECS")]
+    pub staff_session_secs: Option<u64>,
+    #[arg(long, env = "AULA_LDAP_URL")]
+    pub ldap_url: Option<String>,
+    /// true or false.
+    #[arg(long, env = "AULA_LDAP_STARTTLS")]
+    pub ldap_starttls: Option<bool>,
+    #[arg(long, env = "AULA_LDAP_BASE")]
+    pub ldap_base: Option<String>,
+    #[arg(long, env = "AULA_LDAP_FILTER")]
+    pub ldap_filter: Option<String>,
+    #[arg(long, env = "AULA_LDAP_BIND_DN")]
+    pub ldap_bind_dn: Option<String>,
+    #[arg(long, env = "AULA_LDAP_BIND_PASSWORD", hide_env_values = true)]
+    pub ldap_bind_password: Option<String>,
     #[arg(long, env = "AULA_LOG")]
     pub log: Option<String>,
     #[arg(long, env = "AULA_LOG_FORMAT", value_enum)]
     pub log_format: Option<LogFormat>,
+}
+
+/// What `aula` does besides serving.
+#[derive(Debug, clap::Subcommand)]
+pub enum Command {
+    /// Staff accounts in `accounts_file`: who may start rooms.
+    User {
+        #[command(subcommand)]
+        action: UserAction,
+    },
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum UserAction {
+    /// Adds an account; asks for its password (or reads one line from standard input).
+    Add { name: String },
+    /// Sets a new password for an account.
+    Passwd { name: String },
+    /// Removes an account; its sessions end at once (with LDAP configured: when they expire).
+    Remove { name: String },
+    /// Lists the accounts' names.
+    List,
 }
 
 impl Args {
@@ -377,6 +484,15 @@ impl Args {
         set(&mut c.max_connections, self.max_connections);
         set(&mut c.allowed_origins, self.allowed_origins);
         set(&mut c.metrics_token, self.metrics_token.map(Some));
+        set(&mut c.room_creation, self.room_creation);
+        set(&mut c.accounts_file, self.accounts_file);
+        set(&mut c.staff_session_secs, self.staff_session_secs);
+        set(&mut c.ldap_url, self.ldap_url.map(Some));
+        set(&mut c.ldap_starttls, self.ldap_starttls);
+        set(&mut c.ldap_base, self.ldap_base);
+        set(&mut c.ldap_filter, self.ldap_filter);
+        set(&mut c.ldap_bind_dn, self.ldap_bind_dn.map(Some));
+        set(&mut c.ldap_bind_password, self.ldap_bind_password.map(Some));
         set(&mut c.log, self.log.map(Some));
         set(&mut c.log_format, self.log_format);
     }
@@ -438,6 +554,21 @@ mod tests {
         assert_eq!(c.log_format, LogFormat::Json);
         let c: Config = toml::from_str("log = \"error\"\nlog_format = \"text\"").unwrap();
         assert_eq!(requested_log(&c, Some("debug".into())), "error");
+    }
+
+    #[test]
+    fn staff_start_rooms_unless_opened_and_user_commands_take_the_accounts_file() {
+        assert_eq!(Config::default().room_creation, RoomCreation::Staff);
+        let c: Config = toml::from_str("room_creation = \"open\"").unwrap();
+        assert_eq!(c.room_creation, RoomCreation::Open);
+        let args = Args::parse_from(["aula", "user", "add", "weber", "--accounts-file", "/x"]);
+        assert!(matches!(
+            &args.command,
+            Some(Command::User { action: UserAction::Add { name } }) if name == "weber"
+        ));
+        let mut c = Config::default();
+        args.apply(&mut c);
+        assert_eq!(c.accounts_file, PathBuf::from("/x"));
     }
 
     #[test]

@@ -12,10 +12,11 @@ use axum::{Extension, Json};
 use serde::{Deserialize, Serialize};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
+use crate::config::RoomCreation;
 use crate::protocol::{MAX_MESSAGE_BYTES, RoomKind, Settings};
 use crate::registry::Counters;
 use crate::room::RoomLimits;
-use crate::{AppState, assets, guard};
+use crate::{AppState, assets, guard, staff};
 
 /// Longest room title, in Unicode scalar values.
 const MAX_TITLE_CHARS: usize = 80;
@@ -39,7 +40,15 @@ pub fn router(state: AppState) -> Router {
             "/help",
             get(|h: HeaderMap| async move { asset_response("help.html", &h) }),
         )
+        .route(
+            "/setup",
+            get(|h: HeaderMap| async move { asset_response("setup.html", &h) }),
+        )
         .route("/static/{*path}", get(asset))
+        .route("/api/staff", get(staff::routes::status))
+        .route("/api/staff/sign-in", post(staff::routes::sign_in))
+        .route("/api/staff/sign-out", post(staff::routes::sign_out))
+        .route("/api/staff/setup", post(staff::routes::setup))
         .route("/api/rooms", post(create_room))
         .route("/api/rooms/{id}", get(room_info))
         .route(
@@ -156,22 +165,57 @@ pub(crate) fn api_error(
     response
 }
 
-async fn create_room(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
-    // JSON only: a page elsewhere can post a form or `text/plain` without asking, but must
-    // ask first (a CORS preflight this server never grants) to post JSON.
+/// A POST that changes something comes as JSON from our own pages: a page elsewhere can post
+/// a form or `text/plain` without asking, but must ask first (a CORS preflight this server
+/// never grants) to post JSON; and a browser says in `Origin` which page it posts from.
+/// `Some(refusal)` otherwise.
+pub(crate) fn refuse_foreign_post(state: &AppState, headers: &HeaderMap) -> Option<Response> {
     let json = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.split(';').next())
         .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/json"));
     if !json {
-        let message = "send the room's options as Content-Type: application/json";
-        return api_error(StatusCode::UNSUPPORTED_MEDIA_TYPE, "not_json", message);
+        let message = "send the request as Content-Type: application/json";
+        return Some(api_error(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "not_json",
+            message,
+        ));
     }
-    if !guard::origin_allowed(&state.config, &headers) {
+    if !guard::origin_allowed(&state.config, headers) {
         Counters::bump(&state.registry.counters.origins_refused);
-        let message = "rooms are created from this server's own pages";
-        return api_error(StatusCode::FORBIDDEN, "forbidden_origin", message);
+        let message = "only this server's own pages may do this";
+        return Some(api_error(
+            StatusCode::FORBIDDEN,
+            "forbidden_origin",
+            message,
+        ));
+    }
+    None
+}
+
+/// Whether the browser reached us over HTTPS: `public_url` says so, or the reverse proxy on
+/// this machine did (`X-Forwarded-Proto`).
+pub(crate) fn served_over_https(config: &crate::Config, headers: &HeaderMap) -> bool {
+    if let Some(url) = &config.public_url {
+        return url.starts_with("https://");
+    }
+    headers
+        .get("x-forwarded-proto")
+        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"https"))
+}
+
+async fn create_room(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    if let Some(refusal) = refuse_foreign_post(&state, &headers) {
+        return refusal;
+    }
+    if state.staff.mode == RoomCreation::Staff
+        && staff::routes::signed_in(&state, &headers).is_none()
+    {
+        Counters::bump(&state.staff.counters.rooms_refused);
+        let message = "sign in as staff to start a class or meeting";
+        return api_error(StatusCode::UNAUTHORIZED, "sign_in_required", message);
     }
     let request: CreateRoom = if body.iter().all(u8::is_ascii_whitespace) {
         CreateRoom::default()
@@ -298,7 +342,7 @@ async fn websocket(
 /// The address a request came from: the connection's, or, from a reverse proxy on this
 /// machine (a loopback peer), the last address it put in `X-Forwarded-For`. Nobody else can
 /// choose the address they are counted under.
-fn client_addr(peer: Option<SocketAddr>, headers: &HeaderMap) -> IpAddr {
+pub(crate) fn client_addr(peer: Option<SocketAddr>, headers: &HeaderMap) -> IpAddr {
     let peer = peer.map_or(IpAddr::V4(Ipv4Addr::LOCALHOST), |p| p.ip());
     if !peer.is_loopback() {
         return peer;

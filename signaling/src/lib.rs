@@ -13,6 +13,7 @@
 //! - `outbox`: the bounded queue from a room and the SFU to one socket.
 //! - `ws`: one WebSocket session.
 //! - `admission`: who comes in now and who waits in the join queue.
+//! - [`staff`]: who may start rooms: staff sign-in, accounts, LDAP.
 //! - `guard`: which origins may create rooms and open sockets; who may read `/metrics`.
 //! - `http`: routes, embedded web client.
 //! - `metrics`: `GET /metrics` in Prometheus' text format.
@@ -30,6 +31,7 @@ pub mod protocol;
 mod registry;
 mod room;
 mod serve;
+pub mod staff;
 pub mod turn;
 mod ws;
 
@@ -49,6 +51,8 @@ pub(crate) struct AppState {
     registry: Arc<Registry>,
     sfu: SfuHandle,
     admission: Arc<admission::Admission>,
+    /// Staff accounts and sessions: who may start rooms.
+    staff: Arc<staff::Staff>,
     /// TURN credentials for every participant, when configured.
     turn: Option<turn::Turn>,
     /// Flips to true once at shutdown; sessions and room tasks watch it.
@@ -59,6 +63,9 @@ pub(crate) struct AppState {
 pub struct RunningServer {
     pub http_addr: SocketAddr,
     pub media_addrs: Vec<SocketAddr>,
+    /// The first-account link's token, when staff must sign in and no account exists yet
+    /// (the binary prints the link).
+    pub first_account_token: Option<String>,
     stop: watch::Sender<bool>,
     http: tokio::task::JoinHandle<std::io::Result<()>>,
     sfu: Sfu,
@@ -73,6 +80,8 @@ pub enum StartError {
     },
     #[error(transparent)]
     Media(#[from] aula_sfu::StartError),
+    #[error("staff accounts: {0}")]
+    Accounts(#[from] staff::accounts::AccountsError),
 }
 
 /// Mbit/s as the SFU counts them: bit/s (a negative or NaN limit is no budget at all).
@@ -95,6 +104,8 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
         room_egress_limit: config.room_egress_limit_mbps.map(mbps_to_bps),
         adaptation: config.bandwidth_adaptation,
     };
+    let staff = Arc::new(staff::Staff::new(&config)?);
+    let first_account_token = staff.first_account_token();
     let sfu = Sfu::start(&sfu_config)?;
     let addr = config.http_addr;
     let listener = tokio::net::TcpListener::bind(addr)
@@ -117,6 +128,7 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
     );
     let state = AppState {
         turn,
+        staff,
         registry: Arc::new(Registry::new(config.max_rooms)),
         config: Arc::new(config),
         sfu: sfu.handle(),
@@ -139,6 +151,7 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
     Ok(RunningServer {
         http_addr,
         media_addrs,
+        first_account_token,
         stop,
         http,
         sfu,

@@ -1,13 +1,19 @@
 //! The `aula` binary: reads the config, starts the server, stops it on SIGINT or SIGTERM.
 
 use anyhow::Context;
-use aula_signaling::config::{self, Args, Config, LogFormat};
+use aula_signaling::config::{self, Args, Command, Config, LogFormat, UserAction};
+use aula_signaling::staff::accounts::Accounts;
 use clap::Parser;
 use tracing_subscriber::EnvFilter;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let config = Config::load(Args::parse())?;
+    let mut args = Args::parse();
+    let command = args.command.take();
+    let config = Config::load(args)?;
+    if let Some(Command::User { action }) = command {
+        return user_command(action, &config.accounts_file);
+    }
     let requested = config::requested_log(&config, std::env::var("RUST_LOG").ok());
     let filter =
         EnvFilter::try_new(config::log_filter(&requested)).context("invalid log filter")?;
@@ -20,11 +26,65 @@ async fn main() -> anyhow::Result<()> {
         LogFormat::Json => log.json().with_ansi(false).init(),
     }
     let server = aula_signaling::start(config).await?;
-    println!("Aula is running: http://{}", display_addr(server.http_addr));
+    let address = display_addr(server.http_addr);
+    println!("Aula is running: http://{address}");
+    if let Some(token) = &server.first_account_token {
+        // On standard output, not in the log: it is for the admin at the console (or in
+        // `journalctl -u aula`), works once, and is gone at the next restart.
+        println!(
+            "No staff account yet. Create the first one (this link works once): \
+             http://{address}/setup#t={token}"
+        );
+    }
     shutdown_signal().await;
     tracing::info!("shutting down");
     server.shutdown().await;
     Ok(())
+}
+
+/// `aula user add|passwd|remove|list`: edits the accounts file. A running server reads it
+/// again by itself.
+fn user_command(action: UserAction, path: &std::path::Path) -> anyhow::Result<()> {
+    let mut accounts = Accounts::read(path)?;
+    match action {
+        UserAction::List => {
+            for name in accounts.names() {
+                println!("{name}");
+            }
+            return Ok(());
+        }
+        UserAction::Add { name } => {
+            let password = read_password(&name)?;
+            accounts.add(&name, &password)?;
+        }
+        UserAction::Passwd { name } => {
+            if accounts.find(&name).is_none() {
+                anyhow::bail!("there is no account {name:?} in {}", path.display());
+            }
+            let password = read_password(&name)?;
+            accounts.set_password(&name, &password)?;
+        }
+        UserAction::Remove { name } => accounts.remove(&name)?,
+    }
+    accounts.write(path)?;
+    println!("{} saved", path.display());
+    Ok(())
+}
+
+/// Twice without echo at a terminal; one line from standard input otherwise (a script).
+fn read_password(name: &str) -> anyhow::Result<String> {
+    use std::io::{BufRead, IsTerminal};
+    if !std::io::stdin().is_terminal() {
+        let mut line = String::new();
+        std::io::stdin().lock().read_line(&mut line)?;
+        return Ok(line.trim_end_matches(['\r', '\n']).to_string());
+    }
+    let first = rpassword::prompt_password(format!("Password for {name}: "))?;
+    let again = rpassword::prompt_password("The same password again: ")?;
+    if first != again {
+        anyhow::bail!("the two passwords differ; nothing was changed");
+    }
+    Ok(first)
 }
 
 /// `0.0.0.0:8080` is where it listens; `localhost:8080` is what a person types.

@@ -27,6 +27,7 @@ pub async fn metrics(
     let m = state.sfu.metrics();
     let c = m.core;
     let counters = &state.registry.counters;
+    let staff = &state.staff.counters;
     let load = |a: &std::sync::atomic::AtomicU64| a.load(std::sync::atomic::Ordering::Relaxed);
     let lines = [
         ("aula_rooms", state.registry.len() as u64),
@@ -119,6 +120,23 @@ pub async fn metrics(
         (
             "aula_resume_grace_expired_total",
             load(&counters.resume_expired),
+        ),
+        ("aula_staff_sign_ins_total", load(&staff.sign_ins)),
+        (
+            "aula_staff_sign_ins_failed_total",
+            load(&staff.sign_ins_failed),
+        ),
+        (
+            "aula_staff_sign_ins_throttled_total",
+            load(&staff.sign_ins_throttled),
+        ),
+        (
+            "aula_staff_directory_errors_total",
+            load(&staff.directory_errors),
+        ),
+        (
+            "aula_rooms_refused_sign_in_total",
+            load(&staff.rooms_refused),
         ),
     ];
     let mut body = String::new();
@@ -281,6 +299,26 @@ const HELP: &[(&str, &str)] = &[
     (
         "aula_resume_grace_expired_total",
         "Participants whose resume grace ended.",
+    ),
+    (
+        "aula_staff_sign_ins_total",
+        "Staff sign-ins that succeeded.",
+    ),
+    (
+        "aula_staff_sign_ins_failed_total",
+        "Staff sign-ins with a wrong name or password.",
+    ),
+    (
+        "aula_staff_sign_ins_throttled_total",
+        "Staff sign-ins refused after too many failures.",
+    ),
+    (
+        "aula_staff_directory_errors_total",
+        "Staff sign-ins the LDAP directory could not answer.",
+    ),
+    (
+        "aula_rooms_refused_sign_in_total",
+        "Room creations refused without a staff sign-in.",
     ),
     (
         "aula_frames_not_forwarded_total",

@@ -72,8 +72,10 @@ export async function startServer({ args = [], env = {}, netns, host = '127.0.0.
   const bin = process.env.AULA_BIN || path.join(REPO, 'target/debug/aula');
   const httpPort = netns ? 8080 : await freeTcpPort();
   const mediaPort = netns ? 10000 : await freeUdpPort();
+  // Rooms open to anyone unless a test asks for staff sign-in itself (staff-sign-in.test.mjs).
+  const creation = args.includes('--room-creation') ? [] : ['--room-creation', 'open'];
   const argv = ['--http-addr', `${host}:${httpPort}`, '--media-port', String(mediaPort),
-    '--media-ips', mediaIps.join(','), ...args];
+    '--media-ips', mediaIps.join(','), ...creation, ...args];
   const [cmd, cmdArgs] = netns ? ['ip', ['netns', 'exec', netns, bin, ...argv]] : [bin, argv];
   // `ip netns exec` execs the binary in place, so the pid and the signals are aula's own.
   const proc = spawn(cmd, cmdArgs, {
