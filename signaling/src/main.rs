@@ -27,19 +27,26 @@ async fn main() -> anyhow::Result<()> {
     }
     let server = aula_signaling::start(config).await?;
     let address = display_addr(server.http_addr);
-    println!("Aula is running: http://{address}");
+    say(&format!("Aula is running: http://{address}"));
     if let Some(token) = &server.first_account_token {
         // On standard output, not in the log: it is for the admin at the console (or in
         // `journalctl -u aula`), works once, and is gone at the next restart.
-        println!(
+        say(&format!(
             "No staff account yet. Create the first one (this link works once): \
              http://{address}/setup#t={token}"
-        );
+        ));
     }
     shutdown_signal().await;
     tracing::info!("shutting down");
     server.shutdown().await;
     Ok(())
+}
+
+/// A line on standard output for whoever started Aula. `println!` would panic once nobody
+/// reads it any more (a closed pipe); a server must not.
+fn say(line: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stdout(), "{line}");
 }
 
 /// `aula user add|passwd|remove|list`: edits the accounts file. A running server reads it

@@ -13,6 +13,9 @@ fn start_aula() -> (Child, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_aula"))
         .args(["--http-addr", "127.0.0.1:0", "--media-port", "0"])
         .args(["--media-ips", "127.0.0.1", "--log", "warn"])
+        // Staff by default, which prints the first-account link after the address line: the
+        // test reads one line and closes the pipe, which must not matter.
+        .args(["--room-creation", "open"])
         .stdout(Stdio::piped())
         .spawn()
         .expect("aula starts");

@@ -1,6 +1,6 @@
 //! The real binary at `RUST_LOG=trace`, its output captured as a log file would be: a lesson's
-//! secrets (link secrets, session and resume tokens), its chat and its pupils' names never
-//! appear in it, and it has no terminal colour codes. With `log_format = "json"` every line is
+//! secrets (the teacher's password and staff session, link secrets, session and resume
+//! tokens), its chat and its pupils' names never appear in it, and it has no terminal colour codes. With `log_format = "json"` every line is
 //! one JSON object, and the `log` setting wins over `RUST_LOG`.
 
 mod common;
@@ -11,7 +11,9 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::client::{Client, create};
+use aula_signaling::staff::accounts::Accounts;
+use common::client::{Client, Room, create};
+use common::staff::{call, temp_dir};
 use serde_json::json;
 
 fn free_port() -> u16 {
@@ -68,8 +70,25 @@ fn stop_and_read(mut server: Child, path: PathBuf) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_trace_log_holds_no_secrets_no_chat_no_names_and_no_colour_codes() {
-    let (server, addr, path) = start_aula(&[], &[("RUST_LOG", "trace")]).await;
-    let room = create(addr, json!({"kind": "class", "lobby": false})).await;
+    let accounts = temp_dir("log-hygiene").join("accounts");
+    let mut staff = Accounts::read(&accounts).unwrap();
+    staff.add("weber", "Pferd-Batterie-Klammer").unwrap();
+    staff.write(&accounts).unwrap();
+    let args = [
+        "--room-creation",
+        "staff",
+        "--accounts-file",
+        accounts.to_str().unwrap(),
+    ];
+    let (server, addr, path) = start_aula(&args, &[("RUST_LOG", "trace")]).await;
+    let sign_in = json!({"name": "weber", "password": "Pferd-Batterie-Klammer"});
+    let cookie = call(addr, "POST", "/api/staff/sign-in", "", sign_in)
+        .await
+        .cookie();
+    let class = json!({"kind": "class", "lobby": false});
+    let created = call(addr, "POST", "/api/rooms", &cookie, class).await;
+    assert_eq!(created.status, 201, "{}", created.body);
+    let room = Room::from_created(&created.body);
     let (mut host, joined) = Client::join(addr, &room.id, &room.host_secret, "Frau Weber").await;
     let session = joined["session"].as_str().unwrap_or_default().to_string();
     let resume = joined["resume"].as_str().unwrap_or_default().to_string();
@@ -109,6 +128,11 @@ async fn a_trace_log_holds_no_secrets_no_chat_no_names_and_no_colour_codes() {
         ("a name", "Annabella"),
         ("the teacher's name", "Frau Weber"),
         ("the chat", "Lindenweg"),
+        ("the teacher's password", "Pferd-Batterie-Klammer"),
+        (
+            "the staff session",
+            cookie.trim_start_matches("aula_staff="),
+        ),
     ];
     if !session.is_empty() {
         secrets.push(("the session token", session.as_str()));
@@ -127,7 +151,14 @@ async fn a_trace_log_holds_no_secrets_no_chat_no_names_and_no_colour_codes() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn log_format_json_writes_one_object_per_line_and_the_log_setting_beats_rust_log() {
-    let args = ["--log-format", "json", "--log", "info"];
+    let args = [
+        "--log-format",
+        "json",
+        "--log",
+        "info",
+        "--room-creation",
+        "open",
+    ];
     let (server, addr, path) = start_aula(&args, &[("RUST_LOG", "trace")]).await;
     let room = create(addr, json!({"kind": "class", "lobby": false})).await;
     let (mut host, _) = Client::join(addr, &room.id, &room.host_secret, "Frau Weber").await;

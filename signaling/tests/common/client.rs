@@ -44,17 +44,24 @@ pub async fn create(addr: SocketAddr, body: Value) -> Room {
     let (status, raw) = raw_request(addr, "POST", "/api/rooms", &body.to_string()).await;
     assert_eq!(status, 201, "{}", String::from_utf8_lossy(&raw));
     let v: Value = serde_json::from_slice(&raw).expect("json");
-    let secret = |field: &str| {
-        let url = v[field].as_str().expect(field);
-        url.split("#k=")
-            .nth(1)
-            .expect("k= in the fragment")
-            .to_string()
-    };
-    Room {
-        id: v["id"].as_str().unwrap().to_string(),
-        host_secret: secret("host_url"),
-        participant_secret: secret("participant_url"),
+    Room::from_created(&v)
+}
+
+impl Room {
+    /// The room in a `201` answer of `POST /api/rooms`.
+    pub fn from_created(v: &Value) -> Room {
+        let secret = |field: &str| {
+            let url = v[field].as_str().expect(field);
+            url.split("#k=")
+                .nth(1)
+                .expect("k= in the fragment")
+                .to_string()
+        };
+        Room {
+            id: v["id"].as_str().unwrap().to_string(),
+            host_secret: secret("host_url"),
+            participant_secret: secret("participant_url"),
+        }
     }
 }
 
