@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Aula's whole test suite: formatting, lints and docs with warnings as errors, Rust unit and
 # integration tests, then the browser tests in headless Chromium and Firefox. On a fresh Debian machine it first installs what it needs (Chromium,
-# firefox-esr, Xvfb, Node.js and coturn from Debian, playwright-core and puppeteer-core from npm).
+# firefox-esr, Xvfb, Node.js, coturn and pebble from Debian, playwright-core and puppeteer-core from npm).
 # Exits non-zero if anything fails. Run it as root: some browser tests change the network
 # (they are skipped otherwise).
 set -euo pipefail
@@ -18,6 +18,8 @@ command -v node >/dev/null || missing+=(nodejs)
 command -v npm >/dev/null || missing+=(npm)
 # TURN: signaling/tests/turn.rs relays through a real coturn with Aula's credentials.
 command -v turnserver >/dev/null || missing+=(coturn)
+# ACME: signaling/tests/https-acme.rs gets a certificate from a real pebble (with its DNS).
+command -v pebble >/dev/null || missing+=(pebble)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "== installing ${missing[*]}"
   as_root apt-get update -qq
@@ -42,7 +44,7 @@ if command -v systemd-analyze >/dev/null; then
 fi
 
 echo "== cargo test"
-AULA_REQUIRE_COTURN=1 cargo test --workspace --all-targets
+AULA_REQUIRE_COTURN=1 AULA_REQUIRE_PEBBLE=1 cargo test --workspace --all-targets
 
 echo "== browser tests"
 cargo build --bin aula

@@ -19,8 +19,13 @@ async fn main() -> anyhow::Result<()> {
             .init(),
         LogFormat::Json => log.json().with_ansi(false).init(),
     }
+    let domain = config.domain.first().cloned();
     let server = aula_signaling::start(config).await?;
-    println!("Aula is running: http://{}", display_addr(server.http_addr));
+    match (server.https_addr, domain) {
+        (Some(_), Some(domain)) => println!("Aula is running: https://{domain}"),
+        (Some(addr), None) => println!("Aula is running: https://{}", display_addr(addr)),
+        (None, _) => println!("Aula is running: http://{}", display_addr(server.http_addr)),
+    }
     shutdown_signal().await;
     tracing::info!("shutting down");
     server.shutdown().await;

@@ -5,6 +5,7 @@
 #![allow(dead_code)]
 
 pub mod client;
+pub mod tls;
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
