@@ -22,7 +22,10 @@ async fn main() -> anyhow::Result<()> {
     let domain = config.domain.first().cloned();
     let server = aula_signaling::start(config).await?;
     match (server.https_addr, domain) {
-        (Some(_), Some(domain)) => println!("Aula is running: https://{domain}"),
+        (Some(addr), Some(domain)) if addr.port() == 443 => {
+            println!("Aula is running: https://{domain}")
+        }
+        (Some(addr), Some(domain)) => println!("Aula is running: https://{domain}:{}", addr.port()),
         (Some(addr), None) => println!("Aula is running: https://{}", display_addr(addr)),
         (None, _) => println!("Aula is running: http://{}", display_addr(server.http_addr)),
     }

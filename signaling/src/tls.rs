@@ -163,11 +163,12 @@ async fn drive_acme(mut state: rustls_acme::AcmeState<std::io::Error>) {
             }
             Ok(EventOk::DeployedNewCert) => tracing::info!("https: new certificate deployed"),
             Ok(EventOk::CertCacheStore) => tracing::info!("https: certificate cached"),
-            Ok(EventOk::AccountCacheStore) => tracing::info!("https: ACME account cached"),
+            Ok(EventOk::AccountCacheStore) => tracing::info!("https: ACME account key cached"),
+            // The CA's reason is in the error: a refused connection to the directory, or a
+            // challenge that could not reach port 443 under the domain.
             Err(e) => tracing::warn!(
                 error = %e,
-                "https: no certificate from the ACME server yet (retrying); is port 443 \
-                 reachable from the internet under the domain?"
+                "https: no certificate from the ACME server yet, retrying"
             ),
         }
     }
