@@ -133,8 +133,9 @@ pub struct Config {
     /// without it in the request) `/metrics` answers only direct requests from this machine
     /// (loopback, no proxy headers), so a reverse proxy never exposes it.
     pub metrics_token: Option<String>,
-    /// Open TCP connections at once, WebSockets included; beyond it a connection gets a plain
-    /// `503` and is closed. 4096: everyone in the rooms (`max_participants`) and in the join
+    /// Open TCP connections at once, HTTP and HTTPS together, WebSockets included (a TLS
+    /// connection holds its place from before its handshake); beyond it a connection gets a
+    /// plain `503` and is closed. 4096: everyone in the rooms (`max_participants`) and in the join
     /// queue (`queue_limit`) at the defaults, plus their page loads; at most about 600 MB of
     /// connection buffers, which a small server has.
     pub max_connections: usize,
@@ -330,6 +331,17 @@ impl Config {
         }
         if self.acme_email.as_deref().is_some_and(|e| !e.contains('@')) {
             anyhow::bail!("acme_email: give an address like admin@schule.de");
+        }
+        if self.tls()
+            && self
+                .public_url
+                .as_deref()
+                .is_some_and(|u| u.starts_with("http://"))
+        {
+            anyhow::bail!(
+                "public_url is http:// but Aula serves HTTPS (domain or tls_cert): links would \
+                 go to the redirect; use https://"
+            );
         }
         if self.tls() && self.https_addr == self.http_addr {
             anyhow::bail!("https_addr and http_addr must differ");
@@ -599,6 +611,11 @@ mod tests {
             ..acme.clone()
         };
         assert!(!ok(&email));
+        let http_links = Config {
+            public_url: Some("http://aula.schule.de".into()),
+            ..acme.clone()
+        };
+        assert!(!ok(&http_links), "links to the redirect");
         let same = Config {
             https_addr: acme.http_addr,
             ..acme

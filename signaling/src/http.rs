@@ -87,13 +87,16 @@ pub fn over_tls(app: Router) -> Router {
 
 /// What plain HTTP serves while TLS is on: `/healthz` and `/metrics` as before (a monitor or
 /// a local Prometheus need no certificate; metrics stay guarded), and for everything else a
-/// `308` to the same path and query over HTTPS, on `https_port`.
+/// `308` to the same path and query over HTTPS, on `https_port`, under the name the request
+/// used; with `domain` set, a name the certificate is not for (the server's IP address, a
+/// local alias) is sent to the first domain instead, where the certificate holds.
 pub fn redirect_router(state: AppState, https_port: u16) -> Router {
+    let domains = state.config.domain.clone();
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route("/metrics", get(crate::metrics::metrics))
         .fallback(move |headers: HeaderMap, uri: axum::http::Uri| async move {
-            let host = host_name(&headers).unwrap_or("localhost");
+            let host = redirect_host(host_name(&headers), &domains);
             let port = match https_port {
                 443 => String::new(),
                 p => format!(":{p}"),
@@ -109,6 +112,18 @@ pub fn redirect_router(state: AppState, https_port: u16) -> Router {
         })
         .layer(axum::middleware::map_response(secure))
         .with_state(state)
+}
+
+/// Where a plain request is sent: its own host if the certificate is for it (or no domain is
+/// configured, files serve any name), else the first domain.
+fn redirect_host<'a>(requested: Option<&'a str>, domains: &'a [String]) -> &'a str {
+    let covered = |h: &str| domains.iter().any(|d| d.eq_ignore_ascii_case(h));
+    match (requested, domains.first()) {
+        (Some(host), None) => host,
+        (Some(host), Some(_)) if covered(host) => host,
+        (_, Some(first)) => first,
+        (None, None) => "localhost",
+    }
 }
 
 /// The host name of the request's `Host` header, without its port; `None` if it has none or
@@ -465,5 +480,22 @@ mod tests {
         assert_eq!(host("[::1]:8080").as_deref(), Some("[::1]"));
         assert_eq!(host("evil.de/x"), None);
         assert_eq!(host(":80"), None);
+    }
+
+    #[test]
+    fn the_redirect_goes_to_a_name_the_certificate_is_for() {
+        let domains = ["aula.schule.de".to_string()];
+        assert_eq!(
+            redirect_host(Some("AULA.schule.de"), &domains),
+            "AULA.schule.de"
+        );
+        assert_eq!(redirect_host(Some("192.0.2.7"), &domains), "aula.schule.de");
+        assert_eq!(redirect_host(None, &domains), "aula.schule.de");
+        assert_eq!(
+            redirect_host(Some("aula.lan"), &[]),
+            "aula.lan",
+            "files: any name"
+        );
+        assert_eq!(redirect_host(None, &[]), "localhost");
     }
 }
