@@ -18,6 +18,32 @@ pub struct Config {
     /// teacher shares. Unset: taken from each request's Host header (fine behind a proxy that
     /// passes Host and X-Forwarded-Proto).
     pub public_url: Option<String>,
+    /// Where HTTPS listens when TLS is on (`domain`, or `tls_cert` and `tls_key`). 443: the
+    /// port browsers use without one in the URL, and the one the ACME CA connects to for its
+    /// TLS-ALPN-01 challenge. With TLS on, `http_addr` only redirects here (set it to port 80).
+    pub https_addr: SocketAddr,
+    /// The names to get a certificate for over ACME (e.g. `aula.schule.de`); each must point
+    /// at this server and reach `https_addr` as port 443 from the CA. Empty: no ACME.
+    pub domain: Vec<String>,
+    /// Contact address for the ACME account (the CA writes before a certificate expires
+    /// unrenewed). Unset: none, which Let's Encrypt allows.
+    pub acme_email: Option<String>,
+    /// The ACME server's directory URL. Let's Encrypt's production CA: the one browsers trust
+    /// and that schools use for free.
+    pub acme_directory: String,
+    /// Where the ACME account key and certificates are kept across restarts. Required with
+    /// `domain` (no default): without a cache every restart would order a new certificate,
+    /// and Let's Encrypt issues only 5 a week for the same names. The package uses
+    /// `/var/lib/aula/acme` (systemd's `StateDirectory`).
+    pub acme_cache_dir: Option<PathBuf>,
+    /// An extra root certificate (PEM) to trust for the ACME server's own HTTPS: a school's
+    /// internal ACME CA, or a test CA. Unset: the Web PKI roots only.
+    pub acme_ca_file: Option<PathBuf>,
+    /// A certificate chain (PEM, leaf first, e.g. certbot's `fullchain.pem`) to serve HTTPS
+    /// with instead of ACME; reloaded when the file changes. Needs `tls_key`.
+    pub tls_cert: Option<PathBuf>,
+    /// The private key (PEM) for `tls_cert`.
+    pub tls_key: Option<PathBuf>,
     /// The one UDP port all media uses. 10000: outside the ephemeral range, easy to open in a
     /// firewall.
     pub media_port: u16,
@@ -107,8 +133,9 @@ pub struct Config {
     /// without it in the request) `/metrics` answers only direct requests from this machine
     /// (loopback, no proxy headers), so a reverse proxy never exposes it.
     pub metrics_token: Option<String>,
-    /// Open TCP connections at once, WebSockets included; beyond it a connection gets a plain
-    /// `503` and is closed. 4096: everyone in the rooms (`max_participants`) and in the join
+    /// Open TCP connections at once, HTTP and HTTPS together, WebSockets included (a TLS
+    /// connection holds its place from before its handshake); beyond it a connection gets a
+    /// plain `503` and is closed. 4096: everyone in the rooms (`max_participants`) and in the join
     /// queue (`queue_limit`) at the defaults, plus their page loads; at most about 600 MB of
     /// connection buffers, which a small server has.
     pub max_connections: usize,
@@ -174,11 +201,22 @@ pub fn requested_log(config: &Config, rust_log: Option<String>) -> String {
         .unwrap_or_else(|| "info".into())
 }
 
+/// Let's Encrypt's production ACME directory.
+pub const LETS_ENCRYPT: &str = "https://acme-v02.api.letsencrypt.org/directory";
+
 impl Default for Config {
     fn default() -> Config {
         Config {
             http_addr: "0.0.0.0:8080".parse().expect("valid literal"),
             public_url: None,
+            https_addr: "0.0.0.0:443".parse().expect("valid literal"),
+            domain: Vec::new(),
+            acme_email: None,
+            acme_directory: LETS_ENCRYPT.into(),
+            acme_cache_dir: None,
+            acme_ca_file: None,
+            tls_cert: None,
+            tls_key: None,
             media_port: 10000,
             media_ips: Vec::new(),
             public_ip: None,
@@ -228,6 +266,7 @@ impl Config {
     pub fn for_tests() -> Config {
         Config {
             http_addr: "127.0.0.1:0".parse().expect("valid literal"),
+            https_addr: "127.0.0.1:0".parse().expect("valid literal"),
             media_port: 0,
             media_ips: vec![IpAddr::from([127, 0, 0, 1])],
             media_workers: 2,
@@ -266,6 +305,11 @@ impl Config {
 
     pub fn unload_grace(&self) -> Duration {
         Duration::from_secs(self.unload_grace_secs.min(self.resume_grace_secs))
+    }
+
+    /// Whether HTTPS is served (by ACME or from files).
+    pub fn tls(&self) -> bool {
+        !self.domain.is_empty() || self.tls_cert.is_some()
     }
 
     /// Defaults, then the TOML file if given, then environment and flags.
@@ -315,9 +359,55 @@ impl Config {
         if self.metrics_token.as_deref() == Some("") {
             anyhow::bail!("metrics_token is empty: leave it out, or give a long random one");
         }
+        self.check_tls()?;
         let needs_secret = self.turn_urls.iter().any(|u| !u.starts_with("stun:"));
         if needs_secret && self.turn_secret.as_deref().is_none_or(str::is_empty) {
             anyhow::bail!("turn_urls needs turn_secret (coturn's static-auth-secret)");
+        }
+        Ok(())
+    }
+
+    fn check_tls(&self) -> anyhow::Result<()> {
+        if self.tls_cert.is_some() != self.tls_key.is_some() {
+            anyhow::bail!("tls_cert and tls_key go together: set both, or neither");
+        }
+        if self.tls_cert.is_some() && !self.domain.is_empty() {
+            anyhow::bail!(
+                "domain (a certificate over ACME) and tls_cert (one from files) exclude each \
+                 other: set one"
+            );
+        }
+        for name in &self.domain {
+            let valid = |c: char| c.is_ascii_alphanumeric() || ".-*".contains(c);
+            if name.is_empty() || !name.chars().all(valid) {
+                anyhow::bail!("domain: {name:?} is not a DNS name (like aula.schule.de)");
+            }
+        }
+        if !self.domain.is_empty() && self.acme_cache_dir.is_none() {
+            anyhow::bail!(
+                "domain needs acme_cache_dir (e.g. /var/lib/aula/acme): without it every \
+                 restart orders a new certificate, and the CA allows only a few a week"
+            );
+        }
+        if !self.acme_directory.starts_with("https://") {
+            anyhow::bail!("acme_directory must be an https:// URL");
+        }
+        if self.acme_email.as_deref().is_some_and(|e| !e.contains('@')) {
+            anyhow::bail!("acme_email: give an address like admin@schule.de");
+        }
+        if self.tls()
+            && self
+                .public_url
+                .as_deref()
+                .is_some_and(|u| u.starts_with("http://"))
+        {
+            anyhow::bail!(
+                "public_url is http:// but Aula serves HTTPS (domain or tls_cert): links would \
+                 go to the redirect; use https://"
+            );
+        }
+        if self.tls() && self.https_addr == self.http_addr {
+            anyhow::bail!("https_addr and http_addr must differ");
         }
         Ok(())
     }
@@ -340,6 +430,23 @@ pub struct Args {
     pub http_addr: Option<SocketAddr>,
     #[arg(long, env = "AULA_PUBLIC_URL")]
     pub public_url: Option<String>,
+    #[arg(long, env = "AULA_HTTPS_ADDR")]
+    pub https_addr: Option<SocketAddr>,
+    /// Comma-separated names to get a certificate for over ACME.
+    #[arg(long, env = "AULA_DOMAIN", value_delimiter = ',')]
+    pub domain: Option<Vec<String>>,
+    #[arg(long, env = "AULA_ACME_EMAIL")]
+    pub acme_email: Option<String>,
+    #[arg(long, env = "AULA_ACME_DIRECTORY")]
+    pub acme_directory: Option<String>,
+    #[arg(long, env = "AULA_ACME_CACHE_DIR")]
+    pub acme_cache_dir: Option<PathBuf>,
+    #[arg(long, env = "AULA_ACME_CA_FILE")]
+    pub acme_ca_file: Option<PathBuf>,
+    #[arg(long, env = "AULA_TLS_CERT")]
+    pub tls_cert: Option<PathBuf>,
+    #[arg(long, env = "AULA_TLS_KEY")]
+    pub tls_key: Option<PathBuf>,
     #[arg(long, env = "AULA_MEDIA_PORT")]
     pub media_port: Option<u16>,
     /// Comma-separated local IPs for media.
@@ -453,6 +560,14 @@ impl Args {
         }
         set(&mut c.http_addr, self.http_addr);
         set(&mut c.public_url, self.public_url.map(Some));
+        set(&mut c.https_addr, self.https_addr);
+        set(&mut c.domain, self.domain);
+        set(&mut c.acme_email, self.acme_email.map(Some));
+        set(&mut c.acme_directory, self.acme_directory);
+        set(&mut c.acme_cache_dir, self.acme_cache_dir.map(Some));
+        set(&mut c.acme_ca_file, self.acme_ca_file.map(Some));
+        set(&mut c.tls_cert, self.tls_cert.map(Some));
+        set(&mut c.tls_key, self.tls_key.map(Some));
         set(&mut c.media_port, self.media_port);
         set(&mut c.media_ips, self.media_ips);
         set(&mut c.public_ip, self.public_ip.map(Some));
@@ -569,6 +684,74 @@ mod tests {
         let mut c = Config::default();
         args.apply(&mut c);
         assert_eq!(c.accounts_file, PathBuf::from("/x"));
+    }
+
+    #[test]
+    fn tls_from_acme_or_files_never_both() {
+        let ok = |c: &Config| c.check().is_ok();
+        assert!(!Config::default().tls());
+        let args = ["aula", "--domain", "aula.schule.de,www.aula.schule.de"];
+        let mut acme = Config::default();
+        Args::parse_from(args).apply(&mut acme);
+        assert_eq!(acme.domain, ["aula.schule.de", "www.aula.schule.de"]);
+        assert!(acme.tls());
+        assert!(!ok(&acme), "no cache: every restart would order anew");
+        acme.acme_cache_dir = Some("/var/lib/aula/acme".into());
+        assert!(ok(&acme));
+        assert_eq!(acme.acme_directory, LETS_ENCRYPT);
+
+        let files: Config =
+            toml::from_str("tls_cert = \"/etc/ssl/aula.pem\"\ntls_key = \"/etc/ssl/aula.key\"")
+                .unwrap();
+        assert!(files.tls() && ok(&files));
+        assert!(
+            !ok(&Config {
+                tls_key: None,
+                ..files.clone()
+            }),
+            "a cert without its key"
+        );
+        assert!(
+            !ok(&Config {
+                tls_cert: None,
+                ..files.clone()
+            }),
+            "a key without its cert"
+        );
+        let both = Config {
+            domain: acme.domain.clone(),
+            acme_cache_dir: acme.acme_cache_dir.clone(),
+            ..files.clone()
+        };
+        assert!(!ok(&both), "ACME and files at once");
+
+        for bad in ["", "aula.schule.de/", "https://aula.schule.de", "a b"] {
+            let c = Config {
+                domain: vec![bad.into()],
+                ..acme.clone()
+            };
+            assert!(!ok(&c), "{bad:?}");
+        }
+        let plain = Config {
+            acme_directory: "http://localhost:14000/dir".into(),
+            ..acme.clone()
+        };
+        assert!(!ok(&plain), "the ACME directory over plain HTTP");
+        let email = Config {
+            acme_email: Some("mailto:x".into()),
+            ..acme.clone()
+        };
+        assert!(!ok(&email));
+        let http_links = Config {
+            public_url: Some("http://aula.schule.de".into()),
+            ..acme.clone()
+        };
+        assert!(!ok(&http_links), "links to the redirect");
+        let same = Config {
+            https_addr: acme.http_addr,
+            ..acme
+        };
+        assert!(!ok(&same), "one port for both");
     }
 
     #[test]

@@ -129,6 +129,21 @@ mod tests {
     }
 
     #[test]
+    fn an_https_page_of_our_own_tls_listener_is_ours() {
+        let c = Config::default();
+        let tls = headers(&[
+            ("host", "aula.schule.de:8443"),
+            ("origin", "https://aula.schule.de:8443"),
+        ]);
+        assert!(origin_allowed(&c, &tls));
+        let default_port = headers(&[
+            ("host", "aula.schule.de"),
+            ("origin", "https://aula.schule.de"),
+        ]);
+        assert!(origin_allowed(&c, &default_port));
+    }
+
+    #[test]
     fn metrics_from_this_machine_or_with_the_token() {
         let mut c = Config::default();
         let local = Some(SocketAddr::from(([127, 0, 0, 1], 5000)));

@@ -66,6 +66,93 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
+/// HSTS, on responses over TLS only: a browser that has seen it goes to `https://` by itself
+/// for a year, even when a link or a typed address says `http://` (no first plain request
+/// for someone on the school Wi-Fi to tamper with). No `includeSubDomains`: Aula may be served
+/// at a school's own domain, whose other hosts (an intranet, a printer, a NAS) may not speak
+/// HTTPS, and browsers would refuse them for a year. No `preload` either: that is a decision
+/// for the domain's owner, not for one service on it.
+const HSTS: &str = "max-age=31536000";
+
+/// Marks a request as having come over TLS (the HTTPS listener's router adds it).
+#[derive(Debug, Clone, Copy)]
+pub struct OverTls;
+
+/// `app` as the HTTPS listener serves it: requests marked [`OverTls`] (links are built with
+/// `https`), responses with HSTS.
+pub fn over_tls(app: Router) -> Router {
+    app.layer(axum::middleware::from_fn(
+        |mut request: axum::extract::Request, next: axum::middleware::Next| async move {
+            request.extensions_mut().insert(OverTls);
+            let mut response = next.run(request).await;
+            let hsts = HeaderValue::from_static(HSTS);
+            response
+                .headers_mut()
+                .insert(header::STRICT_TRANSPORT_SECURITY, hsts);
+            response
+        },
+    ))
+}
+
+/// What plain HTTP serves while TLS is on: `/healthz` and `/metrics` as before (a monitor or
+/// a local Prometheus need no certificate; metrics stay guarded), and for everything else a
+/// `308` to the same path and query over HTTPS, on `https_port`, under the name the request
+/// used; with `domain` set, a name the certificate is not for (the server's IP address, a
+/// local alias) is sent to the first domain instead, where the certificate holds.
+pub fn redirect_router(state: AppState, https_port: u16) -> Router {
+    let domains = state.config.domain.clone();
+    Router::new()
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/metrics", get(crate::metrics::metrics))
+        .fallback(move |headers: HeaderMap, uri: axum::http::Uri| async move {
+            let host = redirect_host(host_name(&headers), &domains);
+            let port = match https_port {
+                443 => String::new(),
+                p => format!(":{p}"),
+            };
+            let path = uri.path_and_query().map_or("/", |p| p.as_str());
+            let location = format!("https://{host}{port}{path}");
+            match HeaderValue::try_from(location) {
+                Ok(to) => {
+                    (StatusCode::PERMANENT_REDIRECT, [(header::LOCATION, to)]).into_response()
+                }
+                Err(_) => (StatusCode::BAD_REQUEST, "bad request").into_response(),
+            }
+        })
+        .layer(axum::middleware::map_response(secure))
+        .with_state(state)
+}
+
+/// Where a plain request is sent: its own host if the certificate is for it (or no domain is
+/// configured, files serve any name), else the first domain.
+fn redirect_host<'a>(requested: Option<&'a str>, domains: &'a [String]) -> &'a str {
+    let covered = |h: &str| domains.iter().any(|d| d.eq_ignore_ascii_case(h));
+    match (requested, domains.first()) {
+        (Some(host), None) => host,
+        (Some(host), Some(_)) if covered(host) => host,
+        (_, Some(first)) => first,
+        (None, None) => "localhost",
+    }
+}
+
+/// The host name of the request's `Host` header, without its port; `None` if it has none or
+/// holds anything but a host name or address.
+fn host_name(headers: &HeaderMap) -> Option<&str> {
+    let host = valid_host(headers)?;
+    let name = match host.strip_prefix('[') {
+        Some(v6) => &host[..v6.find(']')? + 2],
+        None => host.rsplit_once(':').map_or(host, |(name, _)| name),
+    };
+    Some(name).filter(|n| !n.is_empty())
+}
+
+/// The `Host` header if it holds only what a host and port may.
+fn valid_host(headers: &HeaderMap) -> Option<&str> {
+    let host = headers.get(header::HOST)?.to_str().ok()?;
+    let valid = |c: char| c.is_ascii_alphanumeric() || ".-:[]".contains(c);
+    Some(host).filter(|h| !h.is_empty() && h.chars().all(valid))
+}
+
 /// A response within [`crate::serve::RESPONSE_TIMEOUT`] of the request's headers, however
 /// slowly its body arrives: `408` then.
 async fn deadline(
@@ -195,9 +282,13 @@ pub(crate) fn refuse_foreign_post(state: &AppState, headers: &HeaderMap) -> Opti
     None
 }
 
-/// Whether the browser reached us over HTTPS: `public_url` says so, or the reverse proxy on
-/// this machine did (`X-Forwarded-Proto`).
+/// Whether the browser reached us over HTTPS: we serve it ourselves (the plain listener then
+/// only redirects), `public_url` says so, or the reverse proxy on this machine did
+/// (`X-Forwarded-Proto`).
 pub(crate) fn served_over_https(config: &crate::Config, headers: &HeaderMap) -> bool {
+    if config.tls() {
+        return true;
+    }
     if let Some(url) = &config.public_url {
         return url.starts_with("https://");
     }
@@ -206,7 +297,12 @@ pub(crate) fn served_over_https(config: &crate::Config, headers: &HeaderMap) -> 
         .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"https"))
 }
 
-async fn create_room(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+async fn create_room(
+    State(state): State<AppState>,
+    over_tls: Option<Extension<OverTls>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     if let Some(refusal) = refuse_foreign_post(&state, &headers) {
         return refusal;
     }
@@ -261,7 +357,13 @@ async fn create_room(State(state): State<AppState>, headers: HeaderMap, body: By
         }
     };
     tracing::info!(room = %id, "room created");
-    let base = base_url(state.config.public_url.as_deref(), &headers);
+    let fallback = state.config.domain.first().map(String::as_str);
+    let base = base_url(
+        state.config.public_url.as_deref(),
+        over_tls.is_some(),
+        fallback,
+        &headers,
+    );
     let link = |secret: &str| format!("{base}/room/{id}#k={secret}");
     let body = RoomCreated {
         id: id.to_string(),
@@ -296,24 +398,24 @@ async fn room_info(State(state): State<AppState>, Path(id): Path<String>) -> Res
     }
 }
 
-/// The URL people reach Aula by: configured, or what the browser (through a proxy) asked for.
-fn base_url(configured: Option<&str>, headers: &HeaderMap) -> String {
+/// The URL people reach Aula by: configured, or what the browser asked for (over our own TLS,
+/// or through a proxy that says which scheme it used). `domain` stands in for a request
+/// without a usable `Host`.
+fn base_url(
+    configured: Option<&str>,
+    over_tls: bool,
+    domain: Option<&str>,
+    headers: &HeaderMap,
+) -> String {
     if let Some(url) = configured {
         return url.trim_end_matches('/').to_string();
     }
-    let host = headers
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .filter(|h| {
-            h.chars()
-                .all(|c| c.is_ascii_alphanumeric() || ".-:[]".contains(c))
-        })
-        .unwrap_or("localhost:8080");
-    let scheme = match headers
+    let host = valid_host(headers).or(domain).unwrap_or("localhost:8080");
+    let forwarded = headers
         .get("x-forwarded-proto")
-        .and_then(|h| h.to_str().ok())
-    {
-        Some("https") => "https",
+        .and_then(|h| h.to_str().ok());
+    let scheme = match (over_tls, forwarded) {
+        (true, _) | (false, Some("https")) => "https",
         _ => "http",
     };
     format!("{scheme}://{host}")
@@ -382,9 +484,66 @@ mod tests {
         let mut h = HeaderMap::new();
         h.insert(header::HOST, HeaderValue::from_static("aula.schule.de"));
         h.insert("x-forwarded-proto", HeaderValue::from_static("https"));
-        assert_eq!(base_url(None, &h), "https://aula.schule.de");
-        assert_eq!(base_url(Some("https://x.de/"), &h), "https://x.de");
+        assert_eq!(base_url(None, false, None, &h), "https://aula.schule.de");
+        assert_eq!(
+            base_url(Some("https://x.de/"), false, None, &h),
+            "https://x.de"
+        );
         h.insert(header::HOST, HeaderValue::from_static("evil.de/<script>"));
-        assert_eq!(base_url(None, &h), "https://localhost:8080");
+        assert_eq!(base_url(None, false, None, &h), "https://localhost:8080");
+    }
+
+    #[test]
+    fn over_our_own_tls_links_are_https_with_the_domain_as_fallback() {
+        let mut h = HeaderMap::new();
+        h.insert(
+            header::HOST,
+            HeaderValue::from_static("aula.schule.de:8443"),
+        );
+        assert_eq!(
+            base_url(None, true, None, &h),
+            "https://aula.schule.de:8443"
+        );
+        let domain = Some("aula.schule.de");
+        assert_eq!(
+            base_url(None, true, domain, &HeaderMap::new()),
+            "https://aula.schule.de"
+        );
+        assert_eq!(
+            base_url(None, false, None, &h),
+            "http://aula.schule.de:8443",
+            "plain HTTP without a proxy's word stays http"
+        );
+    }
+
+    #[test]
+    fn the_redirect_keeps_the_host_name_and_drops_its_port() {
+        let host = |v: &'static str| {
+            let mut h = HeaderMap::new();
+            h.insert(header::HOST, HeaderValue::from_static(v));
+            host_name(&h).map(str::to_string)
+        };
+        assert_eq!(host("aula.schule.de:80").as_deref(), Some("aula.schule.de"));
+        assert_eq!(host("aula.schule.de").as_deref(), Some("aula.schule.de"));
+        assert_eq!(host("[::1]:8080").as_deref(), Some("[::1]"));
+        assert_eq!(host("evil.de/x"), None);
+        assert_eq!(host(":80"), None);
+    }
+
+    #[test]
+    fn the_redirect_goes_to_a_name_the_certificate_is_for() {
+        let domains = ["aula.schule.de".to_string()];
+        assert_eq!(
+            redirect_host(Some("AULA.schule.de"), &domains),
+            "AULA.schule.de"
+        );
+        assert_eq!(redirect_host(Some("192.0.2.7"), &domains), "aula.schule.de");
+        assert_eq!(redirect_host(None, &domains), "aula.schule.de");
+        assert_eq!(
+            redirect_host(Some("aula.lan"), &[]),
+            "aula.lan",
+            "files: any name"
+        );
+        assert_eq!(redirect_host(None, &[]), "localhost");
     }
 }

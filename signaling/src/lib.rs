@@ -18,6 +18,7 @@
 //! - `http`: routes, embedded web client.
 //! - `metrics`: `GET /metrics` in Prometheus' text format.
 //! - `serve`: the HTTP accept loop with its connection cap and deadlines.
+//! - `tls`: HTTPS by itself: the certificate from ACME or from files, kept fresh.
 
 mod admission;
 mod assets;
@@ -32,6 +33,7 @@ mod registry;
 mod room;
 mod serve;
 pub mod staff;
+mod tls;
 pub mod turn;
 mod ws;
 
@@ -39,7 +41,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use aula_sfu::{Sfu, SfuConfig, SfuHandle};
-use tokio::sync::watch;
+use tokio::sync::{Semaphore, watch};
 
 pub use config::Config;
 use registry::Registry;
@@ -61,13 +63,18 @@ pub(crate) struct AppState {
 
 /// A started server: where it listens, and how to stop it.
 pub struct RunningServer {
+    /// Plain HTTP: the whole site, or with TLS on only the redirect to HTTPS (and
+    /// `/healthz`, `/metrics`).
     pub http_addr: SocketAddr,
+    /// Where HTTPS listens, when TLS is on.
+    pub https_addr: Option<SocketAddr>,
     pub media_addrs: Vec<SocketAddr>,
     /// The first-account link's token, when staff must sign in and no account exists yet
     /// (the binary prints the link).
     pub first_account_token: Option<String>,
     stop: watch::Sender<bool>,
     http: tokio::task::JoinHandle<std::io::Result<()>>,
+    https: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
     sfu: Sfu,
 }
 
@@ -82,6 +89,8 @@ pub enum StartError {
     Media(#[from] aula_sfu::StartError),
     #[error("staff accounts: {0}")]
     Accounts(#[from] staff::accounts::AccountsError),
+    #[error("https: {0}")]
+    Tls(#[from] tls::TlsError),
 }
 
 /// Mbit/s as the SFU counts them: bit/s (a negative or NaN limit is no budget at all).
@@ -106,14 +115,14 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
     };
     let staff = Arc::new(staff::Staff::new(&config)?);
     let first_account_token = staff.first_account_token();
+    let tls = tls::Tls::from_config(&config)?;
     let sfu = Sfu::start(&sfu_config)?;
-    let addr = config.http_addr;
-    let listener = tokio::net::TcpListener::bind(addr)
-        .await
-        .map_err(|source| StartError::Http { addr, source })?;
-    let http_addr = listener
-        .local_addr()
-        .map_err(|source| StartError::Http { addr, source })?;
+    let (listener, http_addr) = bind(config.http_addr).await?;
+    // TLS and the listener it serves on.
+    let https = match tls {
+        Some(tls) => Some((tls, bind(config.https_addr).await?)),
+        None => None,
+    };
     let (stop, stop_rx) = watch::channel(false);
     let admission = admission::Admission::new(admission::Limits {
         max_participants: config.max_participants,
@@ -137,33 +146,60 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
     };
     tokio::spawn(admission.run(state.sfu.clone(), state.registry.clone(), stop_rx.clone()));
     let registry = state.registry.clone();
-    let max_connections = state.config.max_connections;
-    let app = http::router(state);
-    let http = tokio::spawn(serve::run(
-        listener,
-        app,
-        max_connections,
-        registry,
-        stop_rx,
-    ));
+    let permits = Arc::new(Semaphore::new(state.config.max_connections));
+    let serve = |listener| {
+        let run = serve::run(listener, permits.clone(), registry.clone(), stop_rx.clone());
+        tokio::spawn(run)
+    };
+    let (https_addr, https_task, plain_app) = match https {
+        Some((tls, (tcp, addr))) => {
+            let app = http::over_tls(http::router(state.clone()));
+            let acceptor = Some(tls.acceptor.clone());
+            let task = serve(serve::Listener {
+                tcp,
+                app,
+                tls: acceptor,
+            });
+            tokio::spawn(tls.run(stop_rx.clone()));
+            let redirect = http::redirect_router(state, addr.port());
+            (Some(addr), Some(task), redirect)
+        }
+        None => (None, None, http::router(state)),
+    };
+    let http = serve(serve::Listener {
+        tcp: listener,
+        app: plain_app,
+        tls: None,
+    });
     let media_addrs = sfu.handle().media_addrs().to_vec();
-    tracing::info!(%http_addr, ?media_addrs, "aula is serving");
+    tracing::info!(%http_addr, ?https_addr, ?media_addrs, "aula is serving");
     Ok(RunningServer {
         http_addr,
+        https_addr,
         media_addrs,
         first_account_token,
         stop,
         http,
+        https: https_task,
         sfu,
     })
+}
+
+async fn bind(addr: SocketAddr) -> Result<(tokio::net::TcpListener, SocketAddr), StartError> {
+    let error = |source| StartError::Http { addr, source };
+    let listener = tokio::net::TcpListener::bind(addr).await.map_err(error)?;
+    let bound = listener.local_addr().map_err(error)?;
+    Ok((listener, bound))
 }
 
 impl RunningServer {
     /// Closes every socket and room, then stops the media threads.
     pub async fn shutdown(self) {
         let _ = self.stop.send(true);
-        if let Err(e) = self.http.await {
-            tracing::warn!(error = %e, "http task ended badly");
+        for task in std::iter::once(self.http).chain(self.https) {
+            if let Err(e) = task.await {
+                tracing::warn!(error = %e, "http task ended badly");
+            }
         }
         let sfu = self.sfu;
         let _ = tokio::task::spawn_blocking(move || sfu.shutdown()).await;

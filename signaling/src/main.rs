@@ -25,15 +25,21 @@ async fn main() -> anyhow::Result<()> {
             .init(),
         LogFormat::Json => log.json().with_ansi(false).init(),
     }
+    let domain = config.domain.first().cloned();
     let server = aula_signaling::start(config).await?;
-    let address = display_addr(server.http_addr);
-    say(&format!("Aula is running: http://{address}"));
+    let base = match (server.https_addr, domain) {
+        (Some(addr), Some(domain)) if addr.port() == 443 => format!("https://{domain}"),
+        (Some(addr), Some(domain)) => format!("https://{domain}:{}", addr.port()),
+        (Some(addr), None) => format!("https://{}", display_addr(addr)),
+        (None, _) => format!("http://{}", display_addr(server.http_addr)),
+    };
+    say(&format!("Aula is running: {base}"));
     if let Some(token) = &server.first_account_token {
         // On standard output, not in the log: it is for the admin at the console (or in
         // `journalctl -u aula`), works once, and is gone at the next restart.
         say(&format!(
             "No staff account yet. Create the first one (this link works once): \
-             http://{address}/setup#t={token}"
+             {base}/setup#t={token}"
         ));
     }
     shutdown_signal().await;

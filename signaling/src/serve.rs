@@ -10,6 +10,11 @@
 //!    `408` otherwise (the WebSocket upgrade answers at once; the socket then has its own
 //!    deadlines, docs/protocol.md).
 //!
+//! 4. On the HTTPS listener, the TLS handshake too must be done within [`HEADER_TIMEOUT`],
+//!    under the same cap: a handshake never finished holds a place no longer than a request
+//!    never sent. A handshake that negotiated `acme-tls/1` was the ACME CA's challenge and
+//!    is closed after it (the certificate shown was the answer).
+//!
 //! Shutdown: the loop stops accepting, asks each connection to finish its request and close,
 //! and returns once they have (upgraded WebSockets are the sessions' own business then).
 
@@ -26,6 +31,7 @@ use hyper_util::service::TowerToHyperService;
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
+use tokio_rustls::TlsAcceptor;
 use tower_service::Service;
 
 use crate::registry::{Counters, Registry};
@@ -42,15 +48,26 @@ const REFUSAL: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\nRetry-After: 5\r\n\
     Content-Type: text/plain; charset=utf-8\r\nContent-Length: 37\r\nConnection: close\r\n\r\n\
     The server is full. Try again soon.\r\n";
 
-/// Serves `app` on `listener` until `stop` turns true.
+/// What a listener serves: the router, and TLS on the HTTPS listener.
+pub struct Listener {
+    pub tcp: TcpListener,
+    pub app: Router,
+    pub tls: Option<TlsAcceptor>,
+}
+
+/// Serves `listener` until `stop` turns true, each connection under one of `permits` (shared
+/// by the HTTP and HTTPS listeners: `max_connections` counts both).
 pub async fn run(
-    listener: TcpListener,
-    app: Router,
-    max_connections: usize,
+    listener: Listener,
+    permits: Arc<Semaphore>,
     registry: Arc<Registry>,
     mut stop: watch::Receiver<bool>,
 ) -> std::io::Result<()> {
-    let permits = Arc::new(Semaphore::new(max_connections));
+    let Listener {
+        tcp: listener,
+        app,
+        tls,
+    } = listener;
     let mut make = app.into_make_service_with_connect_info::<SocketAddr>();
     // Each connection task holds a receiver; when all are gone, all connections are.
     let (alive_tx, alive_rx) = watch::channel(());
@@ -78,12 +95,11 @@ pub async fn run(
             tcp,
             _permit: permit,
         };
-        tokio::spawn(serve_connection(
-            io,
-            service,
-            stop.clone(),
-            alive_rx.clone(),
-        ));
+        let (stop, alive) = (stop.clone(), alive_rx.clone());
+        match tls.clone() {
+            None => tokio::spawn(serve_connection(io, service, stop, alive)),
+            Some(tls) => tokio::spawn(serve_tls(tls, io, service, stop, alive)),
+        };
     }
     drop(alive_rx);
     alive_tx.closed().await;
@@ -103,12 +119,37 @@ async fn make_service(
     }
 }
 
-async fn serve_connection(
+/// The TLS handshake within [`HEADER_TIMEOUT`], then HTTP as on the plain listener.
+async fn serve_tls(
+    tls: TlsAcceptor,
     io: Counted,
     service: ConnService,
     mut stop: watch::Receiver<bool>,
-    _alive: watch::Receiver<()>,
+    alive: watch::Receiver<()>,
 ) {
+    let handshake = tokio::time::timeout(HEADER_TIMEOUT, tls.accept(io));
+    let stream = tokio::select! {
+        done = handshake => match done {
+            Ok(Ok(stream)) => stream,
+            Ok(Err(e)) => return tracing::debug!(error = %e, "tls handshake failed"),
+            Err(_) => return tracing::debug!("tls handshake timed out"),
+        },
+        _ = stopped(&mut stop) => return,
+    };
+    if stream.get_ref().1.alpn_protocol() == Some(crate::tls::ACME_TLS_ALPN) {
+        return;
+    }
+    serve_connection(stream, service, stop, alive).await;
+}
+
+async fn serve_connection<I>(
+    io: I,
+    service: ConnService,
+    mut stop: watch::Receiver<bool>,
+    _alive: watch::Receiver<()>,
+) where
+    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
     let service = TowerToHyperService::new(service);
     let mut builder = hyper::server::conn::http1::Builder::new();
     builder

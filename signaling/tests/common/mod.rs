@@ -6,6 +6,7 @@
 
 pub mod client;
 pub mod staff;
+pub mod tls;
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
