@@ -12,6 +12,7 @@
 //! - `room`: one task per room owning its membership.
 //! - `outbox`: the bounded queue from a room and the SFU to one socket.
 //! - `ws`: one WebSocket session.
+//! - `budget`: what one session may send, over all message types.
 //! - `admission`: who comes in now and who waits in the join queue.
 //! - `guard`: which origins may create rooms and open sockets; who may read `/metrics`.
 //! - `http`: routes, embedded web client.
@@ -21,6 +22,7 @@
 mod admission;
 mod assets;
 mod bandwidth;
+mod budget;
 pub mod config;
 mod guard;
 mod http;

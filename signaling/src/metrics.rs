@@ -110,6 +110,14 @@ pub async fn metrics(
             "aula_http_requests_timed_out_total",
             load(&counters.requests_timed_out),
         ),
+        (
+            "aula_messages_rate_limited_total",
+            load(&counters.messages_dropped),
+        ),
+        (
+            "aula_websockets_flooding_total",
+            load(&counters.sockets_flooding),
+        ),
         ("aula_resumes_total", load(&counters.resumes)),
         ("aula_resumes_failed_total", load(&counters.resumes_failed)),
         (
@@ -271,6 +279,14 @@ const HELP: &[(&str, &str)] = &[
     (
         "aula_http_requests_timed_out_total",
         "Requests whose body did not arrive in time.",
+    ),
+    (
+        "aula_messages_rate_limited_total",
+        "WebSocket messages dropped beyond their session's budget.",
+    ),
+    (
+        "aula_websockets_flooding_total",
+        "WebSockets closed (1008) for flooding far beyond their budget.",
     ),
     ("aula_resumes_total", "Sessions resumed on a new socket."),
     ("aula_resumes_failed_total", "Resumes refused."),

@@ -131,6 +131,10 @@ pub struct Counters {
     pub connections_refused: AtomicU64,
     /// Requests whose response was not ready within a deadline (`408`): a body trickled in.
     pub requests_timed_out: AtomicU64,
+    /// WebSocket frames dropped unread for coming beyond the session's budget (crate::budget).
+    pub messages_dropped: AtomicU64,
+    /// WebSockets closed (1008) for flooding far beyond their budget.
+    pub sockets_flooding: AtomicU64,
 }
 
 impl Counters {

@@ -16,6 +16,7 @@ use tracing::Instrument;
 
 use crate::AppState;
 use crate::admission::{Class, Entry, Place, RETRY_AFTER_SECS, Seat};
+use crate::budget::{Budget, Verdict};
 use crate::outbox::{Frame, Inbox};
 use crate::protocol::{self, ClientMsg, ErrorCode, Role, ServerMsg};
 use crate::registry::{Counters, Grant, RoomEntry};
@@ -76,6 +77,8 @@ struct Session {
     departure: Departure,
     /// The type of the message being handled, for the `re` of an error answering it.
     re: &'static str,
+    /// What the client may still send (crate::budget).
+    budget: Budget,
 }
 
 /// What to do after a message.
@@ -113,6 +116,7 @@ pub async fn run(socket: WebSocket, state: AppState, addr: IpAddr) {
         seat: None,
         departure: Departure::Lost,
         re: "",
+        budget: Budget::new(Instant::now()),
     };
     loop {
         let frame = tokio::select! {
@@ -166,6 +170,17 @@ pub async fn run(socket: WebSocket, state: AppState, addr: IpAddr) {
             }
         };
         last_heard = Instant::now();
+        if let Some(Ok(Message::Text(_) | Message::Binary(_))) = &frame {
+            match session.spend() {
+                Verdict::Handle => {}
+                Verdict::Drop { .. } => continue,
+                Verdict::Close => {
+                    // Read on until the client hears the close, as for a read error.
+                    drain(&mut stream).await;
+                    break;
+                }
+            }
+        }
         let flow = match frame {
             Some(Ok(Message::Text(text))) => session.handle_text(&text).await,
             Some(Ok(Message::Binary(_))) => session.send_error_about(
@@ -253,6 +268,32 @@ async fn write_loop(mut sink: SplitSink<WebSocket, Message>, mut inbox: Inbox) {
 }
 
 impl Session {
+    /// Spends a frame from the budget, answering or closing as the verdict says. A flooding
+    /// client is closed (1008) and gone for good: its seat is not kept for a resume.
+    fn spend(&mut self) -> Verdict {
+        let counters = &self.state.registry.counters;
+        let verdict = self.budget.handle_message(Instant::now());
+        match verdict {
+            Verdict::Handle => {}
+            Verdict::Drop { tell } => {
+                Counters::bump(&counters.messages_dropped);
+                if tell {
+                    let why = "too many messages; some were dropped";
+                    let _ = self
+                        .out
+                        .send(Outgoing::Msg(ErrorCode::RateLimited.message(why)));
+                }
+            }
+            Verdict::Close => {
+                tracing::debug!("websocket floods far beyond its budget; closing it");
+                Counters::bump(&counters.sockets_flooding);
+                self.departure = Departure::Left;
+                self.send_close(1008, "message flood");
+            }
+        }
+        verdict
+    }
+
     async fn handle_text(&mut self, text: &str) -> Flow {
         self.re = "";
         let msg = match protocol::parse(text) {

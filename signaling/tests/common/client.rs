@@ -108,6 +108,11 @@ impl Client {
             .expect("send");
     }
 
+    /// Sends a text frame as it is (malformed JSON too); false once the socket is gone.
+    pub async fn try_send_text(&mut self, text: String) -> bool {
+        self.ws.send(Message::text(text)).await.is_ok()
+    }
+
     /// The next JSON message, or the close code if the server closed the socket.
     pub async fn next(&mut self) -> Result<Value, Option<u16>> {
         match tokio::time::timeout(ANSWER, self.recv()).await {
