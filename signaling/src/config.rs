@@ -18,6 +18,13 @@ pub struct Config {
     /// teacher shares. Unset: taken from each request's Host header (fine behind a proxy that
     /// passes Host and X-Forwarded-Proto).
     pub public_url: Option<String>,
+    /// Host names the links of a new room may be built from when `public_url` is unset, as a
+    /// request's `Host` header names them (without the port), e.g. `aula.schule.de`. This
+    /// machine's own IP addresses and `localhost` always may, so a LAN address or a test run
+    /// needs no setting. Empty: those only. A request naming any other host is refused, as
+    /// the links would send a class to a name nobody configured (a proxy that passes any
+    /// `Host`, or someone else's DNS name pointed at this server).
+    pub allowed_hosts: Vec<String>,
     /// The one UDP port all media uses. 10000: outside the ephemeral range, easy to open in a
     /// firewall.
     pub media_port: u16,
@@ -141,6 +148,7 @@ impl Default for Config {
         Config {
             http_addr: "0.0.0.0:8080".parse().expect("valid literal"),
             public_url: None,
+            allowed_hosts: Vec::new(),
             media_port: 10000,
             media_ips: Vec::new(),
             public_ip: None,
@@ -242,6 +250,17 @@ impl Config {
                 anyhow::bail!("turn_urls: {url:?} is not a turn:, turns: or stun: URL");
             }
         }
+        for host in &self.allowed_hosts {
+            let bare = host.trim_start_matches('[').trim_end_matches(']');
+            let name = |c: char| c.is_ascii_alphanumeric() || ".-".contains(c);
+            let valid =
+                bare.parse::<IpAddr>().is_ok() || (!bare.is_empty() && bare.chars().all(name));
+            if !valid {
+                anyhow::bail!(
+                    "allowed_hosts: {host:?} is not a host name (aula.schule.de, no scheme or port)"
+                );
+            }
+        }
         for origin in &self.allowed_origins {
             if split_origin(origin).is_none() {
                 anyhow::bail!(
@@ -275,6 +294,9 @@ pub struct Args {
     pub http_addr: Option<SocketAddr>,
     #[arg(long, env = "AULA_PUBLIC_URL")]
     pub public_url: Option<String>,
+    /// Comma-separated host names for the links when public_url is unset.
+    #[arg(long, env = "AULA_ALLOWED_HOSTS", value_delimiter = ',')]
+    pub allowed_hosts: Option<Vec<String>>,
     #[arg(long, env = "AULA_MEDIA_PORT")]
     pub media_port: Option<u16>,
     /// Comma-separated local IPs for media.
@@ -346,6 +368,7 @@ impl Args {
         }
         set(&mut c.http_addr, self.http_addr);
         set(&mut c.public_url, self.public_url.map(Some));
+        set(&mut c.allowed_hosts, self.allowed_hosts);
         set(&mut c.media_port, self.media_port);
         set(&mut c.media_ips, self.media_ips);
         set(&mut c.public_ip, self.public_ip.map(Some));
@@ -438,6 +461,25 @@ mod tests {
         assert_eq!(c.log_format, LogFormat::Json);
         let c: Config = toml::from_str("log = \"error\"\nlog_format = \"text\"").unwrap();
         assert_eq!(requested_log(&c, Some("debug".into())), "error");
+    }
+
+    #[test]
+    fn allowed_hosts_are_bare_host_names_or_ips() {
+        let hosts = |h: &[&str]| Config {
+            allowed_hosts: h.iter().map(|s| s.to_string()).collect(),
+            ..Config::default()
+        };
+        assert!(
+            hosts(&["aula.schule.de", "203.0.113.5", "[2001:db8::5]"])
+                .check()
+                .is_ok()
+        );
+        for bad in ["https://aula.schule.de", "aula.schule.de:443", "", "a/b"] {
+            assert!(hosts(&[bad]).check().is_err(), "{bad}");
+        }
+        let mut c = Config::default();
+        Args::parse_from(["aula", "--allowed-hosts", "a.de,b.de"]).apply(&mut c);
+        assert_eq!(c.allowed_hosts, ["a.de", "b.de"]);
     }
 
     #[test]

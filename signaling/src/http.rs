@@ -186,6 +186,25 @@ async fn create_room(State(state): State<AppState>, headers: HeaderMap, body: By
         let message = format!("the title must be at most {MAX_TITLE_CHARS} printable characters");
         return api_error(StatusCode::BAD_REQUEST, "bad_request", message);
     }
+    // The links first: a room nobody can be sent to is not created.
+    let base = match base_url(
+        state.config.public_url.as_deref(),
+        &state.config.allowed_hosts,
+        &local_ips(),
+        &headers,
+    ) {
+        Ok(base) => base,
+        Err(e) => {
+            Counters::bump(&state.registry.counters.hosts_refused);
+            tracing::warn!(error = %e, "room creation refused: no address to build its links from");
+            let message = format!(
+                "{e}: this server builds a room's links from public_url, or from the address \
+                 a page was opened at if it is this machine's IP, localhost or one of \
+                 allowed_hosts; the administrator should set public_url"
+            );
+            return api_error(StatusCode::MISDIRECTED_REQUEST, "unknown_host", message);
+        }
+    };
     let limits = RoomLimits {
         max_participants: state.config.max_participants_per_room,
         empty_grace: state.config.empty_room_grace(),
@@ -217,7 +236,6 @@ async fn create_room(State(state): State<AppState>, headers: HeaderMap, body: By
         }
     };
     tracing::info!(room = %id, "room created");
-    let base = base_url(state.config.public_url.as_deref(), &headers);
     let link = |secret: &str| format!("{base}/room/{id}#k={secret}");
     let body = RoomCreated {
         id: id.to_string(),
@@ -252,19 +270,40 @@ async fn room_info(State(state): State<AppState>, Path(id): Path<String>) -> Res
     }
 }
 
-/// The URL people reach Aula by: configured, or what the browser (through a proxy) asked for.
-fn base_url(configured: Option<&str>, headers: &HeaderMap) -> String {
+/// Why no links can be built for a request.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum LinkError {
+    #[error("the request names no host")]
+    NoHost,
+    #[error("this server does not go by {0:?}: set public_url (or allowed_hosts)")]
+    UnknownHost(String),
+}
+
+/// The URL people reach Aula by: `public_url`, or else the host the request names (through a
+/// proxy: the browser's), if it is one of `allowed`, `localhost`, or an IP address of this
+/// machine (`local`): a LAN address or a test run needs no setting, and a request naming a
+/// host nobody configured cannot put that name in a class's links.
+fn base_url(
+    configured: Option<&str>,
+    allowed: &[String],
+    local: &[IpAddr],
+    headers: &HeaderMap,
+) -> Result<String, LinkError> {
     if let Some(url) = configured {
-        return url.trim_end_matches('/').to_string();
+        return Ok(url.trim_end_matches('/').to_string());
     }
     let host = headers
         .get(header::HOST)
         .and_then(|h| h.to_str().ok())
         .filter(|h| {
-            h.chars()
-                .all(|c| c.is_ascii_alphanumeric() || ".-:[]".contains(c))
+            !h.is_empty()
+                && h.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || ".-:[]".contains(c))
         })
-        .unwrap_or("localhost:8080");
+        .ok_or(LinkError::NoHost)?;
+    if !host_known(host_name(host), allowed, local) {
+        return Err(LinkError::UnknownHost(host.to_string()));
+    }
     let scheme = match headers
         .get("x-forwarded-proto")
         .and_then(|h| h.to_str().ok())
@@ -272,7 +311,35 @@ fn base_url(configured: Option<&str>, headers: &HeaderMap) -> String {
         Some("https") => "https",
         _ => "http",
     };
-    format!("{scheme}://{host}")
+    Ok(format!("{scheme}://{host}"))
+}
+
+/// The host of a `Host` header without its port and brackets: `aula.de`, `10.0.0.5`, `::1`.
+fn host_name(host: &str) -> &str {
+    if let Some(v6) = host.strip_prefix('[') {
+        return v6.split(']').next().unwrap_or(v6);
+    }
+    match host.rsplit_once(':') {
+        Some((name, port)) if port.chars().all(|c| c.is_ascii_digit()) => name,
+        _ => host,
+    }
+}
+
+fn host_known(name: &str, allowed: &[String], local: &[IpAddr]) -> bool {
+    let ip = name.parse::<IpAddr>().ok();
+    ip.is_some_and(|ip| ip.is_loopback() || local.contains(&ip))
+        || name.eq_ignore_ascii_case("localhost")
+        || allowed.iter().any(|a| {
+            let a = a.trim_start_matches('[').trim_end_matches(']');
+            a.eq_ignore_ascii_case(name)
+        })
+}
+
+/// This machine's IP addresses, looked up now (a laptop's change as it moves).
+fn local_ips() -> Vec<IpAddr> {
+    if_addrs::get_if_addrs()
+        .map(|ifs| ifs.into_iter().map(|i| i.ip()).collect())
+        .unwrap_or_default()
 }
 
 async fn websocket(
@@ -333,14 +400,73 @@ mod tests {
         assert_eq!(client_addr(Some(local), &HeaderMap::new()), local.ip());
     }
 
-    #[test]
-    fn base_url_prefers_config_then_forwarded_host() {
+    fn host(value: &'static str) -> HeaderMap {
         let mut h = HeaderMap::new();
-        h.insert(header::HOST, HeaderValue::from_static("aula.schule.de"));
+        h.insert(header::HOST, HeaderValue::from_static(value));
+        h
+    }
+
+    #[test]
+    fn base_url_prefers_config_then_an_allowed_forwarded_host() {
+        let allowed = ["aula.schule.de".to_string()];
+        let mut h = host("aula.schule.de");
         h.insert("x-forwarded-proto", HeaderValue::from_static("https"));
-        assert_eq!(base_url(None, &h), "https://aula.schule.de");
-        assert_eq!(base_url(Some("https://x.de/"), &h), "https://x.de");
-        h.insert(header::HOST, HeaderValue::from_static("evil.de/<script>"));
-        assert_eq!(base_url(None, &h), "https://localhost:8080");
+        assert_eq!(
+            base_url(None, &allowed, &[], &h).unwrap(),
+            "https://aula.schule.de"
+        );
+        assert_eq!(
+            base_url(Some("https://x.de/"), &[], &[], &h).unwrap(),
+            "https://x.de",
+            "public_url, whatever the Host"
+        );
+        let h = host("AULA.Schule.de:8443");
+        assert_eq!(
+            base_url(None, &allowed, &[], &h).unwrap(),
+            "http://AULA.Schule.de:8443"
+        );
+    }
+
+    #[test]
+    fn base_url_refuses_hosts_nobody_configured() {
+        let allowed = ["aula.schule.de".to_string()];
+        for refused in [
+            "evil.de",
+            "aula.schule.de.evil.de",
+            "10.9.9.9:8080",
+            "[2001:db8::9]",
+        ] {
+            let h = HeaderMap::from_iter([(header::HOST, HeaderValue::from_str(refused).unwrap())]);
+            assert_eq!(
+                base_url(None, &allowed, &[], &h),
+                Err(LinkError::UnknownHost(refused.into())),
+                "{refused}"
+            );
+        }
+        let bad = host("evil.de/<script>");
+        assert_eq!(base_url(None, &allowed, &[], &bad), Err(LinkError::NoHost));
+        assert_eq!(
+            base_url(None, &allowed, &[], &HeaderMap::new()),
+            Err(LinkError::NoHost)
+        );
+    }
+
+    #[test]
+    fn base_url_takes_this_machines_addresses_and_localhost_without_config() {
+        let local: [IpAddr; 2] = ["192.168.1.20".parse().unwrap(), "fd00::20".parse().unwrap()];
+        for ok in [
+            "192.168.1.20:8080",
+            "[fd00::20]:8080",
+            "localhost:8080",
+            "LOCALHOST",
+            "127.0.0.1:8080",
+            "[::1]:8080",
+        ] {
+            let h = HeaderMap::from_iter([(header::HOST, HeaderValue::from_str(ok).unwrap())]);
+            assert_eq!(
+                base_url(None, &[], &local, &h).unwrap(),
+                format!("http://{ok}")
+            );
+        }
     }
 }

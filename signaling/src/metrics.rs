@@ -102,6 +102,7 @@ pub async fn metrics(
             "aula_metrics_refused_total",
             load(&counters.metrics_refused),
         ),
+        ("aula_hosts_refused_total", load(&counters.hosts_refused)),
         (
             "aula_http_connections_refused_total",
             load(&counters.connections_refused),
@@ -272,6 +273,10 @@ const HELP: &[(&str, &str)] = &[
         "Room creations and WebSockets refused for another site's origin.",
     ),
     ("aula_metrics_refused_total", "Metrics requests refused."),
+    (
+        "aula_hosts_refused_total",
+        "Room creations refused for naming a host the links may not use.",
+    ),
     (
         "aula_http_connections_refused_total",
         "TCP connections refused beyond max_connections.",

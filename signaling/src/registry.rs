@@ -131,6 +131,8 @@ pub struct Counters {
     pub connections_refused: AtomicU64,
     /// Requests whose response was not ready within a deadline (`408`): a body trickled in.
     pub requests_timed_out: AtomicU64,
+    /// Room creations refused for naming a host the links may not be built from.
+    pub hosts_refused: AtomicU64,
     /// WebSocket frames dropped unread for coming beyond the session's budget (crate::budget).
     pub messages_dropped: AtomicU64,
     /// WebSockets closed (1008) for flooding far beyond their budget.
