@@ -12,8 +12,11 @@ use axum::{Extension, Json};
 use serde::{Deserialize, Serialize};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
+use tokio::time::Instant;
+
+use crate::addresses::Refusal;
 use crate::protocol::{MAX_MESSAGE_BYTES, RoomKind, Settings};
-use crate::registry::Counters;
+use crate::registry::{Counters, NewRoom};
 use crate::room::RoomLimits;
 use crate::{AppState, assets, guard};
 
@@ -156,7 +159,23 @@ pub(crate) fn api_error(
     response
 }
 
-async fn create_room(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+/// `429` with `Retry-After` for a request beyond its address's cap (crate::addresses).
+fn address_refused(state: &AppState, refusal: Refusal, code: &'static str) -> Response {
+    state.registry.counters.address_refused(refusal);
+    tracing::debug!(cap = refusal.cap(), "refused for its address's cap");
+    let message = format!("{refusal}; try again later");
+    let mut response = api_error(StatusCode::TOO_MANY_REQUESTS, code, message);
+    let retry = state.addresses.retry_after(refusal);
+    (response.headers_mut()).insert(header::RETRY_AFTER, HeaderValue::from(retry));
+    response
+}
+
+async fn create_room(
+    State(state): State<AppState>,
+    peer: Option<Extension<ConnectInfo<SocketAddr>>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     // JSON only: a page elsewhere can post a form or `text/plain` without asking, but must
     // ask first (a CORS preflight this server never grants) to post JSON.
     let json = headers
@@ -205,26 +224,31 @@ async fn create_room(State(state): State<AppState>, headers: HeaderMap, body: By
             return api_error(StatusCode::MISDIRECTED_REQUEST, "unknown_host", message);
         }
     };
+    let addr = client_addr(peer.map(|Extension(ConnectInfo(a))| a), &headers);
+    let hold = match state.addresses.handle_room(addr, Instant::now()) {
+        Ok(hold) => hold,
+        Err(refusal) => return address_refused(&state, refusal, "too_many_rooms"),
+    };
     let limits = RoomLimits {
         max_participants: state.config.max_participants_per_room,
         empty_grace: state.config.empty_room_grace(),
         unused_ttl: state.config.unused_room_ttl(),
         resume_grace: state.config.resume_grace(),
         unload_grace: state.config.unload_grace(),
+        lobby_per_address: state.config.lobby_per_address,
         turn: state.turn.clone(),
     };
     let mut settings = Settings::for_kind(request.kind);
     if let Some(lobby) = request.lobby {
         settings.lobby = lobby;
     }
-    let created = state.registry.create(
+    let new = NewRoom {
         title,
-        request.kind,
+        kind: request.kind,
         settings,
-        limits,
-        state.sfu.clone(),
-        state.stop.clone(),
-    );
+        owner: hold,
+    };
+    let created = (state.registry).create(new, limits, state.sfu.clone(), state.stop.clone());
     let (id, entry) = match created {
         Ok(r) => r,
         Err(e) => {
@@ -354,12 +378,16 @@ async fn websocket(
         return api_error(StatusCode::FORBIDDEN, "forbidden_origin", message);
     }
     let addr = client_addr(peer.map(|Extension(ConnectInfo(a))| a), &headers);
+    let hold = match state.addresses.handle_socket(addr, Instant::now()) {
+        Ok(hold) => hold,
+        Err(refusal) => return address_refused(&state, refusal, "too_many_connections"),
+    };
     // The library's hard cap sits above the protocol's 64 KiB so that an oversized message
     // still arrives whole and gets a proper `too_large` error before the close.
     upgrade
         .max_message_size(4 * MAX_MESSAGE_BYTES)
         .max_frame_size(4 * MAX_MESSAGE_BYTES)
-        .on_upgrade(move |socket| crate::ws::run(socket, state, addr))
+        .on_upgrade(move |socket| crate::ws::run(socket, state, addr, hold))
 }
 
 /// The address a request came from: the connection's, or, from a reverse proxy on this

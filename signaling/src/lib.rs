@@ -14,11 +14,13 @@
 //! - `ws`: one WebSocket session.
 //! - `budget`: what one session may send, over all message types.
 //! - `admission`: who comes in now and who waits in the join queue.
+//! - `addresses`: what one client address may hold and start.
 //! - `guard`: which origins may create rooms and open sockets; who may read `/metrics`.
 //! - `http`: routes, embedded web client.
 //! - `metrics`: `GET /metrics` in Prometheus' text format.
 //! - `serve`: the HTTP accept loop with its connection cap and deadlines.
 
+mod addresses;
 mod admission;
 mod assets;
 mod bandwidth;
@@ -51,6 +53,8 @@ pub(crate) struct AppState {
     registry: Arc<Registry>,
     sfu: SfuHandle,
     admission: Arc<admission::Admission>,
+    /// What each client address holds and has started (per-address caps).
+    addresses: Arc<addresses::Addresses>,
     /// TURN credentials for every participant, when configured.
     turn: Option<turn::Turn>,
     /// Flips to true once at shutdown; sessions and room tasks watch it.
@@ -117,12 +121,14 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
         config.turn_secret.as_deref(),
         std::time::Duration::from_secs(config.turn_ttl_secs),
     );
+    let config_caps = config.address_caps();
     let state = AppState {
         turn,
         registry: Arc::new(Registry::new(config.max_rooms)),
         config: Arc::new(config),
         sfu: sfu.handle(),
         admission: admission.clone(),
+        addresses: addresses::Addresses::new(config_caps),
         stop: stop_rx.clone(),
     };
     tokio::spawn(admission.run(state.sfu.clone(), state.registry.clone(), stop_rx.clone()));

@@ -144,6 +144,18 @@ pub async fn metrics(
             "aula_frames_not_forwarded_total{{cause=\"{cause}\"}} {value}\n"
         ));
     }
+    // Refusals for one address's cap, by cap (docs/operations.md, "Per-address caps").
+    for (cap, value) in [
+        ("sockets", load(&counters.address_sockets)),
+        ("rooms_per_hour", load(&counters.address_rooms_per_hour)),
+        ("open_rooms", load(&counters.address_open_rooms)),
+        ("joins", load(&counters.address_joins)),
+        ("lobby", load(&counters.address_lobby)),
+    ] {
+        body.push_str(&format!(
+            "aula_address_refused_total{{cap=\"{cap}\"}} {value}\n"
+        ));
+    }
     body.push_str(&crate::bandwidth::metrics_lines(&state));
     body.push_str(&state.admission.metrics_lines());
     let body = annotate(&body);
@@ -306,6 +318,10 @@ const HELP: &[(&str, &str)] = &[
     (
         "aula_frames_not_forwarded_total",
         "Frames not forwarded to a subscriber, by cause.",
+    ),
+    (
+        "aula_address_refused_total",
+        "Requests refused for one client address's cap, by cap.",
     ),
     (
         "aula_bandwidth_subscribers",
