@@ -44,6 +44,13 @@ pub struct Config {
     pub tls_cert: Option<PathBuf>,
     /// The private key (PEM) for `tls_cert`.
     pub tls_key: Option<PathBuf>,
+    /// Host names the links of a new room may be built from when `public_url` is unset, as a
+    /// request's `Host` header names them (without the port), e.g. `aula.schule.de`. This
+    /// machine's own IP addresses and `localhost` always may, so a LAN address or a test run
+    /// needs no setting. Empty: those only. A request naming any other host is refused, as
+    /// the links would send a class to a name nobody configured (a proxy that passes any
+    /// `Host`, or someone else's DNS name pointed at this server).
+    pub allowed_hosts: Vec<String>,
     /// The one UDP port all media uses. 10000: outside the ephemeral range, easy to open in a
     /// firewall.
     pub media_port: u16,
@@ -86,6 +93,34 @@ pub struct Config {
     pub queue_limit: usize,
     /// Places in the queue one address may hold (a school's NAT holds a class).
     pub queue_per_address: usize,
+    /// Open WebSockets one client address may hold (addresses.rs says who shares one). 500:
+    /// a school behind one NAT may be everyone the server carries (`max_participants`, 400),
+    /// with pages reconnecting and waiting besides; one machine still holds at most an eighth
+    /// of `max_connections`. Beyond it the upgrade gets `429`.
+    pub sockets_per_address: usize,
+    /// Rooms one address may create an hour (evenly: one every 3600/n seconds after the
+    /// first n). 100: a school's every teacher starting a lesson in the same hour, some twice;
+    /// a script gets no further than that, and its unused rooms close after
+    /// `unused_room_ttl_secs`.
+    pub rooms_per_address_per_hour: usize,
+    /// Rooms created from one address open at once. 100: every class of a large school in a
+    /// lesson at the same time; a fifth of `max_rooms`, so one address cannot take them all.
+    pub open_rooms_per_address: usize,
+    /// Joins one address may start a minute (evenly: one every 60/n seconds after the first
+    /// n); a resume does not count. 600: the whole server's 400 pupils joining from one NAT in
+    /// the same minute at 8 o'clock, and half of them again for a reload; beyond, the page
+    /// is told `server_busy` and tries again by itself.
+    pub joins_per_address_per_minute: usize,
+    /// People from one address waiting in one room's lobby at once. 40: a class of 30 and
+    /// its guests knocking at once from the school's NAT; a room's lobby holds
+    /// `max_participants_per_room` (50), so one address cannot fill it alone. A school that
+    /// lists its NAT in `exempt_networks` may set this to a family's size (5).
+    pub lobby_per_address: usize,
+    /// Networks (CIDR: `203.0.113.0/28`, `2001:db8:5::/48`, or one address) whose clients
+    /// are not counted against the per-address caps above: the school's own NAT, a
+    /// university's. (The join queue's `queue_per_address` counts them still.) Loopback never is counted: it is this machine itself (a reverse
+    /// proxy on it passes each client's own address in `X-Forwarded-For`).
+    pub exempt_networks: Vec<String>,
     /// Participants per room. 50 covers a class with guests or a large faculty meeting.
     pub max_participants_per_room: usize,
     /// Audio and video tracks one participant may publish: microphone, camera, screen.
@@ -217,6 +252,7 @@ impl Default for Config {
             acme_ca_file: None,
             tls_cert: None,
             tls_key: None,
+            allowed_hosts: Vec::new(),
             media_port: 10000,
             media_ips: Vec::new(),
             public_ip: None,
@@ -231,6 +267,12 @@ impl Default for Config {
             join_rate: 30.0,
             queue_limit: 2000,
             queue_per_address: 200,
+            sockets_per_address: 500,
+            rooms_per_address_per_hour: 100,
+            open_rooms_per_address: 100,
+            joins_per_address_per_minute: 600,
+            lobby_per_address: 40,
+            exempt_networks: Vec::new(),
             max_participants_per_room: 50,
             max_tracks_per_participant: 3,
             max_rooms: 500,
@@ -276,6 +318,20 @@ impl Config {
             unload_grace_secs: 1,
             room_creation: RoomCreation::Open,
             ..Config::default()
+        }
+    }
+
+    /// The per-address caps, with `exempt_networks` parsed (check() refused bad ones).
+    pub(crate) fn address_caps(&self) -> crate::addresses::Caps {
+        let exempt = self.exempt_networks.iter();
+        crate::addresses::Caps {
+            sockets: self.sockets_per_address,
+            rooms_per_hour: self.rooms_per_address_per_hour,
+            open_rooms: self.open_rooms_per_address,
+            joins_per_minute: self.joins_per_address_per_minute,
+            exempt: exempt
+                .filter_map(|n| crate::addresses::Network::parse(n))
+                .collect(),
         }
     }
 
@@ -336,6 +392,22 @@ impl Config {
                 .any(|s| url.starts_with(s))
             {
                 anyhow::bail!("turn_urls: {url:?} is not a turn:, turns: or stun: URL");
+            }
+        }
+        for net in &self.exempt_networks {
+            if crate::addresses::Network::parse(net).is_none() {
+                anyhow::bail!("exempt_networks: {net:?} is not a network (203.0.113.0/28)");
+            }
+        }
+        for host in &self.allowed_hosts {
+            let bare = host.trim_start_matches('[').trim_end_matches(']');
+            let name = |c: char| c.is_ascii_alphanumeric() || ".-".contains(c);
+            let valid =
+                bare.parse::<IpAddr>().is_ok() || (!bare.is_empty() && bare.chars().all(name));
+            if !valid {
+                anyhow::bail!(
+                    "allowed_hosts: {host:?} is not a host name (aula.schule.de, no scheme or port)"
+                );
             }
         }
         for origin in &self.allowed_origins {
@@ -447,6 +519,9 @@ pub struct Args {
     pub tls_cert: Option<PathBuf>,
     #[arg(long, env = "AULA_TLS_KEY")]
     pub tls_key: Option<PathBuf>,
+    /// Comma-separated host names for the links when public_url is unset.
+    #[arg(long, env = "AULA_ALLOWED_HOSTS", value_delimiter = ',')]
+    pub allowed_hosts: Option<Vec<String>>,
     #[arg(long, env = "AULA_MEDIA_PORT")]
     pub media_port: Option<u16>,
     /// Comma-separated local IPs for media.
@@ -479,6 +554,19 @@ pub struct Args {
     pub queue_limit: Option<usize>,
     #[arg(long, env = "AULA_QUEUE_PER_ADDRESS")]
     pub queue_per_address: Option<usize>,
+    #[arg(long, env = "AULA_SOCKETS_PER_ADDRESS")]
+    pub sockets_per_address: Option<usize>,
+    #[arg(long, env = "AULA_ROOMS_PER_ADDRESS_PER_HOUR")]
+    pub rooms_per_address_per_hour: Option<usize>,
+    #[arg(long, env = "AULA_OPEN_ROOMS_PER_ADDRESS")]
+    pub open_rooms_per_address: Option<usize>,
+    #[arg(long, env = "AULA_JOINS_PER_ADDRESS_PER_MINUTE")]
+    pub joins_per_address_per_minute: Option<usize>,
+    #[arg(long, env = "AULA_LOBBY_PER_ADDRESS")]
+    pub lobby_per_address: Option<usize>,
+    /// Comma-separated networks (CIDR) not counted against the per-address caps.
+    #[arg(long, env = "AULA_EXEMPT_NETWORKS", value_delimiter = ',')]
+    pub exempt_networks: Option<Vec<String>>,
     #[arg(long, env = "AULA_MAX_PARTICIPANTS_PER_ROOM")]
     pub max_participants_per_room: Option<usize>,
     #[arg(long, env = "AULA_MAX_ROOMS")]
@@ -568,6 +656,7 @@ impl Args {
         set(&mut c.acme_ca_file, self.acme_ca_file.map(Some));
         set(&mut c.tls_cert, self.tls_cert.map(Some));
         set(&mut c.tls_key, self.tls_key.map(Some));
+        set(&mut c.allowed_hosts, self.allowed_hosts);
         set(&mut c.media_port, self.media_port);
         set(&mut c.media_ips, self.media_ips);
         set(&mut c.public_ip, self.public_ip.map(Some));
@@ -584,6 +673,18 @@ impl Args {
         set(&mut c.join_rate, self.join_rate);
         set(&mut c.queue_limit, self.queue_limit);
         set(&mut c.queue_per_address, self.queue_per_address);
+        set(&mut c.sockets_per_address, self.sockets_per_address);
+        set(
+            &mut c.rooms_per_address_per_hour,
+            self.rooms_per_address_per_hour,
+        );
+        set(&mut c.open_rooms_per_address, self.open_rooms_per_address);
+        set(
+            &mut c.joins_per_address_per_minute,
+            self.joins_per_address_per_minute,
+        );
+        set(&mut c.lobby_per_address, self.lobby_per_address);
+        set(&mut c.exempt_networks, self.exempt_networks);
         set(
             &mut c.max_participants_per_room,
             self.max_participants_per_room,
@@ -752,6 +853,35 @@ mod tests {
             ..acme
         };
         assert!(!ok(&same), "one port for both");
+    }
+
+    #[test]
+    fn allowed_hosts_are_bare_host_names_or_ips() {
+        let hosts = |h: &[&str]| Config {
+            allowed_hosts: h.iter().map(|s| s.to_string()).collect(),
+            ..Config::default()
+        };
+        assert!(
+            hosts(&["aula.schule.de", "203.0.113.5", "[2001:db8::5]"])
+                .check()
+                .is_ok()
+        );
+        for bad in ["https://aula.schule.de", "aula.schule.de:443", "", "a/b"] {
+            assert!(hosts(&[bad]).check().is_err(), "{bad}");
+        }
+        let mut c = Config::default();
+        Args::parse_from(["aula", "--allowed-hosts", "a.de,b.de"]).apply(&mut c);
+        assert_eq!(c.allowed_hosts, ["a.de", "b.de"]);
+    }
+
+    #[test]
+    fn exempt_networks_must_be_networks() {
+        let mut c = Config::default();
+        Args::parse_from(["aula", "--exempt-networks", "203.0.113.0/28,2001:db8::/48"])
+            .apply(&mut c);
+        assert!(c.check().is_ok());
+        c.exempt_networks.push("schule.de".into());
+        assert!(c.check().is_err());
     }
 
     #[test]

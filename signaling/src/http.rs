@@ -13,8 +13,11 @@ use serde::{Deserialize, Serialize};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
 use crate::config::RoomCreation;
+use tokio::time::Instant;
+
+use crate::addresses::Refusal;
 use crate::protocol::{MAX_MESSAGE_BYTES, RoomKind, Settings};
-use crate::registry::Counters;
+use crate::registry::{Counters, NewRoom};
 use crate::room::RoomLimits;
 use crate::{AppState, assets, guard, staff};
 
@@ -252,6 +255,17 @@ pub(crate) fn api_error(
     response
 }
 
+/// `429` with `Retry-After` for a request beyond its address's cap (crate::addresses).
+fn address_refused(state: &AppState, refusal: Refusal, code: &'static str) -> Response {
+    state.registry.counters.address_refused(refusal);
+    tracing::debug!(cap = refusal.cap(), "refused for its address's cap");
+    let message = format!("{refusal}; try again later");
+    let mut response = api_error(StatusCode::TOO_MANY_REQUESTS, code, message);
+    let retry = state.addresses.retry_after(refusal);
+    (response.headers_mut()).insert(header::RETRY_AFTER, HeaderValue::from(retry));
+    response
+}
+
 /// A POST that changes something comes as JSON from our own pages: a page elsewhere can post
 /// a form or `text/plain` without asking, but must ask first (a CORS preflight this server
 /// never grants) to post JSON; and a browser says in `Origin` which page it posts from.
@@ -300,6 +314,7 @@ pub(crate) fn served_over_https(config: &crate::Config, headers: &HeaderMap) -> 
 async fn create_room(
     State(state): State<AppState>,
     over_tls: Option<Extension<OverTls>>,
+    peer: Option<Extension<ConnectInfo<SocketAddr>>>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
@@ -326,26 +341,51 @@ async fn create_room(
         let message = format!("the title must be at most {MAX_TITLE_CHARS} printable characters");
         return api_error(StatusCode::BAD_REQUEST, "bad_request", message);
     }
+    // The links first: a room nobody can be sent to is not created.
+    let known = KnownHosts {
+        allowed: &state.config.allowed_hosts,
+        domains: &state.config.domain,
+        local: local_ips(),
+    };
+    let configured = state.config.public_url.as_deref();
+    let base = match base_url(configured, over_tls.is_some(), &known, &headers) {
+        Ok(base) => base,
+        Err(e) => {
+            Counters::bump(&state.registry.counters.hosts_refused);
+            tracing::warn!(error = %e, "room creation refused: no address to build its links from");
+            let message = format!(
+                "{e}: this server builds a room's links from public_url, or from the address \
+                 a page was opened at if it is this machine's IP, localhost or one of \
+                 allowed_hosts; the administrator should set public_url"
+            );
+            return api_error(StatusCode::MISDIRECTED_REQUEST, "unknown_host", message);
+        }
+    };
+    let addr = client_addr(peer.map(|Extension(ConnectInfo(a))| a), &headers);
+    let hold = match state.addresses.handle_room(addr, Instant::now()) {
+        Ok(hold) => hold,
+        Err(refusal) => return address_refused(&state, refusal, "too_many_rooms"),
+    };
     let limits = RoomLimits {
         max_participants: state.config.max_participants_per_room,
         empty_grace: state.config.empty_room_grace(),
         unused_ttl: state.config.unused_room_ttl(),
         resume_grace: state.config.resume_grace(),
         unload_grace: state.config.unload_grace(),
+        lobby_per_address: state.config.lobby_per_address,
         turn: state.turn.clone(),
     };
     let mut settings = Settings::for_kind(request.kind);
     if let Some(lobby) = request.lobby {
         settings.lobby = lobby;
     }
-    let created = state.registry.create(
+    let new = NewRoom {
         title,
-        request.kind,
+        kind: request.kind,
         settings,
-        limits,
-        state.sfu.clone(),
-        state.stop.clone(),
-    );
+        owner: hold,
+    };
+    let created = (state.registry).create(new, limits, state.sfu.clone(), state.stop.clone());
     let (id, entry) = match created {
         Ok(r) => r,
         Err(e) => {
@@ -357,13 +397,6 @@ async fn create_room(
         }
     };
     tracing::info!(room = %id, "room created");
-    let fallback = state.config.domain.first().map(String::as_str);
-    let base = base_url(
-        state.config.public_url.as_deref(),
-        over_tls.is_some(),
-        fallback,
-        &headers,
-    );
     let link = |secret: &str| format!("{base}/room/{id}#k={secret}");
     let body = RoomCreated {
         id: id.to_string(),
@@ -398,19 +431,33 @@ async fn room_info(State(state): State<AppState>, Path(id): Path<String>) -> Res
     }
 }
 
-/// The URL people reach Aula by: configured, or what the browser asked for (over our own TLS,
-/// or through a proxy that says which scheme it used). `domain` stands in for a request
-/// without a usable `Host`.
+/// Why no links can be built for a request.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum LinkError {
+    #[error("the request names no host")]
+    NoHost,
+    #[error("this server does not go by {0:?}: set public_url (or allowed_hosts)")]
+    UnknownHost(String),
+}
+
+/// The URL people reach Aula by: `public_url`, or else the host the request names (through a
+/// proxy: the browser's), if it is one of `allowed`, a `domain` we have a certificate for,
+/// `localhost`, or an IP address of this machine (`local`): a LAN address or a test run
+/// needs no setting, and a request naming a host nobody configured cannot put that name in a
+/// class's links. `https` over our own TLS, or when the proxy says the browser used it.
 fn base_url(
     configured: Option<&str>,
     over_tls: bool,
-    domain: Option<&str>,
+    known: &KnownHosts,
     headers: &HeaderMap,
-) -> String {
+) -> Result<String, LinkError> {
     if let Some(url) = configured {
-        return url.trim_end_matches('/').to_string();
+        return Ok(url.trim_end_matches('/').to_string());
     }
-    let host = valid_host(headers).or(domain).unwrap_or("localhost:8080");
+    let host = valid_host(headers).ok_or(LinkError::NoHost)?;
+    if !known.contains(bare_host(host)) {
+        return Err(LinkError::UnknownHost(host.to_string()));
+    }
     let forwarded = headers
         .get("x-forwarded-proto")
         .and_then(|h| h.to_str().ok());
@@ -418,7 +465,52 @@ fn base_url(
         (true, _) | (false, Some("https")) => "https",
         _ => "http",
     };
-    format!("{scheme}://{host}")
+    Ok(format!("{scheme}://{host}"))
+}
+
+/// The host of a `Host` header without its port and brackets: `aula.de`, `10.0.0.5`, `::1`.
+fn bare_host(host: &str) -> &str {
+    if let Some(v6) = host.strip_prefix('[') {
+        return v6.split(']').next().unwrap_or(v6);
+    }
+    match host.rsplit_once(':') {
+        Some((name, port)) if port.chars().all(|c| c.is_ascii_digit()) => name,
+        _ => host,
+    }
+}
+
+/// The names a room's links may be built from without `public_url`.
+struct KnownHosts<'a> {
+    /// `allowed_hosts`.
+    allowed: &'a [String],
+    /// `domain`: the names we get a certificate for are ours.
+    domains: &'a [String],
+    /// This machine's IP addresses.
+    local: Vec<IpAddr>,
+}
+
+impl KnownHosts<'_> {
+    fn contains(&self, name: &str) -> bool {
+        host_known(name, self.allowed, &self.local)
+            || self.domains.iter().any(|d| d.eq_ignore_ascii_case(name))
+    }
+}
+
+fn host_known(name: &str, allowed: &[String], local: &[IpAddr]) -> bool {
+    let ip = name.parse::<IpAddr>().ok();
+    ip.is_some_and(|ip| ip.is_loopback() || local.contains(&ip))
+        || name.eq_ignore_ascii_case("localhost")
+        || allowed.iter().any(|a| {
+            let a = a.trim_start_matches('[').trim_end_matches(']');
+            a.eq_ignore_ascii_case(name)
+        })
+}
+
+/// This machine's IP addresses, looked up now (a laptop's change as it moves).
+fn local_ips() -> Vec<IpAddr> {
+    if_addrs::get_if_addrs()
+        .map(|ifs| ifs.into_iter().map(|i| i.ip()).collect())
+        .unwrap_or_default()
 }
 
 async fn websocket(
@@ -433,12 +525,16 @@ async fn websocket(
         return api_error(StatusCode::FORBIDDEN, "forbidden_origin", message);
     }
     let addr = client_addr(peer.map(|Extension(ConnectInfo(a))| a), &headers);
+    let hold = match state.addresses.handle_socket(addr, Instant::now()) {
+        Ok(hold) => hold,
+        Err(refusal) => return address_refused(&state, refusal, "too_many_connections"),
+    };
     // The library's hard cap sits above the protocol's 64 KiB so that an oversized message
     // still arrives whole and gets a proper `too_large` error before the close.
     upgrade
         .max_message_size(4 * MAX_MESSAGE_BYTES)
         .max_frame_size(4 * MAX_MESSAGE_BYTES)
-        .on_upgrade(move |socket| crate::ws::run(socket, state, addr))
+        .on_upgrade(move |socket| crate::ws::run(socket, state, addr, hold))
 }
 
 /// The address a request came from: the connection's, or, from a reverse proxy on this
@@ -479,40 +575,59 @@ mod tests {
         assert_eq!(client_addr(Some(local), &HeaderMap::new()), local.ip());
     }
 
-    #[test]
-    fn base_url_prefers_config_then_forwarded_host() {
+    fn host(value: &'static str) -> HeaderMap {
         let mut h = HeaderMap::new();
-        h.insert(header::HOST, HeaderValue::from_static("aula.schule.de"));
-        h.insert("x-forwarded-proto", HeaderValue::from_static("https"));
-        assert_eq!(base_url(None, false, None, &h), "https://aula.schule.de");
-        assert_eq!(
-            base_url(Some("https://x.de/"), false, None, &h),
-            "https://x.de"
-        );
-        h.insert(header::HOST, HeaderValue::from_static("evil.de/<script>"));
-        assert_eq!(base_url(None, false, None, &h), "https://localhost:8080");
+        h.insert(header::HOST, HeaderValue::from_static(value));
+        h
+    }
+
+    fn known<'a>(allowed: &'a [String], domains: &'a [String], local: &[IpAddr]) -> KnownHosts<'a> {
+        KnownHosts {
+            allowed,
+            domains,
+            local: local.to_vec(),
+        }
     }
 
     #[test]
-    fn over_our_own_tls_links_are_https_with_the_domain_as_fallback() {
-        let mut h = HeaderMap::new();
-        h.insert(
-            header::HOST,
-            HeaderValue::from_static("aula.schule.de:8443"),
-        );
+    fn base_url_prefers_config_then_an_allowed_forwarded_host() {
+        let allowed = ["aula.schule.de".to_string()];
+        let k = known(&allowed, &[], &[]);
+        let mut h = host("aula.schule.de");
+        h.insert("x-forwarded-proto", HeaderValue::from_static("https"));
         assert_eq!(
-            base_url(None, true, None, &h),
-            "https://aula.schule.de:8443"
-        );
-        let domain = Some("aula.schule.de");
-        assert_eq!(
-            base_url(None, true, domain, &HeaderMap::new()),
+            base_url(None, false, &k, &h).unwrap(),
             "https://aula.schule.de"
         );
         assert_eq!(
-            base_url(None, false, None, &h),
+            base_url(Some("https://x.de/"), false, &known(&[], &[], &[]), &h).unwrap(),
+            "https://x.de",
+            "public_url, whatever the Host"
+        );
+        let h = host("AULA.Schule.de:8443");
+        assert_eq!(
+            base_url(None, false, &k, &h).unwrap(),
+            "http://AULA.Schule.de:8443"
+        );
+    }
+
+    #[test]
+    fn over_our_own_tls_links_are_https_and_our_domains_are_known() {
+        let domains = ["aula.schule.de".to_string()];
+        let k = known(&[], &domains, &[]);
+        let h = host("aula.schule.de:8443");
+        assert_eq!(
+            base_url(None, true, &k, &h).unwrap(),
+            "https://aula.schule.de:8443"
+        );
+        assert_eq!(
+            base_url(None, false, &k, &h).unwrap(),
             "http://aula.schule.de:8443",
             "plain HTTP without a proxy's word stays http"
+        );
+        assert_eq!(
+            base_url(None, true, &k, &host("other.de")),
+            Err(LinkError::UnknownHost("other.de".into()))
         );
     }
 
@@ -545,5 +660,50 @@ mod tests {
             "files: any name"
         );
         assert_eq!(redirect_host(None, &[]), "localhost");
+    }
+
+    #[test]
+    fn base_url_refuses_hosts_nobody_configured() {
+        let allowed = ["aula.schule.de".to_string()];
+        let k = known(&allowed, &[], &[]);
+        for refused in [
+            "evil.de",
+            "aula.schule.de.evil.de",
+            "10.9.9.9:8080",
+            "[2001:db8::9]",
+        ] {
+            let h = HeaderMap::from_iter([(header::HOST, HeaderValue::from_str(refused).unwrap())]);
+            assert_eq!(
+                base_url(None, false, &k, &h),
+                Err(LinkError::UnknownHost(refused.into())),
+                "{refused}"
+            );
+        }
+        let bad = host("evil.de/<script>");
+        assert_eq!(base_url(None, false, &k, &bad), Err(LinkError::NoHost));
+        assert_eq!(
+            base_url(None, false, &k, &HeaderMap::new()),
+            Err(LinkError::NoHost)
+        );
+    }
+
+    #[test]
+    fn base_url_takes_this_machines_addresses_and_localhost_without_config() {
+        let local: [IpAddr; 2] = ["192.168.1.20".parse().unwrap(), "fd00::20".parse().unwrap()];
+        let k = known(&[], &[], &local);
+        for ok in [
+            "192.168.1.20:8080",
+            "[fd00::20]:8080",
+            "localhost:8080",
+            "LOCALHOST",
+            "127.0.0.1:8080",
+            "[::1]:8080",
+        ] {
+            let h = HeaderMap::from_iter([(header::HOST, HeaderValue::from_str(ok).unwrap())]);
+            assert_eq!(
+                base_url(None, false, &k, &h).unwrap(),
+                format!("http://{ok}")
+            );
+        }
     }
 }

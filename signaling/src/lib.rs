@@ -12,17 +12,21 @@
 //! - `room`: one task per room owning its membership.
 //! - `outbox`: the bounded queue from a room and the SFU to one socket.
 //! - `ws`: one WebSocket session.
+//! - `budget`: what one session may send, over all message types.
 //! - `admission`: who comes in now and who waits in the join queue.
 //! - [`staff`]: who may start rooms: staff sign-in, accounts, LDAP.
+//! - `addresses`: what one client address may hold and start.
 //! - `guard`: which origins may create rooms and open sockets; who may read `/metrics`.
 //! - `http`: routes, embedded web client.
 //! - `metrics`: `GET /metrics` in Prometheus' text format.
 //! - `serve`: the HTTP accept loop with its connection cap and deadlines.
 //! - `tls`: HTTPS by itself: the certificate from ACME or from files, kept fresh.
 
+mod addresses;
 mod admission;
 mod assets;
 mod bandwidth;
+mod budget;
 pub mod config;
 mod guard;
 mod http;
@@ -55,6 +59,8 @@ pub(crate) struct AppState {
     admission: Arc<admission::Admission>,
     /// Staff accounts and sessions: who may start rooms.
     staff: Arc<staff::Staff>,
+    /// What each client address holds and has started (per-address caps).
+    addresses: Arc<addresses::Addresses>,
     /// TURN credentials for every participant, when configured.
     turn: Option<turn::Turn>,
     /// Flips to true once at shutdown; sessions and room tasks watch it.
@@ -135,6 +141,7 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
         config.turn_secret.as_deref(),
         std::time::Duration::from_secs(config.turn_ttl_secs),
     );
+    let config_caps = config.address_caps();
     let state = AppState {
         turn,
         staff,
@@ -142,6 +149,7 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
         config: Arc::new(config),
         sfu: sfu.handle(),
         admission: admission.clone(),
+        addresses: addresses::Addresses::new(config_caps),
         stop: stop_rx.clone(),
     };
     tokio::spawn(admission.run(state.sfu.clone(), state.registry.clone(), stop_rx.clone()));

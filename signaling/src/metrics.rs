@@ -103,6 +103,7 @@ pub async fn metrics(
             "aula_metrics_refused_total",
             load(&counters.metrics_refused),
         ),
+        ("aula_hosts_refused_total", load(&counters.hosts_refused)),
         (
             "aula_http_connections_refused_total",
             load(&counters.connections_refused),
@@ -110,6 +111,14 @@ pub async fn metrics(
         (
             "aula_http_requests_timed_out_total",
             load(&counters.requests_timed_out),
+        ),
+        (
+            "aula_messages_rate_limited_total",
+            load(&counters.messages_dropped),
+        ),
+        (
+            "aula_websockets_flooding_total",
+            load(&counters.sockets_flooding),
         ),
         ("aula_resumes_total", load(&counters.resumes)),
         ("aula_resumes_failed_total", load(&counters.resumes_failed)),
@@ -151,6 +160,18 @@ pub async fn metrics(
     ] {
         body.push_str(&format!(
             "aula_frames_not_forwarded_total{{cause=\"{cause}\"}} {value}\n"
+        ));
+    }
+    // Refusals for one address's cap, by cap (docs/operations.md, "Per-address caps").
+    for (cap, value) in [
+        ("sockets", load(&counters.address_sockets)),
+        ("rooms_per_hour", load(&counters.address_rooms_per_hour)),
+        ("open_rooms", load(&counters.address_open_rooms)),
+        ("joins", load(&counters.address_joins)),
+        ("lobby", load(&counters.address_lobby)),
+    ] {
+        body.push_str(&format!(
+            "aula_address_refused_total{{cap=\"{cap}\"}} {value}\n"
         ));
     }
     body.push_str(&crate::bandwidth::metrics_lines(&state));
@@ -283,12 +304,24 @@ const HELP: &[(&str, &str)] = &[
     ),
     ("aula_metrics_refused_total", "Metrics requests refused."),
     (
+        "aula_hosts_refused_total",
+        "Room creations refused for naming a host the links may not use.",
+    ),
+    (
         "aula_http_connections_refused_total",
         "TCP connections refused beyond max_connections.",
     ),
     (
         "aula_http_requests_timed_out_total",
         "Requests whose body did not arrive in time.",
+    ),
+    (
+        "aula_messages_rate_limited_total",
+        "WebSocket messages dropped beyond their session's budget.",
+    ),
+    (
+        "aula_websockets_flooding_total",
+        "WebSockets closed (1008) for flooding far beyond their budget.",
     ),
     ("aula_resumes_total", "Sessions resumed on a new socket."),
     ("aula_resumes_failed_total", "Resumes refused."),
@@ -323,6 +356,10 @@ const HELP: &[(&str, &str)] = &[
     (
         "aula_frames_not_forwarded_total",
         "Frames not forwarded to a subscriber, by cause.",
+    ),
+    (
+        "aula_address_refused_total",
+        "Requests refused for one client address's cap, by cap.",
     ),
     (
         "aula_bandwidth_subscribers",

@@ -11,6 +11,7 @@ use rand::TryRngCore;
 use rand::rngs::OsRng;
 use tokio::sync::{mpsc, watch};
 
+use crate::addresses::Hold;
 use crate::protocol::{Role, RoomKind, Settings};
 use crate::room::{RoomLimits, RoomMsg, RoomTask};
 
@@ -92,6 +93,15 @@ impl RoomEntry {
     }
 }
 
+/// A room as it is asked for.
+pub struct NewRoom {
+    pub title: String,
+    pub kind: RoomKind,
+    pub settings: Settings,
+    /// Its place under its creator's address's cap, held as long as the room is open.
+    pub owner: Option<Hold>,
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum CreateError {
     #[error("the server has reached its limit of {0} open rooms")]
@@ -131,11 +141,35 @@ pub struct Counters {
     pub connections_refused: AtomicU64,
     /// Requests whose response was not ready within a deadline (`408`): a body trickled in.
     pub requests_timed_out: AtomicU64,
+    /// Refusals for an address's cap, by cap (crate::addresses): WebSockets, rooms an hour,
+    /// rooms open, joins a minute, people in one lobby.
+    pub address_sockets: AtomicU64,
+    pub address_rooms_per_hour: AtomicU64,
+    pub address_open_rooms: AtomicU64,
+    pub address_joins: AtomicU64,
+    pub address_lobby: AtomicU64,
+    /// Room creations refused for naming a host the links may not be built from.
+    pub hosts_refused: AtomicU64,
+    /// WebSocket frames dropped unread for coming beyond the session's budget (crate::budget).
+    pub messages_dropped: AtomicU64,
+    /// WebSockets closed (1008) for flooding far beyond their budget.
+    pub sockets_flooding: AtomicU64,
 }
 
 impl Counters {
     pub fn bump(counter: &AtomicU64) {
         counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Counts a refusal for an address's cap.
+    pub fn address_refused(&self, refusal: crate::addresses::Refusal) {
+        use crate::addresses::Refusal;
+        Counters::bump(match refusal {
+            Refusal::Sockets => &self.address_sockets,
+            Refusal::RoomsPerHour => &self.address_rooms_per_hour,
+            Refusal::OpenRooms => &self.address_open_rooms,
+            Refusal::Joins => &self.address_joins,
+        });
     }
 }
 
@@ -185,13 +219,17 @@ impl Registry {
     /// Creates a room and starts its task.
     pub fn create(
         self: &Arc<Self>,
-        title: String,
-        kind: RoomKind,
-        settings: Settings,
+        new: NewRoom,
         limits: RoomLimits,
         sfu: SfuHandle,
         stop: watch::Receiver<bool>,
     ) -> Result<(RoomId, RoomEntry), CreateError> {
+        let NewRoom {
+            title,
+            kind,
+            settings,
+            owner,
+        } = new;
         if self.rooms.len() >= self.max_rooms {
             return Err(CreateError::TooManyRooms(self.max_rooms));
         }
@@ -220,6 +258,7 @@ impl Registry {
             quality_tx,
             quality_rx,
             stop,
+            _owner: owner,
         };
         tokio::spawn(task.run());
         Ok((id, entry))

@@ -15,7 +15,9 @@ use tokio::time::Instant;
 use tracing::Instrument;
 
 use crate::AppState;
+use crate::addresses::Hold;
 use crate::admission::{Class, Entry, Place, RETRY_AFTER_SECS, Seat};
+use crate::budget::{Budget, Verdict};
 use crate::outbox::{Frame, Inbox};
 use crate::protocol::{self, ClientMsg, ErrorCode, Role, ServerMsg};
 use crate::registry::{Counters, Grant, RoomEntry};
@@ -76,6 +78,8 @@ struct Session {
     departure: Departure,
     /// The type of the message being handled, for the `re` of an error answering it.
     re: &'static str,
+    /// What the client may still send (crate::budget).
+    budget: Budget,
 }
 
 /// What to do after a message.
@@ -92,7 +96,8 @@ async fn seat_for(waiting: &mut Option<Waiting>) -> Option<Seat> {
     }
 }
 
-pub async fn run(socket: WebSocket, state: AppState, addr: IpAddr) {
+/// Runs a session until its socket closes; `_hold` is its place under its address's cap.
+pub async fn run(socket: WebSocket, state: AppState, addr: IpAddr, _hold: Option<Hold>) {
     let (sink, mut stream) = socket.split();
     let (out, out_rx) = Outbox::channel();
     let mut writer = tokio::spawn(write_loop(sink, out_rx));
@@ -113,6 +118,7 @@ pub async fn run(socket: WebSocket, state: AppState, addr: IpAddr) {
         seat: None,
         departure: Departure::Lost,
         re: "",
+        budget: Budget::new(Instant::now()),
     };
     loop {
         let frame = tokio::select! {
@@ -166,6 +172,17 @@ pub async fn run(socket: WebSocket, state: AppState, addr: IpAddr) {
             }
         };
         last_heard = Instant::now();
+        if let Some(Ok(Message::Text(_) | Message::Binary(_))) = &frame {
+            match session.spend() {
+                Verdict::Handle => {}
+                Verdict::Drop { .. } => continue,
+                Verdict::Close => {
+                    // Read on until the client hears the close, as for a read error.
+                    drain(&mut stream).await;
+                    break;
+                }
+            }
+        }
         let flow = match frame {
             Some(Ok(Message::Text(text))) => session.handle_text(&text).await,
             Some(Ok(Message::Binary(_))) => session.send_error_about(
@@ -253,6 +270,32 @@ async fn write_loop(mut sink: SplitSink<WebSocket, Message>, mut inbox: Inbox) {
 }
 
 impl Session {
+    /// Spends a frame from the budget, answering or closing as the verdict says. A flooding
+    /// client is closed (1008) and gone for good: its seat is not kept for a resume.
+    fn spend(&mut self) -> Verdict {
+        let counters = &self.state.registry.counters;
+        let verdict = self.budget.handle_message(Instant::now());
+        match verdict {
+            Verdict::Handle => {}
+            Verdict::Drop { tell } => {
+                Counters::bump(&counters.messages_dropped);
+                if tell {
+                    let why = "too many messages; some were dropped";
+                    let _ = self
+                        .out
+                        .send(Outgoing::Msg(ErrorCode::RateLimited.message(why)));
+                }
+            }
+            Verdict::Close => {
+                tracing::debug!("websocket floods far beyond its budget; closing it");
+                Counters::bump(&counters.sockets_flooding);
+                self.departure = Departure::Left;
+                self.send_close(1008, "message flood");
+            }
+        }
+        verdict
+    }
+
     async fn handle_text(&mut self, text: &str) -> Flow {
         self.re = "";
         let msg = match protocol::parse(text) {
@@ -333,6 +376,12 @@ impl Session {
             Ok(name) => name,
             Err(why) => return self.send_error(ErrorCode::BadName, why),
         };
+        let addresses = self.state.addresses.clone();
+        if let Err(refusal) = addresses.handle_join(self.addr, Instant::now()) {
+            self.state.registry.counters.address_refused(refusal);
+            let retry = addresses.retry_after(refusal);
+            return self.busy(format!("{refusal}; this page tries again by itself"), retry);
+        }
         let grant = match self.room_and_grant(room, secret) {
             Ok((_, grant)) => grant,
             Err(flow) => return flow,
@@ -391,18 +440,23 @@ impl Session {
             }
             Entry::Busy(why) => {
                 tracing::debug!(why, "join queue cannot take this join");
-                let msg = ServerMsg::Error {
-                    code: ErrorCode::ServerBusy.as_str(),
-                    message: "many classes are starting right now; this page tries again by itself"
-                        .into(),
-                    re: (!self.re.is_empty()).then_some(self.re),
-                    retry_after_secs: Some(RETRY_AFTER_SECS),
-                };
-                let _ = self.out.send(Outgoing::Msg(msg));
-                self.send_close(1013, "try again later");
-                Flow::Stop
+                let why = "many classes are starting right now; this page tries again by itself";
+                self.busy(why.into(), RETRY_AFTER_SECS)
             }
         }
+    }
+
+    /// `server_busy` with the seconds after which to ask again, and a close (1013).
+    fn busy(&self, message: String, retry_after_secs: u64) -> Flow {
+        let msg = ServerMsg::Error {
+            code: ErrorCode::ServerBusy.as_str(),
+            message,
+            re: (!self.re.is_empty()).then_some(self.re),
+            retry_after_secs: Some(retry_after_secs),
+        };
+        let _ = self.out.send(Outgoing::Msg(msg));
+        self.send_close(1013, "try again later");
+        Flow::Stop
     }
 
     /// The queue let this session in.
@@ -455,6 +509,7 @@ impl Session {
             session,
             out: self.out.clone(),
             socket: self.socket,
+            addr: self.state.addresses.key(self.addr),
             reply,
         };
         let result = match entry.inbox.send(msg).await {
@@ -478,6 +533,9 @@ impl Session {
             Err(code) => {
                 let message = match code {
                     ErrorCode::RoomFull => "this room is full",
+                    ErrorCode::LobbyFull => {
+                        "this room's lobby holds as many people from your network as it takes"
+                    }
                     ErrorCode::UnknownRoom => "this room has ended",
                     ErrorCode::RoomLocked => "this room is locked: nobody new may join",
                     ErrorCode::Removed => "a host removed you from this room",

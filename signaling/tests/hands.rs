@@ -72,9 +72,11 @@ async fn a_flood_of_hands_and_media_states_reaches_the_room_as_a_trickle_ending_
     let seen = host.sync().await;
     assert_eq!(of_type(&seen, "participant_updated").len(), 0, "{seen:?}");
 
-    // 500 hand changes as fast as a script sends them, ending raised.
+    // 140 hand changes as fast as a script sends them, ending raised (what the session's
+    // message budget lets through at once, after the 54 frames above: tests/message-budget.rs
+    // floods beyond it).
     let started = std::time::Instant::now();
-    for i in 0..500 {
+    for i in 0..140 {
         let kind = if i % 2 == 0 {
             "lower_hand"
         } else {
@@ -91,7 +93,7 @@ async fn a_flood_of_hands_and_media_states_reaches_the_room_as_a_trickle_ending_
     let allowed = 10 + (flood.as_millis() / 250) as usize + 2;
     assert!(
         (1..=allowed).contains(&updates.len()),
-        "{} updates for 500 changes in {flood:?} (at most {allowed})",
+        "{} updates for 140 changes in {flood:?} (at most {allowed})",
         updates.len()
     );
     let last = updates.last().expect("an update");

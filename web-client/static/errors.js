@@ -47,6 +47,13 @@ export function handleError(call, msg) {
     call.emit('refused', { code: msg.code, message: msg.message });
     return;
   }
+  // Frames beyond the socket's message budget (protocol.md, "Message budget") are the one
+  // rate_limited without `re`: it answers no request of ours, so guess none (a publish
+  // taken for refused would be torn down); say it, as for a chat message.
+  if (msg.code === 'rate_limited' && !msg.re) {
+    call.emit('refusal', { code: msg.code, message: msg.message, request: null, key: 'error.rate_limited' });
+    return;
+  }
   if (handleMediaError(call, msg.code, request, msg.re)) return;
   // Our `view` came too fast (rate_limited): the server keeps the one before; nothing to
   // show, the page's next view goes a little later.

@@ -32,6 +32,9 @@ pub enum ErrorCode {
     BadSecret,
     BadName,
     RoomFull,
+    /// The lobby holds as many from the joiner's address as it takes: `room_full` on the
+    /// wire (the page treats it as a full room), with its own message.
+    LobbyFull,
     NotJoined,
     AlreadyJoined,
     ServerBusy,
@@ -58,6 +61,7 @@ impl ErrorCode {
             ErrorCode::BadSecret => "bad_secret",
             ErrorCode::BadName => "bad_name",
             ErrorCode::RoomFull => "room_full",
+            ErrorCode::LobbyFull => "room_full",
             ErrorCode::NotJoined => "not_joined",
             ErrorCode::AlreadyJoined => "already_joined",
             ErrorCode::ServerBusy => "server_busy",
@@ -83,6 +87,7 @@ impl ErrorCode {
                 | ErrorCode::UnknownRoom
                 | ErrorCode::BadSecret
                 | ErrorCode::RoomFull
+                | ErrorCode::LobbyFull
                 | ErrorCode::ServerBusy
                 | ErrorCode::RoomLocked
                 | ErrorCode::Denied

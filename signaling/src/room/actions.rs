@@ -112,6 +112,10 @@ impl RoomTask {
                 Ok(Flow::Continue)
             }
             ClientMsg::AdmitAll => {
+                // Nobody waiting: nothing changes, and the hosts hear nothing.
+                if state.lobby.is_empty() {
+                    return Ok(Flow::Continue);
+                }
                 if self.admit_all(state) > 0 {
                     return refuse(ErrorCode::RoomFull, "the room is full; the others wait");
                 }
@@ -450,6 +454,7 @@ impl RoomTask {
     }
 
     fn change_settings(&self, state: &mut State, change: SettingsChange) {
+        let before = state.settings;
         let s = &mut state.settings;
         let fields = [
             (&mut s.lobby, change.lobby),
@@ -463,6 +468,10 @@ impl RoomTask {
             if let Some(v) = new {
                 *field = v;
             }
+        }
+        // Settings as they already are are no news (a flood of them must not reach everyone).
+        if state.settings == before {
+            return;
         }
         tracing::info!(settings = ?state.settings, "settings changed");
         state.broadcast(&ServerMsg::SettingsUpdated {

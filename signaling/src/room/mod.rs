@@ -17,6 +17,7 @@ mod chat;
 mod presence;
 mod state;
 
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use aula_sfu::{Command, EventSink, ParticipantId, Quality, RoomId, SfuEvent, SfuHandle, Source};
@@ -28,7 +29,7 @@ use crate::protocol::{
     ClientMsg, EncodingState, EndReason, ErrorCode, Joined, ParticipantInfo, Role, RoomInfo,
     RoomKind, ServerMsg, Settings, StreamRef, TrackInfo, VERSION, same_name,
 };
-use crate::registry::{Grant, Registry, Secret};
+use crate::registry::{Counters, Grant, Registry, Secret};
 use state::{Member, SessionState, State, Waiting};
 
 pub use crate::outbox::{Outbox, Outgoing};
@@ -53,6 +54,8 @@ pub enum RoomMsg {
         session: Option<String>,
         out: Outbox,
         socket: SocketId,
+        /// The address the socket is counted under (crate::addresses), for the lobby's share.
+        addr: Option<IpAddr>,
         reply: oneshot::Sender<Result<ParticipantId, ErrorCode>>,
     },
     /// A new socket takes the place of a member's earlier one (docs/protocol.md, `resume`).
@@ -102,6 +105,18 @@ pub struct RoomLimits {
     pub unload_grace: std::time::Duration,
     /// TURN credentials for `joined`, when the server has TURN configured.
     pub turn: Option<crate::turn::Turn>,
+    /// People from one address (crate::addresses' key) who may wait in the lobby at once.
+    pub lobby_per_address: usize,
+}
+
+/// A join as its socket asked for it.
+struct Knock {
+    name: String,
+    session: Option<String>,
+    out: Outbox,
+    socket: SocketId,
+    /// The address it is counted under; `None` for one not counted (loopback, exempt).
+    addr: Option<IpAddr>,
 }
 
 /// Who is being let in, and through which socket.
@@ -137,6 +152,8 @@ pub struct RoomTask {
     pub quality_tx: mpsc::UnboundedSender<(ParticipantId, Quality)>,
     pub quality_rx: mpsc::UnboundedReceiver<(ParticipantId, Quality)>,
     pub stop: watch::Receiver<bool>,
+    /// The room's place under its creator's address's cap, given back as the task ends.
+    pub _owner: Option<crate::addresses::Hold>,
 }
 
 impl RoomTask {
@@ -229,6 +246,7 @@ impl RoomTask {
                 session,
                 out,
                 socket,
+                addr,
                 reply,
             } => {
                 let grant = match grant {
@@ -239,7 +257,14 @@ impl RoomTask {
                     }
                     grant => grant,
                 };
-                let result = self.join(state, name, grant, session, out, socket);
+                let knock = Knock {
+                    name,
+                    session,
+                    out,
+                    socket,
+                    addr,
+                };
+                let result = self.join(state, grant, knock);
                 let _ = reply.send(result);
                 Flow::Continue
             }
@@ -283,12 +308,16 @@ impl RoomTask {
     fn join(
         &self,
         state: &mut State,
-        name: String,
         grant: Grant,
-        session: Option<String>,
-        out: Outbox,
-        socket: SocketId,
+        knock: Knock,
     ) -> Result<ParticipantId, ErrorCode> {
+        let Knock {
+            name,
+            session,
+            out,
+            socket,
+            addr,
+        } = knock;
         let known = session
             .as_ref()
             .and_then(|s| state.sessions.get(s))
@@ -324,6 +353,12 @@ impl RoomTask {
         if full && role != Role::Host {
             return Err(ErrorCode::RoomFull);
         }
+        // Nor by one address alone: its share of the lobby is `lobby_per_address`.
+        let same = |w: &&Waiting| addr.is_some() && w.addr == addr;
+        if to_lobby && state.lobby.iter().filter(same).count() >= self.limits.lobby_per_address {
+            Counters::bump(&self.registry.counters.address_lobby);
+            return Err(ErrorCode::LobbyFull);
+        }
         // But not without bound: a host link read off a shared screen must not open a seat
         // (and a socket's worth of memory) per join.
         let host_seats = self.limits.max_participants + HOST_SEATS;
@@ -354,6 +389,7 @@ impl RoomTask {
                 out,
                 session,
                 socket,
+                addr,
             });
             state.lobby_changed();
             return Ok(id);

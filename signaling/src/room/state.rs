@@ -66,6 +66,8 @@ pub struct Waiting {
     pub out: Outbox,
     pub session: String,
     pub socket: SocketId,
+    /// The address it is counted under (crate::addresses), if any.
+    pub addr: Option<std::net::IpAddr>,
 }
 
 /// What the room remembers about a session (a browser's per-room token).

@@ -85,6 +85,32 @@ impl Client {
         }
     }
 
+    /// Connects as if through a reverse proxy on this machine that says the client is
+    /// `forwarded_for` (the server counts it under that address); a refused upgrade is its
+    /// status and `Retry-After`.
+    pub async fn connect_from(
+        addr: SocketAddr,
+        forwarded_for: &str,
+    ) -> Result<Client, (u16, Option<String>)> {
+        use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+        let mut request = format!("ws://{addr}/ws").into_client_request().unwrap();
+        let xff = forwarded_for.parse().unwrap();
+        request.headers_mut().insert("x-forwarded-for", xff);
+        match tokio_tungstenite::connect_async(request).await {
+            Ok((ws, _)) => Ok(Client {
+                ws,
+                seen: Vec::new(),
+                closed: None,
+            }),
+            Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+                let retry = (response.headers().get("retry-after"))
+                    .map(|v| v.to_str().unwrap().to_string());
+                Err((response.status().as_u16(), retry))
+            }
+            Err(e) => panic!("ws connect failed: {e}"),
+        }
+    }
+
     /// Connects and sends `join`; returns the client and the first answer.
     pub async fn join(addr: SocketAddr, room: &str, secret: &str, name: &str) -> (Client, Value) {
         Client::join_session(addr, room, secret, name, None).await
@@ -113,6 +139,11 @@ impl Client {
             .send(Message::text(value.to_string()))
             .await
             .expect("send");
+    }
+
+    /// Sends a text frame as it is (malformed JSON too); false once the socket is gone.
+    pub async fn try_send_text(&mut self, text: String) -> bool {
+        self.ws.send(Message::text(text)).await.is_ok()
     }
 
     /// The next JSON message, or the close code if the server closed the socket.
