@@ -137,6 +137,24 @@ pub enum Command {
     Close,
 }
 
+impl Command {
+    /// Whether a client's message caused this command (an offer, an answer, a candidate, a
+    /// view, an ICE restart), as opposed to its session's life (join, resume, role, gates,
+    /// leave, close), whose number the rooms bound. Only these are refused when a worker's
+    /// queue is long ([`crate::SendError::Busy`]).
+    pub fn from_client(&self) -> bool {
+        matches!(
+            self,
+            Command::Publish { .. }
+                | Command::View { .. }
+                | Command::SubscribeAnswer { .. }
+                | Command::RemoteCandidate { .. }
+                | Command::IceRestart { .. }
+                | Command::SubscribeFailed { .. }
+        )
+    }
+}
+
 /// What the client says of one published m-line.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TrackHint {

@@ -55,7 +55,8 @@ pub use api::{
 };
 pub use budget::EgressBudget;
 pub use shell::{
-    BandwidthSnapshot, EventSink, MetricsSnapshot, Sfu, SfuConfig, SfuHandle, StartError,
+    BandwidthSnapshot, CLIENT_COMMANDS_QUEUED, EventSink, MetricsSnapshot, SendError, Sfu,
+    SfuConfig, SfuHandle, StartError,
 };
 
 /// The mids of an offer's audio and video m-lines that send media (for signaling's checks of

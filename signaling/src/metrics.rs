@@ -43,6 +43,7 @@ pub async fn metrics(
         ),
         ("aula_udp_dropped_rejected_total", c.datagrams_rejected),
         ("aula_udp_dropped_queue_full_total", m.datagrams_queue_full),
+        ("aula_sfu_commands_refused_total", m.commands_refused),
         ("aula_frames_forwarded_total", c.frames_forwarded),
         ("aula_rtp_packets_forwarded_total", c.packets_forwarded),
         (
@@ -212,6 +213,10 @@ const HELP: &[(&str, &str)] = &[
     (
         "aula_udp_dropped_queue_full_total",
         "Datagrams dropped: a media worker's queue was full.",
+    ),
+    (
+        "aula_sfu_commands_refused_total",
+        "Clients' commands refused for a media worker's full queue.",
     ),
     (
         "aula_frames_forwarded_total",

@@ -11,6 +11,7 @@ pub(crate) struct Metrics {
     bytes_in: AtomicU64,
     datagrams_unroutable: AtomicU64,
     datagrams_queue_full: AtomicU64,
+    commands_refused: AtomicU64,
     datagrams_out: AtomicU64,
     bytes_out: AtomicU64,
     send_errors: AtomicU64,
@@ -49,6 +50,8 @@ pub struct MetricsSnapshot {
     pub bytes_in: u64,
     pub datagrams_unroutable: u64,
     pub datagrams_queue_full: u64,
+    /// Clients' commands refused for a worker's full queue (`SendError::Busy`).
+    pub commands_refused: u64,
     pub datagrams_out: u64,
     pub bytes_out: u64,
     pub send_errors: u64,
@@ -62,6 +65,7 @@ impl Metrics {
             bytes_in: AtomicU64::new(0),
             datagrams_unroutable: AtomicU64::new(0),
             datagrams_queue_full: AtomicU64::new(0),
+            commands_refused: AtomicU64::new(0),
             datagrams_out: AtomicU64::new(0),
             bytes_out: AtomicU64::new(0),
             send_errors: AtomicU64::new(0),
@@ -76,6 +80,10 @@ impl Metrics {
 
     pub fn count_unroutable(&self) {
         self.datagrams_unroutable.fetch_add(1, Relaxed);
+    }
+
+    pub fn count_command_refused(&self) {
+        self.commands_refused.fetch_add(1, Relaxed);
     }
 
     pub fn count_queue_full(&self) {
@@ -132,6 +140,7 @@ impl Metrics {
             bytes_in: self.bytes_in.load(Relaxed),
             datagrams_unroutable: self.datagrams_unroutable.load(Relaxed),
             datagrams_queue_full: self.datagrams_queue_full.load(Relaxed),
+            commands_refused: self.commands_refused.load(Relaxed),
             datagrams_out: self.datagrams_out.load(Relaxed),
             bytes_out: self.bytes_out.load(Relaxed),
             send_errors: self.send_errors.load(Relaxed),

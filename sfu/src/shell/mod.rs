@@ -24,7 +24,7 @@ use std::hash::{Hash, Hasher};
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, UdpSocket};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::thread::JoinHandle;
 
 use crossbeam_channel as channel;
@@ -78,10 +78,25 @@ pub enum StartError {
     Thread(io::Error),
 }
 
-/// The media plane is shutting down and takes no more commands.
-#[derive(Debug, thiserror::Error)]
-#[error("the media server is shutting down")]
-pub struct SfuGone;
+/// Why a command did not reach the media plane.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum SendError {
+    #[error("the media server is shutting down")]
+    Gone,
+    /// The worker has [`CLIENT_COMMANDS_QUEUED`] commands from clients waiting already.
+    #[error("the media server is too busy for this now; try again")]
+    Busy,
+}
+
+/// Commands from clients' messages (offers, answers, candidates, views) waiting for one
+/// worker, at most. A worker takes one in microseconds (an offer in about a millisecond), so
+/// a queue this long means it is far behind; beyond it such a command is refused rather than
+/// queued (`aula_sfu_commands_refused_total`), so no client, however fast it sends, grows the
+/// server's memory (4096 offers of 10 KB are 40 MB). A class's joins stay far below: 30 people
+/// each sending an offer, a view and a dozen candidates are about 400. Commands of a session's
+/// life (join, leave, close…) are always queued, so the SFU never keeps what signaling let go;
+/// the admission limits bound their number. One queue for both keeps their order.
+pub const CLIENT_COMMANDS_QUEUED: usize = 4096;
 
 /// A local socket and the address str0m knows it by (differs behind NAT).
 pub(crate) struct MediaSocket {
@@ -94,6 +109,8 @@ pub(crate) enum WorkerMsg {
         room: RoomId,
         cmd: Command,
         sink: Option<EventSink>,
+        /// Counted in the worker's `queued` (a client's command): the worker counts it out.
+        counted: bool,
     },
     Shutdown,
 }
@@ -119,6 +136,9 @@ pub(crate) type Reports = DashMap<RoomId, RoomReport, FxBuildHasher>;
 #[derive(Clone)]
 pub struct SfuHandle {
     commands: Arc<[channel::Sender<WorkerMsg>]>,
+    /// Per worker: clients' commands waiting in `commands` (bounded by
+    /// [`CLIENT_COMMANDS_QUEUED`]).
+    queued: Arc<[Arc<AtomicUsize>]>,
     metrics: Arc<Metrics>,
     addrs: Arc<[SocketAddr]>,
     reports: Arc<Reports>,
@@ -127,7 +147,7 @@ pub struct SfuHandle {
 
 impl SfuHandle {
     /// Adds a participant to a room (creating the room's media state on its worker).
-    pub fn join(&self, room: &RoomId, p: ParticipantId, sink: EventSink) -> Result<(), SfuGone> {
+    pub fn join(&self, room: &RoomId, p: ParticipantId, sink: EventSink) -> Result<(), SendError> {
         let cmd = Command::Join { participant: p };
         self.send_msg(room, cmd, Some(sink))
     }
@@ -140,7 +160,7 @@ impl SfuHandle {
         p: ParticipantId,
         fresh: bool,
         sink: EventSink,
-    ) -> Result<(), SfuGone> {
+    ) -> Result<(), SendError> {
         let cmd = Command::Resume {
             participant: p,
             fresh,
@@ -148,7 +168,7 @@ impl SfuHandle {
         self.send_msg(room, cmd, Some(sink))
     }
 
-    pub fn send(&self, room: &RoomId, cmd: Command) -> Result<(), SfuGone> {
+    pub fn send(&self, room: &RoomId, cmd: Command) -> Result<(), SendError> {
         self.send_msg(room, cmd, None)
     }
 
@@ -210,14 +230,27 @@ impl SfuHandle {
         room: &RoomId,
         cmd: Command,
         sink: Option<EventSink>,
-    ) -> Result<(), SfuGone> {
+    ) -> Result<(), SendError> {
         let worker = worker_for(room, self.commands.len());
+        let counted = cmd.from_client();
+        if counted && self.queued[worker].fetch_add(1, Ordering::Relaxed) >= CLIENT_COMMANDS_QUEUED
+        {
+            self.queued[worker].fetch_sub(1, Ordering::Relaxed);
+            self.metrics.count_command_refused();
+            return Err(SendError::Busy);
+        }
         let msg = WorkerMsg::Command {
             room: room.clone(),
             cmd,
             sink,
+            counted,
         };
-        self.commands[worker].send(msg).map_err(|_| SfuGone)
+        self.commands[worker].send(msg).map_err(|_| {
+            if counted {
+                self.queued[worker].fetch_sub(1, Ordering::Relaxed);
+            }
+            SendError::Gone
+        })
     }
 }
 
@@ -253,6 +286,7 @@ impl Sfu {
         };
         let mut threads = Vec::new();
         let mut commands = Vec::new();
+        let queued: Arc<[Arc<AtomicUsize>]> = (0..workers).map(|_| Arc::default()).collect();
         let mut datagram_txs = Vec::new();
         for index in 0..workers {
             let (cmd_tx, cmd_rx) = channel::unbounded();
@@ -264,6 +298,7 @@ impl Sfu {
                 core: crate::worker::Worker::new(core_config(index), rand::random()),
                 reports: reports.clone(),
                 commands: cmd_rx,
+                queued: queued[index].clone(),
                 datagrams: dgram_rx,
                 sockets: sockets.clone(),
                 routes: routes.clone(),
@@ -289,6 +324,7 @@ impl Sfu {
         }
         let handle = SfuHandle {
             commands: commands.into(),
+            queued,
             metrics,
             addrs,
             reports,
@@ -392,4 +428,61 @@ fn local_ipv4_addresses() -> Vec<IpAddr> {
         ips.push(IpAddr::V4(Ipv4Addr::LOCALHOST));
     }
     ips
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A handle to one worker that never takes anything from its queue: a worker far behind.
+    fn stalled() -> (SfuHandle, channel::Receiver<WorkerMsg>) {
+        let (tx, rx) = channel::unbounded();
+        let handle = SfuHandle {
+            commands: vec![tx].into(),
+            queued: vec![Arc::default()].into(),
+            metrics: Arc::new(Metrics::new(1)),
+            addrs: Vec::new().into(),
+            reports: Arc::default(),
+            budget: Arc::new(EgressBudget::new(None, 1)),
+        };
+        (handle, rx)
+    }
+
+    fn candidate() -> Command {
+        Command::RemoteCandidate {
+            participant: ParticipantId(1),
+            direction: crate::api::Direction::Publish,
+            candidate: "candidate:1 1 udp 1 192.0.2.1 5000 typ host".into(),
+        }
+    }
+
+    #[test]
+    fn clients_commands_wait_in_a_bounded_queue_and_a_sessions_life_always_gets_through() {
+        let (handle, rx) = stalled();
+        let room = RoomId::from("r1");
+        for _ in 0..CLIENT_COMMANDS_QUEUED {
+            assert_eq!(handle.send(&room, candidate()), Ok(()));
+        }
+        assert_eq!(handle.send(&room, candidate()), Err(SendError::Busy));
+        assert_eq!(handle.metrics().commands_refused, 1);
+        // Leaving is never refused: the SFU must not keep what signaling let go.
+        let leave = Command::Leave {
+            participant: ParticipantId(1),
+        };
+        assert_eq!(handle.send(&room, leave), Ok(()));
+        assert_eq!(rx.len(), CLIENT_COMMANDS_QUEUED + 1);
+
+        // The worker takes one (and counts it out): there is room for one more.
+        let Ok(WorkerMsg::Command { counted: true, .. }) = rx.recv() else {
+            panic!("a counted client command first");
+        };
+        handle.queued[0].fetch_sub(1, Ordering::Relaxed);
+        assert_eq!(handle.send(&room, candidate()), Ok(()));
+        assert_eq!(handle.send(&room, candidate()), Err(SendError::Busy));
+        drop(rx);
+        let leave = Command::Leave {
+            participant: ParticipantId(1),
+        };
+        assert_eq!(handle.send(&room, leave), Err(SendError::Gone));
+    }
 }

@@ -21,6 +21,8 @@ pub(crate) struct WorkerThread {
     pub index: usize,
     pub core: Worker,
     pub commands: Receiver<WorkerMsg>,
+    /// Clients' commands waiting in `commands` (the handle counts them in, we count them out).
+    pub queued: Arc<std::sync::atomic::AtomicUsize>,
     pub datagrams: Receiver<Datagram>,
     pub sockets: Arc<[MediaSocket]>,
     pub routes: Arc<RouteMaps>,
@@ -79,9 +81,19 @@ impl WorkerThread {
     }
 
     fn handle_msg(&mut self, msg: Option<WorkerMsg>) -> bool {
-        let Some(WorkerMsg::Command { room, cmd, sink }) = msg else {
+        let Some(WorkerMsg::Command {
+            room,
+            cmd,
+            sink,
+            counted,
+        }) = msg
+        else {
             return false;
         };
+        if counted {
+            self.queued
+                .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+        }
         match (&cmd, sink) {
             (Command::Join { participant } | Command::Resume { participant, .. }, Some(sink)) => {
                 self.sinks.insert((room.clone(), *participant), sink);

@@ -203,7 +203,7 @@ impl RoomTask {
     fn to_sfu(&self, cmd: Command) -> Outcome {
         match self.sfu.send(&self.id, cmd) {
             Ok(()) => Ok(Flow::Continue),
-            Err(_) => refuse(ErrorCode::ServerBusy, "the media server is shutting down"),
+            Err(e) => Err((ErrorCode::ServerBusy, e.to_string())),
         }
     }
 
