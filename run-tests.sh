@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Aula's whole test suite: formatting, lints and docs with warnings as errors, Rust unit and
 # integration tests, then the browser tests in headless Chromium and Firefox. On a fresh Debian machine it first installs what it needs (Chromium,
-# firefox-esr, Xvfb, Node.js, coturn, slapd and pebble from Debian, playwright-core and puppeteer-core from npm).
+# firefox-esr, Xvfb, Node.js, coturn, slapd, pebble, nginx and caddy from Debian, playwright-core and puppeteer-core from npm).
 # Exits non-zero if anything fails. Run it as root: some browser tests change the network
 # (they are skipped otherwise).
 set -euo pipefail
@@ -20,6 +20,9 @@ command -v npm >/dev/null || missing+=(npm)
 command -v turnserver >/dev/null || missing+=(coturn)
 # LDAP: signaling/tests/staff-ldap.rs signs staff in against a real OpenLDAP.
 [ -x /usr/sbin/slapd ] || missing+=(slapd)
+# The reverse proxy examples of docs/operations.md, run as documented (tests/proxy-*.rs).
+[ -x /usr/sbin/nginx ] || missing+=(nginx-light)
+command -v caddy >/dev/null || missing+=(caddy)
 # ACME: signaling/tests/https-acme.rs gets a certificate from a real pebble (with its DNS).
 command -v pebble >/dev/null || missing+=(pebble)
 if [ ${#missing[@]} -gt 0 ]; then
@@ -46,7 +49,8 @@ if command -v systemd-analyze >/dev/null; then
 fi
 
 echo "== cargo test"
-AULA_REQUIRE_COTURN=1 AULA_REQUIRE_SLAPD=1 AULA_REQUIRE_PEBBLE=1 cargo test --workspace --all-targets
+AULA_REQUIRE_COTURN=1 AULA_REQUIRE_SLAPD=1 AULA_REQUIRE_PEBBLE=1 AULA_REQUIRE_NGINX=1 \
+  AULA_REQUIRE_CADDY=1 cargo test --workspace --all-targets
 
 echo "== browser tests"
 cargo build --bin aula

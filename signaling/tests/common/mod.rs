@@ -5,6 +5,7 @@
 #![allow(dead_code)]
 
 pub mod client;
+pub mod proxy;
 pub mod staff;
 pub mod tls;
 

@@ -4,13 +4,17 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use futures_util::{SinkExt, StreamExt};
 use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName};
+use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 use tokio_rustls::client::TlsStream;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
 /// A CA made for one test.
 pub struct TestCa {
@@ -135,5 +139,50 @@ async fn exchange(
         headers,
         body,
         peer_cert: None,
+    }
+}
+
+/// The name to ask for in SNI: `host` without its port.
+fn sni(host: &str) -> &str {
+    host.split(':').next().unwrap()
+}
+
+/// `POST /api/rooms` over TLS as a page of `host` would (its https Origin): the `201` body.
+pub async fn create_room(tls: &TlsConnector, addr: SocketAddr, host: &str) -> Value {
+    let mut stream = connect(tls, addr, sni(host)).await.unwrap();
+    let body = json!({"kind": "class", "lobby": false}).to_string();
+    let request = format!(
+        "POST /api/rooms HTTP/1.1\r\nHost: {host}\r\nOrigin: https://{host}\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut raw = Vec::new();
+    let _ = stream.read_to_end(&mut raw).await;
+    let (status, body) = aula_loadtest::http::parse_response(&raw).unwrap();
+    assert_eq!(status, 201, "{}", String::from_utf8_lossy(&body));
+    serde_json::from_slice(&body).unwrap()
+}
+
+/// Opens `/ws` over TLS as a page of this server would (its https Origin) and joins.
+pub async fn wss_join(tls: &TlsConnector, addr: SocketAddr, host: &str, room: &Value) -> Value {
+    let stream = connect(tls, addr, sni(host)).await.unwrap();
+    let mut request = format!("wss://{host}/ws").into_client_request().unwrap();
+    let origin = format!("https://{host}").parse().unwrap();
+    request.headers_mut().insert("origin", origin);
+    let (mut ws, _) = tokio_tungstenite::client_async(request, stream)
+        .await
+        .expect("wss upgrade");
+    let url = room["participant_url"].as_str().unwrap();
+    let secret = url.split("#k=").nth(1).unwrap();
+    let join =
+        json!({"type": "join", "v": 1, "room": room["id"], "secret": secret, "name": "Anna"});
+    ws.send(Message::text(join.to_string())).await.unwrap();
+    loop {
+        let next = tokio::time::timeout(std::time::Duration::from_secs(10), ws.next()).await;
+        match next.expect("an answer").expect("open").expect("a message") {
+            Message::Text(t) => return serde_json::from_str(&t).unwrap(),
+            _ => continue,
+        }
     }
 }
