@@ -16,7 +16,7 @@ use crate::registry::constant_time_eq;
 
 /// Whether a request with `headers` may create a room or open a WebSocket: it has no
 /// `Origin`, or its origin is this server's (`public_url`'s, or without it the one its `Host`
-/// names) or one of `allowed_origins`.
+/// names, if that is a host this server goes by) or one of `allowed_origins`.
 pub fn origin_allowed(config: &Config, headers: &HeaderMap) -> bool {
     let Some(origin) = headers.get(header::ORIGIN) else {
         return true;
@@ -31,9 +31,14 @@ pub fn origin_allowed(config: &Config, headers: &HeaderMap) -> bool {
     }
     match &config.public_url {
         Some(url) => same(origin_of(url)),
+        // The page's origin must be the host it asked, and that host one this server goes by
+        // (crate::http::known_host): a page of someone else's DNS name pointed at this server
+        // (DNS rebinding) has an origin that matches its Host, but not a known one.
         None => {
             let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
-            host.is_some_and(|h| h.eq_ignore_ascii_case(&origin.1))
+            host.is_some_and(|h| {
+                h.eq_ignore_ascii_case(&origin.1) && crate::http::known_host(config, h)
+            })
         }
     }
 }
@@ -87,7 +92,10 @@ mod tests {
 
     #[test]
     fn origins_are_ours_by_host_by_public_url_or_by_the_list() {
-        let mut c = Config::default();
+        let mut c = Config {
+            allowed_hosts: vec!["aula.schule.de".into(), "aula".into()],
+            ..Config::default()
+        };
         let same = headers(&[
             ("host", "aula.schule.de"),
             ("origin", "https://aula.schule.de"),
@@ -106,6 +114,17 @@ mod tests {
         assert!(!origin_allowed(&c, &other));
         assert!(!origin_allowed(&c, &port), "another port is another origin");
         assert!(!origin_allowed(&c, &null));
+
+        let rebound = headers(&[("host", "evil.example"), ("origin", "http://evil.example")]);
+        assert!(
+            !origin_allowed(&c, &rebound),
+            "a page of a stranger's name pointed at us (DNS rebinding)"
+        );
+        let lan = headers(&[
+            ("host", "127.0.0.1:8080"),
+            ("origin", "http://127.0.0.1:8080"),
+        ]);
+        assert!(origin_allowed(&c, &lan), "this machine's address");
 
         c.allowed_origins = vec!["https://EVIL.example/".into()];
         assert!(origin_allowed(&c, &other), "listed");
@@ -130,7 +149,10 @@ mod tests {
 
     #[test]
     fn an_https_page_of_our_own_tls_listener_is_ours() {
-        let c = Config::default();
+        let c = Config {
+            domain: vec!["aula.schule.de".into()],
+            ..Config::default()
+        };
         let tls = headers(&[
             ("host", "aula.schule.de:8443"),
             ("origin", "https://aula.schule.de:8443"),

@@ -479,6 +479,17 @@ fn bare_host(host: &str) -> &str {
     }
 }
 
+/// Whether `host` (a `Host` header) names this server, `public_url` aside: one of
+/// `allowed_hosts` or `domain`, `localhost`, or an IP address of this machine.
+pub(crate) fn known_host(config: &crate::Config, host: &str) -> bool {
+    let known = KnownHosts {
+        allowed: &config.allowed_hosts,
+        domains: &config.domain,
+        local: local_ips(),
+    };
+    known.contains(bare_host(host))
+}
+
 /// The names a room's links may be built from without `public_url`.
 struct KnownHosts<'a> {
     /// `allowed_hosts`.
