@@ -401,9 +401,12 @@ pub enum ServerMsg {
     },
     /// To hosts: the lobby changed.
     LobbyUpdated {
-        /// Who waits, in order of arrival.
+        /// Who waits, by id, in order of arrival.
         #[serde(default)]
-        waiting: Vec<Waiting>,
+        waiting: Vec<String>,
+        /// Who arrived since the previous update, with their names.
+        #[serde(default)]
+        arrived: Vec<Waiting>,
     },
     /// To hosts: the participant link was renewed.
     LinkRenewed {
@@ -661,9 +664,13 @@ mod tests {
             r#"{"type": "chat", "message": {"id": 2, "from": "p1", "name": "Anna", "text": "Hallo", "at": 1}}"#,
         );
         assert!(matches!(chat, ServerMsg::Chat { message } if message.id == 2));
-        let waiting =
-            parse(r#"{"type": "lobby_updated", "waiting": [{"id": "p7", "name": "Ben"}]}"#);
-        assert!(matches!(waiting, ServerMsg::LobbyUpdated { waiting } if waiting[0].id == "p7"));
+        let waiting = parse(
+            r#"{"type": "lobby_updated", "waiting": ["p7"], "arrived": [{"id": "p7", "name": "Ben"}]}"#,
+        );
+        assert!(matches!(
+            waiting,
+            ServerMsg::LobbyUpdated { waiting, arrived } if waiting[0] == "p7" && arrived[0].name == "Ben"
+        ));
         for text in [
             r#"{"type": "settings_updated", "settings": {"lobby": true, "locked": true, "chat": false, "unmute": true, "video": true, "screen": false}}"#,
             r#"{"type": "host_info", "participant_secret": "9e1d", "waiting": []}"#,

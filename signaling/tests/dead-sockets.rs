@@ -29,7 +29,7 @@ async fn a_silent_socket_is_dropped_and_a_live_one_stays() {
     let (_ben, first) = Client::join(addr, &room.id, &room.participant_secret, "Ben").await;
     assert_eq!(first["type"], "lobby");
     assert_eq!(
-        host.expect("lobby_updated").await["waiting"][0]["name"],
+        host.expect("lobby_updated").await["arrived"][0]["name"],
         "Ben"
     );
 

@@ -70,7 +70,7 @@ async fn deny_bars_the_session_and_deny_all_clears_the_lobby() {
     assert_eq!(first["type"], "lobby");
     let session = first["session"].as_str().unwrap().to_string();
     teacher.expect("lobby_updated").await;
-    let id = teacher.seen.last().unwrap()["waiting"][0]["id"].clone();
+    let id = teacher.seen.last().unwrap()["waiting"][0].clone();
     teacher
         .send(json!({"type": "deny", "participant": id}))
         .await;
@@ -113,7 +113,7 @@ async fn deny_bars_the_session_and_deny_all_clears_the_lobby() {
     let (mut anna, first) = Client::join(addr, &room.id, &room.participant_secret, "Anna").await;
     assert_eq!(first["type"], "lobby");
     let heard = settled(&mut teacher).await;
-    let id = of_type(&heard, "lobby_updated").last().unwrap()["waiting"][0]["id"].clone();
+    let id = of_type(&heard, "lobby_updated").last().unwrap()["waiting"][0].clone();
     teacher
         .send(json!({"type": "admit", "participant": id}))
         .await;

@@ -33,7 +33,8 @@ async fn a_waiting_participant_learns_nothing_until_admitted() {
     );
 
     let update = host.expect("lobby_updated").await;
-    assert_eq!(update["waiting"], json!([{"id": "p1", "name": "Anna"}]));
+    assert_eq!(update["waiting"], json!(["p1"]));
+    assert_eq!(update["arrived"], json!([{"id": "p1", "name": "Anna"}]));
 
     // What would reach an admitted member: others' media state, hands, chat, a new member.
     host.send(json!({"type": "media_state", "audio": false, "video": true}))
@@ -175,4 +176,28 @@ async fn meetings_have_no_lobby_unless_asked() {
     let (_p, first) = Client::join(addr, &class.id, &class.participant_secret, "Anna").await;
     assert_eq!(first["type"], "joined");
     assert_eq!(first["settings"]["screen"], false);
+}
+
+/// `lobby_updated` is a delta: the ids of everyone waiting, and names only for who came since
+/// the last one; a host who joins later has the earlier names from `joined`.
+#[tokio::test]
+async fn lobby_updates_name_only_who_arrived() {
+    let (_server, addr) = server().await;
+    let room = create(addr, json!({"kind": "class"})).await;
+    let (mut host, _) = Client::join(addr, &room.id, &room.host_secret, "Frau Weber").await;
+    let (_anna, _) = Client::join(addr, &room.id, &room.participant_secret, "Anna").await;
+    host.expect("lobby_updated").await;
+    // Past the 250 ms between lists: Ben's update is one of its own.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let (_ben, _) = Client::join(addr, &room.id, &room.participant_secret, "Ben").await;
+    let update = host.expect("lobby_updated").await;
+    assert_eq!(update["waiting"], json!(["p1", "p2"]));
+    assert_eq!(update["arrived"], json!([{"id": "p2", "name": "Ben"}]));
+
+    // A co-teacher arriving now gets everyone's name in `joined`.
+    let (_co, joined) = Client::join(addr, &room.id, &room.host_secret, "Herr Kim").await;
+    let names: Vec<&str> = (joined["waiting"].as_array().unwrap().iter())
+        .map(|w| w["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["Anna", "Ben"]);
 }

@@ -50,7 +50,7 @@ import { Link } from './reconnect.js';
 import { CLOSING_ERRORS, handleError } from './errors.js';
 import {
   applyRoomState, handleChat, handleHostInfo, handleHostLink, handleLeft, handleLink, handleParticipant,
-  handleSettings, handleSpeakers, handleWaiting, syncHostInfo,
+  handleLobbyUpdate, handleSettings, handleSpeakers, syncHostInfo,
 } from './roster.js';
 import { RtcSession } from './rtc.js';
 import { LocalMedia } from './media.js';
@@ -241,7 +241,7 @@ export class Call {
       moderated: () => this.handleModerated(msg),
       admit_failed: () => this.emit('admitFailed', msg.reason || 'room_full'),
       host_info: () => handleHostInfo(this, msg),
-      lobby_updated: () => handleWaiting(this, msg.waiting),
+      lobby_updated: () => handleLobbyUpdate(this, msg),
       link_renewed: () => handleLink(this, msg.participant_secret),
       host_link_renewed: () => handleHostLink(this, msg.host_secret),
       chat: () => handleChat(this, msg.message),

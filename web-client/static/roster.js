@@ -71,6 +71,17 @@ export function handleHostInfo(call, msg) {
   handleWaiting(call, msg.waiting || []);
 }
 
+/**
+ * A `lobby_updated`: everyone waiting by id, names only for who arrived since the last one
+ * (docs/protocol.md); the others' names we have from before.
+ */
+export function handleLobbyUpdate(call, msg) {
+  const names = new Map(call.waiting.map((w) => [w.id, w.name]));
+  for (const w of Array.isArray(msg.arrived) ? msg.arrived : []) names.set(w.id, w.name);
+  const ids = Array.isArray(msg.waiting) ? msg.waiting : [];
+  handleWaiting(call, ids.filter((id) => names.has(id)).map((id) => ({ id, name: names.get(id) })));
+}
+
 export function handleWaiting(call, waiting) {
   const before = new Set(call.waiting.map((w) => w.id));
   call.waiting = Array.isArray(waiting) ? waiting : [];

@@ -192,8 +192,12 @@ pub enum ServerMsg {
         participant_secret: String,
         waiting: Vec<WaitingInfo>,
     },
+    /// The lobby as a delta: everyone waiting by id, in order of arrival, and the names of
+    /// those who arrived since the last one (a host knows the others' from `joined`,
+    /// `host_info` or an earlier update).
     LobbyUpdated {
-        waiting: Vec<WaitingInfo>,
+        waiting: Vec<String>,
+        arrived: Vec<WaitingInfo>,
     },
     LinkRenewed {
         participant_secret: String,

@@ -108,6 +108,8 @@ pub struct State {
     /// When the hosts last heard who waits, and when they hear it next if a change since is
     /// held back: a flood of knocks costs each host at most 4 lists a second.
     pub lobby_told_at: Option<Instant>,
+    /// Who was waiting at the last `lobby_updated`: the next one names only who came since.
+    pub lobby_told: Vec<ParticipantId>,
     pub lobby_due: Option<Instant>,
     /// The session of the first who joined with the host link: the room's lead, who alone
     /// may remove or demote other host-link holders and renew the host link (a student who
@@ -132,6 +134,7 @@ impl State {
             empty_since: Instant::now(),
             ever_joined: false,
             lobby_told_at: None,
+            lobby_told: Vec::new(),
             lobby_due: None,
             lead_session: None,
             chat_bytes: RateLimit::room_bytes(Instant::now()),
@@ -225,8 +228,18 @@ impl State {
     fn tell_lobby(&mut self, now: Instant) {
         self.lobby_due = None;
         self.lobby_told_at = Some(now);
-        let waiting = self.waiting_list();
-        self.to_hosts(&ServerMsg::LobbyUpdated { waiting });
+        // A host who joined (or became one) since the last update got the whole list then,
+        // which holds everyone waiting before that update; whoever came after is in `arrived`.
+        let arrived = (self.lobby.iter())
+            .filter(|w| !self.lobby_told.contains(&w.id))
+            .map(|w| WaitingInfo {
+                id: w.id.to_string(),
+                name: w.name.clone(),
+            })
+            .collect();
+        let waiting = self.lobby.iter().map(|w| w.id.to_string()).collect();
+        self.lobby_told = self.lobby.iter().map(|w| w.id).collect();
+        self.to_hosts(&ServerMsg::LobbyUpdated { waiting, arrived });
     }
 
     /// Tells everyone a member's own change (hand, media flags) within its announce limit;
