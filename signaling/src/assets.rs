@@ -110,6 +110,8 @@ mod tests {
             "index.html",
             "room.html",
             "help.html",
+            "setup.html",
+            "404.html",
             "style.css",
             "call.js",
         ] {

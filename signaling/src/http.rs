@@ -61,6 +61,7 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(|| async { "ok" }))
         .route("/metrics", get(crate::metrics::metrics))
         .route("/ws", get(websocket))
+        .fallback(not_found)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             deadline,
@@ -197,6 +198,26 @@ async fn secure(mut response: Response) -> Response {
 const PERMISSIONS: &str = "camera=(self), microphone=(self), display-capture=(self), \
     fullscreen=(self), autoplay=(self), geolocation=(), payment=(), usb=(), midi=(), \
     accelerometer=(), gyroscope=(), magnetometer=()";
+
+/// An address we do not have: a page saying so with the way to the start page (a mistyped
+/// or cut-off link), or for the API a JSON error like every other.
+async fn not_found(uri: axum::http::Uri, headers: HeaderMap) -> Response {
+    if uri.path().starts_with("/api/") {
+        return api_error(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            "there is no such API call",
+        );
+    }
+    // Only the encoding is negotiated: a 404 is never a 304.
+    let mut plain = HeaderMap::new();
+    if let Some(accept) = headers.get(header::ACCEPT_ENCODING) {
+        plain.insert(header::ACCEPT_ENCODING, accept.clone());
+    }
+    let mut response = asset_response("404.html", &plain);
+    *response.status_mut() = StatusCode::NOT_FOUND;
+    response
+}
 
 async fn asset(Path(path): Path<String>, headers: HeaderMap) -> Response {
     asset_response(&path, &headers)

@@ -246,7 +246,7 @@ export class Call {
       host_link_renewed: () => handleHostLink(this, msg.host_secret),
       chat: () => handleChat(this, msg.message),
       speakers: () => handleSpeakers(this, msg),
-      room_ended: () => this.end({ kind: 'ended', reason: msg.reason }),
+      room_ended: () => this.end({ kind: 'ended', reason: msg.reason, byUs: Boolean(this.endedByUs) }),
       publish_answer: () => this.handlePublishAnswer(msg),
       subscribe_offer: () => this.handleSubscribeOffer(msg),
       stream_unavailable: () => this.handleStreamUnavailable(msg),
@@ -615,6 +615,8 @@ export class Call {
 
   /** A host action of protocol.md's table, e.g. act('mute', {participant: 'p3'}). */
   act(type, fields = {}) {
+    // Our own "end for everyone": the end screen then says we did it, not "the teacher".
+    if (type === 'end_room') this.endedByUs = true;
     this.send({ type, ...fields });
   }
 

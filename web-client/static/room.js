@@ -334,7 +334,7 @@ function handleEnded(info) {
   const texts = {
     left: [t('left.heading'), '', t('left.rejoin'), true],
     lost: [t('lost.heading'), t('lost.text'), t('left.rejoin'), true],
-    ended: [t('ended.heading'), t('ended.byHost'), '', false],
+    ended: [t('ended.heading'), t(info.byUs ? 'ended.byYou' : 'ended.byHost'), '', false],
     error: [t(info.code === 'removed' ? 'removed.heading' : 'fatal.heading'), errorText(info.code, info.message),
       t('fatal.tryAgain'), RETRYABLE.has(info.code)],
   }[info.kind];
@@ -348,6 +348,9 @@ function showEnded(heading, text, buttonText, canRetry) {
   $('ended-text').hidden = !text;
   $('rejoin-button').textContent = buttonText;
   $('rejoin-button').hidden = !canRetry;
+  // Never a dead end: a teacher starts the next lesson from here, anyone else finds the way.
+  const host = Boolean(call && call.isHost);
+  $('start-link').textContent = t(host ? 'ended.startNew' : 'ended.toStart');
   show('screen-ended');
 }
 

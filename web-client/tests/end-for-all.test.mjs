@@ -1,5 +1,6 @@
 // End for all: the teacher ends the lesson (with a confirmation); every page shows the
-// "lesson has ended" screen, and the room's links then say it has ended.
+// "lesson has ended" screen (the teacher's says she did it, and leads back to the start page
+// for the next lesson), and the room's links then say it has ended.
 //
 // Run: node --test web-client/tests/   (AULA_BIN overrides target/debug/aula)
 
@@ -29,6 +30,13 @@ test('a teacher ends the lesson for everyone', async (t) => {
     assert.equal(await anna.page.textContent('#ended-heading'), 'The lesson has ended');
     assert.equal(await anna.page.textContent('#ended-text'), 'The teacher ended the lesson for everyone.');
     assert.equal(await ben.page.textContent('#ended-heading'), 'Der Unterricht ist beendet');
+    // Told in her own words, and never a dead end (issue 14).
+    assert.equal(await teacher.page.textContent('#ended-text'), 'You ended the lesson for everyone.');
+    assert.equal(await teacher.page.textContent('#start-link'), 'Start a new class');
+    assert.equal(await anna.page.textContent('#start-link'), 'To the start page');
+    assert.equal(await ben.page.textContent('#start-link'), 'Zur Startseite');
+    await Promise.all([teacher.page.waitForURL(`${server.url}/`), teacher.page.click('#start-link')]);
+    await teacher.page.waitForSelector('#start-form', { state: 'visible', timeout: WAIT });
 
     // The links now say the room has ended, before anyone types a name.
     const late = await openParticipant(browser, 'late student');
