@@ -33,7 +33,7 @@ async fn a_bot_waits_in_the_lobby_until_the_host_admits_it() {
 
     let waiting = wait_for("lobby_updated", async || {
         let msg = host.last_message("lobby_updated").await?;
-        let id = msg.pointer("/waiting/0/id").and_then(Value::as_str)?;
+        let id = msg.pointer("/waiting/0").and_then(Value::as_str)?;
         Some(id.to_owned())
     })
     .await;
