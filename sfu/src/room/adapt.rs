@@ -40,6 +40,9 @@ struct Plan {
     /// Per video: its slot, its stream, what the allocator needs to know.
     slots: Vec<(usize, StreamKey)>,
     videos: Vec<Video>,
+    /// Per video: none of its layers has been measured yet (it began sending less than
+    /// [`ALLOCATE_EVERY`] ago), so its costs are guesses.
+    unmeasured: Vec<bool>,
     estimate: Option<u64>,
     wanted: u64,
 }
@@ -128,6 +131,7 @@ impl Room {
                 audio: 0,
                 slots: Vec::new(),
                 videos: Vec::new(),
+                unmeasured: Vec::new(),
                 estimate: p.down.estimate,
                 wanted: 0,
             };
@@ -161,6 +165,11 @@ impl Room {
                     paused: slot.paused,
                 });
                 plan.slots.push((i, stream));
+                plan.unmeasured.push(track.is_some_and(|t| {
+                    t.layers
+                        .iter()
+                        .all(|l| l.rate.bitrate() == 0 && l.paused_at_source.is_none())
+                }));
             }
             plan.wanted = allocate::wanted(plan.audio, &plan.videos);
             plans.push(plan);
@@ -228,6 +237,18 @@ impl Room {
         let mut paused = Vec::new();
         for (k, &(i, stream)) in plan.slots.iter().enumerate() {
             let slot = &mut p.down.slots[i];
+            // Not paused on a guess: a video whose rate is not measured yet (a camera without
+            // simulcast counts 1.2 Mbit/s by its height until then) keeps the layer it has, or
+            // if it has none the one its tile calls for, until its first measurement half a
+            // second on. Pausing it would blank a new student's tiles on a link that carries
+            // them well, tell the page "paused to save bandwidth" for nothing, and hold it
+            // off for UPGRADE_HOLD.
+            if a.paused[k] && plan.unmeasured[k] && !slot.paused {
+                if slot.layer.flatten().is_none() {
+                    slot.layer = None;
+                }
+                continue;
+            }
             let (old, new) = (slot.layer.flatten(), a.layers[k]);
             if slot.layer != Some(new) {
                 ctx.stats.layer_changes += u64::from(slot.layer.is_some());
