@@ -53,6 +53,32 @@ async fn hands_queue_in_order_and_hosts_lower_them() {
 }
 
 #[tokio::test]
+async fn the_teacher_lowers_all_hands_at_once_and_a_student_may_not() {
+    let (_server, addr) = server().await;
+    let room = create(addr, json!({"kind": "class", "lobby": false})).await;
+    let (mut host, _) = Client::join(addr, &room.id, &room.host_secret, "Frau Weber").await;
+    let (mut anna, _) = Client::join(addr, &room.id, &room.participant_secret, "Anna").await;
+    let (mut ben, _) = Client::join(addr, &room.id, &room.participant_secret, "Ben").await;
+    anna.roundtrip(json!({"type": "raise_hand"})).await;
+    ben.roundtrip(json!({"type": "raise_hand"})).await;
+    host.sync().await;
+
+    ben.send(json!({"type": "lower_all_hands"})).await;
+    ben.expect_error("forbidden").await;
+    let seen = host.sync().await;
+    assert_eq!(of_type(&seen, "participant_updated").len(), 0, "{seen:?}");
+
+    host.roundtrip(json!({"type": "lower_all_hands"})).await;
+    let seen = anna.sync().await;
+    assert_eq!(hand_of(&seen, "p1"), Some(Value::Null));
+    assert_eq!(hand_of(&seen, "p2"), Some(Value::Null));
+    // Nothing raised: nothing to say.
+    host.roundtrip(json!({"type": "lower_all_hands"})).await;
+    let seen = ben.sync().await;
+    assert_eq!(of_type(&seen, "participant_updated").len(), 0, "{seen:?}");
+}
+
+#[tokio::test]
 async fn a_flood_of_hands_and_media_states_reaches_the_room_as_a_trickle_ending_in_the_last_state()
 {
     let (_server, addr) = server().await;

@@ -14,6 +14,7 @@ fn host_actions() -> Vec<Value> {
         json!({"type": "deny", "participant": "p2"}),
         json!({"type": "mute", "participant": "p0"}),
         json!({"type": "mute_all"}),
+        json!({"type": "lower_all_hands"}),
         json!({"type": "stop_video", "participant": "p0"}),
         json!({"type": "stop_screen", "participant": "p0"}),
         json!({"type": "remove", "participant": "p0"}),

@@ -82,6 +82,8 @@ pub enum ClientMsg {
         participant: String,
     },
     MuteAll,
+    /// Lowers every raised hand (the lesson moves on).
+    LowerAllHands,
     StopVideo {
         participant: String,
     },
@@ -126,6 +128,7 @@ impl ClientMsg {
             ClientMsg::DenyAll => "deny_all",
             ClientMsg::Mute { .. } => "mute",
             ClientMsg::MuteAll => "mute_all",
+            ClientMsg::LowerAllHands => "lower_all_hands",
             ClientMsg::StopVideo { .. } => "stop_video",
             ClientMsg::StopScreen { .. } => "stop_screen",
             ClientMsg::Remove { .. } => "remove",
@@ -160,6 +163,7 @@ pub const KNOWN_TYPES: &[&str] = &[
     "deny_all",
     "mute",
     "mute_all",
+    "lower_all_hands",
     "stop_video",
     "stop_screen",
     "remove",

@@ -145,6 +145,18 @@ impl RoomTask {
                 }
                 Ok(Flow::Continue)
             }
+            ClientMsg::LowerAllHands => {
+                let raised: Vec<ParticipantId> = (state.members.iter())
+                    .filter(|(_, m)| m.info.hand.is_some())
+                    .map(|(id, _)| *id)
+                    .collect();
+                for id in raised {
+                    let m = state.members.get_mut(&id).expect("listed above");
+                    m.info.hand = None;
+                    self.announce(state, id);
+                }
+                Ok(Flow::Continue)
+            }
             ClientMsg::StopVideo { participant } => {
                 let target = member_id(state, &participant)?;
                 self.moderate(state, target, ModerationAction::StopVideo, Some(from));
@@ -498,6 +510,7 @@ fn is_host_action(msg: &ClientMsg) -> bool {
             | ClientMsg::Deny { .. }
             | ClientMsg::Mute { .. }
             | ClientMsg::MuteAll
+            | ClientMsg::LowerAllHands
             | ClientMsg::StopVideo { .. }
             | ClientMsg::StopScreen { .. }
             | ClientMsg::Remove { .. }
