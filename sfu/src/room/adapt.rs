@@ -235,6 +235,9 @@ impl Room {
         p.down.audio_only = a.audio_only;
         let mut videos = Vec::with_capacity(plan.slots.len());
         let mut paused = Vec::new();
+        // Some video would have been paused on a guessed rate: whether the link limits is not
+        // known yet either.
+        let mut guessed = false;
         for (k, &(i, stream)) in plan.slots.iter().enumerate() {
             let slot = &mut p.down.slots[i];
             // Not paused on a guess: a video whose rate is not measured yet (a camera without
@@ -247,6 +250,7 @@ impl Room {
                 if slot.layer.flatten().is_none() {
                     slot.layer = None;
                 }
+                guessed = true;
                 continue;
             }
             let (old, new) = (slot.layer.flatten(), a.layers[k]);
@@ -279,7 +283,7 @@ impl Room {
                 paused: slot.paused,
             });
         }
-        let limited = a.used < a.wanted && plan.estimate.is_some_and(|e| e <= cap);
+        let limited = !guessed && a.used < a.wanted && plan.estimate.is_some_and(|e| e <= cap);
         // Ask GCC to find what the page would show: it probes towards `desired` by itself.
         // While the subscriber's own link holds a video below its tile, pad (in windows while
         // the estimate climbs, see crate::padding) up to what the next step up needs, as GCC
