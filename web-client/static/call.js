@@ -32,6 +32,7 @@
 //                       'resume_failed' (a reloaded page's seat is gone)
 //   media(state)        what we send changed: {audio, video, screen}
 //   members()           someone joined, left, or changed (role, media, hand)
+//   hand({participant, raised})  someone else's hand went up or down (or they left with it up)
 //   self(you)           the server changed our own participant object (role, hand)
 //   settings(settings)  the room's settings changed
 //   waiting({waiting, arrived})  the lobby changed (hosts); `arrived`: new ids

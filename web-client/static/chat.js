@@ -8,6 +8,7 @@
 // words reach everyone else's page.
 
 import { lang, t } from './i18n.js';
+import { play } from './sound.js';
 import { $, el, keyText, setBadge } from './ui.js';
 
 const MAX_CHARS = 1000;
@@ -82,6 +83,8 @@ export class ChatPanel {
     if (!this.open) {
       this.unread += 1;
       setBadge($('chat-badge'), this.unread);
+      // A quiet tone, at most one in a few seconds (sound.js), for someone else's message.
+      if (!(this.call.you && m.from === this.call.you.id)) play('chat');
     }
   }
 

@@ -1,9 +1,9 @@
 // The People panel: who is here, and for hosts everything a host may do
 // (docs/protocol.md, "Client -> server: hosts only").
 //
-// Everyone sees the list of people with their role and microphone/camera state. Hosts
-// also see, in this order: the waiting room (Admit, Deny, Admit all), the raised hands
-// (hands.js), per-person actions (mute, stop camera, stop screen, make host / remove
+// Everyone sees the list of people with their role and microphone/camera state, raised
+// hands first. Hosts also see, in this order: the raised hands (hands.js, with "Lower all
+// hands"), the waiting room (Admit, Deny, Admit all), per-person actions (mute, stop camera, stop screen, make host / remove
 // host, remove), and the room's controls (mute all, the settings switches, renew the
 // participant link, end for all). The server enforces all of it anyway; the panel
 // only leaves out what would be refused.
@@ -120,8 +120,11 @@ function membersSection(call) {
   const node = section('member-list', t('people.heading', { n: everyone.length + 1 }));
   const list = el('ul', 'rows');
   if (call.you) list.append(memberRow(call, call.you, true));
+  // Raised hands first, in the order raised; then hosts, then by name.
+  const hand = (p) => (p.hand === null || p.hand === undefined ? Infinity : p.hand);
   const byRole = (a, b) => (a.role === b.role ? a.name.localeCompare(b.name) : a.role === 'host' ? -1 : 1);
-  for (const p of everyone.sort(byRole)) list.append(memberRow(call, p, false));
+  const order = (a, b) => (hand(a) !== hand(b) ? (hand(a) < hand(b) ? -1 : 1) : byRole(a, b));
+  for (const p of everyone.sort(order)) list.append(memberRow(call, p, false));
   node.append(list);
   return node;
 }
@@ -164,6 +167,9 @@ function confirmEnd(call, node) {
     textButton(t('common.cancel'), () => ask.remove()),
   );
   node.append(ask);
+  // At the bottom of a long panel: brought into view, whatever the screen's height.
+  ask.scrollIntoView({ block: 'nearest' });
+  ask.querySelector('[data-action="confirm_end"]').focus();
 }
 
 /** Rebuilds the People panel from `call`. */
@@ -171,6 +177,6 @@ export function renderPeople(call) {
   const panel = $('people-panel');
   // A confirmation being asked keeps the panel still; the next change redraws it.
   if (panel.querySelector('.confirm')) return;
-  const parts = [waitingSection(call), handsSection(call), membersSection(call), roomSection(call)];
+  const parts = [handsSection(call), waitingSection(call), membersSection(call), roomSection(call)];
   panel.replaceChildren(...parts.filter(Boolean));
 }

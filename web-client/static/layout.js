@@ -1,10 +1,16 @@
 // Where the tiles sit: lecture view or gallery view.
 //
-// - lecture: one tile large on the stage (a screen share if there is one; in a meeting
-//   the dominant speaker; otherwise a host), everyone else in a strip below, shown a
-//   page at a time with Previous/Next. The default for classes.
+// - lecture: one tile large on the stage, everyone else in a strip below, shown a page at a
+//   time with Previous/Next, raised hands first. Our own video is never on the stage: it is
+//   a small picture in the corner. On the stage: a screen share if there is one; for a
+//   host (the teacher looks at her class, not at herself) the one speaking, else the first
+//   raised hand, else who was there last, else the first of the class; for everyone else in
+//   a meeting the dominant speaker, and otherwise a host. The default for classes.
 // - gallery: everyone the same size in a grid (a class's teacher and screen shares
 //   twice the size on wide screens). The default for meetings.
+//
+// The self-view can be hidden (and shown again) in both: some find their own face
+// distracting; the choice is kept for the tab.
 //
 // Tiles stay in one container and are never moved in the DOM (moving a playing <video>
 // can pause it); the layout only sets classes, the CSS `order` and which strip tiles
@@ -14,6 +20,9 @@ import { t } from './i18n.js';
 import { $, setButton } from './ui.js';
 
 const TILE_MIN_WIDTH_PX = 190;
+const SELF_HIDDEN_KEY = 'aula.selfHidden';
+
+const handOf = (node) => (node.dataset.hand === 'up' ? Number(node.dataset.handOrder) || 0 : Infinity);
 
 export class Layout {
   constructor(container) {
@@ -28,7 +37,24 @@ export class Layout {
     $('strip-next').addEventListener('click', () => this.turn(1));
     setButton($('strip-prev'), 'prev', t('layout.prev'));
     setButton($('strip-next'), 'next', t('layout.next'));
+    $('show-self').addEventListener('click', () => this.setSelfHidden(false));
     window.addEventListener('resize', () => this.update());
+    let hidden = false;
+    try { hidden = sessionStorage.getItem(SELF_HIDDEN_KEY) === '1'; } catch { /* storage off */ }
+    this.setSelfHidden(hidden);
+  }
+
+  /** Hides or shows our own video (we go on sending it; only this page stops showing it). */
+  setSelfHidden(hidden) {
+    this.selfHidden = hidden;
+    this.container.dataset.selfHidden = String(hidden);
+    try { sessionStorage.setItem(SELF_HIDDEN_KEY, hidden ? '1' : '0'); } catch { /* storage off */ }
+    setButton($('show-self'), 'eye', t('layout.showSelf'), true);
+    const hadFocus = document.activeElement && ['hide-self', 'show-self'].includes(document.activeElement.id);
+    this.update();
+    // The button pressed goes away with what it hid or showed: focus moves to its counterpart.
+    const next = $(hidden ? 'show-self' : 'hide-self');
+    if (hadFocus && next) next.focus();
   }
 
   /** A new Call in a room of `kind`: back to that kind's default view. */
@@ -64,6 +90,15 @@ export class Layout {
     const screen = by((n) => n.dataset.screenOf && n.dataset.screenOf !== 'self');
     if (screen) return screen;
     const remote = (id) => by((n) => n.dataset.participantId === id);
+    if (this.call && this.call.isHost) {
+      const hands = tiles.filter((n) => n.dataset.participantId && handOf(n) < Infinity);
+      hands.sort((a, b) => handOf(a) - handOf(b));
+      return remote(this.call.speakers.dominant)
+        || hands[0]
+        || by((n) => this.key(n) === this.stageKey && n.dataset.participantId)
+        || by((n) => n.dataset.participantId)
+        || null;
+    }
     if (this.kind === 'meeting' && this.call) {
       const dominant = remote(this.call.speakers.dominant);
       if (dominant) return dominant;
@@ -72,9 +107,8 @@ export class Layout {
       if (last) return last;
     }
     return by((n) => n.dataset.participantId && n.dataset.role === 'host')
-      || by((n) => n.dataset.self === 'true' && n.dataset.role === 'host')
       || by((n) => n.dataset.participantId)
-      || tiles[0]
+      || by((n) => n.dataset.screenOf === 'self')
       || null;
   }
 
@@ -84,7 +118,12 @@ export class Layout {
 
   /** Re-applies the layout; cheap, called on every change of tiles or speakers. */
   update() {
-    const tiles = this.tiles();
+    const all = this.tiles();
+    const self = all.find((n) => n.dataset.self === 'true');
+    $('show-self').hidden = !self || !this.selfHidden;
+    if (self) self.classList.toggle('pip', this.mode === 'lecture');
+    // Our own tile is not in the lecture's stage or strip: it floats in the corner.
+    const tiles = this.mode === 'lecture' ? all.filter((n) => n !== self) : all;
     if (this.mode !== 'lecture') {
       for (const node of tiles) {
         node.classList.remove('stage', 'off-page');
@@ -95,7 +134,8 @@ export class Layout {
     }
     const stage = this.pickStage(tiles);
     this.stageKey = stage ? this.key(stage) : null;
-    const strip = tiles.filter((n) => n !== stage);
+    // Raised hands first, in the order raised; the others keep theirs (the sort is stable).
+    const strip = tiles.filter((n) => n !== stage).sort((a, b) => Math.min(handOf(a), 1e15) - Math.min(handOf(b), 1e15));
     const perPage = Math.max(2, Math.floor(this.container.clientWidth / TILE_MIN_WIDTH_PX) || 2);
     const pages = Math.max(1, Math.ceil(strip.length / perPage));
     this.page = Math.min(Math.max(this.page, 0), pages - 1);

@@ -31,9 +31,12 @@ import {
   chimeCount, handleServerQueue, handleWaiting, showLobbyScreen, showQueueScreen,
 } from './lobby.js';
 import { renderPeople } from './hostpanel.js';
-import { handQueue, toggleHand, updateHandButton } from './hands.js';
+import {
+  announceHand, handQueue, toggleHand, updateHandButton, updatePeopleBadge,
+} from './hands.js';
 import { moderatedText, setupControls, updateControls } from './controls.js';
-import { $, keyText, setButton, showNotice } from './ui.js';
+import { playedCount } from './sound.js';
+import { $, keyText, setButton, showNotice, tidyNotices } from './ui.js';
 
 const roomId = decodeURIComponent(location.pathname.split('/').filter(Boolean)[1] || '');
 // Our link's secret; the lead's changes when she renews the host link.
@@ -127,6 +130,7 @@ function startCall(name) {
     .on('settings', handleSettings)
     .on('self', handleSelf)
     .on('members', refreshPeople)
+    .on('hand', ({ participant, raised }) => announceHand(call, participant, raised))
     .on('waiting', (w) => { handleWaiting(call, w, (id) => call.act('admit', { participant: id })); refreshPeople(); })
     .on('link', showInvite)
     .on('hostLink', (s) => {
@@ -231,6 +235,7 @@ function refreshPeople() {
   if (!call || !call.you) return;
   renderPeople(call);
   updateHandButton(call);
+  updatePeopleBadge(call);
   layout.update();
 }
 
@@ -255,6 +260,10 @@ function showInvite(participantSecret) {
   $('invite-label').textContent = t('invite.label');
   $('invite-hint').textContent = t('invite.hint');
   if (renewed) showNotice(t('invite.renewed'), { id: 'link-renewed' });
+  let folded = false;
+  try { folded = sessionStorage.getItem(INVITE_FOLDED_KEY) === '1'; } catch { /* storage off */ }
+  // A new link must be seen: the bar opens for it.
+  collapseInvite(folded && !renewed);
 }
 
 async function copyLink() {
@@ -267,7 +276,29 @@ async function copyLink() {
     document.execCommand('copy');
   }
   setButton($('copy-link'), 'copy', t('invite.copied'), true);
-  setTimeout(() => setButton($('copy-link'), 'copy', t('invite.copy'), true), 2000);
+  setTimeout(() => {
+    setButton($('copy-link'), 'copy', t('invite.copy'), true);
+    // Copied once, the link is on its way: the bar folds into an "Invite" button and gives
+    // the class its screen back.
+    if (!$('invite-body').contains(document.activeElement) || document.activeElement === $('copy-link')) {
+      collapseInvite(true);
+    }
+  }, 2000);
+}
+
+const INVITE_FOLDED_KEY = 'aula.inviteFolded';
+
+/** Folds the invite bar into its "Invite" button, or opens it again; kept for the tab. */
+function collapseInvite(folded) {
+  $('invite-body').hidden = folded;
+  $('invite-expand').hidden = !folded;
+  $('invite-expand').setAttribute('aria-expanded', String(!folded));
+  $('invite').classList.toggle('folded', folded);
+  try { sessionStorage.setItem(INVITE_FOLDED_KEY, folded ? '1' : '0'); } catch { /* storage off */ }
+  const focused = document.activeElement;
+  if (folded && focused && $('invite-body').contains(focused)) $('invite-expand').focus();
+  if (!folded && focused === $('invite-expand')) $('copy-link').focus();
+  layout.update();
 }
 
 async function copyHostLink() {
@@ -322,6 +353,7 @@ function closePanel() {
 
 function handleEnded(info) {
   setJoining(false);
+  if ($('leave-dialog').open) $('leave-dialog').close();
   $('connection-banner').hidden = true;
   if (info.kind === 'resume_failed') {
     // A reloaded page whose seat is gone: the join form, as for any visit.
@@ -352,6 +384,21 @@ function showEnded(heading, text, buttonText, canRetry) {
   const host = Boolean(call && call.isHost);
   $('start-link').textContent = t(host ? 'ended.startNew' : 'ended.toStart');
   show('screen-ended');
+}
+
+/**
+ * The Leave button: a participant just leaves; a host chooses between leaving (the lesson
+ * goes on, with the other hosts or none) and ending it for everyone, in a dialog that is in
+ * view on any screen.
+ */
+function askLeave() {
+  if (!call || call.ended) return;
+  if (!call.isHost) {
+    call.leave();
+    return;
+  }
+  $('leave-dialog').showModal();
+  $('leave-only').focus();
 }
 
 function rejoin() {
@@ -418,6 +465,7 @@ function exposeTestHooks() {
     screens: () => grid.describeScreens(),
     hands: () => (call ? handQueue(call).map((p) => p.id) : []),
     chimes: () => chimeCount(),
+    sounds: (kind) => playedCount(kind),
     stats: () => (call ? call.stats() : Promise.resolve({})),
     timing: () => ({ joinClickedAt, firstRemoteFrameAt: grid.firstRemoteFrameAt }),
     log: () => (call ? call.log.slice() : []),
@@ -435,7 +483,10 @@ function setup() {
   exposeTestHooks();
   $('name-input').value = lastName();
   $('join-form').addEventListener('submit', handleJoinSubmit);
-  $('leave-button').addEventListener('click', () => call && call.leave());
+  $('leave-button').addEventListener('click', askLeave);
+  $('leave-only').addEventListener('click', () => { $('leave-dialog').close(); if (call) call.leave(); });
+  $('leave-end').addEventListener('click', () => { $('leave-dialog').close(); if (call) call.act('end_room'); });
+  $('leave-cancel').addEventListener('click', () => $('leave-dialog').close());
   $('lobby-leave').addEventListener('click', () => call && call.leave());
   setupControls(() => call);
   $('toggle-hand').addEventListener('click', () => toggleHand(call));
@@ -443,6 +494,9 @@ function setup() {
   $('open-chat').addEventListener('click', () => openPanel('chat'));
   $('side-close').addEventListener('click', closePanel);
   $('copy-link').addEventListener('click', copyLink);
+  $('invite-collapse').addEventListener('click', () => collapseInvite(true));
+  $('invite-expand').addEventListener('click', () => collapseInvite(false));
+  setButton($('invite-expand'), 'people', t('invite.expand'), true);
   $('copy-host-link').addEventListener('click', copyHostLink);
   $('rejoin-button').addEventListener('click', rejoin);
   $('reconnect-now').addEventListener('click', () => call && call.reconnectNow());
@@ -450,8 +504,10 @@ function setup() {
   setButton($('copy-link'), 'copy', t('invite.copy'), true);
   setButton($('open-people'), 'people', t('panel.people'));
   setButton($('open-chat'), 'chat', t('panel.chat'));
+  new MutationObserver(tidyNotices).observe($('notices'), { childList: true });
   grid.onneedsound = () => showSoundPrompt();
   grid.onchange = () => layout.update();
+  grid.onhideself = () => layout.setSelfHidden(true);
   grid.oncount = (n) => {
     $('people-count').textContent = t('people.count', { n });
     $('people-count').hidden = n === 0;

@@ -49,14 +49,19 @@ export function handleParticipant(call, p) {
     call.emit('self', call.you);
     return;
   }
+  const before = call.members.get(p.id);
+  const up = (q) => Boolean(q) && q.hand !== null && q.hand !== undefined;
   upsertMember(call, p);
+  if (up(p) !== up(before) && (before || up(p))) call.emit('hand', { participant: p, raised: up(p) });
   // Media for a participant can arrive before the message that announces them.
   call.grid.setTracks(call.remoteTracks);
   call.emit('members');
 }
 
 export function handleLeft(call, id) {
+  const gone = call.members.get(id);
   if (!call.members.delete(id)) return;
+  if (gone && gone.hand !== null && gone.hand !== undefined) call.emit('hand', { participant: gone, raised: false });
   call.grid.remove(id);
   call.emit('members');
 }

@@ -71,6 +71,8 @@ class Tile {
     this.handIcon = icon('hand', 'icon hand-icon');
     this.handIcon.setAttribute('aria-hidden', 'false');
     this.handIcon.setAttribute('aria-label', t('tile.hand'));
+    // The same hand, large in the corner, for the eye (the label's small one is for the ear).
+    this.handBig = icon('hand', 'icon hand-big');
     this.badge = el('span', 'badge');
     this.quality = icon('signal', 'icon quality');
     this.quality.setAttribute('aria-hidden', 'false');
@@ -86,7 +88,7 @@ class Tile {
     this.limitedNote.hidden = true;
     this.label.append(this.quality, this.mutedIcon, this.handIcon, this.nameEl, this.badge);
     this.root.append(this.video, this.avatar, this.unavailable, this.pausedNote, this.away, this.limitedNote,
-      this.label);
+      this.handBig, this.label);
     this.setQuality('good');
     this.setReconnecting(false);
     this.setPaused(false);
@@ -126,7 +128,9 @@ class Tile {
   setState(p, roleLabel) {
     this.root.dataset.role = p.role;
     this.badge.textContent = p.role === 'host' ? roleLabel('host') : '';
-    this.root.dataset.hand = p.hand !== null && p.hand !== undefined ? 'up' : 'down';
+    const up = p.hand !== null && p.hand !== undefined;
+    this.root.dataset.hand = up ? 'up' : 'down';
+    this.root.dataset.handOrder = up ? String(p.hand) : '';
     this.setQuality(p.quality);
     this.setReconnecting(Boolean(p.reconnecting));
   }
@@ -214,6 +218,8 @@ export class TileGrid {
     this.onneedsound = () => {};
     this.oncount = () => {};
     this.onchange = () => {};
+    // The self-view's "Hide" button was pressed (layout.js hides it).
+    this.onhideself = () => {};
   }
 
   /** Our own preview: muted (no echo), mirrored like a mirror. */
@@ -222,6 +228,15 @@ export class TileGrid {
       this.self = new Tile(videoElement(true), () => {});
       this.self.root.classList.add('self');
       this.self.root.dataset.self = 'true';
+      const hide = document.createElement('button');
+      hide.type = 'button';
+      hide.id = 'hide-self';
+      hide.className = 'self-toggle';
+      hide.append(icon('eyeOff'));
+      hide.setAttribute('aria-label', t('layout.hideSelf'));
+      hide.title = t('layout.hideSelf');
+      hide.addEventListener('click', () => this.onhideself());
+      this.self.root.append(hide);
       this.self.setLimited(this.limited);
       this.container.prepend(this.self.root);
       this.updateCount();

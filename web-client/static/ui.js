@@ -43,17 +43,67 @@ export function setBadge(badge, n) {
   badge.hidden = !n;
 }
 
-/** A dismissable notice at the top of the call; `key` is an i18n key or literal text. */
-export function showNotice(text, { id, action } = {}) {
+// How long a notice stays (while the pointer or the keyboard focus is not on it), and how
+// many show at once: they float over the top of the videos and must not bury them.
+const NOTICE_MS = 10_000;
+const NOTICES_SHOWN = 3;
+
+/**
+ * A dismissable notice at the top of the call. It goes by itself after ten seconds, unless
+ * `sticky` (it then stays until dismissed or removed by its owner: someone waiting, a raised
+ * hand). At most three show; of more, the oldest that is not sticky goes, and what is still
+ * too many is folded into "N more".
+ */
+export function showNotice(text, { id, action, sticky = false } = {}) {
   if (id && document.getElementById(id)) document.getElementById(id).remove();
   const box = el('div', 'notice');
   if (id) box.id = id;
   box.setAttribute('role', 'status');
   box.append(el('span', '', text));
-  if (action) box.append(textButton(action.label, () => { box.remove(); action.run(); }, 'link'));
-  box.append(textButton(t('notice.dismiss'), () => box.remove(), 'link'));
+  const close = () => {
+    clearTimeout(box.timer);
+    box.remove();
+    tidyNotices();
+  };
+  if (action) box.append(textButton(action.label, () => { close(); action.run(); }, 'link'));
+  box.append(textButton(t('notice.dismiss'), close, 'link'));
+  if (!sticky) {
+    box.dataset.expires = 'true';
+    const arm = () => { box.timer = setTimeout(close, NOTICE_MS); };
+    const hold = () => clearTimeout(box.timer);
+    box.addEventListener('pointerenter', hold);
+    box.addEventListener('pointerleave', arm);
+    box.addEventListener('focusin', hold);
+    box.addEventListener('focusout', arm);
+    arm();
+  }
   $('notices').append(box);
+  tidyNotices();
   return box;
+}
+
+/** Keeps at most three notices in view (see showNotice). */
+export function tidyNotices() {
+  const all = () => [...$('notices').children].filter((n) => n.classList.contains('notice'));
+  let boxes = all();
+  for (const old of boxes.filter((n) => n.dataset.expires === 'true')) {
+    if (boxes.length <= NOTICES_SHOWN) break;
+    clearTimeout(old.timer);
+    old.remove();
+    boxes = all();
+  }
+  boxes.forEach((n, i) => { n.hidden = i >= NOTICES_SHOWN; });
+  const more = boxes.length - NOTICES_SHOWN;
+  let line = $('notices-more');
+  if (more > 0 && !line) {
+    line = el('p', 'notices-more');
+    line.id = 'notices-more';
+    $('notices').append(line);
+  }
+  if (line) {
+    line.textContent = more > 0 ? t('notice.more', { n: more }) : '';
+    line.hidden = more <= 0;
+  }
 }
 
 /** The text for an i18n key that may name a server error ('error.forbidden'). */

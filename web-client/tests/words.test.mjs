@@ -28,3 +28,18 @@ test('host actions in German are verbs', () => {
   assert.match(german, /'host\.stopVideo': 'Kamera ausschalten'/);
   assert.match(german, /'host\.mute': 'Stumm schalten'/);
 });
+
+test('the German interface says "Sie", as Jitsi and BigBlueButton do', () => {
+  const text = fs.readFileSync(path.join(STATIC, 'i18n.js'), 'utf8');
+  const german = text.slice(text.indexOf('\n  de: {'));
+  const du = german.split('\n')
+    .filter((line) => /\b(du|Du|dich|dir|dein|deine|deinen|deiner|Dein|Deine)\b/.test(line));
+  assert.deepEqual(du, [], 'strings that say "du"');
+  assert.match(german, /'prejoin\.name': 'Ihr Name'/);
+  // The teachers' part of the help page too (the pupils' part speaks to children).
+  const help = fs.readFileSync(path.join(STATIC, 'help.html'), 'utf8');
+  const teachers = help.slice(help.indexOf('id="lehrkraefte"'), help.indexOf('id="schueler"'));
+  assert.ok(teachers.length > 1000, 'the teachers\' section found');
+  const found = teachers.match(/\b(du|Du|dich|dir|dein|deine|deinen|deiner|Dein|Deine)\b/g);
+  assert.equal(found, null, `help.html, teachers: ${found}`);
+});
