@@ -33,7 +33,7 @@ import {
 import { renderPeople } from './hostpanel.js';
 import { handQueue, toggleHand, updateHandButton } from './hands.js';
 import { moderatedText, setupControls, updateControls } from './controls.js';
-import { $, keyText, setButton, showNotice } from './ui.js';
+import { $, keyText, setButton, showFieldError, showNotice } from './ui.js';
 
 const roomId = decodeURIComponent(location.pathname.split('/').filter(Boolean)[1] || '');
 // Our link's secret; the lead's changes when she renews the host link.
@@ -78,9 +78,12 @@ function setKind(kind) {
 
 // ---- join form ----
 
-function showJoinError(text) {
-  $('join-error').textContent = text;
-  $('join-error').hidden = !text;
+// Server refusals that are about the name typed (the others are about the join itself).
+const NAME_ERRORS = new Set(['bad_name', 'name_taken']);
+
+/** The join form's error; `aboutName` ties it to the name field. */
+function showJoinError(text, aboutName = true) {
+  showFieldError($('join-error'), text, [$('name-input')], aboutName);
 }
 
 function setJoining(busy) {
@@ -148,7 +151,7 @@ function startCall(name) {
 function handleRefused(err) {
   setJoining(false);
   show('screen-prejoin');
-  showJoinError(errorText(err.code, err.message));
+  showJoinError(errorText(err.code, err.message), NAME_ERRORS.has(err.code));
   $('name-input').focus();
 }
 
