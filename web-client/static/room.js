@@ -14,7 +14,8 @@
 // The secret is read from the URL fragment, so it is never sent in an HTTP request, and
 // then taken out of the address bar (store.js, linkSecret).
 // This file wires the screens and the buttons; the call's parts live in controls.js
-// (microphone, camera, screen), lobby.js, hostpanel.js, hands.js, chat.js, layout.js.
+// (microphone, camera, screen), lobby.js, hostpanel.js, hands.js, chat.js, layout.js,
+// keyboard.js (shortcuts, push to talk, Escape).
 //
 // window.aula exposes read-only hooks for the browser tests and for debugging from
 // the console (see exposeTestHooks).
@@ -34,6 +35,7 @@ import { renderPeople } from './hostpanel.js';
 import { handQueue, toggleHand, updateHandButton } from './hands.js';
 import { moderatedText, setupControls, updateControls } from './controls.js';
 import { $, keyText, setButton, showFieldError, showNotice } from './ui.js';
+import { setupKeyboard } from './keyboard.js';
 
 const roomId = decodeURIComponent(location.pathname.split('/').filter(Boolean)[1] || '');
 // Our link's secret; the lead's changes when she renews the host link.
@@ -321,6 +323,16 @@ function closePanel() {
   layout.update();
 }
 
+/**
+ * Closed by hand (its Close button, or Escape: keyboard.js): the focus goes back to the
+ * button that opened the panel, not to the top of the page with the panel gone.
+ */
+function dismissPanel() {
+  const opener = $('chat-panel').hidden ? $('open-people') : $('open-chat');
+  closePanel();
+  opener.focus();
+}
+
 // ---- end screens ----
 
 function handleEnded(info) {
@@ -444,11 +456,12 @@ function setup() {
   $('toggle-hand').addEventListener('click', () => toggleHand(call));
   $('open-people').addEventListener('click', () => openPanel('people'));
   $('open-chat').addEventListener('click', () => openPanel('chat'));
-  $('side-close').addEventListener('click', closePanel);
+  $('side-close').addEventListener('click', dismissPanel);
   $('copy-link').addEventListener('click', copyLink);
   $('copy-host-link').addEventListener('click', copyHostLink);
   $('rejoin-button').addEventListener('click', rejoin);
   $('reconnect-now').addEventListener('click', () => call && call.reconnectNow());
+  setupKeyboard();
   setButton($('leave-button'), 'leave', t('controls.leave'), true);
   setButton($('copy-link'), 'copy', t('invite.copy'), true);
   setButton($('open-people'), 'people', t('panel.people'));
