@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Aula's whole test suite: formatting, lints and docs with warnings as errors, Rust unit and
 # integration tests, then the browser tests in headless Chromium and Firefox. On a fresh Debian machine it first installs what it needs (Chromium,
-# firefox-esr, Xvfb, Node.js, coturn, slapd, pebble, nginx and caddy from Debian, playwright-core and puppeteer-core from npm).
+# firefox-esr, Xvfb, Node.js, coturn, slapd, pebble, nginx and caddy from Debian, playwright-core, puppeteer-core and axe-core from npm).
 # Exits non-zero if anything fails. Run it as root: some browser tests change the network
 # (they are skipped otherwise).
 set -euo pipefail
@@ -30,8 +30,9 @@ if [ ${#missing[@]} -gt 0 ]; then
   as_root apt-get update -qq
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
-if [ ! -d web-client/tests/node_modules/playwright-core ] || [ ! -d web-client/tests/node_modules/puppeteer-core ]; then
-  echo "== installing playwright-core and puppeteer-core (no browser download: Debian's browsers are used)"
+if [ ! -d web-client/tests/node_modules/playwright-core ] || [ ! -d web-client/tests/node_modules/puppeteer-core ] \
+  || [ ! -d web-client/tests/node_modules/axe-core ]; then
+  echo "== installing playwright-core, puppeteer-core and axe-core (no browser download: Debian's browsers are used)"
   (cd web-client/tests && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 PUPPETEER_SKIP_DOWNLOAD=1 \
     npm ci --no-audit --no-fund --loglevel=error)
 fi

@@ -14,7 +14,8 @@
 // The secret is read from the URL fragment, so it is never sent in an HTTP request, and
 // then taken out of the address bar (store.js, linkSecret).
 // This file wires the screens and the buttons; the call's parts live in controls.js
-// (microphone, camera, screen), lobby.js, hostpanel.js, hands.js, chat.js, layout.js.
+// (microphone, camera, screen), lobby.js, hostpanel.js, hands.js, chat.js, layout.js,
+// keyboard.js (shortcuts, push to talk, Escape).
 //
 // window.aula exposes read-only hooks for the browser tests and for debugging from
 // the console (see exposeTestHooks).
@@ -36,7 +37,10 @@ import {
 } from './hands.js';
 import { moderatedText, setupControls, updateControls } from './controls.js';
 import { playedCount } from './sound.js';
-import { $, keyText, setButton, showNotice, tidyNotices } from './ui.js';
+import {
+  $, keyText, setButton, showFieldError, showNotice, tidyNotices,
+} from './ui.js';
+import { setupKeyboard } from './keyboard.js';
 
 const roomId = decodeURIComponent(location.pathname.split('/').filter(Boolean)[1] || '');
 // Our link's secret; the lead's changes when she renews the host link.
@@ -81,9 +85,12 @@ function setKind(kind) {
 
 // ---- join form ----
 
-function showJoinError(text) {
-  $('join-error').textContent = text;
-  $('join-error').hidden = !text;
+// Server refusals that are about the name typed (the others are about the join itself).
+const NAME_ERRORS = new Set(['bad_name', 'name_taken']);
+
+/** The join form's error; `aboutName` ties it to the name field. */
+function showJoinError(text, aboutName = true) {
+  showFieldError($('join-error'), text, [$('name-input')], aboutName);
 }
 
 function setJoining(busy) {
@@ -152,7 +159,7 @@ function startCall(name) {
 function handleRefused(err) {
   setJoining(false);
   show('screen-prejoin');
-  showJoinError(errorText(err.code, err.message));
+  showJoinError(errorText(err.code, err.message), NAME_ERRORS.has(err.code));
   $('name-input').focus();
 }
 
@@ -349,6 +356,16 @@ function closePanel() {
   layout.update();
 }
 
+/**
+ * Closed by hand (its Close button, or Escape: keyboard.js): the focus goes back to the
+ * button that opened the panel, not to the top of the page with the panel gone.
+ */
+function dismissPanel() {
+  const opener = $('chat-panel').hidden ? $('open-people') : $('open-chat');
+  closePanel();
+  opener.focus();
+}
+
 // ---- end screens ----
 
 function handleEnded(info) {
@@ -492,7 +509,7 @@ function setup() {
   $('toggle-hand').addEventListener('click', () => toggleHand(call));
   $('open-people').addEventListener('click', () => openPanel('people'));
   $('open-chat').addEventListener('click', () => openPanel('chat'));
-  $('side-close').addEventListener('click', closePanel);
+  $('side-close').addEventListener('click', dismissPanel);
   $('copy-link').addEventListener('click', copyLink);
   $('invite-collapse').addEventListener('click', () => collapseInvite(true));
   $('invite-expand').addEventListener('click', () => collapseInvite(false));
@@ -500,6 +517,7 @@ function setup() {
   $('copy-host-link').addEventListener('click', copyHostLink);
   $('rejoin-button').addEventListener('click', rejoin);
   $('reconnect-now').addEventListener('click', () => call && call.reconnectNow());
+  setupKeyboard();
   setButton($('leave-button'), 'leave', t('controls.leave'), true);
   setButton($('copy-link'), 'copy', t('invite.copy'), true);
   setButton($('open-people'), 'people', t('panel.people'));

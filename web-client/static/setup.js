@@ -4,6 +4,7 @@
 // POST /api/staff/setup, which also signs its owner in, and the start page follows.
 
 import { applyI18n, t } from './i18n.js';
+import { showFieldError } from './ui.js';
 
 const token = new URLSearchParams(location.hash.slice(1)).get('t') || '';
 history.replaceState(null, '', location.pathname);
@@ -16,18 +17,13 @@ const button = document.getElementById('setup-button');
 const errorBox = document.getElementById('setup-error');
 
 function fail(key, field) {
-  errorBox.textContent = t(key);
-  errorBox.hidden = false;
-  if (field) {
-    field.setAttribute('aria-invalid', 'true');
-    field.focus();
-  }
+  showFieldError(errorBox, t(key), field ? [field] : []);
+  if (field) field.focus();
 }
 
 async function onSubmit(event) {
   event.preventDefault();
-  errorBox.hidden = true;
-  for (const input of [nameInput, password, again]) input.removeAttribute('aria-invalid');
+  showFieldError(errorBox, '', [nameInput, password, again]);
   const name = nameInput.value.trim();
   if (!name || /[\s:]/.test(name)) return fail('setup.badName', nameInput);
   if ([...password.value].length < 8) return fail('setup.weakPassword', password);

@@ -8,6 +8,7 @@
 // cookie this script never sees), and again if the session ran out meanwhile.
 
 import { applyI18n, setRoomKind, t } from './i18n.js';
+import { showFieldError } from './ui.js';
 
 const form = document.getElementById('start-form');
 const titleInput = document.getElementById('room-title');
@@ -84,14 +85,22 @@ function signInMessage(res, body) {
   return t(known.includes(body?.code) ? `signIn.${body.code}` : 'signIn.failed');
 }
 
+/**
+ * The sign-in error, tied to the fields it is about: the empty ones, or both when the
+ * name or the password is wrong (which one, the server rightly does not say).
+ */
+function showSignInError(text, fields = []) {
+  showFieldError(signInError, '', [signInName, signInPassword]);
+  showFieldError(signInError, text, fields);
+}
+
 async function onSignIn(event) {
   event.preventDefault();
-  signInError.hidden = true;
+  showSignInError('');
   const name = signInName.value.trim();
   const password = signInPassword.value;
   if (!name || !password) {
-    signInError.textContent = t('signIn.missing');
-    signInError.hidden = false;
+    showSignInError(t('signIn.missing'), [!name && signInName, !password && signInPassword].filter(Boolean));
     return;
   }
   signInButton.disabled = true;
@@ -99,8 +108,8 @@ async function onSignIn(event) {
     const res = await post('/api/staff/sign-in', { name, password });
     if (!res.ok) {
       const body = await res.json().catch(() => null);
-      signInError.textContent = signInMessage(res, body);
-      signInError.hidden = false;
+      const wrong = body?.code === 'wrong_credentials' ? [signInName, signInPassword] : [];
+      showSignInError(signInMessage(res, body), wrong);
       signInPassword.select();
       return;
     }
@@ -108,8 +117,7 @@ async function onSignIn(event) {
     await showForms();
   } catch (err) {
     console.error('aula: signing in failed', err);
-    signInError.textContent = t('signIn.failed');
-    signInError.hidden = false;
+    showSignInError(t('signIn.failed'));
   } finally {
     signInButton.disabled = false;
   }

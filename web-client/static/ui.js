@@ -37,6 +37,26 @@ export function setButton(button, iconName, label, withText = false) {
   button.title = label;
 }
 
+/**
+ * Shows `text` in the error element `box` (hidden when empty), tied to the `fields` it is
+ * about: a screen reader then says "invalid" and the reason when the field has the focus,
+ * not only once when the message appears. An empty text, or `tie` false (an error that is
+ * not about what was typed), unties them.
+ */
+export function showFieldError(box, text, fields, tie = true) {
+  box.textContent = text;
+  box.hidden = !text;
+  for (const field of fields) {
+    if (text && tie) {
+      field.setAttribute('aria-invalid', 'true');
+      field.setAttribute('aria-describedby', box.id);
+    } else {
+      field.removeAttribute('aria-invalid');
+      field.removeAttribute('aria-describedby');
+    }
+  }
+}
+
 /** Shows a number in a .count-badge; 0 hides it. */
 export function setBadge(badge, n) {
   badge.textContent = String(n);
