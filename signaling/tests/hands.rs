@@ -72,6 +72,7 @@ async fn the_teacher_lowers_all_hands_at_once_and_a_student_may_not() {
     let seen = anna.sync().await;
     assert_eq!(hand_of(&seen, "p1"), Some(Value::Null));
     assert_eq!(hand_of(&seen, "p2"), Some(Value::Null));
+    ben.sync().await;
     // Nothing raised: nothing to say.
     host.roundtrip(json!({"type": "lower_all_hands"})).await;
     let seen = ben.sync().await;

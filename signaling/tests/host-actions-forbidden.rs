@@ -15,6 +15,7 @@ fn host_actions() -> Vec<Value> {
         json!({"type": "mute", "participant": "p0"}),
         json!({"type": "mute_all"}),
         json!({"type": "lower_all_hands"}),
+        json!({"type": "spotlight", "participant": "p1"}),
         json!({"type": "stop_video", "participant": "p0"}),
         json!({"type": "stop_screen", "participant": "p0"}),
         json!({"type": "remove", "participant": "p0"}),

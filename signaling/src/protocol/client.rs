@@ -84,6 +84,11 @@ pub enum ClientMsg {
     MuteAll,
     /// Lowers every raised hand (the lesson moves on).
     LowerAllHands,
+    /// Everyone's stage shows this participant (`None`: back to each page's own choice).
+    Spotlight {
+        #[serde(default)]
+        participant: Option<String>,
+    },
     StopVideo {
         participant: String,
     },
@@ -129,6 +134,7 @@ impl ClientMsg {
             ClientMsg::Mute { .. } => "mute",
             ClientMsg::MuteAll => "mute_all",
             ClientMsg::LowerAllHands => "lower_all_hands",
+            ClientMsg::Spotlight { .. } => "spotlight",
             ClientMsg::StopVideo { .. } => "stop_video",
             ClientMsg::StopScreen { .. } => "stop_screen",
             ClientMsg::Remove { .. } => "remove",
@@ -164,6 +170,7 @@ pub const KNOWN_TYPES: &[&str] = &[
     "mute",
     "mute_all",
     "lower_all_hands",
+    "spotlight",
     "stop_video",
     "stop_screen",
     "remove",

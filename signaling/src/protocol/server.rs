@@ -142,6 +142,9 @@ pub struct Joined {
     /// may remove and demote other host-link holders and renew the host link.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub lead: bool,
+    /// Whom a host has put in the spotlight for everyone; absent: nobody.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub spotlight: Option<String>,
 }
 
 /// One participant's one source.
@@ -179,6 +182,10 @@ pub enum ServerMsg {
     },
     SettingsUpdated {
         settings: Settings,
+    },
+    /// Whom a host put in the spotlight for everyone (`None`: nobody any more).
+    Spotlight {
+        participant: Option<String>,
     },
     Moderated {
         action: ModerationAction,

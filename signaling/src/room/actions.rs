@@ -157,6 +157,19 @@ impl RoomTask {
                 }
                 Ok(Flow::Continue)
             }
+            ClientMsg::Spotlight { participant } => {
+                let target = match participant {
+                    Some(p) => Some(member_id(state, &p)?),
+                    None => None,
+                };
+                if state.spotlight != target {
+                    state.spotlight = target;
+                    state.broadcast(&ServerMsg::Spotlight {
+                        participant: target.map(|p| p.to_string()),
+                    });
+                }
+                Ok(Flow::Continue)
+            }
             ClientMsg::StopVideo { participant } => {
                 let target = member_id(state, &participant)?;
                 self.moderate(state, target, ModerationAction::StopVideo, Some(from));
@@ -511,6 +524,7 @@ fn is_host_action(msg: &ClientMsg) -> bool {
             | ClientMsg::Mute { .. }
             | ClientMsg::MuteAll
             | ClientMsg::LowerAllHands
+            | ClientMsg::Spotlight { .. }
             | ClientMsg::StopVideo { .. }
             | ClientMsg::StopScreen { .. }
             | ClientMsg::Remove { .. }

@@ -499,6 +499,7 @@ impl RoomTask {
                 .map(|t| t.credentials(std::time::SystemTime::now()))
                 .collect(),
             lead: member.is_lead(state),
+            spotlight: state.spotlight.map(|p| p.to_string()),
         }))
     }
 
@@ -594,6 +595,10 @@ impl RoomTask {
                 id: participant.to_string(),
             };
             state.broadcast(&left);
+            if state.spotlight == Some(participant) {
+                state.spotlight = None;
+                state.broadcast(&ServerMsg::Spotlight { participant: None });
+            }
         } else {
             return;
         }

@@ -102,6 +102,8 @@ pub struct State {
     pub next_id: u32,
     /// The next raised hand's place key.
     pub next_hand: u64,
+    /// Whom a host put in the spotlight for everyone.
+    pub spotlight: Option<ParticipantId>,
     /// When the room became empty (or was created, before anyone joined).
     pub empty_since: Instant,
     pub ever_joined: bool,
@@ -131,6 +133,7 @@ impl State {
             chat: ChatLog::default(),
             next_id: 0,
             next_hand: 1,
+            spotlight: None,
             empty_since: Instant::now(),
             ever_joined: false,
             lobby_told_at: None,
