@@ -40,6 +40,7 @@
 //   hostLink(secret)    our host link is new (the lead renewed it)
 //   chat(message)       a chat message arrived (history comes with `joined`)
 //   speakers({speaking, dominant})
+//   spotlight(id)       a host put participant `id` on everyone's stage (null: nobody)
 //   moderated({action, by})   a host (or a settings change) switched something off
 //   refusal({code, message, request, key})  the server answered a request with an
 //                       error that keeps the socket open; `request` is the type of the
@@ -68,10 +69,11 @@ export class Call {
    * `resumeToken`: this tab's token for the room, if it has one (the page was reloaded);
    * the Call then resumes that seat instead of joining.
    */
-  constructor({ roomId, secret, name, grid, resumeToken }) {
+  constructor({ roomId, secret, name, grid, resumeToken, media }) {
     Object.assign(this, { roomId, secret, name, grid });
     this.link = new Link();
-    this.media = new LocalMedia();
+    // The pre-join check's camera and microphone (devices.js), already running; or ours.
+    this.media = media || new LocalMedia();
     this.rtc = null;
     this.you = null;
     this.room = null;
@@ -80,6 +82,8 @@ export class Call {
     this.waiting = [];
     this.chat = [];
     this.speakers = { speaking: [], dominant: null };
+    // Whom a host put in the spotlight for everyone (docs/protocol.md, `spotlight`), or null.
+    this.spotlight = null;
     this.participantSecret = null;
     // 'connecting' until the server first answers, then 'lobby' or 'joined'.
     this.phase = 'connecting';
@@ -247,6 +251,7 @@ export class Call {
       host_link_renewed: () => handleHostLink(this, msg.host_secret),
       chat: () => handleChat(this, msg.message),
       speakers: () => handleSpeakers(this, msg),
+      spotlight: () => this.handleSpotlight(msg.participant),
       room_ended: () => this.end({ kind: 'ended', reason: msg.reason, byUs: Boolean(this.endedByUs) }),
       publish_answer: () => this.handlePublishAnswer(msg),
       subscribe_offer: () => this.handleSubscribeOffer(msg),
@@ -342,24 +347,77 @@ export class Call {
     rtc.publish(this.media.tracks());
   }
 
-  /** A camera that ends by itself (unplugged, taken by another app) is asked for again. */
-  watchCamera() {
-    const track = this.media.videoTrack;
-    if (!track || this.watchedCamera === track) return;
-    this.watchedCamera = track;
-    track.addEventListener('ended', () => this.restartCamera(), { once: true });
+  /**
+   * Another camera or microphone (`kind` 'video' or 'audio', device `id`), in the lesson:
+   * only the track on its m-line changes (replaceTrack), the others keep decoding.
+   */
+  async switchDevice(kind, id) {
+    if (this.ended) return null;
+    const track = await this.media.switchDevice(kind, id);
+    if (!track || this.ended) return track;
+    if (kind === 'video') this.watchCamera();
+    if (this.you) this.grid.showSelf(this.you.name, this.media.stream, this.media.state());
+    if (this.rtc && this.you) await this.rtc.publish(this.media.tracks());
+    return track;
+  }
+
+  /** A device declined before joining, turned on after all (its button): asked for now. */
+  async turnOnDevice(kind) {
+    const track = await this.media.setUse(kind, true);
+    if (this.ended || !this.you) return;
+    if (!track) {
+      this.emit('notice', kind === 'audio' ? 'notice.noMic' : 'notice.noCamera');
+      this.emit('media', this.media.state());
+      return;
+    }
+    if (kind === 'video') this.watchCamera();
+    this.setLocal(kind, true);
+    this.grid.showSelf(this.you.name, this.media.stream, this.media.state());
+    this.send({ type: 'media_state', ...this.media.state() });
+    if (this.rtc) await this.rtc.publish(this.media.tracks());
   }
 
   /**
-   * The camera again, on a new track: the publish connection only swaps the track on its
-   * camera m-line (replaceTrack), no offer (docs/protocol.md, `publish`).
+   * A camera or microphone that ends by itself (unplugged, taken by another app, permission
+   * taken back) is asked for again.
    */
+  watchCamera() {
+    this.watched = this.watched || new WeakSet();
+    for (const kind of ['audio', 'video']) {
+      const track = this.media[kind === 'audio' ? 'audioTrack' : 'videoTrack'];
+      if (!track || this.watched.has(track)) continue;
+      this.watched.add(track);
+      track.addEventListener('ended', () => this.restartDevice(kind, track), { once: true });
+    }
+  }
+
   async restartCamera() {
+    return this.restartDevice('video', this.media.videoTrack);
+  }
+
+  /**
+   * The device again, on a new track: the publish connection only swaps the track on its
+   * m-line (replaceTrack), no offer (docs/protocol.md, `publish`). If it cannot be had, the
+   * page says so, its button shows it off (pressing it asks again), and the others are
+   * told it is off: no black tile that claims a camera, no button that says "on".
+   */
+  async restartDevice(kind, ended) {
     if (this.ended || !this.you) return;
-    const track = await this.media.restartCamera();
-    if (!track || this.ended) return;
-    this.watchCamera();
+    const key = kind === 'audio' ? 'audioTrack' : 'videoTrack';
+    // A track replaced meanwhile (another device chosen) is no news.
+    if (ended && this.media[key] !== ended) return;
+    const track = await this.media.restartDevice(kind);
+    if (this.ended) return;
+    if (!track) {
+      this.media.lose(kind);
+      this.emit('notice', kind === 'audio' ? 'notice.micLost' : 'notice.cameraLost');
+    } else {
+      this.watchCamera();
+    }
     this.grid.showSelf(this.you.name, this.media.stream, this.media.state());
+    this.grid.setSelfMedia(this.media.state());
+    this.emit('media', this.media.state());
+    this.sendMediaStateIfChanged();
     if (this.rtc) await this.rtc.publish(this.media.tracks());
   }
 
@@ -398,6 +456,14 @@ export class Call {
       this.grid.showSelfScreen(null);
       this.emit('media', this.media.state());
     }
+  }
+
+  /** A host put someone in the spotlight for everyone (or nobody: null). */
+  handleSpotlight(participant) {
+    const id = typeof participant === 'string' ? participant : null;
+    if (id === this.spotlight) return;
+    this.spotlight = id;
+    this.emit('spotlight', id);
   }
 
   /** The server has already stopped forwarding; we turn the source off to match. */
@@ -553,6 +619,10 @@ export class Call {
     const on = !this.media.state()[kind];
     if (on && !this.mayUse(kind)) {
       this.emit('notice', `error.forbidden.${kind}`);
+      return this.media.state();
+    }
+    if (on && this.media.declined(kind) && !this.media[kind === 'audio' ? 'audioTrack' : 'videoTrack']) {
+      this.turnOnDevice(kind);
       return this.media.state();
     }
     this.setLocal(kind, on);

@@ -9,7 +9,9 @@
 
 import { lang, t } from './i18n.js';
 import { play } from './sound.js';
-import { $, el, keyText, setBadge } from './ui.js';
+import {
+  $, el, keyText, nameSpan, setBadge,
+} from './ui.js';
 
 const MAX_CHARS = 1000;
 
@@ -62,7 +64,7 @@ export class ChatPanel {
     const mine = this.call.you && m.from === this.call.you.id;
     if (mine) li.classList.add('mine');
     const head = el('div', 'chat-head');
-    head.append(el('span', 'chat-name', mine ? t('tile.you', { name: m.name }) : m.name));
+    head.append(nameSpan('chat-name', mine ? t('tile.you', { name: m.name }) : m.name));
     // The teacher's messages say so: a name alone can be copied by anyone.
     if (m.role === 'host') head.append(el('span', 'chat-role', t('role.host')));
     if (Number.isFinite(m.at)) head.append(el('time', 'chat-time', this.time.format(new Date(m.at))));

@@ -39,8 +39,10 @@ export function updateControls(call) {
   showState($('toggle-cam'), state.video, ['cam', 'camOff'], ['controls.camOff', 'controls.camOn']);
   showState($('toggle-screen'), state.screen, ['screen', 'screen'], ['controls.screenOff', 'controls.screenOn']);
   // Turning off is always possible; turning on only what the settings allow.
-  $('toggle-mic').disabled = !ready || !call.media.audioTrack || (!state.audio && !call.mayUse('audio'));
-  $('toggle-cam').disabled = !ready || !call.media.videoTrack || (!state.video && !call.mayUse('video'));
+  // A device declined before joining can still be turned on: its button asks for it then.
+  const has = (kind, track) => Boolean(track) || call.media.declined(kind);
+  $('toggle-mic').disabled = !ready || !has('audio', call.media.audioTrack) || (!state.audio && !call.mayUse('audio'));
+  $('toggle-cam').disabled = !ready || !has('video', call.media.videoTrack) || (!state.video && !call.mayUse('video'));
   const canShare = Boolean(navigator.mediaDevices && navigator.mediaDevices.getDisplayMedia);
   $('toggle-screen').hidden = !canShare;
   $('toggle-screen').disabled = !ready || (!state.screen && !call.mayUse('screen'));

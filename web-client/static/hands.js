@@ -10,7 +10,9 @@
 
 import { t } from './i18n.js';
 import { play } from './sound.js';
-import { $, el, setBadge, setButton, showNotice, textButton } from './ui.js';
+import {
+  $, el, nameSpan, setBadge, setButton, showNotice, textButton,
+} from './ui.js';
 
 function raised(p) {
   return p && p.hand !== null && p.hand !== undefined;
@@ -87,7 +89,7 @@ export function handsSection(call) {
     const row = el('li', 'row');
     row.dataset.handId = p.id;
     const who = p.id === call.you.id ? t('tile.you', { name: p.name }) : p.name;
-    row.append(el('span', 'row-name', who));
+    row.append(nameSpan('row-name', who));
     const lower = textButton(t('hand.lowerFor'), () => call.lowerHand(p.id));
     lower.dataset.action = 'lower_hand';
     row.append(lower);

@@ -12,7 +12,7 @@
 
 import { t } from './i18n.js';
 import { handsSection } from './hands.js';
-import { $, el, textButton } from './ui.js';
+import { $, el, nameSpan, textButton } from './ui.js';
 
 // The settings switches, in the order shown (docs/protocol.md, the settings table).
 const SETTINGS = ['lobby', 'locked', 'chat', 'unmute', 'video', 'screen'];
@@ -38,7 +38,7 @@ function waitingSection(call) {
     const row = el('li', 'row');
     row.dataset.waitingId = w.id;
     row.append(
-      el('span', 'row-name', w.name),
+      nameSpan('row-name', w.name),
       actionButton(t('lobby.admit'), 'admit', () => call.act('admit', { participant: w.id }), 'primary small'),
       actionButton(t('lobby.deny'), 'deny', () => call.act('deny', { participant: w.id })),
     );
@@ -62,6 +62,8 @@ function memberActions(call, p) {
   if (p.audio) add('host.mute', 'mute');
   if (p.video) add('host.stopVideo', 'stop_video');
   if (p.screen) add('host.stopScreen', 'stop_screen');
+  if (call.spotlight === p.id) add('host.endSpotlight', 'spotlight', { participant: null });
+  else add('host.spotlight', 'spotlight');
   // A host who came with the host link answers only to the room's lead (the server refuses
   // anyone else): a student who read the link off a screen cannot remove the teacher.
   if (p.host_link && !call.lead) return actions;
@@ -107,7 +109,7 @@ function memberRow(call, p, isSelf) {
   if (p.audio) state.push(t('people.micOn'));
   if (p.video) state.push(t('people.camOn'));
   if (p.screen) state.push(t('people.sharing'));
-  const info = el('span', 'row-name', name);
+  const info = nameSpan('row-name', name);
   info.append(el('small', 'row-state', state.join(' · ')));
   row.append(info);
   if (call.isHost && !isSelf) row.append(el('span', 'row-actions'));

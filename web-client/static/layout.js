@@ -10,7 +10,10 @@
 //   twice the size on wide screens). The default for meetings.
 //
 // The self-view can be hidden (and shown again) in both: some find their own face
-// distracting; the choice is kept for the tab.
+// distracting; the choice is kept for the tab. Anyone may pin a tile (its pin button): the
+// view switches to lecture with that tile on the stage, whatever the rules above say, until
+// it is unpinned or leaves. A host's spotlight (docs/protocol.md, `spotlight`) puts one person
+// on everyone's stage the same way; a page's own pin outranks it.
 //
 // Tiles stay in one container and are never moved in the DOM (moving a playing <video>
 // can pause it); the layout only sets classes, the CSS `order` and which strip tiles
@@ -21,6 +24,8 @@ import { $, setButton } from './ui.js';
 
 const TILE_MIN_WIDTH_PX = 190;
 const SELF_HIDDEN_KEY = 'aula.selfHidden';
+// The smallest gallery tile before the gallery scrolls (a name label still fits).
+const GALLERY_MIN_PX = 160;
 
 const handOf = (node) => (node.dataset.hand === 'up' ? Number(node.dataset.handOrder) || 0 : Infinity);
 
@@ -39,6 +44,15 @@ export class Layout {
     setButton($('strip-next'), 'next', t('layout.next'));
     $('show-self').addEventListener('click', () => this.setSelfHidden(false));
     window.addEventListener('resize', () => this.update());
+    // The space changes without a window resize too: a side panel, the invite bar folding.
+    if (window.ResizeObserver) {
+      let pending = false;
+      new ResizeObserver(() => {
+        if (pending) return;
+        pending = true;
+        requestAnimationFrame(() => { pending = false; this.update(); });
+      }).observe(container);
+    }
     let hidden = false;
     try { hidden = sessionStorage.getItem(SELF_HIDDEN_KEY) === '1'; } catch { /* storage off */ }
     this.setSelfHidden(hidden);
@@ -84,9 +98,64 @@ export class Layout {
     return [...this.container.children].filter((node) => node.classList.contains('tile'));
   }
 
+  /**
+   * Gallery: as many columns as make the tiles largest in the space there is (a meeting of six
+   * on a laptop fills the screen, and a side panel makes them smaller, never overlapping). A
+   * class's teacher and screen shares take four cells on wide screens (style.css). With too
+   * many for tiles of GALLERY_MIN_PX, the grid scrolls instead.
+   */
+  fitGallery(tiles) {
+    const box = this.container;
+    const style = getComputedStyle(box);
+    const px = (v) => parseFloat(v) || 0;
+    const gap = px(style.columnGap) || 12;
+    const width = box.clientWidth - px(style.paddingLeft) - px(style.paddingRight);
+    const height = box.clientHeight - px(style.paddingTop) - px(style.paddingBottom);
+    if (width <= 0 || height <= 0 || tiles.length === 0) return;
+    const wide = window.matchMedia('(min-width: 900px)').matches;
+    const big = wide ? tiles.filter((n) => n.classList.contains('screen') && n.dataset.screenOf !== 'self'
+      || (this.kind === 'class' && n.dataset.role === 'host' && n.dataset.self !== 'true')).length : 0;
+    const cells = tiles.length + 3 * big;
+    let best = { cols: 1, tile: 0 };
+    for (let cols = big ? 2 : 1; cols <= cells; cols += 1) {
+      const rows = Math.ceil(cells / cols);
+      const across = (width - gap * (cols - 1)) / cols;
+      const down = ((height - gap * (rows - 1)) / rows) * (16 / 9);
+      const tile = Math.min(across, down);
+      if (tile > best.tile) best = { cols, tile };
+    }
+    let scrolls = false;
+    if (best.tile < GALLERY_MIN_PX) {
+      const cols = Math.max(1, Math.floor((width + gap) / (GALLERY_MIN_PX + gap)));
+      best = { cols, tile: (width - gap * (cols - 1)) / cols };
+      scrolls = true;
+    }
+    box.style.setProperty('--gallery-cols', String(best.cols));
+    box.style.setProperty('--gallery-tile', `${Math.floor(best.tile)}px`);
+    box.style.alignContent = scrolls ? 'start' : 'center';
+  }
+
+  /** A host's spotlight changed: a page not showing the stage switches to it. */
+  handleSpotlight(id) {
+    if (id && this.call && this.call.you && id !== this.call.you.id && this.mode !== 'lecture') this.setMode('lecture');
+    else this.update();
+  }
+
+  /** Pins `node` to the stage (or unpins it, if it is pinned). */
+  pin(node) {
+    const key = this.key(node);
+    this.pinnedKey = this.pinnedKey === key ? null : key;
+    if (this.pinnedKey && this.mode !== 'lecture') this.setMode('lecture');
+    else this.update();
+  }
+
   /** The tile for the stage, by the rules at the top of this file. */
   pickStage(tiles) {
     const by = (test) => tiles.find(test);
+    const pinned = this.pinnedKey && by((n) => this.key(n) === this.pinnedKey);
+    if (pinned) return pinned;
+    const spotlit = this.call && this.call.spotlight && by((n) => n.dataset.participantId === this.call.spotlight);
+    if (spotlit) return spotlit;
     const screen = by((n) => n.dataset.screenOf && n.dataset.screenOf !== 'self');
     if (screen) return screen;
     const remote = (id) => by((n) => n.dataset.participantId === id);
@@ -120,6 +189,21 @@ export class Layout {
   update() {
     const all = this.tiles();
     const self = all.find((n) => n.dataset.self === 'true');
+    for (const node of all) {
+      const pinned = Boolean(this.pinnedKey) && this.key(node) === this.pinnedKey;
+      node.dataset.pinned = String(pinned);
+      const spotlit = this.call && this.call.spotlight;
+      node.dataset.spotlight = String(Boolean(spotlit) && !node.dataset.screenOf
+        && (node.dataset.participantId === spotlit || (node.dataset.self === 'true' && this.call.you
+          && this.call.you.id === spotlit)));
+      const button = node.querySelector('.tile-pin');
+      if (button) {
+        button.setAttribute('aria-pressed', String(pinned));
+        const label = t(pinned ? 'tile.unpin' : 'tile.pin');
+        button.setAttribute('aria-label', label);
+        button.title = label;
+      }
+    }
     $('show-self').hidden = !self || !this.selfHidden;
     if (self) self.classList.toggle('pip', this.mode === 'lecture');
     // Our own tile is not in the lecture's stage or strip: it floats in the corner.
@@ -130,8 +214,11 @@ export class Layout {
         node.style.order = '';
       }
       $('strip-nav').hidden = true;
+      this.fitGallery(tiles.filter((n) => !(n === self && this.selfHidden)));
       return;
     }
+    for (const prop of ['--gallery-cols', '--gallery-tile']) this.container.style.removeProperty(prop);
+    this.container.style.alignContent = '';
     const stage = this.pickStage(tiles);
     this.stageKey = stage ? this.key(stage) : null;
     // Raised hands first, in the order raised; the others keep theirs (the sort is stable).

@@ -6,41 +6,137 @@
 //
 // The camera is asked for 1280×720 as an ideal, not a must: the top simulcast layer is
 // that size (simulcast.js), and a camera without it gives the nearest it has.
+//
+// The pre-join check (devices.js) chooses which camera and microphone (`prefs.videoId`,
+// `prefs.audioId`; a device that is gone falls back to the default) and whether to join
+// with them at all (`prefs.useVideo`, `prefs.useAudio`): a device declined is not asked
+// for, is not "missing", and can be turned on later in the lesson (setUse).
 
 import { CAMERA_CAPTURE } from './simulcast.js';
 
 const VIDEO = CAMERA_CAPTURE;
 
+// Why the last request failed ('NotAllowedError': the person or the browser said no;
+// 'NotFoundError': no such device; …), for the pre-join check to explain.
+let lastError = null;
+
 async function tryGetUserMedia(constraints) {
   try {
     return await navigator.mediaDevices.getUserMedia(constraints);
   } catch (err) {
-    console.info('aula: getUserMedia failed', constraints, err && err.name);
+    lastError = (err && err.name) || 'Error';
+    console.info('aula: getUserMedia failed', constraints, lastError);
     return null;
   }
 }
 
+/** The constraints for one kind ('audio' or 'video') on device `id` (or the default). */
+function constraintsFor(kind, id) {
+  const base = kind === 'video' ? { ...VIDEO } : {};
+  if (id) base.deviceId = { exact: id };
+  return Object.keys(base).length ? base : true;
+}
+
+/** One track of `kind`, on device `id` if it is there, else on the default; or null. */
+async function trackOf(kind, id) {
+  let stream = await tryGetUserMedia({ [kind]: constraintsFor(kind, id) });
+  if (!stream && id) stream = await tryGetUserMedia({ [kind]: constraintsFor(kind, null) });
+  const tracks = stream ? (kind === 'video' ? stream.getVideoTracks() : stream.getAudioTracks()) : [];
+  return tracks[0] || null;
+}
+
+const TRACK = { audio: 'audioTrack', video: 'videoTrack' };
+const USE = { audio: 'useAudio', video: 'useVideo' };
+
 export class LocalMedia {
-  constructor() {
+  /** `prefs`: {audioId, videoId, useAudio, useVideo} (devices.js); all optional. */
+  constructor(prefs = {}) {
+    this.prefs = { useAudio: true, useVideo: true, ...prefs };
     this.stream = new MediaStream();
     this.audioTrack = null;
     this.videoTrack = null;
     this.screenTrack = null;
+    this.acquiring = null;
+    // Why a wanted device could not be had (see lastError), or null.
+    this.error = null;
   }
 
-  /** Acquires what it can; never throws. */
-  async acquire() {
+  /** Acquires what it can, once (later calls wait for the first); never throws. */
+  acquire() {
+    if (!this.acquiring) this.acquiring = this.acquireNow();
+    return this.acquiring;
+  }
+
+  async acquireNow() {
     if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) return this;
-    let stream = await tryGetUserMedia({ audio: true, video: VIDEO });
+    const { useAudio, useVideo, audioId, videoId } = this.prefs;
+    lastError = null;
+    let stream = null;
+    if (useAudio && useVideo) {
+      stream = await tryGetUserMedia({ audio: constraintsFor('audio', audioId), video: constraintsFor('video', videoId) });
+    }
     if (!stream) {
-      const audio = await tryGetUserMedia({ audio: true });
-      const video = await tryGetUserMedia({ video: VIDEO });
-      stream = new MediaStream([...(audio ? audio.getTracks() : []), ...(video ? video.getTracks() : [])]);
+      const audio = useAudio ? await trackOf('audio', audioId) : null;
+      const video = useVideo ? await trackOf('video', videoId) : null;
+      stream = new MediaStream([audio, video].filter(Boolean));
     }
     this.stream = stream;
     this.audioTrack = stream.getAudioTracks()[0] || null;
     this.videoTrack = stream.getVideoTracks()[0] || null;
+    this.error = (useAudio && !this.audioTrack) || (useVideo && !this.videoTrack) ? lastError : null;
     return this;
+  }
+
+  /** Whether the person chose to join without `kind` ('audio' or 'video'). */
+  declined(kind) {
+    return !this.prefs[USE[kind]];
+  }
+
+  /**
+   * Puts device `id` in place of the current track of `kind` (the stream keeps its place,
+   * the new track takes the old one's on/off). Returns the new track, or null (the old stays).
+   */
+  async switchDevice(kind, id) {
+    this.prefs[kind === 'audio' ? 'audioId' : 'videoId'] = id || null;
+    if (this.declined(kind)) return null;
+    const old = this[TRACK[kind]];
+    const track = await trackOf(kind, id);
+    if (!track) return null;
+    this.put(kind, track, old);
+    return track;
+  }
+
+  /**
+   * Joins with `kind` after all (on) or not (off: the track stops, the camera light goes
+   * out). Returns the track turned on, or null.
+   */
+  async setUse(kind, on) {
+    this.prefs[USE[kind]] = on;
+    const old = this[TRACK[kind]];
+    if (!on) {
+      if (old) {
+        this.stream.removeTrack(old);
+        old.stop();
+      }
+      this[TRACK[kind]] = null;
+      return null;
+    }
+    if (old) return old;
+    const track = await trackOf(kind, this.prefs[kind === 'audio' ? 'audioId' : 'videoId']);
+    if (track) this.put(kind, track, null);
+    this.error = track ? null : lastError;
+    return track;
+  }
+
+  /** `track` in the stream in place of `old`, with its on/off. */
+  put(kind, track, old) {
+    track.enabled = old ? old.enabled : true;
+    if (old) {
+      this.stream.removeTrack(old);
+      old.stop();
+    }
+    this.stream.addTrack(track);
+    this[TRACK[kind]] = track;
   }
 
   /**
@@ -58,25 +154,38 @@ export class LocalMedia {
    * puts the new track in the stream in place of the old one. Returns it, or null.
    */
   async restartCamera() {
-    const stream = await tryGetUserMedia({ video: VIDEO });
-    const track = stream ? stream.getVideoTracks()[0] : null;
+    return this.restartDevice('video');
+  }
+
+  /** The same for the microphone ('audio') or the camera ('video'). */
+  async restartDevice(kind) {
+    const track = await trackOf(kind, this.prefs[kind === 'audio' ? 'audioId' : 'videoId']);
     if (!track) return null;
-    const old = this.videoTrack;
-    track.enabled = old ? old.enabled : true;
+    this.put(kind, track, this[TRACK[kind]]);
+    return track;
+  }
+
+  /**
+   * A device that ended and could not be had again (unplugged, permission taken back): its
+   * track goes, and it counts as declined, so its button asks for it again when pressed.
+   */
+  lose(kind) {
+    const old = this[TRACK[kind]];
     if (old) {
       this.stream.removeTrack(old);
       old.stop();
     }
-    this.stream.addTrack(track);
-    this.videoTrack = track;
-    return track;
+    this[TRACK[kind]] = null;
+    this.prefs[USE[kind]] = false;
   }
 
-  /** 'noMedia', 'noMic', 'noCamera' or null: which notice to show. */
+  /** 'noMedia', 'noMic', 'noCamera' or null: which notice to show (a declined device is not missing). */
   missing() {
-    if (!this.audioTrack && !this.videoTrack) return 'noMedia';
-    if (!this.audioTrack) return 'noMic';
-    if (!this.videoTrack) return 'noCamera';
+    const noAudio = !this.audioTrack && !this.declined('audio');
+    const noVideo = !this.videoTrack && !this.declined('video');
+    if (noAudio && noVideo) return 'noMedia';
+    if (noAudio) return this.videoTrack || this.declined('video') ? 'noMic' : 'noMedia';
+    if (noVideo) return 'noCamera';
     return null;
   }
 
@@ -133,5 +242,6 @@ export class LocalMedia {
     this.audioTrack = null;
     this.videoTrack = null;
     this.stream = new MediaStream();
+    this.acquiring = null;
   }
 }

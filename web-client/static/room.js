@@ -27,6 +27,7 @@ import {
 import { TileGrid } from './tiles.js';
 import { Call } from './call.js';
 import { ChatPanel } from './chat.js';
+import { DeviceCheck } from './devices.js';
 import { Layout } from './layout.js';
 import {
   chimeCount, handleServerQueue, handleWaiting, showLobbyScreen, showQueueScreen,
@@ -48,6 +49,7 @@ let secret = linkSecret(roomId);
 const grid = new TileGrid($('tiles'));
 const layout = new Layout($('tiles'));
 const chat = new ChatPanel();
+const devices = new DeviceCheck();
 // Errors after which trying the same link again can help.
 const RETRYABLE = new Set(['server_busy', 'room_full', 'connect', 'room_locked', 'elsewhere']);
 // How long the room check may take before the join form shows anyway (the join then
@@ -123,7 +125,10 @@ function join(name) {
 
 /** A new Call: it joins as `name`, or resumes this tab's seat if the tab has a token. */
 function startCall(name) {
-  call = new Call({ roomId, secret, name, grid, resumeToken: resumeTokenFor(roomId) });
+  const resumeToken = resumeTokenFor(roomId);
+  // A join takes the devices the check started; a reloaded page starts its own.
+  const media = resumeToken ? undefined : devices.takeMedia();
+  call = new Call({ roomId, secret, name, grid, resumeToken, media });
   call.on('refused', handleRefused)
     .on('lobby', handleLobby)
     .on('queued', handleQueued)
@@ -133,7 +138,11 @@ function startCall(name) {
     .on('connection', showConnection)
     .on('admitFailed', () => { $('lobby-full').hidden = false; })
     .on('ended', handleEnded)
-    .on('media', () => updateControls(call))
+    .on('media', () => {
+      updateControls(call);
+      // The check shows the new state where it is on screen (join form, lobby, Settings).
+      if (call.phase !== 'joined' || $('settings-dialog').open) devices.show();
+    })
     .on('settings', handleSettings)
     .on('self', handleSelf)
     .on('members', refreshPeople)
@@ -147,6 +156,11 @@ function startCall(name) {
     })
     .on('chat', (m) => chat.handleMessage(m))
     .on('speakers', () => layout.update())
+    .on('spotlight', (id) => {
+      layout.handleSpotlight(id);
+      refreshPeople();
+      if (id && call.you && id === call.you.id) showNotice(t('spotlight.you'), { id: 'spotlight-notice' });
+    })
     .on('moderated', (m) => showNotice(moderatedText(call, m)))
     .on('refusal', handleRefusal)
     .on('notice', (key) => showNotice(keyText(key)));
@@ -180,6 +194,10 @@ function handleLobby(msg) {
     showTitle(msg.room.title || '');
   }
   showLobbyScreen();
+  // The camera is on in the waiting room too: the person sees what it shows.
+  devices.moveTo($('lobby-devices'));
+  const waiting = call;
+  waiting.mediaReady.then(() => { if (call === waiting && !call.ended) devices.show(); });
   show('screen-lobby');
 }
 
@@ -188,6 +206,9 @@ function handleJoined(msg) {
   setKind(msg.room && msg.room.kind);
   showTitle((msg.room && msg.room.title) || '');
   $('notices').replaceChildren();
+  devices.moveTo($('settings-devices'));
+  devices.switcher = (kind, id) => call.switchDevice(kind, id);
+  devices.attach(call.media);
   chat.attach(call);
   layout.attach(call, roomKind);
   closePanel();
@@ -370,6 +391,9 @@ function dismissPanel() {
 
 function handleEnded(info) {
   setJoining(false);
+  devices.detach();
+  devices.switcher = (kind, id) => devices.media.switchDevice(kind, id);
+  if ($('settings-dialog').open) $('settings-dialog').close();
   if ($('leave-dialog').open) $('leave-dialog').close();
   $('connection-banner').hidden = true;
   if (info.kind === 'resume_failed') {
@@ -460,8 +484,12 @@ async function showJoinForm() {
   }
   setKind(room.kind);
   showTitle(room.title);
+  devices.moveTo($('prejoin-devices'));
   show('screen-prejoin');
   $('name-input').focus();
+  // The check starts the camera and microphone now: a "no" from the browser is seen (and
+  // fixed) before joining, not after.
+  devices.open();
 }
 
 // ---- page setup ----
@@ -501,6 +529,16 @@ function setup() {
   $('name-input').value = lastName();
   $('join-form').addEventListener('submit', handleJoinSubmit);
   $('leave-button').addEventListener('click', askLeave);
+  setButton($('open-settings'), 'settings', t('devices.open'));
+  $('open-settings').addEventListener('click', () => {
+    devices.show();
+    devices.listDevices();
+    $('settings-dialog').showModal();
+  });
+  $('settings-close').addEventListener('click', () => $('settings-dialog').close());
+  $('settings-dialog').addEventListener('close', () => devices.hide());
+  devices.sink = (id) => grid.setSink(id);
+  if (devices.prefs.speakerId) grid.setSink(devices.prefs.speakerId);
   $('leave-only').addEventListener('click', () => { $('leave-dialog').close(); if (call) call.leave(); });
   $('leave-end').addEventListener('click', () => { $('leave-dialog').close(); if (call) call.act('end_room'); });
   $('leave-cancel').addEventListener('click', () => $('leave-dialog').close());
@@ -526,6 +564,7 @@ function setup() {
   grid.onneedsound = () => showSoundPrompt();
   grid.onchange = () => layout.update();
   grid.onhideself = () => layout.setSelfHidden(true);
+  grid.onpin = (node) => layout.pin(node);
   grid.oncount = (n) => {
     $('people-count').textContent = t('people.count', { n });
     $('people-count').hidden = n === 0;

@@ -15,6 +15,7 @@ export function applyRoomState(call, msg) {
   call.lead = msg.lead === true;
   call.room = msg.room || null;
   call.settings = msg.settings || {};
+  call.spotlight = typeof msg.spotlight === 'string' ? msg.spotlight : null;
   call.chat = Array.isArray(msg.chat) ? msg.chat.slice(-CHAT_LIMIT) : [];
   const list = Array.isArray(msg.participants) ? msg.participants : [];
   const ids = new Set(list.map((p) => p.id));

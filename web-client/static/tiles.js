@@ -67,6 +67,8 @@ class Tile {
     this.avatar.setAttribute('aria-hidden', 'true');
     this.label = el('figcaption', 'label');
     this.nameEl = el('span', 'name');
+    // A right-to-left name is laid out right to left, and does not reorder what follows it.
+    this.nameEl.dir = 'auto';
     this.mutedIcon = icon('micOff', 'icon muted-icon');
     this.handIcon = icon('hand', 'icon hand-icon');
     this.handIcon.setAttribute('aria-hidden', 'false');
@@ -220,6 +222,8 @@ export class TileGrid {
     this.onchange = () => {};
     // The self-view's "Hide" button was pressed (layout.js hides it).
     this.onhideself = () => {};
+    // A tile's "Pin" button was pressed (layout.js puts it on the stage, or takes it off).
+    this.onpin = () => {};
   }
 
   /** Our own preview: muted (no echo), mirrored like a mirror. */
@@ -294,6 +298,7 @@ export class TileGrid {
       tile.root.dataset.video = 'on';
       tile.root.dataset.audio = 'on';
       tile.key = `${owner}:screen`;
+      if (owner !== 'self') this.addTools(tile);
       tile.setPaused(this.paused.has(tile.key));
       this.screens.set(owner, tile);
       this.container.append(tile.root);
@@ -314,11 +319,57 @@ export class TileGrid {
     if (this.self) this.self.root.classList.toggle('speaking', talking.has(selfId));
   }
 
+  /**
+   * A remote or screen tile's own buttons: pin it to the stage (layout.js, through
+   * `onpin`), and full screen.
+   */
+  addTools(tile) {
+    const tools = el('div', 'tile-tools');
+    const make = (iconName, label, run, className) => {
+      const button = el('button', className);
+      button.type = 'button';
+      button.append(icon(iconName));
+      button.setAttribute('aria-label', label);
+      button.title = label;
+      button.addEventListener('click', run);
+      return button;
+    };
+    const pin = make('pin', t('tile.pin'), () => this.onpin(tile.root), 'tile-pin');
+    pin.setAttribute('aria-pressed', 'false');
+    tools.append(pin);
+    const root = tile.root;
+    if (root.requestFullscreen || tile.video.webkitEnterFullscreen) {
+      tools.append(make('fullscreen', t('tile.fullscreen'), () => {
+        if (document.fullscreenElement === root) document.exitFullscreen().catch(() => {});
+        else if (root.requestFullscreen) root.requestFullscreen().catch(() => {});
+        // iPhones put only a <video> in full screen.
+        else tile.video.webkitEnterFullscreen();
+      }, 'tile-full'));
+    }
+    root.append(tools);
+  }
+
+  /**
+   * The speaker (audio output device `id`, '' for the default) for every remote tile, now
+   * and to come; a browser without setSinkId plays on its default.
+   */
+  setSink(id) {
+    this.sinkId = id || '';
+    for (const tile of this.tiles.values()) this.applySink(tile.video);
+  }
+
+  applySink(video) {
+    if (this.sinkId === undefined || !video.setSinkId) return;
+    video.setSinkId(this.sinkId).catch((err) => console.info('aula: speaker not set', err && err.name));
+  }
+
   /** Creates or updates the tile of a remote participant (protocol participant object). */
   upsert(p) {
     let tile = this.tiles.get(p.id);
     if (!tile) {
       tile = new Tile(videoElement(false), (tl) => this.handleFrame(tl));
+      this.applySink(tile.video);
+      this.addTools(tile);
       tile.root.dataset.participantId = p.id;
       tile.root.dataset.hasVideo = 'no';
       tile.key = `${p.id}:camera`;

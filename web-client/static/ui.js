@@ -16,6 +16,16 @@ export function el(tag, className, text) {
   return node;
 }
 
+/**
+ * A <span> for a person's name (text only): laid out in the name's own direction, so an
+ * Arabic or Hebrew name reads right to left and does not pull "(you)" or a role around.
+ */
+export function nameSpan(className, text) {
+  const span = el('span', className, text);
+  span.dir = 'auto';
+  return span;
+}
+
 /** A plain text button that calls `onclick`. */
 export function textButton(label, onclick, className = 'secondary small') {
   const button = el('button', className, label);

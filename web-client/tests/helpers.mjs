@@ -186,8 +186,11 @@ export function launchBrowser({ args = [] } = {}) {
  * A participant in its own browser context (own storage, like a separate device).
  * Uncaught page errors are collected in `errors`, console output in `console`.
  */
-export async function openParticipant(browser, label, { locale = 'en-US', viewport } = {}) {
+export async function openParticipant(browser, label, { locale = 'en-US', viewport, devices } = {}) {
   const context = await browser.newContext({ locale, viewport: viewport || { width: 1280, height: 800 } });
+  // `devices`: what the camera and microphone check starts with (web-client/static/devices.js),
+  // e.g. {useVideo: false, useAudio: false} to join without them.
+  if (devices) await context.addInitScript((d) => localStorage.setItem('aula.devices', JSON.stringify(d)), devices);
   const page = await context.newPage();
   const participant = { label, context, page, errors: [], console: [] };
   page.on('pageerror', (err) => participant.errors.push(String(err && err.stack ? err.stack : err)));

@@ -1,6 +1,7 @@
 // The lesson as a teacher lives it (issue 14): Leave asks her whether the lesson goes on or
 // ends for everyone, in view on a laptop and on a phone; her lecture view puts a student on
-// the stage, never her own video, which is small in the corner and can be hidden; the link
+// the stage, never her own video, which is small in the corner and can be hidden; anyone may
+// pin a tile to the stage or put it in full screen; the link
 // bar folds into an "Invite" button after the first copy; notices go by themselves and no
 // more than three show at once.
 //
@@ -9,7 +10,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  WAIT, createRoom, joinAs, poll, withServerAndBrowser,
+  WAIT, createRoom, joinAs, openPeople, poll, withServerAndBrowser,
 } from './helpers.mjs';
 
 const LAPTOP = { width: 1366, height: 768 };
@@ -71,11 +72,11 @@ for (const [size, viewport] of [['laptop', LAPTOP], ['phone', PHONE]]) {
   });
 }
 
-test('the teacher sees her class on the stage, her own video small and hideable', async (t) => {
+test('the teacher sees her class on the stage, her own video small and hideable; tiles pin and go full screen', async (t) => {
   await withServerAndBrowser(t, async ({ server, browser, everyone }) => {
     const room = await createRoom(server.url, '8c Physik', { kind: 'class', lobby: false });
     const { p: teacher } = await joinAs(browser, everyone, room.host_url, 'Frau Weber', { viewport: LAPTOP });
-    const { p: anna, me: annaMe } = await joinAs(browser, everyone, room.participant_url, 'Anna');
+    const { p: anna, me: annaMe } = await joinAs(browser, everyone, room.participant_url, 'Anna', { viewport: LAPTOP });
     const { p: ben, me: benMe } = await joinAs(browser, everyone, room.participant_url, 'Ben');
     const page = teacher.page;
     assert.equal(await page.evaluate(() => window.aula.layout), 'lecture');
@@ -107,11 +108,29 @@ test('the teacher sees her class on the stage, her own video small and hideable'
     assert.equal(await page.isVisible('#show-self'), false);
 
     // A student's lecture view has the teacher on the stage, not the student herself.
-    const annaStage = await anna.page.evaluate(() => {
+    const annaStage = () => anna.page.evaluate(() => {
       const stage = document.querySelector('#tiles .tile.stage');
-      return stage ? stage.dataset.role : null;
+      return stage ? stage.dataset.participantId : null;
     });
-    assert.equal(annaStage, 'host');
+    const teacherId = await page.evaluate(() => window.aula.you.id);
+    await poll(async () => (await annaStage()) === teacherId, { message: 'the teacher on Anna\'s stage' });
+
+    // Anna pins Ben: he is on her stage until she unpins him.
+    const benTile = `#tiles [data-participant-id="${benMe.id}"]`;
+    await anna.page.hover(benTile);
+    await anna.page.click(`${benTile} .tile-pin`);
+    await poll(async () => (await annaStage()) === benMe.id, { message: 'Ben pinned to Anna\'s stage' });
+    assert.equal(await anna.page.getAttribute(`${benTile} .tile-pin`, 'aria-pressed'), 'true');
+    await anna.page.click(`${benTile} .tile-pin`);
+    await poll(async () => (await annaStage()) === teacherId, { message: 'unpinned: the teacher again' });
+
+    // Full screen, and back.
+    await anna.page.hover(benTile);
+    await anna.page.click(`${benTile} .tile-full`);
+    await poll(async () => anna.page.evaluate((id) => document.fullscreenElement
+      && document.fullscreenElement.dataset.participantId === id, benMe.id), { message: 'Ben in full screen' });
+    await anna.page.click(`${benTile} .tile-full`);
+    await poll(async () => anna.page.evaluate(() => document.fullscreenElement === null), { message: 'full screen left' });
     for (const p of everyone) assert.deepEqual(p.errors, [], `no uncaught errors on ${p.label}'s page`);
   });
 });
@@ -151,6 +170,98 @@ test('the link bar folds into Invite after the first copy; notices go by themsel
     assert.ok(texts.every((s) => /notice [345]/.test(s)), `the newest three: ${texts}`);
     await poll(async () => (await page.locator('#notices .notice').count()) === 0,
       { timeout: 20_000, message: 'the notices gone by themselves' });
+    for (const p of everyone) assert.deepEqual(p.errors, [], `no uncaught errors on ${p.label}'s page`);
+  });
+});
+
+/** The boxes of the visible tiles and of their name labels, and the tiles container's. */
+function boxes(page) {
+  return page.evaluate(() => {
+    const rect = (n) => { const r = n.getBoundingClientRect(); return { x: r.x, y: r.y, w: r.width, h: r.height }; };
+    const tiles = [...document.querySelectorAll('#tiles .tile')].filter((n) => n.checkVisibility());
+    return {
+      area: rect(document.getElementById('tiles')),
+      tiles: tiles.map((n) => ({ tile: rect(n), label: rect(n.querySelector('.label')) })),
+      viewport: { w: window.innerWidth, h: window.innerHeight },
+    };
+  });
+}
+
+function overlaps(a, b) {
+  return a.x < b.x + b.w - 1 && b.x < a.x + a.w - 1 && a.y < b.y + b.h - 1 && b.y < a.y + a.h - 1;
+}
+
+function checkNoOverlap({ tiles, viewport }, what) {
+  for (let i = 0; i < tiles.length; i += 1) {
+    for (let j = i + 1; j < tiles.length; j += 1) {
+      assert.ok(!overlaps(tiles[i].tile, tiles[j].tile), `${what}: tiles ${i} and ${j} overlap`);
+    }
+    const { label, tile } = tiles[i];
+    assert.ok(label.x >= tile.x - 1 && label.y >= tile.y - 1 && label.x + label.w <= tile.x + tile.w + 1
+      && label.y + label.h <= tile.y + tile.h + 1, `${what}: label ${i} inside its tile`);
+    assert.ok(label.x + label.w <= viewport.w + 1, `${what}: label ${i} on screen`);
+  }
+}
+
+test('the gallery fills the space, and a side panel makes tiles smaller, never overlapping', async (t) => {
+  await withServerAndBrowser(t, async ({ server, browser, everyone }) => {
+    const room = await createRoom(server.url, 'Fachkonferenz', { kind: 'meeting', lobby: false });
+    // Without cameras and microphones: this is about where tiles sit, and six encoders would
+    // only slow a two-core machine down.
+    const noDevices = { useVideo: false, useAudio: false };
+    const { p: host } = await joinAs(browser, everyone, room.host_url, 'Frau Weber', { viewport: LAPTOP, devices: noDevices });
+    for (const name of ['Herr Jung', 'Frau Özdemir', 'Herr Nguyen', 'Frau Schmidt', 'Herr Kowalski']) {
+      await joinAs(browser, everyone, room.participant_url, name, { devices: noDevices });
+    }
+    const page = host.page;
+    await poll(async () => (await page.evaluate(() => window.aula.participants().length)) === 5, { message: 'six in the meeting' });
+    assert.equal(await page.evaluate(() => window.aula.layout), 'gallery');
+    await poll(async () => {
+      const b = await boxes(page);
+      const used = b.tiles.reduce((sum, x) => sum + x.tile.w * x.tile.h, 0);
+      return b.tiles.length === 6 && used >= 0.5 * b.area.w * b.area.h;
+    }, { message: 'six tiles using at least half the gallery' });
+    checkNoOverlap(await boxes(page), 'laptop');
+
+    for (const [size, viewport] of [['laptop', LAPTOP], ['phone', PHONE]]) {
+      await page.setViewportSize(viewport);
+      await page.click('#open-people');
+      await page.waitForSelector('#people-panel', { state: 'visible', timeout: WAIT });
+      await poll(async () => (await boxes(page)).tiles.length > 0 || size === 'phone', { message: 'tiles' });
+      checkNoOverlap(await boxes(page), `${size}, People open`);
+      await page.keyboard.press('Escape');
+      await page.waitForSelector('#side-panel', { state: 'hidden', timeout: WAIT });
+      checkNoOverlap(await boxes(page), `${size}, People closed`);
+    }
+    for (const p of everyone) assert.deepEqual(p.errors, [], `no uncaught errors on ${p.label}'s page`);
+  });
+});
+
+test('the teacher spotlights a student: everyone sees him large, until she stops', async (t) => {
+  await withServerAndBrowser(t, async ({ server, browser, everyone }) => {
+    const room = await createRoom(server.url, '8c Physik', { kind: 'class', lobby: false });
+    const { p: teacher, me: teacherMe } = await joinAs(browser, everyone, room.host_url, 'Frau Weber');
+    const { p: anna } = await joinAs(browser, everyone, room.participant_url, 'Anna');
+    const { p: ben, me: benMe } = await joinAs(browser, everyone, room.participant_url, 'Ben');
+    const stageOf = (page) => page.evaluate(() => {
+      const stage = document.querySelector('#tiles .tile.stage');
+      return stage ? stage.dataset.participantId : null;
+    });
+    // Anna looks at the gallery: the spotlight brings her the stage.
+    await anna.page.click('#toggle-layout');
+    await poll(async () => (await anna.page.evaluate(() => window.aula.layout)) === 'gallery', { message: 'gallery' });
+    assert.equal(await anna.page.locator('[data-action="spotlight"]').count(), 0, 'students cannot');
+
+    await openPeople(teacher.page);
+    await teacher.page.click(`[data-member-id="${benMe.id}"] [data-action="spotlight"]`);
+    await poll(async () => (await stageOf(anna.page)) === benMe.id, { message: 'Ben on Anna\'s stage' });
+    assert.equal(await anna.page.evaluate(() => window.aula.layout), 'lecture');
+    await ben.page.waitForSelector('#spotlight-notice', { state: 'visible', timeout: WAIT });
+    assert.equal(await ben.page.textContent('#spotlight-notice span'), 'A host shows you large for everyone.');
+
+    // Stopped: Anna's stage has the teacher again.
+    await teacher.page.click(`[data-member-id="${benMe.id}"] [data-action="spotlight"]`);
+    await poll(async () => (await stageOf(anna.page)) === teacherMe.id, { message: 'the teacher back on Anna\'s stage' });
     for (const p of everyone) assert.deepEqual(p.errors, [], `no uncaught errors on ${p.label}'s page`);
   });
 });
