@@ -53,7 +53,9 @@ test('a participant link of a class that has ended shows the ended screen', asyn
     everyone.push(teacher);
     await teacher.page.goto(room.host_url);
     await join(teacher.page, 'Herr Jung');
+    // A host is asked: she leaves, and the lesson would go on (it is empty now, so it ends).
     await teacher.page.click('#leave-button');
+    await teacher.page.click('#leave-only');
     await teacher.page.waitForSelector('#screen-ended', { state: 'visible', timeout: WAIT });
     // The room ends once it has been empty for the grace period.
     await poll(async () => (await fetch(`${server.url}/api/rooms/${room.id}`)).status === 404,
