@@ -11,7 +11,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  WAIT, createRoom, diagnostics, joinAs, joinLobby, launchBrowser, openParticipant, openPeople, poll, startServer,
+  WAIT, createRoom, joinAs, joinLobby, openParticipant, openPeople, poll, withServerAndBrowser,
 } from './helpers.mjs';
 
 const CAMERAS = ['--use-fake-device-for-media-stream=device-count=3'];
@@ -38,18 +38,8 @@ async function decoded(page, id) {
   return s ? s.videoFramesDecoded : 0;
 }
 
-async function withCameras(t, body) {
-  const server = await startServer();
-  t.after(() => server.stop());
-  const browser = await launchBrowser({ args: CAMERAS });
-  t.after(() => browser.close());
-  const everyone = [];
-  try {
-    await body({ server, browser, everyone });
-  } catch (err) {
-    console.log(await diagnostics(server, everyone.filter((p) => !p.page.isClosed())));
-    throw err;
-  }
+function withCameras(t, body) {
+  return withServerAndBrowser(t, { browserArgs: CAMERAS }, body);
 }
 
 test('the check before joining shows the camera, the microphone level and the devices; the lobby keeps it', async (t) => {

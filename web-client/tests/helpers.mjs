@@ -386,9 +386,11 @@ export async function diagnostics(server, participants) {
  */
 export async function withServerAndBrowser(t, serverOptions, body) {
   if (typeof serverOptions === 'function') [serverOptions, body] = [{}, serverOptions];
-  const server = await startServer(serverOptions);
+  // `browserArgs`: more Chromium switches (e.g. more fake cameras); the rest is the server's.
+  const { browserArgs = [], ...options } = serverOptions;
+  const server = await startServer(options);
   t.after(() => server.stop());
-  const browser = await launchBrowser();
+  const browser = await launchBrowser({ args: browserArgs });
   t.after(() => browser.close());
   const everyone = [];
   try {
