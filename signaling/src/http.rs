@@ -220,12 +220,17 @@ async fn not_found(uri: axum::http::Uri, headers: HeaderMap) -> Response {
 }
 
 async fn asset(Path(path): Path<String>, headers: HeaderMap) -> Response {
-    asset_response(&path, &headers)
+    let (file, immutable) = assets::unversioned(&path);
+    match assets::find(file) {
+        Some(asset) => assets::respond(asset, &headers, immutable),
+        None => (StatusCode::NOT_FOUND, "not found").into_response(),
+    }
 }
 
+/// A page: always revalidated (it names this build's assets).
 fn asset_response(path: &str, headers: &HeaderMap) -> Response {
     match assets::find(path) {
-        Some(asset) => assets::respond(asset, headers),
+        Some(asset) => assets::respond(asset, headers, false),
         None => (StatusCode::NOT_FOUND, "not found").into_response(),
     }
 }

@@ -160,7 +160,8 @@ test('the link bar folds into Invite after the first copy; notices go by themsel
     // own, raised the way a module does): three show, the rest fold into "2 more"; then
     // they go by themselves.
     await page.evaluate(async () => {
-      const { showNotice } = await import('/static/ui.js');
+      // The page's own module (its address carries the build's version).
+      const { showNotice } = await import(new URL('ui.js', document.querySelector('script[type=module]').src));
       for (let i = 1; i <= 5; i += 1) showNotice(`notice ${i}`, { id: `test-notice-${i}` });
     });
     const shown = () => page.evaluate(() => [...document.querySelectorAll('#notices .notice')]
