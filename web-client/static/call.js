@@ -16,7 +16,10 @@
 // (they restart ICE if they need to). If the seat is gone (`resume_failed`) the Call
 // joins again with its session, as a new participant, on new peer connections. A page
 // that starts with a token (a reload) resumes with `fresh` at once, no join form; if
-// that fails the Call ends with kind 'resume_failed' and the page shows the join form.
+// that fails (a slow machine took longer to reload than the server's unload grace) and
+// the page unloaded less than a minute ago, it joins again by itself under the same name;
+// an older token (a tab restored the next day) ends the Call with kind 'resume_failed'
+// and the page shows the join form.
 //
 // The page listens with call.on(event, fn). Events and their argument:
 //   lobby(msg)          we wait in the lobby
@@ -57,12 +60,17 @@ import {
 import { RtcSession } from './rtc.js';
 import { LocalMedia } from './media.js';
 import { ViewReporter } from './view.js';
-import { forgetResume, forgetSession, rememberResume, rememberSession, sessionFor } from './store.js';
+import {
+  forgetResume, forgetSession, rememberResume, rememberSession, rememberUnload, sessionFor, unloadedWithin,
+} from './store.js';
 
 // protocol.md, `joined.resume_grace_secs`: its default, for a server that leaves it out.
 const DEFAULT_RESUME_GRACE_SECS = 30;
 const LOG_LIMIT = 500;
 const MEDIA_SETTING = { audio: 'unmute', video: 'video', screen: 'screen' };
+
+// A page that reloaded within this long joins again by itself if its seat is gone.
+const REJOIN_AFTER_RELOAD_MS = 60_000;
 
 export class Call {
   /**
@@ -93,6 +101,8 @@ export class Call {
     this.resumeToken = resumeToken || null;
     // The first `resume` of a reloaded page says `fresh`: it has no peer connections left.
     this.fresh = Boolean(resumeToken);
+    // A reload (not a tab restored much later): if the seat is gone, join again by itself.
+    this.rejoinsAfterReload = this.fresh && unloadedWithin(roomId, REJOIN_AFTER_RELOAD_MS);
     this.resumeGraceSecs = DEFAULT_RESUME_GRACE_SECS;
     this.lostTimer = null;
     // True after a refused join, until join() sends a corrected one on the same socket.
@@ -573,8 +583,8 @@ export class Call {
   handleResumeFailed() {
     this.resumeToken = null;
     forgetResume(this.roomId);
-    if (this.phase === 'connecting') {
-      // A reloaded page: the join form takes over, as for any visit.
+    if (this.phase === 'connecting' && !(this.name && this.rejoinsAfterReload)) {
+      // A tab restored long after: the join form takes over, as for any visit.
       this.end({ kind: 'resume_failed' });
       return;
     }
@@ -711,10 +721,17 @@ export class Call {
    */
   unload() {
     if (this.ended) return;
+    if (this.phase === 'joined') rememberUnload(this.roomId);
     this.record('out', { type: 'leave', may_return: true });
     this.link.leave({ mayReturn: true });
-    this.end({ kind: 'left' });
+    // Only the goodbye: the browser closes the connections, the camera and the page itself.
+    // Tearing them down here, and drawing the end screen, held a reload's next page back by
+    // a quarter of a second on an idle laptop and by seconds on a busy one.
+    this.ended = true;
+    clearTimeout(this.lostTimer);
+    window.removeEventListener('online', this.handleOnline);
   }
+
 
   end(info) {
     if (this.ended) return;

@@ -130,9 +130,30 @@ export class Layout {
       best = { cols, tile: (width - gap * (cols - 1)) / cols };
       scrolls = true;
     }
-    box.style.setProperty('--gallery-cols', String(best.cols));
-    box.style.setProperty('--gallery-tile', `${Math.floor(best.tile)}px`);
-    box.style.alignContent = scrolls ? 'start' : 'center';
+    setStyle(box, '--gallery-cols', String(best.cols));
+    setStyle(box, '--gallery-tile', `${Math.floor(best.tile)}px`);
+    setStyle(box, 'align-content', scrolls ? 'start' : 'center');
+  }
+
+  /**
+   * Updates once the current task is done: a `joined` that brings thirty tiles, one by
+   * one, is laid out once, not thirty times.
+   */
+  schedule() {
+    if (this.scheduled) return;
+    this.scheduled = true;
+    queueMicrotask(() => {
+      this.scheduled = false;
+      this.update();
+    });
+  }
+
+  /** The server's speakers changed: only a new dominant speaker can change the stage. */
+  handleSpeakers() {
+    const dominant = this.call ? this.call.speakers.dominant : null;
+    if (dominant === this.dominant) return;
+    this.dominant = dominant;
+    this.schedule();
   }
 
   /** A host's spotlight changed: a page not showing the stage switches to it. */
@@ -185,61 +206,87 @@ export class Layout {
     return node.dataset.screenOf ? `screen:${node.dataset.screenOf}` : node.dataset.participantId || 'self';
   }
 
-  /** Re-applies the layout; cheap, called on every change of tiles or speakers. */
+  /**
+   * Re-applies the layout; called on every change of tiles or of the dominant speaker. It
+   * reads the sizes it needs first and then writes only what changed: each write of a class
+   * or a style makes the browser lay the page out again and the view reporter look again
+   * (view.js), which a weak laptop in a lesson of thirty feels.
+   */
   update() {
     const all = this.tiles();
     const self = all.find((n) => n.dataset.self === 'true');
+    const perPage = Math.max(2, Math.floor(this.container.clientWidth / TILE_MIN_WIDTH_PX) || 2);
+    const spotlit = this.call && this.call.spotlight;
     for (const node of all) {
       const pinned = Boolean(this.pinnedKey) && this.key(node) === this.pinnedKey;
-      node.dataset.pinned = String(pinned);
-      const spotlit = this.call && this.call.spotlight;
-      node.dataset.spotlight = String(Boolean(spotlit) && !node.dataset.screenOf
+      setData(node, 'pinned', String(pinned));
+      setData(node, 'spotlight', String(Boolean(spotlit) && !node.dataset.screenOf
         && (node.dataset.participantId === spotlit || (node.dataset.self === 'true' && this.call.you
-          && this.call.you.id === spotlit)));
+          && this.call.you.id === spotlit))));
       const button = node.querySelector('.tile-pin');
-      if (button) {
+      if (button && button.getAttribute('aria-pressed') !== String(pinned)) {
         button.setAttribute('aria-pressed', String(pinned));
         const label = t(pinned ? 'tile.unpin' : 'tile.pin');
         button.setAttribute('aria-label', label);
         button.title = label;
       }
     }
-    $('show-self').hidden = !self || !this.selfHidden;
-    if (self) self.classList.toggle('pip', this.mode === 'lecture');
+    setHidden($('show-self'), !self || !this.selfHidden);
+    if (self) setClass(self, 'pip', this.mode === 'lecture');
     // Our own tile is not in the lecture's stage or strip: it floats in the corner.
     const tiles = this.mode === 'lecture' ? all.filter((n) => n !== self) : all;
     if (this.mode !== 'lecture') {
       for (const node of tiles) {
-        node.classList.remove('stage', 'off-page');
-        node.style.order = '';
+        setClass(node, 'stage', false);
+        setClass(node, 'off-page', false);
+        setStyle(node, 'order', '');
       }
-      $('strip-nav').hidden = true;
+      setHidden($('strip-nav'), true);
       this.fitGallery(tiles.filter((n) => !(n === self && this.selfHidden)));
       return;
     }
-    for (const prop of ['--gallery-cols', '--gallery-tile']) this.container.style.removeProperty(prop);
-    this.container.style.alignContent = '';
+    for (const prop of ['--gallery-cols', '--gallery-tile', 'align-content']) setStyle(this.container, prop, '');
     const stage = this.pickStage(tiles);
     this.stageKey = stage ? this.key(stage) : null;
     // Raised hands first, in the order raised; the others keep theirs (the sort is stable).
     const strip = tiles.filter((n) => n !== stage).sort((a, b) => Math.min(handOf(a), 1e15) - Math.min(handOf(b), 1e15));
-    const perPage = Math.max(2, Math.floor(this.container.clientWidth / TILE_MIN_WIDTH_PX) || 2);
     const pages = Math.max(1, Math.ceil(strip.length / perPage));
     this.page = Math.min(Math.max(this.page, 0), pages - 1);
-    this.container.style.setProperty('--strip-cols', String(Math.min(perPage, Math.max(strip.length, 1))));
+    setStyle(this.container, '--strip-cols', String(Math.min(perPage, Math.max(strip.length, 1))));
     if (stage) {
-      stage.classList.add('stage');
-      stage.classList.remove('off-page');
-      stage.style.order = '-1';
+      setClass(stage, 'stage', true);
+      setClass(stage, 'off-page', false);
+      setStyle(stage, 'order', '-1');
     }
     strip.forEach((node, i) => {
-      node.classList.remove('stage');
-      node.classList.toggle('off-page', Math.floor(i / perPage) !== this.page);
-      node.style.order = String(i);
+      setClass(node, 'stage', false);
+      setClass(node, 'off-page', Math.floor(i / perPage) !== this.page);
+      setStyle(node, 'order', String(i));
     });
-    $('strip-nav').hidden = pages <= 1;
-    $('strip-page').textContent = t('layout.page', { page: this.page + 1, pages });
+    setHidden($('strip-nav'), pages <= 1);
+    const label = t('layout.page', { page: this.page + 1, pages });
+    if ($('strip-page').textContent !== label) $('strip-page').textContent = label;
     $('strip-prev').disabled = this.page === 0;
     $('strip-next').disabled = this.page >= pages - 1;
   }
+}
+
+// Writes that leave an element alone when it already is as asked (no mutation, no new layout).
+function setData(node, key, value) {
+  if (node.dataset[key] !== value) node.dataset[key] = value;
+}
+
+function setClass(node, name, on) {
+  if (node.classList.contains(name) !== on) node.classList.toggle(name, on);
+}
+
+function setHidden(node, hidden) {
+  if (node.hidden !== hidden) node.hidden = hidden;
+}
+
+/** Sets (or, with '', removes) style property `prop` of `node`, if it differs. */
+function setStyle(node, prop, value) {
+  if (node.style.getPropertyValue(prop) === value) return;
+  if (value === '') node.style.removeProperty(prop);
+  else node.style.setProperty(prop, value);
 }

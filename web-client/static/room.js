@@ -155,7 +155,7 @@ function startCall(name) {
       showNotice(t('invite.hostRenewed'), { id: 'host-link-renewed' });
     })
     .on('chat', (m) => chat.handleMessage(m))
-    .on('speakers', () => layout.update())
+    .on('speakers', () => layout.handleSpeakers())
     .on('spotlight', (id) => {
       layout.handleSpotlight(id);
       refreshPeople();
@@ -562,7 +562,7 @@ function setup() {
   setButton($('open-chat'), 'chat', t('panel.chat'));
   new MutationObserver(tidyNotices).observe($('notices'), { childList: true });
   grid.onneedsound = () => showSoundPrompt();
-  grid.onchange = () => layout.update();
+  grid.onchange = () => layout.schedule();
   grid.onhideself = () => layout.setSelfHidden(true);
   grid.onpin = (node) => layout.pin(node);
   grid.oncount = (n) => {
@@ -572,6 +572,9 @@ function setup() {
   // Closing or reloading the tab: say goodbye, but that we may be back in a moment (a
   // reload); the others see us go a few seconds later if we are not.
   window.addEventListener('pagehide', () => call && call.unload());
+  // A page the browser kept and brings back (back, then forward) has said goodbye: loading
+  // it again resumes the seat, as a reload does.
+  window.addEventListener('pageshow', (event) => { if (event.persisted && call && call.ended) window.location.reload(); });
   if (!roomId || !secret) showEnded(t('fatal.heading'), errorText('no_secret'), '', false);
   else if (resumeTokenFor(roomId)) resume();
   else showJoinForm();

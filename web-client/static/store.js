@@ -26,6 +26,8 @@ const SESSION_PREFIX = 'aula.session.';
 const SESSION_TTL_MS = 3 * 60 * 60 * 1000;
 
 const RESUME_PREFIX = 'aula.resume.';
+// When the page last unloaded in a room (a reload: it joins again by itself if its seat is gone).
+const UNLOADED_PREFIX = 'aula.unloaded.';
 const SECRET_PREFIX = 'aula.secret.';
 
 function read(key, storage = 'localStorage') {
@@ -111,4 +113,16 @@ export function rememberResume(roomId, token) {
 /** After leaving on purpose, or once the seat is gone: a reload then shows the join form. */
 export function forgetResume(roomId) {
   write(RESUME_PREFIX + roomId, null, 'sessionStorage');
+  write(UNLOADED_PREFIX + roomId, null, 'sessionStorage');
+}
+
+/** The page is closing or reloading while in room `roomId`: when, for the next page. */
+export function rememberUnload(roomId) {
+  write(UNLOADED_PREFIX + roomId, String(Date.now()), 'sessionStorage');
+}
+
+/** Whether this tab left room `roomId` by closing or reloading within the last `ms`. */
+export function unloadedWithin(roomId, ms) {
+  const at = Number(read(UNLOADED_PREFIX + roomId, 'sessionStorage'));
+  return Number.isFinite(at) && at > 0 && Date.now() - at <= ms;
 }

@@ -11,8 +11,9 @@
 // media is attached by setTracks(). Where tiles sit (stage, strip, gallery) is
 // layout.js's business.
 //
-// Each <video> counts the frames it presents (requestVideoFrameCallback) so the page
-// and its tests can tell "frames are being shown" from "a video element exists".
+// Each tile knows how many frames its <video> presented (the browser's count) and when the
+// first came, so the page and its tests can tell "frames are being shown" from "a video
+// element exists".
 //
 // A stream the server cannot forward to this browser (`stream_unavailable`: the sender's
 // codec is one this browser did not negotiate) marks its tile: the name stays, the
@@ -96,28 +97,42 @@ class Tile {
     this.setPaused(false);
     this.setLimited(false);
     this.frames = 0;
+    this.earlier = 0;
+    this.lastTotal = 0;
     this.firstFrameAt = null;
     this.onframe = onframe;
     this.countFrames();
   }
 
-  /** Counts presented frames for as long as the tile exists. */
+  /**
+   * Watches for the next presented frame: the first one (when it came), and while the tile
+   * is marked unavailable (a frame clears the mark). Only then: a requestVideoFrameCallback
+   * makes the page run a rendering step for each frame of that video, which for a class of
+   * tiles on a weak laptop was most of its main thread. The count itself is the browser's.
+   */
   countFrames() {
-    if (!this.video.requestVideoFrameCallback) return;
-    const tick = (now) => {
+    if (this.watching || this.removed || !this.video.requestVideoFrameCallback) return;
+    this.watching = true;
+    this.video.requestVideoFrameCallback((now) => {
+      this.watching = false;
       this.frames += 1;
       if (this.firstFrameAt === null) this.firstFrameAt = now;
       this.onframe(this);
-      if (!this.removed) this.video.requestVideoFrameCallback(tick);
-    };
-    this.video.requestVideoFrameCallback(tick);
+      if (this.root.dataset.unavailable) this.countFrames();
+    });
   }
 
-  /** Frames shown so far; browsers without rVFC fall back to playback quality. */
+  /**
+   * Frames presented so far, by the browser's count, which starts again with each new stream
+   * on the element (a track that replaces another): never going down, and at least those
+   * we saw ourselves.
+   */
   frameCount() {
-    if (this.video.requestVideoFrameCallback) return this.frames;
     const q = this.video.getVideoPlaybackQuality ? this.video.getVideoPlaybackQuality() : null;
-    return q ? q.totalVideoFrames : 0;
+    const total = q ? q.totalVideoFrames : 0;
+    if (total < this.lastTotal) this.earlier += this.lastTotal;
+    this.lastTotal = total;
+    return Math.max(this.frames, this.earlier + total);
   }
 
   setName(text, name) {
@@ -159,6 +174,7 @@ class Tile {
       return;
     }
     this.root.dataset.unavailable = info.reason || 'codec';
+    this.countFrames();
     this.unavailable.textContent = t('tile.unavailable');
     if (info.codec) this.unavailable.title = t('tile.unavailableCodec', { codec: info.codec });
   }
