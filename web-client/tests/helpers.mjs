@@ -21,8 +21,11 @@ export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '
 export const WAIT = 30_000;
 const SERVER_LOG_LINES = +(process.env.AULA_LOG_LINES || 400);
 
+// The test camera runs at 15 frames a second (many a classroom webcam's rate in a dim room):
+// a class of four browsers on two cores spends most of them encoding and decoding video, and
+// at 30 the machine, not Aula, set how fast a page loaded or a join went through.
 export const CHROMIUM_ARGS = [
-  '--use-fake-device-for-media-stream',
+  '--use-fake-device-for-media-stream=fps=15',
   '--use-fake-ui-for-media-stream',
   '--no-sandbox',
   '--disable-gpu',
@@ -323,6 +326,7 @@ function received(snap, id) {
  * `orPaused`: a video whose tile the server has marked "paused to save bandwidth" counts
  * as seen when its audio grows (what the person in front of the page sees: the name and the
  * mark, never a frozen picture); the caller checks separately that the video comes back.
+
  */
 export async function expectMediaFlowing(receivers, {
   baseline, timeout = WAIT, message = 'media to flow', orPaused = false,
@@ -349,6 +353,67 @@ export async function expectMediaFlowing(receivers, {
     throw new Error(`${err.message}; missing: ${gaps.join('; ')}`);
   });
   return Date.now() - started;
+}
+
+/**
+ * The page's own record of when media started to come (for a time bar): from now on, and on
+ * every page `page` loads later, the page looks at its media every 200 ms and notes, for each
+ * participant, when (Date.now()) frames presented and decoded and audio packets had all
+ * grown since it first knew them (a video the server paused for bandwidth counts with its
+ * audio, as in expectMediaFlowing's `orPaused`). On two cores busy with four browsers a
+ * round of the test's own snapshots takes seconds; the page's record does not wait for it.
+ * Read with mediaStartedAt().
+ */
+export async function watchMediaStart(page) {
+  const watch = () => {
+    if (window.aulaMediaStart) return;
+    const started = {};
+    window.aulaMediaStart = started;
+    const sum = (tile, s) => ({
+      frames: tile ? tile.framesRendered : 0,
+      decoded: (s && s.videoFramesDecoded) || 0,
+      audio: (s && s.audioPacketsReceived) || 0,
+      paused: Boolean(tile && tile.paused),
+    });
+    const look = async () => {
+      if (window.aula) {
+        const tiles = window.aula.participants();
+        const stats = await window.aula.stats();
+        const at = Date.now();
+        for (const id of new Set([...tiles.map((tl) => tl.id), ...Object.keys(stats)])) {
+          const now = sum(tiles.find((tl) => tl.id === id), stats[id]);
+          const entry = started[id] || (started[id] = { base: now, last: now, at: null });
+          // A counter that went down started again (a new stream): count from there.
+          if (now.frames < entry.last.frames || now.decoded < entry.last.decoded || now.audio < entry.last.audio) {
+            entry.base = now;
+          }
+          entry.last = now;
+          const b = entry.base;
+          const video = (now.frames > b.frames && now.decoded > b.decoded) || now.paused;
+          if (entry.at === null && video && now.audio > b.audio) entry.at = at;
+        }
+      }
+      setTimeout(look, 200);
+    };
+    look();
+  };
+  await page.addInitScript(watch);
+  await page.evaluate(watch);
+}
+
+/**
+ * Starts `page`'s record for `ids` again: what comes from them from now on counts. Call it
+ * once their earlier media has stopped (a reloaded teacher's old stream).
+ */
+export function forgetMediaStart(page, ids) {
+  return page.evaluate((gone) => { for (const id of gone) delete (window.aulaMediaStart || {})[id]; }, ids);
+}
+
+/** When (Date.now()) `page` first had media from each of `ids` (watchMediaStart), or null. */
+export async function mediaStartedAt(page, ids) {
+  const started = await page.evaluate(() => window.aulaMediaStart || {});
+  const times = ids.map((id) => (started[id] ? started[id].at : null));
+  return times.some((at) => at === null) ? null : Math.max(...times);
 }
 
 /** What each receiver has received so far, for expectMediaFlowing's `baseline`. */
