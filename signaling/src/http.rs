@@ -178,7 +178,8 @@ async fn deadline(
 /// and API answers included: load nothing from elsewhere, be framed by nobody (older browsers
 /// read `X-Frame-Options`), send no referrer, take no content type for another, and use the
 /// camera, microphone and screen capture for this site only and nothing else a page could ask
-/// for (geolocation, payment, USB…).
+/// for (geolocation, payment, USB…); and a page of another site that opened one of ours (or that
+/// ours opened) gets no handle on it (`Cross-Origin-Opener-Policy`).
 async fn secure(mut response: Response) -> Response {
     let headers = response.headers_mut();
     for (name, value) in [
@@ -190,6 +191,10 @@ async fn secure(mut response: Response) -> Response {
         headers.insert(name, HeaderValue::from_static(value));
     }
     headers.insert("permissions-policy", HeaderValue::from_static(PERMISSIONS));
+    headers.insert(
+        "cross-origin-opener-policy",
+        HeaderValue::from_static("same-origin"),
+    );
     response
 }
 

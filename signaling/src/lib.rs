@@ -37,6 +37,7 @@ mod registry;
 mod room;
 mod serve;
 pub mod staff;
+mod tally;
 mod tls;
 pub mod turn;
 mod ws;

@@ -175,6 +175,7 @@ pub async fn metrics(
             "aula_address_refused_total{{cap=\"{cap}\"}} {value}\n"
         ));
     }
+    body.push_str(&crate::tally::samples());
     body.push_str(&crate::bandwidth::metrics_lines(&state));
     body.push_str(&state.admission.metrics_lines());
     let body = annotate(&body);
@@ -365,6 +366,18 @@ const HELP: &[(&str, &str)] = &[
     (
         "aula_address_refused_total",
         "Requests refused for one client address's cap, by cap.",
+    ),
+    (
+        "aula_errors_sent_total",
+        "Error messages sent to WebSocket clients, by code.",
+    ),
+    (
+        "aula_websockets_closed_total",
+        "WebSockets the server closed, by close code.",
+    ),
+    (
+        "aula_websockets_dropped_slow_total",
+        "WebSockets dropped for not reading what their room sent.",
     ),
     (
         "aula_bandwidth_subscribers",

@@ -107,7 +107,10 @@ impl Outbox {
             Outgoing::Msg(msg) => Frame::Text(serialize(&msg)),
             Outgoing::Text(text) => Frame::Text(text),
             Outgoing::Ping => Frame::Ping,
-            Outgoing::Close(code, why) => Frame::Close(code, why),
+            Outgoing::Close(code, why) => {
+                crate::tally::closed(code);
+                Frame::Close(code, why)
+            }
         };
         let len = match &frame {
             Frame::Text(text) => text.len(),

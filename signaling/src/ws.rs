@@ -132,6 +132,7 @@ pub async fn run(socket: WebSocket, state: AppState, addr: IpAddr, _hold: Option
             // The client does not read what its room sends: drop it.
             _ = session.out.overflowed() => {
                 tracing::debug!("websocket queue full; dropping the socket");
+                crate::tally::slow_socket_dropped();
                 writer.abort();
                 break;
             }
@@ -448,6 +449,7 @@ impl Session {
 
     /// `server_busy` with the seconds after which to ask again, and a close (1013).
     fn busy(&self, message: String, retry_after_secs: u64) -> Flow {
+        crate::tally::error_sent(ErrorCode::ServerBusy);
         let msg = ServerMsg::Error {
             code: ErrorCode::ServerBusy.as_str(),
             message,

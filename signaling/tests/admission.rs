@@ -289,6 +289,7 @@ async fn pages_come_compressed_and_a_browser_that_has_them_gets_a_304() {
             "referrer-policy: no-referrer",
             "x-content-type-options: nosniff",
             "permissions-policy: camera=(self), microphone=(self)",
+            "cross-origin-opener-policy: same-origin",
         ] {
             assert!(head.contains(expected), "{path}: no {expected:?} in {head}");
         }

@@ -155,6 +155,17 @@ async fn malformed_messages_get_errors_and_the_socket_stays_usable() {
 #[tokio::test]
 async fn wrong_rooms_secrets_and_versions_are_refused_and_closed() {
     let (server, url, room) = server(Config::for_tests()).await;
+    // Counted in /metrics by code (process-wide: the other tests here may add to them).
+    let counted = [
+        "aula_errors_sent_total{code=\"unknown_room\"}",
+        "aula_errors_sent_total{code=\"bad_secret\"}",
+        "aula_errors_sent_total{code=\"unsupported_version\"}",
+        "aula_websockets_closed_total{code=\"4000\"}",
+    ];
+    let mut before = Vec::new();
+    for name in counted {
+        before.push(metric(server.http_addr, name).await);
+    }
 
     let mut ws = connect(&url).await;
     let unknown =
@@ -178,6 +189,10 @@ async fn wrong_rooms_secrets_and_versions_are_refused_and_closed() {
     send(&mut ws, old).await;
     expect_error(&mut ws, "unsupported_version").await;
     expect_closed(&mut ws, 4000).await;
+    for (name, was) in counted.iter().zip(&before) {
+        let by = if name.contains("4000") { 3 } else { 1 };
+        assert!(metric(server.http_addr, name).await >= was + by, "{name}");
+    }
 
     // The host link gives the host role; the role field a client might send is ignored.
     let mut ws = connect(&url).await;
@@ -250,6 +265,9 @@ async fn protocol_violations_are_closed_with_their_own_codes() {
     use tokio_tungstenite::tungstenite::protocol::frame::Frame;
     use tokio_tungstenite::tungstenite::protocol::frame::coding::{Data, OpCode};
     let (server, url, _room) = server(Config::for_tests()).await;
+    let closed = |code: u16| format!("aula_websockets_closed_total{{code=\"{code}\"}}");
+    let before_1007 = metric(server.http_addr, &closed(1007)).await;
+    let before_1002 = metric(server.http_addr, &closed(1002)).await;
     // A text frame that is not UTF-8: 1007.
     let mut ws = connect(&url).await;
     let bad = Frame::message(vec![0x7b, 0xff, 0xfe, 0x7d], OpCode::Data(Data::Text), true);
@@ -296,6 +314,9 @@ async fn protocol_violations_are_closed_with_their_own_codes() {
         1002,
         "{answer:?}"
     );
+    // Each counted by its code in /metrics.
+    assert!(metric(server.http_addr, &closed(1007)).await > before_1007);
+    assert!(metric(server.http_addr, &closed(1002)).await > before_1002);
     server.shutdown().await;
 }
 

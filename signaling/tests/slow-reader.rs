@@ -1,11 +1,13 @@
-//! A client that stops reading is dropped once its queue is full, and the room goes on: the
-//! server's memory for one socket is bounded, whatever the client does.
+//! A client that stops reading and floods is dropped, and the room goes on: the server's
+//! memory for one socket is bounded, whatever the client does.
 //!
 //! What the room broadcasts is rate-limited (chat per sender and per room in bytes, hands and
 //! media flags merged), so a room alone fills a socket's queue slowly, and the 60 s idle
-//! timeout usually drops a client that stopped reading first. The fastest way to fill the
-//! queue is the client's own: it keeps sending `ping` and never reads a `pong`. Its TCP
-//! receive buffer is 4 KiB, so the kernel holds little for it.
+//! timeout usually drops a client that stopped reading first. The fastest way to make the
+//! server queue for it is the client's own: it keeps sending `ping` and never reads a `pong`
+//! (its TCP receive buffer is 4 KiB, so the kernel holds little for it). The message budget
+//! closes it (1008) within seconds, before its queue of pongs reaches 512 KiB; the queue's
+//! bound itself is outbox.rs's unit test, and its counter crate::tally's.
 
 mod common;
 
@@ -66,8 +68,16 @@ async fn a_client_that_stops_reading_is_dropped_and_the_room_goes_on() {
     eprintln!("stuck client dropped after {sent} pings, {took:?}");
     assert!(
         took < Duration::from_secs(30),
-        "dropped for its full queue, not by the 60 s idle timeout: {took:?}"
+        "dropped within seconds, not by the 60 s idle timeout: {took:?}"
     );
+    // What dropped it is the message budget (docs/protocol.md), before its queue of pongs
+    // filled: counted as a flood, closed with 1008.
+    assert_eq!(
+        common::metric(addr, "aula_websockets_flooding_total").await,
+        1
+    );
+    let closed = "aula_websockets_closed_total{code=\"1008\"}";
+    assert_eq!(common::metric(addr, closed).await, 1, "counted in /metrics");
 
     // The room goes on: a newcomer gets in and sees the host, and the host hears of it.
     let (_late, joined) = Client::join(addr, &room.id, &room.participant_secret, "Late").await;

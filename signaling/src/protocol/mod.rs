@@ -51,6 +51,40 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
+    /// Every code, in the order declared (crate::tally counts by position).
+    pub const ALL: [ErrorCode; 22] = [
+        ErrorCode::BadMessage,
+        ErrorCode::UnknownType,
+        ErrorCode::TooLarge,
+        ErrorCode::UnsupportedVersion,
+        ErrorCode::UnknownRoom,
+        ErrorCode::BadSecret,
+        ErrorCode::BadName,
+        ErrorCode::RoomFull,
+        ErrorCode::LobbyFull,
+        ErrorCode::NotJoined,
+        ErrorCode::AlreadyJoined,
+        ErrorCode::ServerBusy,
+        ErrorCode::RoomLocked,
+        ErrorCode::Denied,
+        ErrorCode::Removed,
+        ErrorCode::NotAdmitted,
+        ErrorCode::Forbidden,
+        ErrorCode::UnknownParticipant,
+        ErrorCode::TextTooLong,
+        ErrorCode::RateLimited,
+        ErrorCode::ResumeFailed,
+        ErrorCode::NameTaken,
+    ];
+
+    /// The code as `/metrics` labels it: as on the wire, but a full lobby apart from a full room.
+    pub fn label(self) -> &'static str {
+        match self {
+            ErrorCode::LobbyFull => "lobby_full",
+            other => other.as_str(),
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             ErrorCode::BadMessage => "bad_message",
@@ -96,6 +130,7 @@ impl ErrorCode {
     }
 
     pub fn message(self, message: impl Into<String>) -> ServerMsg {
+        crate::tally::error_sent(self);
         ServerMsg::Error {
             code: self.as_str(),
             message: message.into(),
@@ -106,6 +141,7 @@ impl ErrorCode {
 
     /// The error as the answer to a request of type `re`.
     pub fn reply(self, re: &'static str, message: impl Into<String>) -> ServerMsg {
+        crate::tally::error_sent(self);
         ServerMsg::Error {
             code: self.as_str(),
             message: message.into(),
