@@ -98,6 +98,26 @@ pub enum SendError {
 /// the admission limits bound their number. One queue for both keeps their order.
 pub const CLIENT_COMMANDS_QUEUED: usize = 4096;
 
+/// The host candidates every SDP offers: each socket's advertised address, and behind NAT
+/// (`public_ip`) its own address too. A browser inside the school reaches the server's own
+/// address even when the router cannot hairpin the public one; one at home tries the private
+/// address, fails, and takes the public one. The core is ice-lite (it only answers checks)
+/// and answers every check as the advertised address; the socket is the same either way, so
+/// the answer leaves from the address the browser checked.
+fn candidates(sockets: &[MediaSocket]) -> Vec<SocketAddr> {
+    let mut out = Vec::new();
+    for s in sockets {
+        out.push(s.advertised);
+        if let Ok(local) = s.socket.local_addr()
+            && local != s.advertised
+            && !local.ip().is_unspecified()
+        {
+            out.push(local);
+        }
+    }
+    out
+}
+
 /// A local socket and the address str0m knows it by (differs behind NAT).
 pub(crate) struct MediaSocket {
     pub socket: UdpSocket,
@@ -266,6 +286,7 @@ impl Sfu {
     pub fn start(config: &SfuConfig) -> Result<Sfu, StartError> {
         let sockets = bind_sockets(config)?;
         let addrs: Arc<[SocketAddr]> = sockets.iter().map(|s| s.advertised).collect();
+        let candidates = candidates(&sockets);
         let sockets: Arc<[MediaSocket]> = sockets.into();
         let workers = match config.workers {
             0 => std::thread::available_parallelism().map_or(2, |n| n.get()),
@@ -278,7 +299,7 @@ impl Sfu {
         let budget = Arc::new(EgressBudget::new(config.egress_limit, workers));
         let reports = Arc::new(Reports::default());
         let core_config = |index| CoreConfig {
-            candidates: addrs.to_vec(),
+            candidates: candidates.clone(),
             max_tracks_per_participant: config.max_tracks_per_participant,
             egress: Some((budget.clone(), index)),
             room_egress_limit: config.room_egress_limit,
