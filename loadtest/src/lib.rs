@@ -105,3 +105,20 @@ pub mod view;
 
 pub use bot::{BotConfig, BotError, BotHandle, BotReport, Churn, spawn};
 pub use stats::BotStats;
+
+/// This machine's first global IPv4 address (`ip -4 -o addr show scope global`), for tests
+/// that need traffic the server counts as coming from the network, not from loopback; `None`
+/// on a machine with loopback alone.
+pub fn lan_ipv4() -> Option<std::net::IpAddr> {
+    let out = std::process::Command::new("ip")
+        .args(["-4", "-o", "addr", "show", "scope", "global"])
+        .output()
+        .ok()?;
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .find_map(|line| {
+            let mut fields = line.split_whitespace();
+            fields.find(|f| *f == "inet")?;
+            fields.next()?.split('/').next()?.parse().ok()
+        })
+}

@@ -14,25 +14,10 @@ use aula_loadtest::scenario::{self, Kind, Media, Scenario};
 use aula_loadtest::server::ServerUnderTest;
 use aula_loadtest::target::Target;
 
-/// This machine's first global IPv4 address (`ip -4 -o addr show scope global`).
-fn lan_address() -> IpAddr {
-    let out = std::process::Command::new("ip")
-        .args(["-4", "-o", "addr", "show", "scope", "global"])
-        .output()
-        .expect("ip runs");
-    let text = String::from_utf8_lossy(&out.stdout);
-    text.lines()
-        .find_map(|line| {
-            let mut fields = line.split_whitespace();
-            fields.find(|f| *f == "inet")?;
-            fields.next()?.split('/').next()?.parse().ok()
-        })
-        .expect("this test needs a non-loopback IPv4 address (a LAN interface)")
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pupils_inside_the_school_reach_the_server_without_hairpin_nat() {
-    let lan = lan_address();
+    let lan = aula_loadtest::lan_ipv4()
+        .expect("this test needs a non-loopback IPv4 address (a LAN interface)");
     let mut config = aula_signaling::Config::for_tests();
     config.bandwidth_adaptation = false;
     config.media_ips = vec![lan];

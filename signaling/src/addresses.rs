@@ -28,6 +28,7 @@ use crate::room::RateLimit;
 #[derive(Debug, Clone)]
 pub struct Caps {
     pub sockets: usize,
+    pub connections: usize,
     pub rooms_per_hour: usize,
     pub open_rooms: usize,
     pub joins_per_minute: usize,
@@ -39,6 +40,8 @@ pub struct Caps {
 pub enum Refusal {
     #[error("too many open connections from your network")]
     Sockets,
+    #[error("too many connections from your network")]
+    Connections,
     #[error("too many rooms created from your network this hour")]
     RoomsPerHour,
     #[error("too many rooms open from your network")]
@@ -52,6 +55,7 @@ impl Refusal {
     pub fn cap(self) -> &'static str {
         match self {
             Refusal::Sockets => "sockets",
+            Refusal::Connections => "connections",
             Refusal::RoomsPerHour => "rooms_per_hour",
             Refusal::OpenRooms => "open_rooms",
             Refusal::Joins => "joins",
@@ -96,6 +100,7 @@ impl Network {
 #[derive(Debug)]
 struct Usage {
     sockets: usize,
+    connections: usize,
     open_rooms: usize,
     rooms: RateLimit,
     joins: RateLimit,
@@ -105,6 +110,7 @@ impl Usage {
     fn idle(&self, now: Instant, caps: &Caps) -> bool {
         let full = |limit: &RateLimit, cap: usize| limit.clone().allow_n(now, cap as f64);
         self.sockets == 0
+            && self.connections == 0
             && self.open_rooms == 0
             && full(&self.rooms, caps.rooms_per_hour)
             && full(&self.joins, caps.joins_per_minute)
@@ -128,7 +134,8 @@ struct Table {
     swept: Instant,
 }
 
-/// An open WebSocket's or a room's place under its address's cap, given back when dropped.
+/// An open WebSocket's, TCP connection's or room's place under its address's cap, given back
+/// when dropped.
 #[derive(Debug)]
 pub struct Hold {
     owner: Arc<Addresses>,
@@ -139,6 +146,7 @@ pub struct Hold {
 #[derive(Debug, Clone, Copy)]
 enum Held {
     Socket,
+    Connection,
     Room,
 }
 
@@ -148,6 +156,7 @@ impl Drop for Hold {
         if let Some(u) = table.usage.get_mut(&self.key) {
             match self.what {
                 Held::Socket => u.sockets = u.sockets.saturating_sub(1),
+                Held::Connection => u.connections = u.connections.saturating_sub(1),
                 Held::Room => u.open_rooms = u.open_rooms.saturating_sub(1),
             }
         }
@@ -184,6 +193,15 @@ impl Addresses {
         now: Instant,
     ) -> Result<Option<Hold>, Refusal> {
         self.hold(ip, now, Held::Socket)
+    }
+
+    /// A TCP connection from `ip` is accepted; the hold lives as long as the connection.
+    pub fn handle_connection(
+        self: &Arc<Self>,
+        ip: IpAddr,
+        now: Instant,
+    ) -> Result<Option<Hold>, Refusal> {
+        self.hold(ip, now, Held::Connection)
     }
 
     /// `ip` creates a room; the hold lives as long as the room.
@@ -224,6 +242,10 @@ impl Addresses {
         match what {
             Held::Socket if u.sockets >= caps.sockets => return Err(Refusal::Sockets),
             Held::Socket => u.sockets += 1,
+            Held::Connection if u.connections >= caps.connections => {
+                return Err(Refusal::Connections);
+            }
+            Held::Connection => u.connections += 1,
             Held::Room if u.open_rooms >= caps.open_rooms => return Err(Refusal::OpenRooms),
             Held::Room if !u.rooms.allow(now) => return Err(Refusal::RoomsPerHour),
             Held::Room => u.open_rooms += 1,
@@ -239,6 +261,8 @@ impl Addresses {
             Refusal::RoomsPerHour => (3600 / self.caps.rooms_per_hour.max(1)) as u64,
             Refusal::Joins => (60 / self.caps.joins_per_minute.max(1)).max(1) as u64,
             Refusal::Sockets | Refusal::OpenRooms => 60,
+            // The plain 503's own Retry-After (serve.rs): a connection is short-lived.
+            Refusal::Connections => 5,
         }
     }
 }
@@ -251,6 +275,7 @@ impl Table {
         }
         self.usage.entry(key).or_insert_with(|| Usage {
             sockets: 0,
+            connections: 0,
             open_rooms: 0,
             rooms: per(now, caps.rooms_per_hour, Duration::from_secs(3600)),
             joins: per(now, caps.joins_per_minute, Duration::from_secs(60)),
@@ -271,6 +296,7 @@ mod tests {
     fn caps() -> Caps {
         Caps {
             sockets: 3,
+            connections: 4,
             rooms_per_hour: 4,
             open_rooms: 2,
             joins_per_minute: 6,
@@ -347,6 +373,25 @@ mod tests {
         );
         drop(held);
         assert!(a.handle_socket(ip("192.0.2.1"), t0).is_ok());
+    }
+
+    #[test]
+    fn connections_are_capped_while_held_and_freed_when_dropped() {
+        let a = Addresses::new(caps());
+        let t0 = Instant::now();
+        let held: Vec<_> = (0..4)
+            .map(|_| a.handle_connection(ip("192.0.2.1"), t0).unwrap())
+            .collect();
+        assert_eq!(
+            a.handle_connection(ip("192.0.2.1"), t0).unwrap_err(),
+            Refusal::Connections
+        );
+        assert!(a.handle_connection(ip("192.0.2.2"), t0).unwrap().is_some());
+        assert!(a.handle_connection(ip("127.0.0.1"), t0).unwrap().is_none());
+        // The WebSocket cap is its own.
+        assert!(a.handle_socket(ip("192.0.2.1"), t0).unwrap().is_some());
+        drop(held);
+        assert!(a.handle_connection(ip("192.0.2.1"), t0).is_ok());
     }
 
     #[test]

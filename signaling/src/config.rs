@@ -98,6 +98,13 @@ pub struct Config {
     /// with pages reconnecting and waiting besides; one machine still holds at most an eighth
     /// of `max_connections`. Beyond it the upgrade gets `429`.
     pub sockets_per_address: usize,
+    /// TCP connections one client address may hold open at once, WebSockets and page loads
+    /// together. 1000: the WebSockets of `sockets_per_address` and the connections their
+    /// pages load with (a browser opens up to six, kept 10 s); a quarter of `max_connections`,
+    /// so one machine cannot hold them all. Beyond it a connection gets the plain `503`. Only
+    /// connections that come straight from the client count: behind a reverse proxy on this
+    /// machine they come from loopback, and the proxy's own limits apply.
+    pub connections_per_address: usize,
     /// Rooms one address may create an hour (evenly: one every 3600/n seconds after the
     /// first n). 100: a school's every teacher starting a lesson in the same hour, some twice;
     /// a script gets no further than that, and its unused rooms close after
@@ -268,6 +275,7 @@ impl Default for Config {
             queue_limit: 2000,
             queue_per_address: 200,
             sockets_per_address: 500,
+            connections_per_address: 1000,
             rooms_per_address_per_hour: 100,
             open_rooms_per_address: 100,
             joins_per_address_per_minute: 600,
@@ -326,6 +334,7 @@ impl Config {
         let exempt = self.exempt_networks.iter();
         crate::addresses::Caps {
             sockets: self.sockets_per_address,
+            connections: self.connections_per_address,
             rooms_per_hour: self.rooms_per_address_per_hour,
             open_rooms: self.open_rooms_per_address,
             joins_per_minute: self.joins_per_address_per_minute,
@@ -556,6 +565,8 @@ pub struct Args {
     pub queue_per_address: Option<usize>,
     #[arg(long, env = "AULA_SOCKETS_PER_ADDRESS")]
     pub sockets_per_address: Option<usize>,
+    #[arg(long, env = "AULA_CONNECTIONS_PER_ADDRESS")]
+    pub connections_per_address: Option<usize>,
     #[arg(long, env = "AULA_ROOMS_PER_ADDRESS_PER_HOUR")]
     pub rooms_per_address_per_hour: Option<usize>,
     #[arg(long, env = "AULA_OPEN_ROOMS_PER_ADDRESS")]
@@ -674,6 +685,7 @@ impl Args {
         set(&mut c.queue_limit, self.queue_limit);
         set(&mut c.queue_per_address, self.queue_per_address);
         set(&mut c.sockets_per_address, self.sockets_per_address);
+        set(&mut c.connections_per_address, self.connections_per_address);
         set(
             &mut c.rooms_per_address_per_hour,
             self.rooms_per_address_per_hour,

@@ -155,9 +155,17 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
     };
     tokio::spawn(admission.run(state.sfu.clone(), state.registry.clone(), stop_rx.clone()));
     let registry = state.registry.clone();
+    let addresses = state.addresses.clone();
     let permits = Arc::new(Semaphore::new(state.config.max_connections));
     let serve = |listener| {
-        let run = serve::run(listener, permits.clone(), registry.clone(), stop_rx.clone());
+        let (permits, addresses) = (permits.clone(), addresses.clone());
+        let run = serve::run(
+            listener,
+            permits,
+            addresses,
+            registry.clone(),
+            stop_rx.clone(),
+        );
         tokio::spawn(run)
     };
     let (https_addr, https_task, plain_app) = match https {

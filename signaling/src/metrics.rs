@@ -166,6 +166,7 @@ pub async fn metrics(
     // Refusals for one address's cap, by cap (docs/operations.md, "Per-address caps").
     for (cap, value) in [
         ("sockets", load(&counters.address_sockets)),
+        ("connections", load(&counters.address_connections)),
         ("rooms_per_hour", load(&counters.address_rooms_per_hour)),
         ("open_rooms", load(&counters.address_open_rooms)),
         ("joins", load(&counters.address_joins)),

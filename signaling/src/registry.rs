@@ -144,6 +144,7 @@ pub struct Counters {
     /// Refusals for an address's cap, by cap (crate::addresses): WebSockets, rooms an hour,
     /// rooms open, joins a minute, people in one lobby.
     pub address_sockets: AtomicU64,
+    pub address_connections: AtomicU64,
     pub address_rooms_per_hour: AtomicU64,
     pub address_open_rooms: AtomicU64,
     pub address_joins: AtomicU64,
@@ -166,6 +167,7 @@ impl Counters {
         use crate::addresses::Refusal;
         Counters::bump(match refusal {
             Refusal::Sockets => &self.address_sockets,
+            Refusal::Connections => &self.address_connections,
             Refusal::RoomsPerHour => &self.address_rooms_per_hour,
             Refusal::OpenRooms => &self.address_open_rooms,
             Refusal::Joins => &self.address_joins,

@@ -1,8 +1,10 @@
 //! The HTTP accept loop: the router on hyper's HTTP/1, with the bounds `axum::serve` leaves
 //! out, because every open connection costs memory whether or not it ever sends a request:
 //!
-//! 1. At most `max_connections` connections (WebSockets included) at once. Beyond it a
-//!    connection gets a plain `503` with `Retry-After` and is closed, and is counted.
+//! 1. At most `max_connections` connections (WebSockets included) at once, and at most
+//!    `connections_per_address` from one client address (crate::addresses says which count).
+//!    Beyond either a connection gets a plain `503` with `Retry-After` and is closed, and is
+//!    counted.
 //! 2. A request's headers must arrive within [`HEADER_TIMEOUT`] of the connection being ready
 //!    for them: a connection that sends nothing, or a request sent a byte at a time, or a
 //!    keep-alive connection left idle, is closed then.
@@ -34,6 +36,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 use tokio_rustls::TlsAcceptor;
 use tower_service::Service;
 
+use crate::addresses::{Addresses, Hold};
 use crate::registry::{Counters, Registry};
 
 /// A browser sends its headers in one packet; a phone on a bad link within a few seconds.
@@ -60,6 +63,7 @@ pub struct Listener {
 pub async fn run(
     listener: Listener,
     permits: Arc<Semaphore>,
+    addresses: Arc<Addresses>,
     registry: Arc<Registry>,
     mut stop: watch::Receiver<bool>,
 ) -> std::io::Result<()> {
@@ -90,10 +94,19 @@ pub async fn run(
             tokio::spawn(refuse(tcp));
             continue;
         };
+        let hold = match addresses.handle_connection(peer.ip(), tokio::time::Instant::now()) {
+            Ok(hold) => hold,
+            Err(refusal) => {
+                registry.counters.address_refused(refusal);
+                tokio::spawn(refuse(tcp));
+                continue;
+            }
+        };
         let service = make_service(&mut make, peer).await;
         let io = Counted {
             tcp,
             _permit: permit,
+            _hold: hold,
         };
         let (stop, alive) = (stop.clone(), alive_rx.clone());
         match tls.clone() {
@@ -186,6 +199,7 @@ async fn refuse(mut tcp: TcpStream) {
 struct Counted {
     tcp: TcpStream,
     _permit: OwnedSemaphorePermit,
+    _hold: Option<Hold>,
 }
 
 impl AsyncRead for Counted {

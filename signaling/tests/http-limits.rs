@@ -112,3 +112,55 @@ async fn beyond_the_connection_cap_a_plain_503_and_room_again_when_one_closes() 
     tokio::time::sleep(Duration::from_millis(100)).await;
     assert!(metric(addr, "aula_http_connections_refused_total").await >= 1);
 }
+
+/// One client address may hold `connections_per_address` connections; the next gets the
+/// plain `503`, is counted, and the others are served as before. The client here is this
+/// machine's LAN address (loopback is never counted).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn beyond_an_addresss_connections_a_plain_503() {
+    let lan = aula_loadtest::lan_ipv4()
+        .expect("this test needs a non-loopback IPv4 address (a LAN interface)");
+    let config = aula_signaling::Config {
+        http_addr: SocketAddr::new(lan, 0),
+        connections_per_address: 3,
+        // /metrics answers loopback, or a LAN client with the token.
+        metrics_token: Some("scrape".into()),
+        ..aula_signaling::Config::for_tests()
+    };
+    let (_server, addr) = server_with(config).await;
+    let mut held = Vec::new();
+    for _ in 0..3 {
+        held.push(connect(addr, "").await);
+    }
+    let (text, took) = until_closed(connect(addr, "GET / HTTP/1.1\r\nHost: x\r\n\r\n").await).await;
+    assert!(text.starts_with("HTTP/1.1 503"), "{text}");
+    assert!(took < Duration::from_secs(2), "refused at once: {took:?}");
+    // One closes: the address has room again (the server notices on its next read).
+    drop(held.pop());
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let mut tcp = connect(addr, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n").await;
+        let mut buf = [0u8; 512];
+        let n = tcp.read(&mut buf).await.unwrap_or(0);
+        if String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 200") {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no room after a connection closed"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    drop(held);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let ask = "GET /metrics HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer scrape\r\n\
+               Connection: close\r\n\r\n";
+    let (text, _) = until_closed(connect(addr, ask).await).await;
+    let refused = "aula_address_refused_total{cap=\"connections\"} ";
+    let count: u64 = (text.lines().find_map(|l| l.strip_prefix(refused)))
+        .unwrap_or_else(|| panic!("no {refused}in {text}"))
+        .trim()
+        .parse()
+        .unwrap();
+    assert!(count >= 1, "counted");
+}
