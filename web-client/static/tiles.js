@@ -105,10 +105,11 @@ class Tile {
   }
 
   /**
-   * Watches for the next presented frame: the first one (when it came), and while the tile
-   * is marked unavailable (a frame clears the mark). Only then: a requestVideoFrameCallback
-   * makes the page run a rendering step for each frame of that video, which for a class of
-   * tiles on a weak laptop was most of its main thread. The count itself is the browser's.
+   * Watches for the next presented frame: the first one (when it came), while the tile is
+   * marked unavailable (a frame clears the mark), and for as long as the browser keeps no
+   * count of its own (Firefox's getVideoPlaybackQuality stays 0 for a MediaStream). Only
+   * then: a requestVideoFrameCallback makes the page run a rendering step for each frame of
+   * that video, which for a class of tiles on a weak laptop was most of its main thread.
    */
   countFrames() {
     if (this.watching || this.removed || !this.video.requestVideoFrameCallback) return;
@@ -118,18 +119,23 @@ class Tile {
       this.frames += 1;
       if (this.firstFrameAt === null) this.firstFrameAt = now;
       this.onframe(this);
-      if (this.root.dataset.unavailable) this.countFrames();
+      if (this.root.dataset.unavailable || this.browserCount() === 0) this.countFrames();
     });
   }
 
+  /** The browser's count of frames presented by the element (0 where it keeps none). */
+  browserCount() {
+    const q = this.video.getVideoPlaybackQuality ? this.video.getVideoPlaybackQuality() : null;
+    return q ? q.totalVideoFrames : 0;
+  }
+
   /**
-   * Frames presented so far, by the browser's count, which starts again with each new stream
-   * on the element (a track that replaces another): never going down, and at least those
-   * we saw ourselves.
+   * Frames presented so far: the browser's count, which starts again with each new stream on
+   * the element (a track that replaces another), made never to go down; or ours, where the
+   * browser keeps none.
    */
   frameCount() {
-    const q = this.video.getVideoPlaybackQuality ? this.video.getVideoPlaybackQuality() : null;
-    const total = q ? q.totalVideoFrames : 0;
+    const total = this.browserCount();
     if (total < this.lastTotal) this.earlier += this.lastTotal;
     this.lastTotal = total;
     return Math.max(this.frames, this.earlier + total);
