@@ -31,6 +31,25 @@ async fn connect(addr: SocketAddr, send: &str) -> TcpStream {
     tcp
 }
 
+/// Waits (up to 5 s) until a request is served again after a held connection closed: the
+/// server notices the close on its next read.
+async fn served_again(addr: SocketAddr) {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let mut tcp = connect(addr, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n").await;
+        let mut buf = [0u8; 512];
+        let n = tcp.read(&mut buf).await.unwrap_or(0);
+        if String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 200") {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no room after a connection closed"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn silent_half_sent_and_trickled_requests_end_at_their_deadlines() {
     let (_server, addr) = server_with(aula_signaling::Config::for_tests()).await;
@@ -91,21 +110,7 @@ async fn beyond_the_connection_cap_a_plain_503_and_room_again_when_one_closes() 
     anna.expect("pong").await;
 
     drop(held.pop());
-    // The server notices the close on its next read; then there is room again.
-    let deadline = Instant::now() + Duration::from_secs(5);
-    loop {
-        let mut tcp = connect(addr, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n").await;
-        let mut buf = [0u8; 512];
-        let n = tcp.read(&mut buf).await.unwrap_or(0);
-        if String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 200") {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "no room after a connection closed"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    served_again(addr).await;
     // Counted: the probe's refusal, and any of the retries above; metrics themselves need a
     // place, so ask after letting go of another.
     drop(held);
@@ -137,20 +142,7 @@ async fn beyond_an_addresss_connections_a_plain_503() {
     assert!(took < Duration::from_secs(2), "refused at once: {took:?}");
     // One closes: the address has room again (the server notices on its next read).
     drop(held.pop());
-    let deadline = Instant::now() + Duration::from_secs(5);
-    loop {
-        let mut tcp = connect(addr, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n").await;
-        let mut buf = [0u8; 512];
-        let n = tcp.read(&mut buf).await.unwrap_or(0);
-        if String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 200") {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "no room after a connection closed"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    served_again(addr).await;
     drop(held);
     tokio::time::sleep(Duration::from_millis(100)).await;
     let ask = "GET /metrics HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer scrape\r\n\
