@@ -337,6 +337,10 @@ export class Call {
       this.record('pc', { type: `${which} ${state}` });
       if (state === 'disconnected' || state === 'failed') this.probe();
     };
+    // The devices are usually ready (the pre-join screen asked for them): the offer is then
+    // made while the call screen is drawn, which on a busy laptop takes a few hundred ms.
+    const early = this.media.acquired;
+    if (early) this.startPublishing(rtc);
     this.emit('joined', msg);
     this.emit('members');
     syncHostInfo(this, msg);
@@ -344,16 +348,23 @@ export class Call {
     this.view.start();
     await this.mediaReady;
     if (this.ended || this.rtc !== rtc) return;
-    // The microphone and camera start as the server holds them (a student joins a class muted).
-    this.media.setEnabled('audio', this.you.audio);
-    this.media.setEnabled('video', this.you.video);
+    if (!early) this.startPublishing(rtc);
     this.grid.showSelf(this.you.name, this.media.stream, this.media.state());
     this.grid.setSelfState(this.you);
     this.emit('media', this.media.state());
     const missing = this.media.missing();
     if (missing) this.emit('notice', `notice.${missing}`);
-    this.sendMediaStateIfChanged();
     this.watchCamera();
+  }
+
+  /**
+   * The microphone and camera start as the server holds them (a student joins a class
+   * muted), and go out on the publish connection.
+   */
+  startPublishing(rtc) {
+    this.media.setEnabled('audio', this.you.audio);
+    this.media.setEnabled('video', this.you.video);
+    this.sendMediaStateIfChanged();
     rtc.publish(this.media.tracks());
   }
 

@@ -57,6 +57,8 @@ export class LocalMedia {
     this.videoTrack = null;
     this.screenTrack = null;
     this.acquiring = null;
+    // Whether acquire() has finished (with or without devices).
+    this.acquired = false;
     // Why a wanted device could not be had (see lastError), or null.
     this.error = null;
   }
@@ -84,6 +86,7 @@ export class LocalMedia {
     this.audioTrack = stream.getAudioTracks()[0] || null;
     this.videoTrack = stream.getVideoTracks()[0] || null;
     this.error = (useAudio && !this.audioTrack) || (useVideo && !this.videoTrack) ? lastError : null;
+    this.acquired = true;
     return this;
   }
 
@@ -243,5 +246,6 @@ export class LocalMedia {
     this.videoTrack = null;
     this.stream = new MediaStream();
     this.acquiring = null;
+    this.acquired = false;
   }
 }

@@ -183,8 +183,13 @@ test('the teacher closes her tab: the students go on; she comes back within 5 s'
     await page.goto(room.host_url);
     for (const p of [back, ...students]) await watchMediaStart(p.page);
     const base = await baselines(studentsOnly);
-    const clickedAt = Date.now();
+    // From her click on Join, as the page saw it: not the time the test takes to type her name.
+    await page.evaluate(() => document.addEventListener('click', (e) => {
+      if (e.target.closest('#join-button') && !window.joinClickedAt) window.joinClickedAt = Date.now();
+    }, true));
     back.id = (await join(page, 'Frau Weber')).id;
+    const clickedAt = await page.evaluate(() => window.joinClickedAt);
+    assert.equal(typeof clickedAt, 'number', 'the page saw her click on Join');
     assert.notEqual(back.id, teacher.id, 'a new participant');
     const all = receivers([back, ...students]);
     await expectMediaFlowing(all, {
