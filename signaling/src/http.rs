@@ -258,6 +258,9 @@ struct RoomCreated {
     kind: RoomKind,
     host_url: String,
     participant_url: String,
+    /// For the creator's own browser only: presented with a host-link `join`, it makes that
+    /// page the room's lead (docs/protocol.md).
+    creator_key: String,
 }
 
 #[derive(Debug, Serialize)]
@@ -435,6 +438,7 @@ async fn create_room(
         kind: entry.kind,
         host_url: link(entry.host_secret.as_str()),
         participant_url: link(entry.participant_secret.as_str()),
+        creator_key: entry.creator_key.as_str().to_string(),
     };
     (StatusCode::CREATED, Json(body)).into_response()
 }

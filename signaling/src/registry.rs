@@ -57,6 +57,9 @@ pub struct RoomEntry {
     pub title: Arc<str>,
     pub kind: RoomKind,
     pub host_secret: Secret,
+    /// Given only to whoever created the room (`creator_key` of `POST /api/rooms`), never
+    /// renewed: a host-link join that presents it is the room's lead, from any tab.
+    pub creator_key: Secret,
     /// Replaced when a host renews the participant link.
     pub participant_secret: Secret,
     /// Participant secrets renewed away, newest last (at most [`RETIRED_LINKS`]): they admit
@@ -241,6 +244,7 @@ impl Registry {
             title: title.into(),
             kind,
             host_secret: Secret::generate(),
+            creator_key: Secret::generate(),
             participant_secret: Secret::generate(),
             retired: Vec::new(),
             inbox: tx,

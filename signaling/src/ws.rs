@@ -56,6 +56,7 @@ enum Request {
         secret: String,
         name: String,
         session: Option<String>,
+        creator: Option<String>,
     },
     Resume {
         room: String,
@@ -333,9 +334,10 @@ impl Session {
                     secret,
                     name,
                     session,
+                    creator,
                 },
                 None,
-            ) => self.join(v, &room, &secret, &name, session).await,
+            ) => self.join(v, &room, &secret, &name, session, creator).await,
             (
                 ClientMsg::Resume {
                     v,
@@ -368,6 +370,7 @@ impl Session {
         secret: &str,
         name: &str,
         session: Option<String>,
+        creator: Option<String>,
     ) -> Flow {
         if v != protocol::VERSION {
             let message = format!("this server speaks protocol version {}", protocol::VERSION);
@@ -397,6 +400,7 @@ impl Session {
             secret: secret.to_string(),
             name,
             session,
+            creator,
         };
         self.at_the_door(class, key.as_deref(), request).await
     }
@@ -481,7 +485,8 @@ impl Session {
                 secret,
                 name,
                 session,
-            } => self.join_room(&room, &secret, name, session).await,
+                creator,
+            } => self.join_room(&room, &secret, name, session, creator).await,
             Request::Resume { room, token, fresh } => self.resume_room(&room, token, fresh).await,
         };
         if self.joined.is_none() {
@@ -496,6 +501,7 @@ impl Session {
         secret: &str,
         name: String,
         session: Option<String>,
+        creator: Option<String>,
     ) -> Flow {
         // Checked again: the room may have ended, or the link been renewed, while it waited.
         let (entry, grant) = match self.room_and_grant(room, secret) {
@@ -503,12 +509,15 @@ impl Session {
             Err(flow) => return flow,
         };
         let host = matches!(grant, Grant::Role(Role::Host));
+        // A wrong or missing key is no error: that page joins as a host like any other.
+        let creator = host && creator.is_some_and(|key| entry.creator_key.matches(&key));
         let (reply, answer) = oneshot::channel();
         let msg = RoomMsg::Join {
             name,
             grant,
             secret: secret.to_string(),
             session,
+            creator,
             out: self.out.clone(),
             socket: self.socket,
             addr: self.state.addresses.key(self.addr),

@@ -1,11 +1,12 @@
-//! Taking the host link back: the first to join with it is the room's lead. The lead may remove
-//! or demote someone else who came with the host link (a student who read it off a shared
-//! screen) and renew the host link, which then admits nobody; nobody else may do either, to
-//! the lead or to anyone.
+//! Taking the host link back: the room's lead is its creator (who joins with the host link and
+//! the creator key), or until she comes the first to join with the host link. The lead may
+//! remove or demote someone else who came with the host link (a student who read it off a
+//! shared screen) and renew the host link, which then admits nobody; nobody else may do
+//! either, to the lead or to anyone.
 
 mod common;
 
-use common::client::{Client, create, server};
+use common::client::{Client, create, of_type, server};
 use serde_json::json;
 
 #[tokio::test]
@@ -96,4 +97,69 @@ async fn the_lead_demotes_a_host_link_holder_who_is_then_a_host_like_any_other()
     )
     .await;
     assert_eq!(joined["lead"], true, "{joined}");
+}
+
+/// A student who read the host link off the screen gets in first and leads in the teacher's
+/// place; the teacher comes with the creator key and leads from then on, the stand-in is told
+/// and can do nothing to her. She closes her tab (a new session) and comes back: still the lead.
+#[tokio::test]
+async fn the_creator_leads_from_any_tab_and_a_stand_in_lead_gives_way() {
+    let (_server, addr) = server().await;
+    let room = create(addr, json!({"kind": "class", "lobby": false})).await;
+    assert_eq!(room.creator_key.len(), 32);
+    assert_ne!(room.creator_key, room.host_secret);
+    let (mut kevin, joined) = Client::join(addr, &room.id, &room.host_secret, "Kevin").await;
+    assert_eq!(
+        joined["lead"], true,
+        "the first with the host link stands in: {joined}"
+    );
+
+    // A wrong key, or the key with the participant link, is no key (and no error).
+    let (_wrong, joined) =
+        Client::join_as_creator(addr, &room, &room.host_secret, "Herr Roth").await;
+    assert_eq!(joined["type"], "joined", "{joined}");
+    assert!(joined.get("lead").is_none(), "{joined}");
+    let mut student = Client::connect(addr).await;
+    student
+        .send(
+            json!({"type": "join", "v": 1, "room": room.id, "secret": room.participant_secret,
+            "name": "Anna", "creator": room.creator_key}),
+        )
+        .await;
+    let joined = student.next().await.unwrap();
+    assert_eq!(joined["you"]["role"], "participant", "{joined}");
+    assert!(joined.get("lead").is_none(), "{joined}");
+    let seen = kevin.sync().await;
+    assert!(
+        of_type(&seen, "host_info").is_empty(),
+        "still the lead: {seen:?}"
+    );
+
+    let (mut teacher, joined) =
+        Client::join_as_creator(addr, &room, &room.creator_key, "Frau Weber").await;
+    assert_eq!(joined["lead"], true, "{joined}");
+    let teacher_id = joined["you"]["id"].as_str().unwrap().to_string();
+    let info = kevin.expect("host_info").await;
+    assert_eq!(info["lead"], false, "the stand-in is told: {info}");
+    for msg in [
+        json!({"type": "remove", "participant": teacher_id}),
+        json!({"type": "renew_host_link"}),
+    ] {
+        kevin.send(msg).await;
+        kevin.expect_error("forbidden").await;
+    }
+
+    // She closes her tab: a new socket and a new session, with the key: the lead again.
+    teacher.send(json!({"type": "leave"})).await;
+    teacher.expect_closed().await;
+    let (mut teacher, joined) =
+        Client::join_as_creator(addr, &room, &room.creator_key, "Frau Weber").await;
+    assert_eq!(joined["lead"], true, "{joined}");
+    let kevin_id = "p0";
+    teacher
+        .send(json!({"type": "remove", "participant": kevin_id}))
+        .await;
+    kevin.expect_error("removed").await;
+    teacher.send(json!({"type": "renew_host_link"})).await;
+    teacher.expect("host_link_renewed").await;
 }

@@ -61,7 +61,8 @@ import { RtcSession } from './rtc.js';
 import { LocalMedia } from './media.js';
 import { ViewReporter } from './view.js';
 import {
-  forgetResume, forgetSession, rememberResume, rememberSession, rememberUnload, sessionFor, unloadedWithin,
+  creatorKeyFor, forgetResume, forgetSession, rememberResume, rememberSession, rememberUnload, sessionFor,
+  unloadedWithin,
 } from './store.js';
 
 // protocol.md, `joined.resume_grace_secs`: its default, for a server that leaves it out.
@@ -168,6 +169,9 @@ export class Call {
     const msg = { type: 'join', v: PROTOCOL_VERSION, room: this.roomId, secret: this.secret, name: this.name };
     const session = sessionFor(this.roomId);
     if (session) msg.session = session;
+    // This browser created the room: with the host link, that makes us its lead.
+    const creator = creatorKeyFor(this.roomId);
+    if (creator) msg.creator = creator;
     return msg;
   }
 

@@ -10,8 +10,8 @@ const CHAT_LIMIT = 500;
 /** Takes the room as `joined` describes it (a first join, or again on a resume). */
 export function applyRoomState(call, msg) {
   call.you = msg.you;
-  // The room's lead (the first with the host link): may remove and demote other host-link
-  // holders and renew the host link.
+  // The room's lead (its creator; until she comes, the first with the host link): may
+  // remove and demote other host-link holders and renew the host link.
   call.lead = msg.lead === true;
   call.room = msg.room || null;
   call.settings = msg.settings || {};
@@ -73,6 +73,8 @@ export function handleSettings(call, settings) {
 }
 
 export function handleHostInfo(call, msg) {
+  // The room's creator came: a stand-in lead (the first with the host link) is one no longer.
+  if (typeof msg.lead === 'boolean') call.lead = msg.lead;
   handleLink(call, msg.participant_secret);
   handleWaiting(call, msg.waiting || []);
 }

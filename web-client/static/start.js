@@ -1,13 +1,15 @@
 // The start page: a teacher (or whoever calls a meeting) creates a room (POST
 // /api/rooms with its kind and whether the waiting room is on) and is sent to its host
 // link. The room page shows the participant link from there (the server sends it to
-// hosts in `joined`), so nothing needs remembering here.
+// hosts in `joined`); all this browser remembers is the room's creator key (store.js),
+// which keeps the teacher the room's lead if she closes her tab and comes back.
 //
 // Where only staff may start rooms (GET /api/staff says `room_creation: "staff"`), the
 // page asks for a sign-in first (POST /api/staff/sign-in; the session is an HttpOnly
 // cookie this script never sees), and again if the session ran out meanwhile.
 
 import { applyI18n, setRoomKind, t } from './i18n.js';
+import { rememberCreatorKey } from './store.js';
 import { showFieldError } from './ui.js';
 
 const form = document.getElementById('start-form');
@@ -150,6 +152,7 @@ async function onSubmit(event) {
   setBusy(true);
   try {
     const room = await createRoom(titleInput.value.trim().slice(0, 80));
+    rememberCreatorKey(room.id, room.creator_key);
     location.assign(room.host_url);
   } catch (err) {
     if (err.signIn) {

@@ -1,12 +1,16 @@
-// What the browser remembers between visits, in localStorage: the last display name,
-// to prefill the join form, and per room the `session` the server gave in `joined` or
-// `lobby` (docs/protocol.md, `join`), so a reload does not put a student back in the
-// waiting room. Nothing else about rooms: the host's page gets the participant link
-// from the server in `joined`, on whatever device the host joins from.
+// What the browser remembers between visits, in localStorage: the last display name, to
+// prefill the join form, and per room the `creator_key` of a room this browser created
+// (docs/protocol.md, `POST /api/rooms`), so the teacher who closes her tab and opens the host
+// link again is still the room's lead; for CREATOR_TTL_MS. Nothing else about rooms: the
+// host's page gets the participant link from the server in `joined`, on whatever device the
+// host joins from.
 //
+// Per tab, in sessionStorage: the `session` the server gave in `joined` or `lobby`
+// (docs/protocol.md, `join`), so a reload does not put a student back in the waiting room.
 // A session lets its holder past the waiting room and the lock, and a school's lab PC has a
-// new pupil every lesson: so it is forgotten when its holder leaves on purpose (the Leave
-// button), and after SESSION_TTL_MS (a double lesson and a break) whatever happened.
+// new pupil every lesson: so it lives only as long as the tab, is forgotten when its holder
+// leaves on purpose (the Leave button), and after SESSION_TTL_MS (a double lesson and a
+// break) whatever happened.
 //
 // Per tab, in sessionStorage: the `resume` token of the latest `joined` in each room
 // (docs/protocol.md, `resume`). sessionStorage, not localStorage, because the token is
@@ -24,6 +28,9 @@
 const NAME_KEY = 'aula.name';
 const SESSION_PREFIX = 'aula.session.';
 const SESSION_TTL_MS = 3 * 60 * 60 * 1000;
+const CREATOR_PREFIX = 'aula.creator.';
+// A school day: a room lives while someone is in it, and a class is not planned days ahead.
+const CREATOR_TTL_MS = 12 * 60 * 60 * 1000;
 
 const RESUME_PREFIX = 'aula.resume.';
 // When the page last unloaded in a room (a reload: it joins again by itself if its seat is gone).
@@ -55,30 +62,46 @@ export function rememberName(name) {
   write(NAME_KEY, name);
 }
 
-/** The session the server gave us in room `roomId` within the last SESSION_TTL_MS, or undefined. */
-export function sessionFor(roomId) {
-  const raw = read(SESSION_PREFIX + roomId);
-  if (!raw) return undefined;
+/** `value` stored under `key` with the time, or null; expired or unreadable ones are removed. */
+function readDated(key, field, ttl, storage) {
+  const raw = read(key, storage);
+  if (!raw) return null;
   try {
-    const { session, at } = JSON.parse(raw);
-    if (typeof session === 'string' && session && Date.now() - at < SESSION_TTL_MS) return session;
+    const stored = JSON.parse(raw);
+    const value = stored[field];
+    if (typeof value === 'string' && value && Date.now() - stored.at < ttl) return value;
   } catch {
     // Not ours, or from an older version: forgotten like an expired one.
   }
-  forgetSession(roomId);
-  return undefined;
+  write(key, null, storage);
+  return null;
 }
 
-/** Remembers `session` for room `roomId`, from now (each `joined` renews it). */
+/** This tab's session in room `roomId` from the last SESSION_TTL_MS, or undefined. */
+export function sessionFor(roomId) {
+  return readDated(SESSION_PREFIX + roomId, 'session', SESSION_TTL_MS, 'sessionStorage') || undefined;
+}
+
+/** Remembers `session` for room `roomId` in this tab, from now (each `joined` renews it). */
 export function rememberSession(roomId, session) {
   if (typeof session === 'string' && session) {
-    write(SESSION_PREFIX + roomId, JSON.stringify({ session, at: Date.now() }));
+    write(SESSION_PREFIX + roomId, JSON.stringify({ session, at: Date.now() }), 'sessionStorage');
   }
 }
 
 /** After leaving on purpose: the next person at this computer starts as anyone would. */
 export function forgetSession(roomId) {
-  write(SESSION_PREFIX + roomId, null);
+  write(SESSION_PREFIX + roomId, null, 'sessionStorage');
+}
+
+/** The creator key of room `roomId` if this browser created it (within CREATOR_TTL_MS), or null. */
+export function creatorKeyFor(roomId) {
+  return readDated(CREATOR_PREFIX + roomId, 'key', CREATOR_TTL_MS, 'localStorage');
+}
+
+/** Remembers that this browser created room `roomId` (the start page, after POST /api/rooms). */
+export function rememberCreatorKey(roomId, key) {
+  if (typeof key === 'string' && key) write(CREATOR_PREFIX + roomId, JSON.stringify({ key, at: Date.now() }));
 }
 
 /**

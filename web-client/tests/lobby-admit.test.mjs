@@ -114,14 +114,18 @@ test('admitting into a full class tells the teacher, and the student stays waiti
 });
 
 // A lab PC: the session that let a pupil past the waiting room must not let the next pupil
-// at that computer past it. It is kept for a reload or a closed tab within the lesson, and
-// forgotten after leaving on purpose or after three hours.
+// at that computer past it. It lives in the tab (sessionStorage): a reload keeps it; a closed
+// tab, a Leave, or three hours end it.
 test('the next pupil at a shared computer waits in the lobby again', async (t) => {
   await withServerAndBrowser(t, async ({ server, browser, everyone }) => {
     const room = await createRoom(server.url, '5a Informatik', { kind: 'class', lobby: true });
     const { admit } = await teacherAtTheDoor(browser, everyone, room);
     const pc = await openParticipant(browser, 'lab PC');
     everyone.push(pc);
+    const where = async (page) => {
+      await page.waitForSelector('#screen-call:not([hidden]), #screen-lobby:not([hidden])', { timeout: WAIT });
+      return (await page.locator('#screen-call').isVisible()) ? 'call' : 'lobby';
+    };
     // Opens the link in a new tab of the lab PC's browser (same storage) and joins as `name`:
     // 'call' if straight in, 'lobby' if waiting.
     const sitDown = async (name) => {
@@ -131,36 +135,47 @@ test('the next pupil at a shared computer waits in the lobby again', async (t) =
       await page.waitForSelector('#name-input', { state: 'visible', timeout: WAIT });
       await page.fill('#name-input', name);
       await page.click('#join-button');
-      await page.waitForSelector('#screen-call:not([hidden]), #screen-lobby:not([hidden])', { timeout: WAIT });
-      return { page, where: (await page.locator('#screen-call').isVisible()) ? 'call' : 'lobby' };
+      return { page, where: await where(page) };
     };
 
     let seat = await sitDown('Anna');
     assert.equal(seat.where, 'lobby');
     await admit('Anna');
     await seat.page.waitForSelector('#screen-call', { state: 'visible', timeout: WAIT });
-    // The tab closes and opens again within the lesson: straight back in.
-    await seat.page.close();
-    seat = await sitDown('Anna');
-    assert.equal(seat.where, 'call', 'a closed tab comes back without waiting');
+    // A reload within the lesson: straight back in.
+    await seat.page.reload();
+    assert.equal(await where(seat.page), 'call', 'a reload comes back without waiting');
+    assert.equal(await seat.page.evaluate((id) => localStorage.getItem(`aula.session.${id}`), room.id), null,
+      'nothing of the session in the browser’s lasting storage');
 
-    // Anna leaves on purpose; Ben sits down at the same computer.
-    await seat.page.click('#leave-button');
-    await seat.page.waitForSelector('#screen-ended', { state: 'visible', timeout: WAIT });
+    // Anna closes the tab without Leave; Ben sits down at the same computer.
     await seat.page.close();
     seat = await sitDown('Ben');
-    assert.equal(seat.where, 'lobby', 'after a Leave the next pupil waits');
+    assert.equal(seat.where, 'lobby', 'after a closed tab the next pupil waits');
     await admit('Ben');
     await seat.page.waitForSelector('#screen-call', { state: 'visible', timeout: WAIT });
 
-    // Ben's session is three hours old (the test ages it) when he closes the tab; Cem sits down.
-    await seat.page.evaluate((key) => {
-      const stored = JSON.parse(localStorage.getItem(key));
-      localStorage.setItem(key, JSON.stringify({ ...stored, at: stored.at - 3 * 60 * 60 * 1000 - 1000 }));
-    }, `aula.session.${room.id}`);
+    // Ben leaves on purpose; a reload of that tab starts as anyone would.
+    await seat.page.click('#leave-button');
+    await seat.page.waitForSelector('#screen-ended', { state: 'visible', timeout: WAIT });
+    assert.equal(await seat.page.evaluate((id) => sessionStorage.getItem(`aula.session.${id}`), room.id), null,
+      'a Leave forgets the session');
     await seat.page.close();
+
+    // Cem is let in; once his session is three hours old (the test ages it) the page no longer
+    // offers it (a later join would start as anyone's), and drops it from storage.
     seat = await sitDown('Cem');
-    assert.equal(seat.where, 'lobby', 'a session three hours old is forgotten');
+    assert.equal(seat.where, 'lobby');
+    await admit('Cem');
+    await seat.page.waitForSelector('#screen-call', { state: 'visible', timeout: WAIT });
+    const aged = await seat.page.evaluate(async (id) => {
+      const key = `aula.session.${id}`;
+      const stored = JSON.parse(sessionStorage.getItem(key));
+      sessionStorage.setItem(key, JSON.stringify({ ...stored, at: stored.at - 3 * 60 * 60 * 1000 - 1000 }));
+      const store = await import(new URL('store.js', document.querySelector('script[type=module]').src).href);
+      return { session: store.sessionFor(id), left: sessionStorage.getItem(key) };
+    }, room.id);
+    assert.deepEqual(aged, { session: undefined, left: null }, 'a session three hours old is forgotten');
     assert.deepEqual(pc.errors, []);
   });
 });

@@ -14,6 +14,9 @@ pub enum ClientMsg {
         name: String,
         #[serde(default)]
         session: Option<String>,
+        /// The room's `creator_key`, from the browser that created it (with the host link).
+        #[serde(default)]
+        creator: Option<String>,
     },
     /// Instead of `join` on a new socket: take the place of this participant's earlier one.
     Resume {

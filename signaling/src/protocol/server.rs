@@ -138,8 +138,9 @@ pub struct Joined {
     /// logged), for `RTCConfiguration.iceServers`; absent without TURN.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub ice_servers: Vec<crate::turn::IceServer>,
-    /// This is the room's lead: the first to join with the host link (by its session), who
-    /// may remove and demote other host-link holders and renew the host link.
+    /// This is the room's lead: joined with the host link and the room's creator key (or,
+    /// until someone has, the first with the host link), who may remove and demote other
+    /// host-link holders and renew the host link.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub lead: bool,
     /// Whom a host has put in the spotlight for everyone; absent: nobody.
@@ -198,6 +199,8 @@ pub enum ServerMsg {
     HostInfo {
         participant_secret: String,
         waiting: Vec<WaitingInfo>,
+        /// Whether this host is the room's lead (false for a stand-in when the creator comes).
+        lead: bool,
     },
     /// The lobby as a delta: everyone waiting by id, in order of arrival, and the names of
     /// those who arrived since the last one (a host knows the others' from `joined`,

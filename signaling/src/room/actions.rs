@@ -466,11 +466,8 @@ impl RoomTask {
         tracing::info!(participant = %target, ?role, "role changed");
         self.tell_role(target, role == Role::Host);
         if role == Role::Host {
-            let info = ServerMsg::HostInfo {
-                participant_secret: state.participant_secret.as_str().to_string(),
-                waiting: state.waiting_list(),
-            };
-            state.members[&target].send(info);
+            let lead = state.members[&target].is_lead(state);
+            state.members[&target].send(state.host_info(lead));
         } else {
             self.enforce_settings(state, target);
         }

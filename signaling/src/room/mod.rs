@@ -52,6 +52,8 @@ pub enum RoomMsg {
         /// between the socket's check and this join must still turn it away.
         secret: String,
         session: Option<String>,
+        /// It joined with the host link and the room's creator key.
+        creator: bool,
         out: Outbox,
         socket: SocketId,
         /// The address the socket is counted under (crate::addresses), for the lobby's share.
@@ -113,6 +115,7 @@ pub struct RoomLimits {
 struct Knock {
     name: String,
     session: Option<String>,
+    creator: bool,
     out: Outbox,
     socket: SocketId,
     /// The address it is counted under; `None` for one not counted (loopback, exempt).
@@ -126,6 +129,8 @@ struct Entry {
     role: Role,
     /// Joined with the host link, so the host role cannot be taken away.
     by_host_link: bool,
+    /// Joined with the host link and the creator key: the room's lead.
+    creator: bool,
     session: String,
     out: Outbox,
     socket: SocketId,
@@ -244,6 +249,7 @@ impl RoomTask {
                 grant,
                 secret,
                 session,
+                creator,
                 out,
                 socket,
                 addr,
@@ -260,6 +266,7 @@ impl RoomTask {
                 let knock = Knock {
                     name,
                     session,
+                    creator,
                     out,
                     socket,
                     addr,
@@ -314,6 +321,7 @@ impl RoomTask {
         let Knock {
             name,
             session,
+            creator,
             out,
             socket,
             addr,
@@ -399,6 +407,7 @@ impl RoomTask {
             name,
             role,
             by_host_link: role == Role::Host,
+            creator: creator && role == Role::Host,
             session,
             out,
             socket,
@@ -414,6 +423,7 @@ impl RoomTask {
             name,
             role,
             by_host_link,
+            creator,
             session,
             out,
             socket,
@@ -431,7 +441,15 @@ impl RoomTask {
             reconnecting: false,
             host_link: by_host_link,
         };
-        if by_host_link && state.lead_session.is_none() {
+        if creator && !state.creator_joined {
+            // The lead from now on, from any tab; whoever held it until she came does not.
+            let stand_in = state.members.values().find(|m| m.is_lead(state));
+            let told = stand_in.map(|m| (m, state.host_info(false)));
+            state.creator_joined = true;
+            if let Some((m, info)) = told {
+                m.send(info);
+            }
+        } else if by_host_link && state.lead_session.is_none() {
             state.lead_session = Some(session.clone());
         }
         let member = Member {
@@ -439,6 +457,7 @@ impl RoomTask {
             out: out.clone(),
             session: session.clone(),
             by_host_link,
+            creator,
             socket,
             resume: Secret::generate(),
             away_until: None,
@@ -554,6 +573,7 @@ impl RoomTask {
             name: w.name,
             role: Role::Participant,
             by_host_link: false,
+            creator: false,
             session: w.session,
             out: w.out,
             socket: w.socket,

@@ -31,6 +31,8 @@ pub struct Member {
     pub session: String,
     /// Joined with the host link, so the host role cannot be taken away.
     pub by_host_link: bool,
+    /// Joined with the host link and the room's creator key.
+    pub creator: bool,
     /// The socket that speaks for this member now.
     pub socket: SocketId,
     /// The member's resume token (docs/protocol.md, `resume`).
@@ -51,8 +53,12 @@ impl Member {
         self.info.role == Role::Host
     }
 
+    /// The room's lead: its creator (by the creator key), or until she has come the first
+    /// with the host link; either only while still a host by the host link.
     pub fn is_lead(&self, state: &State) -> bool {
-        state.lead_session.as_deref() == Some(self.session.as_str())
+        let stand_in =
+            !state.creator_joined && state.lead_session.as_deref() == Some(self.session.as_str());
+        self.by_host_link && (self.creator || stand_in)
     }
 
     pub fn send(&self, msg: ServerMsg) {
@@ -113,10 +119,14 @@ pub struct State {
     /// Who was waiting at the last `lobby_updated`: the next one names only who came since.
     pub lobby_told: Vec<ParticipantId>,
     pub lobby_due: Option<Instant>,
-    /// The session of the first who joined with the host link: the room's lead, who alone
-    /// may remove or demote other host-link holders and renew the host link (a student who
-    /// read the host link off a screen must not be able to do the same to the teacher).
+    /// The session of the first who joined with the host link: the room's lead until its
+    /// creator joins (`creator_joined`), who alone may remove or demote other host-link
+    /// holders and renew the host link (a student who read the host link off a screen must
+    /// not be able to do the same to the teacher).
     pub lead_session: Option<String>,
+    /// Someone joined with the host link and the room's creator key: from then on only such
+    /// members lead.
+    pub creator_joined: bool,
     /// The whole room's chat, in bytes (chat::RateLimit::room_bytes).
     pub chat_bytes: RateLimit,
 }
@@ -140,6 +150,7 @@ impl State {
             lobby_told: Vec::new(),
             lobby_due: None,
             lead_session: None,
+            creator_joined: false,
             chat_bytes: RateLimit::room_bytes(Instant::now()),
         }
     }
@@ -174,6 +185,15 @@ impl State {
     /// Nobody admitted and nobody waiting.
     pub fn is_empty(&self) -> bool {
         self.members.is_empty() && self.lobby.is_empty()
+    }
+
+    /// What a host learns on becoming one, or a stand-in lead on losing the lead.
+    pub fn host_info(&self, lead: bool) -> ServerMsg {
+        ServerMsg::HostInfo {
+            participant_secret: self.participant_secret.as_str().to_string(),
+            waiting: self.waiting_list(),
+            lead,
+        }
     }
 
     pub fn waiting_list(&self) -> Vec<WaitingInfo> {

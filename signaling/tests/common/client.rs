@@ -37,6 +37,8 @@ pub struct Room {
     pub id: String,
     pub host_secret: String,
     pub participant_secret: String,
+    /// `creator_key`: for the creator's browser only.
+    pub creator_key: String,
 }
 
 /// Creates a room with `body` (JSON) through the real HTTP API.
@@ -61,6 +63,7 @@ impl Room {
             id: v["id"].as_str().unwrap().to_string(),
             host_secret: secret("host_url"),
             participant_secret: secret("participant_url"),
+            creator_key: v["creator_key"].as_str().expect("creator_key").to_string(),
         }
     }
 }
@@ -129,6 +132,21 @@ impl Client {
         if let Some(s) = session {
             join["session"] = json!(s);
         }
+        c.send(join).await;
+        let first = c.next().await.expect("an answer to join");
+        (c, first)
+    }
+
+    /// Connects and sends `join` with the host link and `creator` as the creator key.
+    pub async fn join_as_creator(
+        addr: SocketAddr,
+        room: &Room,
+        creator: &str,
+        name: &str,
+    ) -> (Client, Value) {
+        let mut c = Client::connect(addr).await;
+        let join = json!({"type": "join", "v": 1, "room": room.id, "secret": room.host_secret,
+            "name": name, "creator": creator});
         c.send(join).await;
         let first = c.next().await.expect("an answer to join");
         (c, first)
