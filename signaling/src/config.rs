@@ -920,8 +920,18 @@ pub(crate) fn split_origin(origin: &str) -> Option<(&'static str, String)> {
 
 /// Crates whose logs below `info` carry what must not reach a log file: tungstenite logs every
 /// WebSocket frame at `trace` (link secrets, session tokens, chat text, names), str0m its
-/// SDP and ICE credentials at `debug`.
-const LOGS_SECRETS: [&str; 3] = ["tungstenite", "tokio_tungstenite", "str0m"];
+/// SDP and ICE credentials at `debug`, and so do the crates str0m is made of (`is`, its ICE
+/// agent, logs both sides' ICE passwords; found by tests/log-hygiene.rs).
+const LOGS_SECRETS: [&str; 8] = [
+    "tungstenite",
+    "tokio_tungstenite",
+    "str0m",
+    "is",
+    "dimpl",
+    "sctp_proto",
+    "str0m_proto",
+    "str0m_aws_lc_rs",
+];
 
 /// The log filter to use for `requested` (`RUST_LOG` or the `log` setting): as asked, except
 /// that the crates of `LOGS_SECRETS` stay at `info` unless the filter names them itself (a
@@ -948,17 +958,23 @@ mod log_filter_tests {
 
     #[test]
     fn crates_that_log_secrets_stay_at_info_unless_named() {
+        let rest = "is=info,dimpl=info,sctp_proto=info,str0m_proto=info,str0m_aws_lc_rs=info";
         assert_eq!(
             log_filter("trace"),
-            "trace,tungstenite=info,tokio_tungstenite=info,str0m=info"
+            format!("trace,tungstenite=info,tokio_tungstenite=info,str0m=info,{rest}")
         );
         assert_eq!(
             log_filter("info,str0m=debug"),
-            "info,str0m=debug,tungstenite=info,tokio_tungstenite=info"
+            format!("info,str0m=debug,tungstenite=info,tokio_tungstenite=info,{rest}")
+        );
+        assert_eq!(
+            log_filter("is::agent=debug"),
+            "is::agent=debug,tungstenite=info,tokio_tungstenite=info,str0m=info,\
+             dimpl=info,sctp_proto=info,str0m_proto=info,str0m_aws_lc_rs=info"
         );
         assert_eq!(
             log_filter(""),
-            "tungstenite=info,tokio_tungstenite=info,str0m=info"
+            format!("tungstenite=info,tokio_tungstenite=info,str0m=info,{rest}")
         );
     }
 }

@@ -1,7 +1,9 @@
 //! The real binary at `RUST_LOG=trace`, its output captured as a log file would be: a lesson's
-//! secrets (the teacher's password and staff session, link secrets, session and resume
-//! tokens), its chat and its pupils' names never appear in it, and it has no terminal colour codes. With `log_format = "json"` every line is
-//! one JSON object, and the `log` setting wins over `RUST_LOG`.
+//! secrets (the teacher's password and staff session, link secrets and their renewals, the
+//! creator key, session and resume tokens, ICE passwords on both sides, the TURN secret and
+//! credentials), its chat and its pupils' names never appear in it, and it has no terminal
+//! colour codes. With `log_format = "json"` every line is one JSON object, and the `log`
+//! setting wins over `RUST_LOG`.
 
 mod common;
 
@@ -52,6 +54,24 @@ async fn start_aula(args: &[&str], env: &[(&str, &str)]) -> (Child, SocketAddr, 
     (server, addr, path)
 }
 
+/// A real Chromium publish offer (sfu/tests/fixtures) and its ICE password.
+fn chromium_offer() -> String {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../sfu/tests/fixtures/chromium-156-publish.sdp"
+    );
+    let sdp = std::fs::read_to_string(path).expect("the fixture");
+    assert_eq!(ice_pwd(&sdp), CHROMIUM_ICE_PWD);
+    sdp
+}
+
+const CHROMIUM_ICE_PWD: &str = "TcMqDy2Zs4dG3PskB7BOLqp9";
+
+fn ice_pwd(sdp: &str) -> String {
+    let line = sdp.lines().find_map(|l| l.strip_prefix("a=ice-pwd:"));
+    line.expect("an ice-pwd line").trim().to_string()
+}
+
 /// SIGTERM (a clean shutdown flushes the log), then the log.
 fn stop_and_read(mut server: Child, path: PathBuf) -> String {
     let _ = Command::new("kill").arg(server.id().to_string()).status();
@@ -74,11 +94,16 @@ async fn a_trace_log_holds_no_secrets_no_chat_no_names_and_no_colour_codes() {
     let mut staff = Accounts::read(&accounts).unwrap();
     staff.add("weber", "Pferd-Batterie-Klammer").unwrap();
     staff.write(&accounts).unwrap();
+    let turn_secret = "coturn-static-auth-secret-4711";
     let args = [
         "--room-creation",
         "staff",
         "--accounts-file",
         accounts.to_str().unwrap(),
+        "--turn-urls",
+        "turn:127.0.0.1:3478",
+        "--turn-secret",
+        turn_secret,
     ];
     let (server, addr, path) = start_aula(&args, &[("RUST_LOG", "trace")]).await;
     let sign_in = json!({"name": "weber", "password": "Pferd-Batterie-Klammer"});
@@ -89,9 +114,23 @@ async fn a_trace_log_holds_no_secrets_no_chat_no_names_and_no_colour_codes() {
     let created = call(addr, "POST", "/api/rooms", &cookie, class).await;
     assert_eq!(created.status, 201, "{}", created.body);
     let room = Room::from_created(&created.body);
-    let (mut host, joined) = Client::join(addr, &room.id, &room.host_secret, "Frau Weber").await;
+    let (mut host, joined) =
+        Client::join_as_creator(addr, &room, &room.creator_key, "Frau Weber").await;
+    assert_eq!(joined["lead"], true, "{joined}");
     let session = joined["session"].as_str().unwrap_or_default().to_string();
     let resume = joined["resume"].as_str().unwrap_or_default().to_string();
+    let turn_credential = joined["ice_servers"][0]["credential"]
+        .as_str()
+        .expect("TURN credentials in joined")
+        .to_string();
+    // Media: the browser's offer (its ICE password) and the server's answer (its own).
+    host.send(
+        json!({"type": "publish", "sdp": chromium_offer(), "tracks": [
+        {"mid": "0", "source": "microphone"}, {"mid": "1", "source": "camera"}]}),
+    )
+    .await;
+    let answer = host.expect("publish_answer").await;
+    let server_ice_pwd = ice_pwd(answer["sdp"].as_str().expect("an answer"));
     let (mut anna, _) = Client::join(
         addr,
         &room.id,
@@ -99,6 +138,8 @@ async fn a_trace_log_holds_no_secrets_no_chat_no_names_and_no_colour_codes() {
         "Annabella Zwirbel",
     )
     .await;
+    let offer = anna.expect("subscribe_offer").await;
+    let subscribe_ice_pwd = ice_pwd(offer["sdp"].as_str().expect("an offer"));
     anna.roundtrip(json!({"type": "chat", "text": "Meine Adresse ist Lindenweg 7"}))
         .await;
     anna.roundtrip(json!({"type": "raise_hand"})).await;
@@ -108,6 +149,20 @@ async fn a_trace_log_holds_no_secrets_no_chat_no_names_and_no_colour_codes() {
         .and_then(|m| m["participant_secret"].as_str())
         .expect("the renewed link")
         .to_string();
+    let host_link = host.roundtrip(json!({"type": "renew_host_link"})).await;
+    let host_link = (host_link.iter())
+        .find(|m| m["type"] == "host_link_renewed")
+        .and_then(|m| m["host_secret"].as_str())
+        .expect("the renewed host link")
+        .to_string();
+    // The teacher's socket drops and her page resumes on a new one.
+    drop(host);
+    let mut host = Client::connect(addr).await;
+    let hello = json!({"type": "resume", "v": 1, "room": room.id, "token": resume, "fresh": false});
+    host.send(hello).await;
+    let resumed = host.expect("joined").await;
+    assert_eq!(resumed["resumed"], true, "{resumed}");
+    let resumed_token = resumed["resume"].as_str().unwrap_or_default().to_string();
     anna.send(json!({"type": "leave"})).await;
     host.sync().await;
 
@@ -125,6 +180,13 @@ async fn a_trace_log_holds_no_secrets_no_chat_no_names_and_no_colour_codes() {
             room.participant_secret.as_str(),
         ),
         ("the renewed link's secret", renewed.as_str()),
+        ("the renewed host link's secret", host_link.as_str()),
+        ("the creator key", room.creator_key.as_str()),
+        ("the browser's ICE password", CHROMIUM_ICE_PWD),
+        ("the server's ICE password", server_ice_pwd.as_str()),
+        ("a subscriber's ICE password", subscribe_ice_pwd.as_str()),
+        ("the TURN secret", turn_secret),
+        ("the TURN credential", turn_credential.as_str()),
         ("a name", "Annabella"),
         ("the teacher's name", "Frau Weber"),
         ("the chat", "Lindenweg"),
@@ -140,8 +202,16 @@ async fn a_trace_log_holds_no_secrets_no_chat_no_names_and_no_colour_codes() {
     if !resume.is_empty() {
         secrets.push(("the resume token", resume.as_str()));
     }
+    if !resumed_token.is_empty() {
+        secrets.push(("the resume token after a resume", resumed_token.as_str()));
+    }
     for (what, secret) in secrets {
-        assert!(!log.contains(secret), "{what} is in the log");
+        // Where, without repeating it: the start of each line that has it.
+        let lines: Vec<String> = (log.lines())
+            .filter(|l| l.contains(secret))
+            .map(|l| l.replace(secret, "<secret>").chars().take(160).collect())
+            .collect();
+        assert!(lines.is_empty(), "{what} is in the log: {lines:#?}");
     }
     assert!(
         !log.contains('\u{1b}'),
