@@ -26,6 +26,9 @@ async fn main() -> anyhow::Result<()> {
         LogFormat::Json => log.json().with_ansi(false).init(),
     }
     let domain = config.domain.first().cloned();
+    // Before anything listens: a signal from then on (a service manager that stops Aula as it
+    // starts, a test) shuts down cleanly instead of killing the process.
+    let stop = ShutdownSignal::install()?;
     let server = aula_signaling::start(config).await?;
     let base = match (server.https_addr, domain) {
         (Some(addr), Some(domain)) if addr.port() == 443 => format!("https://{domain}"),
@@ -42,7 +45,7 @@ async fn main() -> anyhow::Result<()> {
              {base}/setup#t={token}"
         ));
     }
-    shutdown_signal().await;
+    stop.wait().await;
     tracing::info!("shutting down");
     server.shutdown().await;
     Ok(())
@@ -109,17 +112,42 @@ fn display_addr(addr: std::net::SocketAddr) -> String {
     }
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
+/// SIGINT and SIGTERM, caught from the moment `install` returns (tokio's `ctrl_c()` would
+/// only catch SIGINT once first polled, and one that came before killed the process).
+#[cfg(unix)]
+struct ShutdownSignal {
+    int: tokio::signal::unix::Signal,
+    term: tokio::signal::unix::Signal,
+}
+
+#[cfg(unix)]
+impl ShutdownSignal {
+    fn install() -> std::io::Result<ShutdownSignal> {
         use tokio::signal::unix::{SignalKind, signal};
-        let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler installs");
+        Ok(ShutdownSignal {
+            int: signal(SignalKind::interrupt())?,
+            term: signal(SignalKind::terminate())?,
+        })
+    }
+
+    async fn wait(mut self) {
         tokio::select! {
-            _ = ctrl_c => {}
-            _ = term.recv() => {}
+            _ = self.int.recv() => {}
+            _ = self.term.recv() => {}
         }
     }
-    #[cfg(not(unix))]
-    let _ = ctrl_c.await;
+}
+
+#[cfg(not(unix))]
+struct ShutdownSignal;
+
+#[cfg(not(unix))]
+impl ShutdownSignal {
+    fn install() -> std::io::Result<ShutdownSignal> {
+        Ok(ShutdownSignal)
+    }
+
+    async fn wait(self) {
+        let _ = tokio::signal::ctrl_c().await;
+    }
 }
