@@ -197,3 +197,58 @@ fn junk_rtp_from_a_publisher_is_dropped_and_counted_and_the_others_go_on() {
         assert_eq!(pair[1].first_seq, pair[0].last_seq + 1, "and never skipped");
     }
 }
+
+/// A client's real STUN check, replayed from many other addresses (what someone on the path
+/// could do): each address str0m accepts it from is routed to that connection, but at most
+/// eight per connection (`MAX_ADDRS`), the oldest making way, so the route table cannot grow
+/// without bound; and the client's own address, pushed out, comes back with its next check.
+#[test]
+fn a_connection_routes_at_most_eight_addresses_and_its_own_comes_back() {
+    let mut sim = Sim::new(21);
+    sim.capture = Some(Vec::new());
+    sim.join();
+    sim.publish(0);
+    sim.join();
+    sim.run_for(Duration::from_secs(2));
+    let corpus = sim.capture.take().expect("captured");
+    // A binding request (type 0x0001) from the publisher's publish connection.
+    let publish_addr: std::net::SocketAddr = "127.1.1.1:5001".parse().unwrap();
+    let publisher = corpus
+        .iter()
+        .find(|(s, _, d)| *s == publish_addr && d.len() > 20 && d[0] == 0x00 && d[1] == 0x01)
+        .cloned()
+        .expect("a STUN binding request");
+    let (source, server, check) = publisher;
+    let (_, routed) = sim.worker.route_counts();
+
+    for i in 0..40u16 {
+        let elsewhere = format!("10.77.{}.{}:{}", i / 200, 1 + i % 200, 20_000 + i);
+        let elsewhere = elsewhere.parse().unwrap();
+        sim.worker
+            .handle_datagram(sim.now, elsewhere, server, &check);
+        while sim.worker.poll_output().is_some() {}
+    }
+    let (_, after) = sim.worker.route_counts();
+    assert_eq!(
+        after,
+        routed + 7,
+        "its one address became eight, not 41 (from {source})"
+    );
+
+    // Pushed out: the publisher's media is not routed until its next check.
+    let lost = sim.worker.stats().datagrams_unroutable;
+    sim.run_for(Duration::from_millis(200));
+    assert!(
+        sim.worker.stats().datagrams_unroutable > lost,
+        "its own address was pushed out"
+    );
+    let (from, to) = (0, 1);
+    let before = sim.frames(to, from, Kind::Video).len();
+    sim.run_for(Duration::from_secs(8));
+    let (_, settled) = sim.worker.route_counts();
+    assert!(settled <= routed + 7, "{settled} routes");
+    assert!(
+        sim.frames(to, from, Kind::Video).len() > before + 40,
+        "the publisher's media flows again"
+    );
+}
