@@ -53,6 +53,12 @@ echo "== cargo test"
 AULA_REQUIRE_COTURN=1 AULA_REQUIRE_SLAPD=1 AULA_REQUIRE_PEBBLE=1 AULA_REQUIRE_NGINX=1 \
   AULA_REQUIRE_CADDY=1 cargo test --workspace --all-targets
 
+# The fuzzers ran above from their fixed seeds; now for a fixed time from fresh ones (each
+# prints its seed, and a finding the round that replays it: sfu/tests/support/fuzz_plan.rs).
+echo "== fuzzing for 20 s from fresh seeds"
+AULA_FUZZ_SECS=20 cargo test -q -p aula-sfu --test fuzz -- --nocapture
+AULA_FUZZ_SECS=20 cargo test -q -p aula-signaling --test fuzz-protocol -- --nocapture
+
 echo "== browser tests"
 cargo build --bin aula
 AULA_REQUIRE_COTURN=1 AULA_BIN="$PWD/target/debug/aula" node --test --test-concurrency=1 web-client/tests/

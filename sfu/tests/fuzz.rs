@@ -12,9 +12,12 @@
 //!    connection it belongs to.
 //!
 //! The bar: no panic, every bad offer answered with an error, and the lesson that runs
-//! meanwhile goes on. `AULA_FUZZ_ROUNDS` runs more rounds (a longer run by hand).
+//! meanwhile goes on. How long, and from which seed: `support/fuzz_plan.rs` (`AULA_FUZZ_SECS`
+//! for a fixed-time run from a fresh seed, `AULA_FUZZ_SEED` and `AULA_FUZZ_ROUNDS` to replay).
 
 mod common;
+#[path = "support/fuzz_plan.rs"]
+mod fuzz_plan;
 
 use std::time::Duration;
 
@@ -24,11 +27,16 @@ use common::Sim;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
-fn rounds(default: usize) -> usize {
-    std::env::var("AULA_FUZZ_ROUNDS")
-        .ok()
-        .and_then(|r| r.parse().ok())
-        .unwrap_or(default)
+/// Runs round `round` of `plan`; a panic in it names the round and the seed that replay it.
+fn replayable<T>(plan: &fuzz_plan::Plan, round: usize, f: impl FnOnce() -> T) -> T {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
+        Ok(v) => v,
+        Err(_) => panic!(
+            "round {round} panicked: AULA_FUZZ_SEED={} AULA_FUZZ_ROUNDS={} replays it",
+            plan.seed,
+            round + 1
+        ),
+    }
 }
 
 /// The SDP corpus: the fixtures and anything added under tests/corpus.
@@ -156,11 +164,15 @@ fn altered_sdp_offers_get_an_error_or_an_answer_and_the_lesson_goes_on() {
     let before = sim.frames(1, 0, Kind::Video).len();
 
     let corpus = sdp_corpus();
-    let mut rng = StdRng::seed_from_u64(7);
+    let plan = fuzz_plan::Plan::from_env("SDP offers", 7, 3000);
+    let mut rng = StdRng::seed_from_u64(plan.seed);
     let (mut refused, mut answered) = (0, 0);
-    for round in 0..rounds(3000) {
+    let mut round = 0;
+    while plan.goes_on(round) {
         let offer = mutate_sdp(&mut rng, &corpus[round % corpus.len()]);
-        let (errors, answers) = offer_errors(&mut sim, fuzzer, offer.clone());
+        let (errors, answers) = replayable(&plan, round, || {
+            offer_errors(&mut sim, fuzzer, offer.clone())
+        });
         assert!(
             errors + answers >= 1,
             "round {round}: an offer gets an error or an answer:\n{offer}"
@@ -170,8 +182,9 @@ fn altered_sdp_offers_get_an_error_or_an_answer_and_the_lesson_goes_on() {
         if round % 500 == 0 {
             sim.run_for(Duration::from_millis(100));
         }
+        round += 1;
     }
-    eprintln!("altered offers: {refused} refused, {answered} answered");
+    eprintln!("altered offers: {round} rounds, {refused} refused, {answered} answered");
     assert!(refused > 0, "most alterations are refused");
 
     sim.run_for(Duration::from_secs(1));
@@ -239,19 +252,24 @@ fn altered_datagrams_from_known_addresses_are_dropped_and_the_lesson_goes_on() {
     );
     let before = sim.frames(1, 0, Kind::Video).len();
 
-    let mut rng = StdRng::seed_from_u64(8);
-    for round in 0..rounds(20_000) {
+    let plan = fuzz_plan::Plan::from_env("datagrams", 8, 20_000);
+    let mut rng = StdRng::seed_from_u64(plan.seed);
+    let mut round = 0;
+    while plan.goes_on(round) {
         let (source, destination, data) = &corpus[rng.random_range(0..corpus.len())];
         let altered = mutate_datagram(&mut rng, data);
-        sim.worker
-            .handle_datagram(sim.now, *source, *destination, &altered);
-        while sim.worker.poll_output().is_some() {}
-        if round % 2000 == 0 {
-            sim.run_for(Duration::from_millis(50));
-        }
+        replayable(&plan, round, || {
+            sim.worker
+                .handle_datagram(sim.now, *source, *destination, &altered);
+            while sim.worker.poll_output().is_some() {}
+            if round % 2000 == 0 {
+                sim.run_for(Duration::from_millis(50));
+            }
+        });
+        round += 1;
     }
     eprintln!(
-        "altered datagrams: corpus of {} ({stun} STUN, {dtls} DTLS, {rtp} RTP)",
+        "altered datagrams: {round} rounds, corpus of {} ({stun} STUN, {dtls} DTLS, {rtp} RTP)",
         corpus.len()
     );
 

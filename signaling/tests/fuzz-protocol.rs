@@ -6,7 +6,11 @@
 //! parsed, then the names and chat texts in it checked as the server checks them.
 //!
 //! The bar: no panic, and every message is either a client message or an error with a code.
-//! `AULA_FUZZ_ROUNDS` runs more rounds.
+//! How long, and from which seed: `../../sfu/tests/support/fuzz_plan.rs` (`AULA_FUZZ_SECS`,
+//! `AULA_FUZZ_SEED`, `AULA_FUZZ_ROUNDS`).
+
+#[path = "../../sfu/tests/support/fuzz_plan.rs"]
+mod fuzz_plan;
 
 use aula_signaling::protocol::{self, ClientMsg};
 use rand::rngs::StdRng;
@@ -98,30 +102,36 @@ fn mutate(rng: &mut StdRng, seed: &Value) -> String {
 #[test]
 fn altered_client_messages_parse_or_are_refused_with_a_code() {
     let corpus = corpus();
-    let mut rng = StdRng::seed_from_u64(11);
-    let rounds = std::env::var("AULA_FUZZ_ROUNDS")
-        .ok()
-        .and_then(|r| r.parse().ok())
-        .unwrap_or(20_000);
+    let plan = fuzz_plan::Plan::from_env("client messages", 11, 20_000);
+    let mut rng = StdRng::seed_from_u64(plan.seed);
     let (mut ok, mut refused) = (0, 0);
-    for _ in 0..rounds {
+    let mut round = 0;
+    while plan.goes_on(round) {
         let seed = &corpus[rng.random_range(0..corpus.len())];
         let text = mutate(&mut rng, seed);
-        match protocol::parse(&text) {
-            Ok(msg) => {
-                ok += 1;
-                match msg {
-                    ClientMsg::Join { name, .. } => drop(protocol::clean_name(&name)),
-                    ClientMsg::Chat { text } => drop(protocol::clean_chat(&text)),
-                    _ => {}
-                }
+        let parsed = std::panic::catch_unwind(|| {
+            let parsed = protocol::parse(&text);
+            if let Ok(ClientMsg::Join { name, .. }) = &parsed {
+                drop(protocol::clean_name(name));
             }
-            Err((code, why)) => {
+            if let Ok(ClientMsg::Chat { text }) = &parsed {
+                drop(protocol::clean_chat(text));
+            }
+            parsed.map(|_| ())
+        });
+        match parsed {
+            Ok(Ok(())) => ok += 1,
+            Ok(Err((code, why))) => {
                 refused += 1;
-                assert!(!code.as_str().is_empty() && !why.is_empty());
+                assert!(
+                    !code.as_str().is_empty() && !why.is_empty(),
+                    "round {round}"
+                );
             }
+            Err(_) => panic!("round {round} (seed {}) panicked on {text:?}", plan.seed),
         }
+        round += 1;
     }
-    eprintln!("altered messages: {ok} parsed, {refused} refused");
+    eprintln!("altered messages: {round} rounds, {ok} parsed, {refused} refused");
     assert!(ok > 0 && refused > 0);
 }
