@@ -386,8 +386,8 @@ impl Session {
             let retry = addresses.retry_after(refusal);
             return self.busy(format!("{refusal}; this page tries again by itself"), retry);
         }
-        let grant = match self.room_and_grant(room, secret) {
-            Ok((_, grant)) => grant,
+        let grant = match self.room_and_grant(room, secret, creator.as_deref()) {
+            Ok((_, grant, _)) => grant,
             Err(flow) => return flow,
         };
         let class = match grant {
@@ -405,16 +405,27 @@ impl Session {
         self.at_the_door(class, key.as_deref(), request).await
     }
 
-    /// The room and what `secret` grants in it; or, answered already, why not.
-    fn room_and_grant(&self, room: &str, secret: &str) -> Result<(RoomEntry, Grant), Flow> {
+    /// The room, what `secret` grants in it, and whether `creator` is its creator key (which
+    /// counts with a host link only); or, answered already, why not.
+    fn room_and_grant(
+        &self,
+        room: &str,
+        secret: &str,
+        creator: Option<&str>,
+    ) -> Result<(RoomEntry, Grant, bool), Flow> {
         let Some(entry) = self.state.registry.get(room) else {
             return Err(self.send_error(
                 ErrorCode::UnknownRoom,
                 "this room has ended or never existed",
             ));
         };
+        let creator = creator.is_some_and(|key| entry.creator_key.matches(key));
         match entry.grant_for(secret) {
-            Some(grant) => Ok((entry, grant)),
+            Some(grant @ Grant::Role(Role::Host)) => Ok((entry, grant, creator)),
+            Some(grant) => Ok((entry, grant, false)),
+            // A host link renewed since (by her, or by someone who stood in for her): the
+            // creator is still the host.
+            None if creator => Ok((entry, Grant::Role(Role::Host), true)),
             None => {
                 Err(self.send_error(ErrorCode::BadSecret, "this link is not valid for this room"))
             }
@@ -504,13 +515,12 @@ impl Session {
         creator: Option<String>,
     ) -> Flow {
         // Checked again: the room may have ended, or the link been renewed, while it waited.
-        let (entry, grant) = match self.room_and_grant(room, secret) {
+        // A wrong or missing key is no error: that page joins as its link says.
+        let (entry, grant, creator) = match self.room_and_grant(room, secret, creator.as_deref()) {
             Ok(found) => found,
             Err(flow) => return flow,
         };
         let host = matches!(grant, Grant::Role(Role::Host));
-        // A wrong or missing key is no error: that page joins as a host like any other.
-        let creator = host && creator.is_some_and(|key| entry.creator_key.matches(&key));
         let (reply, answer) = oneshot::channel();
         let msg = RoomMsg::Join {
             name,

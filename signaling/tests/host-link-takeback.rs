@@ -100,8 +100,9 @@ async fn the_lead_demotes_a_host_link_holder_who_is_then_a_host_like_any_other()
 }
 
 /// A student who read the host link off the screen gets in first and leads in the teacher's
-/// place; the teacher comes with the creator key and leads from then on, the stand-in is told
-/// and can do nothing to her. She closes her tab (a new session) and comes back: still the lead.
+/// place, and even renews the host link; the teacher comes with the creator key (and the old
+/// link) and is the host and the lead from then on, the stand-in is told and can do nothing
+/// to her. She closes her tab (a new session) and comes back: still the lead.
 #[tokio::test]
 async fn the_creator_leads_from_any_tab_and_a_stand_in_lead_gives_way() {
     let (_server, addr) = server().await;
@@ -135,8 +136,17 @@ async fn the_creator_leads_from_any_tab_and_a_stand_in_lead_gives_way() {
         "still the lead: {seen:?}"
     );
 
+    // Standing in, Kevin renews the host link: the link the teacher has admits nobody now...
+    kevin.send(json!({"type": "renew_host_link"})).await;
+    kevin.expect("host_link_renewed").await;
+    let (mut locked_out, first) =
+        Client::join(addr, &room.id, &room.host_secret, "Frau Weber").await;
+    assert_eq!(first["code"], "bad_secret", "{first}");
+    locked_out.expect_closed().await;
+    // ...but with her creator key she is the host, and the lead.
     let (mut teacher, joined) =
         Client::join_as_creator(addr, &room, &room.creator_key, "Frau Weber").await;
+    assert_eq!(joined["you"]["role"], "host", "{joined}");
     assert_eq!(joined["lead"], true, "{joined}");
     let teacher_id = joined["you"]["id"].as_str().unwrap().to_string();
     let info = kevin.expect("host_info").await;

@@ -61,8 +61,7 @@ import { RtcSession } from './rtc.js';
 import { LocalMedia } from './media.js';
 import { ViewReporter } from './view.js';
 import {
-  creatorKeyFor, forgetResume, forgetSession, rememberResume, rememberSession, rememberUnload, sessionFor,
-  unloadedWithin,
+  creatorKeyFor, forgetResume, forgetSession, rememberResume, rememberSession, sessionFor, unloadedWithin,
 } from './store.js';
 
 // protocol.md, `joined.resume_grace_secs`: its default, for a server that leaves it out.
@@ -70,8 +69,9 @@ const DEFAULT_RESUME_GRACE_SECS = 30;
 const LOG_LIMIT = 500;
 const MEDIA_SETTING = { audio: 'unmute', video: 'video', screen: 'screen' };
 
-// A page that reloaded within this long joins again by itself if its seat is gone.
-const REJOIN_AFTER_RELOAD_MS = 60_000;
+// A page that reloaded within this long joins again by itself if its seat is gone (and only
+// such a page keeps its tab's session at all: store.js, keepTabStateOnlyOnReload).
+export const REJOIN_AFTER_RELOAD_MS = 60_000;
 
 export class Call {
   /**
@@ -736,7 +736,6 @@ export class Call {
    */
   unload() {
     if (this.ended) return;
-    if (this.phase === 'joined') rememberUnload(this.roomId);
     this.record('out', { type: 'leave', may_return: true });
     this.link.leave({ mayReturn: true });
     // Only the goodbye: the browser closes the connections, the camera and the page itself.

@@ -22,10 +22,11 @@
 
 import { applyI18n, errorText, setRoomKind, t } from './i18n.js';
 import {
-  lastName, linkSecret, rememberLinkSecret, rememberName, resumeTokenFor,
+  keepTabStateOnlyOnReload, lastName, linkSecret, rememberLinkSecret, rememberName, rememberUnload,
+  resumeTokenFor,
 } from './store.js';
 import { TileGrid } from './tiles.js';
-import { Call } from './call.js';
+import { Call, REJOIN_AFTER_RELOAD_MS } from './call.js';
 import { ChatPanel } from './chat.js';
 import { DeviceCheck } from './devices.js';
 import { Layout } from './layout.js';
@@ -44,6 +45,8 @@ import {
 import { setupKeyboard } from './keyboard.js';
 
 const roomId = decodeURIComponent(location.pathname.split('/').filter(Boolean)[1] || '');
+// A closed tab the browser brings back is not a reload: it starts as anyone would.
+keepTabStateOnlyOnReload(roomId, REJOIN_AFTER_RELOAD_MS);
 // Our link's secret; the lead's changes when she renews the host link.
 let secret = linkSecret(roomId);
 const grid = new TileGrid($('tiles'));
@@ -571,7 +574,12 @@ function setup() {
   };
   // Closing or reloading the tab: say goodbye, but that we may be back in a moment (a
   // reload); the others see us go a few seconds later if we are not.
-  window.addEventListener('pagehide', () => call && call.unload());
+  window.addEventListener('pagehide', () => {
+    // Whatever the page was doing (in the lobby, turned away, in the lesson): a reload keeps
+    // the tab's session only if it comes within a minute of this (store.js).
+    rememberUnload(roomId);
+    if (call) call.unload();
+  });
   // A page the browser kept and brings back (back, then forward) has said goodbye: loading
   // it again resumes the seat, as a reload does.
   window.addEventListener('pageshow', (event) => { if (event.persisted && call && call.ended) window.location.reload(); });

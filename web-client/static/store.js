@@ -8,9 +8,10 @@
 // Per tab, in sessionStorage: the `session` the server gave in `joined` or `lobby`
 // (docs/protocol.md, `join`), so a reload does not put a student back in the waiting room.
 // A session lets its holder past the waiting room and the lock, and a school's lab PC has a
-// new pupil every lesson: so it lives only as long as the tab, is forgotten when its holder
-// leaves on purpose (the Leave button), and after SESSION_TTL_MS (a double lesson and a
-// break) whatever happened.
+// new pupil every lesson: so it lives only as long as the tab (and a closed tab that the
+// browser reopens, storage and all, does not get it back: keepTabStateOnlyOnReload), is
+// forgotten when its holder leaves on purpose (the Leave button), and after SESSION_TTL_MS
+// (a double lesson and a break) whatever happened.
 //
 // Per tab, in sessionStorage: the `resume` token of the latest `joined` in each room
 // (docs/protocol.md, `resume`). sessionStorage, not localStorage, because the token is
@@ -101,7 +102,37 @@ export function creatorKeyFor(roomId) {
 
 /** Remembers that this browser created room `roomId` (the start page, after POST /api/rooms). */
 export function rememberCreatorKey(roomId, key) {
+  // The keys of rooms long over go, so a lab PC does not collect them.
+  for (const stored of keysWith(CREATOR_PREFIX, 'localStorage')) {
+    creatorKeyFor(stored.slice(CREATOR_PREFIX.length));
+  }
   if (typeof key === 'string' && key) write(CREATOR_PREFIX + roomId, JSON.stringify({ key, at: Date.now() }));
+}
+
+/** The keys in `storage` that start with `prefix`. */
+function keysWith(prefix, storage) {
+  try {
+    const keys = [];
+    for (let i = 0; i < window[storage].length; i += 1) keys.push(window[storage].key(i));
+    return keys.filter((k) => k && k.startsWith(prefix));
+  } catch {
+    return [];
+  }
+}
+
+/**
+ * What this tab holds for room `roomId` (its session and resume token) is its own only after a
+ * reload: a browser brings a closed tab's sessionStorage back with it (Ctrl+Shift+T, a
+ * restored session), and at a lab PC that is the previous pupil's seat. So the page keeps it
+ * only when it was reloaded within `withinMs` of leaving the room. Also drops the sessions an
+ * older version kept in localStorage.
+ */
+export function keepTabStateOnlyOnReload(roomId, withinMs) {
+  for (const key of keysWith(SESSION_PREFIX, 'localStorage')) write(key, null);
+  const nav = performance.getEntriesByType ? performance.getEntriesByType('navigation')[0] : null;
+  if (nav && nav.type === 'reload' && unloadedWithin(roomId, withinMs)) return;
+  forgetSession(roomId);
+  forgetResume(roomId);
 }
 
 /**

@@ -115,7 +115,7 @@ test('admitting into a full class tells the teacher, and the student stays waiti
 
 // A lab PC: the session that let a pupil past the waiting room must not let the next pupil
 // at that computer past it. It lives in the tab (sessionStorage): a reload keeps it; a closed
-// tab, a Leave, or three hours end it.
+// tab (even reopened), a Leave, or three hours end it.
 test('the next pupil at a shared computer waits in the lobby again', async (t) => {
   await withServerAndBrowser(t, async ({ server, browser, everyone }) => {
     const room = await createRoom(server.url, '5a Informatik', { kind: 'class', lobby: true });
@@ -148,7 +148,16 @@ test('the next pupil at a shared computer waits in the lobby again', async (t) =
     assert.equal(await seat.page.evaluate((id) => localStorage.getItem(`aula.session.${id}`), room.id), null,
       'nothing of the session in the browser’s lasting storage');
 
-    // Anna closes the tab without Leave; Ben sits down at the same computer.
+    // The tab opened again at the link, not reloaded — as the page sees a closed tab that the
+    // browser reopens with its storage (Ctrl+Shift+T): it starts as anyone's.
+    await seat.page.goto('about:blank');
+    await seat.page.goto(room.participant_url);
+    await seat.page.waitForSelector('#name-input', { state: 'visible', timeout: WAIT });
+    await seat.page.fill('#name-input', 'Dana');
+    await seat.page.click('#join-button');
+    assert.equal(await where(seat.page), 'lobby', 'a tab opened again is not a reload');
+
+    // Dana closes the tab without Leave; Ben sits down at the same computer.
     await seat.page.close();
     seat = await sitDown('Ben');
     assert.equal(seat.where, 'lobby', 'after a closed tab the next pupil waits');

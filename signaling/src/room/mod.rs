@@ -441,15 +441,7 @@ impl RoomTask {
             reconnecting: false,
             host_link: by_host_link,
         };
-        if creator && !state.creator_joined {
-            // The lead from now on, from any tab; whoever held it until she came does not.
-            let stand_in = state.members.values().find(|m| m.is_lead(state));
-            let told = stand_in.map(|m| (m, state.host_info(false)));
-            state.creator_joined = true;
-            if let Some((m, info)) = told {
-                m.send(info);
-            }
-        } else if by_host_link && state.lead_session.is_none() {
+        if by_host_link && !creator && state.lead_session.is_none() {
             state.lead_session = Some(session.clone());
         }
         let member = Member {
@@ -480,6 +472,15 @@ impl RoomTask {
         self.sfu
             .join(&self.id, id, self.sink(id, out))
             .map_err(|_| ErrorCode::ServerBusy)?;
+        if creator && !state.creator_joined {
+            // The lead from now on, from any tab; whoever stood in for her until now is not.
+            let stand_in = state.members.values().find(|m| m.is_lead(state));
+            let told = stand_in.map(|m| (m, state.host_info(false)));
+            state.creator_joined = true;
+            if let Some((m, info)) = told {
+                m.send(info);
+            }
+        }
         // Same queue as the join, so the gates are shut before any media can arrive.
         self.gate(id, Source::Microphone, info.audio);
         self.gate(id, Source::Camera, info.video);
