@@ -7,10 +7,21 @@
 //! TL0PICIDX that go on by one. Within a source, gaps stay gaps (so the subscriber NACKs what the
 //! SFU never got, and the repair fills the same hole) and late packets keep their place.
 //!
+//! Two things in a source are not forwarded and leave no gap: packets with nothing in them
+//! (padding only: a publisher probing its own uplink, which is no use to any subscriber and a
+//! flood of which would be multiplied by every one of them), and a forward jump of more than
+//! [`MAX_JUMP`] sequence numbers (no loss anyone could repair: left as a hole, the subscriber
+//! would ask for thousands of packets nobody has; the stream goes on from the next number, and
+//! its decoder asks for the keyframe it needs). Numbers that start again far behind (two in a
+//! row more than [`MAX_LATE`] back: a publisher that restarted its numbering) go on the same
+//! way; one such packet alone is dropped (no repair comes from that far back). str0m already
+//! drops what is more than 100 behind its newest as a replay; this rule does not rely on it.
+//!
 //! Sans-IO and pure: [`Rewriter::switch`] starts a source at a packet (a keyframe for video, the
 //! caller's rule), [`Rewriter::map`] gives each packet of the current source its outgoing values,
-//! or `None` for packets from before the switch.
+//! or `None` for packets from before the switch, and [`Rewriter::skip`] passes over an empty one.
 
+use std::collections::VecDeque;
 use std::time::Instant;
 
 /// Which source a slot forwards: an up track incarnation and a layer of it.
@@ -51,12 +62,31 @@ pub struct OutHeader {
 /// 0 as a receiver assumes (str0m's `RtpWrite` docs), and never 0.
 const FIRST_SEQ: u64 = 1;
 
+/// A forward jump in a source's sequence numbers beyond which it goes on from the next number
+/// instead of leaving a hole (RFC 3550's MAX_DROPOUT).
+pub const MAX_JUMP: u64 = 3000;
+
+/// How far behind the newest packet a packet is still a late one (a repair, a reordering):
+/// str0m asks again only for the last 100.
+pub const MAX_LATE: u64 = 1000;
+
+/// Skipped (empty) packets remembered for late packets to be numbered around; an older one is
+/// folded into the offset, and packets from before it are dropped (far too late to matter).
+const SKIPPED_KEPT: usize = 256;
+
 #[derive(Debug, Default)]
 pub struct Rewriter {
     source: Option<SourceId>,
     /// The first incoming sequence number of the current source: earlier ones are dropped.
     start_seq: u64,
     seq_offset: u64,
+    /// The newest incoming sequence number of the current source.
+    newest_in: u64,
+    /// Incoming sequence numbers skipped as empty since `start_seq`, ascending: a packet's
+    /// outgoing number is its own plus the offset less the skipped ones before it.
+    skipped: VecDeque<u64>,
+    /// The last packet that came more than [`MAX_LATE`] behind (dropped).
+    behind: Option<u64>,
     ts_offset: u32,
     pic_offset: u16,
     tl0_offset: u8,
@@ -88,9 +118,7 @@ impl Rewriter {
     /// time since the last packet, the next picture id and TL0PICIDX.
     pub fn switch(&mut self, source: SourceId, first: &InPacket) {
         self.source = Some(source);
-        self.start_seq = first.seq;
-        let next_seq = self.last_seq.map_or(FIRST_SEQ, |s| s + 1);
-        self.seq_offset = next_seq.wrapping_sub(first.seq);
+        self.continue_at(first.seq);
         self.ts_offset = match self.last_ts {
             None => 0,
             Some((ts, at, rate)) => {
@@ -115,13 +143,44 @@ impl Rewriter {
         }
     }
 
+    /// Packet `p` of `source` has nothing in it: if it is the newest, the next one takes its
+    /// number (a late empty one is mapped as any other, filling its own hole). True if skipped.
+    pub fn skip(&mut self, source: SourceId, p: &InPacket) -> bool {
+        if self.source != Some(source) || p.seq <= self.newest_in {
+            return false;
+        }
+        self.follow(p.seq);
+        self.newest_in = p.seq;
+        self.skipped.push_back(p.seq);
+        if self.skipped.len() > SKIPPED_KEPT {
+            let folded = self.skipped.pop_front().expect("not empty");
+            self.seq_offset = self.seq_offset.wrapping_sub(1);
+            self.start_seq = folded + 1;
+        }
+        true
+    }
+
     /// The outgoing header of a packet from `source`, or `None` if it is not the current source
     /// or came before the switch.
     pub fn map(&mut self, source: SourceId, p: &InPacket) -> Option<OutHeader> {
-        if self.source != Some(source) || p.seq < self.start_seq {
+        if self.source != Some(source) {
             return None;
         }
-        let seq = p.seq.wrapping_add(self.seq_offset);
+        if p.seq + MAX_LATE < self.newest_in {
+            if self.behind.is_some_and(|b| b + 1 == p.seq) {
+                self.continue_at(p.seq);
+            } else {
+                self.behind = Some(p.seq);
+                return None;
+            }
+        }
+        if p.seq < self.start_seq {
+            return None;
+        }
+        self.follow(p.seq);
+        self.newest_in = self.newest_in.max(p.seq);
+        let before = self.skipped.partition_point(|&s| s < p.seq) as u64;
+        let seq = p.seq.wrapping_add(self.seq_offset).wrapping_sub(before);
         let ts = p.ts.wrapping_add(self.ts_offset);
         if self.last_seq.is_none_or(|last| seq > last) {
             self.last_seq = Some(seq);
@@ -154,6 +213,25 @@ impl Rewriter {
             picture_id,
             tl0,
         })
+    }
+}
+
+impl Rewriter {
+    /// The current source goes on at incoming number `seq` with the next outgoing one.
+    fn continue_at(&mut self, seq: u64) {
+        self.start_seq = seq;
+        self.newest_in = seq;
+        self.skipped.clear();
+        self.behind = None;
+        let next_seq = self.last_seq.map_or(FIRST_SEQ, |s| s + 1);
+        self.seq_offset = next_seq.wrapping_sub(seq);
+    }
+
+    /// A jump beyond [`MAX_JUMP`] past the newest packet: go on from the next number.
+    fn follow(&mut self, seq: u64) {
+        if seq > self.newest_in + MAX_JUMP {
+            self.continue_at(seq);
+        }
     }
 }
 
@@ -348,6 +426,145 @@ mod tests {
                     assert_eq!(out.ts.wrapping_sub(l.ts), 2970, "seed {seed}: spacing kept");
                     assert_eq!(out.picture_id, Some((l.picture_id.unwrap() + 1) & 0x7fff));
                     last = Some(out);
+                }
+            }
+        }
+    }
+
+    fn plain(seq: u64, at: Instant) -> InPacket {
+        InPacket {
+            seq,
+            ts: seq as u32 * 3000,
+            at,
+            clock_rate: VIDEO,
+            vp8: None,
+        }
+    }
+
+    #[test]
+    fn empty_packets_leave_no_gap_and_late_ones_keep_their_place() {
+        let t0 = Instant::now();
+        let mut r = Rewriter::default();
+        let s = src(1, 0);
+        r.switch(s, &plain(100, t0));
+        assert_eq!(r.map(s, &plain(100, t0)).unwrap().seq, 1);
+        assert!(r.skip(s, &plain(101, t0)));
+        assert_eq!(r.map(s, &plain(102, t0)).unwrap().seq, 2, "101 left no gap");
+        assert!(r.skip(s, &plain(103, t0)));
+        assert_eq!(r.map(s, &plain(105, t0)).unwrap().seq, 4, "104 lost: a gap");
+        assert_eq!(
+            r.map(s, &plain(104, t0)).unwrap().seq,
+            3,
+            "the repair fills it"
+        );
+        // An empty packet that comes late is not skipped (its hole is already counted).
+        assert!(!r.skip(s, &plain(103, t0)));
+        assert!(
+            !r.skip(src(1, 1), &plain(106, t0)),
+            "not the current source"
+        );
+        assert_eq!(r.map(s, &plain(99, t0)), None, "from before the switch");
+    }
+
+    #[test]
+    fn a_flood_of_empty_packets_is_numbered_around_in_bounded_memory() {
+        let t0 = Instant::now();
+        let mut r = Rewriter::default();
+        let s = src(1, 0);
+        r.switch(s, &plain(0, t0));
+        let mut last = r.map(s, &plain(0, t0)).unwrap().seq;
+        // Ten empty packets after every packet of media, for a long while.
+        for seq in 1..20_000u64 {
+            if seq % 11 == 0 {
+                let out = r.map(s, &plain(seq, t0)).unwrap().seq;
+                assert_eq!(out, last + 1, "at {seq}");
+                last = out;
+            } else {
+                assert!(r.skip(s, &plain(seq, t0)));
+            }
+        }
+        assert!(r.skipped.len() <= SKIPPED_KEPT, "{}", r.skipped.len());
+        // A late packet from before what is remembered: dropped, not misnumbered.
+        assert_eq!(r.map(s, &plain(19_000, t0)), None);
+        // One from within it takes its place among the numbers given out.
+        let late = r.map(s, &plain(19_932, t0)).unwrap().seq;
+        assert!(late < last, "{late} < {last}");
+    }
+
+    #[test]
+    fn a_jump_goes_on_from_the_next_number_and_so_does_a_restart_far_behind() {
+        let t0 = Instant::now();
+        let mut r = Rewriter::default();
+        let s = src(1, 0);
+        r.switch(s, &plain(50_000, t0));
+        for (i, seq) in (50_000..50_010).enumerate() {
+            assert_eq!(r.map(s, &plain(seq, t0)).unwrap().seq, 1 + i as u64);
+        }
+        // Within MAX_JUMP a gap stays a gap (the subscriber asks, the repair fills it).
+        assert_eq!(r.map(s, &plain(50_020, t0)).unwrap().seq, 21);
+        // Beyond it the stream goes on from the next number.
+        let jump = 50_020 + MAX_JUMP + 1;
+        assert_eq!(r.map(s, &plain(jump, t0)).unwrap().seq, 22);
+        assert_eq!(r.map(s, &plain(jump + 1, t0)).unwrap().seq, 23);
+        assert_eq!(r.map(s, &plain(50_015, t0)), None, "from before the jump");
+        // One packet far behind: dropped; the next in its numbering makes it a restart.
+        assert_eq!(r.map(s, &plain(7, t0)), None);
+        assert_eq!(r.map(s, &plain(8, t0)).unwrap().seq, 24);
+        assert_eq!(r.map(s, &plain(9, t0)).unwrap().seq, 25);
+        // Late, but not far: kept in its place.
+        assert_eq!(r.map(s, &plain(11, t0)).unwrap().seq, 27);
+        assert_eq!(r.map(s, &plain(10, t0)).unwrap().seq, 26);
+    }
+
+    /// Random loss, reordering of media and empty packets: every packet of media gets the
+    /// number it would have had if the empty ones that arrived had never been sent.
+    #[test]
+    fn property_empty_packets_are_as_if_never_sent() {
+        for seed in 0..200u64 {
+            let mut rng = StdRng::seed_from_u64(seed);
+            let t0 = Instant::now();
+            let s = src(0, 0);
+            let base = rng.random_range(0..100_000u64);
+            // Per incoming number: empty, and lost.
+            let stream: Vec<(bool, bool)> = (0..600)
+                .map(|i| {
+                    (
+                        i > 0 && rng.random_bool(0.4),
+                        i > 0 && rng.random_bool(0.05),
+                    )
+                })
+                .collect();
+            let mut order: Vec<usize> = (0..stream.len()).collect();
+            // Media may swap with the packet before it; an empty one is never late.
+            for i in 1..order.len() - 1 {
+                if rng.random_bool(0.1) && !stream[order[i]].0 {
+                    order.swap(i, i + 1);
+                }
+            }
+            let mut expected = std::collections::HashMap::new();
+            let mut next = FIRST_SEQ;
+            for (i, &(empty, lost)) in stream.iter().enumerate() {
+                if !empty {
+                    expected.insert(i, next);
+                }
+                // A lost empty packet is a hole like any lost one: the server never saw it.
+                if !empty || lost {
+                    next += 1;
+                }
+            }
+            let mut r = Rewriter::default();
+            r.switch(s, &plain(base, t0));
+            for &i in &order {
+                let (empty, lost) = stream[i];
+                let p = plain(base + i as u64, t0);
+                if lost {
+                    continue;
+                }
+                if empty {
+                    assert!(r.skip(s, &p), "seed {seed}: {i} skipped");
+                } else {
+                    let out = r.map(s, &p).expect("mapped").seq;
+                    assert_eq!(out, expected[&i], "seed {seed}: packet {i}");
                 }
             }
         }

@@ -54,6 +54,7 @@ pub async fn metrics(
             "aula_rtp_packets_paused_layer_total",
             c.packets_paused_layer,
         ),
+        ("aula_rtp_packets_empty_total", c.packets_empty),
         ("aula_layer_changes_total", c.layer_changes),
         ("aula_estimates_restarted_total", c.estimates_restarted),
         ("aula_encodings_paused_total", c.encodings_paused),
@@ -235,6 +236,10 @@ const HELP: &[(&str, &str)] = &[
     (
         "aula_rtp_packets_paused_layer_total",
         "RTP packets of a layer switched off at the source, dropped.",
+    ),
+    (
+        "aula_rtp_packets_empty_total",
+        "RTP packets with nothing in them (padding only) from publishers, not forwarded.",
     ),
     (
         "aula_layer_changes_total",

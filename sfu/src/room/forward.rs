@@ -37,6 +37,8 @@ struct Incoming<'a> {
     input: InPacket,
     vp8: Option<Vp8Descriptor>,
     keyframe: bool,
+    /// Nothing in it (padding only): forwarded to nobody, numbered around (rewrite.rs).
+    empty: bool,
     /// The up track's layers as they are now.
     layers: LiveLayers,
 }
@@ -180,6 +182,8 @@ impl Room {
             (_, Some(Codec::H264)) => str0m::format::detect_h264_keyframe(&pkt.payload),
             _ => false,
         };
+        let empty = pkt.payload.is_empty();
+        ctx.stats.packets_empty += u64::from(empty);
         if let (Kind::Audio, Some(level)) = (track.kind, pkt.header.ext_vals.audio_level) {
             self.speakers.handle_level(publisher, level, now);
         }
@@ -211,6 +215,7 @@ impl Room {
             input,
             vp8,
             keyframe,
+            empty,
             layers,
         };
         Some((stream, incoming))
@@ -294,8 +299,14 @@ fn forward_to(
     incoming: &Incoming,
     ctx: &mut Ctx,
 ) -> Result<(), Skip> {
-    let wanted = incoming.wanted(slot);
     let current = slot.rewriter.source();
+    if incoming.empty
+        && (current != Some(incoming.source)
+            || slot.rewriter.skip(incoming.source, &incoming.input))
+    {
+        return Err(Skip::Quietly);
+    }
+    let wanted = incoming.wanted(slot);
     if current != Some(incoming.source) {
         if wanted != Some(incoming.layer) {
             return Err(Skip::Quietly);

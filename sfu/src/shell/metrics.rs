@@ -114,6 +114,7 @@ impl Metrics {
             core.frames_forwarded += s.frames_forwarded;
             core.packets_forwarded += s.packets_forwarded;
             core.packets_unannounced += s.packets_unannounced;
+            core.packets_empty += s.packets_empty;
             core.packets_paused_layer += s.packets_paused_layer;
             core.layer_changes += s.layer_changes;
             core.estimates_restarted += s.estimates_restarted;
