@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use aula_sfu::worker::Output;
 use aula_sfu::{Command, Kind, ParticipantId, SfuEvent, Source};
-use common::{SERVER, Sim};
+use common::{RawCamera, Received, SERVER, Sim};
 use rand::{Rng, SeedableRng};
 
 fn errors_for(sim: &mut Sim, cmd: Command) -> Vec<String> {
@@ -251,4 +251,205 @@ fn a_connection_routes_at_most_eight_addresses_and_its_own_comes_back() {
         sim.frames(to, from, Kind::Video).len() > before + 40,
         "the publisher's media flows again"
     );
+}
+
+/// Frames one after another with no sequence number missing between them.
+fn unbroken(frames: &[&Received]) -> bool {
+    frames
+        .windows(2)
+        .all(|pair| pair[1].first_seq == pair[0].last_seq + 1)
+}
+
+/// A publisher whose real, encrypted camera stream turns absurd: every packet 20,000 sequence
+/// numbers past the last with time running backwards; then numbering that starts again 20,000
+/// back, which str0m takes for replayed packets and drops (it keeps no window that far back), so
+/// that camera is silent; then a jump far ahead, and the camera is sane again. The other camera
+/// in the room never stops or skips; the absurd one harms only itself, its subscriber sees its
+/// frames numbered without a hole through every jump, and once it is sane it is back.
+#[test]
+fn absurd_numbers_on_a_real_stream_harm_only_their_sender() {
+    let mut sim = Sim::new(31);
+    sim.join();
+    sim.clients[0].raw_camera = Some(RawCamera::default());
+    sim.clients[0].video_bytes = 900;
+    sim.publish(0);
+    sim.join();
+    sim.publish(1);
+    sim.join();
+    sim.run_for(Duration::from_secs(2));
+    let (hostile, sane) = (
+        sim.frames(2, 0, Kind::Video).len(),
+        sim.frames(2, 1, Kind::Video).len(),
+    );
+    assert!(
+        hostile > 20 && sane > 20,
+        "both cameras reach client 2: {hostile}, {sane}"
+    );
+
+    raw(&mut sim).seq_step = 20_000;
+    raw(&mut sim).ts_step = -2970;
+    sim.run_for(Duration::from_millis(1500));
+    let absurd = sim.frames(2, 0, Kind::Video);
+    assert!(
+        absurd.len() > hostile + 30,
+        "forwarded while absurd: {hostile} -> {}",
+        absurd.len()
+    );
+    assert!(unbroken(&absurd), "numbered on without a hole");
+    let absurd = absurd.len();
+
+    raw(&mut sim).seq_step = 1;
+    raw(&mut sim).jump(-20_000);
+    sim.run_for(Duration::from_millis(1500));
+    let behind = sim.frames(2, 0, Kind::Video).len();
+    assert!(
+        behind <= absurd + 1,
+        "taken for replays: {absurd} -> {behind}"
+    );
+
+    raw(&mut sim).jump(30_000);
+    raw(&mut sim).ts_step = 2970;
+    let sane_again = sim.now;
+    sim.run_for(Duration::from_secs(3));
+
+    let others = sim.frames(2, 1, Kind::Video);
+    assert!(
+        others.len() > sane + 170,
+        "the other camera never stopped: {sane} -> {}",
+        others.len()
+    );
+    assert!(unbroken(&others), "and never skipped");
+    let all = sim.frames(2, 0, Kind::Video);
+    assert!(unbroken(&all), "one unbroken stream through every jump");
+    let back = all
+        .iter()
+        .filter(|f| f.at > sane_again + Duration::from_secs(1))
+        .count();
+    assert!(back > 40, "the sane camera comes back: {back}");
+    assert!(
+        sim.clients[2].errors.is_empty(),
+        "{:?}",
+        sim.clients[2].errors
+    );
+}
+
+#[test]
+fn empty_packets_are_counted_and_go_to_nobody() {
+    let mut sim = Sim::new(32);
+    sim.join();
+    sim.clients[0].raw_camera = Some(RawCamera::default());
+    sim.clients[0].video_bytes = 900;
+    sim.publish(0);
+    sim.join();
+    sim.join();
+    sim.run_for(Duration::from_secs(2));
+    let sent = |sim: &Sim| sim.clients[1].datagrams_in + sim.clients[2].datagrams_in;
+    let before = sent(&sim);
+    sim.run_for(Duration::from_secs(2));
+    let normal = sent(&sim) - before;
+
+    sim.clients[0]
+        .raw_camera
+        .as_mut()
+        .expect("raw")
+        .empty_per_frame = 20;
+    let (before, empty, frames) = (
+        sent(&sim),
+        sim.worker.stats().packets_empty,
+        sim.frames(1, 0, Kind::Video).len(),
+    );
+    sim.run_for(Duration::from_secs(2));
+    let flooded = sent(&sim) - before;
+    let counted = sim.worker.stats().packets_empty - empty;
+    assert!(
+        counted > 20 * 30 * 2 * 9 / 10,
+        "{counted} empty packets counted"
+    );
+    assert!(
+        flooded < normal + normal / 5,
+        "none of them forwarded: {normal} datagrams to the two subscribers in 2 s, {flooded} in the flood"
+    );
+    let during = sim.frames(1, 0, Kind::Video);
+    assert!(during.len() > frames + 50, "{frames} -> {}", during.len());
+    assert!(
+        unbroken(&during[frames.saturating_sub(1)..]),
+        "no hole where they were"
+    );
+}
+
+/// A subscriber's own feedback (its real SRTCP: receiver reports, NACKs for what its lossy link
+/// lost, transport feedback) replayed to the server twenty times over as it is sent, for two
+/// seconds — what a hostile page or someone on its path could do. The flooded connection is
+/// sent at most what its link estimate allows (str0m paces repairs like media), the publisher
+/// is asked for keyframes at the limiter's pace, and the other subscriber never notices.
+#[test]
+fn a_flood_of_replayed_feedback_stays_with_its_connection() {
+    let mut sim = Sim::new(33);
+    sim.join();
+    sim.publish(0);
+    sim.join();
+    sim.join();
+    sim.clients[1].downlink_loss = 0.1;
+    sim.run_for(Duration::from_secs(3));
+    let flooder = sim.clients[1].down_addr().expect("a subscribe connection");
+    let is_rtcp = |d: &[u8]| d.len() > 8 && (192..=223).contains(&d[1]) && d[0] >> 6 == 2;
+
+    let (before, keyframes) = (
+        sim.clients[1].datagrams_in,
+        sim.clients[0].keyframe_requests.len(),
+    );
+    sim.run_for(Duration::from_secs(2));
+    let normal = sim.clients[1].datagrams_in - before;
+    let keyframes_normal = sim.clients[0].keyframe_requests.len() - keyframes;
+
+    let (before, keyframes) = (
+        sim.clients[1].datagrams_in,
+        sim.clients[0].keyframe_requests.len(),
+    );
+    let other = sim.frames(2, 0, Kind::Video).len();
+    let rejected = sim.worker.stats().datagrams_rejected;
+    let mut replayed = 0;
+    let end = sim.now + Duration::from_secs(2);
+    while sim.now < end {
+        sim.capture = Some(Vec::new());
+        sim.run_for(Duration::from_millis(20));
+        let feedback: Vec<_> = sim
+            .capture
+            .take()
+            .expect("captured")
+            .into_iter()
+            .filter(|(source, _, d)| *source == flooder && is_rtcp(d))
+            .collect();
+        for _ in 0..20 {
+            replayed += feedback.len();
+            sim.inject(&feedback);
+        }
+    }
+    let flooded = sim.clients[1].datagrams_in - before;
+    let keyframes_flooded = sim.clients[0].keyframe_requests.len() - keyframes;
+    assert!(replayed > 500, "{replayed} datagrams replayed");
+    assert!(
+        flooded < normal * 2,
+        "the flooded connection is sent {flooded} datagrams in 2 s, {normal} before"
+    );
+    assert!(
+        keyframes_flooded <= keyframes_normal + 5,
+        "keyframe requests at the limiter's pace: {keyframes_normal} before, {keyframes_flooded} in the flood"
+    );
+    let frames = sim.frames(2, 0, Kind::Video);
+    assert!(
+        frames.len() > other + 50,
+        "the other subscriber: {other} -> {}",
+        frames.len()
+    );
+    assert!(unbroken(&frames[other.saturating_sub(1)..]), "unbroken");
+    eprintln!(
+        "replayed {replayed}: rejected {}, sent to the flooder {normal} -> {flooded}, keyframe requests {keyframes_normal} -> {keyframes_flooded}",
+        sim.worker.stats().datagrams_rejected - rejected
+    );
+}
+
+/// The hand-written camera of client 0.
+fn raw(sim: &mut Sim) -> &mut RawCamera {
+    sim.clients[0].raw_camera.as_mut().expect("raw")
 }

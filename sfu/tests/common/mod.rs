@@ -161,6 +161,78 @@ pub struct Client {
     pub downlink_arrived: Vec<(Instant, usize)>,
     /// Datagrams offered to the shaped downlink (dropped or not), with when.
     pub downlink_offered: Vec<(Instant, usize)>,
+    /// Set (before the camera starts), the camera's packets are written one by one as RTP by
+    /// the client itself, so a test can make them absurd.
+    pub raw_camera: Option<RawCamera>,
+    /// Datagrams the server sent this client (both connections), delivered or not.
+    pub datagrams_in: u64,
+}
+
+/// A camera that writes its own RTP: one packet per frame (a VP8 payload descriptor with a
+/// picture id, and the frame), from numbers a test can bend.
+#[derive(Debug, Clone)]
+pub struct RawCamera {
+    /// Added to the sequence number from one packet to the next (1: a sane stream; the
+    /// extended number, so what goes on the wire and the SRTP index stay those of a sender
+    /// that really numbers its packets so).
+    pub seq_step: i64,
+    /// Added to the RTP timestamp from one frame to the next (negative: time runs backwards).
+    pub ts_step: i32,
+    /// Packets with nothing in them after each frame, each with its own sequence number, as
+    /// a browser's padding looks once unpadded.
+    pub empty_per_frame: usize,
+    seq: u64,
+    ts: u32,
+    picture_id: u16,
+}
+
+impl Default for RawCamera {
+    fn default() -> Self {
+        RawCamera {
+            seq_step: 1,
+            ts_step: 2970,
+            empty_per_frame: 0,
+            seq: 1_000,
+            ts: 77,
+            picture_id: 0,
+        }
+    }
+}
+
+impl RawCamera {
+    /// The next packet's sequence number jumps by `by` (once).
+    pub fn jump(&mut self, by: i64) {
+        self.seq = self.seq.wrapping_add_signed(by);
+    }
+
+    fn write(&mut self, rtc: &mut Rtc, mid: Mid, now: Instant, key: bool, bytes: usize) {
+        let Some(pt) = rtc.writer(mid).and_then(|w| {
+            w.payload_params()
+                .find(|p| p.spec().codec == Codec::Vp8)
+                .map(|p| p.pt())
+        }) else {
+            return;
+        };
+        let mut api = rtc.direct_api();
+        let Some(tx) = api.stream_tx_by_mid(mid, None) else {
+            return;
+        };
+        self.picture_id = (self.picture_id + 1) & 0x7fff;
+        // X and S set, PID 0; I set; a 15-bit picture id.
+        let pid = self.picture_id.to_be_bytes();
+        let mut payload = vec![0x90, 0x80, 0x80 | pid[0], pid[1]];
+        let mut frame = video_frame(Codec::Vp8, key);
+        frame.truncate(bytes.min(1000));
+        payload.extend(frame);
+        self.ts = self.ts.wrapping_add_signed(self.ts_step);
+        self.seq = self.seq.wrapping_add_signed(self.seq_step);
+        let packet = RtpWrite::new(pt, self.seq.into(), self.ts, now, payload);
+        tx.write_rtp(packet.marker(true).nackable(true));
+        for _ in 0..self.empty_per_frame {
+            self.seq = self.seq.wrapping_add_signed(self.seq_step);
+            tx.write_rtp(RtpWrite::new(pt, self.seq.into(), self.ts, now, Vec::new()));
+        }
+    }
 }
 
 pub struct Sim {
@@ -597,6 +669,7 @@ impl Sim {
             Output::Transmit(t) => {
                 self.datagrams_to_clients += 1;
                 if let Some(c) = self.clients.iter_mut().find(|c| c.owns(t.destination)) {
+                    c.datagrams_in += 1;
                     if c.downlink_loss > 0.0 && self.rng.random_bool(c.downlink_loss.min(1.0)) {
                         return;
                     }
@@ -623,6 +696,17 @@ impl Sim {
             Output::Report { report, .. } => self.report = report.map(|r| *r),
             _ => {}
         }
+    }
+
+    /// Datagrams reach the server as if sent by the addresses they name (a replay, say), and
+    /// whatever the server makes of them goes where it goes.
+    pub fn inject(&mut self, datagrams: &[(SocketAddr, SocketAddr, Vec<u8>)]) {
+        for (source, destination, data) in datagrams {
+            self.datagrams_to_server += 1;
+            self.worker
+                .handle_datagram(self.now, *source, *destination, data);
+        }
+        self.pump();
     }
 
     /// Frames client `i` received from participant `from` of one kind.
@@ -691,7 +775,14 @@ impl Client {
             downlink_dropped: 0,
             downlink_arrived: Vec::new(),
             downlink_offered: Vec::new(),
+            raw_camera: None,
+            datagrams_in: 0,
         }
+    }
+
+    /// The address of the client's subscribe connection, if it has one.
+    pub fn down_addr(&self) -> Option<SocketAddr> {
+        self.down.as_ref().map(|d| d.addr)
     }
 
     /// Each client has its own loopback address; each connection its own port.
@@ -856,6 +947,10 @@ impl Client {
                 None => screen_mid,
             };
             for mid in camera.into_iter().chain(screen_mid) {
+                if let (Some(raw), true) = (self.raw_camera.as_mut(), Some(mid) == camera) {
+                    raw.write(&mut up.rtc, mid, now, key, self.video_bytes);
+                    continue;
+                }
                 let mut frame = video_frame(self.video_codec, key);
                 frame.truncate(self.video_bytes);
                 let meta = Frame {
