@@ -317,8 +317,10 @@ fn forward_to(
         }
         slot.rewriter.switch(incoming.source, &incoming.input);
     } else if wanted.is_none() {
-        // The tile went away: stop at once; coming back waits for a keyframe.
+        // The tile went away (or the allocator paused it): stop at once; coming back waits
+        // for a keyframe, so what was kept for NACKs is no use now (super::subscribe::forget_sent).
         slot.rewriter.hold();
+        super::subscribe::forget_sent(conn, mid, slot.kind);
         return Err(Skip::Quietly);
     }
     let Some(out) = slot.rewriter.map(incoming.source, &incoming.input) else {

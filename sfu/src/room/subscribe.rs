@@ -14,6 +14,7 @@ use std::time::Instant;
 
 use str0m::change::SdpAnswer;
 use str0m::media::Direction as SdpDirection;
+use str0m::media::Mid;
 
 use super::Room;
 use crate::api::{Direction, DownTrackInfo, Kind, ParticipantId, SfuError, SfuEvent, Tile};
@@ -169,17 +170,18 @@ impl Room {
                 slot.rewriter.hold();
                 slot.pt = None;
                 opened.extend(offered.map(|s| (s, slot.height)));
-                if let (Some(mid), Kind::Video) = (slot.mid, slot.kind)
-                    && let Some(tx) = conn.rtc.direct_api().stream_tx_by_mid(mid, None)
-                {
-                    tx.set_rtx_cache(RTX_PACKETS, RTX_HISTORY, Some(0.15));
-                    // Paced (str0m's default for video), though a paced queue keeps a link
-                    // over a new capacity for seconds after a drop: unpaced, str0m's probes
-                    // and padding go out in bursts on such a stream, their measurement is
-                    // worthless, and an estimate that fell never climbs again (seen in
-                    // sfu/tests/connection-health.rs: a student back from an outage stayed
-                    // paused for everyone).
-                }
+                // Video stays paced (str0m's default), though a paced queue keeps a link over
+                // a new capacity for seconds after a drop: unpaced, str0m's probes and padding
+                // go out in bursts on such a stream, their measurement is worthless, and an
+                // estimate that fell never climbs again (seen in
+                // sfu/tests/connection-health.rs: a student back from an outage stayed paused
+                // for everyone).
+            }
+            if offered != slot.negotiated
+                && let Some(mid) = slot.mid
+            {
+                // A new stream, or none: nothing sent before is asked for again.
+                forget_sent(conn, mid, slot.kind);
             }
             slot.negotiated = offered;
         }
@@ -295,6 +297,23 @@ impl Room {
             let height = target.and_then(|s| p.shown_height(s));
             p.down.slots[i].height = height;
         }
+    }
+}
+
+/// Empties what str0m keeps of the packets sent on `mid` (a new, empty history), for a slot
+/// that stopped sending or starts a new stream: it is never asked for again, and a stopped
+/// slot's history is otherwise kept for good (str0m drops old packets only as new ones come).
+/// A video slot keeps [`RTX_HISTORY`] of its packets to answer NACKs; an audio one nothing (the
+/// browsers negotiate no NACK for Opus, and its packets are written not nackable), nor the
+/// sent/resent byte histories str0m would keep to cap resends.
+pub(super) fn forget_sent(conn: &mut Conn, mid: Mid, kind: Kind) {
+    let mut api = conn.rtc.direct_api();
+    let Some(tx) = api.stream_tx_by_mid(mid, None) else {
+        return;
+    };
+    match kind {
+        Kind::Video => tx.set_rtx_cache(RTX_PACKETS, RTX_HISTORY, Some(0.15)),
+        Kind::Audio => tx.set_rtx_cache(1, std::time::Duration::ZERO, None),
     }
 }
 
