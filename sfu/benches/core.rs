@@ -25,6 +25,19 @@ fn main() {
         lecture(n.parse().expect("--lecture N"));
         return;
     }
+    // `--meeting N [--seconds S]`: N participants, everyone publishing and receiving everyone,
+    // for S (5) simulated seconds: where
+    // a participant's memory goes when every m-line carries media (massif).
+    if let Some(n) = args
+        .iter()
+        .position(|a| a == "--meeting")
+        .map(|i| &args[i + 1])
+    {
+        let seconds = (args.iter().position(|a| a == "--seconds"))
+            .map_or(5, |i| args[i + 1].parse().expect("--seconds S"));
+        meeting(n.parse().expect("--meeting N"), seconds);
+        return;
+    }
     // `cargo test --all-targets` runs this without `--bench`, in a debug build: a quick smoke
     // run whose numbers mean nothing. `cargo bench` passes `--bench`.
     let quick = !std::env::args().any(|a| a == "--bench");
@@ -80,6 +93,21 @@ fn lecture(listeners: usize) {
     let stats = sim.worker.stats();
     println!(
         "lecture of {listeners}: {} packets forwarded",
+        stats.packets_forwarded
+    );
+}
+
+/// `participants` who all publish and receive everyone, `seconds` of media.
+fn meeting(participants: usize, seconds: u64) {
+    let mut sim = Sim::new(8);
+    for i in 0..participants {
+        sim.join();
+        sim.publish(i);
+    }
+    sim.run_for(Duration::from_secs(seconds));
+    let stats = sim.worker.stats();
+    println!(
+        "meeting of {participants}: {} packets forwarded",
         stats.packets_forwarded
     );
 }

@@ -224,13 +224,20 @@ impl Room {
         }
         for p in self.participants.values_mut() {
             ctx.stats.keyframe_requests += p.handle_keyframe_timeouts(now) as u64;
+            let id = p.id;
             for conn in p.conns_mut() {
                 if conn.next_timeout <= now {
                     if let Err(e) = conn.rtc.handle_input(Input::Timeout(now)) {
                         tracing::debug!(error = %e, "connection timeout failed");
                         conn.rtc.disconnect();
                     }
-                    conn.dirty = true;
+                    // Polled at once, not after every other connection's timeout: a timeout
+                    // can make str0m queue a sender report and a description for every stream
+                    // of the connection (about 31 KB each for the description), freed only as
+                    // they are sent; with all connections queued at once that was the room's
+                    // largest use of memory (docs/architecture.md, "Memory").
+                    let dir = conn.key.direction;
+                    poll_conn(conn, now, id, dir, &mut self.events, ctx);
                 }
             }
         }
