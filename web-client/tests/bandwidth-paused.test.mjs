@@ -93,6 +93,28 @@ async function allocation(server, room, subscriber) {
   return (await res.json()).subscribers.find((s) => s.participant === subscriber) || null;
 }
 
+/**
+ * Polls the allocator until none of `subscribers` is held back by its own link, and returns
+ * their allocations then. On a loaded machine a page's loopback estimate can dip for a while
+ * (GCC): such a page rightly gets less, the teacher's video too, and a step about the room's
+ * budget would test the machine.
+ */
+function whileLinksFree(server, room, subscribers) {
+  return poll(async () => {
+    const all = await Promise.all(subscribers.map((s) => allocation(server, room, s)));
+    if (all.some((a) => !a || a.limited)) throw new Error(`a page's own link is the limit: ${JSON.stringify(all)}`);
+    return all;
+  }, { message: 'no page’s own link the limit' });
+}
+
+/** The allocator keeps the teacher's video flowing to each of `allocations`. */
+function assertTeacherKept(allocations, teacherId) {
+  for (const a of allocations) {
+    const v = a.videos.find((x) => x.participant === teacherId);
+    assert.ok(v && v.layer !== null && !v.paused, `the budget keeps the teacher: ${JSON.stringify(a)}`);
+  }
+}
+
 /** How many `bandwidth` messages `page` has had. */
 function bandwidthCount(page) {
   return page.evaluate(() => window.aula.log().filter((e) => e.type === 'bandwidth').length);
@@ -140,8 +162,12 @@ test('under a room budget the least important video is paused, and the page says
     assert.deepEqual(onAnna, { text: EN, role: 'note', label: EN, name: 'Ben' });
     const onBen = await poll(() => pauseMark(ben.page, annaMe.id), { message: 'Anna paused on Ben’s page' });
     assert.deepEqual(onBen, { text: DE, role: 'note', label: DE, name: 'Anna' });
+    assertTeacherKept(await whileLinksFree(server, room, [annaMe.id, benMe.id]), teacherMe.id);
     for (const p of [anna, ben]) {
-      assert.equal(await pauseMark(p.page, teacherMe.id), null, `the teacher not paused on ${p.label}'s page`);
+      // The page shows what the server last told it.
+      await poll(async () => (await pauseMark(p.page, teacherMe.id)) === null,
+        { message: `the teacher not paused on ${p.label}'s page` });
+      assert.ok(await pauseMark(p.page, p === anna ? benMe.id : annaMe.id), `the other student still paused on ${p.label}'s page`);
       const told = await lastBandwidth(p.page);
       assert.ok(!told.paused.some((s) => s.participant === teacherMe.id), `nor in ${p.label}'s bandwidth: ${JSON.stringify(told)}`);
     }
@@ -180,7 +206,8 @@ test('under a room budget the least important video is paused, and the page says
     const shownAt = Date.now();
     await poll(() => pauseMark(anna.page, benMe.id), { message: 'Ben paused again' });
     console.log(`bandwidth-paused: shown again, Ben paused on Anna's page ${Date.now() - shownAt} ms later`);
-    assert.equal(await pauseMark(anna.page, teacherMe.id), null, 'the teacher not paused');
+    assertTeacherKept(await whileLinksFree(server, room, [annaMe.id]), teacherMe.id);
+    await poll(async () => (await pauseMark(anna.page, teacherMe.id)) === null, { message: 'the teacher not paused' });
     await expectStill(anna.page, { paused: benMe.id, flowing: teacherMe.id });
 
     for (const p of everyone) assert.deepEqual(p.errors, [], `no uncaught errors on ${p.label}'s page`);
