@@ -305,6 +305,7 @@ impl Down {
         if let Some(conn) = self.conn.as_mut().filter(|_| adaptation) {
             let initial = crate::conn::INITIAL_ESTIMATE;
             conn.rtc.bwe().reset(str0m::bwe::Bitrate::bps(initial));
+            conn.dirty = true;
             self.estimate = Some(initial);
         }
         self.audio_only = false;

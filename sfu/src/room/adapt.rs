@@ -221,6 +221,7 @@ impl Room {
             let again = p.down.carried.restart(now, plan.wanted, plan.audio, e);
             if let (Some(again), Some(conn)) = (again, p.down.conn.as_mut()) {
                 conn.rtc.bwe().reset(str0m::bwe::Bitrate::bps(again));
+                conn.dirty = true;
                 p.down.estimate = Some(again);
                 plan.estimate = Some(again);
                 ctx.stats.estimates_restarted += 1;
@@ -313,6 +314,8 @@ impl Room {
             conn.rtc
                 .bwe()
                 .set_bitrate(minimum.min(desired).into(), desired.into());
+            // Its pacing may change: polled again, so its next timeout is str0m's new one.
+            conn.dirty = true;
         }
         paused.sort();
         let told = (paused, limited);

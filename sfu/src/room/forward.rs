@@ -241,6 +241,9 @@ impl Room {
             for slot in &mut sub.down.slots {
                 if slot.target == Some(stream) {
                     slot.rewriter.hold();
+                    if let (Some(mid), Some(conn)) = (slot.mid, sub.down.conn.as_mut()) {
+                        super::subscribe::forget_sent(conn, mid, slot.kind);
+                    }
                 }
             }
         }
