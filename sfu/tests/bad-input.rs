@@ -268,11 +268,7 @@ fn unbroken(frames: &[&Received]) -> bool {
 /// frames numbered without a hole through every jump, and once it is sane it is back.
 #[test]
 fn absurd_numbers_on_a_real_stream_harm_only_their_sender() {
-    let mut sim = Sim::new(31);
-    sim.join();
-    sim.clients[0].raw_camera = Some(RawCamera::default());
-    sim.clients[0].video_bytes = 900;
-    sim.publish(0);
+    let mut sim = with_raw_camera(31);
     sim.join();
     sim.publish(1);
     sim.join();
@@ -333,13 +329,11 @@ fn absurd_numbers_on_a_real_stream_harm_only_their_sender() {
     );
 }
 
+/// A publisher sending twenty packets with nothing in them after every frame: all counted,
+/// none forwarded, and its subscribers see its frames numbered without a hole.
 #[test]
 fn empty_packets_are_counted_and_go_to_nobody() {
-    let mut sim = Sim::new(32);
-    sim.join();
-    sim.clients[0].raw_camera = Some(RawCamera::default());
-    sim.clients[0].video_bytes = 900;
-    sim.publish(0);
+    let mut sim = with_raw_camera(32);
     sim.join();
     sim.join();
     sim.run_for(Duration::from_secs(2));
@@ -478,6 +472,17 @@ fn feedback_flood(seed: u64, times: usize) -> Flood {
         other_frames: frames.len() - other,
         other_unbroken: unbroken(&frames[other.saturating_sub(1)..]),
     }
+}
+
+/// A lesson whose first participant publishes a camera that writes its own RTP (900-byte
+/// frames), and nobody else yet.
+fn with_raw_camera(seed: u64) -> Sim {
+    let mut sim = Sim::new(seed);
+    sim.join();
+    sim.clients[0].raw_camera = Some(RawCamera::default());
+    sim.clients[0].video_bytes = 900;
+    sim.publish(0);
+    sim
 }
 
 /// The hand-written camera of client 0.

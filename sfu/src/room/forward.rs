@@ -240,9 +240,9 @@ impl Room {
         for sub in self.participants.values_mut() {
             for slot in &mut sub.down.slots {
                 if slot.target == Some(stream) {
-                    slot.rewriter.hold();
-                    if let (Some(mid), Some(conn)) = (slot.mid, sub.down.conn.as_mut()) {
-                        super::subscribe::forget_sent(conn, mid, slot.kind);
+                    match (slot.mid, sub.down.conn.as_mut()) {
+                        (Some(mid), Some(conn)) => stop(slot, conn, mid),
+                        _ => slot.rewriter.hold(),
                     }
                 }
             }
@@ -303,6 +303,7 @@ fn forward_to(
     ctx: &mut Ctx,
 ) -> Result<(), Skip> {
     let current = slot.rewriter.source();
+    // Padding only: to nobody; the slot's current source numbers around it.
     if incoming.empty
         && (current != Some(incoming.source)
             || slot.rewriter.skip(incoming.source, &incoming.input))
@@ -320,10 +321,8 @@ fn forward_to(
         }
         slot.rewriter.switch(incoming.source, &incoming.input);
     } else if wanted.is_none() {
-        // The tile went away (or the allocator paused it): stop at once; coming back waits
-        // for a keyframe, so what was kept for NACKs is no use now (super::subscribe::forget_sent).
-        slot.rewriter.hold();
-        super::subscribe::forget_sent(conn, mid, slot.kind);
+        // The tile went away (or the allocator paused it): stop at once.
+        stop(slot, conn, mid);
         return Err(Skip::Quietly);
     }
     let Some(out) = slot.rewriter.map(incoming.source, &incoming.input) else {
@@ -339,6 +338,13 @@ fn forward_to(
         return Err(Skip::WantsLayer(wanted.expect("checked")));
     }
     Ok(())
+}
+
+/// The slot stops forwarding: coming back waits for a keyframe, so what was kept of its
+/// packets for NACKs is no use any more (super::subscribe::forget_sent).
+fn stop(slot: &mut Slot, conn: &mut Conn, mid: Mid) {
+    slot.rewriter.hold();
+    super::subscribe::forget_sent(conn, mid, slot.kind);
 }
 
 /// The subscriber's payload type for the packet's, cached per slot.

@@ -235,7 +235,7 @@ impl Room {
                     // can make str0m queue a sender report and a description for every stream
                     // of the connection (about 31 KB each for the description), freed only as
                     // they are sent; with all connections queued at once that was the room's
-                    // largest use of memory (docs/architecture.md, "Memory").
+                    // largest use of memory (docs/architecture.md, "Polling once per batch").
                     let dir = conn.key.direction;
                     poll_conn(conn, now, id, dir, &mut self.events, ctx);
                 }

@@ -13,8 +13,7 @@ use std::collections::{HashMap, HashSet};
 use std::time::Instant;
 
 use str0m::change::SdpAnswer;
-use str0m::media::Direction as SdpDirection;
-use str0m::media::Mid;
+use str0m::media::{Direction as SdpDirection, Mid};
 
 use super::Room;
 use crate::api::{Direction, DownTrackInfo, Kind, ParticipantId, SfuError, SfuEvent, Tile};
