@@ -59,6 +59,7 @@ echo "== fuzzing for 20 s from fresh seeds"
 AULA_FUZZ_SECS=20 cargo test -q -p aula-sfu --test fuzz -- --nocapture
 AULA_FUZZ_SECS=20 cargo test -q -p aula-signaling --test fuzz-protocol -- --nocapture
 
+# The binary `cargo test` built for the integration tests: building it again on its own
+# resolves the dependencies' features without the dev-dependencies and recompiles many.
 echo "== browser tests"
-cargo build --bin aula
 AULA_REQUIRE_COTURN=1 AULA_BIN="$PWD/target/debug/aula" node --test --test-concurrency=1 web-client/tests/
