@@ -294,6 +294,10 @@ pub(crate) struct Down {
     /// The worst loss its receiver reports gave for its own link (the publishers' part
     /// taken out) in the latest second, and when that second began.
     pub link_loss: Option<(f32, Instant)>,
+    /// The allocator's last decision: what it sends the subscriber and the estimate it was
+    /// made on (bit/s). An estimate that falls below both is acted on at once, not at the next
+    /// round.
+    pub decided: (u64, u64),
 }
 
 impl Down {
@@ -342,6 +346,7 @@ impl Default for Down {
             padding: crate::padding::Padding::default(),
             carried: crate::padding::Carried::default(),
             link_loss: None,
+            decided: (0, 0),
         }
     }
 }
@@ -370,6 +375,10 @@ pub(crate) struct Slot {
     pub paused: bool,
     /// When the allocator last lowered or paused it (no raise within `UPGRADE_HOLD`).
     pub lowered_at: Option<Instant>,
+    /// Lowered because the subscriber's link no longer carries the layer it forwards: that
+    /// layer stops at the end of its current frame instead of running on until the lower
+    /// one's keyframe (crate::room::forward).
+    pub cut: bool,
     /// The payload type this subscriber takes for the publisher's last one: (in, out).
     pub pt: Option<(Pt, Pt)>,
     /// The up track incarnation whose packets could not be forwarded here, once said.
@@ -393,6 +402,7 @@ impl Slot {
             layer: None,
             paused: false,
             lowered_at: None,
+            cut: false,
             pt: None,
             unavailable_told: None,
         }

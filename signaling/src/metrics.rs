@@ -64,6 +64,7 @@ pub async fn metrics(
             "aula_frames_waiting_keyframe_total",
             c.frames_waiting_keyframe,
         ),
+        ("aula_layers_cut_total", c.layers_cut),
         ("aula_keyframe_requests_total", c.keyframe_requests),
         ("aula_frames_gated_total", c.frames_gated),
         ("aula_connections_failed_total", c.conns_failed),
@@ -264,6 +265,10 @@ const HELP: &[(&str, &str)] = &[
     (
         "aula_frames_waiting_keyframe_total",
         "Frames held back until a keyframe.",
+    ),
+    (
+        "aula_layers_cut_total",
+        "Video layers stopped at once because a subscriber's link no longer carried them.",
     ),
     (
         "aula_keyframe_requests_total",

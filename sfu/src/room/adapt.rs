@@ -49,10 +49,25 @@ struct Plan {
 
 impl Room {
     /// The subscriber's send-side estimate changed (str0m's GCC on its subscribe connection).
-    pub(super) fn handle_estimate(&mut self, participant: ParticipantId, bitrate: u64) {
-        if let Some(p) = self.participants.get_mut(&participant) {
-            tracing::trace!(%participant, bitrate, "egress estimate");
-            p.down.estimate = Some(bitrate);
+    ///
+    /// One that fell by a tenth since the last decision, below what that decision sends, is
+    /// decided on at once: until the layers are lowered, every moment at the old rate fills
+    /// str0m's pacer queue (which then drains at the new estimate, above the link's capacity,
+    /// for seconds) and the bottleneck's queue.
+    pub(super) fn handle_estimate(
+        &mut self,
+        now: Instant,
+        participant: ParticipantId,
+        bitrate: u64,
+    ) {
+        let Some(p) = self.participants.get_mut(&participant) else {
+            return;
+        };
+        tracing::trace!(%participant, bitrate, "egress estimate");
+        p.down.estimate = Some(bitrate);
+        let (sent, decided_on) = p.down.decided;
+        if bitrate < sent && bitrate * 10 < decided_on * 9 {
+            self.adapt_soon(now);
         }
     }
 
@@ -232,6 +247,8 @@ impl Room {
             .map_or(0.0, |(loss, _)| loss);
         let within = plan.estimate.map(|e| allocate::within_loss(e, loss));
         let budget = within.unwrap_or(u64::MAX).min(cap);
+        // The subscriber's own link (with its loss) is the limit, not its share of a budget.
+        let own_link = within.is_some_and(|w| w <= cap);
         let a = allocate::allocate(budget, plan.audio, &plan.videos, p.down.audio_only);
         p.down.audio_only = a.audio_only;
         let mut videos = Vec::with_capacity(plan.slots.len());
@@ -261,9 +278,16 @@ impl Room {
                 // from a layer it had: not hidden, shrunk, or never given one yet.
                 let ideal = plan.videos[k].ideal_layer();
                 let short = ideal.is_some_and(|i| new.is_none_or(|n| n < i));
-                if short && old.is_some_and(|o| new.is_none_or(|n| n < o)) {
+                let lowered = short && old.is_some_and(|o| new.is_none_or(|n| n < o));
+                if lowered {
                     slot.lowered_at = Some(now);
                 }
+                // Lowered because the link no longer carries it: stop the layer it has now
+                // at the end of its frame, not at the lower one's keyframe (a round trip to
+                // the publisher and its encoder later, or the keyframe limiter's half
+                // second) — sent on, it only fills the queues the link is drowning in. For a
+                // share of a budget the layer runs on to the switch, without a freeze.
+                slot.cut = lowered && own_link;
                 slot.layer = Some(new);
             }
             slot.paused = a.paused[k];
@@ -295,6 +319,7 @@ impl Room {
         // with it).
         let desired = a.wanted.min(cap);
         let link_bound = plan.estimate.is_some_and(|e| e <= cap);
+        p.down.decided = (a.used, plan.estimate.unwrap_or(0));
         let wants_more =
             link_bound && !a.audio_only && a.next_step.is_some() && loss < allocate::LOSS_FROM;
         let estimate = plan.estimate.unwrap_or(0);

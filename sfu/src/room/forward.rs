@@ -320,6 +320,7 @@ fn forward_to(
             return Err(Skip::WantsLayer(incoming.layer));
         }
         slot.rewriter.switch(incoming.source, &incoming.input);
+        slot.cut = false;
     } else if wanted.is_none() {
         // The tile went away (or the allocator paused it): stop at once.
         stop(slot, conn, mid);
@@ -333,9 +334,17 @@ fn forward_to(
     ctx.stats.packets_forwarded += 1;
     let frame_end = incoming.kind == Kind::Audio || incoming.pkt.header.marker;
     ctx.stats.frames_forwarded += u64::from(frame_end);
-    if wanted.is_some_and(|w| w != incoming.layer) {
+    if let Some(w) = wanted.filter(|w| *w != incoming.layer) {
+        // Lowered because the link cannot carry this layer: nothing more of it after this
+        // frame (its packets stay in the NACK history; the lower layer starts at its
+        // keyframe, numbered on from here).
+        if slot.cut && frame_end && w < incoming.layer {
+            slot.rewriter.hold();
+            slot.cut = false;
+            ctx.stats.layers_cut += 1;
+        }
         // Forwarding one layer, wanting another: ask for a keyframe of that one.
-        return Err(Skip::WantsLayer(wanted.expect("checked")));
+        return Err(Skip::WantsLayer(w));
     }
     Ok(())
 }

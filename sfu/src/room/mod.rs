@@ -471,7 +471,7 @@ impl Room {
                 Direction::Subscribe,
                 Event::EgressBitrateEstimate(BweKind::Twcc { estimate, .. }),
             ) => {
-                self.handle_estimate(participant, estimate.as_u64());
+                self.handle_estimate(now, participant, estimate.as_u64());
             }
             (_, Event::IceConnectionStateChange(state)) => {
                 tracing::debug!(%participant, ?direction, ?state, "ice state");

@@ -125,6 +125,7 @@ impl Metrics {
             core.frames_dropped_not_sending += s.frames_dropped_not_sending;
             core.frames_dropped_write_failed += s.frames_dropped_write_failed;
             core.frames_waiting_keyframe += s.frames_waiting_keyframe;
+            core.layers_cut += s.layers_cut;
             core.frames_gated += s.frames_gated;
             core.keyframe_requests += s.keyframe_requests;
             core.conns_failed += s.conns_failed;
