@@ -18,7 +18,7 @@ use common::Sim;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
-const STEPS: usize = 1500;
+const STEPS: usize = 1000;
 const CHECK_EVERY: usize = 40;
 const MAX_PEOPLE: usize = 12;
 
