@@ -4,26 +4,30 @@
 // view: each student's page shows the teacher on the stage and the other student in the strip.
 //
 // The room's budget is shared evenly by the three subscribers (each wants more than a third),
-// 350 kbit/s each. Audio comes off the top (the allocator counts 60 kbit/s a stream, two
-// streams each: 120), which leaves 230 for video: the teacher's camera at its lowest layer
-// (150 kbit/s at most, 172 with the headroom a video that is not flowing yet must fit with)
-// fits, a second lowest layer beside it does not, and neither does a raise of the teacher's
-// to 360 lines (300 more). So on each student's page the teacher's video flows and the other
-// student's is paused: the least important video goes first. (A subscriber's share also
-// follows the others' link estimates, which on this idle machine drift with what they are
-// sent, so what is paused may change for a moment: frames are counted over a window in which
-// the page was told nothing new.)
+// 433 kbit/s each. Audio comes off the top (the allocator counts 60 kbit/s a stream, two
+// streams each: 120), which leaves 313 for video: the teacher's camera fits (audio and her
+// lowest layer, as measured with its packets' overhead, came to 320-350 kbit/s in runs on the
+// reference machine; with this budget her 360-line layer, measured at about 300, sometimes
+// fits too: 410-445 in all, a host's video being kept up to a tenth over), and a student's
+// lowest layer beside it (with the 15 % headroom a video that is not flowing yet must fit
+// with) does not. So on each student's page the teacher's video flows
+// and the other student's is paused: the least important video goes first. The budget sits
+// between the two with room to spare (at 350 kbit/s a share the teacher's lowest layer
+// fitted by 5-30 kbit/s, and a moment of a keyframe-heavy rate paused her). (A
+// subscriber's share also follows the others' link estimates, which on this idle machine
+// drift with what they are sent, so what is paused may change for a moment: frames are
+// counted over a window in which the page was told nothing new.)
 //
 // 1. Anna's page (English): Ben's tile keeps his name and says "Video paused to save
 //    bandwidth" (visible, with role note and that label); no frames of his are decoded while
 //    it says so; the teacher's tile is not marked and her frames keep coming. Ben's page
 //    (German) says the same of Anna, "Video pausiert, um Bandbreite zu sparen".
 // 2. The teacher's page hides both students' tiles (as strip tiles on another page are): she
-//    now wants only their sound, and the budget is shared by need, so each student gets 465
-//    kbit/s, room for the teacher's camera and the other student's. The next `bandwidth` on
+//    now wants only their sound, and the budget is shared by need, so each student gets some
+//    580 kbit/s, room for the teacher's camera and the other student's. The next `bandwidth` on
 //    Anna's page lists nobody, the mark leaves Ben's tile and his frames come. On the
 //    teacher's page the hidden tiles are not marked paused (hidden is not paused).
-// 3. The teacher shows them again: back to 350 kbit/s each, the teacher's camera comes first
+// 3. The teacher shows them again: back to 433 kbit/s each, the teacher's camera comes first
 //    on Anna's page, and Ben is paused again.
 //
 // Prints how long each change took to show, on lines starting "bandwidth-paused:".
@@ -35,8 +39,8 @@ import assert from 'node:assert/strict';
 import { setTimeout as delay } from 'node:timers/promises';
 import { WAIT, createRoom, joinAs, poll, withServerAndBrowser } from './helpers.mjs';
 
-// 3 × 350 kbit/s: see the top of this file.
-const ROOM_LIMIT_MBPS = 1.05;
+// 3 × 433 kbit/s: see the top of this file.
+const ROOM_LIMIT_MBPS = 1.3;
 // A paused video's frames must not grow over this time, the teacher's must.
 const STILL_MS = 1500;
 // Frames already on their way when the pause was decided.
@@ -170,7 +174,8 @@ test('under a room budget the least important video is paused, and the page says
     assert.deepEqual(onAnna, { text: EN, role: 'note', label: EN, name: 'Ben' });
     const onBen = await poll(() => pauseMark(ben.page, annaMe.id), { message: 'Anna paused on Ben’s page' });
     assert.deepEqual(onBen, { text: DE, role: 'note', label: DE, name: 'Anna' });
-    await teacherKept(server, room, [annaMe.id, benMe.id], teacherMe.id);
+    const kept = await teacherKept(server, room, [annaMe.id, benMe.id], teacherMe.id);
+    console.log(`bandwidth-paused: step 1, allocated to Anna and Ben ${kept.map((a) => a.allocated_bps).join(', ')} bit/s`);
     for (const p of [anna, ben]) {
       // The page shows what the server last told it.
       await poll(async () => (await pauseMark(p.page, teacherMe.id)) === null,
@@ -196,7 +201,10 @@ test('under a room budget the least important video is paused, and the page says
     }, { message: 'the teacher sent a student, her link and Anna’s not the limit' });
     await setHidden(teacher.page, students, true);
     const hiddenAt = Date.now();
-    await poll(async () => (await pauseMark(anna.page, benMe.id)) === null, { message: 'Ben’s mark gone' });
+    await poll(async () => {
+      if ((await pauseMark(anna.page, benMe.id)) === null) return true;
+      throw new Error(`Anna's allocation: ${JSON.stringify(await allocation(server, room, annaMe.id))}`);
+    }, { message: 'Ben’s mark gone' });
     const cleared = Date.now() - hiddenAt;
     const told = await lastBandwidth(anna.page);
     assert.deepEqual(told.paused, [], `Anna's bandwidth lists nobody: ${JSON.stringify(told)}`);
