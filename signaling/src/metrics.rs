@@ -268,7 +268,7 @@ const HELP: &[(&str, &str)] = &[
     ),
     (
         "aula_layers_cut_total",
-        "Video layers stopped at once because a subscriber's link no longer carried them.",
+        "Video layers stopped at the end of a frame because a subscriber's link no longer carried them.",
     ),
     (
         "aula_keyframe_requests_total",
