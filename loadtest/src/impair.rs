@@ -60,6 +60,8 @@ pub struct ImpairSpec {
     pub queue: Duration,
     /// One-way delay, both ways.
     pub delay: Duration,
+    /// The token bucket's depth, bytes: how much passes at once after an idle moment.
+    pub burst_bytes: u64,
 }
 
 impl Default for ImpairSpec {
@@ -68,6 +70,7 @@ impl Default for ImpairSpec {
             profile: None,
             queue: link::QUEUE,
             delay: link::DELAY,
+            burst_bytes: link::BURST_BYTES,
         }
     }
 }
@@ -85,6 +88,7 @@ impl ImpairSpec {
         LinkConfig {
             queue: self.queue,
             delay: self.delay,
+            burst_bytes: self.burst_bytes,
             ..LinkConfig::new(self.profile(duration))
         }
     }

@@ -202,6 +202,10 @@ enum ScenarioCommand {
         /// One-way delay each way, ms (RFC 8867 5.1: 50).
         #[arg(long, default_value_t = 50)]
         delay_ms: u64,
+        /// The token bucket's depth, bytes: what passes at once after an idle moment (1500:
+        /// a link that serializes every datagram behind the one before).
+        #[arg(long, default_value_t = aula_loadtest::link::BURST_BYTES)]
+        burst_bytes: u64,
         /// Write the figure (capacity, sent, received, demand, estimate) as SVG here.
         #[arg(long, value_name = "FILE")]
         plot: Option<PathBuf>,
@@ -417,6 +421,7 @@ fn scenario(command: ScenarioCommand) -> (Scenario, Common, Option<PathBuf>) {
             profile,
             queue_ms,
             delay_ms,
+            burst_bytes,
             plot: figure,
             media,
         } => {
@@ -425,6 +430,7 @@ fn scenario(command: ScenarioCommand) -> (Scenario, Common, Option<PathBuf>) {
             spec.impair.profile = profile;
             spec.impair.queue = Duration::from_millis(queue_ms);
             spec.impair.delay = Duration::from_millis(delay_ms);
+            spec.impair.burst_bytes = burst_bytes;
             media.apply(&mut spec);
             plot = figure;
             (spec, common)
