@@ -2,7 +2,7 @@
 //! the bots: in a meeting of a talking bot and a silent one, both see the talker as dominant;
 //! when they swap levels (`BotHandle::set_audio_level`), the dominant speaker moves.
 
-mod common;
+use crate::common;
 
 use aula_loadtest::http::{self, RoomKind, RoomOptions, ServerUrl};
 use aula_loadtest::media::{SILENT_DBOV, TALKING_DBOV};

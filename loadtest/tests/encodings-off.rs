@@ -5,7 +5,7 @@
 //! (the server's default, the middle layer `h`), so each has layers nobody takes. While the
 //! server's latest `encodings` stands, a bot sends exactly the layers it names active.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -3,7 +3,7 @@
 //! leaves the others see it go. Needs `janus` on `PATH` (Debian's package); without it the
 //! test says it is skipped and passes, unless `AULA_REQUIRE_JANUS=1`.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 

@@ -2,7 +2,7 @@
 //! once the host admits it; the host bot admits it with `BotHandle::send_json`, finding its id
 //! with `BotHandle::last_message("lobby_updated")`.
 
-mod common;
+use crate::common;
 
 use aula_loadtest::http::{self, RoomKind, RoomOptions, ServerUrl};
 use aula_loadtest::{BotConfig, BotHandle, BotStats};

@@ -2,7 +2,7 @@
 //! with its session as a new participant on new media connections, and its media reaches the
 //! teacher again under its new id; the teacher saw the old one leave.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -2,7 +2,7 @@
 //! both str0m connections run on while it is away, so the teacher keeps receiving the
 //! student's stream and the student the teacher's, without a gap; the teacher sees no leave.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -3,7 +3,7 @@
 //! no `view` yet receives the camera at the middle layer, as docs/protocol.md says of a page
 //! before its first `view`.
 
-mod common;
+use crate::common;
 
 use aula_loadtest::view::ViewPolicy;
 use common::{simulcast_class, wait_until};

@@ -2,7 +2,7 @@
 //! it could not apply the latest offer (`subscribe_failed`) gets one, answers it on a new
 //! str0m `Rtc` and socket, and receives the teacher's media again through it.
 
-mod common;
+use crate::common;
 
 use aula_loadtest::BotConfig;
 use aula_loadtest::http::{self, RoomKind, RoomOptions, ServerUrl};

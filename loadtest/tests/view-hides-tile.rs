@@ -3,7 +3,7 @@
 //! page of the strip); from then on none of that student's video arrives, while its audio and
 //! the teacher's video keep coming.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

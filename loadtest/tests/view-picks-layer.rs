@@ -3,7 +3,7 @@
 //! student as its one thumbnail (320×180). Each receives the teacher at about the largest
 //! layer's bitrate and the other student at about the smallest's, frames from those layers.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -2,7 +2,7 @@
 //! tells every participant who is speaking and who the dominant speaker is, only when that
 //! changes. Muted (gated) audio never counts.
 
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 

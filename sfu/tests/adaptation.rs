@@ -3,7 +3,7 @@
 //! its link carries, in the order a lesson needs; encodings nobody takes are switched off at
 //! the publisher; a room's budget holds.
 
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 

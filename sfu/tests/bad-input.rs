@@ -1,7 +1,7 @@
 //! Bad input to the core: garbage datagrams, SDP it cannot accept, answers nobody asked for.
 //! Each is refused or dropped and counted; none panics, and a lesson in progress goes on.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -9,7 +9,7 @@
 //! and everyone's subscribe connection fails) is the scripted test below and recurs in the
 //! random runs; with the old stop-the-m-line code every seed fails on the JSEP check.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

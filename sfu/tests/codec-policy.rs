@@ -4,7 +4,7 @@
 //! `tests/fixtures/`) are answered in each browser's own payload types and header extension
 //! ids, and both of their streams reach a subscriber.
 
-mod common;
+use crate::common;
 
 use std::time::Instant;
 

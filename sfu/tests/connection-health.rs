@@ -4,7 +4,7 @@
 //! when a client asks in a loop, and an ICE restart that would change the media is refused
 //! with the connection left as it was.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -2,7 +2,7 @@
 //! source's media reaches anyone, whatever the client sends, from the next frame on. Reopening
 //! a camera asks the publisher for a keyframe, so subscribers see a picture again at once.
 
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 

@@ -3,7 +3,7 @@
 //! subscriber without H.264 gets its VP8 and is told, once, that the H.264 video cannot be
 //! forwarded to it, and every frame it misses is counted.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

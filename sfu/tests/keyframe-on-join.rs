@@ -2,7 +2,7 @@
 //! the publisher for a keyframe as soon as the new subscription is up, instead of waiting for
 //! the encoder's next periodic one (10 s apart in this simulation).
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -1,7 +1,7 @@
 //! Three participants publish microphone and camera; each receives both kinds from each other,
 //! and never its own media.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

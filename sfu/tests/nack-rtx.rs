@@ -4,7 +4,7 @@
 //! the repair into the gap it left. Either way the subscriber ends up with (nearly) every
 //! frame, none broken.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

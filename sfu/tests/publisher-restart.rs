@@ -3,7 +3,7 @@
 //! without a gap, and RTP timestamps that continue from where they were, though the new
 //! connection starts from a new random timestamp.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

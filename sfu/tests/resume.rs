@@ -4,7 +4,7 @@
 //! old streams without renegotiating anyone; a reloaded page that publishes nothing has its old
 //! streams ended after a while, and is not rated lost for its old connection's silence.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

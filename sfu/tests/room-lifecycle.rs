@@ -1,7 +1,7 @@
 //! Rooms come and go: a participant who leaves disappears from the others' subscriptions, and
 //! when the last one leaves the worker holds nothing of the room (no routes, no state).
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

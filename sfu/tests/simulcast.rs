@@ -8,7 +8,7 @@
 //! estimate near what is sent and probes upwards when more is wanted, which in this harness
 //! takes up to about two seconds; a smaller layer needs only its keyframe.
 
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 

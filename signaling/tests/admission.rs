@@ -2,7 +2,7 @@
 //! tells each page where it stands, lets it in without a word from the page when a seat
 //! frees, puts hosts first, and bounds what one address or a flood can hold.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -1,7 +1,7 @@
 //! `GET /api/rooms/{id}/bandwidth`: the allocator's picture of a room for its hosts (with the
 //! host link's secret only), and the allocator's gauges in `/metrics`, with real bots.
 
-mod common;
+use crate::common;
 
 use std::net::SocketAddr;
 

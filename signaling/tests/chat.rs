@@ -1,7 +1,7 @@
 //! Chat: to everyone admitted with the sender's real id, history for late joiners while the
 //! room lives, the length and rate limits, and the host's switch.
 
-mod common;
+use crate::common;
 
 use common::client::{Client, create, of_type, server};
 use serde_json::json;

@@ -2,7 +2,7 @@
 //! `ws_idle_timeout_secs` (a live one, which answers pings, stays); a lobby full of strangers
 //! does not keep the teacher out; a session opened again replaces its old socket.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -2,7 +2,7 @@
 //! from strangers, even from a port next to a real participant's. It is dropped and counted,
 //! and the lesson's media keeps flowing.
 
-mod common;
+use crate::common;
 
 use std::net::UdpSocket;
 

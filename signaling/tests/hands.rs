@@ -1,7 +1,7 @@
 //! Raised hands: an ordered queue everyone sees in `hand`; participants lower their own,
 //! hosts lower anyone's.
 
-mod common;
+use crate::common;
 
 use common::client::{Client, create, of_type, server};
 use serde_json::{Value, json};

@@ -2,7 +2,7 @@
 //! lobby, not anyone's media, not the settings, not the link, not the room's life. Forged
 //! sender ids and actions on ids from another room are refused too.
 
-mod common;
+use crate::common;
 
 use common::client::{Client, create, of_type, server};
 use serde_json::{Value, json};

@@ -4,7 +4,7 @@
 //! shared screen) and renew the host link, which then admits nobody; nobody else may do
 //! either, to the lead or to anyone.
 
-mod common;
+use crate::common;
 
 use common::client::{Client, create, of_type, server};
 use serde_json::json;

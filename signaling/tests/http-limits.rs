@@ -2,7 +2,7 @@
 //! a time is closed by its deadline; beyond `max_connections` a connection gets a plain `503`
 //! at once; and each is counted.
 
-mod common;
+use crate::common;
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};

@@ -3,7 +3,7 @@
 //! `warn` and tries again (rustls-acme's backoff: 1 s, then 2 s…), while plain HTTP still
 //! answers `/healthz` and redirects the rest to HTTPS.
 
-mod common;
+use crate::common;
 
 use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};

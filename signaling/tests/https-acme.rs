@@ -5,7 +5,7 @@
 //! without a new order. Without pebble the test says it is skipped and passes, unless
 //! `AULA_REQUIRE_PEBBLE=1` (run-tests.sh sets it).
 
-mod common;
+use crate::common;
 
 use std::net::SocketAddr;
 use std::path::Path;

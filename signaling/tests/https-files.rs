@@ -3,7 +3,7 @@
 //! `/healthz` and `/metrics`; a TLS handshake never finished is closed after the header
 //! timeout. (Reloading renewed files is a unit test in src/tls.rs.)
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

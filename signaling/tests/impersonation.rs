@@ -2,7 +2,7 @@
 //! the room (case and spaces aside), nor with invisible characters that make a name look like
 //! hers; the refused page corrects the name on the same socket.
 
-mod common;
+use crate::common;
 
 use common::client::{Client, create, server};
 use serde_json::json;

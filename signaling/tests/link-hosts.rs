@@ -3,7 +3,7 @@
 //! host is refused (`421`, `unknown_host`, counted), so nobody can make a teacher share links
 //! to a name nobody configured.
 
-mod common;
+use crate::common;
 
 use std::net::SocketAddr;
 

@@ -2,7 +2,7 @@
 //! in stays in (and gets back in with the old link after a dropped connection), and every
 //! host learns the new link.
 
-mod common;
+use crate::common;
 
 use common::client::{Client, create, of_type, server};
 use serde_json::json;

@@ -2,7 +2,7 @@
 //! few lobby lists a second, not one per knock; `deny` bars the session, `deny_all` clears the
 //! lobby, and renewing the link sends away everyone who came through the old one.
 
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 

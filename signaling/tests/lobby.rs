@@ -2,7 +2,7 @@
 //! list, no chat, no media offer) until a host admits it; hosts see the waiting list; admit,
 //! deny, admit all and switching the lobby off; an admitted session skips the lobby later.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

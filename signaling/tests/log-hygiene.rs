@@ -5,7 +5,7 @@
 //! colour codes. With `log_format = "json"` every line is one JSON object, and the `log`
 //! setting wins over `RUST_LOG`.
 
-mod common;
+use crate::common;
 
 use std::io::Read;
 use std::net::SocketAddr;

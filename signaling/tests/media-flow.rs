@@ -3,7 +3,7 @@
 //! from every other publisher, and when one bot leaves the others get `participant_left` while
 //! their own media keeps flowing.
 
-mod common;
+use crate::common;
 
 use common::frames_from;
 

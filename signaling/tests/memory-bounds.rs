@@ -1,7 +1,7 @@
 //! What joining costs the server is bounded without a login: the chat history every `joined`
 //! carries is capped in bytes, and the host link opens only a few seats beyond a full room.
 
-mod common;
+use crate::common;
 
 use common::client::{Client, create, server_with};
 use serde_json::json;

@@ -3,7 +3,7 @@
 //! few `rate_limited`, reaches the others in the room as a trickle, is closed with 1008 when
 //! it goes on, and the server's other rooms notice nothing.
 
-mod common;
+use crate::common;
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};

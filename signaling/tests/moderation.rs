@@ -1,7 +1,7 @@
 //! Host moderation over real sockets: mute, mute all, stop camera, settings that take a
 //! permission away, removal (and that the removed session stays out), lock, co-hosts.
 
-mod common;
+use crate::common;
 
 use common::client::{Client, create, of_type, server};
 use serde_json::json;

@@ -2,7 +2,7 @@
 //! bot ignores `moderated`), yet no audio from it reaches anyone, while its video flows on. When
 //! it unmutes (the settings allow it), its audio flows again.
 
-mod common;
+use crate::common;
 
 use aula_loadtest::BotStats;
 use common::wait_until;

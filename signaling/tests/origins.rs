@@ -2,7 +2,7 @@
 //! JSON and only from our own origin, WebSockets open only from it, and `/metrics` answers only
 //! this machine directly or a scraper with the token; each refusal is counted.
 
-mod common;
+use crate::common;
 
 use std::net::SocketAddr;
 

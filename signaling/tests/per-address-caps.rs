@@ -6,7 +6,7 @@
 //! Distinct addresses come through a "reverse proxy on this machine": requests from loopback
 //! with `X-Forwarded-For`, which the server counts under the forwarded address.
 
-mod common;
+use crate::common;
 
 use std::net::SocketAddr;
 use std::time::Duration;

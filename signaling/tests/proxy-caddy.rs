@@ -5,7 +5,7 @@
 //! joins over wss, and `/metrics` is not exposed. Needs Debian's caddy; without it the test
 //! says it is skipped and passes, unless `AULA_REQUIRE_CADDY=1` (run-tests.sh sets it).
 
-mod common;
+use crate::common;
 
 use std::net::SocketAddr;
 use std::path::Path;

@@ -6,7 +6,7 @@
 //! is not exposed. Needs Debian's nginx; without it the test says it is skipped and passes,
 //! unless `AULA_REQUIRE_NGINX=1` (run-tests.sh sets it).
 
-mod common;
+use crate::common;
 
 use std::net::SocketAddr;
 use std::path::Path;

@@ -2,7 +2,7 @@
 //! `bad_sdp` refused its publish or its subscribe answer; `ping` is answered with `pong`
 //! before and after joining, so a page can tell a live socket from a stalled one.
 
-mod common;
+use crate::common;
 
 use common::client::{Client, create, server};
 use serde_json::json;

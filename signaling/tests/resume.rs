@@ -5,7 +5,7 @@
 //! `may_return` after the short unload grace. Config::for_tests keeps a lost seat 3 s and an
 //! unloading one 1 s.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -1,7 +1,7 @@
 //! Ending a room for all: everyone admitted and everyone waiting gets `room_ended` and a
 //! close, the links stop working, and the room's media state is freed.
 
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 

@@ -2,7 +2,7 @@
 //! everyone hears it, late joiners get it in `joined`, and it goes out when that participant
 //! leaves or a host ends it. Participants may not; unknown participants are refused.
 
-mod common;
+use crate::common;
 
 use common::client::{Client, create, of_type, server};
 use serde_json::{Value, json};

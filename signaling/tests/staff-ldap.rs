@@ -5,7 +5,7 @@
 //! Needs Debian's `slapd`; without it the test says it is skipped and passes, unless
 //! `AULA_REQUIRE_SLAPD=1` (run-tests.sh sets it).
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::process::{Child, Command, Stdio};

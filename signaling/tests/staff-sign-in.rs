@@ -3,7 +3,7 @@
 //! password, throttled after ten, ended by sign-out or by removing the account; a fresh
 //! install's one-time link creates the first account.
 
-mod common;
+use crate::common;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;

@@ -4,7 +4,7 @@
 //! which run-tests.sh installs); without them the test says it is skipped and passes, unless
 //! `AULA_REQUIRE_COTURN=1` (run-tests.sh sets it).
 
-mod common;
+use crate::common;
 
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant, SystemTime};

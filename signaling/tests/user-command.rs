@@ -2,7 +2,7 @@
 //! password from standard input when it is not a terminal (a script), and refuses what it
 //! cannot do with a message and a failing exit status.
 
-mod common;
+use crate::common;
 
 use std::io::Write;
 use std::path::Path;

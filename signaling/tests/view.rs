@@ -1,6 +1,6 @@
 //! `view`: the sizes a page shows the others' videos at (docs/protocol.md), and its limit.
 
-mod common;
+use crate::common;
 
 use common::client::{Client, create, of_type, server};
 use serde_json::json;
