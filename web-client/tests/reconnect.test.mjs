@@ -167,10 +167,15 @@ test('the teacher closes her tab: the students go on; she comes back within 5 s'
       await poll(async () => (await log(s.page)).some((e) => e.type === 'participant_left' && e.id === teacher.id),
         { timeout: UNLOAD_GRACE_MS + WAIT, message: `${s.label} to see the teacher leave` });
     }
-    // Her m-lines went inactive on the students' subscribe connections; their own stay.
+    // Her m-lines went inactive on the students' subscribe connections; their own stay. A
+    // video the server paused for bandwidth counts with its audio, as when she comes back
+    // below: on two busy cores GCC reads the browsers' scheduling delay as congestion, and a
+    // CI run saw one student's camera paused for another for 40 s here (what the page then
+    // shows is the name and the mark, never a frozen picture).
     const studentsOnly = receivers(students);
     await expectMediaFlowing(studentsOnly, {
-      baseline: await baselines(studentsOnly), message: 'the students receiving each other after she left',
+      baseline: await baselines(studentsOnly), orPaused: true,
+      message: 'the students receiving each other after she left',
     });
     await expectNoFailedRenegotiation(students);
 
