@@ -6,8 +6,9 @@
 //! link has carried what is ahead of it (less the bucket's depth, one datagram unless a
 //! shaper's burst is asked for), and arrives `delay` later; one that would wait longer than
 //! `queue` is dropped (drop-tail). RFC 8867's test cases (section 5.1: "variable available
-//! capacity with a single flow") give the defaults: 300 ms of queue, 50 ms one-way delay. Its 30 ms of jitter is not modelled: this kernel has no netem, and
-//! the machine's own scheduling adds some.
+//! capacity with a single flow") give the defaults: 300 ms of queue, 50 ms one-way delay.
+//! Its 30 ms of jitter is not modelled: this kernel has no netem, and the machine's own
+//! scheduling adds some.
 //!
 //! Pure: times are offsets from the link's start that the caller passes in
 //! ([`crate::relay`] is the I/O around it).

@@ -170,8 +170,8 @@ test('the teacher closes her tab: the students go on; she comes back within 5 s'
     // Her m-lines went inactive on the students' subscribe connections; their own stay. A
     // video the server paused for bandwidth counts with its audio, as when she comes back
     // below: on two busy cores GCC reads the browsers' scheduling delay as congestion, and a
-    // CI run saw one student's camera paused for another for 40 s here (what the page then
-    // shows is the name and the mark, never a frozen picture).
+    // CI run saw one student's camera paused for another for the whole 30 s wait here (what
+    // the page then shows is the name and the mark, never a frozen picture).
     const studentsOnly = receivers(students);
     await expectMediaFlowing(studentsOnly, {
       baseline: await baselines(studentsOnly), orPaused: true,
