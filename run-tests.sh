@@ -43,6 +43,22 @@ cargo fmt --all --check
 cargo clippy --workspace --all-targets -- -D warnings
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps
 
+# With `autotests = false` a file under tests/ runs only if its crate names it: in
+# tests/main.rs (the binary `all`) or as a [[test]] of its own in Cargo.toml.
+echo "== every tests/*.rs is a test"
+unlisted=0
+for main in */tests/main.rs; do
+  crate=${main%/tests/main.rs}
+  for f in "$crate"/tests/*.rs; do
+    file=${f##*/}; module=${file%.rs}
+    [ "$file" = main.rs ] && continue
+    grep -qE "^mod ${module//-/_};|^#\[path = \"$file\"\]" "$main" && continue
+    grep -qF "path = \"tests/$file\"" "$crate/Cargo.toml" && continue
+    echo "$f is in neither $main nor $crate/Cargo.toml: it would never run"; unlisted=1
+  done
+done
+[ "$unlisted" = 0 ]
+
 # The service's sandbox must not weaken unnoticed (exposure 1.7 today; 2.0 is the bar).
 if command -v systemd-analyze >/dev/null; then
   echo "== systemd-analyze security of the packaged unit"
