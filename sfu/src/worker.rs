@@ -79,7 +79,7 @@ impl Worker {
     pub fn handle_command(&mut self, now: Instant, room: &RoomId, cmd: Command) {
         let closing = matches!(cmd, Command::Close);
         let entry = self.rooms.entry(room.clone());
-        let room_state = entry.or_insert_with(|| Room::new(room.clone()));
+        let room_state = entry.or_insert_with(|| Room::new(room.clone(), now));
         room_state.handle_command(now, cmd, &mut self.ctx);
         if closing || room_state.is_empty() {
             // A room with nobody in it holds nothing worth keeping; signaling decides

@@ -60,7 +60,9 @@ pub(crate) struct Room {
 }
 
 impl Room {
-    pub fn new(id: RoomId) -> Room {
+    /// A room created at `now`: the core reads no clock of its own (a simulated test's time
+    /// is not the machine's).
+    pub fn new(id: RoomId, now: Instant) -> Room {
         Room {
             id,
             participants: BTreeMap::new(),
@@ -70,9 +72,9 @@ impl Room {
             next_incarnation: 1,
             next_health: None,
             next_allocation: None,
-            last_measured: Instant::now(),
+            last_measured: now,
             needs_flush: false,
-            last_now: Instant::now(),
+            last_now: now,
             fanout: None,
         }
     }
