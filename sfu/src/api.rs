@@ -284,10 +284,22 @@ pub struct VideoReport {
     pub source: Source,
     /// How high its page shows it (`None`: not shown).
     pub shown: Option<u32>,
-    /// The layer it gets (index, lines high); `None`: none.
-    pub layer: Option<(u8, u32)>,
+    /// The layer it gets; `None`: none.
+    pub layer: Option<LayerReport>,
     /// Shown, but paused for want of bandwidth.
     pub paused: bool,
+}
+
+/// The layer a subscriber gets of a video.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LayerReport {
+    /// Its index in the publisher's layers, 0 the smallest.
+    pub index: u8,
+    /// Lines high.
+    pub height: u32,
+    /// What it sends, as the allocator counted it (bit/s, packets with their overhead): a
+    /// host who sees a video paused can read what it would have cost.
+    pub bitrate: u64,
 }
 
 /// A participant's connection quality, as the SFU measures it (docs/protocol.md, "Connection

@@ -50,8 +50,9 @@ pub mod stun;
 pub mod worker;
 
 pub use api::{
-    Command, Direction, DownTrackInfo, DropCause, Kind, LayerHint, ParticipantId, Quality, RoomId,
-    RoomReport, SfuError, SfuEvent, Source, SubscriberReport, Tile, TrackHint, VideoReport,
+    Command, Direction, DownTrackInfo, DropCause, Kind, LayerHint, LayerReport, ParticipantId,
+    Quality, RoomId, RoomReport, SfuError, SfuEvent, Source, SubscriberReport, Tile, TrackHint,
+    VideoReport,
 };
 pub use budget::EgressBudget;
 pub use shell::{

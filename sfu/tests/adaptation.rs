@@ -278,7 +278,7 @@ fn without_adaptation_layers_follow_the_tiles_alone() {
     assert!(me.videos.iter().all(|v| v.layer.is_some()), "{me:?}");
     let teacher = me.videos.iter().find(|v| v.publisher == sim.clients[0].id);
     assert_eq!(
-        teacher.and_then(|v| v.layer).map(|l| l.0),
+        teacher.and_then(|v| v.layer).map(|l| l.index),
         Some(2),
         "{me:?}"
     );

@@ -45,6 +45,8 @@ struct Video {
 struct Layer {
     index: u8,
     height: u32,
+    /// What it sends (packets with their overhead), bit/s.
+    bps: u64,
 }
 
 /// `GET /api/rooms/{id}/bandwidth` with `Authorization: Bearer <host link secret>`.
@@ -92,7 +94,11 @@ pub async fn room_bandwidth(
                         participant: v.publisher.to_string(),
                         source: v.source.as_str(),
                         shown_height: v.shown,
-                        layer: v.layer.map(|(index, height)| Layer { index, height }),
+                        layer: v.layer.map(|l| Layer {
+                            index: l.index,
+                            height: l.height,
+                            bps: l.bitrate,
+                        }),
                         paused: v.paused,
                     })
                     .collect(),

@@ -76,6 +76,14 @@ async fn hosts_see_each_subscribers_estimate_and_layers_and_nobody_else_does() {
                 .all(|v| v["layer"]["height"].as_u64().is_some()),
             "{s}"
         );
+        // Each layer's rate, and together no more than what the subscriber is allocated.
+        let rates: Vec<u64> = videos
+            .iter()
+            .map(|v| v["layer"]["bps"].as_u64().unwrap_or(0))
+            .collect();
+        assert!(rates.iter().all(|&r| r > 0), "{s}");
+        let allocated = s["allocated_bps"].as_u64().unwrap();
+        assert!(rates.iter().sum::<u64>() < allocated, "{s}");
         assert!(!last.to_string().contains("Weber"), "no names");
     }
     assert!(common::metric(server.http_addr, "aula_bandwidth_subscribers").await >= 3);

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use super::Room;
 use crate::allocate::{self, Layer, Priority, UPGRADE_HEADROOM, UPGRADE_HOLD, Video};
 use crate::api::{
-    Kind, ParticipantId, RoomReport, SfuEvent, Source, SubscriberReport, VideoReport,
+    Kind, LayerReport, ParticipantId, RoomReport, SfuEvent, Source, SubscriberReport, VideoReport,
 };
 use crate::ctx::{Ctx, Output};
 use crate::participant::{PAUSE_AT_SOURCE_AFTER, ScreenCap, StreamKey, UpTrack};
@@ -299,12 +299,16 @@ impl Room {
                 paused.push((stream.publisher, stream.source));
             }
             let v = &plan.videos[k];
-            let height = |l: u8| v.layers.iter().find(|x| x.index == l).map(|x| x.height);
+            let layer = |l: u8| v.layers.iter().find(|x| x.index == l);
             videos.push(VideoReport {
                 publisher: stream.publisher,
                 source: stream.source,
                 shown: v.shown,
-                layer: new.and_then(|l| Some((l, height(l)?))),
+                layer: new.and_then(layer).map(|l| LayerReport {
+                    index: l.index,
+                    height: l.height,
+                    bitrate: l.bitrate,
+                }),
                 paused: slot.paused,
             });
         }

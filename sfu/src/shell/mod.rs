@@ -236,8 +236,8 @@ impl SfuHandle {
                 }
                 for v in &s.videos {
                     b.paused += u64::from(v.paused);
-                    if let Some((layer, _)) = v.layer {
-                        b.layers[usize::from(layer.min(2))] += 1;
+                    if let Some(layer) = v.layer {
+                        b.layers[usize::from(layer.index.min(2))] += 1;
                     }
                 }
             }
