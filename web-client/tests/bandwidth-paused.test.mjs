@@ -3,32 +3,36 @@
 // send at most ROOM_LIMIT_MBPS. A teacher and two students, all on camera, in the lecture
 // view: each student's page shows the teacher on the stage and the other student in the strip.
 //
-// The room's budget is shared evenly by the three subscribers (each wants more than a third),
-// 433 kbit/s each. Audio comes off the top (the allocator counts 60 kbit/s a stream, two
-// streams each: 120), which leaves 313 for video: the teacher's camera fits (audio and her
-// lowest layer, as measured with its packets' overhead, came to 320-350 kbit/s in runs on the
-// reference machine; with this budget her 360-line layer, measured at about 300, sometimes
-// fits too: 410-445 in all, a host's video being kept up to a tenth over), and a student's
-// lowest layer beside it (with the 15 % headroom a video that is not flowing yet must fit
-// with) does not. So on each student's page the teacher's video flows
-// and the other student's is paused: the least important video goes first. The budget sits
-// between the two with room to spare (at 350 kbit/s a share the teacher's lowest layer
-// fitted by 5-30 kbit/s, and a moment of a keyframe-heavy rate paused her). (A
-// subscriber's share also follows the others' link estimates, which on this idle machine
-// drift with what they are sent, so what is paused may change for a moment: frames are
-// counted over a window in which the page was told nothing new.)
+// The cameras show a moving picture with some noise (helpers.mjs, noisyCamera), so that each
+// layer sends near its cap: Chromium's own test pattern is nearly still, and its 180-line
+// layer measured anywhere from 17 to 150 kbit/s from one run to the next (keyframes decide),
+// which no fixed budget can be set between: this test failed in CI when a loaded machine's
+// rates let a student's video fit beside the teacher's. With this picture the lowest layer
+// (135 lines) measured 90-160 kbit/s with its packets' overhead, in runs with the machine
+// idle and with one or both cores kept busy, less for some seconds after an encoding is
+// switched back on at its publisher.
+//
+// The budget is shared evenly by the three subscribers (each wants more than a third):
+// 300 kbit/s each. Audio comes off the top (the allocator counts 60 kbit/s a stream, two
+// streams each: 120), which leaves 180 for video: the teacher's lowest layer fits, her next
+// one (300 or more) does not, and a student's lowest layer beside hers does not either (a
+// flowing video is kept up to a tenth over, 198; a paused one comes back only with 15 % to
+// spare). So on each student's page the teacher's video flows and the other student's is
+// paused: the least important video goes first. (While a layer ramps up after being switched
+// on, or a page's link estimate dips on a busy machine, what is paused may change for a
+// moment: frames are counted over a window in which the page was told nothing new.)
 //
 // 1. Anna's page (English): Ben's tile keeps his name and says "Video paused to save
 //    bandwidth" (visible, with role note and that label); no frames of his are decoded while
 //    it says so; the teacher's tile is not marked and her frames keep coming. Ben's page
 //    (German) says the same of Anna, "Video pausiert, um Bandbreite zu sparen".
-// 2. The teacher's page hides both students' tiles (as strip tiles on another page are): she
-//    now wants only their sound, and the budget is shared by need, so each student gets some
-//    580 kbit/s, room for the teacher's camera and the other student's. The next `bandwidth` on
-//    Anna's page lists nobody, the mark leaves Ben's tile and his frames come. On the
-//    teacher's page the hidden tiles are not marked paused (hidden is not paused).
-// 3. The teacher shows them again: back to 433 kbit/s each, the teacher's camera comes first
-//    on Anna's page, and Ben is paused again.
+// 2. Less is shown: Anna's page hides the teacher's tile, the teacher's page both students'
+//    (hidden, as strip tiles on another page are). The teacher now wants only sound, so the
+//    budget is shared by need, and Anna wants only Ben's camera and the sound: she gets all of
+//    it. The next `bandwidth` on Anna's page lists nobody, the mark leaves Ben's tile and his
+//    frames come. Hidden tiles are not marked paused (hidden is not paused).
+// 3. Both pages show everything again: the teacher's camera comes first on Anna's page, and
+//    Ben is paused again.
 //
 // Prints how long each change took to show, on lines starting "bandwidth-paused:".
 //
@@ -37,10 +41,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as delay } from 'node:timers/promises';
-import { WAIT, createRoom, joinAs, poll, withServerAndBrowser } from './helpers.mjs';
+import { WAIT, createRoom, joinAs, noisyCamera, poll, withServerAndBrowser } from './helpers.mjs';
 
-// 3 × 433 kbit/s: see the top of this file.
-const ROOM_LIMIT_MBPS = 1.3;
+// 3 × 300 kbit/s: see the top of this file.
+const ROOM_LIMIT_MBPS = 0.9;
 // A paused video's frames must not grow over this time, the teacher's must.
 const STILL_MS = 1500;
 // Frames already on their way when the pause was decided.
@@ -157,7 +161,10 @@ async function expectStill(page, { paused, flowing }) {
 }
 
 test('under a room budget the least important video is paused, and the page says so', async (t) => {
-  const serverOptions = { args: ['--room-egress-limit-mbps', String(ROOM_LIMIT_MBPS)] };
+  const serverOptions = {
+    args: ['--room-egress-limit-mbps', String(ROOM_LIMIT_MBPS)],
+    browserArgs: noisyCamera(),
+  };
   await withServerAndBrowser(t, serverOptions, async ({ server, browser, everyone }) => {
     const room = await createRoom(server.url, '6b Deutsch', { kind: 'class', lobby: false });
     const { p: teacher, me: teacherMe } = await joinAs(browser, everyone, room.host_url, 'Frau Weber');
@@ -166,58 +173,57 @@ test('under a room budget the least important video is paused, and the page says
     for (const p of [anna, ben]) {
       await poll(() => p.page.evaluate(() => window.aula.layout === 'lecture'), { message: `${p.label} in the lecture view` });
     }
+    const everyAllocation = () => Promise.all([teacherMe.id, annaMe.id, benMe.id].map((s) => allocation(server, room, s)));
 
     // 1. Each student: the other student paused, the teacher not.
     const started = Date.now();
-    const onAnna = await poll(() => pauseMark(anna.page, benMe.id), { message: 'Ben paused on Anna’s page' });
+    const onAnna = await poll(async () => {
+      const mark = await pauseMark(anna.page, benMe.id);
+      if (mark) return mark;
+      throw new Error(`not marked; the allocator: ${JSON.stringify(await everyAllocation())}`);
+    }, { message: 'Ben paused on Anna’s page' });
     console.log(`bandwidth-paused: Ben marked paused on Anna's page ${Date.now() - started} ms after he joined`);
     assert.deepEqual(onAnna, { text: EN, role: 'note', label: EN, name: 'Ben' });
     const onBen = await poll(() => pauseMark(ben.page, annaMe.id), { message: 'Anna paused on Ben’s page' });
     assert.deepEqual(onBen, { text: DE, role: 'note', label: DE, name: 'Anna' });
     const kept = await teacherKept(server, room, [annaMe.id, benMe.id], teacherMe.id);
-    console.log(`bandwidth-paused: step 1, allocated to Anna and Ben ${kept.map((a) => a.allocated_bps).join(', ')} bit/s`);
+    console.log(`bandwidth-paused: step 1, allocated to Anna and Ben ${kept.map((a) => a.allocated_bps).join(', ')} bit/s; `
+      + `the teacher's layer ${kept.map((a) => JSON.stringify(a.videos.find((v) => v.participant === teacherMe.id).layer)).join(', ')}`);
     for (const p of [anna, ben]) {
       // The page shows what the server last told it.
       await poll(async () => (await pauseMark(p.page, teacherMe.id)) === null,
         { message: `the teacher not paused on ${p.label}'s page` });
-      assert.ok(await pauseMark(p.page, p === anna ? benMe.id : annaMe.id), `the other student still paused on ${p.label}'s page`);
       const told = await lastBandwidth(p.page);
       assert.ok(!told.paused.some((s) => s.participant === teacherMe.id), `nor in ${p.label}'s bandwidth: ${JSON.stringify(told)}`);
     }
     await expectStill(anna.page, { paused: benMe.id, flowing: teacherMe.id });
 
-    // 2. The teacher's page shows neither student: the budget goes to the students' pages.
-    // What hiding frees is what she was sent of them, and what Anna gets of it her own link must
-    // carry; so first the teacher is sent a student's camera and neither her link nor Anna's is
-    // the limit. On a loaded machine a page's link estimate can dip for a while (loopback, GCC):
-    // then hiding frees nothing, or Anna cannot take it, and the step would test the machine.
+    // 2. Less is shown: Anna's page hides the teacher's tile, the teacher's hides both
+    // students'. Anna now wants Ben's camera and the sound, and gets all of it (the teacher
+    // wants only sound, so the budget is no longer shared evenly).
     const students = [annaMe.id, benMe.id];
-    await poll(async () => {
-      const [her, annas] = [await allocation(server, room, teacherMe.id), await allocation(server, room, annaMe.id)];
-      const ready = her && annas && !her.limited && !annas.limited
-        && her.videos.some((v) => students.includes(v.participant) && v.layer !== null);
-      if (!ready) throw new Error(`the allocator: teacher ${JSON.stringify(her)}, Anna ${JSON.stringify(annas)}`);
-      return true;
-    }, { message: 'the teacher sent a student, her link and Anna’s not the limit' });
+    await setHidden(anna.page, [teacherMe.id], true);
     await setHidden(teacher.page, students, true);
     const hiddenAt = Date.now();
     await poll(async () => {
       if ((await pauseMark(anna.page, benMe.id)) === null) return true;
-      throw new Error(`Anna's allocation: ${JSON.stringify(await allocation(server, room, annaMe.id))}`);
+      throw new Error(`the allocator: ${JSON.stringify(await everyAllocation())}`);
     }, { message: 'Ben’s mark gone' });
     const cleared = Date.now() - hiddenAt;
     const told = await lastBandwidth(anna.page);
     assert.deepEqual(told.paused, [], `Anna's bandwidth lists nobody: ${JSON.stringify(told)}`);
     const from = await decoded(anna.page, benMe.id);
     await poll(async () => (await decoded(anna.page, benMe.id)) > from + 10, { message: 'Ben’s frames on Anna’s page' });
-    console.log(`bandwidth-paused: the students hidden on the teacher's page, Ben's mark gone from Anna's `
-      + `${cleared} ms later, his frames within ${Date.now() - hiddenAt} ms`);
-    assert.equal(await pauseMark(anna.page, teacherMe.id), null, 'the teacher still not paused');
-    const marked = await teacher.page.evaluate((pids) => pids.map((pid) => document
-      .querySelector(`[data-participant-id="${pid}"]`).dataset.paused), students);
-    assert.deepEqual(marked, ['false', 'false'], 'hidden tiles are not marked paused');
+    console.log(`bandwidth-paused: less shown, Ben's mark gone from Anna's page ${cleared} ms later, `
+      + `his frames within ${Date.now() - hiddenAt} ms`);
+    // Hidden is not paused: no mark on a tile the page hides.
+    const unmarked = (page, pids) => page.evaluate((ids) => ids.map((pid) => document
+      .querySelector(`[data-participant-id="${pid}"]`).dataset.paused), pids);
+    assert.deepEqual(await unmarked(anna.page, [teacherMe.id]), ['false'], 'the hidden teacher not marked paused');
+    assert.deepEqual(await unmarked(teacher.page, students), ['false', 'false'], 'hidden students not marked paused');
 
     // 3. Shown again: the teacher comes first on Anna's page, Ben is paused again.
+    await setHidden(anna.page, [teacherMe.id], false);
     await setHidden(teacher.page, students, false);
     const shownAt = Date.now();
     await poll(() => pauseMark(anna.page, benMe.id), { message: 'Ben paused again' });

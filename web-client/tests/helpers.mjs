@@ -9,9 +9,12 @@
 // machines have 2 cores), never by sleeping a fixed time and hoping.
 
 import { spawn } from 'node:child_process';
+import crypto from 'node:crypto';
 import dgram from 'node:dgram';
+import fs from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import net from 'node:net';
+import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
@@ -202,6 +205,40 @@ export async function openParticipant(browser, label, { locale = 'en-US', viewpo
     if (participant.console.length > 200) participant.console.shift();
   });
   return participant;
+}
+
+/**
+ * Chromium switches for a fake camera that shows a moving picture with some noise on it (a
+ * Y4M file written once to the system's temporary directory: `width`×`height`, 15 frames
+ * played in a loop at 15 a second) instead of Chromium's nearly still test pattern, whose
+ * layers send far below their caps and by amounts that vary from run to run (keyframes
+ * decide). With this picture each simulcast layer sends near its `maxBitrate`, less only
+ * where a loaded machine drops frames: a rate a test can set a budget by. Full-range noise
+ * was tried first: its keyframes cannot be compressed, and the 150 kbit/s layer measured up
+ * to 250.
+ */
+export function noisyCamera({ width = 960, height = 540 } = {}) {
+  const file = path.join(os.tmpdir(), `aula-camera-2-${width}x${height}.y4m`);
+  if (!fs.existsSync(file)) {
+    const frame = width * height * 3 / 2;
+    const parts = [Buffer.from(`YUV4MPEG2 W${width} H${height} F15:1 Ip A1:1 C420jpeg\n`)];
+    for (let i = 0; i < 15; i++) {
+      const f = crypto.randomBytes(frame);
+      // A gradient that moves, with low noise on it.
+      for (let y = 0; y < height; y++) {
+        for (let x = 0; x < width; x++) {
+          const k = y * width + x;
+          f[k] = ((x + y + i * 8) & 255) * 0.7 + (f[k] & 31);
+        }
+      }
+      for (let k = width * height; k < frame; k++) f[k] = 120 + (f[k] & 31);
+      parts.push(Buffer.from('FRAME\n'), f);
+    }
+    const partial = `${file}.${process.pid}`;
+    fs.writeFileSync(partial, Buffer.concat(parts));
+    fs.renameSync(partial, file);
+  }
+  return [`--use-file-for-fake-video-capture=${file}`];
 }
 
 // ---- polling ----
