@@ -8,6 +8,9 @@ set -euo pipefail
 cd "$(dirname "$0")"
 
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+# Each part's heading says when it began (seconds into the run), so a slow run shows where the
+# time went; the last line says the whole run's.
+phase() { echo "== $* (at ${SECONDS} s)"; }
 
 missing=()
 command -v chromium >/dev/null || missing+=(chromium)
@@ -26,26 +29,26 @@ command -v caddy >/dev/null || missing+=(caddy)
 # ACME: signaling/tests/https-acme.rs gets a certificate from a real pebble (with its DNS).
 command -v pebble >/dev/null || missing+=(pebble)
 if [ ${#missing[@]} -gt 0 ]; then
-  echo "== installing ${missing[*]}"
+  phase "installing ${missing[*]}"
   as_root apt-get update -qq
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 if [ ! -d web-client/tests/node_modules/playwright-core ] || [ ! -d web-client/tests/node_modules/puppeteer-core ] \
   || [ ! -d web-client/tests/node_modules/axe-core ]; then
-  echo "== installing playwright-core, puppeteer-core and axe-core (no browser download: Debian's browsers are used)"
+  phase "installing playwright-core, puppeteer-core and axe-core (no browser download: Debian's browsers are used)"
   (cd web-client/tests && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 PUPPETEER_SKIP_DOWNLOAD=1 \
     npm ci --no-audit --no-fund --loglevel=error)
 fi
 
 # The code's own checks first: a formatting slip or a lint fails the run before the long part.
-echo "== cargo fmt --check, clippy, doc (warnings are errors)"
+phase "cargo fmt --check, clippy, doc (warnings are errors)"
 cargo fmt --all --check
 cargo clippy --workspace --all-targets -- -D warnings
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps
 
 # With `autotests = false` a file under tests/ runs only if its crate names it: in
 # tests/main.rs (the binary `all`) or as a [[test]] of its own in Cargo.toml.
-echo "== every tests/*.rs is a test"
+phase "every tests/*.rs is a test"
 unlisted=0
 for main in */tests/main.rs; do
   crate=${main%/tests/main.rs}
@@ -61,17 +64,17 @@ done
 
 # The service's sandbox must not weaken unnoticed (exposure 1.7 today; 2.0 is the bar).
 if command -v systemd-analyze >/dev/null; then
-  echo "== systemd-analyze security of the packaged unit"
+  phase "systemd-analyze security of the packaged unit"
   systemd-analyze security --offline=yes --threshold=20 signaling/debian/aula.service | tail -1
 fi
 
-echo "== cargo test"
+phase "cargo test"
 AULA_REQUIRE_COTURN=1 AULA_REQUIRE_SLAPD=1 AULA_REQUIRE_PEBBLE=1 AULA_REQUIRE_NGINX=1 \
   AULA_REQUIRE_CADDY=1 cargo test --workspace --all-targets
 
 # The fuzzers ran above from their fixed seeds; now for a fixed time from fresh ones (each
 # prints its seed, and a finding the round that replays it: sfu/tests/support/fuzz_plan.rs).
-echo "== fuzzing for 20 s from fresh seeds"
+phase "fuzzing for 20 s from fresh seeds"
 AULA_FUZZ_SECS=20 cargo test -q -p aula-sfu --test fuzz -- --nocapture
 AULA_FUZZ_SECS=20 cargo test -q -p aula-signaling --test fuzz-protocol -- --nocapture
 
@@ -81,5 +84,6 @@ AULA_FUZZ_SECS=20 cargo test -q -p aula-signaling --test fuzz-protocol -- --noca
 # files at once (tried 2026-12-03, the files that shape a network namespace left out) failed
 # 2 of the first 30 tests on these two cores: a room budget's pause not yet lifted in time, a
 # join form not shown within 30 s.
-echo "== browser tests"
+phase "browser tests"
 AULA_REQUIRE_COTURN=1 AULA_BIN="$PWD/target/debug/aula" node --test --test-concurrency=1 web-client/tests/
+echo "== all passed in ${SECONDS} s"
