@@ -75,8 +75,9 @@ AULA_REQUIRE_COTURN=1 AULA_REQUIRE_SLAPD=1 AULA_REQUIRE_PEBBLE=1 AULA_REQUIRE_NG
 # The fuzzers ran above from their fixed seeds; now for a fixed time from fresh ones (each
 # prints its seed, and a finding the round that replays it: sfu/tests/support/fuzz_plan.rs).
 phase "fuzzing for 20 s from fresh seeds"
-AULA_FUZZ_SECS=20 cargo test -q -p aula-sfu --test fuzz -- --nocapture
-AULA_FUZZ_SECS=20 cargo test -q -p aula-signaling --test fuzz-protocol -- --nocapture
+# With --workspace, not -p: the binaries `cargo test --workspace` built above are reused; a
+# single package resolves its dependencies' features apart and rebuilt them (128 s of a run).
+AULA_FUZZ_SECS=20 cargo test -q --workspace --test fuzz --test fuzz-protocol -- --nocapture
 
 # The binary `cargo test` built for the integration tests: building it again on its own
 # resolves the dependencies' features without the dev-dependencies and recompiles many.
