@@ -47,7 +47,12 @@ test('a page whose own link limits the video says so on its own tile', AS_ROOT, 
       const s = (await anna.page.evaluate(() => window.aula.stats()))[teacherMe.id];
       return s && s.videoFramesDecoded > 10;
     }, { message: 'Anna receiving the teacher' });
-    assert.equal(await limitedMark(anna.page), null, 'no mark on an open link');
+    // On an open link the mark goes, if it shows at all: right after a join the subscribe
+    // connection's estimate is still climbing from GCC's start (seen in a CI run: the mark
+    // shown when the tenth frame was decoded).
+    const joinedAt = Date.now();
+    await poll(async () => (await limitedMark(anna.page)) === null, { message: 'no mark on an open link' });
+    console.log(`bandwidth-limited: no mark on the open link ${Date.now() - joinedAt} ms after the tenth frame`);
 
     tc(net.ns, 'qdisc', 'add', 'dev', net.nsDev, 'root', 'tbf', 'rate', `${LINK_KBIT}kbit`, 'burst', '32kbit',
       'latency', '100ms');
