@@ -81,7 +81,7 @@ AULA_FUZZ_SECS=20 cargo test -q --workspace --test fuzz --test fuzz-protocol -- 
 
 # The binary `cargo test` built for the integration tests: building it again on its own
 # resolves the dependencies' features without the dev-dependencies and recompiles many.
-# One file at a time: the browser tests are 11–14 of a clean run's 27–32 minutes, but two
+# One file at a time: the browser tests are 10–14 of a clean run's 21–32 minutes, but two
 # files at once (tried 2026-12-03, the files that shape a network namespace left out) failed
 # 2 of the first 30 tests on these two cores: a room budget's pause not yet lifted in time, a
 # join form not shown within 30 s.

@@ -217,10 +217,10 @@ test('under a room budget the least important video is paused, and the page says
     console.log(`bandwidth-paused: less shown, Ben's mark gone from Anna's page ${cleared} ms later, `
       + `his frames within ${Date.now() - hiddenAt} ms`);
     // Hidden is not paused: no mark on a tile the page hides.
-    const unmarked = (page, pids) => page.evaluate((ids) => ids.map((pid) => document
+    const pausedFlags = (page, pids) => page.evaluate((ids) => ids.map((pid) => document
       .querySelector(`[data-participant-id="${pid}"]`).dataset.paused), pids);
-    assert.deepEqual(await unmarked(anna.page, [teacherMe.id]), ['false'], 'the hidden teacher not marked paused');
-    assert.deepEqual(await unmarked(teacher.page, students), ['false', 'false'], 'hidden students not marked paused');
+    assert.deepEqual(await pausedFlags(anna.page, [teacherMe.id]), ['false'], 'the hidden teacher not marked paused');
+    assert.deepEqual(await pausedFlags(teacher.page, students), ['false', 'false'], 'hidden students not marked paused');
 
     // 3. Shown again: the teacher comes first on Anna's page, Ben is paused again.
     await setHidden(anna.page, [teacherMe.id], false);

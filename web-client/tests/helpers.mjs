@@ -218,6 +218,7 @@ export async function openParticipant(browser, label, { locale = 'en-US', viewpo
  * to 250.
  */
 export function noisyCamera({ width = 960, height = 540 } = {}) {
+  // The number is the picture's version: a changed picture must not reuse an older file.
   const file = path.join(os.tmpdir(), `aula-camera-2-${width}x${height}.y4m`);
   if (!fs.existsSync(file)) {
     const frame = width * height * 3 / 2;
