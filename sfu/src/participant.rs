@@ -299,6 +299,9 @@ pub(crate) struct Down {
     /// made on (bit/s). An estimate that falls below both is acted on at once, not at the next
     /// round.
     pub decided: (u64, u64),
+    /// Since when its own link has held it below what its page shows, without a break; the
+    /// page is told only once that has lasted `LIMITED_AFTER` (crate::room::adapt).
+    pub limited_since: Option<Instant>,
 }
 
 impl Down {
@@ -317,6 +320,7 @@ impl Down {
         self.padding.reset();
         self.carried = crate::padding::Carried::default();
         self.link_loss = None;
+        self.limited_since = None;
         for slot in &mut self.slots {
             slot.lowered_at = None;
         }
@@ -348,6 +352,7 @@ impl Default for Down {
             carried: crate::padding::Carried::default(),
             link_loss: None,
             decided: (0, 0),
+            limited_since: None,
         }
     }
 }

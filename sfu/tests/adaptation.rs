@@ -499,3 +499,41 @@ fn a_new_camera_is_not_paused_on_a_guess_before_its_rate_is_measured() {
         assert!(frames > 50, "camera {p}: {frames} frames in 3 s");
     }
 }
+
+#[test]
+fn the_page_is_told_its_own_link_limits_it_only_once_that_has_lasted() {
+    let mut sim = class(48, 4);
+    let viewer = 4;
+    // An open link: from the join on, never "your connection is limiting video", not even
+    // while the estimate is still finding the link.
+    sim.clients[viewer].downlink_rate = Some(6_000_000);
+    sim.run_for(Duration::from_secs(10));
+    let limited = |sim: &Sim| -> Vec<Instant> {
+        (sim.clients[viewer].bandwidth.iter())
+            .filter(|(_, _, limited)| *limited)
+            .map(|(at, _, _)| *at)
+            .collect()
+    };
+    assert_eq!(
+        limited(&sim),
+        Vec::<Instant>::new(),
+        "limited on an open link"
+    );
+
+    // A thin link: said, two seconds after the allocator first held the page back, not the
+    // moment it did.
+    let cut = sim.now;
+    sim.clients[viewer].downlink_rate = Some(400_000);
+    sim.run_for(Duration::from_secs(10));
+    let first = *limited(&sim).first().expect("told the link limits it");
+    println!("told {:?} after the link was cut", first - cut);
+    assert!(first - cut >= Duration::from_secs(2), "{:?}", first - cut);
+    assert!(first - cut <= Duration::from_secs(5), "{:?}", first - cut);
+
+    // Free again: once the video it shows is back, the mark goes.
+    sim.clients[viewer].downlink_rate = Some(6_000_000);
+    sim.run_for(Duration::from_secs(30));
+    let last = sim.clients[viewer].bandwidth.last().expect("told");
+    assert!(!last.2, "{last:?}");
+    assert!(!subscriber(&sim, viewer).limited);
+}

@@ -22,6 +22,14 @@ const CAP_LIFT_AFTER: Duration = Duration::from_secs(5);
 /// milliseconds of congestion, and a layer switch waits for a keyframe anyway.
 pub(super) const ALLOCATE_EVERY: Duration = Duration::from_millis(500);
 
+/// How long a subscriber's own link must have held it back before its page says so
+/// (`bandwidth.limited`), as a measured fact rather than a moment: right after a join, or when
+/// a loaded machine delays a few feedback reports, GCC's estimate dips below what the page
+/// shows for a second or less and comes back (seen in CI: "Your connection is limiting video"
+/// on an open link, gone a moment later). A link that really is too thin holds it back for
+/// as long as it stays so. Going back to "not limited" is said at once.
+const LIMITED_AFTER: Duration = Duration::from_secs(2);
+
 /// The rate of a layer not measured yet, by its height: the web client's `maxBitrate`s
 /// (web-client/static/simulcast.js), which its encoder approaches on a good link.
 fn nominal_bitrate(height: u32) -> u64 {
@@ -312,7 +320,13 @@ impl Room {
                 paused: slot.paused,
             });
         }
-        let limited = !guessed && a.used < a.wanted && plan.estimate.is_some_and(|e| e <= cap);
+        let held_back = !guessed && a.used < a.wanted && plan.estimate.is_some_and(|e| e <= cap);
+        let since = match held_back {
+            true => Some(*p.down.limited_since.get_or_insert(now)),
+            false => None,
+        };
+        p.down.limited_since = since;
+        let limited = since.is_some_and(|s| now >= s + LIMITED_AFTER);
         // Ask GCC to find what the page would show: it probes towards `desired` by itself.
         // While the subscriber's own link holds a video below its tile, pad (in windows while
         // the estimate climbs, see crate::padding) up to what the next step up needs, as GCC
