@@ -108,8 +108,12 @@ pub struct Client {
     next_video: Instant,
     next_keyframe: Instant,
     want_keyframe: bool,
-    /// Simulcast: a keyframe is owed on each layer.
-    want_keyframe_layers: [bool; 3],
+    /// Simulcast: a keyframe is owed on each layer, since then.
+    keyframe_owed: [Option<Instant>; 3],
+    /// Simulcast: how long after it is asked for (a PLI, or an encoding switched back on) a
+    /// layer's keyframe goes out, as a browser's comes a round trip and an encoder's frame or
+    /// more later; zero: with the next frame.
+    pub keyframe_latency: Duration,
     /// Publish the camera as three simulcast layers `q`, `h`, `f` (set before `publish`).
     pub simulcast: bool,
     /// Simulcast layers the client sends (a layer off is paused, as a browser does with
@@ -746,7 +750,8 @@ impl Client {
             next_video: now,
             next_keyframe: now + KEYFRAME_INTERVAL,
             want_keyframe: true,
-            want_keyframe_layers: [true; 3],
+            keyframe_owed: [Some(now); 3],
+            keyframe_latency: Duration::ZERO,
             simulcast: false,
             layers_on: [true; 3],
             audio_time: 0,
@@ -966,7 +971,12 @@ impl Client {
                     if !self.layers_on[layer] {
                         continue;
                     }
-                    let key = key || std::mem::take(&mut self.want_keyframe_layers[layer]);
+                    let owed = self.keyframe_owed[layer]
+                        .is_some_and(|since| now >= since + self.keyframe_latency);
+                    if owed {
+                        self.keyframe_owed[layer] = None;
+                    }
+                    let key = key || owed;
                     let mut frame = video_frame(Codec::Vp8, key);
                     frame.truncate(LAYER_FRAME_BYTES[layer]);
                     frame[1] = layer as u8;
@@ -1013,7 +1023,9 @@ impl Client {
             }
             (false, Event::KeyframeRequest(req)) => {
                 match req.rid.and_then(|r| RIDS.iter().position(|x| **x == *r)) {
-                    Some(layer) => self.want_keyframe_layers[layer] = true,
+                    Some(layer) => {
+                        self.keyframe_owed[layer].get_or_insert(now);
+                    }
                     None => self.want_keyframe = true,
                 }
                 self.keyframe_requests.push(now);
@@ -1122,7 +1134,9 @@ impl Client {
                         if let Some(i) = RIDS.iter().position(|r| *r == rid) {
                             // An encoding switched back on starts with a keyframe, as a
                             // browser's does.
-                            self.want_keyframe_layers[i] |= active && !self.layers_on[i];
+                            if active && !self.layers_on[i] {
+                                self.keyframe_owed[i].get_or_insert(now);
+                            }
                             self.layers_on[i] = active;
                         }
                     }
