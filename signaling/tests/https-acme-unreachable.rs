@@ -4,6 +4,7 @@
 //! answers `/healthz` and redirects the rest to HTTPS.
 
 use crate::common;
+use common::free_port;
 
 use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
@@ -12,11 +13,6 @@ use std::time::{Duration, Instant};
 use common::tls::get_plain;
 
 const WARNING: &str = "https: no certificate from the ACME server yet, retrying";
-
-fn free_port() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a TCP port");
-    listener.local_addr().expect("addr").port()
-}
 
 struct Aula(Child);
 

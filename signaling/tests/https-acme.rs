@@ -6,6 +6,7 @@
 //! `AULA_REQUIRE_PEBBLE=1` (run-tests.sh sets it).
 
 use crate::common;
+use common::free_port;
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -36,11 +37,6 @@ fn installed(bin: &str) -> bool {
         .stdout(Stdio::null())
         .status()
         .is_ok_and(|s| s.success())
-}
-
-fn free_port() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a TCP port");
-    listener.local_addr().expect("addr").port()
 }
 
 async fn wait_listening(port: u16, what: &str) {

@@ -18,39 +18,41 @@ use common::client::{Client, Room, create};
 use common::staff::{call, temp_dir};
 use serde_json::json;
 
-fn free_port() -> u16 {
-    let socket = std::net::UdpSocket::bind("127.0.0.1:0").expect("a UDP port");
-    let port = socket.local_addr().expect("addr").port();
-    // The same number for TCP: a fresh ephemeral port is almost never taken on both.
-    drop(socket);
-    port
-}
-
-/// The real binary with `args` and `env`, its output going to a file as a log would.
+/// The real binary with `args` and `env`, its output going to a file as a log would. It
+/// listens on ports the kernel picks (`:0`) and says where on its first line: a port picked
+/// free beforehand could be taken by the time it binds (a CI run: "Address already in use",
+/// another test's connection had it).
 async fn start_aula(args: &[&str], env: &[(&str, &str)]) -> (Child, SocketAddr, PathBuf) {
-    let (http, media) = (free_port(), free_port());
-    let path = std::env::temp_dir().join(format!("aula-log-{}-{http}.log", std::process::id()));
+    static STARTED: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let n = STARTED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let path = std::env::temp_dir().join(format!("aula-log-{}-{n}.log", std::process::id()));
     let file = std::fs::File::create(&path).expect("a log file");
-    let server = Command::new(env!("CARGO_BIN_EXE_aula"))
-        .args(["--http-addr", &format!("127.0.0.1:{http}")])
-        .args([
-            "--media-port",
-            &media.to_string(),
-            "--media-ips",
-            "127.0.0.1",
-        ])
+    let mut server = Command::new(env!("CARGO_BIN_EXE_aula"))
+        .args(["--http-addr", "127.0.0.1:0", "--media-port", "0"])
+        .args(["--media-ips", "127.0.0.1"])
         .args(args)
         .envs(env.iter().copied())
         .stdout(Stdio::from(file.try_clone().expect("the file")))
         .stderr(Stdio::from(file))
         .spawn()
         .expect("aula starts");
-    let addr: SocketAddr = format!("127.0.0.1:{http}").parse().unwrap();
     let started = Instant::now();
-    while tokio::net::TcpStream::connect(addr).await.is_err() {
-        assert!(started.elapsed() < Duration::from_secs(20), "aula listens");
+    let addr = loop {
+        let log = std::fs::read_to_string(&path).unwrap_or_default();
+        let line = log
+            .lines()
+            .find_map(|l| l.strip_prefix("Aula is running: http://"));
+        if let Some(addr) = line {
+            break addr.trim().parse::<SocketAddr>().expect("its address");
+        }
+        let exited = server.try_wait().expect("wait");
+        assert!(exited.is_none(), "aula exited ({exited:?}):\n{log}");
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "aula listens:\n{log}"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    };
     (server, addr, path)
 }
 

@@ -12,7 +12,8 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 
 use common::client::server_with;
-use common::proxy::{Daemon, a_class_gets_through, documented_block, free_port, wait_listening};
+use common::free_port;
+use common::proxy::{Daemon, a_class_gets_through, documented_block, wait_listening};
 use common::tls::{TestCa, get_plain};
 
 /// The example with a global block for this machine (ports, no admin API, storage in `dir`)

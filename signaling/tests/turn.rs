@@ -5,6 +5,7 @@
 //! `AULA_REQUIRE_COTURN=1` (run-tests.sh sets it).
 
 use crate::common;
+use common::free_port;
 
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant, SystemTime};
@@ -29,11 +30,6 @@ fn installed(bin: &str) -> bool {
         .stdout(Stdio::null())
         .status()
         .is_ok_and(|s| s.success())
-}
-
-fn free_port() -> u16 {
-    let socket = std::net::UdpSocket::bind("127.0.0.1:0").expect("a UDP port");
-    socket.local_addr().expect("addr").port()
 }
 
 async fn start_coturn(port: u16) -> Coturn {

@@ -34,6 +34,31 @@ pub fn init_logging() {
     }
 }
 
+/// A port on 127.0.0.1 free for TCP and UDP, for a process a test starts that cannot be told
+/// `:0` and say where it listens (pebble, slapd, coturn, a proxy, Aula behind one). Taken below
+/// the kernel's ephemeral range (`ip_local_port_range`), where the kernel hands out no port of
+/// its own: one it picked for `:0` and a test let go can be given to another test's outgoing
+/// connection before the process binds it (a CI run: "Address already in use"). Random, checked
+/// free, and never handed out twice in one test process.
+pub fn free_port() -> u16 {
+    static GIVEN: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
+    let range = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range");
+    let ephemeral = range
+        .ok()
+        .and_then(|r| r.split_whitespace().next()?.parse().ok());
+    let below: u16 = ephemeral.unwrap_or(32768).max(11_000);
+    let mut given = GIVEN.lock().expect("not poisoned");
+    loop {
+        let port = rand::random_range(10_000..below);
+        let free = std::net::TcpListener::bind(("127.0.0.1", port)).is_ok()
+            && std::net::UdpSocket::bind(("127.0.0.1", port)).is_ok();
+        if free && !given.contains(&port) {
+            given.push(port);
+            return port;
+        }
+    }
+}
+
 /// Starts a server on loopback with ephemeral ports.
 pub async fn start() -> (RunningServer, ServerUrl) {
     init_logging();

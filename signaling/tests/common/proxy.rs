@@ -26,11 +26,6 @@ pub fn documented_block(section: &str, fence: &str) -> String {
     block.split("```").next().unwrap().to_string()
 }
 
-pub fn free_port() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a TCP port");
-    listener.local_addr().expect("addr").port()
-}
-
 pub async fn wait_listening(addr: SocketAddr) {
     let started = Instant::now();
     while tokio::net::TcpStream::connect(addr).await.is_err() {
