@@ -13,7 +13,6 @@ import crypto from 'node:crypto';
 import dgram from 'node:dgram';
 import fs from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
@@ -41,18 +40,6 @@ export const CHROMIUM_ARGS = [
 
 // ---- ports and the server ----
 
-/** A TCP port that was free a moment ago on 127.0.0.1. */
-export function freeTcpPort() {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address();
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
 /** A UDP port that was free a moment ago on 127.0.0.1. */
 export function freeUdpPort() {
   return new Promise((resolve, reject) => {
@@ -66,8 +53,9 @@ export function freeUdpPort() {
 }
 
 /**
- * Starts `aula` (env AULA_BIN, default target/debug/aula) on free ports and waits for
- * GET /healthz. Returns {url, pid, logs(), stop()}; stop() is safe to call twice. The
+ * Starts `aula` (env AULA_BIN, default target/debug/aula) on ports the kernel picks (`:0`;
+ * its "Aula is running" line says which: a port picked free here and let go could be another
+ * socket's by the time aula binds it, as a signaling test found) and waits for GET /healthz. Returns {url, pid, logs(), stop()}; stop() is safe to call twice. The
  * process is also killed if the test process exits.
  *
  * `netns`: run it in that network namespace (`ip netns exec`), listening on `host`
@@ -76,8 +64,7 @@ export function freeUdpPort() {
  */
 export async function startServer({ args = [], env = {}, netns, host = '127.0.0.1', mediaIps = [host] } = {}) {
   const bin = process.env.AULA_BIN || path.join(REPO, 'target/debug/aula');
-  const httpPort = netns ? 8080 : await freeTcpPort();
-  const mediaPort = netns ? 10000 : await freeUdpPort();
+  const [httpPort, mediaPort] = netns ? [8080, 10000] : [0, 0];
   // Rooms open to anyone unless a test asks for staff sign-in itself (staff-sign-in.test.mjs).
   const creation = args.includes('--room-creation') ? [] : ['--room-creation', 'open'];
   const argv = ['--http-addr', `${host}:${httpPort}`, '--media-port', String(mediaPort),
@@ -89,8 +76,14 @@ export async function startServer({ args = [], env = {}, netns, host = '127.0.0.
     env: { RUST_LOG: 'info', NO_COLOR: '1', ...process.env, ...env },
   });
   const lines = [];
+  let announce;
+  const announced = new Promise((resolve) => { announce = resolve; });
   const keep = (chunk) => {
-    lines.push(...chunk.toString().split('\n').filter(Boolean));
+    for (const line of chunk.toString().split('\n').filter(Boolean)) {
+      lines.push(line);
+      const running = /^Aula is running: (http:\/\/\S+)/.exec(line);
+      if (running) announce(running[1]);
+    }
     if (lines.length > SERVER_LOG_LINES) lines.splice(0, lines.length - SERVER_LOG_LINES);
   };
   proc.stdout.on('data', keep);
@@ -101,10 +94,9 @@ export async function startServer({ args = [], env = {}, netns, host = '127.0.0.
   process.once('exit', killOnExit);
 
   const server = {
-    url: `http://${host}:${httpPort}`,
-    httpPort,
+    url: null,
+    httpPort: null,
     pid: proc.pid,
-    mediaPort,
     logs: () => lines.join('\n'),
     async stop() {
       process.removeListener('exit', killOnExit);
@@ -115,6 +107,13 @@ export async function startServer({ args = [], env = {}, netns, host = '127.0.0.
     },
   };
   try {
+    const url = await Promise.race([
+      announced,
+      exited.then((info) => { throw new Error(`aula exited before it listened (${JSON.stringify(info)})`); }),
+      delay(WAIT, undefined, { ref: false }).then(() => { throw new Error(`aula did not say where it listens within ${WAIT} ms`); }),
+    ]);
+    server.url = url;
+    server.httpPort = Number(new URL(url).port);
     await waitForHealth(server.url, exited);
   } catch (err) {
     await server.stop();
