@@ -358,8 +358,9 @@ fn after_a_drop_the_server_sends_within_the_new_capacity_in_seconds_and_audio_go
     // keyframe that comes later than the frame's end: when the harness's teacher answered
     // with her next frame, a lower layer switched back on at the source had its keyframe out
     // before the 720p frame ended, and the switch needed no cut (1 run in 30, where GCC's
-    // estimate fell in steps instead of at once: runs differ, as str0m draws its own random
-    // numbers, SSRCs among them, outside the harness's seed). With 100 ms, 40 of 40 cut.
+    // estimate fell in steps instead of at once: runs are not the same each time whatever
+    // the harness's seed; str0m draws random numbers of its own, and seeding its generator
+    // did not make them repeat either). With 100 ms, 40 of 40 cut.
     assert!(sim.worker.stats().layers_cut >= 1, "no layer cut");
     let teacher = sim.frames(viewer, 0, Kind::Video);
     assert!(
