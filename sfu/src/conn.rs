@@ -46,6 +46,8 @@ pub(crate) struct Conn {
     pub last_input: Instant,
     /// When str0m next wants `Input::Timeout`.
     pub next_timeout: Instant,
+    /// When it was last given one (crate::room, `BWE_TICK`).
+    pub timeout_handled: Instant,
     /// ICE and DTLS are up; media written before this is dropped by str0m.
     pub connected: bool,
     /// Has had input (or a change of state) since it last returned a timeout, so it must be
@@ -107,6 +109,7 @@ impl Conn {
             addrs: VecDeque::new(),
             last_input: now,
             next_timeout: now,
+            timeout_handled: now,
             connected: false,
             dirty: true,
             written: false,

@@ -61,6 +61,9 @@ pub struct CoreStats {
     pub screen_caps: u64,
     /// Frames written to down slots: audio packets and the last packet of each video frame.
     pub frames_forwarded: u64,
+    /// Timeouts given to connections: each is a pass of str0m over all the connection's
+    /// streams, about one per packet sent with congestion control on (its pacer's).
+    pub conn_timeouts: u64,
     /// Frames that could not be forwarded to a subscriber, by cause (counted per subscriber).
     pub frames_dropped_codec: u64,
     pub frames_dropped_not_sending: u64,

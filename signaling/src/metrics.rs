@@ -46,6 +46,7 @@ pub async fn metrics(
         ("aula_sfu_commands_refused_total", m.commands_refused),
         ("aula_frames_forwarded_total", c.frames_forwarded),
         ("aula_rtp_packets_forwarded_total", c.packets_forwarded),
+        ("aula_connection_timeouts_total", c.conn_timeouts),
         (
             "aula_rtp_packets_unannounced_layer_total",
             c.packets_unannounced,
@@ -229,6 +230,10 @@ const HELP: &[(&str, &str)] = &[
     (
         "aula_rtp_packets_forwarded_total",
         "RTP packets forwarded, one per subscriber.",
+    ),
+    (
+        "aula_connection_timeouts_total",
+        "Timeouts given to WebRTC connections, each a pass over the connection's streams.",
     ),
     (
         "aula_rtp_packets_unannounced_layer_total",

@@ -24,7 +24,7 @@ use rustc_hash::FxHashMap;
 use std::time::{Duration, Instant};
 
 use str0m::bwe::BweKind;
-use str0m::{Event, Input};
+use str0m::{Event, Input, Reason};
 
 use crate::api::{Command, Direction, ParticipantId, RoomId, SfuEvent, Source};
 use crate::conn::Conn;
@@ -233,6 +233,8 @@ impl Room {
                         tracing::debug!(error = %e, "connection timeout failed");
                         conn.rtc.disconnect();
                     }
+                    conn.timeout_handled = now;
+                    ctx.stats.conn_timeouts += 1;
                     // Polled at once, not after every other connection's timeout: a timeout
                     // can make str0m queue a sender report and a description for every stream
                     // of the connection (about 31 KB each for the description), freed only as
@@ -559,6 +561,15 @@ const DRAIN_TIMEOUTS: u32 = 512;
 /// packet per timeout and asks for the next a microsecond later.
 const DRAIN_AHEAD: Duration = Duration::from_millis(1);
 
+/// How often str0m's delay-based estimator is woken for its own sake. While its trend is
+/// stale (no transport-wide feedback within two smoothed round trips) it asks to be woken one
+/// round trip later, only to find it stale again: on a LAN that is every few hundred µs, on a
+/// link without delay at once, and each wake is a full pass over the connection's streams.
+/// Every timeout wakes it anyway; one it asked for alone waits until this long after the last.
+/// Its estimate is updated every 25 ms and on every feedback report, so this changes no
+/// estimate (docs/benchmarks.md, "What a timeout costs").
+const BWE_TICK: Duration = Duration::from_millis(5);
+
 /// Polls one connection until it waits, queueing its transmits and collecting its events.
 ///
 /// A timeout that is due (within [`DRAIN_AHEAD`] of `now`) is handled here and polling goes
@@ -582,12 +593,20 @@ fn poll_conn(
         }
         match conn.rtc.poll_output() {
             Ok(str0m::Output::Timeout(t)) => {
+                let t = if conn.rtc.last_timeout_reason() == Reason::BweDelayControl {
+                    t.max(conn.timeout_handled + BWE_TICK)
+                } else {
+                    t
+                };
                 if t <= now + DRAIN_AHEAD && drained < DRAIN_TIMEOUTS {
                     drained += 1;
-                    if let Err(e) = conn.rtc.handle_input(Input::Timeout(t.max(now))) {
+                    let at = t.max(now);
+                    if let Err(e) = conn.rtc.handle_input(Input::Timeout(at)) {
                         tracing::debug!(participant = %id, ?dir, error = %e, "connection timeout failed");
                         conn.rtc.disconnect();
                     }
+                    conn.timeout_handled = at;
+                    ctx.stats.conn_timeouts += 1;
                     continue;
                 }
                 conn.next_timeout = t;

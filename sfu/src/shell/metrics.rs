@@ -113,6 +113,7 @@ impl Metrics {
             core.datagrams_rejected += s.datagrams_rejected;
             core.frames_forwarded += s.frames_forwarded;
             core.packets_forwarded += s.packets_forwarded;
+            core.conn_timeouts += s.conn_timeouts;
             core.packets_unannounced += s.packets_unannounced;
             core.packets_empty += s.packets_empty;
             core.packets_paused_layer += s.packets_paused_layer;
