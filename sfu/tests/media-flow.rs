@@ -66,8 +66,8 @@ fn a_listener_who_does_not_publish_still_receives() {
 /// later; this simulated network has no delay, so in a connection's first seconds, before its
 /// media and feedback flow, it asked at once, again and again: 76,419 timeouts in the first
 /// 2 s of this meeting of 4, each a pass over the connection's streams, for 3,396 packets.
-/// Its own wake-ups are taken at most every few milliseconds now: a connection is woken about
-/// once per packet it sends, as its pacer asks, and the media flows as before.
+/// Such a wake-up waits 2 ms now: a connection is woken about once per packet it sends, as
+/// its pacer asks, and the media flows as before.
 #[test]
 fn connections_are_woken_about_once_per_packet_on_a_link_without_delay() {
     let mut sim = Sim::new(5);

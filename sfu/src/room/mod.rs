@@ -561,14 +561,16 @@ const DRAIN_TIMEOUTS: u32 = 512;
 /// packet per timeout and asks for the next a microsecond later.
 const DRAIN_AHEAD: Duration = Duration::from_millis(1);
 
-/// How often str0m's delay-based estimator is woken for its own sake. While its trend is
-/// stale (no transport-wide feedback within two smoothed round trips) it asks to be woken one
-/// round trip later, only to find it stale again: on a LAN that is every few hundred µs, on a
-/// link without delay at once, and each wake is a full pass over the connection's streams.
-/// Every timeout wakes it anyway; one it asked for alone waits until this long after the last.
-/// Its estimate is updated every 25 ms and on every feedback report, so this changes no
-/// estimate (docs/benchmarks.md, "What a timeout costs").
-const BWE_TICK: Duration = Duration::from_millis(5);
+/// How long str0m's delay-based estimator waits when it asks to be woken at the instant it was
+/// last woken. While its trend is stale (no transport-wide feedback within two smoothed round
+/// trips) it asks to be woken one round trip later, only to find it stale again; with a round
+/// trip of nothing (the simulated network) that is at once, again and again, each a full pass
+/// over the connection's streams. Only that case waits: any later wake-up it asks for is
+/// taken as asked, since it may hide the pacer's next one (a wait of 5 ms after any timeout
+/// made the drop in sfu/tests/adaptation.rs fail 2 runs in 6). Its estimate moves on feedback
+/// and on a timer of 25 ms, so this changes no estimate (docs/benchmarks.md, "What a timeout
+/// costs").
+const BWE_TICK: Duration = Duration::from_millis(2);
 
 /// Polls one connection until it waits, queueing its transmits and collecting its events.
 ///
@@ -593,8 +595,10 @@ fn poll_conn(
         }
         match conn.rtc.poll_output() {
             Ok(str0m::Output::Timeout(t)) => {
-                let t = if conn.rtc.last_timeout_reason() == Reason::BweDelayControl {
-                    t.max(conn.timeout_handled + BWE_TICK)
+                let t = if t <= conn.timeout_handled
+                    && conn.rtc.last_timeout_reason() == Reason::BweDelayControl
+                {
+                    conn.timeout_handled + BWE_TICK
                 } else {
                     t
                 };
