@@ -140,7 +140,7 @@ impl Pacer for LeakyBucketPacer {
         Some((next, cluster_id))
     }
 
-    fn register_send(&mut self, now: Instant, packet_size: DataSize, _from: MidRid) {
+    fn register_send(&mut self, now: Instant, packet_size: DataSize, from: MidRid) {
         self.last_emitted = Some(now);
 
         self.media_debt += packet_size;
@@ -160,10 +160,43 @@ impl Pacer for LeakyBucketPacer {
         if let Some(cluster_id) = self.check_probe_complete_internal(now) {
             self.completed_probe = Some(cluster_id);
         }
+
+        self.continue_burst(now, from);
     }
 }
 
 impl LeakyBucketPacer {
+    /// Aula: after a packet went out, picks the next one the budget lets out at this same
+    /// instant without asking for a timeout first. The timeout in between only refreshed the
+    /// queue snapshots (and ran everything else a timeout runs, a pass over all the
+    /// connection's streams); the snapshot of the queue just sent from is brought up to date
+    /// here instead. Not while probing, whose packets are timed.
+    fn continue_burst(&mut self, now: Instant, from: MidRid) {
+        if !self.probe_queue.is_empty() || self.completed_probe.is_some() {
+            return;
+        }
+        let Some(q) = self.queue_states.iter_mut().find(|q| q.midrid == from) else {
+            return;
+        };
+        if q.snapshot.packet_count == 0 {
+            return;
+        }
+        q.snapshot.packet_count -= 1;
+        q.snapshot.last_emitted = Some(now);
+        if q.snapshot.packet_count == 0 {
+            q.snapshot.first_unsent = None;
+            q.snapshot.priority = super::QueuePriority::Empty;
+        }
+        let Some(((at, reason), Some(next))) = self.next_poll(now) else {
+            return;
+        };
+        if at > now || !matches!(reason, PacerReason::Paced | PacerReason::Unpaced) {
+            return;
+        }
+        self.next_poll_queue = Some(next.midrid);
+        self.needs_timeout_before_next_poll = false;
+    }
+
     pub fn new(initial_pacing_bitrate: Bitrate) -> Self {
         const DEFAULT_QUEUE_LIMIT: Duration = Duration::from_secs(2);
 
