@@ -10,7 +10,7 @@ use rand::Rng;
 use rand::distr::Alphanumeric;
 use str0m::bwe::Bitrate;
 use str0m::ice::IceCreds;
-use str0m::{Candidate, Rtc};
+use str0m::{Candidate, Input, Rtc};
 
 use crate::api::Direction;
 use crate::ctx::{ConnKey, Ctx};
@@ -114,6 +114,22 @@ impl Conn {
             dirty: true,
             written: false,
         }
+    }
+
+    /// Gives str0m the timeout it asked for, at `at`; a connection that fails on it is
+    /// disconnected. Counted: each is a pass over all the connection's streams.
+    pub fn give_timeout(&mut self, at: Instant, ctx: &mut Ctx) {
+        if let Err(e) = self.rtc.handle_input(Input::Timeout(at)) {
+            let ConnKey {
+                participant,
+                direction,
+                ..
+            } = &self.key;
+            tracing::debug!(%participant, ?direction, error = %e, "connection timeout failed");
+            self.rtc.disconnect();
+        }
+        self.timeout_handled = at;
+        ctx.stats.conn_timeouts += 1;
     }
 
     /// Routes a remote address that this connection accepted a datagram from.

@@ -229,12 +229,7 @@ impl Room {
             let id = p.id;
             for conn in p.conns_mut() {
                 if conn.next_timeout <= now {
-                    if let Err(e) = conn.rtc.handle_input(Input::Timeout(now)) {
-                        tracing::debug!(error = %e, "connection timeout failed");
-                        conn.rtc.disconnect();
-                    }
-                    conn.timeout_handled = now;
-                    ctx.stats.conn_timeouts += 1;
+                    conn.give_timeout(now, ctx);
                     // Polled at once, not after every other connection's timeout: a timeout
                     // can make str0m queue a sender report and a description for every stream
                     // of the connection (about 31 KB each for the description), freed only as
@@ -557,8 +552,9 @@ fn unroute_participant(p: &Participant, ctx: &mut Ctx) {
 /// round's worth of packets, bounded so one connection cannot hold the worker.
 const DRAIN_TIMEOUTS: u32 = 512;
 
-/// How far ahead a timeout may be and still be handled at once: str0m's pacer releases one
-/// packet per timeout and asks for the next a microsecond later.
+/// How far ahead a timeout may be and still be handled at once: str0m's pacer asks for its
+/// next a microsecond later when it cannot go on at the same instant (a probe, padding; a
+/// burst of media goes without one, vendor/str0m/AULA.md).
 const DRAIN_AHEAD: Duration = Duration::from_millis(1);
 
 /// How long str0m's delay-based estimator waits when it asks to be woken at the instant it was
@@ -575,9 +571,10 @@ const BWE_TICK: Duration = Duration::from_millis(2);
 /// Polls one connection until it waits, queueing its transmits and collecting its events.
 ///
 /// A timeout that is due (within [`DRAIN_AHEAD`] of `now`) is handled here and polling goes
-/// on, up to [`DRAIN_TIMEOUTS`] times: str0m's pacer lets one packet out per timeout, so a
-/// connection left to the worker's next round would send one packet per round while its
-/// queues (and the server's memory) grow with every open microphone.
+/// on, up to [`DRAIN_TIMEOUTS`] times: str0m's pacer lets a probe's or padding's packets out
+/// one per timeout, and its own timers come due while media waits, so a connection left to
+/// the worker's next round could send one packet per round while its queues (and the
+/// server's memory) grow with every open microphone.
 fn poll_conn(
     conn: &mut Conn,
     now: Instant,
@@ -604,13 +601,7 @@ fn poll_conn(
                 };
                 if t <= now + DRAIN_AHEAD && drained < DRAIN_TIMEOUTS {
                     drained += 1;
-                    let at = t.max(now);
-                    if let Err(e) = conn.rtc.handle_input(Input::Timeout(at)) {
-                        tracing::debug!(participant = %id, ?dir, error = %e, "connection timeout failed");
-                        conn.rtc.disconnect();
-                    }
-                    conn.timeout_handled = at;
-                    ctx.stats.conn_timeouts += 1;
+                    conn.give_timeout(t.max(now), ctx);
                     continue;
                 }
                 conn.next_timeout = t;
