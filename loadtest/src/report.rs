@@ -199,6 +199,10 @@ pub struct ServerReport {
     pub frames_forwarded_per_s: Option<f64>,
     /// Server CPU per forwarded packet (`packets_source`), µs.
     pub cpu_us_per_forwarded_packet: Option<f64>,
+    /// Timeouts the server gave its str0m connections per datagram it sent
+    /// (`aula_connection_timeouts_total`): each is a pass over a connection's streams, the
+    /// largest per-packet cost after the send itself (docs/benchmarks.md).
+    pub timeouts_per_datagram_out: Option<f64>,
     /// RTP packets the bots received per second on their subscribe connections: the same
     /// count for every server.
     pub bots_rtp_received_per_s: Option<f64>,
@@ -675,6 +679,11 @@ fn server_report(
         forwarded_packets_per_s: per_s(packets),
         frames_forwarded_per_s: frames.and_then(per_s),
         cpu_us_per_forwarded_packet: cpu_us.filter(|_| packets > 0).map(|us| us / packets as f64),
+        timeouts_per_datagram_out: metrics.and_then(|(a, b)| {
+            let timeouts = b.connection_timeouts?.checked_sub(a.connection_timeouts?)?;
+            let out = b.datagrams_out.checked_sub(a.datagrams_out)?;
+            (out > 0).then(|| timeouts as f64 / out as f64)
+        }),
         bots_rtp_received_per_s: per_s(bots_rtp),
         cpu_us_per_received_rtp_packet: cpu_us
             .filter(|_| bots_rtp > 0)

@@ -180,6 +180,9 @@ pub struct Metrics {
     pub participants_present: Option<u64>,
     /// `aula_admission_queue_length`: waiting in the join queue, now (issue 12 on).
     pub admission_queue_length: Option<u64>,
+    /// `aula_connection_timeouts_total`: timeouts given to str0m connections, each a pass
+    /// over the connection's streams (issue 10 on).
+    pub connection_timeouts: Option<u64>,
 }
 
 impl Metrics {
@@ -226,6 +229,7 @@ pub fn parse_metrics(text: &str) -> Option<Metrics> {
         layer_changes: value("aula_layer_changes_total"),
         participants_present: value("aula_participants_present"),
         admission_queue_length: value("aula_admission_queue_length"),
+        connection_timeouts: value("aula_connection_timeouts_total"),
     })
 }
 

@@ -124,6 +124,13 @@ pub fn render(r: &Report) -> String {
             num(v.ingress_mbps, 1)
         );
     }
+    if v.timeouts_per_datagram_out.is_some() {
+        let _ = writeln!(
+            out,
+            "  {} connection timeouts per datagram sent",
+            num(v.timeouts_per_datagram_out, 2)
+        );
+    }
     let l = &r.loadtest;
     let _ = writeln!(
         out,

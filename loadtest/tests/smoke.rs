@@ -93,6 +93,13 @@ async fn one_class_of_four_reports_every_field() {
     assert!(num("/server/frames_forwarded_per_s") > 10.0);
     let us = num("/server/cpu_us_per_forwarded_packet");
     assert!(us > 0.0 && us < 100_000.0, "{us} µs per packet");
+    // Every datagram the server sends comes out of a poll, and str0m's own timers (sender
+    // reports, feedback, ICE) take timeouts of their own: some, but not thousands a datagram.
+    let timeouts = num("/server/timeouts_per_datagram_out");
+    assert!(
+        timeouts > 0.0 && timeouts < 100.0,
+        "{timeouts} timeouts per datagram"
+    );
     assert_eq!(back["server"]["alive_at_end"], true);
     let rss = back["server"]["rss_mib_samples"].as_array().expect("array");
     assert!(rss.len() >= 4, "one sample a second");
