@@ -161,7 +161,7 @@ impl Pacer for LeakyBucketPacer {
             self.completed_probe = Some(cluster_id);
         }
 
-        self.continue_burst(now, from);
+        self.continue_burst(now, packet_size, from);
     }
 }
 
@@ -170,8 +170,10 @@ impl LeakyBucketPacer {
     /// instant without asking for a timeout first. The timeout in between only refreshed the
     /// queue snapshots (and ran everything else a timeout runs, a pass over all the
     /// connection's streams); the snapshot of the queue just sent from is brought up to date
-    /// here instead. Not while probing, whose packets are timed.
-    fn continue_burst(&mut self, now: Instant, from: MidRid) {
+    /// here instead (its count and size; `first_unsent` stays the sent packet's time, which
+    /// only orders unpaced queues that are all due at once). Not while probing, whose packets
+    /// are timed.
+    fn continue_burst(&mut self, now: Instant, packet_size: DataSize, from: MidRid) {
         if !self.probe_queue.is_empty() || self.completed_probe.is_some() {
             return;
         }
@@ -182,6 +184,7 @@ impl LeakyBucketPacer {
             return;
         }
         q.snapshot.packet_count -= 1;
+        q.snapshot.byte_size = q.snapshot.byte_size.saturating_sub(packet_size.as_bytes_usize());
         q.snapshot.last_emitted = Some(now);
         if q.snapshot.packet_count == 0 {
             q.snapshot.first_unsent = None;
