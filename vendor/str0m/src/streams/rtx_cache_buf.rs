@@ -14,7 +14,10 @@ use crate::util::already_happened;
 /// overwrite an entry that has not been evicted due to age, the buffer grows.
 #[derive(Debug)]
 pub struct EvictingBuffer<T> {
+    /// Empty until the first push (Aula: a stream that never sends keeps no slots).
     buf: Vec<Option<Entry<T>>>,
+    /// The size `buf` starts at on the first push.
+    initial_size: usize,
     /// How long to keep entries for.
     max_age: Duration,
     /// The maximum size allowed to grow to. Once this sized is reached, new pushed
@@ -53,7 +56,8 @@ impl<T> EvictingBuffer<T> {
     /// Creates a new buffer with an initial size.
     pub fn new(initial_size: usize, max_age: Duration, max_size: usize) -> Self {
         Self {
-            buf: prepare_buf(initial_size),
+            buf: Vec::new(),
+            initial_size,
             max_age,
             max_size,
             last_position: None,
@@ -66,6 +70,7 @@ impl<T> EvictingBuffer<T> {
         (position % self.buf.len() as u64) as usize
     }
 
+    /// Nothing to find: nothing pushed yet (Aula: no slots yet), or a buffer that keeps nothing.
     #[inline(always)]
     fn is_inert(&self) -> bool {
         self.buf.is_empty() || self.max_age.is_zero()
@@ -75,6 +80,12 @@ impl<T> EvictingBuffer<T> {
     ///
     /// Position is an increasing sequence number. The sequence can be out of order.
     pub fn push(&mut self, position: u64, timestamp: Instant, value: T) {
+        if self.buf.is_empty() {
+            if self.initial_size == 0 || self.max_age.is_zero() {
+                return;
+            }
+            self.buf = prepare_buf(self.initial_size);
+        }
         if self.is_inert() {
             return;
         }
@@ -254,9 +265,8 @@ impl<T> EvictingBuffer<T> {
     }
 
     pub fn clear(&mut self) {
-        for i in 0..self.buf.len() {
-            self.buf[i] = None;
-        }
+        // Aula: the slots go too; the next push makes them again.
+        self.buf = Vec::new();
         self.last_position = None;
         self.next_evict = None;
         self.last_timeout = already_happened();
