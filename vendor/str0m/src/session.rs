@@ -56,6 +56,9 @@ const MAX_PENDING_RRTRS: usize = 300;
 /// Maximum number of DLRR items to include in a single ExtendedReport.
 const MAX_DLRR_PER_REPORT: usize = 50;
 
+/// How many queued RTCP messages' room a connection keeps between polls (Aula).
+const FEEDBACK_KEPT: usize = 8;
+
 pub(crate) struct Session {
     id: SessionId,
 
@@ -1210,6 +1213,13 @@ impl Session {
         };
 
         let len = Rtcp::write_packet(&mut self.feedback_tx, &mut data, output);
+
+        // Aula: a sender-report round queues a report and a description per stream, about
+        // 1 KB each inline (58 streams for a subscriber in a class of 30), and the queue kept
+        // that capacity between rounds. Emptied, it gives it back.
+        if self.feedback_tx.is_empty() && self.feedback_tx.capacity() > FEEDBACK_KEPT {
+            self.feedback_tx.shrink_to(FEEDBACK_KEPT);
+        }
 
         if len == 0 {
             return None;
