@@ -57,6 +57,9 @@ pub(crate) struct Conn {
     /// flushes, once per batch of input rather than once per packet (each poll of an `Rtc`
     /// walks all its streams, 58 for a subscriber in a class of 30).
     pub written: bool,
+    /// How long its video streams keep sent packets to answer NACKs
+    /// (crate::room::subscribe::nack_history).
+    pub nack_history: std::time::Duration,
 }
 
 impl Conn {
@@ -113,6 +116,7 @@ impl Conn {
             connected: false,
             dirty: true,
             written: false,
+            nack_history: crate::room::subscribe::NACK_HISTORY_MAX,
         }
     }
 

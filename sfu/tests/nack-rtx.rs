@@ -13,10 +13,20 @@ use common::Sim;
 
 /// A publisher and one subscriber; `lossy(sim)` sets a link's loss after they connected.
 fn run(seed: u64, lossy: impl FnOnce(&mut Sim)) -> (usize, usize, usize) {
+    run_with(seed, |_| {}, lossy)
+}
+
+/// [`run`], with `setup(sim)` before they connect.
+fn run_with(
+    seed: u64,
+    setup: impl FnOnce(&mut Sim),
+    lossy: impl FnOnce(&mut Sim),
+) -> (usize, usize, usize) {
     let mut sim = Sim::new(seed);
     sim.join();
     sim.publish(0);
     sim.join();
+    setup(&mut sim);
     sim.run_for(Duration::from_secs(2));
     lossy(&mut sim);
     let from = sim.now;
@@ -37,6 +47,23 @@ fn a_subscriber_s_losses_are_repaired_from_the_sfu_s_history() {
     let (clean, _, _) = run(41, |_| {});
     let (lossy, broken, _) = run(41, |sim| sim.clients[1].downlink_loss = 0.05);
     // 9.5 s at 30 frames a second: nearly all arrive, complete.
+    assert!(clean >= 280, "{clean}");
+    assert!(lossy as f64 >= clean as f64 * 0.97, "{lossy} of {clean}");
+    assert!(broken <= 3, "{broken} frames broken");
+}
+
+/// A subscriber far away, 300 ms one way: its NACKs reach the SFU more than 300 ms after the
+/// packets left, past the shortest history (`nack_history`), so they are answered only if the
+/// history has grown to the round trip the subscriber's receiver reports measure.
+#[test]
+fn a_far_subscriber_s_losses_are_repaired_from_a_history_fitted_to_its_round_trip() {
+    let far = |sim: &mut Sim| {
+        let c = &mut sim.clients[1];
+        c.downlink_rate = Some(50_000_000);
+        c.downlink_delay = Duration::from_millis(300);
+    };
+    let (clean, _, _) = run_with(44, far, |_| {});
+    let (lossy, broken, _) = run_with(44, far, |sim| sim.clients[1].downlink_loss = 0.05);
     assert!(clean >= 280, "{clean}");
     assert!(lossy as f64 >= clean as f64 * 0.97, "{lossy} of {clean}");
     assert!(broken <= 3, "{broken} frames broken");

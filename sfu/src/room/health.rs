@@ -63,6 +63,9 @@ impl Room {
         let loss = s.loss.map(|l| (l - upstream.unwrap_or(0.0)).max(0.0));
         if let Some(p) = self.participants.get_mut(&participant) {
             p.quality.handle_egress(loss, s.rtt);
+            if let Some(rtt) = s.rtt {
+                super::subscribe::fit_nack_history(&mut p.down, rtt, s.timestamp);
+            }
             if let Some(loss) = loss.filter(|l| l.is_finite()).map(|l| l.min(1.0)) {
                 let now = s.timestamp;
                 p.down.link_loss = match p.down.link_loss {

@@ -16,7 +16,7 @@ mod adapt;
 mod forward;
 mod health;
 mod publish;
-mod subscribe;
+pub(crate) mod subscribe;
 
 use std::collections::BTreeMap;
 

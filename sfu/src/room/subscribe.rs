@@ -10,7 +10,7 @@
 //! loses a second of video instead of the lesson.
 
 use std::collections::{HashMap, HashSet};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use str0m::change::SdpAnswer;
 use str0m::media::{Direction as SdpDirection, Mid};
@@ -302,27 +302,63 @@ impl Room {
 /// Empties what str0m keeps of the packets sent on `mid` (a new, empty history), for a slot
 /// that stopped sending or starts a new stream: it is never asked for again, and a stopped
 /// slot's history is otherwise kept for good (str0m drops old packets only as new ones come).
-/// A video slot keeps [`RTX_HISTORY`] of its packets to answer NACKs; an audio one nothing (the
-/// browsers negotiate no NACK for Opus, and its packets are written not nackable), nor the
-/// sent/resent byte histories str0m would keep to cap resends.
+/// A video slot keeps the connection's [`nack_history`] of its packets to answer NACKs; an
+/// audio one nothing (the browsers negotiate no NACK for Opus, and its packets are written not
+/// nackable), nor the sent/resent byte histories str0m would keep to cap resends.
 pub(super) fn forget_sent(conn: &mut Conn, mid: Mid, kind: Kind) {
+    let history = conn.nack_history;
     let mut api = conn.rtc.direct_api();
     let Some(tx) = api.stream_tx_by_mid(mid, None) else {
         return;
     };
     match kind {
-        Kind::Video => tx.set_rtx_cache(RTX_PACKETS, RTX_HISTORY, Some(0.15)),
-        Kind::Audio => tx.set_rtx_cache(1, std::time::Duration::ZERO, None),
+        Kind::Video => tx.set_rtx_cache(RTX_PACKETS, history, Some(0.15)),
+        Kind::Audio => tx.set_rtx_cache(1, Duration::ZERO, None),
     }
 }
 
-/// How long a subscriber's video packets are kept to answer its NACKs. A browser asks for a
-/// lost packet about one round trip after the gap and again a few times; a second covers a
-/// 300 ms round trip with retries. str0m's default of 3 s kept some 170 KB per video stream
-/// of every subscriber (measured with valgrind massif, a lecture of 100).
-const RTX_HISTORY: std::time::Duration = std::time::Duration::from_secs(1);
-/// And at most this many: a second of a 720p layer at 1.5 Mbit/s is about 160 packets.
+/// How long a subscriber's video packets are kept to answer its NACKs, for a link of this
+/// round trip. A browser asks for a lost packet about one round trip after it was sent and,
+/// not given it, again a round trip later; two round trips and 200 ms of slack cover both.
+/// At least [`NACK_HISTORY_MIN`] (a round trip measured low on a link that then queues), at
+/// most [`NACK_HISTORY_MAX`] (a packet later than that is no use to a decoder that has asked
+/// for a keyframe meanwhile). Janus does alike: the round trip and 100 ms, between 200 ms
+/// (its `min_nack_queue`) and 1 s. A history is a whole str0m packet of about 430 bytes
+/// besides its payload per packet sent: a second of the teacher's 720p layer is some 60 KB
+/// per student, where a school's LAN needs a third of it.
+pub(crate) fn nack_history(rtt: Duration) -> Duration {
+    (rtt * 2 + Duration::from_millis(200)).clamp(NACK_HISTORY_MIN, NACK_HISTORY_MAX)
+}
+
+/// The shortest NACK history (see [`nack_history`]).
+pub(crate) const NACK_HISTORY_MIN: Duration = Duration::from_millis(300);
+/// The longest, and a connection's until its first round trip is measured: str0m's default
+/// of 3 s kept some 170 KB per video stream of every subscriber (measured with valgrind
+/// massif, a lecture of 100).
+pub(crate) const NACK_HISTORY_MAX: Duration = Duration::from_secs(1);
+/// And at most this many packets: a second of a 720p layer at 1.5 Mbit/s is about 160.
 const RTX_PACKETS: usize = 400;
+
+/// A subscriber's round trip was measured: its video streams keep the history that round
+/// trip calls for ([`nack_history`]), keeping what they hold. Changes under a quarter are let
+/// be, so a jittery round trip does not resize histories every second.
+pub(super) fn fit_nack_history(down: &mut Down, rtt: Duration, now: Instant) {
+    let Some(conn) = down.conn.as_mut() else {
+        return;
+    };
+    let history = nack_history(rtt);
+    let old = conn.nack_history;
+    if history.abs_diff(old) * 4 < old {
+        return;
+    }
+    conn.nack_history = history;
+    let mut api = conn.rtc.direct_api();
+    for slot in down.slots.iter().filter(|s| s.kind == Kind::Video) {
+        if let Some(tx) = slot.mid.and_then(|mid| api.stream_tx_by_mid(mid, None)) {
+            tx.set_rtx_max_age(history, now);
+        }
+    }
+}
 
 /// Tiles a `view` may list (protocol.md): far more than a page shows; the rest is ignored.
 pub const MAX_TILES: usize = 200;
@@ -398,6 +434,15 @@ mod tests {
             publisher: ParticipantId(p),
             source,
         }
+    }
+
+    #[test]
+    fn the_nack_history_follows_the_round_trip_within_its_bounds() {
+        let ms = Duration::from_millis;
+        assert_eq!(nack_history(ms(1)), NACK_HISTORY_MIN);
+        assert_eq!(nack_history(ms(100)), ms(400));
+        assert_eq!(nack_history(ms(300)), ms(800));
+        assert_eq!(nack_history(ms(2_000)), NACK_HISTORY_MAX);
     }
 
     /// What answering an offer does to the slots.

@@ -67,6 +67,11 @@ impl RtxCache {
         Some(packet.payload.as_ref())
     }
 
+    /// Aula: see [`EvictingBuffer::set_max_age`].
+    pub(crate) fn set_max_age(&mut self, max_age: Duration, now: Instant) {
+        self.packet_by_seq_no.set_max_age(max_age, now);
+    }
+
     pub(crate) fn clear(&mut self) {
         self.packet_by_seq_no.clear();
         self.seq_no_by_quantized_size = [SeqNo::MAX; RTX_CACHE_QUANTIZE_SLOTS];

@@ -264,6 +264,31 @@ impl<T> EvictingBuffer<T> {
         self.get(last)
     }
 
+    /// Aula: keeps entries for `max_age` from now on. A shorter age drops what is now too
+    /// old and gives back the slots the remaining entries do not need; the entries kept stay
+    /// where lookups find them.
+    pub fn set_max_age(&mut self, max_age: Duration, now: Instant) {
+        self.max_age = max_age;
+        if self.is_inert() {
+            return;
+        }
+        self.maybe_evict(now);
+        let positions = self.buf.iter().flatten().map(|e| e.position);
+        let (first, last) = positions.fold((u64::MAX, 0), |(a, b), p| (a.min(p), b.max(p)));
+        // Every position from the oldest kept to the newest needs its own slot, and a third
+        // more leaves room to grow before the next push has to.
+        let span = last.saturating_sub(first).saturating_add(1) as usize;
+        let size = (span + span / 3 + 1).max(self.initial_size).max(1);
+        if size >= self.buf.len() {
+            return;
+        }
+        let old_buffer = mem::replace(&mut self.buf, prepare_buf(size));
+        for e in old_buffer.into_iter().flatten() {
+            let index = self.index_for_position(e.position);
+            self.buf[index] = Some(e);
+        }
+    }
+
     pub fn clear(&mut self) {
         // Aula: the slots go too; the next push makes them again.
         self.buf = Vec::new();
@@ -372,6 +397,31 @@ mod test {
 
     fn buffer_cmp(b: &EvictingBuffer<char>) -> Vec<Option<char>> {
         b.buf.iter().map(|e| e.as_ref().map(|v| v.value)).collect()
+    }
+
+    #[test]
+    fn shorter_age_keeps_young_entries_in_fewer_slots() {
+        let mut buf = EvictingBuffer::new(2, Duration::from_secs(10), 100);
+        let now = Instant::now();
+        for i in 0..40 {
+            buf.push(i, now + Duration::from_millis(i * 100), i);
+        }
+        let grown = buf.buf.len();
+        assert!(grown >= 40);
+        // At 4 s, an age of 1 s keeps positions 30..40.
+        let at = now + Duration::from_millis(3_950);
+        buf.set_max_age(Duration::from_secs(1), at);
+        assert!(buf.buf.len() < grown / 2, "{} slots", buf.buf.len());
+        for i in 0..30 {
+            assert_eq!(buf.get(i), None);
+        }
+        for i in 30..40 {
+            assert_eq!(buf.get(i), Some(&i));
+        }
+        // And it goes on as before.
+        buf.push(40, now + Duration::from_millis(4_000), 40);
+        assert_eq!(buf.get(40), Some(&40));
+        assert_eq!(buf.get(35), Some(&35));
     }
 
     #[test]

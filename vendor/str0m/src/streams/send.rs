@@ -477,6 +477,14 @@ impl StreamTx {
         self.rtx_ratio_cap = rtx_ratio_cap;
     }
 
+    /// Change how long sent packets are kept to answer NACKs, keeping what is kept (Aula).
+    ///
+    /// Unlike [`StreamTx::set_rtx_cache`], which starts an empty cache, packets younger than
+    /// `max_age` stay and can still be resent; a shorter age also gives back the cache's room.
+    pub fn set_rtx_max_age(&mut self, max_age: Duration, now: Instant) {
+        self.rtx_cache.set_max_age(max_age, now);
+    }
+
     /// Set whether this stream is unpaced or not.
     ///
     /// This is only relevant when BWE (Bandwidth Estimation) is enabled. By default, audio is unpaced
