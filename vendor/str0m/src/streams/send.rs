@@ -138,8 +138,10 @@ pub struct StreamTx {
     /// Requested padding, that has not been turned into packets yet.
     padding: usize,
 
-    /// Dummy packet for resends. Used between poll_packet and poll_packet_padding
-    blank_packet: RtpPacket,
+    /// Dummy packet for resends. Used between poll_packet and poll_packet_padding. Aula:
+    /// boxed, and made at the first padding (a whole `RtpPacket`, 408 bytes, in every send
+    /// stream otherwise, though most never pad).
+    blank_packet: Option<Box<RtpPacket>>,
 
     /// Cache of sent packets to be able to answer to NACKs as well as
     /// sending spurious resends as padding.
@@ -378,7 +380,7 @@ impl StreamTx {
             unpaced: None,
             resends: VecDeque::new(),
             padding: 0,
-            blank_packet: RtpPacket::blank(),
+            blank_packet: None,
             rtx_cache: RtxCache::new(2000, DEFAULT_RTX_CACHE_DURATION),
             rtx_ratio_cap: DEFAULT_RTX_RATIO_CAP,
             last_sender_report: already_happened(),
@@ -979,7 +981,8 @@ impl StreamTx {
             self.seq_no_rtx.inc()
         };
 
-        let pkt = &mut self.blank_packet;
+        let blank = || Box::new(RtpPacket::blank());
+        let pkt: &mut RtpPacket = self.blank_packet.get_or_insert_with(blank);
         pkt.seq_no = seq_no;
         // Unwrap here is correct because self.padding_enabled() above checks the we got the PT set.
         pkt.header.payload_type = self.pt_for_padding.unwrap();
@@ -1354,7 +1357,9 @@ impl StreamTx {
         self.last_sender_report = already_happened();
 
         // Reset blank packet's SSRC
-        self.blank_packet.header.ssrc = new_ssrc;
+        if let Some(blank) = &mut self.blank_packet {
+            blank.header.ssrc = new_ssrc;
+        }
 
         // Clear any pending requests
         self.pending_request_keyframe = None;
