@@ -58,7 +58,7 @@ pub(crate) struct Conn {
     /// walks all its streams, 58 for a subscriber in a class of 30).
     pub written: bool,
     /// How long its video streams keep sent packets to answer NACKs
-    /// (crate::room::subscribe::nack_history).
+    /// (`nack_history` in crate::room::subscribe).
     pub nack_history: std::time::Duration,
 }
 
@@ -116,7 +116,7 @@ impl Conn {
             connected: false,
             dirty: true,
             written: false,
-            nack_history: crate::room::subscribe::NACK_HISTORY_MAX,
+            nack_history: crate::room::NACK_HISTORY_MAX,
         }
     }
 

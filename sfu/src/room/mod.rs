@@ -16,7 +16,7 @@ mod adapt;
 mod forward;
 mod health;
 mod publish;
-pub(crate) mod subscribe;
+mod subscribe;
 
 use std::collections::BTreeMap;
 
@@ -31,6 +31,8 @@ use crate::conn::Conn;
 use crate::ctx::{ConnKey, Ctx, Output};
 use crate::participant::{Participant, StreamKey};
 use crate::speakers::Speakers;
+
+pub(crate) use subscribe::NACK_HISTORY_MAX;
 
 pub(crate) struct Room {
     id: RoomId,
