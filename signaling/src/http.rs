@@ -579,7 +579,8 @@ async fn websocket(
     // still arrives whole and gets a proper `too_large` error before the close. Its read
     // buffer of 128 KiB by default, zeroed as it is read into, stays resident for the life of
     // every socket; signaling messages are mostly far under 1 KiB, and a larger one gets room
-    // for its whole frame when its header arrives.
+    // for its whole frame when its header arrives, which goes with the message
+    // (vendor/tungstenite/AULA.md), as does the write buffer's room for a large offer.
     upgrade
         .read_buffer_size(READ_BUFFER_BYTES)
         .max_message_size(4 * MAX_MESSAGE_BYTES)

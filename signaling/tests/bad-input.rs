@@ -123,6 +123,16 @@ async fn malformed_messages_get_errors_and_the_socket_stays_usable() {
     )
     .await;
     expect_error(&mut ws, "bad_name").await;
+    // Large frames within the limit (a class's SDP is 60-80 KB) take room of their own in the
+    // read buffer (vendor/tungstenite); the frames after them are read as before.
+    for _ in 0..2 {
+        send(
+            &mut ws,
+            json!({"type": "publish", "sdp": "v".repeat(50 * 1024)}),
+        )
+        .await;
+        expect_error(&mut ws, "not_joined").await;
+    }
 
     // After all that, the same socket can still join.
     send(
