@@ -10,7 +10,11 @@
 
 use std::io;
 use std::net::{IpAddr, SocketAddr};
-use std::time::Instant;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use nix::sys::socket::{
+    ControlMessageOwned, MsgFlags, SockaddrStorage, recvmsg, setsockopt, sockopt,
+};
 
 use str0m::net::{Protocol, Receive};
 use str0m::{Candidate, Event, Input, Output, Rtc, RtcError};
@@ -50,6 +54,8 @@ impl Peer {
         let socket = UdpSocket::bind(SocketAddr::new(ip, 0)).await?;
         // Best effort: a smaller buffer works too, with drops when the loadtest stalls.
         let _ = socket2::SockRef::from(&socket).set_recv_buffer_size(RECV_BUFFER);
+        // Arrival times from the kernel (see `recv`); without them, the time of reading.
+        let _ = setsockopt(&socket, sockopt::ReceiveTimestampns, &true);
         let local = socket.local_addr()?;
         Ok(Peer {
             pc,
@@ -113,15 +119,51 @@ impl Peer {
         self.bytes_received
     }
 
-    /// Waits for a datagram. Cancel-safe, so it can sit in a `select!`.
-    pub async fn recv(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
-        self.socket.recv_from(buf).await
+    /// Waits for a datagram; returns its size, its source and when the kernel received it.
+    /// Cancel-safe, so it can sit in a `select!`.
+    ///
+    /// The arrival time is the kernel's (`SO_TIMESTAMPNS`), not when this task got to run: a
+    /// browser reads its socket on a network thread of its own, so the arrival times in its
+    /// transport-wide feedback, which the server's estimate reads, carry the network's delays
+    /// and little of its own. Two hundred bots sharing two cores with the server would
+    /// otherwise add their own scheduling delay to every arrival, which the server's
+    /// congestion control reads as a queue building on the path.
+    pub async fn recv(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr, Instant)> {
+        use std::os::fd::AsRawFd;
+        let fd = self.socket.as_raw_fd();
+        self.socket
+            .async_io(tokio::io::Interest::READABLE, || {
+                let mut iov = [io::IoSliceMut::new(&mut *buf)];
+                let mut cmsg = nix::cmsg_space!(nix::sys::time::TimeSpec);
+                let msg =
+                    recvmsg::<SockaddrStorage>(fd, &mut iov, Some(&mut cmsg), MsgFlags::empty())
+                        .map_err(io::Error::from)?;
+                let now = Instant::now();
+                let mut arrival = now;
+                for c in msg.cmsgs().map_err(io::Error::from)? {
+                    if let ControlMessageOwned::ScmTimestampns(ts) = c {
+                        arrival = kernel_arrival(now, SystemTime::now(), ts.into());
+                    }
+                }
+                let source = msg
+                    .address
+                    .and_then(|a| match (a.as_sockaddr_in(), a.as_sockaddr_in6()) {
+                        (Some(v4), _) => Some(SocketAddr::from(std::net::SocketAddrV4::from(*v4))),
+                        (_, Some(v6)) => Some(SocketAddr::from(std::net::SocketAddrV6::from(*v6))),
+                        _ => None,
+                    })
+                    .ok_or_else(|| io::Error::other("datagram without a source address"))?;
+                Ok((msg.bytes, source, arrival))
+            })
+            .await
     }
 
-    /// Feeds a received datagram to the `Rtc`. Datagrams str0m cannot classify are dropped.
+    /// Feeds a datagram that arrived at `arrival` to the `Rtc`, and moves its clock on to
+    /// `now`. Datagrams str0m cannot classify are dropped.
     pub fn handle_datagram(
         &mut self,
         now: Instant,
+        arrival: Instant,
         source: SocketAddr,
         data: &[u8],
     ) -> Result<(), RtcError> {
@@ -141,7 +183,14 @@ impl Peer {
             destination: self.local,
             contents,
         };
-        rtc.handle_input(Input::Receive(now, receive))
+        rtc.handle_input(Input::Receive(arrival, receive))?;
+        // str0m moves its clock on receive only to the arrival time, and only forwards; what
+        // the datagram makes due (transport-wide feedback, a NACK) must go out now, as it
+        // did when the arrival time was the time of reading.
+        if now > arrival {
+            rtc.handle_input(Input::Timeout(now))?;
+        }
+        Ok(())
     }
 
     /// Moves the `Rtc`'s clock to `now` if its timeout has come.
@@ -185,6 +234,22 @@ impl Peer {
     }
 }
 
+/// The `Instant` at which the kernel stamped a datagram `stamp` (wall-clock time), given the
+/// same moment on both clocks (`now`, `wall`). A stamp in the future (the wall clock stepped
+/// back) or absurdly old counts as arriving now.
+fn kernel_arrival(now: Instant, wall: SystemTime, stamp: Duration) -> Instant {
+    let Ok(wall) = wall.duration_since(UNIX_EPOCH) else {
+        return now;
+    };
+    match wall.checked_sub(stamp) {
+        Some(age) if age <= MAX_ARRIVAL_AGE => now.checked_sub(age).unwrap_or(now),
+        _ => now,
+    }
+}
+
+/// A kernel timestamp older than this is taken for a clock step, not a datagram's age.
+const MAX_ARRIVAL_AGE: Duration = Duration::from_secs(5);
+
 /// Whether a datagram is RTP, by RFC 7983's demultiplexing: a first byte of 128..=191 is RTP
 /// or RTCP, and RTCP's packet types (200..=206, and the rest up to 223 that RFC 5761 keeps
 /// free) fill the second byte where RTP has its marker bit and payload type.
@@ -197,7 +262,55 @@ fn is_rtp(data: &[u8]) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::is_rtp;
+    use super::{MAX_ARRIVAL_AGE, Peer, is_rtp, kernel_arrival};
+    use crate::protocol::Pc;
+    use std::time::{Duration, Instant, SystemTime};
+
+    #[test]
+    fn a_kernel_stamp_becomes_the_instant_it_stands_for() {
+        let (now, wall) = (Instant::now(), SystemTime::now());
+        let since_epoch = wall.duration_since(SystemTime::UNIX_EPOCH).unwrap();
+        let ms = Duration::from_millis;
+        assert_eq!(kernel_arrival(now, wall, since_epoch - ms(7)), now - ms(7));
+        assert_eq!(kernel_arrival(now, wall, since_epoch), now);
+        // The wall clock stepped: arrival counts as now.
+        assert_eq!(kernel_arrival(now, wall, since_epoch + ms(3)), now);
+        let stale = since_epoch - MAX_ARRIVAL_AGE - ms(1);
+        assert_eq!(kernel_arrival(now, wall, stale), now);
+    }
+
+    /// A datagram read late carries the time the kernel received it, not the time of reading.
+    #[tokio::test]
+    async fn a_datagram_read_late_keeps_its_arrival_time() {
+        let ip = "127.0.0.1".parse().unwrap();
+        let peer = Peer::bind(Pc::Subscribe, ip).await.unwrap();
+        let sender = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let mut buf = [0u8; 64];
+        // The kernel turns receive stamps on for the first socket that asks a moment later;
+        // until then a datagram is stamped when read.
+        sender.send_to(b"warm-up", peer.local).await.unwrap();
+        peer.recv(&mut buf).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        sender.send_to(b"hello", peer.local).await.unwrap();
+        let sent = Instant::now();
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let (n, source, arrival) = peer.recv(&mut buf).await.unwrap();
+        let read = Instant::now();
+        assert_eq!(
+            (&buf[..n], source),
+            (&b"hello"[..], sender.local_addr().unwrap())
+        );
+        assert!(
+            read - arrival >= Duration::from_millis(45),
+            "{:?}",
+            read - arrival
+        );
+        assert!(
+            arrival <= sent + Duration::from_millis(5),
+            "{:?}",
+            arrival - sent
+        );
+    }
 
     #[test]
     fn rtp_is_told_from_rtcp_stun_and_dtls() {

@@ -89,7 +89,8 @@ enum Wake {
     Signal(Result<SignalEvent, BotError>),
     /// Boxed: a whole signaling connection, once per resume, beside every datagram's wake.
     Reconnected(Box<Result<Signaling, BotError>>),
-    Udp(Pc, io::Result<(usize, std::net::SocketAddr)>),
+    /// A datagram: its size, source and kernel arrival time (`Peer::recv`).
+    Udp(Pc, io::Result<(usize, std::net::SocketAddr, Instant)>),
     Timer,
 }
 
@@ -260,13 +261,15 @@ impl Bot {
                 },
                 Wake::Signal(event) => self.handle_signal(event?).await?,
                 Wake::Reconnected(signal) => self.handle_reconnected((*signal)?),
-                Wake::Udp(pc, Ok((n, source))) => {
+                Wake::Udp(pc, Ok((n, source, arrival))) => {
                     let buf = if pc == Pc::Publish {
                         &pub_buf
                     } else {
                         &sub_buf
                     };
-                    let result = self.peer(pc).handle_datagram(now, source, &buf[..n]);
+                    let result = self
+                        .peer(pc)
+                        .handle_datagram(now, arrival, source, &buf[..n]);
                     self.after_mutation(pc, now, result);
                 }
                 Wake::Udp(pc, Err(e)) => tracing::debug!(?pc, error = %e, "udp receive failed"),
