@@ -145,14 +145,12 @@ impl Peer {
                         arrival = kernel_arrival(now, SystemTime::now(), ts.into());
                     }
                 }
-                let source = msg
-                    .address
-                    .and_then(|a| match (a.as_sockaddr_in(), a.as_sockaddr_in6()) {
-                        (Some(v4), _) => Some(SocketAddr::from(std::net::SocketAddrV4::from(*v4))),
-                        (_, Some(v6)) => Some(SocketAddr::from(std::net::SocketAddrV6::from(*v6))),
-                        _ => None,
-                    })
-                    .ok_or_else(|| io::Error::other("datagram without a source address"))?;
+                let no_source = || io::Error::other("datagram without a source address");
+                let from = msg.address.ok_or_else(no_source)?;
+                let source = match from.as_sockaddr_in() {
+                    Some(v4) => SocketAddr::V4((*v4).into()),
+                    None => SocketAddr::V6((*from.as_sockaddr_in6().ok_or_else(no_source)?).into()),
+                };
                 Ok((msg.bytes, source, arrival))
             })
             .await
