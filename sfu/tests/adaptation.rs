@@ -295,18 +295,27 @@ fn without_adaptation_layers_follow_the_tiles_alone() {
     assert_eq!(sim.worker.stats().encodings_paused, 0);
 }
 
-#[test]
-fn after_a_drop_the_server_sends_within_the_new_capacity_in_seconds_and_audio_goes_on() {
-    // RFC 8867 5.1's drop: a link of 2.5 Mbit/s falls to 600 kbit/s.
-    let mut sim = class(43, 6);
+/// A class of a teacher and six students whose last student's link carries 2.5 Mbit/s for
+/// 20 s and then `rate` for 15 s, through a queue of `queue`: the run, and when the link fell.
+fn drop_to(seed: u64, rate: u64, queue: Duration) -> (Sim, Instant) {
+    let mut sim = class(seed, 6);
     let viewer = 6;
     // The teacher's page answers a keyframe request a round trip and a few frames later.
     sim.clients[0].keyframe_latency = Duration::from_millis(100);
     sim.clients[viewer].downlink_rate = Some(2_500_000);
+    sim.clients[viewer].downlink_queue = queue;
     sim.run_for(Duration::from_secs(20));
     let drop = sim.now;
-    sim.clients[viewer].downlink_rate = Some(600_000);
+    sim.clients[viewer].downlink_rate = Some(rate);
     sim.run_for(Duration::from_secs(15));
+    (sim, drop)
+}
+
+#[test]
+fn after_a_drop_the_server_sends_within_the_new_capacity_in_seconds_and_audio_goes_on() {
+    // RFC 8867 5.1's drop: a link of 2.5 Mbit/s falls to 600 kbit/s.
+    let viewer = 6;
+    let (sim, drop) = drop_to(43, 600_000, Duration::from_millis(300));
 
     // Offered to the link per half second, bit/s, from the drop on.
     let offered: Vec<u64> = (0..30)
@@ -367,6 +376,46 @@ fn after_a_drop_the_server_sends_within_the_new_capacity_in_seconds_and_audio_go
         (teacher.iter()).any(|f| f.at > drop && f.tag < 2 && f.keyframe),
         "the teacher's video at a lower layer, from a keyframe"
     );
+}
+
+#[test]
+fn on_a_link_that_queues_but_loses_nothing_a_lowered_layer_runs_on_to_its_switch() {
+    // A link whose queue never overflows (a deep buffer; or, on a busy server, feedback that
+    // arrives late): GCC's estimate falls with the delay, and the teacher's layer is lowered,
+    // but nothing is lost, so the 720p layer runs on until the lower one's keyframe instead of
+    // stopping at a frame's end and freezing the tile until it comes.
+    let viewer = 6;
+    let (sim, drop) = drop_to(44, 1_200_000, Duration::from_secs(60));
+
+    assert_eq!(
+        sim.clients[viewer].downlink_dropped, 0,
+        "the link lost nothing"
+    );
+    let teacher = sim.frames(viewer, 0, Kind::Video);
+    let lower = teacher.iter().find(|f| f.at > drop && f.tag < 2);
+    let lower = lower.expect("the teacher's video lowered");
+    assert!(lower.keyframe, "the lower layer starts at its keyframe");
+    assert_eq!(
+        sim.worker.stats().layers_cut,
+        0,
+        "a layer cut on a lossless link"
+    );
+    // Running on to the switch: no gap in the teacher's frames longer than the queue's
+    // growth and a keyframe's round trip.
+    let after: Vec<Instant> = (teacher.iter())
+        .filter(|f| f.at > drop && f.at <= lower.at)
+        .map(|f| f.at)
+        .collect();
+    let gap = after
+        .windows(2)
+        .map(|w| w[1] - w[0])
+        .max()
+        .unwrap_or_default();
+    println!(
+        "lowered {:?} after the drop, longest gap before {gap:?}",
+        lower.at - drop
+    );
+    assert!(gap < Duration::from_millis(500), "{gap:?} without a frame");
 }
 
 #[test]

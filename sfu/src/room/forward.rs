@@ -9,7 +9,7 @@
 //! on that layer replaces the other; until one comes, the publisher is asked for one. Video
 //! the subscriber's page does not show goes nowhere.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use str0m::format::{Codec, PayloadParams};
 use str0m::media::{Mid, Pt};
@@ -25,7 +25,7 @@ use crate::rewrite::{InPacket, OutHeader, SourceId, Vp8Ids};
 
 /// Packets of a layer the publisher was told to switch off still arrive for a round trip and
 /// the encoder's next frame; after this they count as a page ignoring the request.
-const PAUSED_LAYER_GRACE: std::time::Duration = std::time::Duration::from_secs(2);
+const PAUSED_LAYER_GRACE: Duration = Duration::from_secs(2);
 
 /// What is read once of an incoming packet, before it fans out.
 struct Incoming<'a> {
@@ -335,10 +335,10 @@ fn forward_to(
     let frame_end = incoming.kind == Kind::Audio || incoming.pkt.header.marker;
     ctx.stats.frames_forwarded += u64::from(frame_end);
     if let Some(w) = wanted.filter(|w| *w != incoming.layer) {
-        // Lowered because the link cannot carry this layer: nothing more of it after this
-        // frame (its packets stay in the NACK history; the lower layer starts at its
-        // keyframe, numbered on from here).
-        if slot.cut && frame_end && w < incoming.layer {
+        // Lowered because the link cannot carry this layer, and the link is losing packets:
+        // nothing more of it after this frame (its packets stay in the NACK history; the
+        // lower layer starts at its keyframe, numbered on from here).
+        if slot.cut && frame_end && w < incoming.layer && losing(conn, incoming.input.at) {
             slot.rewriter.hold();
             slot.cut = false;
             ctx.stats.layers_cut += 1;
@@ -347,6 +347,20 @@ fn forward_to(
         return Err(Skip::WantsLayer(w));
     }
     Ok(())
+}
+
+/// A layer lowered for the subscriber's link is cut at a frame's end only while that link
+/// loses at least this share of what was sent in the last [`CUT_LOSS_WINDOW`] (as far as
+/// transport-wide feedback has told): a link that overflows its queue. An estimate that dips
+/// on a busy server loses nothing, and a cut there froze the tile until the lower layer's
+/// keyframe for nothing (the lecture's only video loss on loopback); so does a link whose
+/// drop shows as delay first, where str0m's pacer slows at once and keeps the queue on the
+/// server's side. Either way the layer runs on to the switch.
+const CUT_LOSS: f32 = 0.02;
+const CUT_LOSS_WINDOW: Duration = Duration::from_secs(1);
+
+fn losing(conn: &mut Conn, now: Instant) -> bool {
+    (conn.rtc.bwe().egress_loss(CUT_LOSS_WINDOW, now)).is_some_and(|l| l >= CUT_LOSS)
 }
 
 /// The slot stops forwarding: coming back waits for a keyframe, so what was kept of its

@@ -1410,6 +1410,11 @@ impl Session {
         snapshot.ingress_loss_fraction = self.twcc_rx_register.loss();
     }
 
+    // Aula: the egress loss over a window of the caller's choice, read without a stats round.
+    pub fn egress_loss(&self, window: Duration, now: Instant) -> Option<f32> {
+        self.twcc_tx_register.loss(window, now)
+    }
+
     pub fn set_bwe_bitrate(&mut self, minimum: Bitrate, desired: Bitrate) {
         if let Some(bwe) = self.bwe.as_mut() {
             bwe.set_bitrate(minimum, desired);

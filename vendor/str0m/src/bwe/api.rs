@@ -1,5 +1,7 @@
 //! Bandwidth estimation.
 
+use std::time::{Duration, Instant};
+
 use crate::poll::RtcMut;
 use crate::{Rtc, rtp_::Mid};
 
@@ -89,6 +91,15 @@ impl<'a> Bwe<'a> {
         // Reconfiguring BWE only re-arms the estimator/pacer timers; any probing
         // padding is produced later from the timeout path, so no event is queued.
         m.no_events();
+    }
+
+    /// Aula: the share of the packets sent in the `window` before `now` that transport-wide
+    /// feedback has reported lost; `None` before any packet of the window was reported on.
+    ///
+    /// The same figure as [`PeerStats::egress_loss_fraction`][crate::stats::PeerStats], which
+    /// comes once a stats interval over its last second; this reads it when it is needed.
+    pub fn egress_loss(&self, window: Duration, now: Instant) -> Option<f32> {
+        self.0.session.egress_loss(window, now)
     }
 
     /// Reset the BWE with a new init_bitrate
