@@ -38,8 +38,11 @@ test('a student sees the teacher’s shared screen, large', async (t) => {
     await teacher.page.waitForSelector('#toggle-screen:not([disabled])', { timeout: WAIT });
     await teacher.page.click('#toggle-screen');
     await teacher.page.waitForSelector('#toggle-screen[aria-pressed="true"]', { timeout: WAIT });
+    // The button shows pressed once the screen is captured; the publish that carries it
+    // follows (the page's first publish, without it, may be the last one for a moment).
     const published = await poll(() => teacher.page.evaluate(() => window.aula.log()
-      .filter((e) => e.dir === 'out' && e.type === 'publish').pop()), { message: 'a publish' });
+      .filter((e) => e.dir === 'out' && e.type === 'publish'
+        && e.tracks.some((tr) => tr.source === 'screen')).pop()), { message: 'a publish with the screen' });
     assert.deepEqual(published.tracks.map((tr) => tr.source).sort(), ['camera', 'microphone', 'screen']);
 
     // The student: a screen track in the subscribe offer, frames decoded and shown.
