@@ -71,7 +71,7 @@ pub struct CoreStats {
     /// Video frames held back from a subscriber until the next keyframe.
     pub frames_waiting_keyframe: u64,
     /// Layers stopped at a frame's end, not at the lower layer's keyframe, because the
-    /// subscriber's link no longer carried them.
+    /// subscriber's link no longer carried them and was losing packets.
     pub layers_cut: u64,
     /// Frames a closed gate kept from every subscriber (a muted microphone, a stopped
     /// camera); counted once per frame, not per subscriber.

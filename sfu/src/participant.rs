@@ -382,8 +382,8 @@ pub(crate) struct Slot {
     /// When the allocator last lowered or paused it (no raise within `UPGRADE_HOLD`).
     pub lowered_at: Option<Instant>,
     /// Lowered because the subscriber's link no longer carries the layer it forwards: that
-    /// layer stops at the end of its current frame instead of running on until the lower
-    /// one's keyframe (crate::room::forward).
+    /// layer stops at the end of a frame instead of running on until the lower one's
+    /// keyframe, as soon as the link is losing packets too (crate::room::forward).
     pub cut: bool,
     /// The payload type this subscriber takes for the publisher's last one: (in, out).
     pub pt: Option<(Pt, Pt)>,

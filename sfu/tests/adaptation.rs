@@ -392,6 +392,12 @@ fn on_a_link_that_queues_but_loses_nothing_a_lowered_layer_runs_on_to_its_switch
         "the link lost nothing"
     );
     let teacher = sim.frames(viewer, 0, Kind::Video);
+    let before = teacher.iter().rfind(|f| f.at <= drop);
+    assert_eq!(
+        before.map(|f| f.tag),
+        Some(2),
+        "the teacher at 720p before the drop"
+    );
     let lower = teacher.iter().find(|f| f.at > drop && f.tag < 2);
     let lower = lower.expect("the teacher's video lowered");
     assert!(lower.keyframe, "the lower layer starts at its keyframe");

@@ -273,7 +273,7 @@ const HELP: &[(&str, &str)] = &[
     ),
     (
         "aula_layers_cut_total",
-        "Video layers stopped at the end of a frame because a subscriber's link no longer carried them.",
+        "Video layers stopped at the end of a frame because a subscriber's link no longer carried them and lost packets.",
     ),
     (
         "aula_keyframe_requests_total",

@@ -290,14 +290,17 @@ impl Room {
                 if lowered {
                     slot.lowered_at = Some(now);
                 }
-                // Lowered because the link no longer carries it: stop the layer it has now
-                // at the end of its frame, not at the lower one's keyframe (a round trip to
-                // the publisher and its encoder later, or the keyframe limiter's half
-                // second) — sent on, it only fills the queues the link is drowning in. For a
-                // share of a budget the layer runs on to the switch, without a freeze.
+                // Lowered because the link no longer carries it: once that link is losing
+                // packets too, stop the layer it has now at the end of its frame, not at the
+                // lower one's keyframe (a round trip to the publisher and its encoder later,
+                // or the keyframe limiter's half second) — sent on, it only fills the queues
+                // the link is drowning in (crate::room::forward, `CUT_LOSS`). For a share of
+                // a budget the layer runs on to the switch, without a freeze.
                 slot.cut = lowered && own_link;
                 slot.layer = Some(new);
             }
+            // No longer held by its own link (a budget now, or no estimate): no cut.
+            slot.cut &= own_link;
             slot.paused = a.paused[k];
             if let Some(c) = a.caps[k] {
                 let least = screen_caps.entry(stream).or_insert(c);

@@ -359,8 +359,10 @@ fn forward_to(
 const CUT_LOSS: f32 = 0.02;
 const CUT_LOSS_WINDOW: Duration = Duration::from_secs(1);
 
+/// Nothing reported on in the window counts as losing: on a connection with an estimate
+/// (the only kind whose layers are cut) that is feedback a second late or not coming at all.
 fn losing(conn: &mut Conn, now: Instant) -> bool {
-    (conn.rtc.bwe().egress_loss(CUT_LOSS_WINDOW, now)).is_some_and(|l| l >= CUT_LOSS)
+    (conn.rtc.bwe().egress_loss(CUT_LOSS_WINDOW, now)).is_none_or(|l| l >= CUT_LOSS)
 }
 
 /// The slot stops forwarding: coming back waits for a keyframe, so what was kept of its
