@@ -371,11 +371,23 @@ fn after_a_drop_the_server_sends_within_the_new_capacity_in_seconds_and_audio_go
     // the harness's seed; str0m draws random numbers of its own, and seeding its generator
     // did not make them repeat either). With 100 ms, 40 of 40 cut.
     assert!(sim.worker.stats().layers_cut >= 1, "no layer cut");
+    // Her video went on from a keyframe of a lower layer; or, in a rarer path (3 runs in 40;
+    // GCC's estimate falling in steps), that keyframe was lost on the full link and she was
+    // paused with every camera before another got through (six microphones take most of
+    // 600 kbit/s). Either way her 720p layer is gone for good.
     let teacher = sim.frames(viewer, 0, Kind::Video);
+    let lower = (teacher.iter()).any(|f| f.at > drop && f.tag < 2 && f.keyframe);
+    let id = sim.clients[0].id;
+    let paused = (subscriber(&sim, viewer).videos.iter()).any(|v| v.publisher == id && v.paused);
     assert!(
-        (teacher.iter()).any(|f| f.at > drop && f.tag < 2 && f.keyframe),
-        "the teacher's video at a lower layer, from a keyframe"
+        lower || paused,
+        "the teacher's video neither lower nor paused"
     );
+    let late = sim.now - Duration::from_secs(5);
+    let high = (teacher.iter())
+        .filter(|f| f.at > late && f.tag == 2)
+        .count();
+    assert_eq!(high, 0, "the teacher's 720p frames in the last 5 s");
 }
 
 #[test]
