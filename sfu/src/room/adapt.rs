@@ -296,10 +296,10 @@ impl Room {
                 // or the keyframe limiter's half second) — sent on, it only fills the queues
                 // the link is drowning in (crate::room::forward, `CUT_LOSS`). For a share of
                 // a budget the layer runs on to the switch, without a freeze.
-                slot.cut = lowered && own_link;
+                slot.cut = lowered;
                 slot.layer = Some(new);
             }
-            // No longer held by its own link (a budget now, or no estimate): no cut.
+            // Only for its own link (not a budget, nor without an estimate), whenever lowered.
             slot.cut &= own_link;
             slot.paused = a.paused[k];
             if let Some(c) = a.caps[k] {

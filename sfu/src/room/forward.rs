@@ -353,9 +353,9 @@ fn forward_to(
 /// loses at least this share of what was sent in the last [`CUT_LOSS_WINDOW`] (as far as
 /// transport-wide feedback has told): a link that overflows its queue. An estimate that dips
 /// on a busy server loses nothing, and a cut there froze the tile until the lower layer's
-/// keyframe for nothing (the lecture's only video loss on loopback); so does a link whose
-/// drop shows as delay first, where str0m's pacer slows at once and keeps the queue on the
-/// server's side. Either way the layer runs on to the switch.
+/// keyframe for nothing (the lecture's only video loss on loopback): there the layer runs on
+/// to the switch. (Transport-wide feedback, not the receiver reports behind
+/// `Down::link_loss`: those come once a second.)
 const CUT_LOSS: f32 = 0.02;
 const CUT_LOSS_WINDOW: Duration = Duration::from_secs(1);
 
