@@ -91,6 +91,8 @@ impl Bwe {
 
     pub fn reset(&mut self, init_bitrate: Bitrate) {
         self.bwe.reset(init_bitrate);
+        // Aula: the average starts again from the new estimate, not from what was reset.
+        self.smoother = EstimateSmoother::new();
     }
 
     pub fn update<'t>(
