@@ -302,6 +302,10 @@ pub(crate) struct Down {
     /// Since when its own link has held it below what its page shows, without a break; the
     /// page is told only once that has lasted `LIMITED_AFTER` (crate::room::adapt).
     pub limited_since: Option<Instant>,
+    /// When its path's first estimate came (since the connection, or since `fresh_path`): in
+    /// its first seconds the estimate starts from a guess that str0m's probes correct
+    /// (crate::room::adapt, `WARM_UP`).
+    pub path_since: Option<Instant>,
 }
 
 impl Down {
@@ -321,6 +325,7 @@ impl Down {
         self.carried = crate::padding::Carried::default();
         self.link_loss = None;
         self.limited_since = None;
+        self.path_since = None;
         for slot in &mut self.slots {
             slot.lowered_at = None;
         }
@@ -353,6 +358,7 @@ impl Default for Down {
             link_loss: None,
             decided: (0, 0),
             limited_since: None,
+            path_since: None,
         }
     }
 }

@@ -29,6 +29,11 @@ pub(super) const ALLOCATE_EVERY: Duration = Duration::from_millis(500);
 /// on an open link, gone a moment later). A link that really is too thin holds it back for
 /// as long as it stays so. Going back to "not limited" is said at once.
 const LIMITED_AFTER: Duration = Duration::from_secs(2);
+/// A path's first seconds: its estimate starts from str0m's initial guess (2.5 Mbit/s), and
+/// the probes of its first media measure the link. A video lowered or paused then is not held
+/// for [`UPGRADE_HOLD`]: the guess was not the link. Measured in a meeting of 20 on loopback
+/// (docs/benchmarks.md, "The first seconds of a subscriber's estimate").
+const WARM_UP: Duration = Duration::from_secs(3);
 
 /// The rate of a layer not measured yet, by its height: the web client's `maxBitrate`s
 /// (web-client/static/simulcast.js), which its encoder approaches on a good link.
@@ -73,6 +78,7 @@ impl Room {
         };
         tracing::trace!(%participant, bitrate, "egress estimate");
         p.down.estimate = Some(bitrate);
+        p.down.path_since.get_or_insert(now);
         let (sent, decided_on) = p.down.decided;
         if bitrate < sent && bitrate * 10 < decided_on * 9 {
             self.adapt_soon(now);
@@ -264,6 +270,7 @@ impl Room {
         // Some video would have been paused on a guessed rate: whether the link limits is not
         // known yet either.
         let mut guessed = false;
+        let warming = (p.down.path_since).is_none_or(|s| now < s + WARM_UP);
         for (k, &(i, stream)) in plan.slots.iter().enumerate() {
             let slot = &mut p.down.slots[i];
             // Not paused on a guess: a video whose rate is not measured yet (a camera without
@@ -287,7 +294,9 @@ impl Room {
                 let ideal = plan.videos[k].ideal_layer();
                 let short = ideal.is_some_and(|i| new.is_none_or(|n| n < i));
                 let lowered = short && old.is_some_and(|o| new.is_none_or(|n| n < o));
-                if lowered {
+                // Not held while the path warms up: what its first guess paused comes back
+                // as soon as the probes find the room.
+                if lowered && !warming {
                     slot.lowered_at = Some(now);
                 }
                 // Lowered because the link no longer carries it: once that link is losing
