@@ -179,18 +179,22 @@ impl BotStats {
     /// missing frames, as a hidden one does: the server chose not to send them, and the page
     /// says so on the tile; the time it stayed paused is counted instead
     /// ([`RemoteStats::paused_for`]). (At both ends: frames already on their way when the
-    /// message came must not join the frames after the pause into one range.)
+    /// message came must not join the frames after the pause into one range; and a gap that
+    /// ends at a keyframe, where the server resumes a stream, begins a new range whether it
+    /// comes before the message that says so or after the last of those frames.)
     pub(crate) fn handle_bandwidth(&mut self, at: Duration, paused: &[String], limited: bool) {
         for r in &mut self.remotes {
             let now = paused.contains(&r.id);
+            if now != r.paused_since.is_some() {
+                r.video.restart_gap_count();
+                r.video.range_at_keyframe = true;
+            }
             match (r.paused_since, now) {
                 (None, true) => {
-                    r.video.restart_gap_count();
                     r.paused_since = Some(at);
                     r.pauses += 1;
                 }
                 (Some(since), false) => {
-                    r.video.restart_gap_count();
                     r.paused_for += at.saturating_sub(since);
                     r.paused_since = None;
                 }
@@ -430,6 +434,13 @@ pub struct StreamStats {
     pub range_frames: u64,
     /// Frames missing in earlier ranges (before the bot hid or showed the camera).
     pub missing_before: u64,
+    /// The server paused or resumed the stream: the next gap in the frame numbers that ends at
+    /// a keyframe begins a new range. The server resumes a stream at a keyframe, and frames
+    /// it sent before the pause may still arrive after the resume message (a pacer queue's
+    /// worth, hundreds of ms on a busy machine; a keyframe among them in a stream's first
+    /// second), so a range from those stragglers to the resumed keyframe would count the
+    /// frames of the pause as lost. A gap that ends at any other frame is loss, and counted.
+    pub range_at_keyframe: bool,
     /// Frames per simulcast layer, from each frame's stamp.
     pub layers: LayerCounts,
     /// One-way delay from the sender's stamp to this bot's event.
@@ -445,6 +456,12 @@ impl StreamStats {
         keyframe: bool,
         stamp: Option<(u32, u8)>,
     ) {
+        // After a pause or resume, a gap that ends at a keyframe is where the server resumed.
+        let gap = |(_, hi): (u32, u32)| stamp.is_some_and(|(seq, _)| seq > hi.saturating_add(1));
+        if self.range_at_keyframe && keyframe && self.seq_range.is_some_and(gap) {
+            self.restart_gap_count();
+            self.range_at_keyframe = false;
+        }
         self.frames += 1;
         self.bytes += bytes as u64;
         self.keyframes += u64::from(keyframe);
@@ -673,6 +690,45 @@ mod tests {
         assert_eq!(s.bandwidth.len(), 2);
         assert_eq!(s.bandwidth[0].paused, ["p1"]);
         assert!(s.bandwidth[0].limited && !s.bandwidth[1].limited);
+    }
+
+    #[test]
+    fn frames_sent_before_a_pause_and_arriving_after_its_end_are_not_a_gap() {
+        let mut s = BotStats::default();
+        let p = s.remote_index("p");
+        let ms = Duration::from_millis;
+        let frame = |s: &mut BotStats, at, key, seq| {
+            s.remotes[p].video.record(ms(at), 10, key, Some((seq, 0)));
+        };
+        frame(&mut s, 0, true, 0);
+        // Paused and resumed within 80 ms, while frames 1..=5, sent before the pause, were
+        // still in a queue; the server resumes at its keyframe 20.
+        s.handle_bandwidth(ms(100), &["p".into()], true);
+        frame(&mut s, 150, false, 2);
+        s.handle_bandwidth(ms(180), &[], false);
+        frame(&mut s, 190, true, 3);
+        frame(&mut s, 210, false, 5);
+        frame(&mut s, 400, true, 20);
+        assert_eq!(s.remotes[p].video.frames_missing(), 1, "frame 4 only");
+        // Paused again, and the resumed keyframe comes before the message that says so.
+        s.handle_bandwidth(ms(500), &["p".into()], true);
+        frame(&mut s, 550, false, 21);
+        frame(&mut s, 700, true, 40);
+        s.handle_bandwidth(ms(720), &[], false);
+        frame(&mut s, 740, false, 41);
+        frame(&mut s, 780, false, 43);
+        assert_eq!(
+            s.remotes[p].video.frames_missing(),
+            2,
+            "and 42 after the resume"
+        );
+        // Paused and resumed; a gap that ends at a frame that is not a keyframe: lost.
+        s.handle_bandwidth(ms(800), &["p".into()], true);
+        frame(&mut s, 820, false, 44);
+        s.handle_bandwidth(ms(850), &[], false);
+        frame(&mut s, 860, false, 45);
+        frame(&mut s, 900, false, 48);
+        assert_eq!(s.remotes[p].video.frames_missing(), 4, "and 46, 47");
     }
 
     #[test]
