@@ -91,27 +91,31 @@ impl EstimateSmoother {
                 .checked_sub(STARTUP_WINDOW)
                 .map_or(first_at, |s| s.max(first_at));
             let span = now.saturating_duration_since(start).as_secs_f64();
-            let held: Vec<_> = (self.estimates.iter().enumerate())
-                .filter(|(i, _)| self.estimates.get(i + 1).is_none_or(|n| n.0 > start))
-                .map(|(i, e)| (e, self.estimates.get(i + 1).map_or(now, |n| n.0)))
-                .collect();
-            if held.len() <= 1 || span <= 0.0 {
-                return Some((last.1, held.len() <= 1));
+            // Each value with the instant it ended (the next one's start, or now), if it held
+            // within the window.
+            let ends = self.estimates.iter().skip(1).map(|e| e.0).chain([now]);
+            let held = self
+                .estimates
+                .iter()
+                .zip(ends)
+                .filter(|(_, end)| *end > start);
+            let (mut n, mut total) = (0, 0.0);
+            for ((from, value), end) in held {
+                n += 1;
+                let d = end.saturating_duration_since((*from).max(start));
+                total += value.as_f64() * d.as_secs_f64();
             }
-            let total: f64 = (held.iter())
-                .map(|((from, value), until)| {
-                    let d = until.saturating_duration_since((*from).max(start));
-                    value.as_f64() * d.as_secs_f64()
-                })
-                .sum();
+            if n <= 1 || span <= 0.0 {
+                return Some((last.1, n <= 1));
+            }
             return Some(((total / span).into(), false));
         }
         // The distinct values of the last three seconds, none from before the first seconds'
         // last one; if none, the latest.
+        let floor = first_at + STARTUP - STARTUP_WINDOW;
         let from = now
             .checked_sub(ESTIMATE_WINDOW)
-            .map_or(first_at, |s| s.max(first_at));
-        let from = from.max(first_at + STARTUP - STARTUP_WINDOW);
+            .map_or(floor, |s| s.max(floor));
         let recent = self.estimates.iter().filter(|(t, _)| *t >= from);
         let (n, total) = recent.fold((0, 0.0), |(n, t), (_, b)| (n + 1, t + b.as_f64()));
         if n <= 1 {
