@@ -70,3 +70,51 @@ fn closing_a_room_frees_it_with_people_inside() {
     assert_eq!(sim.worker.room_count(), 0);
     assert_eq!(sim.worker.route_counts(), (0, 0));
 }
+
+/// The teacher's reload, as a busy student page saw it in CI: her old streams end (her
+/// closing page took its connection with it), the offer that turns their m-lines inactive is
+/// still unanswered when her new page publishes the same sources again, so they come on new
+/// m-lines next to the inactive ones. Each m-line must have an `a=msid` of its own, or
+/// Chromium refuses the whole offer ("Duplicate a=msid lines detected") and the student's
+/// subscribe connection is rebuilt.
+#[test]
+fn a_stream_back_before_the_answer_to_its_end_gets_an_offer_the_browser_takes() {
+    let mut sim = Sim::new(8);
+    for i in 0..2 {
+        sim.join();
+        sim.publish(i);
+    }
+    sim.run_for(Duration::from_secs(2));
+    sim.clients[1].slow_answers = true;
+    assert!(
+        sim.renegotiate_publish(0, false, false, false),
+        "her streams end"
+    );
+    sim.run_for(Duration::from_millis(200));
+    let teacher = sim.clients[0].id;
+    assert!(
+        sim.clients[1]
+            .down_tracks
+            .values()
+            .all(|(p, _, _)| *p != teacher),
+        "the offer that ends them reached the student"
+    );
+    assert!(
+        sim.renegotiate_publish(0, true, true, false),
+        "and are back"
+    );
+    sim.run_for(Duration::from_millis(200));
+    sim.release_answers(1);
+    sim.run_for(Duration::from_secs(2));
+
+    let c = &sim.clients[1];
+    assert!(c.errors.is_empty(), "{:?}", c.errors);
+    assert_eq!(c.resets, 0, "the same subscribe connection");
+    let hers = c.down_tracks.values().filter(|(p, _, _)| *p == teacher);
+    assert_eq!(hers.count(), 2, "her audio and video, each on one m-line");
+    let since = sim.now - Duration::from_millis(500);
+    for kind in [Kind::Audio, Kind::Video] {
+        let frames = sim.frames(1, 0, kind);
+        assert!(frames.iter().any(|f| f.at > since), "her {kind:?} flows");
+    }
+}

@@ -6,6 +6,9 @@
 //    never leave, and within 5 s of the reload everyone sees and hears everyone again
 //    (a video the server paused for bandwidth meanwhile counts if its tile says so and
 //    its audio flows; every video must come back after).
+//    A student page slow to answer (each answer 1.5 s late) keeps its subscribe connection
+//    through her reload: her streams end and come back before it answered the first offer,
+//    and the offer bringing them back must be one Chromium takes.
 // 2. The teacher closes her tab: she leaves after the unload grace, and meanwhile and
 //    after it the students go on seeing and hearing each other (their subscribe
 //    connections are renegotiated without her and nothing fails: no `subscribe_failed`,
@@ -153,6 +156,38 @@ test('the teacher reloads: she resumes her seat and everyone is back within 5 s'
       assert.equal(tile.reconnecting, false, `${s.label}: her tile is no longer marked reconnecting`);
     }
     await expectNoFailedRenegotiation([teacher, ...students], { fresh: [teacher] });
+    for (const p of everyone) assert.deepEqual(p.errors, [], `no uncaught errors on ${p.label}'s page`);
+  });
+});
+
+test('a student page slow to answer while the teacher reloads keeps its connection', async (t) => {
+  // A busy page answers the offer that ends the teacher's old streams only after her new page
+  // has published again; a CI run saw Chromium refuse the next offer then ("Duplicate a=msid
+  // lines detected": her new m-lines had the msid of her old ones), and the student's
+  // subscribe connection was rebuilt. Here the student's page answers every offer 1.5 s late.
+  await withServerAndBrowser(t, async ({ server, browser, everyone }) => {
+    const { teacher, students } = await classOf(server, browser, everyone, ['Anna']);
+    const [anna] = students;
+    await anna.page.evaluate(() => {
+      const setLocal = RTCPeerConnection.prototype.setLocalDescription;
+      RTCPeerConnection.prototype.setLocalDescription = async function (...args) {
+        await new Promise((resolve) => setTimeout(resolve, 1500));
+        return setLocal.apply(this, args);
+      };
+    });
+    const count = async (type) => (await log(anna.page)).filter((e) => e.type === type).length;
+    const offersBefore = await count('subscribe_offer');
+    await teacher.page.reload();
+    await teacher.page.waitForSelector('#screen-call', { state: 'visible', timeout: WAIT });
+    // Two offers at least: one ends her old streams, one brings the new ones.
+    await poll(async () => {
+      const offers = await count('subscribe_offer');
+      const replies = await count('subscribe_answer') + await count('subscribe_failed');
+      return offers >= offersBefore + 2 && replies === offers;
+    }, { message: 'Anna to answer the offers ending and bringing back the teacher' });
+    const toAnna = [{ page: anna.page, label: anna.label, from: [teacher.id] }];
+    await expectMediaFlowing(toAnna, { baseline: await baselines(toAnna), message: 'Anna receiving her again' });
+    await expectNoFailedRenegotiation([anna]);
     for (const p of everyone) assert.deepEqual(p.errors, [], `no uncaught errors on ${p.label}'s page`);
   });
 });

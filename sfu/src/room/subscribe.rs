@@ -71,11 +71,18 @@ impl Room {
         let conn = down.conn.get_or_insert_with(|| Conn::new(now, key, ctx));
         let mut change = conn.rtc.sdp_api();
         let restart = std::mem::take(&mut down.ice_restart).then(|| change.ice_restart(true));
-        for slot in down.slots.iter_mut().filter(|s| s.needs_offer()) {
+        let slots = down.slots.iter_mut().enumerate();
+        for (index, slot) in slots.filter(|(_, s)| s.needs_offer()) {
             match (slot.mid, slot.target) {
                 (None, Some(stream)) => {
                     let stream_id = stream.publisher.to_string();
-                    let track_id = format!("{}-{}", stream_id, stream.source.as_str());
+                    // The slot's index makes each m-line's `a=msid` its own: a stream that
+                    // ends and is back before the subscriber answered the offer ending it gets
+                    // a new m-line next to its old one, and Chromium refuses an offer in which
+                    // two m-lines share an msid. (A slot keeps its index: slots with an m-line
+                    // are never removed, and a reset starts a new connection.)
+                    let source = stream.source.as_str();
+                    let track_id = format!("{stream_id}-{source}-{index}");
                     let mid = change.add_media(
                         media_kind(slot.kind),
                         SdpDirection::SendOnly,

@@ -5,7 +5,7 @@
 
 #![allow(dead_code)] // each test file uses a different part of the harness
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
@@ -85,6 +85,10 @@ pub struct Client {
     pub up_connected: bool,
     /// While true, the client's signaling is down: SFU events for it are lost.
     pub offline: bool,
+    /// While true, the client answers subscribe offers late, as a busy page does: its answers
+    /// wait in `held` until [`Sim::release_answers`].
+    pub slow_answers: bool,
+    held: Vec<Command>,
     /// The mids of the subscribe connection's m-lines, in order, as the last offer had them:
     /// a later offer must repeat them in the same order (JSEP).
     down_mids: Vec<String>,
@@ -583,6 +587,16 @@ impl Sim {
         }
     }
 
+    /// Client `i`'s answers held back by `slow_answers` reach the server now, and later ones
+    /// go at once.
+    pub fn release_answers(&mut self, i: usize) {
+        self.clients[i].slow_answers = false;
+        for cmd in std::mem::take(&mut self.clients[i].held) {
+            self.worker.handle_command(self.now, &self.room, cmd);
+        }
+        self.pump();
+    }
+
     pub fn leave(&mut self, i: usize) {
         let id = self.clients[i].id;
         self.clients[i].up = None;
@@ -693,8 +707,12 @@ impl Sim {
                 if c.offline {
                     return; // lost with the socket
                 }
-                if let Some(cmd) = c.handle_sfu_event(now, event) {
-                    self.worker.handle_command(now, &self.room, cmd);
+                match c.handle_sfu_event(now, event) {
+                    Some(cmd @ Command::SubscribeAnswer { .. }) if c.slow_answers => {
+                        c.held.push(cmd)
+                    }
+                    Some(cmd) => self.worker.handle_command(now, &self.room, cmd),
+                    None => {}
                 }
             }
             Output::Report { report, .. } => self.report = report.map(|r| *r),
@@ -735,6 +753,8 @@ impl Client {
             up_mids: Vec::new(),
             up_connected: false,
             offline: false,
+            slow_answers: false,
+            held: Vec::new(),
             down_mids: Vec::new(),
             generation: 0,
             down: None,
@@ -1207,8 +1227,15 @@ fn mids_of(sdp: &str) -> Vec<String> {
 
 /// What a browser holds an offer on an existing connection to (JSEP, RFC 8829 §5.2.2, and
 /// what Chrome does with a stopped first m-line): every earlier m-line again, in the same
-/// order, and none stopped with port 0.
+/// order, none stopped with port 0, and no two with the same `a=msid` (Chromium refuses such
+/// an offer: "Duplicate a=msid lines detected").
 fn check_jsep(before: &[String], sdp: &str) -> Result<(), String> {
+    let mut msids = HashSet::new();
+    for msid in sdp.lines().filter_map(|l| l.strip_prefix("a=msid:")) {
+        if !msids.insert(msid.trim()) {
+            return Err(format!("two m-lines with a=msid:{msid}"));
+        }
+    }
     let after = mids_of(sdp);
     if !after.starts_with(before) {
         return Err(format!("m-lines {before:?} became {after:?}"));
