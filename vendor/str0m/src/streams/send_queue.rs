@@ -113,6 +113,14 @@ impl SendQueue {
         self.total.clear();
         self.last_emitted = None;
     }
+
+    /// Aula: drops every packet waiting (when the last one went out stays); returns how many.
+    pub(crate) fn drop_waiting(&mut self) -> usize {
+        let dropped = self.queue.len();
+        self.queue.clear();
+        self.total.clear();
+        dropped
+    }
 }
 
 // Total queue time in buffer. This lovely drawing explains how to add more time.
