@@ -66,6 +66,7 @@ pub async fn metrics(
             c.frames_waiting_keyframe,
         ),
         ("aula_layers_cut_total", c.layers_cut),
+        ("aula_cut_packets_dropped_total", c.cut_packets_dropped),
         ("aula_keyframe_requests_total", c.keyframe_requests),
         ("aula_frames_gated_total", c.frames_gated),
         ("aula_connections_failed_total", c.conns_failed),
@@ -274,6 +275,10 @@ const HELP: &[(&str, &str)] = &[
     (
         "aula_layers_cut_total",
         "Video layers stopped at the end of a frame because a subscriber's link no longer carried them and lost packets.",
+    ),
+    (
+        "aula_cut_packets_dropped_total",
+        "Packets of a cut layer still waiting to be paced out, dropped with the cut.",
     ),
     (
         "aula_keyframe_requests_total",

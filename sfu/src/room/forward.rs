@@ -319,10 +319,21 @@ fn forward_to(
             ctx.stats.frames_waiting_keyframe += u64::from(incoming.pkt.header.marker);
             return Err(Skip::WantsLayer(incoming.layer));
         }
+        // A switch down for a link that is losing packets (the lower keyframe came before the
+        // old layer's frame ended, so there was no cut): what of the old layer still waits
+        // in the pacer's queue goes as it would have with a cut.
+        if slot.cut && losing(conn, incoming.input.at) {
+            ctx.stats.cut_packets_dropped += drop_queued(conn, mid);
+        }
         slot.rewriter.switch(incoming.source, &incoming.input);
         slot.cut = false;
     } else if wanted.is_none() {
-        // The tile went away (or the allocator paused it): stop at once.
+        // The tile went away (or the allocator paused it): stop at once, and if paused for a
+        // link that is losing packets, drop what still waits as with a cut.
+        if slot.cut && losing(conn, incoming.input.at) {
+            ctx.stats.cut_packets_dropped += drop_queued(conn, mid);
+        }
+        slot.cut = false;
         stop(slot, conn, mid);
         return Err(Skip::Quietly);
     }
@@ -336,12 +347,15 @@ fn forward_to(
     ctx.stats.frames_forwarded += u64::from(frame_end);
     if let Some(w) = wanted.filter(|w| *w != incoming.layer) {
         // Lowered because the link cannot carry this layer, and the link is losing packets:
-        // nothing more of it after this frame (its packets stay in the NACK history; the
-        // lower layer starts at its keyframe, numbered on from here).
+        // nothing more of it after this frame, and nothing of what still waits in the pacer's
+        // queue (paced out at the old estimate's rate, it kept the link over its new
+        // capacity for seconds). What went out stays in the NACK history; the lower layer
+        // starts at its keyframe, numbered on from here.
         if slot.cut && frame_end && w < incoming.layer && losing(conn, incoming.input.at) {
             slot.rewriter.hold();
             slot.cut = false;
             ctx.stats.layers_cut += 1;
+            ctx.stats.cut_packets_dropped += drop_queued(conn, mid);
         }
         // Forwarding one layer, wanting another: ask for a keyframe of that one.
         return Err(Skip::WantsLayer(w));
@@ -363,6 +377,16 @@ const CUT_LOSS_WINDOW: Duration = Duration::from_secs(1);
 /// (the only kind whose layers are cut) that is feedback a second late or not coming at all.
 fn losing(conn: &mut Conn, now: Instant) -> bool {
     (conn.rtc.bwe().egress_loss(CUT_LOSS_WINDOW, now)).is_none_or(|l| l >= CUT_LOSS)
+}
+
+/// Drops what of a slot's packets waits in str0m's pacer queue; returns how many.
+fn drop_queued(conn: &mut Conn, mid: Mid) -> u64 {
+    let mut api = conn.rtc.direct_api();
+    let dropped = api
+        .stream_tx_by_mid(mid, None)
+        .map_or(0, |tx| tx.drop_queued());
+    conn.dirty = true;
+    dropped as u64
 }
 
 /// The slot stops forwarding: coming back waits for a keyframe, so what was kept of its

@@ -127,6 +127,7 @@ impl Metrics {
             core.frames_dropped_write_failed += s.frames_dropped_write_failed;
             core.frames_waiting_keyframe += s.frames_waiting_keyframe;
             core.layers_cut += s.layers_cut;
+            core.cut_packets_dropped += s.cut_packets_dropped;
             core.frames_gated += s.frames_gated;
             core.keyframe_requests += s.keyframe_requests;
             core.conns_failed += s.conns_failed;
