@@ -448,10 +448,12 @@ impl StreamTx {
             .map(|info| info as &dyn StreamTxQueueInfo)
     }
 
-    /// Aula: drops the packets waiting in this stream's send queue, returning how many. Its
-    /// NACK history and queued resends stay. For an SFU that stops forwarding a layer to a
-    /// link that overflows: sent on, those packets only fill the queue the link is drowning in.
-    pub fn drop_queued(&mut self) -> usize {
+    /// Aula: drops the packets waiting in this stream's send queue, returning how many, and
+    /// the lowest and highest of their sequence numbers (a writer numbering on can close the
+    /// gap they leave). Its NACK history and queued resends stay. For an SFU that stops
+    /// forwarding a layer to a link that overflows: sent on, those packets only fill the queue
+    /// the link is drowning in.
+    pub fn drop_queued(&mut self) -> (usize, Option<(SeqNo, SeqNo)>) {
         self.queue_info = None;
         self.send_queue.drop_waiting()
     }

@@ -5,6 +5,7 @@ use crate::pacer::{QueuePriority, QueueSnapshot};
 use crate::util::not_happening;
 
 use super::RtpPacket;
+use crate::rtp_::SeqNo;
 
 #[derive(Debug)]
 pub(crate) struct SendQueue {
@@ -114,12 +115,15 @@ impl SendQueue {
         self.last_emitted = None;
     }
 
-    /// Aula: drops every packet waiting (when the last one went out stays); returns how many.
-    pub(crate) fn drop_waiting(&mut self) -> usize {
+    /// Aula: drops every packet waiting (when the last one went out stays); returns how many,
+    /// and the lowest and highest of their sequence numbers.
+    pub(crate) fn drop_waiting(&mut self) -> (usize, Option<(SeqNo, SeqNo)>) {
         let dropped = self.queue.len();
+        let seqs = self.queue.iter().map(|p| p.seq_no);
+        let range = seqs.clone().min().zip(seqs.max());
         self.queue.clear();
         self.total.clear();
-        dropped
+        (dropped, range)
     }
 }
 
