@@ -391,6 +391,11 @@ pub(crate) struct Slot {
     /// layer stops at the end of a frame instead of running on until the lower one's
     /// keyframe, as soon as the link is losing packets too (crate::room::forward).
     pub cut: bool,
+    /// Lowered so, after its path's first seconds: what of the layer still waits in str0m's
+    /// pacer queue is dropped when it stops (crate::room::forward). In the first seconds the
+    /// path's guess, not a drop, overflowed the link, and the queue is left to drain as
+    /// before.
+    pub drop_queue: bool,
     /// The payload type this subscriber takes for the publisher's last one: (in, out).
     pub pt: Option<(Pt, Pt)>,
     /// The up track incarnation whose packets could not be forwarded here, once said.
@@ -415,6 +420,7 @@ impl Slot {
             paused: false,
             lowered_at: None,
             cut: false,
+            drop_queue: false,
             pt: None,
             unavailable_told: None,
         }

@@ -113,6 +113,17 @@ impl Rewriter {
         self.source = None;
     }
 
+    /// The packets numbered `first..=last` were the last ones mapped, and were never sent
+    /// (dropped while waiting in the pacer's queue): the next [`Rewriter::switch`] numbers on
+    /// from the one before `first`, so the subscriber sees no gap, counts no loss and asks for
+    /// nothing. For a slot that maps nothing more of its source until that switch. Anything
+    /// else (the numbers not the last mapped) leaves the numbering as it is.
+    pub fn unsend(&mut self, first: u64, last: u64) {
+        if self.last_seq == Some(last) && first <= last {
+            self.last_seq = first.checked_sub(1);
+        }
+    }
+
     /// From now on the slot forwards `source`, starting with packet `first`. The first packet
     /// continues the stream: the next sequence number, the timestamp advanced by the wall-clock
     /// time since the last packet, the next picture id and TL0PICIDX.
@@ -357,6 +368,24 @@ mod tests {
             r.map(src(1, 2), &pkt(89_999, 0, at, Some(4), Some(3))),
             None
         );
+    }
+
+    #[test]
+    fn packets_dropped_unsent_leave_no_gap_at_the_next_switch() {
+        let t0 = Instant::now();
+        let mut r = Rewriter::default();
+        r.switch(src(1, 2), &pkt(500, 0, t0, Some(10), Some(1)));
+        for i in 0..10 {
+            r.map(src(1, 2), &pkt(500 + i, 0, t0, Some(10), Some(1)));
+        }
+        // Out: 1..=10. Numbers that were not the last ones mapped change nothing.
+        r.unsend(4, 6);
+        r.hold();
+        // 7..=10 waited in the pacer's queue and were dropped.
+        r.unsend(7, 10);
+        let first = pkt(9_000, 0, t0, Some(3), Some(1));
+        r.switch(src(1, 0), &first);
+        assert_eq!(r.map(src(1, 0), &first).unwrap().seq, 7);
     }
 
     /// Random streams, random switches, random loss and reordering: the subscriber always sees

@@ -306,10 +306,12 @@ impl Room {
                 // the link is drowning in (crate::room::forward, `CUT_LOSS`). For a share of
                 // a budget the layer runs on to the switch, without a freeze.
                 slot.cut = lowered;
+                slot.drop_queue = lowered && !warming;
                 slot.layer = Some(new);
             }
             // Only for its own link (not a budget, nor without an estimate), whenever lowered.
             slot.cut &= own_link;
+            slot.drop_queue &= slot.cut;
             slot.paused = a.paused[k];
             if let Some(c) = a.caps[k] {
                 let least = screen_caps.entry(stream).or_insert(c);

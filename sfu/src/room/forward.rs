@@ -322,19 +322,19 @@ fn forward_to(
         // A switch down for a link that is losing packets (the lower keyframe came before the
         // old layer's frame ended, so there was no cut): what of the old layer still waits
         // in the pacer's queue goes as it would have with a cut.
-        if slot.cut && losing(conn, incoming.input.at) {
-            ctx.stats.cut_packets_dropped += drop_queued(conn, mid);
+        if slot.cut && slot.drop_queue && losing(conn, incoming.input.at) {
+            ctx.stats.cut_packets_dropped += drop_queued(conn, slot, mid);
         }
         slot.rewriter.switch(incoming.source, &incoming.input);
         slot.cut = false;
     } else if wanted.is_none() {
         // The tile went away (or the allocator paused it): stop at once, and if paused for a
         // link that is losing packets, drop what still waits as with a cut.
-        if slot.cut && losing(conn, incoming.input.at) {
-            ctx.stats.cut_packets_dropped += drop_queued(conn, mid);
+        stop(slot, conn, mid);
+        if slot.cut && slot.drop_queue && losing(conn, incoming.input.at) {
+            ctx.stats.cut_packets_dropped += drop_queued(conn, slot, mid);
         }
         slot.cut = false;
-        stop(slot, conn, mid);
         return Err(Skip::Quietly);
     }
     let Some(out) = slot.rewriter.map(incoming.source, &incoming.input) else {
@@ -355,7 +355,9 @@ fn forward_to(
             slot.rewriter.hold();
             slot.cut = false;
             ctx.stats.layers_cut += 1;
-            ctx.stats.cut_packets_dropped += drop_queued(conn, mid);
+            if slot.drop_queue {
+                ctx.stats.cut_packets_dropped += drop_queued(conn, slot, mid);
+            }
         }
         // Forwarding one layer, wanting another: ask for a keyframe of that one.
         return Err(Skip::WantsLayer(w));
@@ -379,12 +381,22 @@ fn losing(conn: &mut Conn, now: Instant) -> bool {
     (conn.rtc.bwe().egress_loss(CUT_LOSS_WINDOW, now)).is_none_or(|l| l >= CUT_LOSS)
 }
 
-/// Drops what of a slot's packets waits in str0m's pacer queue; returns how many.
-fn drop_queued(conn: &mut Conn, mid: Mid) -> u64 {
+/// Drops what of a held slot's packets waits in str0m's pacer queue; returns how many. The
+/// slot numbers on from the last packet that went out when the dropped ones were the last
+/// it wrote (always, but for a late packet among them): a gap would read as loss in the
+/// subscriber's receiver reports, which lower its budget (`Down::link_loss`), and draw NACKs
+/// nothing can answer.
+fn drop_queued(conn: &mut Conn, slot: &mut Slot, mid: Mid) -> u64 {
     let mut api = conn.rtc.direct_api();
-    let dropped = api
-        .stream_tx_by_mid(mid, None)
-        .map_or(0, |tx| tx.drop_queued());
+    let Some(tx) = api.stream_tx_by_mid(mid, None) else {
+        return 0;
+    };
+    let (dropped, seqs) = tx.drop_queued();
+    if let Some((first, last)) = seqs
+        && *last - *first + 1 == dropped as u64
+    {
+        slot.rewriter.unsend(*first, *last);
+    }
     conn.dirty = true;
     dropped as u64
 }
