@@ -73,7 +73,8 @@ pub struct CoreStats {
     /// Layers stopped at a frame's end, not at the lower layer's keyframe, because the
     /// subscriber's link no longer carried them and was losing packets.
     pub layers_cut: u64,
-    /// Packets of a cut layer still waiting in str0m's pacer queue, dropped with the cut.
+    /// Packets still waiting in str0m's pacer queue of a layer lowered or paused for a link
+    /// losing packets, dropped when it stopped (at its cut or its switch).
     pub cut_packets_dropped: u64,
     /// Frames a closed gate kept from every subscriber (a muted microphone, a stopped
     /// camera); counted once per frame, not per subscriber.

@@ -278,7 +278,7 @@ const HELP: &[(&str, &str)] = &[
     ),
     (
         "aula_cut_packets_dropped_total",
-        "Packets of a cut layer still waiting to be paced out, dropped with the cut.",
+        "Packets of a video layer lowered or paused for a link losing packets, still waiting to be paced out, dropped when the layer stopped.",
     ),
     (
         "aula_keyframe_requests_total",

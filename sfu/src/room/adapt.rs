@@ -311,7 +311,6 @@ impl Room {
             }
             // Only for its own link (not a budget, nor without an estimate), whenever lowered.
             slot.cut &= own_link;
-            slot.drop_queue &= slot.cut;
             slot.paused = a.paused[k];
             if let Some(c) = a.caps[k] {
                 let least = screen_caps.entry(stream).or_insert(c);

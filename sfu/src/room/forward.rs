@@ -320,20 +320,15 @@ fn forward_to(
             return Err(Skip::WantsLayer(incoming.layer));
         }
         // A switch down for a link that is losing packets (the lower keyframe came before the
-        // old layer's frame ended, so there was no cut): what of the old layer still waits
-        // in the pacer's queue goes as it would have with a cut.
-        if slot.cut && slot.drop_queue && losing(conn, incoming.input.at) {
-            ctx.stats.cut_packets_dropped += drop_queued(conn, slot, mid);
-        }
+        // old layer's frame ended, so there was no cut): as with a cut.
+        drop_if_cut(conn, slot, mid, incoming.input.at, ctx);
         slot.rewriter.switch(incoming.source, &incoming.input);
         slot.cut = false;
     } else if wanted.is_none() {
         // The tile went away (or the allocator paused it): stop at once, and if paused for a
         // link that is losing packets, drop what still waits as with a cut.
         stop(slot, conn, mid);
-        if slot.cut && slot.drop_queue && losing(conn, incoming.input.at) {
-            ctx.stats.cut_packets_dropped += drop_queued(conn, slot, mid);
-        }
+        drop_if_cut(conn, slot, mid, incoming.input.at, ctx);
         slot.cut = false;
         return Err(Skip::Quietly);
     }
@@ -353,11 +348,9 @@ fn forward_to(
         // starts at its keyframe, numbered on from here.
         if slot.cut && frame_end && w < incoming.layer && losing(conn, incoming.input.at) {
             slot.rewriter.hold();
+            drop_if_cut(conn, slot, mid, incoming.input.at, ctx);
             slot.cut = false;
             ctx.stats.layers_cut += 1;
-            if slot.drop_queue {
-                ctx.stats.cut_packets_dropped += drop_queued(conn, slot, mid);
-            }
         }
         // Forwarding one layer, wanting another: ask for a keyframe of that one.
         return Err(Skip::WantsLayer(w));
@@ -379,6 +372,15 @@ const CUT_LOSS_WINDOW: Duration = Duration::from_secs(1);
 /// (the only kind whose layers are cut) that is feedback a second late or not coming at all.
 fn losing(conn: &mut Conn, now: Instant) -> bool {
     (conn.rtc.bwe().egress_loss(CUT_LOSS_WINDOW, now)).is_none_or(|l| l >= CUT_LOSS)
+}
+
+/// A layer lowered or paused for its subscriber's own link (`Slot::cut`), after the path's
+/// first seconds (`Slot::drop_queue`), on a link that is losing packets: what of it still waits
+/// in str0m's pacer queue is dropped.
+fn drop_if_cut(conn: &mut Conn, slot: &mut Slot, mid: Mid, now: Instant, ctx: &mut Ctx) {
+    if slot.cut && slot.drop_queue && losing(conn, now) {
+        ctx.stats.cut_packets_dropped += drop_queued(conn, slot, mid);
+    }
 }
 
 /// Drops what of a held slot's packets waits in str0m's pacer queue; returns how many. The
