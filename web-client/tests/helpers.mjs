@@ -386,10 +386,35 @@ export async function expectMediaFlowing(receivers, {
     });
     return gaps.length === 0;
   };
-  await poll(check, { timeout, interval: 100, message }).catch((err) => {
-    throw new Error(`${err.message}; missing: ${gaps.join('; ')}`);
+  await poll(check, { timeout, interval: 100, message }).catch(async (err) => {
+    const missing = receivers.filter((r, i) => gaps.some((g) => g.startsWith(`${r.label || i} <-`)));
+    const states = await Promise.all(missing.map(async (r) => `${r.label}: ${
+      JSON.stringify(await subscribeState(r.page).catch((e) => String(e)))}`));
+    throw new Error(`${err.message}; missing: ${gaps.join('; ')}; subscribe m-lines: ${states.join('; ')}`);
   });
   return Date.now() - started;
+}
+
+/**
+ * For a failure report: each m-line of the page's subscribe connection, with its direction,
+ * the owner the latest offer named for it, and what its receiver's inbound-rtp counted.
+ */
+function subscribeState(page) {
+  return page.evaluate(async () => {
+    const pc = window.aula.subscribePc;
+    if (!pc) return 'no subscribe connection';
+    const offers = window.aula.log().filter((e) => e.type === 'subscribe_offer');
+    const tracks = offers.length ? offers[offers.length - 1].tracks || [] : [];
+    return Promise.all(pc.getTransceivers().map(async (tr) => {
+      const owner = tracks.find((t) => String(t.mid) === tr.mid);
+      const report = await tr.receiver.getStats().catch((e) => new Map([['error', { type: String(e) }]]));
+      const inbound = [...report.values()].filter((s) => s.type !== 'codec' && s.type !== 'transport'
+        && s.type !== 'candidate-pair' && !s.type.endsWith('candidate') && s.type !== 'certificate')
+        .map((s) => [s.type, s.ssrc, s.packetsReceived, s.framesDecoded].filter((v) => v !== undefined).join(' '));
+      return [tr.mid, tr.receiver.track.kind, tr.currentDirection,
+        owner ? `${owner.participant}/${owner.source}` : '-', inbound.join(', ')].join(' ');
+    }));
+  });
 }
 
 /**
