@@ -53,6 +53,13 @@ pub const KEEP_TOLERANCE: f64 = 0.10;
 /// A video lowered this recently is not raised again: GCC's estimate swings by a fifth within
 /// a few seconds on a busy Wi-Fi; raising back at once would switch layers every few seconds.
 pub const UPGRADE_HOLD: Duration = Duration::from_secs(5);
+/// How long a host's video given a layer again after a pause goes first: the other paused
+/// videos come back only once it flows, or after this. A layer paused at its source takes a
+/// signaling round trip, the encoder's start and a keyframe through the link (1.6 s in the
+/// impair run, where the thumbnails' one-packet keyframes came first and the teacher's tile
+/// stayed blank while theirs played); a publisher that never sends again does not hold the
+/// others for longer than this.
+pub const FIRST_WAIT: Duration = Duration::from_secs(3);
 
 /// Loss on a subscriber's own link from which its budget is lowered and its link no longer
 /// padded: less is a Wi-Fi's random loss; more, seen in the impair run, is a standing queue
@@ -111,6 +118,10 @@ pub struct Video {
     pub screen: bool,
     /// It is paused now for want of bandwidth (not hidden).
     pub paused: bool,
+    /// Given a layer again after a pause less than [`FIRST_WAIT`] ago, and nothing of it
+    /// forwarded yet: its publisher's keyframe (and, for a layer paused at the source, the
+    /// encoding itself) is still on its way.
+    pub waiting: bool,
 }
 
 impl Video {
@@ -213,12 +224,16 @@ pub fn allocate(budget: u64, audio: u64, videos: &[Video], audio_only: bool) -> 
         // every other shown video its lowest layer, then raised in turns. Nobody else's video
         // while a host's shown video is paused: a student's smaller layer may fit where the
         // teacher's does not, and the teacher must not be the one missing.
+        // A host's video coming back from a pause goes first: the others paused stay so until
+        // it flows (see [`FIRST_WAIT`]).
+        let mut host_waiting = false;
         for group in [hosts, rest] {
             for &i in &group {
                 let v = &videos[i];
                 // One paused a moment ago stays paused for the hold, like one lowered; a
                 // host's comes back as soon as it fits.
-                let held_off = v.held && v.current.is_none() && v.priority != Priority::Host;
+                let held_off =
+                    (v.held || host_waiting) && v.current.is_none() && v.priority != Priority::Host;
                 if v.ideal().is_some() && !held_off && v.cost(0) <= left {
                     left -= v.cost(0);
                     chosen[i] = Some(0);
@@ -250,6 +265,9 @@ pub fn allocate(budget: u64, audio: u64, videos: &[Video], audio_only: bool) -> 
             if host_paused {
                 break;
             }
+            host_waiting = chosen.iter().zip(videos).any(|(c, v)| {
+                c.is_some() && v.priority == Priority::Host && (v.waiting || v.paused)
+            });
         }
     }
     let used = audio
@@ -380,6 +398,7 @@ mod tests {
             held: false,
             screen: false,
             paused: false,
+            waiting: false,
         }
     }
 
@@ -396,6 +415,7 @@ mod tests {
             held: false,
             screen: true,
             paused: false,
+            waiting: false,
         }
     }
 
@@ -560,6 +580,37 @@ mod tests {
         assert_eq!(a.layers, [None]);
         let a = allocate(budget + 22_500, AUDIO_BITRATE, &[student], false);
         assert_eq!(a.layers, [Some(0)]);
+    }
+
+    #[test]
+    fn a_hosts_video_back_from_a_pause_flows_before_the_others_come_back() {
+        // All paused; room again for everyone's lowest layer (all shown small).
+        let mut videos = [
+            camera(Priority::Host, Some(180)),
+            camera(Priority::Other, Some(180)),
+            camera(Priority::Other, Some(180)),
+        ];
+        for v in &mut videos {
+            v.paused = true;
+        }
+        let budget = 3 * AUDIO_BITRATE + 600_000;
+        let a = allocate(budget, 3 * AUDIO_BITRATE, &videos, false);
+        assert_eq!(a.layers, [Some(0), None, None], "the teacher first");
+        // She was given her layer and nothing of it has come yet: the students wait.
+        videos[0].paused = false;
+        videos[0].current = Some(0);
+        videos[0].waiting = true;
+        let a = allocate(budget, 3 * AUDIO_BITRATE, &videos, false);
+        assert_eq!(a.layers, [Some(0), None, None]);
+        // A student's video that flows goes on meanwhile.
+        videos[2].paused = false;
+        videos[2].current = Some(0);
+        let a = allocate(budget, 3 * AUDIO_BITRATE, &videos, false);
+        assert_eq!(a.layers, [Some(0), None, Some(0)]);
+        // Her video flows: the others come back.
+        videos[0].waiting = false;
+        let a = allocate(budget, 3 * AUDIO_BITRATE, &videos, false);
+        assert_eq!(a.layers, [Some(0), Some(0), Some(0)]);
     }
 
     #[test]

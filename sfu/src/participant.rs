@@ -387,6 +387,9 @@ pub(crate) struct Slot {
     pub paused: bool,
     /// When the allocator last lowered or paused it (no raise within `UPGRADE_HOLD`).
     pub lowered_at: Option<Instant>,
+    /// When the allocator last gave it a layer after a pause (a host's video then goes
+    /// first, crate::allocate::FIRST_WAIT).
+    pub resumed_at: Option<Instant>,
     /// Lowered because the subscriber's link no longer carries the layer it forwards: that
     /// layer stops at the end of a frame instead of running on until the lower one's
     /// keyframe, as soon as the link is losing packets too (crate::room::forward).
@@ -419,6 +422,7 @@ impl Slot {
             layer: None,
             paused: false,
             lowered_at: None,
+            resumed_at: None,
             cut: false,
             drop_queue: false,
             pt: None,

@@ -116,6 +116,47 @@ fn the_teacher_is_never_paused_while_a_student_video_flows() {
     }
 }
 
+/// When client `viewer` first got a frame of `publisher`'s camera again after `since`: the
+/// first frame after it whose media time jumps by more than a second (a pause's end).
+fn resumed_at(sim: &Sim, viewer: usize, publisher: usize, since: Instant) -> Option<Instant> {
+    let video = sim.frames(viewer, publisher, Kind::Video);
+    video
+        .windows(2)
+        .find(|w| w[1].at > since && w[1].rtp_time > w[0].rtp_time + 90_000)
+        .map(|w| w[1].at)
+}
+
+#[test]
+fn after_a_pause_the_teachers_video_comes_back_before_the_students() {
+    // Everyone's video paused on a link that carries only the voices; then room for all.
+    // Each comes back from a keyframe; the students' thumbnails, smaller, would arrive first
+    // and play while the teacher's tile stays blank. They come back once hers flows.
+    let mut sim = class(47, 4);
+    let viewer = 4;
+    sim.clients[viewer].downlink_rate = Some(3_000_000);
+    sim.run_for(Duration::from_secs(8));
+    sim.clients[viewer].downlink_rate = Some(350_000);
+    sim.run_for(Duration::from_secs(15));
+    let me = subscriber(&sim, viewer);
+    assert!(
+        me.videos.iter().all(|v| v.layer.is_none()),
+        "all paused: {me:?}"
+    );
+    sim.clients[viewer].downlink_rate = Some(3_000_000);
+    let recovered = sim.now;
+    sim.run_for(Duration::from_secs(20));
+    let teacher = resumed_at(&sim, viewer, 0, recovered).expect("the teacher back");
+    for student in 1..viewer {
+        let back = resumed_at(&sim, viewer, student, recovered);
+        assert!(
+            back.is_some_and(|t| t >= teacher),
+            "student {student} back at {:?}, the teacher at {:?}",
+            back.map(|t| t - recovered),
+            teacher - recovered
+        );
+    }
+}
+
 #[test]
 fn encodings_nobody_takes_are_switched_off_at_the_publisher_and_on_again() {
     let mut sim = class(43, 3);

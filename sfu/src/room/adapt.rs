@@ -192,6 +192,10 @@ impl Room {
                     held: slot.lowered_at.is_some_and(|t| now < t + UPGRADE_HOLD),
                     screen: stream.source == Source::Screen,
                     paused: slot.paused,
+                    waiting: slot
+                        .resumed_at
+                        .is_some_and(|t| now < t + allocate::FIRST_WAIT)
+                        && slot.rewriter.source().is_none(),
                 });
                 plan.slots.push((i, stream));
                 plan.unmeasured.push(track.is_some_and(|t| {
@@ -311,6 +315,9 @@ impl Room {
             }
             // Only for its own link (not a budget, nor without an estimate), whenever lowered.
             slot.cut &= own_link;
+            if slot.paused && !a.paused[k] && new.is_some() {
+                slot.resumed_at = Some(now);
+            }
             slot.paused = a.paused[k];
             if let Some(c) = a.caps[k] {
                 let least = screen_caps.entry(stream).or_insert(c);
