@@ -74,7 +74,7 @@ pub struct CoreStats {
     /// subscriber's link no longer carried them and was losing packets.
     pub layers_cut: u64,
     /// Packets still waiting in str0m's pacer queue of a layer lowered or paused for a link
-    /// losing packets, dropped when it stopped (at its cut or its switch).
+    /// losing packets, dropped when it stopped (at its cut, its switch or its pause).
     pub cut_packets_dropped: u64,
     /// Frames a closed gate kept from every subscriber (a muted microphone, a stopped
     /// camera); counted once per frame, not per subscriber.

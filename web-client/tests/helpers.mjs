@@ -371,9 +371,11 @@ export async function expectMediaFlowing(receivers, {
   const started = Date.now();
   const base = receivers.map((r, i) => new Map(r.from.map((id) => [id, baseline ? received(baseline[i], id) : null])));
   let gaps = [];
+  let missing = new Set();
   const check = async () => {
     const snaps = await Promise.all(receivers.map((r) => mediaSnapshot(r.page)));
     gaps = [];
+    missing = new Set();
     receivers.forEach((r, i) => {
       for (const id of r.from) {
         const now = received(snaps[i], id);
@@ -381,14 +383,16 @@ export async function expectMediaFlowing(receivers, {
         if (!before) base[i].set(id, now);
         const seen = (b, n) => (n.frames > b.frames && n.decoded > b.decoded) || (orPaused && n.paused);
         const grew = before && now && seen(before, now) && now.audio > before.audio;
-        if (!grew) gaps.push(`${r.label || i} <- ${id} ${JSON.stringify(now)}`);
+        if (!grew) {
+          gaps.push(`${r.label || i} <- ${id} ${JSON.stringify(now)}`);
+          missing.add(r);
+        }
       }
     });
     return gaps.length === 0;
   };
   await poll(check, { timeout, interval: 100, message }).catch(async (err) => {
-    const missing = receivers.filter((r, i) => gaps.some((g) => g.startsWith(`${r.label || i} <-`)));
-    const states = await Promise.all(missing.map(async (r) => `${r.label}: ${
+    const states = await Promise.all([...missing].map(async (r) => `${r.label}: ${
       JSON.stringify(await subscribeState(r.page).catch((e) => String(e)))}`));
     throw new Error(`${err.message}; missing: ${gaps.join('; ')}; subscribe m-lines: ${states.join('; ')}`);
   });
@@ -407,12 +411,12 @@ function subscribeState(page) {
     const tracks = offers.length ? offers[offers.length - 1].tracks || [] : [];
     return Promise.all(pc.getTransceivers().map(async (tr) => {
       const owner = tracks.find((t) => String(t.mid) === tr.mid);
-      const report = await tr.receiver.getStats().catch((e) => new Map([['error', { type: String(e) }]]));
-      const inbound = [...report.values()].filter((s) => s.type !== 'codec' && s.type !== 'transport'
-        && s.type !== 'candidate-pair' && !s.type.endsWith('candidate') && s.type !== 'certificate')
-        .map((s) => [s.type, s.ssrc, s.packetsReceived, s.framesDecoded].filter((v) => v !== undefined).join(' '));
+      const inbound = await tr.receiver.getStats().then((report) => [...report.values()]
+        .filter((s) => s.type === 'inbound-rtp')
+        .map((s) => [s.ssrc, s.packetsReceived, s.framesDecoded].filter((v) => v !== undefined).join(' '))
+        .join(', ') || 'no inbound-rtp', (e) => `getStats failed: ${e}`);
       return [tr.mid, tr.receiver.track.kind, tr.currentDirection,
-        owner ? `${owner.participant}/${owner.source}` : '-', inbound.join(', ')].join(' ');
+        owner ? `${owner.participant}/${owner.source}` : '-', inbound].join(' ');
     }));
   });
 }
