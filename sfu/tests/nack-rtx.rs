@@ -6,7 +6,7 @@
 
 use crate::common;
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use aula_sfu::Kind;
 use common::Sim;
@@ -22,6 +22,20 @@ fn run_with(
     setup: impl FnOnce(&mut Sim),
     lossy: impl FnOnce(&mut Sim),
 ) -> (usize, usize, usize) {
+    let (sim, from, sent_before) = lossy_run(seed, setup, lossy);
+    let frames = video_after(&sim, from);
+    let broken = frames.iter().filter(|f| !f.contiguous).count();
+    let forwarded = (sim.worker.stats().packets_forwarded - sent_before) as usize;
+    (frames.len(), broken, forwarded)
+}
+
+/// Connects them, runs 2 s, sets the loss, runs 10 s more; returns the sim, when the loss
+/// began and how many packets the SFU had forwarded by then.
+fn lossy_run(
+    seed: u64,
+    setup: impl FnOnce(&mut Sim),
+    lossy: impl FnOnce(&mut Sim),
+) -> (Sim, Instant, u64) {
     let mut sim = Sim::new(seed);
     sim.join();
     sim.publish(0);
@@ -32,14 +46,14 @@ fn run_with(
     let from = sim.now;
     let sent_before = sim.worker.stats().packets_forwarded;
     sim.run_for(Duration::from_secs(10));
-    let frames: Vec<_> = sim
-        .frames(1, 0, Kind::Video)
-        .into_iter()
+    (sim, from, sent_before)
+}
+
+/// The subscriber's video frames from half a second after `from` on.
+fn video_after(sim: &Sim, from: Instant) -> Vec<&common::Received> {
+    (sim.frames(1, 0, Kind::Video).into_iter())
         .filter(|f| f.at > from + Duration::from_millis(500))
-        .collect();
-    let broken = frames.iter().filter(|f| !f.contiguous).count();
-    let forwarded = (sim.worker.stats().packets_forwarded - sent_before) as usize;
-    (frames.len(), broken, forwarded)
+        .collect()
 }
 
 #[test]
@@ -75,4 +89,29 @@ fn a_publisher_s_losses_are_asked_for_and_forwarded_into_their_gaps() {
     let (lossy, broken, _) = run(42, |sim| sim.clients[0].uplink_loss = 0.05);
     assert!(lossy as f64 >= clean as f64 * 0.97, "{lossy} of {clean}");
     assert!(broken <= 3, "{broken} frames broken");
+}
+
+/// A subscriber's lost packet is sent again as soon as its NACK arrives, not at a later round
+/// of str0m's pacer: no repaired frame arrives more than [`REPAIR_WITHIN`] later than the
+/// frames that needed no repair, against their capture times (the subscriber's NACK timer
+/// and one round trip, which is nothing here). Measured: 36 ms at worst, 3 ms for nine
+/// frames in ten.
+#[test]
+fn a_subscriber_s_lost_packets_come_again_without_waiting() {
+    const REPAIR_WITHIN: f64 = 60.0;
+    let (sim, from, _) = lossy_run(43, |_| {}, |sim| sim.clients[1].downlink_loss = 0.05);
+    let frames = video_after(&sim, from);
+    assert!(frames.len() >= 280, "{} frames", frames.len());
+    // Arrival minus capture (90 kHz), up to a constant: the least is the path's own delay.
+    let (first_at, first_rtp) = (frames[0].at, frames[0].rtp_time);
+    let lag: Vec<f64> = (frames.iter())
+        .map(|f| {
+            let arrived = f.at.duration_since(first_at).as_secs_f64();
+            arrived - (f.rtp_time - first_rtp) as f64 / 90_000.0
+        })
+        .collect();
+    let least = lag.iter().copied().fold(f64::MAX, f64::min);
+    let worst = (lag.iter().map(|l| (l - least) * 1000.0)).fold(0.0, f64::max);
+    println!("worst frame {worst:.1} ms later than the path's delay");
+    assert!(worst < REPAIR_WITHIN, "a frame {worst:.1} ms late");
 }

@@ -942,6 +942,9 @@ pub struct Rtc {
     // Last timeout returned by `poll_output`, reused while the readiness says
     // the timeout is still valid.
     cached_timeout: Instant,
+    // Aula: the same, leaving out the send streams' stamping of written packets
+    // (`Session::handle_timeout_written`).
+    cached_rest_timeout: Instant,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -1315,6 +1318,7 @@ impl Rtc {
             close_dtls_started: false,
             readiness: Readiness::armed(),
             cached_timeout: start,
+            cached_rest_timeout: start,
         })
     }
 
@@ -1900,13 +1904,16 @@ impl Rtc {
     fn poll_timeout(&mut self) -> Instant {
         if self.readiness.wants_timeout() {
             let stats_timeout = self.stats.as_mut().and_then(|s| s.poll_timeout());
-            let time_and_reason = (None, Reason::NotHappening)
+            let (session_rest, send_stream_at) = self.session.poll_timeout_parts();
+            let rest = (None, Reason::NotHappening)
                 .soonest((self.next_dtls_timeout, Reason::DTLS))
                 .soonest((self.ice.poll_timeout(), Reason::Ice))
-                .soonest(self.session.poll_timeout())
+                .soonest(session_rest)
                 .soonest((self.sctp.poll_timeout(), Reason::Sctp))
                 .soonest((self.chan.poll_timeout(&self.sctp), Reason::Channel))
                 .soonest((stats_timeout, Reason::Stats));
+            self.cached_rest_timeout = rest.0.unwrap_or_else(not_happening);
+            let time_and_reason = (send_stream_at, Reason::SendStream).soonest(rest);
 
             let time = time_and_reason.0.unwrap_or_else(not_happening);
             self.cached_timeout = time.max(self.last_now);
@@ -2033,7 +2040,11 @@ impl Rtc {
 
         // The handlers below each arm their own `Wake`; nothing to do here.
         match input {
-            Input::Timeout(now) => self.do_handle_timeout(now)?,
+            Input::Timeout(now) => {
+                if !self.handle_timeout_written(now) {
+                    self.do_handle_timeout(now)?;
+                }
+            }
             Input::Receive(recv_time, r) => {
                 self.do_handle_receive(recv_time, r)?;
                 self.do_handle_timeout(recv_time)?;
@@ -2095,6 +2106,24 @@ impl Rtc {
         let _ = now.to_unix_duration();
 
         self.need_init_time = false;
+    }
+
+    /// Aula: when the last timeout `poll_output` gave (nothing changed since) was only for
+    /// packets written since the timeout before, and nothing else is due yet, only the
+    /// streams written to are stamped and the pacer told (`Session::handle_timeout_written`).
+    /// Returns false when the whole timeout is to run.
+    fn handle_timeout_written(&mut self, now: Instant) -> bool {
+        if self.last_timeout_reason != Reason::SendStream
+            || self.readiness.wants_timeout()
+            || now < self.last_now
+            || now >= self.cached_rest_timeout
+            || !self.session.handle_timeout_written(now)
+        {
+            return false;
+        }
+        self.last_now = now;
+        drop(self.readiness.wake());
+        true
     }
 
     fn do_handle_timeout(&mut self, now: Instant) -> Result<(), RtcError> {

@@ -354,6 +354,36 @@ impl Session {
         Ok(())
     }
 
+    /// Aula: a timeout whose only work is the send streams' packets written since the last
+    /// one. The caller knows that nothing else is due before `now` (the rest of
+    /// [`Session::poll_timeout_parts`], computed after the writes). Published, such a timeout
+    /// runs everything a timeout runs, a pass over all of the connection's streams (receiver
+    /// and sender reports, NACKs, the estimator, every queue's snapshot for the pacer); here
+    /// only the written streams are stamped and their snapshots replaced in the pacer's. Not
+    /// while probing, nor without the leaky-bucket pacer: returns false, and the caller runs
+    /// the whole timeout.
+    pub fn handle_timeout_written(&mut self, now: Instant) -> bool {
+        if self.rtp_closing || self.srtp_tx.is_none() || self.streams.has_probe_media() {
+            return false;
+        }
+        let PacerImpl::LeakyBucket(pacer) = &mut self.pacer else {
+            return false;
+        };
+        if pacer.active_cluster().is_some() {
+            return false;
+        }
+        let written = self
+            .streams
+            .stamp_written(now, &self.medias, &self.codec_config);
+        if let Some(request) = pacer.handle_written(now, written) {
+            // A snapshot may name a stream gone since the last whole timeout.
+            if let Some(stream) = self.streams.stream_tx_by_midrid(request.midrid) {
+                stream.generate_padding(request.padding);
+            }
+        }
+        true
+    }
+
     fn handle_timeout_bwe(&mut self, now: Instant) -> Option<(Mid, Pt)> {
         self.bwe.as_ref()?;
 
@@ -990,6 +1020,9 @@ impl Session {
                 };
                 stream.handle_rtcp(now, fb);
             } else {
+                if matches!(fb, RtcpFb::Pli(_) | RtcpFb::Fir(_) | RtcpFb::Remb(_)) {
+                    self.streams.tx_request_came();
+                }
                 let Some(stream) = self.streams.stream_tx(&fb.ssrc()) else {
                     continue;
                 };
@@ -1308,13 +1341,17 @@ impl Session {
         Some(protected.into())
     }
 
-    pub fn poll_timeout(&mut self) -> (Option<Instant>, Reason) {
+    /// The next timeout, in two parts (Aula; published, one `poll_timeout`): everything but
+    /// the send streams' stamping of newly written packets, and that stamping (see
+    /// [`Session::handle_timeout_written`]).
+    pub fn poll_timeout_parts(&mut self) -> ((Option<Instant>, Reason), Option<Instant>) {
         if self.rtp_closing {
-            return if self.feedback_tx.is_empty() {
+            let rest = if self.feedback_tx.is_empty() {
                 (None, Reason::NotHappening)
             } else {
                 (Some(already_happened()), Reason::Feedback)
             };
+            return (rest, None);
         }
 
         self.update_receive_recovery();
@@ -1340,7 +1377,7 @@ impl Session {
             // We should never see this reason.
             .unwrap_or((None, Reason::BweDelayControl));
 
-        (feedback_at, Reason::Feedback)
+        let rest = (feedback_at, Reason::Feedback)
             .soonest((request_at, Reason::Feedback))
             .soonest((nack_at, Reason::Nack))
             .soonest((twcc_at, Reason::Twcc))
@@ -1348,8 +1385,8 @@ impl Session {
             .soonest((receive_at, Reason::ReceiveReorder))
             .soonest((packetize_at, Reason::Packetize))
             .soonest((paused_at, Reason::PauseCheck))
-            .soonest((send_stream_at, Reason::SendStream))
-            .soonest(bwe_at)
+            .soonest(bwe_at);
+        (rest, send_stream_at)
     }
 
     pub fn has_mid(&self, mid: Mid) -> bool {

@@ -30,6 +30,9 @@ pub struct LeakyBucketPacer {
     padding_bitrate: Bitrate,
     /// The last time we refreshed media debt and potentially adjusted the bitrate.
     last_handle_time: Option<Instant>,
+    /// Aula: the last `handle_timeout`, with every queue's snapshot taken afresh; the next
+    /// is due `PACING` after it, whatever `handle_written` did since.
+    last_whole_handle_time: Option<Instant>,
     /// The last time we indicated that a packet should be sent.
     last_emitted: Option<Instant>,
     /// The next time we should send a queued packet.
@@ -66,7 +69,9 @@ impl Pacer for LeakyBucketPacer {
     }
 
     fn poll_timeout(&self) -> (Option<Instant>, Reason) {
-        let next_handle_time = self.last_handle_time.map(|lh| lh + PACING);
+        let next_handle_time = (self.last_whole_handle_time)
+            .or(self.last_handle_time)
+            .map(|lh| lh + PACING);
 
         let poll_at = self
             .next_poll_time
@@ -92,34 +97,9 @@ impl Pacer for LeakyBucketPacer {
         // This is called periodically and whenever packet is queued.
         self.queue_states.clear();
         self.queue_states.extend(iter);
+        self.last_whole_handle_time = Some(now);
 
-        let elapsed = self.update_handle_time_and_get_elapsed(now);
-
-        self.clear_debt(elapsed);
-        self.maybe_update_adjusted_bitrate(now);
-
-        if let Some(request) = self.maybe_create_padding_request(now) {
-            self.next_poll_queue = Some(request.midrid);
-            return Some(request);
-        }
-
-        if self.next_poll_queue.is_some() {
-            return None;
-        }
-
-        let (next_poll_time_and_reason, queue) = self.next_poll(now)?;
-
-        if now < next_poll_time_and_reason.0 {
-            // We don't set this because between now and the neaxt poll, queue state can change such
-            // that we should poll a different queue i.e. media could be queued.
-            self.next_poll_queue = None;
-        } else {
-            self.next_poll_queue = queue.map(|q| q.midrid);
-        }
-
-        self.next_poll_time = Some(next_poll_time_and_reason);
-
-        None
+        self.after_queue_states(now)
     }
 
     fn poll_queue(&mut self) -> Option<(MidRid, Option<TwccClusterId>)> {
@@ -166,6 +146,61 @@ impl Pacer for LeakyBucketPacer {
 }
 
 impl LeakyBucketPacer {
+    /// What a timeout does once the queue snapshots are in place.
+    fn after_queue_states(&mut self, now: Instant) -> Option<PaddingRequest> {
+        let elapsed = self.update_handle_time_and_get_elapsed(now);
+
+        self.clear_debt(elapsed);
+        self.maybe_update_adjusted_bitrate(now);
+
+        if let Some(request) = self.maybe_create_padding_request(now) {
+            self.next_poll_queue = Some(request.midrid);
+            return Some(request);
+        }
+
+        if self.next_poll_queue.is_some() {
+            return None;
+        }
+
+        let (next_poll_time_and_reason, queue) = self.next_poll(now)?;
+
+        if now < next_poll_time_and_reason.0 {
+            // We don't set this because between now and the neaxt poll, queue state can change such
+            // that we should poll a different queue i.e. media could be queued.
+            self.next_poll_queue = None;
+        } else {
+            self.next_poll_queue = queue.map(|q| q.midrid);
+        }
+
+        self.next_poll_time = Some(next_poll_time_and_reason);
+
+        None
+    }
+
+    /// Aula: a timeout whose only news is packets written to some streams: their snapshots
+    /// replace theirs in `queue_states` (a stream not in them yet is added), and the rest of
+    /// a timeout runs as in `handle_timeout`. The other snapshots stay as the last timeout
+    /// took them, as `continue_burst` leaves them. See `Session::handle_timeout_written`.
+    pub(crate) fn handle_written(
+        &mut self,
+        now: Instant,
+        written: impl Iterator<Item = QueueState>,
+    ) -> Option<PaddingRequest> {
+        self.needs_timeout_before_next_poll = false;
+        self.next_poll_time = None;
+        for state in written {
+            let known = self
+                .queue_states
+                .iter_mut()
+                .find(|q| q.midrid == state.midrid);
+            match known {
+                Some(q) => *q = state,
+                None => self.queue_states.push(state),
+            }
+        }
+        self.after_queue_states(now)
+    }
+
     /// Aula: after a packet went out, picks the next one the budget lets out at this same
     /// instant without asking for a timeout first. The timeout in between only refreshed the
     /// queue snapshots (and ran everything else a timeout runs, a pass over all the
@@ -184,7 +219,10 @@ impl LeakyBucketPacer {
             return;
         }
         q.snapshot.packet_count -= 1;
-        q.snapshot.byte_size = q.snapshot.byte_size.saturating_sub(packet_size.as_bytes_usize());
+        q.snapshot.byte_size = q
+            .snapshot
+            .byte_size
+            .saturating_sub(packet_size.as_bytes_usize());
         q.snapshot.last_emitted = Some(now);
         if q.snapshot.packet_count == 0 {
             q.snapshot.first_unsent = None;
@@ -208,6 +246,7 @@ impl LeakyBucketPacer {
             adjusted_bitrate: Bitrate::ZERO,
             padding_bitrate: Bitrate::ZERO,
             last_handle_time: None,
+            last_whole_handle_time: None,
             last_emitted: None,
             next_poll_time: None,
             media_debt: DataSize::ZERO,

@@ -141,6 +141,9 @@ pub(crate) struct Streams {
     /// Non-media padding source. Its sequence counter survives media changes.
     probe_tx: StreamTx,
     probe_media: Option<(Mid, Pt)>,
+    /// Aula: a send stream may hold a keyframe request, or a REMB (`tx_request_came`).
+    keyframe_request_may_wait: bool,
+    remb_request_may_wait: bool,
 
     /// Local SSRC used before we got any StreamTx. This is used for RTCP if we don't
     /// have any reasonable value to use.
@@ -182,6 +185,8 @@ impl Streams {
             streams_tx: Default::default(),
             probe_tx: StreamTx::new_probe(mtu_warn),
             probe_media: None,
+            keyframe_request_may_wait: false,
+            remb_request_may_wait: false,
             default_ssrc_tx: 0.into(), // this will be changed
             mids_to_report: Vec::with_capacity(10),
             enable_stats,
@@ -495,15 +500,28 @@ impl Streams {
         }
     }
 
+    /// Aula: a PLI, FIR or REMB came for a send stream; the next polls for them walk the send
+    /// streams. Published, every poll for events walked them all for both, twice per
+    /// `poll_output` of a connection with dozens of send streams, to find none nearly always.
+    pub(crate) fn tx_request_came(&mut self) {
+        self.keyframe_request_may_wait = true;
+        self.remb_request_may_wait = true;
+    }
+
     pub(crate) fn poll_keyframe_request(&mut self) -> Option<KeyframeRequest> {
-        self.streams_tx.values_mut().find_map(|s| {
+        if !self.keyframe_request_may_wait {
+            return None;
+        }
+        let found = self.streams_tx.values_mut().find_map(|s| {
             let kind = s.poll_keyframe_request()?;
             Some(KeyframeRequest {
                 mid: s.mid(),
                 rid: s.rid(),
                 kind,
             })
-        })
+        });
+        self.keyframe_request_may_wait = found.is_some();
+        found
     }
 
     pub(crate) fn poll_sender_feedback(&mut self) -> Option<SenderFeedback> {
@@ -520,9 +538,13 @@ impl Streams {
     }
 
     pub(crate) fn poll_remb_request(&mut self) -> Option<(Mid, Bitrate)> {
-        self.streams_tx
-            .values_mut()
-            .find_map(|s| s.poll_remb_request().map(|b| (s.mid(), b)))
+        if !self.remb_request_may_wait {
+            return None;
+        }
+        let found = (self.streams_tx.values_mut())
+            .find_map(|s| s.poll_remb_request().map(|b| (s.mid(), b)));
+        self.remb_request_may_wait = found.is_some();
+        found
     }
 
     pub(crate) fn poll_stream_paused(&mut self) -> Option<StreamPaused> {
@@ -637,6 +659,32 @@ impl Streams {
             self.probe_tx.set_probe_media(mid, pt);
         }
         self.probe_media = media;
+    }
+
+    /// Aula: whether the probe's own stream is in the pacer's snapshots.
+    pub(crate) fn has_probe_media(&self) -> bool {
+        self.probe_media.is_some()
+    }
+
+    /// Aula: stamps the packets written to each send stream since the last timeout, as a
+    /// whole timeout would (`StreamTx::handle_timeout`), and yields those streams' queue
+    /// snapshots for the pacer, and those of streams with resends or padding waiting (a
+    /// NACK answered since the last whole timeout goes out now, not at the pacer's next).
+    pub(crate) fn stamp_written<'a>(
+        &'a mut self,
+        now: Instant,
+        medias: &'a [Media],
+        codecs: &'a CodecConfig,
+    ) -> impl Iterator<Item = QueueState> + 'a {
+        (self.streams_tx.values_mut())
+            .filter(|s| s.need_timeout() || s.has_resends_or_padding())
+            .map(move |stream| {
+                let mid = stream.mid();
+                // As in `handle_timeout`: a StreamTx's Mid always has its Media.
+                let get_media = move || (medias.iter().find(|m| m.mid() == mid).unwrap(), codecs);
+                stream.handle_timeout(now, get_media);
+                stream.queue_state(now)
+            })
     }
 
     pub(crate) fn send_queue_states(

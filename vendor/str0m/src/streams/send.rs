@@ -1299,6 +1299,12 @@ impl StreamTx {
         self.send_queue.need_timeout()
     }
 
+    /// Aula: resends or padding wait besides the send queue, so this stream's snapshot for
+    /// the pacer may be out of date (see `Streams::stamp_written`).
+    pub(crate) fn has_resends_or_padding(&self) -> bool {
+        !self.resends.is_empty() || self.padding > 0
+    }
+
     pub(crate) fn handle_timeout<'a>(
         &mut self,
         now: Instant,
