@@ -8,6 +8,7 @@ use std::collections::HashMap;
 use str0m::change::SdpPendingOffer;
 use str0m::format::PayloadParams;
 use str0m::media::{KeyframeRequestKind, MediaKind, Mid, Pt, Rid};
+use str0m::rtp::Ssrc;
 
 use crate::api::{DownTrackInfo, Kind, ParticipantId, Source};
 use crate::conn::Conn;
@@ -401,6 +402,8 @@ pub(crate) struct Slot {
     pub drop_queue: bool,
     /// The payload type this subscriber takes for the publisher's last one: (in, out).
     pub pt: Option<(Pt, Pt)>,
+    /// The SSRC of the send stream on its m-line, once looked up (`forward::send_stream`).
+    pub tx_ssrc: Option<Ssrc>,
     /// The up track incarnation whose packets could not be forwarded here, once said.
     pub unavailable_told: Option<u64>,
 }
@@ -426,6 +429,7 @@ impl Slot {
             cut: false,
             drop_queue: false,
             pt: None,
+            tx_ssrc: None,
             unavailable_told: None,
         }
     }
