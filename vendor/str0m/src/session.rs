@@ -360,8 +360,8 @@ impl Session {
     /// runs everything a timeout runs, a pass over all of the connection's streams (receiver
     /// and sender reports, NACKs, the estimator, every queue's snapshot for the pacer); here
     /// only the written streams are stamped and their snapshots replaced in the pacer's. Not
-    /// while probing, nor without the leaky-bucket pacer: returns false, and the caller runs
-    /// the whole timeout.
+    /// while probing or before the estimator heard that a probe ended, nor without the
+    /// leaky-bucket pacer: returns false, and the caller runs the whole timeout.
     pub fn handle_timeout_written(&mut self, now: Instant) -> bool {
         if self.rtp_closing || self.srtp_tx.is_none() || self.streams.has_probe_media() {
             return false;
@@ -369,7 +369,7 @@ impl Session {
         let PacerImpl::LeakyBucket(pacer) = &mut self.pacer else {
             return false;
         };
-        if pacer.active_cluster().is_some() {
+        if pacer.active_cluster().is_some() || pacer.has_completed_probe() {
             return false;
         }
         let written = self

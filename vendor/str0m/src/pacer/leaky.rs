@@ -260,6 +260,12 @@ impl LeakyBucketPacer {
         }
     }
 
+    /// Aula: a probe finished whose end the estimator has not been told of yet (the next
+    /// whole timeout tells it; `Session::handle_timeout_written`).
+    pub(crate) fn has_completed_probe(&self) -> bool {
+        self.completed_probe.is_some()
+    }
+
     /// Start executing a probe cluster.
     ///
     /// The pacer will pace at the probe's target bitrate and track packets sent.
