@@ -86,14 +86,6 @@ impl Pacer for LeakyBucketPacer {
         now: Instant,
         iter: impl Iterator<Item = QueueState>,
     ) -> Option<PaddingRequest> {
-        // Clear the gate when time advances
-        self.needs_timeout_before_next_poll = false;
-
-        // Clear the poll time - it will be recalculated below if needed.
-        // This is important because if we return early (e.g., next_poll_queue is already set),
-        // we don't want the old Immediate timeout to keep firing.
-        self.next_poll_time = None;
-
         // This is called periodically and whenever packet is queued.
         self.queue_states.clear();
         self.queue_states.extend(iter);
@@ -148,6 +140,14 @@ impl Pacer for LeakyBucketPacer {
 impl LeakyBucketPacer {
     /// What a timeout does once the queue snapshots are in place.
     fn after_queue_states(&mut self, now: Instant) -> Option<PaddingRequest> {
+        // Clear the gate when time advances
+        self.needs_timeout_before_next_poll = false;
+
+        // Clear the poll time - it will be recalculated below if needed.
+        // This is important because if we return early (e.g., next_poll_queue is already set),
+        // we don't want the old Immediate timeout to keep firing.
+        self.next_poll_time = None;
+
         let elapsed = self.update_handle_time_and_get_elapsed(now);
 
         self.clear_debt(elapsed);
@@ -186,8 +186,6 @@ impl LeakyBucketPacer {
         now: Instant,
         written: impl Iterator<Item = QueueState>,
     ) -> Option<PaddingRequest> {
-        self.needs_timeout_before_next_poll = false;
-        self.next_poll_time = None;
         for state in written {
             let known = self
                 .queue_states

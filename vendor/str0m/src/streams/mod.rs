@@ -668,8 +668,8 @@ impl Streams {
 
     /// Aula: stamps the packets written to each send stream since the last timeout, as a
     /// whole timeout would (`StreamTx::handle_timeout`), and yields those streams' queue
-    /// snapshots for the pacer, and those of streams with resends or padding waiting (a
-    /// NACK answered since the last whole timeout goes out now, not at the pacer's next).
+    /// snapshots for the pacer, and those of streams with resends or padding waiting, whose
+    /// snapshots change without a packet written.
     pub(crate) fn stamp_written<'a>(
         &'a mut self,
         now: Instant,
