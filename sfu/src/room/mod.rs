@@ -53,6 +53,9 @@ pub(crate) struct Room {
     last_measured: Instant,
     /// Packets were written that no poll has sent yet.
     needs_flush: bool,
+    /// A poll found a connection str0m has given up on: `remove_dead_conns` has work. A
+    /// connection dies only in an input, and every input is followed by a poll of it.
+    dead_seen: bool,
     /// The time of the latest input, for a flush.
     last_now: Instant,
     /// Per stream, the slots that carry it (subscriber, slot index): built when first needed
@@ -76,6 +79,7 @@ impl Room {
             next_allocation: None,
             last_measured: now,
             needs_flush: false,
+            dead_seen: false,
             last_now: now,
             fanout: None,
         }
@@ -190,7 +194,7 @@ impl Room {
             return;
         };
         let source = recv.source;
-        let Some(conn) = self.conn_mut(key.participant, key.direction) else {
+        let Some(conn) = conn_of(&mut self.participants, key.participant, key.direction) else {
             ctx.stats.datagrams_rejected += 1;
             return;
         };
@@ -203,12 +207,19 @@ impl Room {
             conn.rtc.disconnect();
         }
         conn.last_input = now;
-        conn.dirty = true;
         conn.handle_source(source, ctx);
         // Only what has input is polled now; what the forwarding wrote goes out at the
         // worker's flush (`Worker::poll_output`), with whatever else the batch wrote.
-        self.drive_with(now, ctx, false);
+        // Every input ends in a poll of all that it touched, so this connection is the only
+        // one with work: when its poll brings no event (most feedback from a subscriber),
+        // nothing else needs looking at.
+        let (id, dir) = (key.participant, key.direction);
+        self.dead_seen |= !poll_conn(conn, now, id, dir, &mut self.events, ctx);
         self.last_now = now;
+        if self.events.is_empty() && !self.streams_changed && !self.dead_seen {
+            return;
+        }
+        self.drive_with(now, ctx, false);
     }
 
     /// Whether packets were written that a flush must send.
@@ -238,7 +249,7 @@ impl Room {
                     // they are sent; with all connections queued at once that was the room's
                     // largest use of memory (docs/architecture.md, "Polling once per batch").
                     let dir = conn.key.direction;
-                    poll_conn(conn, now, id, dir, &mut self.events, ctx);
+                    self.dead_seen |= !poll_conn(conn, now, id, dir, &mut self.events, ctx);
                 }
             }
         }
@@ -438,7 +449,7 @@ impl Room {
             ] {
                 let Some(conn) = conn else { continue };
                 if conn.dirty || (flush && conn.written) {
-                    poll_conn(conn, now, id, dir, &mut self.events, ctx);
+                    self.dead_seen |= !poll_conn(conn, now, id, dir, &mut self.events, ctx);
                 } else if conn.written {
                     self.needs_flush = true;
                 }
@@ -484,11 +495,7 @@ impl Room {
     // ---- helpers ----
 
     fn conn_mut(&mut self, p: ParticipantId, dir: Direction) -> Option<&mut Conn> {
-        let p = self.participants.get_mut(&p)?;
-        match dir {
-            Direction::Publish => p.up.as_mut().map(|u| &mut u.conn),
-            Direction::Subscribe => p.down.conn.as_mut(),
-        }
+        conn_of(&mut self.participants, p, dir)
     }
 
     fn emit(&self, participant: ParticipantId, event: SfuEvent, ctx: &mut Ctx) {
@@ -511,6 +518,9 @@ impl Room {
     /// input). A dead publish connection takes its streams with it; a dead subscribe
     /// connection is rebuilt, and the client told to start a new one (`reset`).
     fn remove_dead_conns(&mut self, ctx: &mut Ctx) {
+        if !std::mem::take(&mut self.dead_seen) {
+            return;
+        }
         for p in self.participants.values_mut() {
             if p.up.as_ref().is_some_and(|u| !u.conn.rtc.is_alive()) {
                 let up = p.up.take().expect("checked");
@@ -526,6 +536,19 @@ impl Room {
                 self.streams_changed = true;
             }
         }
+    }
+}
+
+/// A participant's connection in one direction, borrowing only the participants.
+fn conn_of(
+    participants: &mut BTreeMap<ParticipantId, Participant>,
+    p: ParticipantId,
+    dir: Direction,
+) -> Option<&mut Conn> {
+    let p = participants.get_mut(&p)?;
+    match dir {
+        Direction::Publish => p.up.as_mut().map(|u| &mut u.conn),
+        Direction::Subscribe => p.down.conn.as_mut(),
     }
 }
 
@@ -570,7 +593,8 @@ const DRAIN_AHEAD: Duration = Duration::from_millis(1);
 /// costs").
 const BWE_TICK: Duration = Duration::from_millis(2);
 
-/// Polls one connection until it waits, queueing its transmits and collecting its events.
+/// Polls one connection until it waits, queueing its transmits and collecting its events;
+/// false if str0m has given up on it.
 ///
 /// A timeout that is due (within [`DRAIN_AHEAD`] of `now`) is handled here and polling goes
 /// on, up to [`DRAIN_TIMEOUTS`] times: str0m's pacer lets a probe's or padding's packets out
@@ -584,13 +608,13 @@ fn poll_conn(
     dir: Direction,
     events: &mut Vec<(ParticipantId, Direction, Event)>,
     ctx: &mut Ctx,
-) {
+) -> bool {
     conn.written = false;
     let mut drained = 0;
     loop {
         if !conn.rtc.is_alive() {
             conn.dirty = false;
-            return;
+            return false;
         }
         match conn.rtc.poll_output() {
             Ok(str0m::Output::Timeout(t)) => {
@@ -608,7 +632,7 @@ fn poll_conn(
                 }
                 conn.next_timeout = t;
                 conn.dirty = false;
-                return;
+                return true;
             }
             Ok(str0m::Output::Transmit(t)) => ctx.out.push_back(Output::Transmit(t)),
             Ok(str0m::Output::Event(Event::Connected)) => {
