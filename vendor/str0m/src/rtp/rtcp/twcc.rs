@@ -1221,9 +1221,20 @@ impl TwccSendRegister {
 
         // The queue is in seq order: find the report's first record by
         // binary search rather than walking every older record.
-        let Ok(first_index) = self.queue.binary_search_by_key(&first_seq_no, |r| r.seq()) else {
-            // Old report for which we no longer have any send records.
-            return None;
+        // Aula: one record is registered per packet sent, with consecutive sequence
+        // numbers, so the record is normally at its distance from the head; the search
+        // runs only if it is not there.
+        let at_distance = (*first_seq_no)
+            .checked_sub(*head_seq)
+            .and_then(|d| usize::try_from(d).ok())
+            .filter(|&i| self.queue.get(i).is_some_and(|r| r.seq() == first_seq_no));
+        let first_index = match at_distance {
+            Some(i) => i,
+            None => match self.queue.binary_search_by_key(&first_seq_no, |r| r.seq()) {
+                Ok(i) => i,
+                // Old report for which we no longer have any send records.
+                Err(_) => return None,
+            },
         };
         let mut iter2 = self.queue.range_mut(first_index..);
         let first_record = iter2.next()?;
