@@ -127,11 +127,7 @@ fn a_gate_closed_before_publishing_holds_across_a_restart() {
 
 #[test]
 fn one_participants_gate_does_not_affect_another() {
-    let mut sim = Sim::new(24);
-    for i in 0..3 {
-        sim.join();
-        sim.publish(i);
-    }
+    let mut sim = Sim::with_publishers(24, 3);
     sim.run_for(Duration::from_secs(2));
     let closed = sim.now;
     sim.gate(0, Source::Microphone, false);

@@ -10,11 +10,7 @@ use common::Sim;
 
 #[test]
 fn everyone_receives_everyone_else() {
-    let mut sim = Sim::new(1);
-    for i in 0..3 {
-        sim.join();
-        sim.publish(i);
-    }
+    let mut sim = Sim::with_publishers(1, 3);
     sim.run_for(Duration::from_secs(3));
 
     for i in 0..3 {
@@ -70,11 +66,7 @@ fn a_listener_who_does_not_publish_still_receives() {
 /// its pacer asks, and the media flows as before.
 #[test]
 fn connections_are_woken_about_once_per_packet_on_a_link_without_delay() {
-    let mut sim = Sim::new(5);
-    for i in 0..4 {
-        sim.join();
-        sim.publish(i);
-    }
+    let mut sim = Sim::with_publishers(5, 4);
     sim.run_for(Duration::from_secs(3));
     let stats = sim.worker.stats();
     let (packets, timeouts) = (stats.packets_forwarded, stats.conn_timeouts);

@@ -54,7 +54,8 @@ pub(crate) struct Room {
     /// Packets were written that no poll has sent yet.
     needs_flush: bool,
     /// A poll found a connection str0m has given up on: `remove_dead_conns` has work. A
-    /// connection dies only in an input, and every input is followed by a poll of it.
+    /// connection dies in an input or in the poll that drains its close, and every input is
+    /// followed by a poll of it.
     dead_seen: bool,
     /// The time of the latest input, for a flush.
     last_now: Instant,
@@ -632,7 +633,8 @@ fn poll_conn(
                 }
                 conn.next_timeout = t;
                 conn.dirty = false;
-                return true;
+                // A connection the peer closed ends here, in the poll that drains its close.
+                return conn.rtc.is_alive();
             }
             Ok(str0m::Output::Transmit(t)) => ctx.out.push_back(Output::Transmit(t)),
             Ok(str0m::Output::Event(Event::Connected)) => {

@@ -274,6 +274,16 @@ impl Sim {
 
     /// Layers by tile size alone: no estimate, no budget, no pause at the source
     /// (`bandwidth_adaptation = false`).
+    /// A room of `n` who each joined and publish; no time has passed yet.
+    pub fn with_publishers(seed: u64, n: usize) -> Sim {
+        let mut sim = Sim::new(seed);
+        for i in 0..n {
+            sim.join();
+            sim.publish(i);
+        }
+        sim
+    }
+
     pub fn without_adaptation(seed: u64) -> Sim {
         Sim::with_config(seed, None, false)
     }
@@ -593,6 +603,34 @@ impl Sim {
         self.clients[i].slow_answers = false;
         for cmd in std::mem::take(&mut self.clients[i].held) {
             self.worker.handle_command(self.now, &self.room, cmd);
+        }
+        self.pump();
+    }
+
+    /// Client `i` closes its publishing peer connection, as a browser does when the page
+    /// calls `close()` on it. Of what that sends (RTCP BYE and a DTLS close_notify) only the
+    /// DTLS reaches the server, so nothing after the close_notify tells it anything.
+    pub fn close_publish(&mut self, i: usize) {
+        let now = self.now;
+        let Some(up) = self.clients[i].up.as_mut() else {
+            return;
+        };
+        up.rtc.close().expect("close");
+        let mut sent = Vec::new();
+        loop {
+            match up.rtc.poll_output().expect("client poll") {
+                RtcOutput::Timeout(t) => {
+                    up.next_timeout = t;
+                    break;
+                }
+                RtcOutput::Transmit(t) => sent.push(t),
+                RtcOutput::Event(_) => {}
+            }
+        }
+        // RFC 7983: a first byte of 20 to 63 is DTLS.
+        for t in sent.iter().filter(|t| (20..=63).contains(&t.contents[0])) {
+            self.datagrams_to_server += 1;
+            (self.worker).handle_datagram(now, t.source, t.destination, &t.contents);
         }
         self.pump();
     }
