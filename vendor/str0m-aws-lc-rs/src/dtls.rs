@@ -56,10 +56,11 @@ impl DtlsProvider for AwsLcRsDtlsProvider {
 
 /// Aula: the dimpl configuration for an MTU, built once per process and shared by every
 /// connection. Building one runs dimpl's checks of the crypto provider (known-answer tests,
-/// a key exchange in every group, signature checks): some 11 million instructions, which
-/// published str0m spent on every connection it made. The configuration holds no state of a
-/// connection (each `Dtls` seeds its own generator from it), so sharing it changes nothing
-/// else; a configuration that fails to build is not kept, and fails every connection alike.
+/// a key exchange in every group, signature checks): some 11 million instructions, which the
+/// published crate spent on every connection str0m made. The configuration holds no state
+/// of a connection (each `Dtls` seeds its own generator from it), so sharing it changes
+/// nothing else; a configuration that fails to build is not kept, and fails every connection
+/// alike.
 fn shared_config(mtu: Option<usize>, is_test: bool) -> Result<Arc<dimpl::Config>, CryptoError> {
     static CONFIGS: Mutex<Vec<(Option<usize>, bool, Arc<dimpl::Config>)>> = Mutex::new(Vec::new());
     let mut configs = CONFIGS.lock().unwrap_or_else(|e| e.into_inner());
