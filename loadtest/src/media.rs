@@ -210,6 +210,8 @@ pub struct VideoSource {
     /// Written into every stamp: the encoding's index, smallest first.
     layer: u8,
     fps: u32,
+    /// A cap below the encoding's own rate (`camera_bitrate`), or `None`.
+    max_bitrate: Option<u32>,
     frame_no: u64,
     frames_since_keyframe: u64,
     keyframe_every: u64,
@@ -228,6 +230,7 @@ impl VideoSource {
             encoding: config.encodings.as_slice()[layer],
             layer: layer as u8,
             fps,
+            max_bitrate: None,
             frame_no: 0,
             frames_since_keyframe: 0,
             keyframe_every: (every as u64).max(1),
@@ -238,6 +241,12 @@ impl VideoSource {
     /// Time between two frames.
     pub fn frame_interval(&self) -> Duration {
         Duration::from_secs(1) / self.fps
+    }
+
+    /// Sends at no more than `max_bitrate` bit/s from the next frame on, in smaller frames
+    /// (`None`: at the encoding's own rate), as an encoder given a `maxBitrate` does.
+    pub fn set_max_bitrate(&mut self, max_bitrate: Option<u32>) {
+        self.max_bitrate = max_bitrate;
     }
 
     /// Makes the next frame a keyframe (a PLI or FIR arrived).
@@ -255,7 +264,10 @@ impl VideoSource {
     /// Writes the next frame into `buf` (replacing what it held) and describes it.
     pub fn next_frame(&mut self, sent_us: u64, rng: &mut impl Rng, buf: &mut Vec<u8>) -> Frame {
         let keyframe = self.want_keyframe || self.frames_since_keyframe >= self.keyframe_every;
-        let avg = (self.encoding.bitrate_bps / 8 / self.fps) as usize;
+        let bitrate = self.max_bitrate.map_or(self.encoding.bitrate_bps, |m| {
+            m.min(self.encoding.bitrate_bps)
+        });
+        let avg = (bitrate / 8 / self.fps) as usize;
         let base = if keyframe {
             avg * KEYFRAME_SIZE_FACTOR
         } else {
@@ -528,6 +540,31 @@ mod tests {
             MediaTime::new(299 * 3000, Frequency::NINETY_KHZ)
         );
         assert_eq!(src.frame_interval(), Duration::from_nanos(33_333_333));
+    }
+
+    #[test]
+    fn a_capped_encoding_sends_smaller_frames_never_more_than_its_own_rate() {
+        let config = VideoConfig::default();
+        let mut src = VideoSource::new(&config, 0);
+        let (mut r, mut buf) = (rng(), Vec::new());
+        let mut kbps = |src: &mut VideoSource| {
+            let mut bytes = 0;
+            for _ in 0..300 {
+                src.next_frame(0, &mut r, &mut buf);
+                bytes += buf.len();
+            }
+            bytes * 8 / 10 / 1000
+        };
+        kbps(&mut src);
+        src.set_max_bitrate(Some(100_000));
+        let capped = kbps(&mut src);
+        assert!((95..=115).contains(&capped), "{capped} kbps");
+        src.set_max_bitrate(Some(5_000_000));
+        let above = kbps(&mut src);
+        assert!((290..=330).contains(&above), "{above} kbps");
+        src.set_max_bitrate(None);
+        let lifted = kbps(&mut src);
+        assert!((290..=330).contains(&lifted), "{lifted} kbps");
     }
 
     #[test]

@@ -468,6 +468,12 @@ pub enum ServerMsg {
         #[serde(default)]
         encodings: Vec<EncodingActive>,
     },
+    /// To a publisher: send the camera's lowest encoding at no more than this many bit/s
+    /// (`None`: at its own rate again); a subscriber cannot take it whole.
+    CameraBitrate {
+        #[serde(default)]
+        max_bitrate: Option<u64>,
+    },
     /// The join waits in the server's queue (sent at once, then at least every 2 s).
     Queued {
         /// 1 is the next to be let in.
@@ -676,6 +682,7 @@ mod tests {
             r#"{"type": "host_info", "participant_secret": "9e1d", "waiting": []}"#,
             r#"{"type": "link_renewed", "participant_secret": "0f4a"}"#,
             r#"{"type": "room_ended", "reason": "ended_by_host"}"#,
+            r#"{"type": "camera_bitrate", "max_bitrate": 91304}"#,
         ] {
             assert_ne!(parse(text), ServerMsg::Unknown, "{text}");
         }

@@ -180,6 +180,18 @@ impl Publisher {
         }
     }
 
+    /// Caps the camera's lowest encoding at `max_bitrate` bit/s (`None`: its own rate again),
+    /// as a page does on `camera_bitrate`: its frames get smaller, not fewer. A camera without
+    /// simulcast is not capped (the server does not ask).
+    pub fn cap_lowest(&mut self, max_bitrate: Option<u64>) {
+        let Some(t) = &mut self.video else { return };
+        if t.source.len() < 2 {
+            return;
+        }
+        let cap = max_bitrate.map(|b| u32::try_from(b).unwrap_or(u32::MAX));
+        t.source[0].source.set_max_bitrate(cap);
+    }
+
     /// Changes the audio level of the frames from now on; nothing if there is no audio.
     pub fn set_audio_level(&mut self, level_dbov: i8) {
         if let Some(t) = &mut self.audio {

@@ -69,6 +69,8 @@ pub(crate) enum SignalEvent {
     Bandwidth { paused: Vec<String>, limited: bool },
     /// Which encodings of the camera anybody takes (Aula), by rid (empty: the one encoding).
     Encodings { active: Vec<(String, bool)> },
+    /// The cap on the camera's lowest encoding (Aula; `None`: lifted).
+    CameraBitrate { max_bitrate: Option<u64> },
     /// Something the bot notes in its stats and goes on from.
     Problem(String),
     /// An error from the server: the answer to the join before `joined` or `lobby`, else a
@@ -338,6 +340,7 @@ fn aula_event(incoming: Incoming) -> Option<SignalEvent> {
                 active: encodings.into_iter().map(|e| (e.rid, e.active)).collect(),
             },
             ServerMsg::Encodings { .. } => return None,
+            ServerMsg::CameraBitrate { max_bitrate } => SignalEvent::CameraBitrate { max_bitrate },
             ServerMsg::Queued {
                 position,
                 waiting,

@@ -299,6 +299,9 @@ pub struct SentStats {
     /// `encodings` messages received: the server switching encodings nobody takes off, or
     /// back on.
     pub encodings_messages: u64,
+    /// `camera_bitrate` messages received: the server capping the camera's lowest encoding,
+    /// or lifting the cap.
+    pub camera_caps: u64,
     /// UDP datagrams dropped because the socket would block (both connections).
     pub udp_send_drops: u64,
 }

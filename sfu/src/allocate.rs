@@ -23,6 +23,10 @@
 //!   [`SCREEN_FLOOR`]): its publisher is asked to send it at no more than that (the browser
 //!   keeps the resolution of screen content and lowers the frame rate); below the floor it is
 //!   paused.
+//! - a host's camera sent in simulcast does the same with its lowest layer: when even that
+//!   does not fit, what is left goes to it as a cap at its publisher (at least
+//!   [`CAMERA_FLOOR`]) rather than pausing the teacher's picture. Only the lowest layer, which
+//!   only thin links and small tiles take, is capped: the others' layers stay as they are.
 //!
 //! Hysteresis: a video keeps its current layer while the total fits the budget, but is raised
 //! only if the raised total fits with [`UPGRADE_HEADROOM`] to spare, and not within
@@ -70,6 +74,10 @@ pub const LOSS_FROM: f32 = 0.02;
 /// The least a screen share is sent at when capped: a slide at a frame or two a second. Below
 /// this it is paused instead.
 pub const SCREEN_FLOOR: u64 = 150_000;
+
+/// The least a host's camera's lowest layer is sent at when capped, on the wire: a 180p
+/// picture at about half its usual rate, blurred but a face. Below this it is paused instead.
+pub const CAMERA_FLOOR: u64 = 60_000;
 
 /// How important a video is to the lesson; lower is more important.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -143,6 +151,22 @@ impl Video {
         self.ideal().map(|p| self.layers[p].index)
     }
 
+    /// The least it may be capped at its publisher instead of paused, if it can be: a screen
+    /// share's one layer, or a host's simulcast camera's lowest (its first encoding). A camera
+    /// with one encoding is not capped: everyone takes that one.
+    fn cap_floor(&self) -> Option<u64> {
+        if self.screen {
+            Some(SCREEN_FLOOR)
+        } else if self.priority == Priority::Host
+            && self.layers.len() > 1
+            && self.layers[0].index == 0
+        {
+            Some(CAMERA_FLOOR)
+        } else {
+            None
+        }
+    }
+
     fn position_of(&self, index: Option<u8>) -> Option<usize> {
         self.layers.iter().position(|l| Some(l.index) == index)
     }
@@ -167,7 +191,8 @@ pub struct Allocation {
     pub layers: Vec<Option<u8>>,
     /// Per video: shown, but paused for want of bandwidth.
     pub paused: Vec<bool>,
-    /// Per video: the bit/s a screen share must be capped at to fit (`None`: no cap needed).
+    /// Per video: the bit/s on the wire a screen share, or a host camera's lowest layer, must
+    /// be capped at to fit (`None`: no cap needed).
     pub caps: Vec<Option<u64>>,
     /// The bit/s the chosen layers and the audio send.
     pub used: u64,
@@ -239,18 +264,27 @@ pub fn allocate(budget: u64, audio: u64, videos: &[Video], audio_only: bool) -> 
                     chosen[i] = Some(0);
                 }
             }
-            // A screen share that did not fit whole gets what is left (at the rates really
-            // sent, hysteresis aside), capped at the source.
+            // A screen share or a host's camera that did not fit whole gets what is left (at
+            // the rates really sent, hysteresis aside), capped at the source.
             for &i in &group {
                 let v = &videos[i];
-                if v.screen && chosen[i].is_none() && v.ideal().is_some() {
+                let Some(floor) = v.cap_floor() else { continue };
+                if chosen[i].is_none() && v.ideal().is_some() {
                     let taken: u64 = chosen
                         .iter()
                         .zip(videos)
                         .filter_map(|(c, v)| c.map(|p| v.layers[p].bitrate))
                         .sum();
                     let rest = budget.saturating_sub(audio + taken);
-                    if rest >= SCREEN_FLOOR {
+                    // A camera has a wide band: capped, it fills what is left, and GCC's
+                    // estimate wobbles by more than a tenth around what is sent. (A screen
+                    // share's floor is already twice a camera's.)
+                    let need = match (v.screen, v.current) {
+                        (true, _) => floor,
+                        (false, Some(_)) => floor * 3 / 4,
+                        (false, None) => floor + (floor as f64 * UPGRADE_HEADROOM) as u64,
+                    };
+                    if rest >= need {
                         chosen[i] = Some(0);
                         caps[i] = Some(rest);
                         left = 0.0;
@@ -280,13 +314,17 @@ pub fn allocate(budget: u64, audio: u64, videos: &[Video], audio_only: bool) -> 
     let next_step = videos
         .iter()
         .zip(&chosen)
-        .filter_map(|(v, c)| {
+        .zip(&caps)
+        .filter_map(|((v, c), cap)| {
             let ideal = v.ideal()?;
             let rate = |p: usize| v.layers[p].bitrate;
-            match *c {
-                Some(0) if v.screen && v.current.is_some() => None,
-                Some(now) if now < ideal => Some(rate(now + 1) - rate(now).min(rate(now + 1))),
-                None => Some(rate(0)),
+            match (*c, *cap) {
+                (Some(0), _) if v.screen && v.current.is_some() => None,
+                // A capped camera's next step is its lowest layer whole.
+                (Some(0), Some(cap)) => Some(rate(0).saturating_sub(cap)).filter(|e| *e > 0),
+                (Some(now), _) if now < ideal => Some(rate(now + 1) - rate(now).min(rate(now + 1))),
+                // Paused: back at its lowest layer, or capped at the floor if it can be.
+                (None, _) => Some(v.cap_floor().map_or(rate(0), |f| f.min(rate(0)))),
                 _ => None,
             }
         })
@@ -480,7 +518,11 @@ mod tests {
         assert_eq!(a.layers, [Some(1), Some(0), Some(0), Some(0)]);
         let a = settle(audio + 200_000, 4, &mut videos);
         assert_eq!(a.layers, [Some(0), None, None, None]);
+        // Her lowest layer capped at her page, then paused below the floor.
         let a = settle(audio + 100_000, 4, &mut videos);
+        assert_eq!(a.layers, [Some(0), None, None, None]);
+        assert_eq!(a.caps[0], Some(100_000));
+        let a = settle(audio + 40_000, 4, &mut videos);
         assert_eq!(a.layers, [None, None, None, None]);
     }
 
@@ -491,7 +533,7 @@ mod tests {
         let mut student = camera(Priority::Other, Some(180));
         student.layers[0].bitrate = 60_000;
         let mut videos = [camera(Priority::Host, Some(720)), student];
-        let a = settle(2 * AUDIO_BITRATE + 120_000, 2, &mut videos);
+        let a = settle(2 * AUDIO_BITRATE + 50_000, 2, &mut videos);
         assert_eq!(a.layers, [None, None]);
         assert_eq!(a.paused, [true, true]);
         // A teacher paused a moment ago comes back as soon as she fits (no hold for hosts).
@@ -503,6 +545,65 @@ mod tests {
             false,
         );
         assert_eq!(a.layers[0], Some(0));
+        // Capped at her page, she leaves nothing for the student either.
+        let mut videos = [videos[0].clone(), videos[1].clone()];
+        videos[0].held = false;
+        let a = settle(2 * AUDIO_BITRATE + 120_000, 2, &mut videos);
+        assert_eq!(a.layers, [Some(0), None]);
+        assert_eq!(a.paused, [false, true]);
+        assert_eq!(a.caps, [Some(120_000), None]);
+    }
+
+    #[test]
+    fn a_host_camera_whose_lowest_layer_does_not_fit_is_capped_at_its_publisher() {
+        let audio = 6 * AUDIO_BITRATE;
+        // The teacher's lowest layer sends 170 kbit/s; 120 are left beside six voices.
+        let mut teacher = camera(Priority::Host, Some(720));
+        teacher.layers[0].bitrate = 170_000;
+        let mut videos = [teacher.clone()];
+        let a = settle(audio + 120_000, 6, &mut videos);
+        assert_eq!(a.layers, [Some(0)]);
+        assert_eq!(a.paused, [false]);
+        assert_eq!(a.caps, [Some(120_000)]);
+        assert_eq!(a.used, audio + 120_000, "the cap is what it counts");
+        // Its next step is that layer whole: what to pad towards.
+        assert_eq!(a.next_step, Some(audio + 120_000 + 57_500));
+        // Capped, it still counts at what it sent before (the room keeps that rate as the
+        // layer's): the cap stays until that fits, and then goes.
+        let a = settle(audio + 160_000, 6, &mut videos);
+        assert_eq!(
+            (a.layers[0], a.caps[0]),
+            (Some(0), None),
+            "kept whole within the tolerance"
+        );
+        let a = settle(audio + 140_000, 6, &mut videos);
+        assert_eq!(a.caps, [Some(140_000)]);
+        // Kept capped a little below the floor (GCC's estimate wobbles around what is sent,
+        // and capped it sends all that is left), paused further down; back capped only with
+        // the headroom.
+        let a = settle(audio + 50_000, 6, &mut videos);
+        assert_eq!(a.caps, [Some(50_000)]);
+        let a = settle(audio + 40_000, 6, &mut videos);
+        assert_eq!((a.layers[0], a.paused[0]), (None, true));
+        assert_eq!(a.next_step, Some(audio + CAMERA_FLOOR + 9_000));
+        let a = allocate(audio + 65_000, audio, &videos, false);
+        assert_eq!(
+            a.layers,
+            [None],
+            "not back at the floor without the headroom"
+        );
+        let a = allocate(audio + 70_000, audio, &videos, false);
+        assert_eq!((a.layers[0], a.caps[0]), (Some(0), Some(70_000)));
+
+        // Not a camera with one encoding (everyone takes that one), nor a student's.
+        let mut single = teacher.clone();
+        single.layers.truncate(1);
+        let mut student = teacher.clone();
+        student.priority = Priority::Other;
+        for v in [single, student] {
+            let a = settle(audio + 120_000, 6, &mut [v]);
+            assert_eq!((a.layers[0], a.caps[0]), (None, None));
+        }
     }
 
     #[test]

@@ -235,11 +235,12 @@ pub enum SfuEvent {
         source: Source,
         encodings: Vec<(String, bool)>,
     },
-    /// To a publisher: send the screen share at no more than this many bit/s (`None`: as the
-    /// browser likes), because a subscriber cannot take it whole. The page sets the
-    /// encoding's `maxBitrate`; for screen content the browser keeps the resolution and lowers
-    /// the frame rate.
-    ScreenBitrate {
+    /// To a publisher: send the screen share, or the camera's lowest encoding, at no more
+    /// than this many bit/s (`None`: as the browser likes), because a subscriber cannot take
+    /// it whole. The page sets the encoding's `maxBitrate`; for screen content the browser
+    /// keeps the resolution and lowers the frame rate.
+    MaxBitrate {
+        source: Source,
         max_bitrate: Option<u64>,
     },
     /// A command was refused; `re` names it as the wire does (`publish`, `subscribe_answer`,

@@ -115,22 +115,24 @@ pub(crate) struct UpTrack {
     /// Whether the publisher was last told that its layers are on (by rid order); `None`:
     /// never told (all on, as the page starts); empty: unknown (after a resume), tell again.
     pub told_active: Option<Vec<bool>>,
-    /// A screen share capped at its publisher because a subscriber could not take it whole.
-    pub capped: Option<ScreenCap>,
+    /// A screen share, or a host camera's first encoding, capped at its publisher because a
+    /// subscriber could not take it whole.
+    pub capped: Option<SourceCap>,
     /// When its first packet arrived: until a second later, a layer not seen yet counts as
     /// coming (browsers start their encodings within a few frames of each other), so the first
     /// choice of layer is the right one instead of whichever layer's packet came first.
     pub started: Option<Instant>,
 }
 
-/// A screen share's cap at its publisher (`SfuEvent::ScreenBitrate`).
+/// A cap at a video's publisher (`SfuEvent::MaxBitrate`): on a screen share's one encoding,
+/// or a camera's first. Its rates are on the wire.
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct ScreenCap {
+pub(crate) struct SourceCap {
     /// The bit/s the publisher was told, and when.
     pub told: u64,
     pub since: Instant,
-    /// What the share sent before the cap: the allocator goes on counting this, so a capped
-    /// share does not look as if it fitted whole and the cap is lifted only when the
+    /// What the encoding sent before the cap: the allocator goes on counting this, so a
+    /// capped one does not look as if it fitted whole and the cap is lifted only when the
     /// subscribers can take it whole.
     pub uncapped: u64,
     /// When some subscriber last needed the cap.

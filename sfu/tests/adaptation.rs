@@ -35,6 +35,38 @@ fn subscriber(sim: &Sim, i: usize) -> aula_sfu::SubscriberReport {
     me.cloned().expect("the subscriber")
 }
 
+/// Bit/s the server offered client `i`'s link over the last 10 s (not what the link let
+/// through).
+fn offered_last_10s(sim: &Sim, i: usize) -> u64 {
+    let ten = sim.now - Duration::from_secs(10);
+    let bytes: usize = sim.clients[i]
+        .downlink_offered
+        .iter()
+        .filter(|(t, _)| *t >= ten)
+        .map(|(_, n)| n + 28)
+        .sum();
+    bytes as u64 * 8 / 10
+}
+
+/// Runs a class whose viewer's link falls to `rate` after 5 s in which nobody is capped, and
+/// returns the cap its publisher was told last, from `caps` (the screen's or the camera's).
+fn capped_on_a_thin_link(
+    sim: &mut Sim,
+    viewer: usize,
+    rate: u64,
+    caps: fn(&common::Client) -> &common::CapsSeen,
+) -> u64 {
+    sim.run_for(Duration::from_secs(5));
+    assert!(
+        caps(&sim.clients[0]).is_empty(),
+        "no cap while everyone takes it"
+    );
+    sim.clients[viewer].downlink_rate = Some(rate);
+    sim.run_for(Duration::from_secs(25));
+    let (_, cap) = *caps(&sim.clients[0]).last().expect("a cap");
+    cap.expect("capped")
+}
+
 /// Bit/s that arrived at client `i` between `from` and `to`.
 fn arrived(sim: &Sim, i: usize, from: Instant, to: Instant) -> u64 {
     let bytes: usize = sim.clients[i]
@@ -500,16 +532,7 @@ fn a_screen_share_that_does_not_fit_is_capped_at_its_publisher_not_paused() {
     let tiles = [(0, Source::Screen, 1080), (0, Source::Camera, 180)];
     sim.view(1, &tiles);
     sim.view(viewer, &tiles);
-    sim.run_for(Duration::from_secs(5));
-    assert!(
-        sim.clients[0].screen_caps.is_empty(),
-        "no cap while everyone takes it"
-    );
-    sim.clients[viewer].downlink_rate = Some(600_000);
-    sim.run_for(Duration::from_secs(25));
-
-    let (_, cap) = *sim.clients[0].screen_caps.last().expect("a cap");
-    let cap = cap.expect("capped");
+    let cap = capped_on_a_thin_link(&mut sim, viewer, 600_000, |c| &c.screen_caps);
     assert!((150_000..600_000).contains(&cap), "{cap}");
     let me = subscriber(&sim, viewer);
     let screen = me.videos.iter().find(|v| v.source == Source::Screen);
@@ -530,16 +553,9 @@ fn a_screen_share_that_does_not_fit_is_capped_at_its_publisher_not_paused() {
         frames(viewer)
     );
     assert!(frames(1) >= 5, "for the other student too");
-    // What the server offers the link over the last 10 s, not what the link let through:
-    // within 10 % of it (GCC's probing wobbles; the share whole would be 1 Mbit/s).
-    let ten = sim.now - Duration::from_secs(10);
-    let offered: usize = sim.clients[viewer]
-        .downlink_offered
-        .iter()
-        .filter(|(t, _)| *t >= ten)
-        .map(|(_, n)| n + 28)
-        .sum();
-    let rate = offered as u64 * 8 / 10;
+    // What the server offers the link, within 10 % of it (GCC's probing wobbles; the share
+    // whole would be 1 Mbit/s).
+    let rate = offered_last_10s(&sim, viewer);
     assert!(rate <= 660_000, "{rate} bit/s offered to a 600 kbit/s link");
     let camera = sim.frames(viewer, 0, Kind::Video);
     assert!(
@@ -555,6 +571,63 @@ fn a_screen_share_that_does_not_fit_is_capped_at_its_publisher_not_paused() {
     sim.clients[viewer].downlink_rate = Some(5_000_000);
     sim.run_for(Duration::from_secs(30));
     assert_eq!(sim.clients[0].screen_caps.last().map(|c| c.1), Some(None));
+}
+
+#[test]
+fn a_teachers_camera_that_does_not_fit_is_capped_at_her_page_not_paused() {
+    // Three voices (76 kbit/s each in this harness) fill half of a 450 kbit/s link, and GCC
+    // (which counts what the packets carry, not their headers) estimates it at some 330-360
+    // kbit/s: the teacher's lowest layer (about 160 kbit/s here) does not fit beside them,
+    // but less of it does.
+    let mut sim = class(51, 3);
+    let viewer = 3;
+    let cap = capped_on_a_thin_link(&mut sim, viewer, 450_000, |c| &c.camera_caps);
+    assert!((50_000..140_000).contains(&cap), "{cap}");
+    let me = subscriber(&sim, viewer);
+    let teacher = sim.clients[0].id;
+    for v in &me.videos {
+        if v.publisher == teacher {
+            assert!(!v.paused && v.layer.is_some_and(|l| l.index == 0), "{me:?}");
+        } else {
+            assert!(v.paused, "a student's video paused first: {me:?}");
+        }
+    }
+    let since = sim.now - Duration::from_secs(5);
+    let frames = sim.frames(viewer, 0, Kind::Video);
+    let recent: Vec<_> = frames.iter().filter(|f| f.at >= since).collect();
+    assert!(
+        recent.len() > 100,
+        "her video flows: {} frames",
+        recent.len()
+    );
+    let gap = recent
+        .windows(2)
+        .map(|w| w[1].at - w[0].at)
+        .max()
+        .unwrap_or_default();
+    assert!(gap < Duration::from_millis(500), "{gap:?} without a frame");
+    let rate = offered_last_10s(&sim, viewer);
+    assert!(rate <= 495_000, "{rate} bit/s offered to a 450 kbit/s link");
+    // The other student, on an open link, still gets the layer her tile calls for.
+    let other = subscriber(&sim, 1);
+    let hers = other.videos.iter().find(|v| v.publisher == teacher);
+    assert!(
+        hers.is_some_and(|v| v.layer.is_some_and(|l| l.index == 1)),
+        "{other:?}"
+    );
+
+    // The link recovers: the cap is lifted.
+    sim.clients[viewer].downlink_rate = Some(3_000_000);
+    sim.run_for(Duration::from_secs(30));
+    assert_eq!(sim.clients[0].camera_caps.last().map(|c| c.1), Some(None));
+    let me = subscriber(&sim, viewer);
+    assert!(
+        me.videos
+            .iter()
+            .find(|v| v.publisher == teacher)
+            .is_some_and(|v| v.layer.is_some_and(|l| l.index == 2)),
+        "{me:?}"
+    );
 }
 
 #[test]

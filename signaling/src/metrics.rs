@@ -61,6 +61,7 @@ pub async fn metrics(
         ("aula_encodings_paused_total", c.encodings_paused),
         ("aula_encodings_resumed_total", c.encodings_resumed),
         ("aula_screen_caps_total", c.screen_caps),
+        ("aula_camera_caps_total", c.camera_caps),
         (
             "aula_frames_waiting_keyframe_total",
             c.frames_waiting_keyframe,
@@ -267,6 +268,10 @@ const HELP: &[(&str, &str)] = &[
     (
         "aula_screen_caps_total",
         "Screen share frame-rate caps sent to publishers.",
+    ),
+    (
+        "aula_camera_caps_total",
+        "Caps on a host camera's lowest layer sent to publishers.",
     ),
     (
         "aula_frames_waiting_keyframe_total",

@@ -239,7 +239,7 @@ export class Call {
     if (msg.type === 'view') entry.tiles = msg.tiles;
     if (msg.type === 'bandwidth') Object.assign(entry, { paused: msg.paused, limited: msg.limited });
     if (msg.type === 'encodings') Object.assign(entry, { source: msg.source, encodings: msg.encodings });
-    if (msg.type === 'screen_bitrate') entry.max_bitrate = msg.max_bitrate;
+    if (msg.type === 'screen_bitrate' || msg.type === 'camera_bitrate') entry.max_bitrate = msg.max_bitrate;
     this.log.push(entry);
     if (this.log.length > LOG_LIMIT) this.log.shift();
   }
@@ -273,6 +273,7 @@ export class Call {
       bandwidth: () => this.handleBandwidth(msg),
       encodings: () => this.rtc && this.rtc.handleEncodings(msg.source, msg.encodings),
       screen_bitrate: () => this.rtc && this.rtc.handleScreenBitrate(msg.max_bitrate),
+      camera_bitrate: () => this.rtc && this.rtc.handleCameraBitrate(msg.max_bitrate),
       error: () => this.handleError(msg),
     }[msg.type];
     if (handler) handler();

@@ -38,7 +38,7 @@
 // it is sent again (sendPending), after a failed resume the whole session is closed.
 
 import { IceDriver } from './icewatch.js';
-import { layersOf, sendEncodings, setActive, setMaxBitrate } from './simulcast.js';
+import { layersOf, sendEncodings, setActive, setLowestMaxBitrate, setMaxBitrate } from './simulcast.js';
 
 const KIND = { microphone: 'audio', camera: 'video', screen: 'video' };
 
@@ -134,6 +134,20 @@ export class PublishConnection {
     this.screenMaxBitrate = Number.isFinite(maxBitrate) && maxBitrate > 0 ? maxBitrate : null;
     const slot = this.slots.find((s) => s.source === 'screen' && s.transceiver.direction !== 'inactive');
     if (slot) this.setMaxBitrate(slot);
+  }
+
+  /**
+   * `camera_bitrate` (protocol.md): send the camera's lowest encoding at no more than
+   * `maxBitrate` bit/s (null: at its own cap again). A camera on a new transceiver starts at
+   * its own caps, as the server's track for it does.
+   */
+  handleCameraBitrate(maxBitrate) {
+    const slot = this.slots.find((s) => s.source === 'camera' && s.transceiver.direction !== 'inactive');
+    if (!slot) return;
+    const { sender } = slot.transceiver;
+    this.params = this.params
+      .then(() => (this.closed ? false : setLowestMaxBitrate(sender, maxBitrate)))
+      .catch((err) => console.warn('aula: could not cap the camera', err && err.message));
   }
 
   setMaxBitrate(slot) {

@@ -61,6 +61,10 @@ export class RtcSession {
     this.publisher.handleScreenBitrate(maxBitrate);
   }
 
+  handleCameraBitrate(maxBitrate) {
+    this.publisher.handleCameraBitrate(maxBitrate);
+  }
+
   get publishWaiting() {
     return this.publisher.waiting;
   }

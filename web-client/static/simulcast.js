@@ -88,6 +88,32 @@ export async function setMaxBitrate(sender, maxBitrate) {
 }
 
 /**
+ * Caps the lowest encoding of a camera's `sender` (the one scaled down most) at `maxBitrate`
+ * bit/s, from the server's `camera_bitrate`: a subscriber on a thin link cannot take even
+ * that layer whole, and the teacher's picture capped beats the teacher's picture paused. Never
+ * above the layer's own cap in CAMERA_LAYERS; null gives that back. Size and degradation
+ * preference stay the browser's. Without simulcast nothing is capped: everyone takes the one
+ * encoding (the server does not ask). Returns whether the parameters changed. The caller
+ * serializes calls for one sender, as for setActive.
+ */
+export async function setLowestMaxBitrate(sender, maxBitrate) {
+  const params = sender.getParameters();
+  const encodings = params.encodings || [];
+  if (encodings.length < 2) return false;
+  const scale = (e) => e.scaleResolutionDownBy || 1;
+  const lowest = encodings.reduce((a, b) => (scale(b) > scale(a) ? b : a));
+  const layer = CAMERA_LAYERS.find((l) => l.rid === lowest.rid);
+  const own = layer ? layer.maxBitrate : undefined;
+  const asked = Number.isFinite(maxBitrate) && maxBitrate > 0 ? Math.round(maxBitrate) : undefined;
+  const want = asked === undefined ? own : Math.min(asked, own ?? asked);
+  if (lowest.maxBitrate === want) return false;
+  if (want === undefined) delete lowest.maxBitrate;
+  else lowest.maxBitrate = want;
+  await sender.setParameters(params);
+  return true;
+}
+
+/**
  * Sets `active` on each of `sender`'s encodings as `wanted` says (rid -> boolean, from the
  * server's `encodings`; null: all on, as every new track starts). An encoding `wanted` does
  * not name keeps its state; a rid the sender does not have is ignored. Returns whether the

@@ -9,11 +9,15 @@
 // - setParameters is called only when something changes, with the object getParameters gave
 //   (its transactionId), as the spec requires.
 //
+// And `camera_bitrate` (setLowestMaxBitrate): the camera's lowest encoding, whichever place it
+// has in the list, is capped, never above its own cap, and null gives its own cap back; one
+// encoding is never capped.
+//
 // Run: node --test web-client/tests/encodings-policy.test.mjs
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { setActive } from '../static/simulcast.js';
+import { CAMERA_LAYERS, setActive, setLowestMaxBitrate } from '../static/simulcast.js';
 
 /** A sender whose encodings are `encodings` ([{rid?, active}]). */
 function fakeSender(encodings) {
@@ -76,4 +80,29 @@ test('null: every encoding on, as a new track starts', async () => {
   assert.equal(await setActive(sender, null), true);
   assert.deepEqual(active(sender), [['q', true], ['h', true], ['f', true]]);
   assert.equal(sender.sets.length, 1);
+});
+
+test('camera_bitrate caps the lowest encoding only, never above its own cap, and null gives that back', async () => {
+  // Listed largest first, as some browsers give them back.
+  const sender = fakeSender([...CAMERA_LAYERS].reverse().map((l) => ({ ...l, active: true })));
+  const rates = () => Object.fromEntries(sender.encodings.map((e) => [e.rid, e.maxBitrate]));
+  assert.equal(await setLowestMaxBitrate(sender, 97_000), true);
+  assert.deepEqual(rates(), { f: 1_200_000, h: 450_000, q: 97_000 });
+  assert.equal(await setLowestMaxBitrate(sender, 97_000), false, 'no change, no setParameters');
+  assert.equal(sender.sets.length, 1);
+  assert.equal(await setLowestMaxBitrate(sender, 5_000_000), true);
+  assert.equal(rates().q, 150_000, 'never above the layer’s own cap');
+  await setLowestMaxBitrate(sender, 60_000);
+  assert.equal(await setLowestMaxBitrate(sender, null), true);
+  assert.deepEqual(rates(), { f: 1_200_000, h: 450_000, q: 150_000 }, 'lifted: its own cap again');
+  for (const junk of [0, -1, NaN, 'x', undefined]) {
+    await setLowestMaxBitrate(sender, 60_000);
+    await setLowestMaxBitrate(sender, junk);
+    assert.equal(rates().q, 150_000, `${String(junk)} lifts the cap`);
+  }
+  assert.ok(sender.encodings.every((e) => e.active), 'active untouched');
+
+  const single = fakeSender([{ active: true }]);
+  assert.equal(await setLowestMaxBitrate(single, 80_000), false);
+  assert.equal(single.sets.length, 0, 'one encoding: everyone takes it, never capped');
 });

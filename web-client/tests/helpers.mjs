@@ -327,6 +327,28 @@ export function messageLog(page) {
   return page.evaluate(() => window.aula.log().map((e) => [e.dir, e.type, e.code].filter(Boolean).join(' ')));
 }
 
+/**
+ * The parameters of the sender that carries `source` on `page`'s publish connection (its
+ * m-line from the page's latest `publish`): {direction (the transceiver's current one),
+ * degradationPreference, encodings: [{rid ('' without one), active, maxBitrate (null if
+ * none)}]}. Null while there is no such sender.
+ */
+export function publishedSender(page, source) {
+  return page.evaluate((src) => {
+    const published = window.aula.log().filter((e) => e.dir === 'out' && e.type === 'publish').pop();
+    const track = published && published.tracks.find((tr) => tr.source === src);
+    const pc = window.aula.publishPc;
+    const tr = track && pc && pc.getTransceivers().find((x) => x.mid === track.mid);
+    if (!tr) return null;
+    const params = tr.sender.getParameters();
+    return {
+      direction: tr.currentDirection,
+      degradationPreference: params.degradationPreference ?? null,
+      encodings: params.encodings.map((e) => ({ rid: e.rid || '', active: e.active, maxBitrate: e.maxBitrate ?? null })),
+    };
+  }, source);
+}
+
 /** What a page receives: remote tiles (window.aula.participants()) and inbound stats. */
 export function mediaSnapshot(page) {
   return page.evaluate(async () => ({

@@ -22,7 +22,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as delay } from 'node:timers/promises';
-import { WAIT, createRoom, joinAs, poll, withServerAndBrowser } from './helpers.mjs';
+import { WAIT, createRoom, joinAs, poll, publishedSender, withServerAndBrowser } from './helpers.mjs';
 
 // How long an encoding switched off must stay silent to count as off.
 const QUIET_MS = 1000;
@@ -32,15 +32,10 @@ const QUIET_MS = 1000;
  * publish connection (its m-line from her latest `publish`), as [[rid, active]]; rid "" for
  * a sender without rids. Null while there is no such sender.
  */
-function senderState(page, source) {
-  return page.evaluate((src) => {
-    const published = window.aula.log().filter((e) => e.dir === 'out' && e.type === 'publish').pop();
-    const track = published && published.tracks.find((tr) => tr.source === src);
-    const pc = window.aula.publishPc;
-    const tr = track && pc && pc.getTransceivers().find((x) => x.mid === track.mid);
-    if (!tr || tr.currentDirection !== 'sendonly') return null;
-    return tr.sender.getParameters().encodings.map((e) => [e.rid || '', e.active]);
-  }, source);
+async function senderState(page, source) {
+  const sender = await publishedSender(page, source);
+  if (!sender || sender.direction !== 'sendonly') return null;
+  return sender.encodings.map((e) => [e.rid, e.active]);
 }
 
 /** Polls until `source`'s sender on `page` has exactly `expected` ([[rid, active]]). */

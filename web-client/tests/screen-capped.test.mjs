@@ -17,23 +17,16 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { WAIT, createRoom, joinAs, poll, withServerAndBrowser } from './helpers.mjs';
+import { WAIT, createRoom, joinAs, poll, publishedSender, withServerAndBrowser } from './helpers.mjs';
 
 // The room's budget: the teacher's page wants Anna's camera small and her sound (about a
 // quarter of a megabit with headroom); Anna's gets the rest.
 const ROOM_LIMIT_MBPS = 0.65;
 
 /** The teacher's screen sender: its first encoding's maxBitrate and the degradation preference. */
-function screenSender(page) {
-  return page.evaluate(() => {
-    const published = window.aula.log().filter((e) => e.dir === 'out' && e.type === 'publish').pop();
-    const track = published && published.tracks.find((tr) => tr.source === 'screen');
-    const pc = window.aula.publishPc;
-    const tr = track && pc && pc.getTransceivers().find((x) => x.mid === track.mid);
-    if (!tr) return null;
-    const params = tr.sender.getParameters();
-    return { maxBitrate: params.encodings[0].maxBitrate ?? null, preference: params.degradationPreference ?? null };
-  });
+async function screenSender(page) {
+  const sender = await publishedSender(page, 'screen');
+  return sender && { maxBitrate: sender.encodings[0].maxBitrate, preference: sender.degradationPreference };
 }
 
 /** The `screen_bitrate` messages `page` has had, oldest first. */

@@ -61,6 +61,12 @@ impl Bot {
                     publisher.set_active(&active);
                 }
             }
+            SignalEvent::CameraBitrate { max_bitrate } => {
+                self.stats.sent.camera_caps += 1;
+                if let Some(publisher) = &mut self.publisher {
+                    publisher.cap_lowest(max_bitrate);
+                }
+            }
             SignalEvent::Problem(text) => self.stats.push_error(text),
             // A resume waiting in the server's queue: the call goes on meanwhile.
             SignalEvent::Queued {

@@ -11,12 +11,19 @@ use crate::api::{
     Kind, LayerReport, ParticipantId, RoomReport, SfuEvent, Source, SubscriberReport, VideoReport,
 };
 use crate::ctx::{Ctx, Output};
-use crate::participant::{PAUSE_AT_SOURCE_AFTER, ScreenCap, StreamKey, UpTrack};
+use crate::participant::{PAUSE_AT_SOURCE_AFTER, SourceCap, StreamKey, UpTrack};
 use rustc_hash::FxHashMap;
 
-/// A screen share's cap at its publisher is lifted once no subscriber has needed it for this
+/// A cap at a publisher (a screen share's, a host camera's lowest layer's) is lifted once no subscriber has needed it for this
 /// long: a link that recovers for a moment does not bring the full rate back at once.
 const CAP_LIFT_AFTER: Duration = Duration::from_secs(5);
+
+/// How much more than its encoder's `maxBitrate` a camera's lowest layer sends on the wire,
+/// in percent: RTP, SRTP, UDP and IP headers on small frames of one or two packets, and the
+/// keyframes (measured: the web client's 180p layer at a `maxBitrate` of 150 kbit/s, and the
+/// loadtest's teacher sending it, came to 167-179 kbit/s in the impair run). A cap is decided
+/// on the wire and told to the page as the encoder's rate.
+const CAMERA_CAP_OVERHEAD: u64 = 15;
 
 /// How often layers are decided (and measured): GCC's estimate moves within a few hundred
 /// milliseconds of congestion, and a layer switch waits for a keyframe anyway.
@@ -119,14 +126,14 @@ impl Room {
             budget,
             subscribers: Vec::with_capacity(plans.len()),
         };
-        let mut screen_caps = FxHashMap::default();
+        let mut source_caps = FxHashMap::default();
         for (plan, cap) in plans.into_iter().zip(caps) {
             report
                 .subscribers
-                .push(self.apply(plan, cap, &mut screen_caps, now, ctx));
+                .push(self.apply(plan, cap, &mut source_caps, now, ctx));
         }
         self.pause_at_source(now, ctx);
-        self.cap_screens(now, &screen_caps, ctx);
+        self.cap_at_source(now, &source_caps, ctx);
         ctx.out.push_back(Output::Report {
             room: self.id.clone(),
             report: Some(Box::new(report)),
@@ -235,13 +242,13 @@ impl Room {
         }
     }
 
-    /// Decides one subscriber's layers within `cap` and carries the decision out; a screen
-    /// share it can take only capped lowers that share's entry in `screen_caps`.
+    /// Decides one subscriber's layers within `cap` and carries the decision out; a video it
+    /// can take only capped at its publisher lowers that stream's entry in `source_caps`.
     fn apply(
         &mut self,
         mut plan: Plan,
         cap: u64,
-        screen_caps: &mut FxHashMap<StreamKey, u64>,
+        source_caps: &mut FxHashMap<StreamKey, u64>,
         now: Instant,
         ctx: &mut Ctx,
     ) -> SubscriberReport {
@@ -320,7 +327,7 @@ impl Room {
             }
             slot.paused = a.paused[k];
             if let Some(c) = a.caps[k] {
-                let least = screen_caps.entry(stream).or_insert(c);
+                let least = source_caps.entry(stream).or_insert(c);
                 *least = (*least).min(c);
             }
             if slot.paused {
@@ -471,26 +478,27 @@ impl Room {
         }
     }
 
-    /// Tells each publisher of a screen share the bit/s to send it at when a subscriber cannot
-    /// take it whole (the least any subscriber can take), and lifts the cap once nobody has
-    /// needed it for [`CAP_LIFT_AFTER`]. A cap is changed only when the need moved by more
-    /// than a fifth, and raised only [`UPGRADE_HOLD`] after it was last set, so the browser's
-    /// encoder is not re-set at every wobble of an estimate.
-    fn cap_screens(&mut self, now: Instant, needed: &FxHashMap<StreamKey, u64>, ctx: &mut Ctx) {
+    /// Tells each publisher of a screen share, or of a host's camera, the bit/s to send the
+    /// share (the camera's lowest layer) at when a subscriber cannot take it whole (the least
+    /// any subscriber can take), and lifts the cap once nobody has needed it for
+    /// [`CAP_LIFT_AFTER`]. A cap is changed only when the need moved by more than a fifth, and
+    /// raised only [`UPGRADE_HOLD`] after it was last set, so the browser's encoder is not
+    /// re-set at every wobble of an estimate.
+    fn cap_at_source(&mut self, now: Instant, needed: &FxHashMap<StreamKey, u64>, ctx: &mut Ctx) {
         let mut events = Vec::new();
         for (&id, p) in &mut self.participants {
             let Some(up) = &mut p.up else { continue };
-            for track in up.tracks.iter_mut().filter(|t| t.source == Source::Screen) {
+            for track in up.tracks.iter_mut().filter(|t| t.kind == Kind::Video) {
                 let stream = StreamKey {
                     publisher: id,
-                    source: Source::Screen,
+                    source: track.source,
                 };
                 let need = needed.get(&stream).copied();
                 let tell = match (&mut track.capped, need) {
                     (None, None) => None,
                     (None, Some(c)) => {
                         let rate = track.layers.first().map_or(0, |l| l.rate.bitrate());
-                        track.capped = Some(ScreenCap {
+                        track.capped = Some(SourceCap {
                             told: c,
                             since: now,
                             uncapped: rate.max(c),
@@ -524,14 +532,28 @@ impl Room {
                     }
                     (Some(_), None) => None,
                 };
-                if let Some(max_bitrate) = tell {
-                    ctx.stats.screen_caps += 1;
-                    events.push((id, max_bitrate));
+                if let Some(wire) = tell {
+                    let (count, max_bitrate) = match track.source {
+                        Source::Screen => (&mut ctx.stats.screen_caps, wire),
+                        _ => (
+                            &mut ctx.stats.camera_caps,
+                            wire.map(|c| c * 100 / (100 + CAMERA_CAP_OVERHEAD)),
+                        ),
+                    };
+                    *count += 1;
+                    events.push((id, track.source, max_bitrate));
                 }
             }
         }
-        for (id, max_bitrate) in events {
-            self.emit(id, SfuEvent::ScreenBitrate { max_bitrate }, ctx);
+        for (id, source, max_bitrate) in events {
+            self.emit(
+                id,
+                SfuEvent::MaxBitrate {
+                    source,
+                    max_bitrate,
+                },
+                ctx,
+            );
         }
     }
 
@@ -567,13 +589,14 @@ impl Room {
 /// switched off because nobody took them (they come back when asked for).
 fn available_layers(track: &UpTrack, now: Instant) -> Vec<Layer> {
     let started = track.started.unwrap_or(now);
-    let uncapped = track.capped.map_or(0, |c| c.uncapped);
     track
         .layers
         .iter()
         .enumerate()
         .filter(|(_, l)| l.is_live(started, now) || l.paused_at_source.is_some())
         .map(|(i, l)| {
+            // The cap is on the first encoding.
+            let uncapped = track.capped.filter(|_| i == 0).map_or(0, |c| c.uncapped);
             let measured = l.rate.bitrate();
             Layer {
                 index: i as u8,

@@ -122,6 +122,7 @@ impl Metrics {
             core.encodings_paused += s.encodings_paused;
             core.encodings_resumed += s.encodings_resumed;
             core.screen_caps += s.screen_caps;
+            core.camera_caps += s.camera_caps;
             core.frames_dropped_codec += s.frames_dropped_codec;
             core.frames_dropped_not_sending += s.frames_dropped_not_sending;
             core.frames_dropped_write_failed += s.frames_dropped_write_failed;

@@ -73,6 +73,9 @@ pub type BandwidthSeen = (Instant, Vec<(ParticipantId, Source)>, bool);
 /// An `Encodings` event: when, the source, (rid, active) per encoding.
 pub type EncodingsSeen = (Instant, Source, Vec<(String, bool)>);
 
+/// Caps the SFU set on a client's encoding, with when (`None`: lifted).
+pub type CapsSeen = Vec<(Instant, Option<u64>)>;
+
 pub struct Client {
     pub id: ParticipantId,
     index: u16,
@@ -151,9 +154,12 @@ pub struct Client {
     pub encodings: Vec<EncodingsSeen>,
     /// The caps the SFU set on this client's screen share, with when (`None`: lifted). The
     /// client honours them as a browser does for screen content: same frames, fewer of them.
-    pub screen_caps: Vec<(Instant, Option<u64>)>,
+    pub screen_caps: CapsSeen,
     /// Bits the screen share may still send under its cap.
     screen_credit: f64,
+    /// The caps the SFU set on this client's camera's lowest layer, with when (`None`:
+    /// lifted). The client honours them as an encoder does: the same frames, smaller.
+    pub camera_caps: CapsSeen,
     /// Ignore `encodings` (a page that does not switch layers off when told).
     pub ignores_encodings: bool,
     /// The capacity of this client's downlink (bit/s; `None`: unlimited), its bottleneck
@@ -821,6 +827,7 @@ impl Client {
             video_interval: VIDEO_INTERVAL,
             video_bytes: 3000,
             screen_caps: Vec::new(),
+            camera_caps: Vec::new(),
             screen_credit: 0.0,
             uplink_loss: 0.0,
             downlink_loss: 0.0,
@@ -1035,8 +1042,13 @@ impl Client {
                         self.keyframe_owed[layer] = None;
                     }
                     let key = key || owed;
+                    let mut bytes = LAYER_FRAME_BYTES[layer];
+                    if let (0, Some((_, Some(cap)))) = (layer, self.camera_caps.last()) {
+                        let per_frame = *cap as f64 * self.video_interval.as_secs_f64() / 8.0;
+                        bytes = bytes.min((per_frame as usize).max(100));
+                    }
                     let mut frame = video_frame(Codec::Vp8, key);
-                    frame.truncate(LAYER_FRAME_BYTES[layer]);
+                    frame.truncate(bytes);
                     frame[1] = layer as u8;
                     let meta = Frame {
                         codec: Codec::Vp8,
@@ -1201,8 +1213,14 @@ impl Client {
                 }
                 None
             }
-            SfuEvent::ScreenBitrate { max_bitrate } => {
-                self.screen_caps.push((now, max_bitrate));
+            SfuEvent::MaxBitrate {
+                source,
+                max_bitrate,
+            } => {
+                match source {
+                    Source::Screen => self.screen_caps.push((now, max_bitrate)),
+                    _ => self.camera_caps.push((now, max_bitrate)),
+                }
                 None
             }
             SfuEvent::Speakers { speaking, dominant } => {

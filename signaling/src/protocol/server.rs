@@ -257,6 +257,11 @@ pub enum ServerMsg {
     ScreenBitrate {
         max_bitrate: Option<u64>,
     },
+    /// To a publisher: the bit/s to send its camera's lowest encoding at, at most (`null`: no
+    /// cap).
+    CameraBitrate {
+        max_bitrate: Option<u64>,
+    },
     Error {
         code: &'static str,
         message: String,

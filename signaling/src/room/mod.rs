@@ -715,7 +715,11 @@ fn to_wire(event: SfuEvent) -> Option<ServerMsg> {
                 .map(|(rid, active)| EncodingState { rid, active })
                 .collect(),
         },
-        SfuEvent::ScreenBitrate { max_bitrate } => ServerMsg::ScreenBitrate { max_bitrate },
+        SfuEvent::MaxBitrate {
+            source: Source::Screen,
+            max_bitrate,
+        } => ServerMsg::ScreenBitrate { max_bitrate },
+        SfuEvent::MaxBitrate { max_bitrate, .. } => ServerMsg::CameraBitrate { max_bitrate },
         SfuEvent::Quality(_) => return None,
     };
     Some(msg)
