@@ -225,12 +225,43 @@ pub fn wanted(audio: u64, videos: &[Video]) -> u64 {
             .sum::<u64>()
 }
 
+/// What an audio stream's packets carry beyond their payloads, bit/s: 50 a second of
+/// [`crate::participant::PACKET_OVERHEAD`]. str0m's estimate counts payloads only, and for
+/// audio the two differ by a third (docs/architecture.md, "str0m's estimate counts payloads").
+pub const AUDIO_HEADERS: u64 = 50 * crate::participant::PACKET_OVERHEAD * 8;
+
+/// The share of a link's estimate on the wire that a cap at a publisher may fill: on a
+/// drop-tail bottleneck GCC's estimate, counted on the wire, runs up to a tenth over the link
+/// while the queue fills (docs/architecture.md, the same section).
+pub const CAP_SHARE_OF_WIRE: f64 = 0.9;
+
+/// What a cap may fill of a subscriber's link, decided on the wire like the rates it is
+/// compared with: `estimate` (str0m's, in payloads, less what the link loses) with the
+/// headers of the `audio_streams` it is sent, [`CAP_SHARE_OF_WIRE`] of that.
+pub fn cap_budget(estimate: u64, audio_streams: u64) -> u64 {
+    ((estimate + audio_streams * AUDIO_HEADERS) as f64 * CAP_SHARE_OF_WIRE) as u64
+}
+
+/// [`allocate_capped`] with the budget for caps the same as the one for layers.
+#[cfg(test)]
+fn allocate(budget: u64, audio: u64, videos: &[Video], audio_only: bool) -> Allocation {
+    allocate_capped(budget, budget, audio, videos, audio_only)
+}
+
 /// Decides the layers of one subscriber's videos.
 ///
 /// `budget`: bit/s this subscriber may receive (its estimate, lowered to its share of the
-/// server's and the room's budget); `audio`: what the audio streams it receives send (bit/s);
-/// `audio_only`: whether the last decision was audio-only (for the hysteresis).
-pub fn allocate(budget: u64, audio: u64, videos: &[Video], audio_only: bool) -> Allocation {
+/// server's and the room's budget); `cap_budget`: what a video capped at its publisher may
+/// fill, if more than `budget` (the budget as [`cap_budget`] counts it on the wire, within
+/// the subscriber's share of the budgets); `audio`: what the audio streams it receives send
+/// (bit/s); `audio_only`: whether the last decision was audio-only (for the hysteresis).
+pub fn allocate_capped(
+    budget: u64,
+    cap_budget: u64,
+    audio: u64,
+    videos: &[Video],
+    audio_only: bool,
+) -> Allocation {
     let wanted = wanted(audio, videos);
     let audio_only = if audio_only {
         budget < VIDEO_BACK_ABOVE
@@ -275,7 +306,7 @@ pub fn allocate(budget: u64, audio: u64, videos: &[Video], audio_only: bool) -> 
                         .zip(videos)
                         .filter_map(|(c, v)| c.map(|p| v.layers[p].bitrate))
                         .sum();
-                    let rest = budget.saturating_sub(audio + taken);
+                    let rest = budget.max(cap_budget).saturating_sub(audio + taken);
                     // A camera has a wide band: capped, it fills what is left, and GCC's
                     // estimate wobbles by more than a tenth around what is sent. (A screen
                     // share's floor is already twice a camera's.)
@@ -594,6 +625,19 @@ mod tests {
         );
         let a = allocate(audio + 70_000, audio, &videos, false);
         assert_eq!((a.layers[0], a.caps[0]), (Some(0), Some(70_000)));
+
+        // Capped on the wire: an estimate (in payloads) that leaves 20 kbit/s beside the
+        // voices' wire rate still carries their headers, 28 kbit/s a stream.
+        let mut videos = [teacher.clone()];
+        let estimate = audio + 20_000;
+        assert_eq!(settle(estimate, 6, &mut videos).layers, [None]);
+        let wire = cap_budget(estimate, 6);
+        assert_eq!(wire, (f64::from(380_000 + 6 * 28_000) * 0.9) as u64);
+        let a = allocate_capped(estimate, wire, audio, &videos, false);
+        assert_eq!((a.layers[0], a.caps[0]), (Some(0), Some(wire - audio)));
+        // Never below what the budget itself leaves.
+        let a = allocate_capped(audio + 120_000, 0, audio, &videos, false);
+        assert_eq!(a.caps, [Some(120_000)]);
 
         // Not a camera with one encoding (everyone takes that one), nor a student's.
         let mut single = teacher.clone();

@@ -575,13 +575,14 @@ fn a_screen_share_that_does_not_fit_is_capped_at_its_publisher_not_paused() {
 
 #[test]
 fn a_teachers_camera_that_does_not_fit_is_capped_at_her_page_not_paused() {
-    // Three voices (76 kbit/s each in this harness) fill half of a 450 kbit/s link, and GCC
-    // (which counts what the packets carry, not their headers) estimates it at some 330-360
-    // kbit/s: the teacher's lowest layer (about 160 kbit/s here) does not fit beside them,
-    // but less of it does.
+    // Three voices (76 kbit/s each on the wire in this harness) fill 60 % of a 380 kbit/s
+    // link, and GCC (which counts what the packets carry, not their headers) estimates it
+    // at some 280-300 kbit/s: the teacher's lowest layer (about 160 kbit/s here) does not
+    // fit beside them, but less of it does once the voices' headers are counted too (with
+    // the estimate in payloads alone she came and went, and this test fails).
     let mut sim = class(51, 3);
     let viewer = 3;
-    let cap = capped_on_a_thin_link(&mut sim, viewer, 450_000, |c| &c.camera_caps);
+    let cap = capped_on_a_thin_link(&mut sim, viewer, 380_000, |c| &c.camera_caps);
     assert!((50_000..140_000).contains(&cap), "{cap}");
     let me = subscriber(&sim, viewer);
     let teacher = sim.clients[0].id;
@@ -607,7 +608,7 @@ fn a_teachers_camera_that_does_not_fit_is_capped_at_her_page_not_paused() {
         .unwrap_or_default();
     assert!(gap < Duration::from_millis(500), "{gap:?} without a frame");
     let rate = offered_last_10s(&sim, viewer);
-    assert!(rate <= 495_000, "{rate} bit/s offered to a 450 kbit/s link");
+    assert!(rate <= 418_000, "{rate} bit/s offered to a 380 kbit/s link");
     // The other student, on an open link, still gets the layer her tile calls for.
     let other = subscriber(&sim, 1);
     let hers = other.videos.iter().find(|v| v.publisher == teacher);

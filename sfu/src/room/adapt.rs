@@ -57,6 +57,7 @@ struct Plan {
     id: ParticipantId,
     /// What the audio streams it receives send (bit/s), as the allocator reserves it.
     audio: u64,
+    audio_streams: u64,
     /// Per video: its slot, its stream, what the allocator needs to know.
     slots: Vec<(usize, StreamKey)>,
     videos: Vec<Video>,
@@ -165,6 +166,7 @@ impl Room {
             let mut plan = Plan {
                 id,
                 audio: 0,
+                audio_streams: 0,
                 slots: Vec::new(),
                 videos: Vec::new(),
                 unmeasured: Vec::new(),
@@ -188,6 +190,7 @@ impl Room {
                         .and_then(|t| t.layers.first())
                         .map(|l| l.rate.bitrate());
                     plan.audio += rate.unwrap_or(0).max(allocate::AUDIO_BITRATE);
+                    plan.audio_streams += 1;
                     continue;
                 }
                 let speaker = dominant == Some(stream.publisher);
@@ -274,7 +277,17 @@ impl Room {
         let budget = within.unwrap_or(u64::MAX).min(cap);
         // The subscriber's own link (with its loss) is the limit, not its share of a budget.
         let own_link = within.is_some_and(|w| w <= cap);
-        let a = allocate::allocate(budget, plan.audio, &plan.videos, p.down.audio_only);
+        // A cap is decided on the wire: the link's estimate with the audio's headers.
+        let cap_budget = within
+            .map_or(u64::MAX, |w| allocate::cap_budget(w, plan.audio_streams))
+            .min(cap);
+        let a = allocate::allocate_capped(
+            budget,
+            cap_budget,
+            plan.audio,
+            &plan.videos,
+            p.down.audio_only,
+        );
         p.down.audio_only = a.audio_only;
         let mut videos = Vec::with_capacity(plan.slots.len());
         let mut paused = Vec::new();
