@@ -124,6 +124,9 @@ pub struct Video {
     pub held: bool,
     /// A screen share: one layer, whose rate its publisher can cap (see [`SCREEN_FLOOR`]).
     pub screen: bool,
+    /// Its publisher was found sending well over a cap it was told: it is not capped (see
+    /// `crate::room::adapt`, `CAP_DISTRUST`), so it is paused where it does not fit.
+    pub cap_ignored: bool,
     /// It is paused now for want of bandwidth (not hidden).
     pub paused: bool,
     /// Given a layer again after a pause less than [`FIRST_WAIT`] ago, and nothing of it
@@ -155,7 +158,9 @@ impl Video {
     /// share's one layer, or a host's simulcast camera's lowest (its first encoding). A camera
     /// with one encoding is not capped: everyone takes that one.
     fn cap_floor(&self) -> Option<u64> {
-        if self.screen {
+        if self.cap_ignored {
+            None
+        } else if self.screen {
             Some(SCREEN_FLOOR)
         } else if self.priority == Priority::Host
             && self.layers.len() > 1
@@ -466,6 +471,7 @@ mod tests {
             current: None,
             held: false,
             screen: false,
+            cap_ignored: false,
             paused: false,
             waiting: false,
         }
@@ -483,6 +489,7 @@ mod tests {
             current: None,
             held: false,
             screen: true,
+            cap_ignored: false,
             paused: false,
             waiting: false,
         }

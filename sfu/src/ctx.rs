@@ -61,6 +61,8 @@ pub struct CoreStats {
     pub screen_caps: u64,
     /// Times a publisher was told a new cap for its camera's lowest layer, or that it is lifted.
     pub camera_caps: u64,
+    /// Times a publisher was found sending a capped encoding at well over its cap.
+    pub caps_ignored: u64,
     /// Frames written to down slots: audio packets and the last packet of each video frame.
     pub frames_forwarded: u64,
     /// Timeouts given to connections: each is a pass of str0m over all the connection's

@@ -118,6 +118,9 @@ pub(crate) struct UpTrack {
     /// A screen share, or a host camera's first encoding, capped at its publisher because a
     /// subscriber could not take it whole.
     pub capped: Option<SourceCap>,
+    /// When its publisher was last found sending a capped encoding at well over the cap (a
+    /// page that ignores `camera_bitrate` or `screen_bitrate`): not capped again for a while.
+    pub cap_ignored_at: Option<Instant>,
     /// When its first packet arrived: until a second later, a layer not seen yet counts as
     /// coming (browsers start their encodings within a few frames of each other), so the first
     /// choice of layer is the right one instead of whichever layer's packet came first.
@@ -658,6 +661,7 @@ mod tests {
             ingress_loss: 0.0,
             told_active: None,
             capped: None,
+            cap_ignored_at: None,
             started: Some(started),
         }
     }

@@ -632,6 +632,34 @@ fn a_teachers_camera_that_does_not_fit_is_capped_at_her_page_not_paused() {
 }
 
 #[test]
+fn a_teacher_whose_page_ignores_the_cap_is_paused_where_she_does_not_fit() {
+    // As above, but her page goes on sending its lowest layer whole: counting on the cap
+    // would send the thin link more than it takes. The cap is dropped (and its lift said),
+    // she is paused there as before caps, and not capped again.
+    let mut sim = class(51, 3);
+    let viewer = 3;
+    sim.clients[0].ignores_caps = true;
+    sim.run_for(Duration::from_secs(5));
+    sim.clients[viewer].downlink_rate = Some(380_000);
+    sim.run_for(Duration::from_secs(30));
+
+    let caps = &sim.clients[0].camera_caps;
+    let lifted = caps.iter().position(|c| c.1.is_none());
+    assert!(
+        caps.first().is_some_and(|c| c.1.is_some())
+            && lifted.is_some_and(|i| caps[i..].iter().all(|c| c.1.is_none())),
+        "capped, then lifted for good: {caps:?}"
+    );
+    assert_eq!(sim.worker.stats().caps_ignored, 1);
+    let me = subscriber(&sim, viewer);
+    let teacher = sim.clients[0].id;
+    let hers = me.videos.iter().find(|v| v.publisher == teacher);
+    assert!(hers.is_some_and(|v| v.paused), "{me:?}");
+    let rate = offered_last_10s(&sim, viewer);
+    assert!(rate <= 418_000, "{rate} bit/s offered to a 380 kbit/s link");
+}
+
+#[test]
 fn a_pupil_who_hid_every_video_gets_the_teacher_back_at_once_when_she_shows_her_again() {
     // While only audio flows, the estimate is what GCC makes of the audio: a moment of delay
     // (here the link stalls for two seconds) cuts it to 0.85 of the audio's rate, and from

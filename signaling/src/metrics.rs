@@ -62,6 +62,7 @@ pub async fn metrics(
         ("aula_encodings_resumed_total", c.encodings_resumed),
         ("aula_screen_caps_total", c.screen_caps),
         ("aula_camera_caps_total", c.camera_caps),
+        ("aula_caps_ignored_total", c.caps_ignored),
         (
             "aula_frames_waiting_keyframe_total",
             c.frames_waiting_keyframe,
@@ -272,6 +273,10 @@ const HELP: &[(&str, &str)] = &[
     (
         "aula_camera_caps_total",
         "Caps on a host camera's lowest layer sent to publishers.",
+    ),
+    (
+        "aula_caps_ignored_total",
+        "Publishers found sending a capped encoding well over its cap (not capped again for a minute).",
     ),
     (
         "aula_frames_waiting_keyframe_total",

@@ -25,6 +25,17 @@ const CAP_LIFT_AFTER: Duration = Duration::from_secs(5);
 /// on the wire and told to the page as the encoder's rate.
 const CAMERA_CAP_OVERHEAD: u64 = 15;
 
+/// How long a publisher has to bring a capped encoding down to its cap (the page's
+/// `setParameters`, the encoder's next frames, and the two seconds the rate is measured over)
+/// before sending well over it counts as ignoring the cap.
+const CAP_GRACE: Duration = Duration::from_secs(4);
+/// A capped encoding measured above this many times its cap, after [`CAP_GRACE`], is not
+/// being capped: the subscribers it was capped for would be sent more than their links take.
+const CAP_IGNORED_ABOVE: f64 = 1.5;
+/// How long a publisher found ignoring a cap is not capped again: its videos are paused where
+/// they do not fit, as before caps.
+const CAP_DISTRUST: Duration = Duration::from_secs(60);
+
 /// How often layers are decided (and measured): GCC's estimate moves within a few hundred
 /// milliseconds of congestion, and a layer switch waits for a keyframe anyway.
 pub(super) const ALLOCATE_EVERY: Duration = Duration::from_millis(500);
@@ -102,6 +113,7 @@ impl Room {
     pub(super) fn adapt(&mut self, now: Instant, ctx: &mut Ctx) {
         self.next_allocation = (!self.participants.is_empty()).then_some(now + ALLOCATE_EVERY);
         self.measure_layers(now);
+        self.distrust_ignored_caps(now, ctx);
         let mut plans = self.plans(now);
         if !ctx.config.adaptation {
             // Only the tile sizes count: no link, no budget.
@@ -139,6 +151,46 @@ impl Room {
             room: self.id.clone(),
             report: Some(Box::new(report)),
         });
+    }
+
+    /// A cap its publisher does not keep to (the capped encoding measured at well over it once
+    /// the page has had time) is dropped, and that publisher is not capped again for
+    /// [`CAP_DISTRUST`]: counting on it would send the subscribers it was for more than their
+    /// links take. Its videos are paused where they do not fit, as before caps.
+    fn distrust_ignored_caps(&mut self, now: Instant, ctx: &mut Ctx) {
+        let mut lifted = Vec::new();
+        for (&id, p) in &mut self.participants {
+            let Some(up) = &mut p.up else { continue };
+            for track in &mut up.tracks {
+                let Some(cap) = track.capped else { continue };
+                let measured = track.layers.first().map_or(0, |l| l.rate.bitrate());
+                if now >= cap.since + CAP_GRACE
+                    && measured as f64 > cap.told as f64 * CAP_IGNORED_ABOVE
+                {
+                    tracing::debug!(source = ?track.source, measured, told = cap.told, "cap ignored");
+                    track.capped = None;
+                    track.cap_ignored_at = Some(now);
+                    ctx.stats.caps_ignored += 1;
+                    lifted.push((id, track.source, None));
+                }
+            }
+        }
+        // Said, in case the page did lower it and something else sent the excess.
+        self.tell_caps(lifted, ctx);
+    }
+
+    /// Tells each publisher its new cap on a source (`None`: lifted).
+    fn tell_caps(&mut self, caps: Vec<(ParticipantId, Source, Option<u64>)>, ctx: &mut Ctx) {
+        for (id, source, max_bitrate) in caps {
+            self.emit(
+                id,
+                SfuEvent::MaxBitrate {
+                    source,
+                    max_bitrate,
+                },
+                ctx,
+            );
+        }
     }
 
     /// Folds the bytes each layer sent since the last measurement into its rate.
@@ -201,6 +253,9 @@ impl Room {
                     current: slot.layer.flatten(),
                     held: slot.lowered_at.is_some_and(|t| now < t + UPGRADE_HOLD),
                     screen: stream.source == Source::Screen,
+                    cap_ignored: track.is_some_and(|t| {
+                        t.cap_ignored_at.is_some_and(|at| now < at + CAP_DISTRUST)
+                    }),
                     paused: slot.paused,
                     waiting: slot
                         .resumed_at
@@ -558,16 +613,7 @@ impl Room {
                 }
             }
         }
-        for (id, source, max_bitrate) in events {
-            self.emit(
-                id,
-                SfuEvent::MaxBitrate {
-                    source,
-                    max_bitrate,
-                },
-                ctx,
-            );
-        }
+        self.tell_caps(events, ctx);
     }
 
     /// Every (stream, layer) some subscriber takes or is about to: the allocator's layer (the

@@ -204,6 +204,7 @@ fn up_tracks(
                     ingress_loss: 0.0,
                     told_active: None,
                     capped: None,
+                    cap_ignored_at: None,
                     started: None,
                 }
             }

@@ -123,6 +123,7 @@ impl Metrics {
             core.encodings_resumed += s.encodings_resumed;
             core.screen_caps += s.screen_caps;
             core.camera_caps += s.camera_caps;
+            core.caps_ignored += s.caps_ignored;
             core.frames_dropped_codec += s.frames_dropped_codec;
             core.frames_dropped_not_sending += s.frames_dropped_not_sending;
             core.frames_dropped_write_failed += s.frames_dropped_write_failed;

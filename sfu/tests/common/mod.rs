@@ -162,6 +162,8 @@ pub struct Client {
     pub camera_caps: CapsSeen,
     /// Ignore `encodings` (a page that does not switch layers off when told).
     pub ignores_encodings: bool,
+    /// Ignore caps on the camera (a page that does not lower its encoding when told).
+    pub ignores_caps: bool,
     /// The capacity of this client's downlink (bit/s; `None`: unlimited), its bottleneck
     /// queue (drop-tail beyond `downlink_queue` of delay) and its one-way delay. Datagrams in
     /// flight wait in `in_flight` until their arrival time.
@@ -837,6 +839,7 @@ impl Client {
             bandwidth: Vec::new(),
             encodings: Vec::new(),
             ignores_encodings: false,
+            ignores_caps: false,
             downlink_rate: None,
             downlink_queue: Duration::from_millis(300),
             downlink_delay: Duration::from_millis(20),
@@ -1043,7 +1046,8 @@ impl Client {
                     }
                     let key = key || owed;
                     let mut bytes = LAYER_FRAME_BYTES[layer];
-                    if let (0, Some((_, Some(cap)))) = (layer, self.camera_caps.last()) {
+                    let caps = self.camera_caps.last().filter(|_| !self.ignores_caps);
+                    if let (0, Some((_, Some(cap)))) = (layer, caps) {
                         let per_frame = *cap as f64 * self.video_interval.as_secs_f64() / 8.0;
                         bytes = bytes.min((per_frame as usize).max(100));
                     }
