@@ -14,8 +14,9 @@ use crate::ctx::{Ctx, Output};
 use crate::participant::{PAUSE_AT_SOURCE_AFTER, SourceCap, StreamKey, UpTrack};
 use rustc_hash::FxHashMap;
 
-/// A cap at a publisher (a screen share's, a host camera's lowest layer's) is lifted once no subscriber has needed it for this
-/// long: a link that recovers for a moment does not bring the full rate back at once.
+/// A cap at a publisher (a screen share's, a host camera's lowest layer's) is lifted once no
+/// subscriber has needed it for this long: a link that recovers for a moment does not bring
+/// the full rate back at once.
 const CAP_LIFT_AFTER: Duration = Duration::from_secs(5);
 
 /// How much more than its encoder's `maxBitrate` a camera's lowest layer sends on the wire,
@@ -167,7 +168,8 @@ impl Room {
                 if now >= cap.since + CAP_GRACE
                     && measured as f64 > cap.told as f64 * CAP_IGNORED_ABOVE
                 {
-                    tracing::debug!(source = ?track.source, measured, told = cap.told, "cap ignored");
+                    let told = cap.told;
+                    tracing::debug!(source = ?track.source, measured, told, "cap ignored");
                     track.capped = None;
                     track.cap_ignored_at = Some(now);
                     ctx.stats.caps_ignored += 1;
