@@ -355,7 +355,8 @@ pub fn allocate_capped(
             let ideal = v.ideal()?;
             let rate = |p: usize| v.layers[p].bitrate;
             match (*c, *cap) {
-                (Some(0), _) if v.screen && v.current.is_some() => None,
+                // A screen share has one layer: nothing to step up to.
+                (Some(0), _) if v.screen => None,
                 // A capped camera's next step is its lowest layer whole.
                 (Some(0), Some(cap)) => Some(rate(0).saturating_sub(cap)).filter(|e| *e > 0),
                 (Some(now), _) if now < ideal => Some(rate(now + 1) - rate(now).min(rate(now + 1))),
