@@ -247,6 +247,16 @@ pub fn cap_budget(estimate: u64, audio_streams: u64) -> u64 {
     ((estimate + audio_streams * AUDIO_HEADERS) as f64 * CAP_SHARE_OF_WIRE) as u64
 }
 
+/// The most padding may bring a link's payloads to, given str0m's `estimate` (payloads).
+/// str0m pads until its payloads reach the `minimum` it is told, never past its estimate, and
+/// every packet's headers come on top of that on the wire: padded up to the estimate itself,
+/// a link of six voices ran a twentieth over its capacity with its queue full. Kept to the
+/// share a cap keeps ([`CAP_SHARE_OF_WIRE`]), what goes on the wire stays about where a cap
+/// would bring it (docs/architecture.md, "str0m's estimate counts payloads").
+pub fn pad_ceiling(estimate: u64) -> u64 {
+    (estimate as f64 * CAP_SHARE_OF_WIRE) as u64
+}
+
 /// [`allocate_capped`] with the budget for caps the same as the one for layers.
 #[cfg(test)]
 fn allocate(budget: u64, audio: u64, videos: &[Video], audio_only: bool) -> Allocation {

@@ -807,3 +807,34 @@ fn in_a_meeting_what_the_first_guess_held_back_comes_up_as_soon_as_the_probes_fi
     sim.run_for(Duration::from_secs(5));
     assert_eq!(short(&sim), 0, "and still at 8 s");
 }
+
+#[test]
+fn the_padding_that_looks_for_room_stays_within_a_thin_link() {
+    // The impair run's 600 kbit/s phase: six voices take most of it, the teacher's lowest
+    // layer is capped beside them, and padding windows look for room for more. str0m pads
+    // its payloads up to what it is told; the headers come on top.
+    let viewer = 6;
+    let mut sim = class(53, 6);
+    sim.clients[viewer].downlink_rate = Some(600_000);
+    sim.clients[viewer].downlink_queue = Duration::from_millis(300);
+    sim.run_for(Duration::from_secs(45));
+    let offered: Vec<u64> = (15..44)
+        .map(|s| {
+            let from = sim.now - Duration::from_secs(45 - s);
+            let bytes: usize = sim.clients[viewer]
+                .downlink_offered
+                .iter()
+                .filter(|(t, _)| *t >= from && *t < from + Duration::from_secs(1))
+                .map(|(_, n)| n + 28)
+                .sum();
+            bytes as u64 * 8
+        })
+        .collect();
+    let kbps: Vec<u64> = offered.iter().map(|r| r / 1000).collect();
+    // Padded up to str0m's estimate itself, four runs: at most 648-663 kbit/s, 1-5 seconds
+    // more than 5 % over (three of the four fail here). Padded up to 90 % of it
+    // (`allocate::pad_ceiling`), twenty runs: at most 615-646, 0-2 seconds 5 % over.
+    assert!(offered.iter().all(|r| *r <= 660_000), "{kbps:?}");
+    let over = offered.iter().filter(|r| **r > 630_000).count();
+    assert!(over <= 2, "{over} seconds more than 5 % over: {kbps:?}");
+}

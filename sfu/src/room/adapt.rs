@@ -446,7 +446,10 @@ impl Room {
             .padding
             .pad(now, wants_more, host_missing, a.used, estimate);
         let minimum = match padded {
-            true => a.next_step.unwrap_or(0),
+            true => a
+                .next_step
+                .unwrap_or(0)
+                .min(allocate::pad_ceiling(estimate)),
             false => 0,
         };
         let desired = p.down.padding.desired(desired, estimate);
