@@ -33,11 +33,17 @@ mod resume;
 mod room_lifecycle;
 mod simulcast;
 
+/// str0m's acknowledged-rate estimator as Aula vendors and changes it, for the same reason.
+#[path = "../../vendor/str0m/src/bwe/acked_bitrate_estimator.rs"]
+#[allow(dead_code)]
+mod acked_bitrate_estimator;
 /// str0m's estimate smoother as Aula vendors and changes it (vendor/str0m/AULA.md), for its
 /// inline tests: the vendored crate is not a member of the workspace, so they run here.
 #[path = "../../vendor/str0m/src/bwe/smoother.rs"]
 mod smoother;
-/// What the smoother reaches for in its own crate.
+/// What the two reach for in their own crate.
 mod rtp_ {
     pub use str0m::bwe::Bitrate;
+    pub use str0m_proto::DataSize;
 }
+use rtp_::Bitrate;

@@ -7,6 +7,9 @@ const SMALL_SAMPLE_THRESHOLD: DataSize = DataSize::bytes(2000);
 const SMALL_SAMPLE_UNCERTAINTY: f64 = 25.0;
 const UNCERTAINTY: f64 = 10.0;
 const ESTIMATE_FLOOR: Bitrate = Bitrate::kbps(40);
+/// Aula: what a rate change expected at once adds to the estimate's variance (libWebRTC's
+/// `BitrateEstimator::ExpectFastRateChange`).
+const FAST_RATE_CHANGE_VAR: f64 = 200.0;
 
 pub struct AckedBitrateEstimator {
     /// The initial window to use for the first estimate.
@@ -23,6 +26,9 @@ pub struct AckedBitrateEstimator {
     current_window: Duration,
     /// The last time the window was updated.
     last_update: Option<Instant>,
+    /// Aula: when the sender last left the application-limited region, until a packet sent
+    /// after it is acknowledged (libWebRTC's `SetAlrEndedTime`).
+    alr_ended: Option<Instant>,
 }
 
 impl AckedBitrateEstimator {
@@ -35,7 +41,32 @@ impl AckedBitrateEstimator {
             sum: DataSize::ZERO,
             current_window: Duration::ZERO,
             last_update: None,
+            alr_ended: None,
         }
+    }
+
+    /// Aula: the sender left the application-limited region at `t`. Its rate may now rise at
+    /// once (a subscriber's layers stepping up), and the estimate is to follow it within a few
+    /// samples, as libWebRTC's does: once a packet sent after `t` is acknowledged, the
+    /// estimate's variance is raised (its `ExpectFastRateChange`). Without it the estimate
+    /// stayed for seconds near the rate before the step, and an overuse then cut GCC's
+    /// estimate to 85 % of that (vendor/str0m/AULA.md).
+    pub(super) fn set_alr_ended_time(&mut self, t: Instant) {
+        self.alr_ended = Some(t);
+    }
+
+    /// Aula: [`Self::update`] for a packet sent at `send_time`.
+    pub(super) fn update_sent(
+        &mut self,
+        send_time: Instant,
+        receive_time: Instant,
+        packet_size: DataSize,
+    ) {
+        if self.alr_ended.is_some_and(|t| send_time > t) {
+            self.estimate_var += FAST_RATE_CHANGE_VAR;
+            self.alr_ended = None;
+        }
+        self.update(receive_time, packet_size);
     }
 
     pub(super) fn update(&mut self, receive_time: Instant, packet_size: DataSize) {
@@ -139,6 +170,39 @@ impl AckedBitrateEstimator {
 #[cfg(test)]
 mod test {
     use super::*;
+
+    /// Aula: `ms` of acknowledgements at `kbps`, from `from`, a 1,000-byte packet every
+    /// 8,000 / `kbps` ms; the estimate at the end.
+    fn feed(e: &mut AckedBitrateEstimator, from: Instant, ms: u64, kbps: u64) -> u64 {
+        let gap = Duration::from_micros(8_000_000 / kbps);
+        let mut t = from;
+        while t < from + Duration::from_millis(ms) {
+            e.update_sent(t, t, DataSize::bytes(1000));
+            t += gap;
+        }
+        e.current_estimate().map_or(0, |b| b.as_u64())
+    }
+
+    #[test]
+    fn leaving_the_application_limited_region_the_estimate_follows_a_step_at_once() {
+        // Held to 600 kbit/s for ten seconds, then 2 Mbit/s: a subscriber's layers stepping
+        // up once the probes found room.
+        let now = Instant::now();
+        let step = now + Duration::from_secs(10);
+        let after = |alr_ended: bool| {
+            let mut e =
+                AckedBitrateEstimator::new(Duration::from_millis(500), Duration::from_millis(150));
+            feed(&mut e, now, 10_000, 600);
+            if alr_ended {
+                e.set_alr_ended_time(step);
+            }
+            feed(&mut e, step + Duration::from_micros(1), 600, 2000)
+        };
+        let (slow, fast) = (after(false), after(true));
+        // 600 ms after the step: 0.75 Mbit/s without, 2.02 with.
+        assert!(fast > 1_900_000, "{fast}");
+        assert!(slow < 1_000_000, "{slow}");
+    }
 
     #[test]
     fn test_no_estimate_before_initial_window_has_passed() {

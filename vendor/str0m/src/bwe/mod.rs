@@ -147,6 +147,8 @@ struct SendSideBandwidthEstimator {
     alr_detector: AlrDetector,
     link_capacity_estimator: LinkCapacityEstimator,
     last_updated_estimate: Option<Bitrate>,
+    /// Aula: whether the last feedback found the sender application-limited.
+    previously_in_alr: bool,
 }
 
 impl SendSideBandwidthEstimator {
@@ -170,6 +172,7 @@ impl SendSideBandwidthEstimator {
             alr_detector,
             link_capacity_estimator: LinkCapacityEstimator::new(),
             last_updated_estimate: None,
+            previously_in_alr: false,
         }
     }
 
@@ -227,9 +230,20 @@ impl SendSideBandwidthEstimator {
         }
         acked_packets.sort_by(AckedPacket::order_by_receive_time);
 
+        // Aula: leaving the application-limited region, the acknowledged rate is expected to
+        // change fast (libWebRTC's `SetAlrEndedTime`, on each feedback).
+        let in_alr = self.alr_detector.alr_start_time().is_some();
+        if self.previously_in_alr && !in_alr {
+            self.acked_bitrate_estimator.set_alr_ended_time(now);
+        }
+        self.previously_in_alr = in_alr;
+
         for acked_packet in acked_packets.iter() {
-            self.acked_bitrate_estimator
-                .update(acked_packet.remote_recv_time, acked_packet.size);
+            self.acked_bitrate_estimator.update_sent(
+                acked_packet.local_send_time,
+                acked_packet.remote_recv_time,
+                acked_packet.size,
+            );
         }
 
         let acked_bitrate = self.acked_bitrate_estimator.current_estimate();
