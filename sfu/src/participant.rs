@@ -312,6 +312,9 @@ pub(crate) struct Down {
     /// its first seconds the estimate starts from a guess that str0m's probes correct
     /// (crate::room::adapt, `WARM_UP`).
     pub path_since: Option<Instant>,
+    /// Until when it is decided on GCC's estimate as it stands rather than the average str0m
+    /// announces: its link was found overfull (crate::room::adapt, `OVERFULL`).
+    pub overfull_until: Option<Instant>,
 }
 
 impl Down {
@@ -332,6 +335,7 @@ impl Down {
         self.link_loss = None;
         self.limited_since = None;
         self.path_since = None;
+        self.overfull_until = None;
         for slot in &mut self.slots {
             slot.lowered_at = None;
         }
@@ -365,6 +369,7 @@ impl Default for Down {
             decided: (0, 0),
             limited_since: None,
             path_since: None,
+            overfull_until: None,
         }
     }
 }

@@ -37,6 +37,14 @@ const CAP_IGNORED_ABOVE: f64 = 1.5;
 /// they do not fit, as before caps.
 const CAP_DISTRUST: Duration = Duration::from_secs(60);
 
+/// A subscriber's link that lost at least this share of what it was sent in the last
+/// [`OVERFULL_WINDOW`] (by transport-wide feedback) is decided on GCC's current estimate: a
+/// link that lost most of its capacity loses half or more; Wi-Fi's random loss, a few percent.
+const OVERFULL: f32 = 0.2;
+const OVERFULL_WINDOW: Duration = Duration::from_millis(500);
+/// How long after the last overfull half second: the three seconds str0m averages over.
+const OVERFULL_HOLD: Duration = Duration::from_secs(3);
+
 /// How often layers are decided (and measured): GCC's estimate moves within a few hundred
 /// milliseconds of congestion, and a layer switch waits for a keyframe anyway.
 pub(super) const ALLOCATE_EVERY: Duration = Duration::from_millis(500);
@@ -325,6 +333,21 @@ impl Room {
                 p.down.estimate = Some(again);
                 plan.estimate = Some(again);
                 ctx.stats.estimates_restarted += 1;
+            }
+        }
+        // A link losing a fifth or more of what it was sent is overfull, not noisy: it is
+        // decided on GCC's estimate as it stands, not on the average of its last seconds that
+        // str0m announces (which held a fall from 2.5 to 0.6 Mbit/s at the old rate for 2 s),
+        // until that average has left the time before the fall behind.
+        if let Some(conn) = p.down.conn.as_mut().filter(|_| ctx.config.adaptation) {
+            let bwe = conn.rtc.bwe();
+            if (bwe.egress_loss(OVERFULL_WINDOW, now)).is_some_and(|l| l >= OVERFULL) {
+                p.down.overfull_until = Some(now + OVERFULL_HOLD);
+            }
+            let overfull = p.down.overfull_until.is_some_and(|t| now < t);
+            if let (true, Some(e), Some(now_e)) = (overfull, plan.estimate, bwe.current_estimate())
+            {
+                plan.estimate = Some(e.min(now_e.as_u64()));
             }
         }
         let loss = (p.down.link_loss)

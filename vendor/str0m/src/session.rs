@@ -1448,6 +1448,11 @@ impl Session {
     }
 
     // Aula: the egress loss over a window of the caller's choice, read without a stats round.
+    /// Aula: GCC's estimate now (`Bwe::current_estimate`).
+    pub fn current_bwe_estimate(&self) -> Option<Bitrate> {
+        self.bwe.as_ref().and_then(|bwe| bwe.last_estimate())
+    }
+
     pub fn egress_loss(&self, window: Duration, now: Instant) -> Option<f32> {
         self.twcc_tx_register.loss(window, now)
     }

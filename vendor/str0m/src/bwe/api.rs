@@ -102,6 +102,13 @@ impl<'a> Bwe<'a> {
         self.0.session.egress_loss(window, now)
     }
 
+    /// Aula: GCC's estimate as it stands now, not the average over the last seconds that
+    /// [`Event::EgressBitrateEstimate`][crate::Event::EgressBitrateEstimate] announces;
+    /// `None` before there is one.
+    pub fn current_estimate(&self) -> Option<Bitrate> {
+        self.0.session.current_bwe_estimate()
+    }
+
     /// Reset the BWE with a new init_bitrate
     ///
     /// This discards the current estimator state and starts estimation again
