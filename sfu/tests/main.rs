@@ -35,7 +35,6 @@ mod simulcast;
 
 /// str0m's acknowledged-rate estimator as Aula vendors and changes it, for the same reason.
 #[path = "../../vendor/str0m/src/bwe/acked_bitrate_estimator.rs"]
-#[allow(dead_code)]
 mod acked_bitrate_estimator;
 /// str0m's estimate smoother as Aula vendors and changes it (vendor/str0m/AULA.md), for its
 /// inline tests: the vendored crate is not a member of the workspace, so they run here.

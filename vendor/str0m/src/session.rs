@@ -1447,12 +1447,12 @@ impl Session {
         snapshot.ingress_loss_fraction = self.twcc_rx_register.loss();
     }
 
-    // Aula: the egress loss over a window of the caller's choice, read without a stats round.
     /// Aula: GCC's estimate now (`Bwe::current_estimate`).
     pub fn current_bwe_estimate(&self) -> Option<Bitrate> {
         self.bwe.as_ref().and_then(|bwe| bwe.last_estimate())
     }
 
+    // Aula: the egress loss over a window of the caller's choice, read without a stats round.
     pub fn egress_loss(&self, window: Duration, now: Instant) -> Option<f32> {
         self.twcc_tx_register.loss(window, now)
     }
