@@ -211,6 +211,23 @@ pub struct Allocation {
     pub audio_only: bool,
 }
 
+impl Allocation {
+    /// Whether padding may look for room for the next step up: only on a subscriber's own
+    /// link (`link_bound`: not its share of a budget, which padding would overrun), not
+    /// losing [`LOSS_FROM`] or more, with video to step up to, and with no video capped at
+    /// its publisher. A capped video already fills what the estimate leaves on the wire
+    /// ([`cap_budget`]) and its cap rises with the estimate; padding on top ran the impair
+    /// run's 600 kbit/s link 50–100 kbit/s over it (docs/benchmarks.md, "No padding beside a
+    /// capped video").
+    pub fn looks_for_room(&self, link_bound: bool, loss: f32) -> bool {
+        link_bound
+            && !self.audio_only
+            && self.next_step.is_some()
+            && self.caps.iter().all(Option::is_none)
+            && loss < LOSS_FROM
+    }
+}
+
 /// What a subscriber whose link lost `loss` of the packets (its latest receiver reports) may
 /// be sent: its estimate less the share lost, from [`LOSS_FROM`] on. The queue drains, and
 /// once the loss stops the budget is the estimate again.
@@ -615,8 +632,10 @@ mod tests {
         assert_eq!(a.paused, [false]);
         assert_eq!(a.caps, [Some(120_000)]);
         assert_eq!(a.used, audio + 120_000, "the cap is what it counts");
-        // Its next step is that layer whole: what to pad towards.
+        // Its next step is that layer whole; but padding does not look for it: the cap
+        // already fills what the estimate leaves, and rises with it.
         assert_eq!(a.next_step, Some(audio + 120_000 + 57_500));
+        assert!(!a.looks_for_room(true, 0.0));
         // Capped, it still counts at what it sent before (the room keeps that rate as the
         // layer's): the cap stays until that fits, and then goes.
         let a = settle(audio + 160_000, 6, &mut videos);
@@ -625,6 +644,11 @@ mod tests {
             (Some(0), None),
             "kept whole within the tolerance"
         );
+        // Whole and below its tile: padding looks for the next layer up, on the
+        // subscriber's own link that is not losing packets.
+        assert!(a.looks_for_room(true, 0.0));
+        assert!(!a.looks_for_room(false, 0.0), "a share of a budget");
+        assert!(!a.looks_for_room(true, LOSS_FROM), "a losing link");
         let a = settle(audio + 140_000, 6, &mut videos);
         assert_eq!(a.caps, [Some(140_000)]);
         // Kept capped a little below the floor (GCC's estimate wobbles around what is sent,

@@ -811,8 +811,9 @@ fn in_a_meeting_what_the_first_guess_held_back_comes_up_as_soon_as_the_probes_fi
 #[test]
 fn the_padding_that_looks_for_room_stays_within_a_thin_link() {
     // The impair run's 600 kbit/s phase: six voices take most of it, the teacher's lowest
-    // layer is capped beside them, and padding windows look for room for more. str0m pads
-    // its payloads up to what it is told; the headers come on top.
+    // layer is capped beside them or paused, and while it is paused padding windows look
+    // for room for it (none while it is capped: the cap fills the room). str0m pads its
+    // payloads up to what it is told; the headers come on top.
     let viewer = 6;
     let mut sim = class(53, 6);
     sim.clients[viewer].downlink_rate = Some(600_000);

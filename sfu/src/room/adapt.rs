@@ -458,8 +458,7 @@ impl Room {
         let desired = a.wanted.min(cap);
         let link_bound = plan.estimate.is_some_and(|e| e <= cap);
         p.down.decided = (a.used, plan.estimate.unwrap_or(0));
-        let wants_more =
-            link_bound && !a.audio_only && a.next_step.is_some() && loss < allocate::LOSS_FROM;
+        let wants_more = a.looks_for_room(link_bound, loss);
         let estimate = plan.estimate.unwrap_or(0);
         // While a host's video is paused for this subscriber, windows come every few seconds.
         let host_missing = (plan.videos.iter().zip(&a.paused))
