@@ -253,6 +253,16 @@ pub struct ImpairReport {
     pub relay_overflow: u64,
     /// Sends that failed.
     pub relay_send_errors: u64,
+    /// Downlink datagrams the relays sent, how many of them more than
+    /// [`crate::relay::LATE`] after the link let them out (back to back with the next,
+    /// faster than the link), and the latest, ms.
+    pub relay_sent: u64,
+    /// Of those, late.
+    pub relay_late: u64,
+    /// The latest, ms.
+    pub relay_late_max_ms: f64,
+    /// How late on average, ms.
+    pub relay_late_mean_ms: f64,
     /// Whether the twin (the demand) was measured.
     pub has_twin: bool,
 }
@@ -324,6 +334,14 @@ impl ImpairReport {
             paused_s: paused.as_secs_f64(),
             relay_overflow: relayed.iter().map(|r| r.log.overflow).sum(),
             relay_send_errors: relayed.iter().map(|r| r.log.send_errors).sum(),
+            relay_sent: relayed.iter().map(|r| r.log.down_sent).sum(),
+            relay_late: relayed.iter().map(|r| r.log.down_late).sum(),
+            relay_late_max_ms: (relayed.iter().map(|r| r.log.down_late_max_us).max()).unwrap_or(0)
+                as f64
+                / 1000.0,
+            relay_late_mean_ms: relayed.iter().map(|r| r.log.down_late_sum_us).sum::<u64>() as f64
+                / 1000.0
+                / (relayed.iter().map(|r| r.log.down_sent).sum::<u64>()).max(1) as f64,
             has_twin: twin.is_some(),
             seconds,
             link,
@@ -815,6 +833,10 @@ mod tests {
             paused_s: 0.0,
             relay_overflow: 0,
             relay_send_errors: 0,
+            relay_sent: 0,
+            relay_late: 0,
+            relay_late_max_ms: 0.0,
+            relay_late_mean_ms: 0.0,
             has_twin: false,
         };
         let failures = report.failures();

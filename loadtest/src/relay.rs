@@ -80,7 +80,23 @@ pub struct RelayLog {
     pub overflow: u64,
     /// Datagrams the relay could not send on (a socket refused).
     pub send_errors: u64,
+    /// Downlink datagrams sent, and of those how many left more than [`LATE`] after the link
+    /// let them out: the relay's task woke late (its timer ticks in milliseconds, and it
+    /// shares the machine), and what was due meanwhile left back to back, faster than the
+    /// link. A probe that measures the link by arrival times then reads more than its rate.
+    pub down_sent: u64,
+    /// Of `down_sent`, how many left late.
+    pub down_late: u64,
+    /// The latest a downlink datagram left after its time, microseconds.
+    pub down_late_max_us: u64,
+    /// How long after their times the downlink datagrams left, summed, microseconds.
+    pub down_late_sum_us: u64,
 }
+
+/// A downlink datagram leaving this much after its time counts as late: at 1 Mbit/s a
+/// 1,200-byte datagram takes 10 ms on the link, so two datagrams released together after a
+/// 2 ms delay arrive 20 % closer than the link would have let them.
+pub const LATE: std::time::Duration = std::time::Duration::from_millis(2);
 
 impl std::fmt::Debug for Relay {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -187,6 +203,10 @@ struct Owner {
     rtx: Vec<u8>,
     overflow: Arc<std::sync::atomic::AtomicU64>,
     send_errors: u64,
+    down_sent: u64,
+    down_late: u64,
+    down_late_max_us: u64,
+    down_late_sum_us: u64,
     readers: JoinSet<()>,
     arrivals_tx: mpsc::Sender<Arrival>,
     arrivals: mpsc::Receiver<Arrival>,
@@ -207,6 +227,10 @@ impl Owner {
             rtx: Vec::new(),
             overflow: Arc::default(),
             send_errors: 0,
+            down_sent: 0,
+            down_late: 0,
+            down_late_max_us: 0,
+            down_late_sum_us: 0,
             readers: JoinSet::new(),
             arrivals_tx,
             arrivals,
@@ -258,6 +282,10 @@ impl Owner {
                     down_kinds: self.down_kinds.clone(),
                     overflow: self.overflow.load(std::sync::atomic::Ordering::Relaxed),
                     send_errors: self.send_errors,
+                    down_sent: self.down_sent,
+                    down_late: self.down_late,
+                    down_late_max_us: self.down_late_max_us,
+                    down_late_sum_us: self.down_late_sum_us,
                 });
             }
         }
@@ -334,9 +362,16 @@ impl Owner {
 
     /// Sends every datagram due by `now`, never waiting on a socket.
     fn send_due(&mut self, now: Instant) {
-        for queue in [&mut self.down, &mut self.up] {
+        for (down, queue) in [(true, &mut self.down), (false, &mut self.up)] {
             while queue.front().is_some_and(|d| d.due <= now) {
                 let d = queue.pop_front().expect("front is there");
+                if down {
+                    let late = now - d.due;
+                    self.down_sent += 1;
+                    self.down_late += u64::from(late > LATE);
+                    self.down_late_max_us = self.down_late_max_us.max(late.as_micros() as u64);
+                    self.down_late_sum_us += late.as_micros() as u64;
+                }
                 let socket = &self.sockets[d.socket].socket;
                 if socket.try_send_to(&d.data, d.to).is_err() {
                     self.send_errors += 1;
@@ -523,5 +558,9 @@ mod tests {
         let all = log.down.sum(Duration::ZERO, Duration::from_secs(60));
         assert_eq!(all.dropped + all.passed, 20);
         assert!(log.up_bytes.iter().sum::<u64>() >= 5);
+        // Each datagram that passed left, some time after the link let it out.
+        assert_eq!(log.down_sent, got as u64);
+        assert!(log.down_late <= log.down_sent);
+        assert!(log.down_late_sum_us >= log.down_late_max_us);
     }
 }

@@ -257,6 +257,18 @@ fn impair(out: &mut String, r: &ImpairReport) {
     );
     let _ = writeln!(
         out,
+        "  relays' timing: {} of {} downlink datagrams ({:.2} %) left more than {} ms after the \
+         link let them out (back to back with the next), the latest {:.1} ms after, {:.2} ms \
+         on average",
+        r.relay_late,
+        r.relay_sent,
+        100.0 * r.relay_late as f64 / r.relay_sent.max(1) as f64,
+        crate::relay::LATE.as_millis(),
+        r.relay_late_max_ms,
+        r.relay_late_mean_ms
+    );
+    let _ = writeln!(
+        out,
         "  phase (s)      capacity       sent   received  (media)     demand  utilization (of possible, media)  dropped"
     );
     for p in &r.phases {
