@@ -253,11 +253,10 @@ pub struct ImpairReport {
     pub relay_overflow: u64,
     /// Sends that failed.
     pub relay_send_errors: u64,
-    /// Downlink datagrams the relays sent, how many of them more than
-    /// [`crate::relay::LATE`] after the link let them out (back to back with the next,
-    /// faster than the link), and the latest, ms.
+    /// Downlink datagrams the relays sent.
     pub relay_sent: u64,
-    /// Of those, late.
+    /// Of those, how many left more than [`crate::relay::LATE`] after the link let them out
+    /// (back to back with the next, faster than the link).
     pub relay_late: u64,
     /// The latest, ms.
     pub relay_late_max_ms: f64,
@@ -316,6 +315,9 @@ impl ImpairReport {
                 s.remotes.iter().map(|r| r.paused_for).sum::<Duration>() + open,
             )
         });
+        let relay_sent: u64 = relayed.iter().map(|r| r.log.down_sent).sum();
+        let late_sum_us: u64 = relayed.iter().map(|r| r.log.down_late_sum_us).sum();
+        let late_max_us = relayed.iter().map(|r| r.log.down_late_max_us).max();
         ImpairReport {
             recoveries: recoveries(&link.profile, down, end),
             phases: {
@@ -334,14 +336,10 @@ impl ImpairReport {
             paused_s: paused.as_secs_f64(),
             relay_overflow: relayed.iter().map(|r| r.log.overflow).sum(),
             relay_send_errors: relayed.iter().map(|r| r.log.send_errors).sum(),
-            relay_sent: relayed.iter().map(|r| r.log.down_sent).sum(),
+            relay_sent,
             relay_late: relayed.iter().map(|r| r.log.down_late).sum(),
-            relay_late_max_ms: (relayed.iter().map(|r| r.log.down_late_max_us).max()).unwrap_or(0)
-                as f64
-                / 1000.0,
-            relay_late_mean_ms: relayed.iter().map(|r| r.log.down_late_sum_us).sum::<u64>() as f64
-                / 1000.0
-                / (relayed.iter().map(|r| r.log.down_sent).sum::<u64>()).max(1) as f64,
+            relay_late_max_ms: late_max_us.unwrap_or(0) as f64 / 1000.0,
+            relay_late_mean_ms: late_sum_us as f64 / 1000.0 / relay_sent.max(1) as f64,
             has_twin: twin.is_some(),
             seconds,
             link,
