@@ -29,7 +29,7 @@ const MAX_UFRAGS: usize = 2;
 const STATS_INTERVAL: Duration = Duration::from_secs(1);
 
 /// Where a subscriber's bandwidth estimate starts, bit/s: a teacher's camera at its middle
-/// layer and a few thumbnails, and the six voices of a class beside them. GCC probes upwards
+/// layer beside a few voices (six of them take some 450 kbit/s on the wire). GCC probes upwards
 /// from here within the first seconds (str0m probes at three and six times it at start), so
 /// a good link reaches full quality within a few seconds and a weak one is not flooded
 /// first. From 2.5 Mbit/s a pupil's 1 Mbit/s link was sent twice what it carries for its
