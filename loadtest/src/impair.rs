@@ -28,7 +28,7 @@ use serde::Serialize;
 use crate::gaps::{Span, StreamKind, covered};
 use crate::link::{self, LinkConfig, LinkLog, Profile};
 use crate::plot::{Plot, Series};
-use crate::relay::RelayLog;
+use crate::relay::{DownTiming, RelayLog};
 use crate::report::{Outcome, Sample};
 use crate::scenario::Scenario;
 use crate::stats::BotStats;
@@ -315,9 +315,10 @@ impl ImpairReport {
                 s.remotes.iter().map(|r| r.paused_for).sum::<Duration>() + open,
             )
         });
-        let relay_sent: u64 = relayed.iter().map(|r| r.log.down_sent).sum();
-        let late_sum_us: u64 = relayed.iter().map(|r| r.log.down_late_sum_us).sum();
-        let late_max_us = relayed.iter().map(|r| r.log.down_late_max_us).max();
+        let timing: Vec<DownTiming> = relayed.iter().map(|r| r.log.down_timing).collect();
+        let relay_sent: u64 = timing.iter().map(|t| t.sent).sum();
+        let late_sum_us: u64 = timing.iter().map(|t| t.late_sum_us).sum();
+        let late_max_us = timing.iter().map(|t| t.late_max_us).max();
         ImpairReport {
             recoveries: recoveries(&link.profile, down, end),
             phases: {
@@ -337,7 +338,7 @@ impl ImpairReport {
             relay_overflow: relayed.iter().map(|r| r.log.overflow).sum(),
             relay_send_errors: relayed.iter().map(|r| r.log.send_errors).sum(),
             relay_sent,
-            relay_late: relayed.iter().map(|r| r.log.down_late).sum(),
+            relay_late: timing.iter().map(|t| t.late).sum(),
             relay_late_max_ms: late_max_us.unwrap_or(0) as f64 / 1000.0,
             relay_late_mean_ms: late_sum_us as f64 / 1000.0 / relay_sent.max(1) as f64,
             has_twin: twin.is_some(),

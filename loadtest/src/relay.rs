@@ -80,17 +80,35 @@ pub struct RelayLog {
     pub overflow: u64,
     /// Datagrams the relay could not send on (a socket refused).
     pub send_errors: u64,
-    /// Downlink datagrams sent, and of those how many left more than [`LATE`] after the link
-    /// let them out: the relay's task woke late (its timer ticks in milliseconds, and it
-    /// shares the machine), and what was due meanwhile left back to back, faster than the
-    /// link. A probe that measures the link by arrival times then reads more than its rate.
-    pub down_sent: u64,
-    /// Of `down_sent`, how many left late.
-    pub down_late: u64,
-    /// The latest a downlink datagram left after its time, microseconds.
-    pub down_late_max_us: u64,
-    /// How long after their times the downlink datagrams left, summed, microseconds.
-    pub down_late_sum_us: u64,
+    /// When the downlink datagrams left against when the link let them out.
+    pub down_timing: DownTiming,
+}
+
+/// How late the relay let the downlink's datagrams out: its task wakes late (its timer ticks
+/// in milliseconds, and it shares the machine), and what was due meanwhile leaves back to
+/// back, faster than the link. A probe that measures the link by arrival times then reads
+/// more than its rate.
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct DownTiming {
+    /// Downlink datagrams sent.
+    pub sent: u64,
+    /// Of those, how many left more than [`LATE`] after their time.
+    pub late: u64,
+    /// The latest one left this long after its time, microseconds.
+    pub late_max_us: u64,
+    /// How long after their times they left, summed, microseconds.
+    pub late_sum_us: u64,
+}
+
+impl DownTiming {
+    /// One datagram left `late` after its time.
+    fn record(&mut self, late: std::time::Duration) {
+        let us = late.as_micros() as u64;
+        self.sent += 1;
+        self.late += u64::from(late > LATE);
+        self.late_max_us = self.late_max_us.max(us);
+        self.late_sum_us += us;
+    }
 }
 
 /// A downlink datagram leaving this much after its time counts as late: at 1 Mbit/s a
@@ -203,10 +221,7 @@ struct Owner {
     rtx: Vec<u8>,
     overflow: Arc<std::sync::atomic::AtomicU64>,
     send_errors: u64,
-    down_sent: u64,
-    down_late: u64,
-    down_late_max_us: u64,
-    down_late_sum_us: u64,
+    down_timing: DownTiming,
     readers: JoinSet<()>,
     arrivals_tx: mpsc::Sender<Arrival>,
     arrivals: mpsc::Receiver<Arrival>,
@@ -227,10 +242,7 @@ impl Owner {
             rtx: Vec::new(),
             overflow: Arc::default(),
             send_errors: 0,
-            down_sent: 0,
-            down_late: 0,
-            down_late_max_us: 0,
-            down_late_sum_us: 0,
+            down_timing: DownTiming::default(),
             readers: JoinSet::new(),
             arrivals_tx,
             arrivals,
@@ -282,10 +294,7 @@ impl Owner {
                     down_kinds: self.down_kinds.clone(),
                     overflow: self.overflow.load(std::sync::atomic::Ordering::Relaxed),
                     send_errors: self.send_errors,
-                    down_sent: self.down_sent,
-                    down_late: self.down_late,
-                    down_late_max_us: self.down_late_max_us,
-                    down_late_sum_us: self.down_late_sum_us,
+                    down_timing: self.down_timing,
                 });
             }
         }
@@ -362,23 +371,32 @@ impl Owner {
 
     /// Sends every datagram due by `now`, never waiting on a socket.
     fn send_due(&mut self, now: Instant) {
-        for (down, queue) in [(true, &mut self.down), (false, &mut self.up)] {
-            while queue.front().is_some_and(|d| d.due <= now) {
-                let d = queue.pop_front().expect("front is there");
-                if down {
-                    let late = now - d.due;
-                    self.down_sent += 1;
-                    self.down_late += u64::from(late > LATE);
-                    self.down_late_max_us = self.down_late_max_us.max(late.as_micros() as u64);
-                    self.down_late_sum_us += late.as_micros() as u64;
-                }
-                let socket = &self.sockets[d.socket].socket;
-                if socket.try_send_to(&d.data, d.to).is_err() {
-                    self.send_errors += 1;
-                }
-            }
+        while let Some(d) = due(&mut self.down, now) {
+            self.down_timing.record(now - d.due);
+            self.send(&d);
+        }
+        while let Some(d) = due(&mut self.up, now) {
+            self.send(&d);
         }
     }
+
+    fn send(&mut self, d: &InFlight) {
+        if self.sockets[d.socket]
+            .socket
+            .try_send_to(&d.data, d.to)
+            .is_err()
+        {
+            self.send_errors += 1;
+        }
+    }
+}
+
+/// The first datagram of `queue` if it is due by `now`.
+fn due(queue: &mut VecDeque<InFlight>, now: Instant) -> Option<InFlight> {
+    queue
+        .front()
+        .is_some_and(|d| d.due <= now)
+        .then(|| queue.pop_front())?
 }
 
 /// What a datagram from the server is, by RFC 7983's first two bytes and the RTP header,
@@ -559,8 +577,9 @@ mod tests {
         assert_eq!(all.dropped + all.passed, 20);
         assert!(log.up_bytes.iter().sum::<u64>() >= 5);
         // Each datagram that passed left, some time after the link let it out.
-        assert_eq!(log.down_sent, got as u64);
-        assert!(log.down_late <= log.down_sent);
-        assert!(log.down_late_sum_us >= log.down_late_max_us);
+        let timing = log.down_timing;
+        assert_eq!(timing.sent, got as u64);
+        assert!(timing.late <= timing.sent);
+        assert!(timing.late_sum_us >= timing.late_max_us);
     }
 }
