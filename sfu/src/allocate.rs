@@ -264,6 +264,25 @@ pub fn cap_budget(estimate: u64, audio_streams: u64) -> u64 {
     ((estimate + audio_streams * AUDIO_HEADERS) as f64 * CAP_SHARE_OF_WIRE) as u64
 }
 
+/// How far above what a link has carried lately a raise may take a subscriber's total.
+pub const STEP_ABOVE_CARRIED: f64 = 0.25;
+
+/// The total a raise may take a subscriber's layers to: [`STEP_ABOVE_CARRIED`] above what its
+/// link carried lately (`carried`, by transport-wide feedback, in payloads), or above what is
+/// allocated now (`allocated`, with the audio's headers) if that is more: a link is not held
+/// below a small step that its estimate has room for.
+///
+/// GCC's estimate jumps on a probe's short burst (0.65 to 2.2 Mbit/s on the impair run's
+/// 2.5 Mbit/s link). The layers raised to it at once (the teacher's from the lowest to the
+/// highest, the paused thumbnails back, each with a keyframe) met a delay-based overuse
+/// within 400 ms, and GCC then falls to 85 % of the rate it has seen acknowledged, which was
+/// still the rate from before the step: 0.4-0.73 Mbit/s, every video but the teacher's
+/// lowest layer paused, and held for [`UPGRADE_HOLD`]. Raised by steps that padding has
+/// filled first ([`crate::padding`]), a fall after a step lands near the step.
+pub fn step_ceiling(carried: u64, allocated: u64) -> u64 {
+    (carried.max(allocated) as f64 * (1.0 + STEP_ABOVE_CARRIED)) as u64
+}
+
 /// The most padding may bring a link's payloads to, given str0m's `estimate` (payloads).
 /// str0m pads until its payloads reach the `minimum` it is told, never past its estimate, and
 /// every packet's headers come on top of that on the wire: padded up to the estimate itself,
@@ -274,10 +293,11 @@ pub fn pad_ceiling(estimate: u64) -> u64 {
     (estimate as f64 * CAP_SHARE_OF_WIRE) as u64
 }
 
-/// [`allocate_capped`] with the budget for caps the same as the one for layers.
+/// [`allocate_capped`] with the budget for caps the same as the one for layers, and no
+/// ceiling on raises.
 #[cfg(test)]
 fn allocate(budget: u64, audio: u64, videos: &[Video], audio_only: bool) -> Allocation {
-    allocate_capped(budget, budget, audio, videos, audio_only)
+    allocate_capped(budget, budget, u64::MAX, audio, videos, audio_only)
 }
 
 /// Decides the layers of one subscriber's videos.
@@ -285,11 +305,14 @@ fn allocate(budget: u64, audio: u64, videos: &[Video], audio_only: bool) -> Allo
 /// `budget`: bit/s this subscriber may receive (its estimate, lowered to its share of the
 /// server's and the room's budget); `cap_budget`: what a video capped at its publisher may
 /// fill, if more than `budget` (the budget as [`cap_budget`] counts it on the wire, within
-/// the subscriber's share of the budgets); `audio`: what the audio streams it receives send
-/// (bit/s); `audio_only`: whether the last decision was audio-only (for the hysteresis).
+/// the subscriber's share of the budgets); `ceiling`: the total no raise may take the
+/// chosen layers over, whatever the budget (see [`step_ceiling`]; keeping a layer is not a
+/// raise); `audio`: what the audio streams it receives send (bit/s); `audio_only`: whether
+/// the last decision was audio-only (for the hysteresis).
 pub fn allocate_capped(
     budget: u64,
     cap_budget: u64,
+    ceiling: u64,
     audio: u64,
     videos: &[Video],
     audio_only: bool,
@@ -303,6 +326,8 @@ pub fn allocate_capped(
     let mut chosen: Vec<Option<usize>> = vec![None; videos.len()];
     let mut caps: Vec<Option<u64>> = vec![None; videos.len()];
     let mut left = budget.saturating_sub(audio) as f64;
+    // What raises may still take under the ceiling: the same costs come off it.
+    let mut room = ceiling.saturating_sub(audio) as f64;
     if !audio_only {
         let order = importance_order(videos);
         let (hosts, rest): (Vec<usize>, Vec<usize>) = order
@@ -322,8 +347,14 @@ pub fn allocate_capped(
                 // host's comes back as soon as it fits.
                 let held_off =
                     (v.held || host_waiting) && v.current.is_none() && v.priority != Priority::Host;
-                if v.ideal().is_some() && !held_off && v.cost(0) <= left {
-                    left -= v.cost(0);
+                if v.ideal().is_none() || held_off {
+                    continue;
+                }
+                let kept = v.position_of(v.current).is_some();
+                let cost = v.cost(0);
+                if cost <= left && (kept || cost <= room) {
+                    left -= cost;
+                    room -= cost;
                     chosen[i] = Some(0);
                 }
             }
@@ -354,7 +385,7 @@ pub fn allocate_capped(
                     }
                 }
             }
-            while raise_once(videos, &group, &mut chosen, &mut left) {}
+            while raise_once(videos, &group, &mut chosen, &mut left, &mut room) {}
             let host_paused = chosen
                 .iter()
                 .zip(videos)
@@ -414,12 +445,14 @@ pub fn allocate_capped(
 }
 
 /// Raises each video of `group` (most important first) by one layer towards its ideal where
-/// that fits in `left`; false if none could be raised.
+/// that fits in `left`, and in `room` if above the layer it has now; false if none could be
+/// raised.
 fn raise_once(
     videos: &[Video],
     group: &[usize],
     chosen: &mut [Option<usize>],
     left: &mut f64,
+    room: &mut f64,
 ) -> bool {
     let mut raised = false;
     for &i in group {
@@ -436,8 +469,10 @@ fn raise_once(
             continue;
         }
         let extra = v.cost(now + 1) - v.cost(now);
-        if extra <= *left {
+        let kept = v.position_of(v.current).is_some_and(|c| c > now);
+        if extra <= *left && (kept || extra <= *room) {
             *left -= extra;
+            *room -= extra;
             chosen[i] = Some(now + 1);
             raised = true;
         }
@@ -675,10 +710,10 @@ mod tests {
         assert_eq!(settle(estimate, 6, &mut videos).layers, [None]);
         let wire = cap_budget(estimate, 6);
         assert_eq!(wire, (f64::from(380_000 + 6 * 28_000) * 0.9) as u64);
-        let a = allocate_capped(estimate, wire, audio, &videos, false);
+        let a = allocate_capped(estimate, wire, u64::MAX, audio, &videos, false);
         assert_eq!((a.layers[0], a.caps[0]), (Some(0), Some(wire - audio)));
         // Never below what the budget itself leaves.
-        let a = allocate_capped(audio + 120_000, 0, audio, &videos, false);
+        let a = allocate_capped(audio + 120_000, 0, u64::MAX, audio, &videos, false);
         assert_eq!(a.caps, [Some(120_000)]);
 
         // Not a camera with one encoding (everyone takes that one), nor a student's.
@@ -740,6 +775,57 @@ mod tests {
         teacher.current = Some(0);
         let a = allocate(10_000_000, AUDIO_BITRATE, &[teacher], false);
         assert_eq!(a.layers, [Some(2)], "raised at the next decision");
+    }
+
+    #[test]
+    fn a_raise_goes_no_further_than_a_step_above_what_the_link_carried() {
+        // The teacher at her lowest layer on a 0.65 Mbit/s link whose estimate a probe has
+        // just put at 2.4 Mbit/s.
+        let audio = 4 * AUDIO_BITRATE;
+        let mut teacher = camera(Priority::Host, Some(720));
+        teacher.current = Some(0);
+        let carried = 420_000;
+        let ceiling = step_ceiling(carried, audio + 150_000);
+        assert_eq!(ceiling, 525_000, "a quarter above what was carried");
+        // The estimate has room for her 720p layer; only the ceiling decides.
+        let probed = |ceiling: u64, teacher: &Video| {
+            allocate_capped(
+                2_400_000,
+                2_400_000,
+                ceiling,
+                audio,
+                std::slice::from_ref(teacher),
+                false,
+            )
+        };
+        let a = probed(ceiling, &teacher);
+        assert_eq!(
+            a.layers,
+            [Some(0)],
+            "the step to 360 lines is 345 kbit/s with headroom"
+        );
+        let next = a.next_step.expect("a step up to pad towards");
+        assert!(next > ceiling && next <= 2_400_000, "{next}");
+        // Padded to the next step, the link carries it: the raise follows, one layer.
+        let a = probed(step_ceiling(next, a.used), &teacher);
+        assert_eq!(a.layers, [Some(1)]);
+        // What the teacher has is kept under any ceiling, within the budget.
+        teacher.current = Some(2);
+        assert_eq!(probed(0, &teacher).layers, [Some(2)]);
+        // Nor is a step above what is allocated now held back.
+        assert_eq!(step_ceiling(100_000, 900_000), 1_125_000);
+        // The audio-only hysteresis is the budget's: a low ceiling does not keep a link that
+        // recovered on audio alone.
+        teacher.current = None;
+        let a = allocate_capped(
+            400_000,
+            400_000,
+            AUDIO_BITRATE,
+            AUDIO_BITRATE,
+            &[teacher],
+            true,
+        );
+        assert!(!a.audio_only);
     }
 
     #[test]

@@ -62,6 +62,11 @@ const LIMITED_AFTER: Duration = Duration::from_secs(2);
 /// (docs/benchmarks.md, "The first seconds of a subscriber's estimate").
 const WARM_UP: Duration = Duration::from_secs(3);
 
+/// What a link carried is read over this much of its latest transport-wide feedback
+/// ([`allocate::step_ceiling`]): long enough to hold a few frames of each video, short enough
+/// that padding to the next step shows within a decision or two.
+const CARRIED_WINDOW: Duration = Duration::from_millis(500);
+
 /// The rate of a layer not measured yet, by its height: the web client's `maxBitrate`s
 /// (web-client/static/simulcast.js), which its encoder approaches on a good link.
 fn nominal_bitrate(height: u32) -> u64 {
@@ -361,9 +366,19 @@ impl Room {
         let cap_budget = within
             .map_or(u64::MAX, |w| allocate::cap_budget(w, plan.audio_streams))
             .min(cap);
+        // Raised no further than a step above what the link has carried lately, except in a
+        // path's first seconds, where the first guess and the probes find the link.
+        let warming = (p.down.path_since).is_none_or(|s| now < s + WARM_UP);
+        let carried = (p.down.conn.as_mut())
+            .filter(|_| ctx.config.adaptation && !warming)
+            .and_then(|c| c.rtc.bwe().delivered(CARRIED_WINDOW, now));
+        let ceiling = carried.map_or(u64::MAX, |c| {
+            allocate::step_ceiling(c.as_u64(), p.down.decided.0)
+        });
         let a = allocate::allocate_capped(
             budget,
             cap_budget,
+            ceiling,
             plan.audio,
             &plan.videos,
             p.down.audio_only,
@@ -374,7 +389,6 @@ impl Room {
         // Some video would have been paused on a guessed rate: whether the link limits is not
         // known yet either.
         let mut guessed = false;
-        let warming = (p.down.path_since).is_none_or(|s| now < s + WARM_UP);
         for (k, &(i, stream)) in plan.slots.iter().enumerate() {
             let slot = &mut p.down.slots[i];
             // Not paused on a guess: a video whose rate is not measured yet (a camera without
@@ -467,6 +481,10 @@ impl Room {
             .down
             .padding
             .pad(now, wants_more, host_missing, a.used, estimate);
+        // The estimate has room for the next step and only the ceiling holds it: padding
+        // fills the link to it first, whatever the windows, so the step follows.
+        let stepping = wants_more && a.next_step.is_some_and(|n| ceiling < n && n <= budget);
+        let padded = padded || stepping;
         let minimum = match padded {
             true => a
                 .next_step

@@ -1457,6 +1457,11 @@ impl Session {
         self.twcc_tx_register.loss(window, now)
     }
 
+    // Aula: what the path carried over a window (`Bwe::delivered`).
+    pub fn egress_delivered(&self, window: Duration, now: Instant) -> Option<Bitrate> {
+        self.twcc_tx_register.delivered(window, now).map(Bitrate::bps)
+    }
+
     pub fn set_bwe_bitrate(&mut self, minimum: Bitrate, desired: Bitrate) {
         if let Some(bwe) = self.bwe.as_mut() {
             bwe.set_bitrate(minimum, desired);

@@ -102,6 +102,15 @@ impl<'a> Bwe<'a> {
         self.0.session.egress_loss(window, now)
     }
 
+    /// Aula: what the other side received of the packets sent in the `window` before `now`
+    /// (media, retransmissions and padding), as a rate over the span it received them in,
+    /// by transport-wide feedback: what the path has been seen to carry lately, unlike the
+    /// estimate, which a probe's short burst can raise well above it. `None` before the
+    /// feedback covers 100 ms.
+    pub fn delivered(&self, window: Duration, now: Instant) -> Option<Bitrate> {
+        self.0.session.egress_delivered(window, now)
+    }
+
     /// Aula: GCC's estimate as it stands now, not the average over the last seconds that
     /// [`Event::EgressBitrateEstimate`][crate::Event::EgressBitrateEstimate] announces;
     /// `None` before there is one.

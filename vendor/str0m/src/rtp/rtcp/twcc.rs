@@ -1362,6 +1362,29 @@ impl TwccSendRegister {
         Some((lost as f32) / (total as f32))
     }
 
+    /// Aula: what the other side received of the packets sent in the `duration` before `now`,
+    /// in bit/s over the span it received them in (remote clock): what the path carried.
+    /// `None` with that span under 100 ms.
+    pub fn delivered(&self, duration: Duration, now: Instant) -> Option<u64> {
+        let lower_bound = now - duration;
+        let received = self
+            .queue
+            .iter()
+            .rev()
+            .filter(|s| s.recv_report.is_some())
+            .take_while(|s| s.local_send_time >= lower_bound)
+            .filter_map(|s| Some((s.remote_recv_time()?, u64::from(s.size))));
+        let (mut bytes, mut first, mut last) = (0, None::<Instant>, None::<Instant>);
+        for (at, size) in received {
+            bytes += size;
+            first = Some(first.map_or(at, |f| f.min(at)));
+            last = Some(last.map_or(at, |l| l.max(at)));
+        }
+        let span = last?.saturating_duration_since(first?);
+        (span >= Duration::from_millis(100))
+            .then(|| (bytes as u128 * 8 * 1_000_000 / span.as_micros()) as u64)
+    }
+
     /// Calculate the RTT for the most recently reported packet.
     pub fn rtt(&self) -> Option<Duration> {
         self.queue.iter().rev().find_map(|s| s.rtt())
@@ -2243,6 +2266,25 @@ mod test {
             .into(),
             delta: (0..status_count).map(|_| Delta::Small(10)).collect(),
         }
+    }
+
+    #[test]
+    fn test_twcc_send_register_delivered() {
+        let mut reg = TwccSendRegister::new(1000);
+        let mut now = Instant::now();
+        for i in 0..100 {
+            reg.register_seq(TwccPacketId::new(i), now, 1000);
+            now = now + Duration::from_millis(1);
+        }
+        // Not reported on yet: nothing known to have arrived.
+        assert_eq!(reg.delivered(Duration::from_secs(1), now), None);
+        // Received 2.5 ms apart (small deltas of 250 µs): 100 kB over 247.5 ms, whatever
+        // the rate they were sent at.
+        reg.apply_report(received(0, 100), now);
+        let rate = reg.delivered(Duration::from_secs(1), now).expect("a rate");
+        assert_eq!(rate, 800_000 * 1_000_000 / 247_500);
+        // A window holding 30 ms of sending spans 72.5 ms of arrivals: too short to say.
+        assert_eq!(reg.delivered(Duration::from_millis(30), now), None);
     }
 
     #[test]
