@@ -842,3 +842,52 @@ fn the_padding_that_looks_for_room_stays_within_a_thin_link() {
     let mean = offered.iter().sum::<u64>() / offered.len() as u64;
     assert!(mean <= 600_000, "{mean} bit/s on average: {kbps:?}");
 }
+
+#[test]
+fn a_link_that_opens_up_is_climbed_in_steps_that_hold() {
+    // RFC 8867 5.1's rise: the viewer's link goes from 1 to 2.5 Mbit/s. Raises go a step
+    // above what the link carried, padded first (crate::allocate::step_ceiling): the climb
+    // must still get there, and no step may cost a fall of the estimate.
+    let mut sim = class(44, 6);
+    let viewer = 6;
+    sim.clients[0].keyframe_latency = Duration::from_millis(100);
+    sim.clients[viewer].downlink_rate = Some(1_000_000);
+    sim.clients[viewer].downlink_queue = Duration::from_millis(300);
+    sim.run_for(Duration::from_secs(20));
+    let rise = sim.now;
+    sim.clients[viewer].downlink_rate = Some(2_500_000);
+    let mut seen = Vec::new();
+    for _ in 0..50 {
+        sim.run_for(Duration::from_millis(500));
+        let s = subscriber(&sim, viewer);
+        seen.push((s.estimate.unwrap_or(0) / 1000, s.allocated / 1000));
+    }
+    println!("estimate / allocated, kbit/s per 0.5 s after the rise: {seen:?}");
+    // Measured: every layer (the teacher's 720p, five thumbnails, six voices: some
+    // 2,050 kbit/s) 10-16.5 s after the rise, each half second's allocation at most about
+    // 1.5 times the one before; without the ceiling 9-13 s, in jumps of twice and more (0.62 to 1.41,
+    // 0.85 to 1.82 Mbit/s). This harness's link does not show the overuse those jumps met
+    // in the impair run, so no fall either way: the test holds the climb and its steps to
+    // what the ceiling must not break (docs/benchmarks.md, "A raise a step above what the
+    // link carried"). A ceiling that applied below a probe's jump failed it in 3 of some
+    // 50 runs (a 1 Mbit/s link held below a thumbnail's step for good).
+    let all = seen
+        .iter()
+        .position(|(_, a)| *a >= 2_000)
+        .expect("every layer");
+    assert!(
+        all <= 44,
+        "every layer only {} s after the rise",
+        all as f64 / 2.0
+    );
+    let falls = (seen.windows(2))
+        .filter(|w| w[0].0 > 1_500 && w[1].0 * 10 < w[0].0 * 6)
+        .count();
+    assert_eq!(falls, 0, "the estimate fell by 40 % or more");
+    let teacher = sim.frames(viewer, 0, Kind::Video);
+    let late = sim.now - Duration::from_secs(5);
+    assert!(
+        teacher.iter().any(|f| f.at > late.max(rise) && f.tag == 2),
+        "the teacher's 720p layer"
+    );
+}

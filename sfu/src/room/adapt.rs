@@ -373,7 +373,7 @@ impl Room {
             .filter(|_| ctx.config.adaptation && !warming)
             .and_then(|c| c.rtc.bwe().delivered(CARRIED_WINDOW, now));
         let ceiling = carried.map_or(u64::MAX, |c| {
-            allocate::step_ceiling(c.as_u64(), p.down.decided.0)
+            allocate::step_ceiling(budget, c.as_u64(), p.down.decided.0)
         });
         let a = allocate::allocate_capped(
             budget,
@@ -485,11 +485,11 @@ impl Room {
         // fills the link to it first, whatever the windows, so the step follows.
         let stepping = wants_more && a.next_step.is_some_and(|n| ceiling < n && n <= budget);
         let padded = padded || stepping;
+        // Padding steps too: no more than the ceiling above what the link has shown.
         let minimum = match padded {
-            true => a
-                .next_step
-                .unwrap_or(0)
-                .min(allocate::pad_ceiling(estimate)),
+            true => (a.next_step.unwrap_or(0))
+                .min(allocate::pad_ceiling(estimate))
+                .min(ceiling),
             false => 0,
         };
         let desired = p.down.padding.desired(desired, estimate);
