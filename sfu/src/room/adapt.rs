@@ -366,8 +366,9 @@ impl Room {
         let cap_budget = within
             .map_or(u64::MAX, |w| allocate::cap_budget(w, plan.audio_streams))
             .min(cap);
-        // Raised no further than a step above what the link has carried lately, except in a
-        // path's first seconds, where the first guess and the probes find the link.
+        // While a probe has put the estimate far above what the link has shown, raised no
+        // further than a step above that (allocate::step_ceiling); not in a path's first
+        // seconds, where the first guess and the probes find the link.
         let warming = (p.down.path_since).is_none_or(|s| now < s + WARM_UP);
         let carried = (p.down.conn.as_mut())
             .filter(|_| ctx.config.adaptation && !warming)
@@ -482,7 +483,7 @@ impl Room {
             .padding
             .pad(now, wants_more, host_missing, a.used, estimate);
         // The estimate has room for the next step and only the ceiling holds it: padding
-        // fills the link to it first, whatever the windows, so the step follows.
+        // fills the link towards it first, whatever the windows, so the step follows.
         let stepping = wants_more && a.next_step.is_some_and(|n| ceiling < n && n <= budget);
         let padded = padded || stepping;
         // Padding steps too: no more than the ceiling above what the link has shown.
