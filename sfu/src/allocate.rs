@@ -172,6 +172,11 @@ impl Video {
         }
     }
 
+    /// Whether taking layer `pos` keeps it at or below the layer it has now (not a raise).
+    fn keeps(&self, pos: usize) -> bool {
+        self.position_of(self.current).is_some_and(|now| pos <= now)
+    }
+
     fn position_of(&self, index: Option<u8>) -> Option<usize> {
         self.layers.iter().position(|l| Some(l.index) == index)
     }
@@ -181,10 +186,13 @@ impl Video {
     /// headroom: what keeps it from flapping is the tolerance it is kept with.
     fn cost(&self, pos: usize) -> f64 {
         let rate = self.layers[pos].bitrate as f64;
-        match self.position_of(self.current) {
-            Some(now) if pos <= now => rate / (1.0 + KEEP_TOLERANCE),
-            None if pos == 0 && self.priority == Priority::Host => rate,
-            _ => rate * (1.0 + UPGRADE_HEADROOM),
+        let back = self.position_of(self.current).is_none();
+        if self.keeps(pos) {
+            rate / (1.0 + KEEP_TOLERANCE)
+        } else if back && pos == 0 && self.priority == Priority::Host {
+            rate
+        } else {
+            rate * (1.0 + UPGRADE_HEADROOM)
         }
     }
 }
@@ -370,9 +378,8 @@ pub fn allocate_capped(
                 if v.ideal().is_none() || held_off {
                     continue;
                 }
-                let kept = v.position_of(v.current).is_some();
                 let cost = v.cost(0);
-                if cost <= left && (kept || cost <= room) {
+                if cost <= left && (v.keeps(0) || cost <= room) {
                     left -= cost;
                     room -= cost;
                     chosen[i] = Some(0);
@@ -489,8 +496,7 @@ fn raise_once(
             continue;
         }
         let extra = v.cost(now + 1) - v.cost(now);
-        let kept = v.position_of(v.current).is_some_and(|c| c > now);
-        if extra <= *left && (kept || extra <= *room) {
+        if extra <= *left && (v.keeps(now + 1) || extra <= *room) {
             *left -= extra;
             *room -= extra;
             chosen[i] = Some(now + 1);
