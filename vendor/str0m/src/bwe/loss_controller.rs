@@ -695,7 +695,12 @@ impl LossController {
 
         // When in ALR and we have a link capacity estimate from probes,
         // use it as the upper bound. This prevents estimating beyond proven capacity.
-        if self.is_in_alr() {
+        // Aula: only while the estimate is limited by loss, as the window's limit below.
+        // Bounding a loss-free controller put it in `Decreasing` below the delay-based
+        // estimate, with nothing reduced for the ramp-up below to grow from, and no probe
+        // (which would raise the capacity) is sent in that state: held until the capacity
+        // expired, 60 s after the probe.
+        if self.is_in_alr() && self.is_bandwidth_limited_due_to_loss() {
             if let Some(capacity) = self.link_capacity_estimate {
                 if capacity.is_valid() {
                     upper_bound = upper_bound.min(capacity);
@@ -1309,6 +1314,28 @@ mod test {
             "After recovery from loss spike, should be in DelayBased or Increasing state, got {:?}",
             state
         );
+    }
+
+    // Aula: a probed capacity bounds a loss-limited estimate in ALR; it does not put one
+    // without loss below the delay-based estimate.
+    #[test]
+    fn a_probed_capacity_does_not_limit_an_estimate_without_loss() {
+        let start = Instant::now();
+        let mut lbc = LossController::new();
+        lbc.set_min_bitrate(Bitrate::from(50_000));
+        lbc.set_max_bitrate(Bitrate::from(1_000_000_000));
+        lbc.set_acknowledged_bitrate(Bitrate::from(400_000));
+        lbc.set_bandwidth_estimate(Bitrate::from(700_000));
+        lbc.set_alr_start_time(Some(start));
+        lbc.set_link_capacity_estimate(Some(Bitrate::from(700_000)));
+
+        let mut pkt_builder = PacketBuilder::new(start).num_packets(10);
+        for _ in 0..20 {
+            let result = pkt_builder.build_packets();
+            lbc.update_bandwidth_estimate(&result, Bitrate::bps(1_000_000));
+            pkt_builder = pkt_builder.forward_time(Duration::from_millis(250));
+            assert_eq!(lbc.loss_based_result().state, LossControllerState::DelayBased);
+        }
     }
 
     #[test]
