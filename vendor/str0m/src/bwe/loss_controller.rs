@@ -20,7 +20,8 @@ use super::time::{TimeDelta, Timestamp};
 ///
 /// The controller integrates with ALR (Application Limited Region) detection and link capacity
 /// tracking. When in ALR, it uses proven link capacity from successful ALR probes as an upper
-/// bound on estimates, preventing overestimation in application-limited scenarios. When
+/// bound on estimates, preventing overestimation in application-limited scenarios (Aula: while
+/// loss has lowered the estimate, see `get_candidate_bandwidth_upper_bound`). When
 /// transitioning into or out of ALR, the controller resets its observation window to avoid
 /// mixing traffic patterns from different network utilization regimes.
 ///
@@ -695,12 +696,16 @@ impl LossController {
 
         // When in ALR and we have a link capacity estimate from probes,
         // use it as the upper bound. This prevents estimating beyond proven capacity.
-        // Aula: only while the estimate is limited by loss, as the window's limit below.
-        // Bounding a loss-free controller put it in `Decreasing` below the delay-based
-        // estimate, with nothing reduced for the ramp-up below to grow from, and no probe
-        // (which would raise the capacity) is sent in that state: held until the capacity
-        // expired, 60 s after the probe.
-        if self.is_in_alr() && self.is_bandwidth_limited_due_to_loss() {
+        // Aula: only while the estimate is limited by loss, as the window's limit below, and
+        // once loss has lowered it, so that the ramp-up's acceleration below grows from that
+        // reduction. Bounding a loss-free controller put it in `Decreasing` below the
+        // delay-based estimate with nothing reduced to grow from, and no probe (which would
+        // raise the capacity) is sent in that state: held until the capacity expired, up to
+        // 60 s after the probe.
+        if self.is_in_alr()
+            && self.is_bandwidth_limited_due_to_loss()
+            && self.last_time_estimate_reduced.is_exact()
+        {
             if let Some(capacity) = self.link_capacity_estimate {
                 if capacity.is_valid() {
                     upper_bound = upper_bound.min(capacity);
