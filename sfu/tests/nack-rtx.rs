@@ -93,12 +93,12 @@ fn a_publisher_s_losses_are_asked_for_and_forwarded_into_their_gaps() {
 
 /// A subscriber's lost packet is sent again as soon as its NACK arrives, not at a later round
 /// of str0m's pacer: no repaired frame arrives more than [`REPAIR_WITHIN`] later than the
-/// frames that needed no repair, against their capture times (the subscriber's NACK timer
-/// and one round trip, which is nothing here). Measured: 36 ms at worst, 3 ms for nine
-/// frames in ten; a resend at the pacer's next round would be some 40 ms later.
-/// At 2 % loss, 15 to 35 frames of 288 need a repair (seeds 43 to 52). At 5 %, a resend
-/// lost again costs another NACK round: 69 to 168 ms, in 7 of those 10 seeds, whatever the
-/// pacer does.
+/// frames that needed no repair, against their capture times (the subscriber's NACK timer and
+/// one round trip, which is nothing here), but for at most one stall of them. Measured: 36 ms
+/// at worst, 3 ms for nine frames in ten; a resend at the pacer's next round would be some 40
+/// ms later. At 2 % loss, 15 to 35 frames of 288 need a repair (seeds 43 to 52), none was late.
+/// At 5 %, a resend lost again costs another NACK round: 69 to 168 ms, in 7 of those 10 seeds
+/// (1 or 2 stalls), whatever the pacer does.
 #[test]
 fn a_subscriber_s_lost_packets_come_again_without_waiting() {
     const REPAIR_WITHIN: f64 = 60.0;
@@ -114,7 +114,16 @@ fn a_subscriber_s_lost_packets_come_again_without_waiting() {
         })
         .collect();
     let least = lag.iter().copied().fold(f64::MAX, f64::min);
-    let worst = (lag.iter().map(|l| (l - least) * 1000.0)).fold(0.0, f64::max);
+    let late: Vec<f64> = (lag.iter().map(|l| (l - least) * 1000.0)).collect();
+    let worst = late.iter().copied().fold(0.0, f64::max);
     println!("worst frame {worst:.1} ms later than the path's delay");
-    assert!(worst < REPAIR_WITHIN, "a frame {worst:.1} ms late");
+    // A resend lost again waits for another NACK and holds the frames behind it: one such
+    // stall is let be; a resend waiting for the pacer's next round would make many.
+    let stalls = (late.windows(2))
+        .filter(|w| w[0] < REPAIR_WITHIN && w[1] >= REPAIR_WITHIN)
+        .count();
+    assert!(
+        stalls <= 1,
+        "{stalls} stalls, the worst frame {worst:.1} ms late"
+    );
 }
