@@ -36,16 +36,25 @@ fn subscriber(sim: &Sim, i: usize) -> aula_sfu::SubscriberReport {
 }
 
 /// Bit/s the server offered client `i`'s link over the last 10 s (not what the link let
-/// through).
+/// through), up to now.
 fn offered_last_10s(sim: &Sim, i: usize) -> u64 {
     let ten = sim.now - Duration::from_secs(10);
-    let bytes: usize = sim.clients[i]
-        .downlink_offered
-        .iter()
-        .filter(|(t, _)| *t >= ten)
+    offered_bytes(sim, i, |t| t >= ten) as u64 * 8 / 10
+}
+
+/// Bit/s the server offered client `i`'s link from `from` for `span`.
+fn offered(sim: &Sim, i: usize, from: Instant, span: Duration) -> u64 {
+    let bytes = offered_bytes(sim, i, |t| t >= from && t < from + span);
+    (bytes as f64 * 8.0 / span.as_secs_f64()) as u64
+}
+
+/// Bytes the server offered client `i`'s link at the times `when` takes, with each
+/// datagram's IP and UDP headers.
+fn offered_bytes(sim: &Sim, i: usize, when: impl Fn(Instant) -> bool) -> usize {
+    (sim.clients[i].downlink_offered.iter())
+        .filter(|(t, _)| when(*t))
         .map(|(_, n)| n + 28)
-        .sum();
-    bytes as u64 * 8 / 10
+        .sum()
 }
 
 /// Runs a class whose viewer's link falls to `rate` after 5 s in which nobody is capped, and
@@ -393,15 +402,8 @@ fn after_a_drop_the_server_sends_within_the_new_capacity_in_seconds_and_audio_go
     // Offered to the link per half second, bit/s, from the drop on.
     let offered: Vec<u64> = (0..30)
         .map(|i| {
-            let from = drop + Duration::from_millis(500 * i);
-            let to = from + Duration::from_millis(500);
-            let bytes: usize = sim.clients[viewer]
-                .downlink_offered
-                .iter()
-                .filter(|(t, _)| *t >= from && *t < to)
-                .map(|(_, n)| n + 28)
-                .sum();
-            bytes as u64 * 16
+            let half = Duration::from_millis(500);
+            offered(&sim, viewer, drop + half * i, half)
         })
         .collect();
     println!(
@@ -818,24 +820,18 @@ fn the_padding_that_looks_for_room_stays_within_a_thin_link() {
     // payloads up to what it is told; the headers come on top.
     let viewer = 6;
     // Offered to the link in each whole second from 15 s to 44 s, bit/s, three seeds in a row.
-    let mut offered: Vec<u64> = Vec::new();
+    let mut seconds: Vec<u64> = Vec::new();
     for seed in [53, 54, 55] {
         let mut sim = class(seed, 6);
         sim.clients[viewer].downlink_rate = Some(600_000);
         sim.clients[viewer].downlink_queue = Duration::from_millis(300);
         sim.run_for(Duration::from_secs(45));
-        offered.extend((15..44).map(|s| {
+        seconds.extend((15..44).map(|s| {
             let from = sim.now - Duration::from_secs(45 - s);
-            let bytes: usize = sim.clients[viewer]
-                .downlink_offered
-                .iter()
-                .filter(|(t, _)| *t >= from && *t < from + Duration::from_secs(1))
-                .map(|(_, n)| n + 28)
-                .sum();
-            bytes as u64 * 8
+            offered(&sim, viewer, from, Duration::from_secs(1))
         }));
     }
-    let kbps: Vec<u64> = offered.iter().map(|r| r / 1000).collect();
+    let kbps: Vec<u64> = seconds.iter().map(|r| r / 1000).collect();
     // Padded up to str0m's estimate itself, four runs: at most 648-663 kbit/s a second, 1-5
     // seconds more than 5 % over. Padded up to 90 % of it (`allocate::pad_ceiling`), 21 runs
     // (one in the full suite, under its load): at most 615-646, 0-3 seconds. So this bounds
@@ -849,8 +845,8 @@ fn the_padding_that_looks_for_room_stays_within_a_thin_link() {
     // Padded up to the estimate itself today (9 runs): a run's mean 573-604, its highest
     // second 607-679; little apart, the caps now taking the room the padding looked for, so
     // this bounds the link's load more than it tells the two paddings apart.
-    assert!(offered.iter().all(|r| *r <= 690_000), "{kbps:?}");
-    let mean = offered.iter().sum::<u64>() / offered.len() as u64;
+    assert!(seconds.iter().all(|r| *r <= 690_000), "{kbps:?}");
+    let mean = seconds.iter().sum::<u64>() / seconds.len() as u64;
     assert!(mean <= 600_000, "{mean} bit/s on average: {kbps:?}");
 }
 
