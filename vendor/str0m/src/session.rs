@@ -1338,6 +1338,19 @@ impl Session {
             self.media_bytes_tx += payload_size as u64;
         }
 
+        // Aula: a burst that ended asks for no timeout (`LeakyBucketPacer::continue_burst`);
+        // the estimator runs here as that timeout ran it, since its delay-based rate control
+        // moves on each call (a state change, a reduction, the observed rate's average).
+        if let PacerImpl::LeakyBucket(pacer) = &mut self.pacer
+            && pacer.take_burst_end()
+        {
+            let probe_media = self.handle_timeout_bwe(now);
+            if self.pacer.active_cluster().is_some() {
+                // A probe starts: every queue's snapshot afresh, as a timeout takes them.
+                self.update_queue_state(now, probe_media);
+            }
+        }
+
         Some(protected.into())
     }
 

@@ -53,6 +53,9 @@ pub struct LeakyBucketPacer {
     completed_probe: Option<TwccClusterId>,
     /// Gates poll_queue() until handle_timeout() is called after packet emission.
     needs_timeout_before_next_poll: bool,
+    /// Aula: a burst ended without the timeout that used to follow it (`continue_burst`);
+    /// the session runs what of that timeout still matters (`take_burst_end`).
+    burst_ended: bool,
 }
 
 impl Pacer for LeakyBucketPacer {
@@ -226,14 +229,42 @@ impl LeakyBucketPacer {
             q.snapshot.first_unsent = None;
             q.snapshot.priority = super::QueuePriority::Empty;
         }
-        let Some(((at, reason), Some(next))) = self.next_poll(now) else {
-            return;
-        };
-        if at > now || !matches!(reason, PacerReason::Paced | PacerReason::Unpaced) {
-            return;
+        match self.next_poll(now) {
+            Some(((at, reason), Some(next)))
+                if at <= now && matches!(reason, PacerReason::Paced | PacerReason::Unpaced) =>
+            {
+                self.next_poll_queue = Some(next.midrid);
+                self.needs_timeout_before_next_poll = false;
+            }
+            // The burst is over and the pacer has nothing to do before `at` (nothing at all:
+            // `None`): the timeout `poll_queue` asked for at the next microsecond would only
+            // refresh the snapshots (kept up to date here and by `handle_written`) and come to
+            // this same answer, at the price of a pass over all the connection's streams after
+            // every burst. The gate stays closed until the timeout at `at`, or any before it.
+            // The periodic handle counts from here, as it counted from that timeout: due
+            // `PACING` after the last whole one, it would add timeouts (and calls of the
+            // estimator, whose course depends on how often it is called) that were not there.
+            Some((at_reason, _)) if at_reason.0 > now => {
+                self.next_poll_time = Some(at_reason);
+                self.end_burst(now);
+            }
+            None => {
+                self.next_poll_time = None;
+                self.end_burst(now);
+            }
+            // Due now but not for media (padding, a probe, the first packet ever): as before.
+            Some(_) => {}
         }
-        self.next_poll_queue = Some(next.midrid);
-        self.needs_timeout_before_next_poll = false;
+    }
+
+    fn end_burst(&mut self, now: Instant) {
+        self.burst_ended = true;
+        self.last_whole_handle_time = Some(now);
+    }
+
+    /// Aula: whether a burst ended without asking for a timeout since the last call.
+    pub(crate) fn take_burst_end(&mut self) -> bool {
+        std::mem::take(&mut self.burst_ended)
     }
 
     pub fn new(initial_pacing_bitrate: Bitrate) -> Self {
@@ -255,6 +286,7 @@ impl LeakyBucketPacer {
             probe_queue: VecDeque::new(),
             completed_probe: None,
             needs_timeout_before_next_poll: true,
+            burst_ended: false,
         }
     }
 
@@ -755,6 +787,48 @@ mod test {
         assert!(queue.is_empty());
     }
 
+    /// Aula: a burst that empties the queues asks for no timeout at the next microsecond,
+    /// only for the pacer's periodic one; a packet written since opens the gate again.
+    #[test]
+    fn a_burst_that_empties_the_queues_asks_for_no_immediate_timeout() {
+        let now = Instant::now();
+        let mut queue = Queue::default();
+        let mut pacer = LeakyBucketPacer::new(Bitrate::mbps(1));
+        handle_timeout_noisy(&mut pacer, &mut queue, now);
+        let t = now + duration_ms(10);
+        for seq in 1..=3 {
+            let (header, payload_len, kind) = make_packet(seq, 1_000, PacketKind::Video);
+            queue.enqueue_packet(QueuedPacket {
+                queued_at: t,
+                header,
+                payload_len,
+                kind,
+            });
+        }
+        handle_timeout_noisy(&mut pacer, &mut queue, t);
+        for _ in 0..3 {
+            let (qid, _) = pacer.poll_queue().expect("the burst goes out at once");
+            let packet = queue.next_packet().expect("queued");
+            pacer.register_send(t, DataSize::from(packet.size()), qid);
+            queue.register_send(qid, t);
+        }
+        assert!(queue.is_empty());
+        assert!(pacer.poll_queue().is_none());
+        let (timeout, reason) = pacer.poll_timeout();
+        assert_eq!(timeout, Some(t + PACING), "{reason:?}");
+
+        let t2 = t + duration_ms(15);
+        let (header, payload_len, kind) = make_packet(4, 1_000, PacketKind::Video);
+        queue.enqueue_packet(QueuedPacket {
+            queued_at: t2,
+            header,
+            payload_len,
+            kind,
+        });
+        handle_timeout_noisy(&mut pacer, &mut queue, t2);
+        assert!(pacer.poll_queue().is_some(), "the next packet is let out");
+    }
+
     #[test]
     fn test_queue_drain() {
         let now = Instant::now();
@@ -1131,15 +1205,20 @@ mod test {
         queue.register_send(qid, now);
 
         let timeout = pacer.poll_timeout().0;
-        // After gating, the pacer requests a timeout at now + 1µs to ensure time advances
-        const MINIMAL_DELTA: Duration = Duration::from_micros(1);
-        assert!(
-            timeout <= Some(now + MINIMAL_DELTA) && timeout.is_some(),
-            "After a successful send the pacer should return an immediate timeout"
-        );
 
         // Simulate an immediate call to handle_timeout
         handle_timeout_noisy(pacer, queue, now);
+
+        // After gating, the pacer requests a timeout at now + 1µs to ensure time advances.
+        // Aula: or, when its burst is over and it has nothing to do before, the timeout a
+        // whole one at this instant asks for, or sooner (`continue_burst`).
+        const MINIMAL_DELTA: Duration = Duration::from_micros(1);
+        let whole = pacer.poll_timeout().0;
+        assert!(
+            timeout.is_some_and(|t| t <= now + MINIMAL_DELTA || Some(t) <= whole),
+            "After a successful send the pacer should return an immediate timeout, \
+             or one no later than a whole timeout would ({timeout:?} against {whole:?})"
+        );
 
         timeout.unwrap()
     }
