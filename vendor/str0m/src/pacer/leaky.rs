@@ -16,6 +16,9 @@ const MAX_BITRATE: Bitrate = Bitrate::gbps(10);
 const MAX_DEBT_IN_TIME: Duration = Duration::from_millis(500);
 const PADDING_BURST_INTERVAL: Duration = Duration::from_millis(5);
 const PACING: Duration = Duration::from_millis(40);
+/// Aula: the longest the queue snapshots go without a whole `handle_timeout` while bursts
+/// end without one (`continue_burst`).
+const FRESH_SNAPSHOTS: Duration = Duration::from_millis(200);
 /// Max size of a burst of paced media packets, to not risk overfilling socket buffers at
 /// high bitrates. Same as libwebrtc's `PacingController::kMaxBurstSize`.
 const MAX_BURST_SIZE: DataSize = DataSize::bytes(63_000);
@@ -30,9 +33,14 @@ pub struct LeakyBucketPacer {
     padding_bitrate: Bitrate,
     /// The last time we refreshed media debt and potentially adjusted the bitrate.
     last_handle_time: Option<Instant>,
-    /// Aula: the last `handle_timeout`, with every queue's snapshot taken afresh; the next
-    /// is due `PACING` after it, whatever `handle_written` did since.
+    /// Aula: the last `handle_timeout` or burst's end (`end_burst`, which stands in for the
+    /// timeout that followed a burst); the next handle is due `PACING` after it, whatever
+    /// `handle_written` did since.
     last_whole_handle_time: Option<Instant>,
+    /// Aula: the last `handle_timeout`, with every queue's snapshot taken afresh. Bursts'
+    /// ends keep the snapshots as sending and writing change them; one that drifted (a
+    /// queue counted a packet short) is put right within [`FRESH_SNAPSHOTS`] of this.
+    last_fresh_handle_time: Option<Instant>,
     /// The last time we indicated that a packet should be sent.
     last_emitted: Option<Instant>,
     /// The next time we should send a queued packet.
@@ -75,6 +83,11 @@ impl Pacer for LeakyBucketPacer {
         let next_handle_time = (self.last_whole_handle_time)
             .or(self.last_handle_time)
             .map(|lh| lh + PACING);
+        let fresh_by = self.last_fresh_handle_time.map(|t| t + FRESH_SNAPSHOTS);
+        let next_handle_time = match (next_handle_time, fresh_by) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
 
         let poll_at = self
             .next_poll_time
@@ -93,6 +106,7 @@ impl Pacer for LeakyBucketPacer {
         self.queue_states.clear();
         self.queue_states.extend(iter);
         self.last_whole_handle_time = Some(now);
+        self.last_fresh_handle_time = Some(now);
 
         self.after_queue_states(now)
     }
@@ -252,7 +266,7 @@ impl LeakyBucketPacer {
                 self.next_poll_time = None;
                 self.end_burst(now);
             }
-            // Due now but not for media (padding, a probe, the first packet ever): as before.
+            // Due now but not media's (padding, after a handle before this instant): as before.
             Some(_) => {}
         }
     }
@@ -276,6 +290,7 @@ impl LeakyBucketPacer {
             padding_bitrate: Bitrate::ZERO,
             last_handle_time: None,
             last_whole_handle_time: None,
+            last_fresh_handle_time: None,
             last_emitted: None,
             next_poll_time: None,
             media_debt: DataSize::ZERO,
@@ -788,7 +803,8 @@ mod test {
     }
 
     /// Aula: a burst that empties the queues asks for no timeout at the next microsecond,
-    /// only for the pacer's periodic one; a packet written since opens the gate again.
+    /// only for the pacer's periodic one, and says it ended (`take_burst_end`); a packet
+    /// written since opens the gate again through `handle_written`.
     #[test]
     fn a_burst_that_empties_the_queues_asks_for_no_immediate_timeout() {
         let now = Instant::now();
@@ -797,36 +813,86 @@ mod test {
         handle_timeout_noisy(&mut pacer, &mut queue, now);
         let t = now + duration_ms(10);
         for seq in 1..=3 {
-            let (header, payload_len, kind) = make_packet(seq, 1_000, PacketKind::Video);
-            queue.enqueue_packet(QueuedPacket {
-                queued_at: t,
-                header,
-                payload_len,
-                kind,
-            });
+            enqueue(&mut queue, seq, 1_000, t);
         }
         handle_timeout_noisy(&mut pacer, &mut queue, t);
         for _ in 0..3 {
-            let (qid, _) = pacer.poll_queue().expect("the burst goes out at once");
-            let packet = queue.next_packet().expect("queued");
-            pacer.register_send(t, DataSize::from(packet.size()), qid);
-            queue.register_send(qid, t);
+            assert!(!pacer.take_burst_end());
+            send_next(&mut pacer, &mut queue, t);
         }
         assert!(queue.is_empty());
+        assert!(pacer.take_burst_end(), "the burst ended");
         assert!(pacer.poll_queue().is_none());
         let (timeout, reason) = pacer.poll_timeout();
         assert_eq!(timeout, Some(t + PACING), "{reason:?}");
 
         let t2 = t + duration_ms(15);
-        let (header, payload_len, kind) = make_packet(4, 1_000, PacketKind::Video);
+        enqueue(&mut queue, 4, 1_000, t2);
+        pacer.handle_written(t2, queue.queue_state(t2));
+        assert!(pacer.poll_queue().is_some(), "the next packet is let out");
+    }
+
+    /// Aula: a burst the budget ends with packets still queued asks for no timeout at the
+    /// next microsecond either, lets nothing out before the timeout it asks for, and the
+    /// next packet out at it.
+    #[test]
+    fn a_burst_held_by_its_budget_waits_for_the_timeout_it_asks_for() {
+        let now = Instant::now();
+        let mut queue = Queue::default();
+        // 100 kbit/s: 600 bytes take 48 ms to drain, over the 40 ms burst interval.
+        let mut pacer = LeakyBucketPacer::new(Bitrate::kbps(100));
+        handle_timeout_noisy(&mut pacer, &mut queue, now);
+        let t = now + duration_ms(10);
+        for seq in 1..=3 {
+            enqueue(&mut queue, seq, 600, t);
+        }
+        handle_timeout_noisy(&mut pacer, &mut queue, t);
+        send_next(&mut pacer, &mut queue, t);
+        assert!(pacer.take_burst_end(), "held by the budget");
+        assert!(pacer.poll_queue().is_none(), "nothing before the budget allows");
+        let (timeout, reason) = pacer.poll_timeout();
+        let due = timeout.expect("a timeout");
+        assert!(due > t + duration_ms(1), "{reason:?} {:?}", due - t);
+        handle_timeout_noisy(&mut pacer, &mut queue, due);
+        assert!(pacer.poll_queue().is_some(), "let out at the timeout");
+    }
+
+    /// Aula: while bursts end without a whole timeout, one still comes within
+    /// `FRESH_SNAPSHOTS` of the last, to take every snapshot afresh.
+    #[test]
+    fn snapshots_are_taken_afresh_while_bursts_keep_ending() {
+        let start = Instant::now();
+        let mut queue = Queue::default();
+        let mut pacer = LeakyBucketPacer::new(Bitrate::mbps(1));
+        handle_timeout_noisy(&mut pacer, &mut queue, start);
+        let mut t = start;
+        for seq in 1..=10u16 {
+            t += duration_ms(30);
+            enqueue(&mut queue, seq, 500, t);
+            pacer.handle_written(t, queue.queue_state(t));
+            send_next(&mut pacer, &mut queue, t);
+            assert!(pacer.take_burst_end());
+            let (timeout, _) = pacer.poll_timeout();
+            let due = timeout.expect("a timeout");
+            assert!(due <= start + FRESH_SNAPSHOTS, "{:?}", due - start);
+        }
+    }
+
+    fn enqueue(queue: &mut Queue, seq: u16, size: usize, at: Instant) {
+        let (header, payload_len, kind) = make_packet(seq, size, PacketKind::Video);
         queue.enqueue_packet(QueuedPacket {
-            queued_at: t2,
+            queued_at: at,
             header,
             payload_len,
             kind,
         });
-        handle_timeout_noisy(&mut pacer, &mut queue, t2);
-        assert!(pacer.poll_queue().is_some(), "the next packet is let out");
+    }
+
+    fn send_next(pacer: &mut LeakyBucketPacer, queue: &mut Queue, now: Instant) {
+        let (qid, _) = pacer.poll_queue().expect("a packet let out");
+        let packet = queue.next_packet().expect("queued");
+        pacer.register_send(now, DataSize::from(packet.size()), qid);
+        queue.register_send(qid, now);
     }
 
     #[test]
