@@ -35,11 +35,12 @@ pub struct LeakyBucketPacer {
     last_handle_time: Option<Instant>,
     /// Aula: the last `handle_timeout` or burst's end (`end_burst`, which stands in for the
     /// timeout that followed a burst); the next handle is due `PACING` after it, whatever
-    /// `handle_written` did since.
+    /// `handle_written` did since, or sooner, `FRESH_SNAPSHOTS` after
+    /// `last_fresh_handle_time`.
     last_whole_handle_time: Option<Instant>,
     /// Aula: the last `handle_timeout`, with every queue's snapshot taken afresh. Bursts'
-    /// ends keep the snapshots as sending and writing change them; one that drifted (a
-    /// queue counted a packet short) is put right within [`FRESH_SNAPSHOTS`] of this.
+    /// ends keep the snapshots as sending and writing change them; one that drifted (by a
+    /// packet or a few bytes) is put right within [`FRESH_SNAPSHOTS`] of this.
     last_fresh_handle_time: Option<Instant>,
     /// The last time we indicated that a packet should be sent.
     last_emitted: Option<Instant>,
@@ -252,9 +253,10 @@ impl LeakyBucketPacer {
             }
             // The burst is over and the pacer has nothing to do before `at` (nothing at all:
             // `None`): the timeout `poll_queue` asked for at the next microsecond would only
-            // refresh the snapshots (kept up to date here and by `handle_written`) and come to
-            // this same answer, at the price of a pass over all the connection's streams after
-            // every burst. The gate stays closed until the timeout at `at`, or any before it.
+            // refresh the snapshots (kept up to date here and by `handle_written`, nearly: a
+            // drift is put right within `FRESH_SNAPSHOTS`) and come to this same answer, at
+            // the price of a pass over all the connection's streams after every burst. The
+            // gate stays closed until the timeout at `at`, or any before it.
             // The periodic handle counts from here, as it counted from that timeout: due
             // `PACING` after the last whole one, it would add timeouts (and calls of the
             // estimator, whose course depends on how often it is called) that were not there.
@@ -266,7 +268,8 @@ impl LeakyBucketPacer {
                 self.next_poll_time = None;
                 self.end_burst(now);
             }
-            // Due now but not media's (padding, after a handle before this instant): as before.
+            // Padding already due (its debt drained since the last handle): the immediate
+            // timeout asks for it, as before. Probes and the first packet ever don't get here.
             Some(_) => {}
         }
     }
