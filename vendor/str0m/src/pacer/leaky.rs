@@ -85,10 +85,7 @@ impl Pacer for LeakyBucketPacer {
             .or(self.last_handle_time)
             .map(|lh| lh + PACING);
         let fresh_by = self.last_fresh_handle_time.map(|t| t + FRESH_SNAPSHOTS);
-        let next_handle_time = match (next_handle_time, fresh_by) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        };
+        let next_handle_time = next_handle_time.into_iter().chain(fresh_by).min();
 
         let poll_at = self
             .next_poll_time
@@ -816,7 +813,7 @@ mod test {
         handle_timeout_noisy(&mut pacer, &mut queue, now);
         let t = now + duration_ms(10);
         for seq in 1..=3 {
-            enqueue(&mut queue, seq, 1_000, t);
+            enqueue(&mut queue, seq, 1_000, PacketKind::Video, t);
         }
         handle_timeout_noisy(&mut pacer, &mut queue, t);
         for _ in 0..3 {
@@ -830,7 +827,7 @@ mod test {
         assert_eq!(timeout, Some(t + PACING), "{reason:?}");
 
         let t2 = t + duration_ms(15);
-        enqueue(&mut queue, 4, 1_000, t2);
+        enqueue(&mut queue, 4, 1_000, PacketKind::Video, t2);
         pacer.handle_written(t2, queue.queue_state(t2));
         assert!(pacer.poll_queue().is_some(), "the next packet is let out");
     }
@@ -847,7 +844,7 @@ mod test {
         handle_timeout_noisy(&mut pacer, &mut queue, now);
         let t = now + duration_ms(10);
         for seq in 1..=3 {
-            enqueue(&mut queue, seq, 600, t);
+            enqueue(&mut queue, seq, 600, PacketKind::Video, t);
         }
         handle_timeout_noisy(&mut pacer, &mut queue, t);
         send_next(&mut pacer, &mut queue, t);
@@ -871,7 +868,7 @@ mod test {
         let mut t = start;
         for seq in 1..=10u16 {
             t += duration_ms(30);
-            enqueue(&mut queue, seq, 500, t);
+            enqueue(&mut queue, seq, 500, PacketKind::Video, t);
             pacer.handle_written(t, queue.queue_state(t));
             send_next(&mut pacer, &mut queue, t);
             assert!(pacer.take_burst_end());
@@ -881,8 +878,8 @@ mod test {
         }
     }
 
-    fn enqueue(queue: &mut Queue, seq: u16, size: usize, at: Instant) {
-        let (header, payload_len, kind) = make_packet(seq, size, PacketKind::Video);
+    fn enqueue(queue: &mut Queue, seq: u16, size: usize, kind: PacketKind, at: Instant) {
+        let (header, payload_len, kind) = make_packet(seq, size, kind);
         queue.enqueue_packet(QueuedPacket {
             queued_at: at,
             header,
@@ -1300,15 +1297,7 @@ mod test {
         kind: PacketKind,
         now: Instant,
     ) {
-        let (header, payload_len, kind) = make_packet(seq_no, size, kind);
-
-        let queued_packet = QueuedPacket {
-            queued_at: now,
-            header,
-            payload_len,
-            kind,
-        };
-        queue.enqueue_packet(queued_packet);
+        enqueue(queue, seq_no, size, kind, now);
 
         // Matches the queueing behavior when the pacer is used in real code.
         // Each packet being queued causes time to move forward in the pacer and the queue.
