@@ -1096,7 +1096,7 @@ impl Session {
 
         if self.rtp_mode {
             if let Some(packet) = self.pending_packet.take() {
-                return Some(Event::RtpPacket(packet));
+                return Some(Event::RtpPacket(Box::new(packet)));
             }
         }
 
@@ -1165,7 +1165,7 @@ impl Session {
             if let Some(e) =
                 media.poll_sample(&self.codec_config, now, self.reordering_timeout_audio)?
             {
-                return Ok(Some(Event::MediaData(e)));
+                return Ok(Some(Event::MediaData(Box::new(e))));
             }
         }
 
