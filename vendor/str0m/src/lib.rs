@@ -1102,8 +1102,12 @@ pub enum Input<'a> {
     Receive(Instant, net::Receive<'a>),
 }
 
+// Aula: `Event`'s large variants are boxed so that an `Output`, mostly a datagram to send,
+// moves 104 bytes through the poll functions rather than 520.
+#[cfg(target_pointer_width = "64")]
+const _: () = assert!(std::mem::size_of::<Output>() <= 104);
+
 /// Output produced by [`Rtc::poll_output()`]
-#[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 pub enum Output {
     /// When the [`Rtc`] instance expects an [`Input::Timeout`].
