@@ -61,9 +61,9 @@ impl Incoming<'_> {
 
 impl Room {
     /// Sends one RTP packet from a publisher to every subscriber of its stream.
-    pub(super) fn forward(&mut self, publisher: ParticipantId, pkt: Box<RtpPacket>, ctx: &mut Ctx) {
+    pub(super) fn forward(&mut self, publisher: ParticipantId, pkt: &RtpPacket, ctx: &mut Ctx) {
         let now = pkt.timestamp;
-        let Some((stream, incoming)) = self.read_incoming(publisher, &pkt, now, ctx) else {
+        let Some((stream, incoming)) = self.read_incoming(publisher, pkt, now, ctx) else {
             return;
         };
         let mut want_keyframe = None;

@@ -467,7 +467,7 @@ impl Room {
         ctx: &mut Ctx,
     ) {
         match (direction, event) {
-            (Direction::Publish, Event::RtpPacket(pkt)) => self.forward(participant, pkt, ctx),
+            (Direction::Publish, Event::RtpPacket(pkt)) => self.forward(participant, &pkt, ctx),
             (Direction::Subscribe, Event::KeyframeRequest(req)) => {
                 self.handle_keyframe_request(now, participant, req.mid, ctx);
             }
