@@ -12,6 +12,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use crate::util::InstantExt;
 use crate::util::SystemTimeExt;
+use crate::util::abs_send_time_24;
 use crate::util::already_happened;
 use crate::util::epoch_to_beginning;
 
@@ -620,6 +621,13 @@ impl ExtensionMap {
     }
 }
 
+/// Aula: writes an id (a mid or a rid) trimmed once (its `Deref`); published, it was trimmed
+/// for its length and again for its bytes, on every packet that carries it.
+fn write_id(buf: &mut [u8], id: &str) -> usize {
+    buf[..id.len()].copy_from_slice(id.as_bytes());
+    id.len()
+}
+
 impl Extension {
     pub(crate) fn write_to(&self, buf: &mut [u8], ev: &ExtensionValues) -> Option<usize> {
         use Extension::*;
@@ -631,13 +639,9 @@ impl Extension {
                 // We assume the Instant is absolute.
                 let time_abs = ev.abs_send_time?;
 
-                // This should be a 64 second offset from unix epoch.
-                let dur = time_abs.to_unix_duration();
-
-                // Rebase to the 6.18 format.
-                let time_24 = MediaTime::from(dur)
-                    .rebase(Frequency::FIXED_POINT_6_18)
-                    .numer() as u32;
+                // Aula: in integers, the same value as the published path (see the
+                // function), which it took for every packet sent.
+                let time_24 = abs_send_time_24(time_abs);
 
                 buf[..3].copy_from_slice(&time_24.to_be_bytes()[1..]);
                 Some(3)
@@ -713,24 +717,9 @@ impl Extension {
                 buf[11..13].copy_from_slice(&0_u16.to_be_bytes());
                 Some(13)
             }
-            RtpStreamId => {
-                let v = ev.rid?;
-                let l = v.len();
-                buf[..l].copy_from_slice(v.as_bytes());
-                Some(l)
-            }
-            RepairedRtpStreamId => {
-                let v = ev.rid_repair?;
-                let l = v.len();
-                buf[..l].copy_from_slice(v.as_bytes());
-                Some(l)
-            }
-            RtpMid => {
-                let v = ev.mid?;
-                let l = v.len();
-                buf[..l].copy_from_slice(v.as_bytes());
-                Some(l)
-            }
+            RtpStreamId => Some(write_id(buf, &ev.rid?)),
+            RepairedRtpStreamId => Some(write_id(buf, &ev.rid_repair?)),
+            RtpMid => Some(write_id(buf, &ev.mid?)),
             FrameMarking => {
                 let v = ev.frame_mark?;
                 buf[..4].copy_from_slice(&v.to_be_bytes());
@@ -1281,6 +1270,24 @@ impl Eq for Extension {}
 #[cfg(test)]
 mod test {
     use super::*;
+
+    /// Aula: the integer path gives the published path's value to the bit.
+    #[test]
+    fn abs_send_time_in_integers_is_as_published() {
+        let published = |t: Instant| {
+            MediaTime::from(t.to_unix_duration())
+                .rebase(Frequency::FIXED_POINT_6_18)
+                .numer() as u32
+                & 0x00ff_ffff
+        };
+        let start = Instant::now();
+        for i in 0..20_000_u64 {
+            // Steps of about 7.9 ms with every nanosecond digit moving, over 158 s (the
+            // 64 s wrap twice), and the microsecond boundaries either side.
+            let t = start + Duration::from_nanos(i * 7_919_113 + i % 1_000);
+            assert_eq!(abs_send_time_24(t), published(t), "{i}");
+        }
+    }
 
     #[test]
     fn abs_send_time() {

@@ -1,4 +1,5 @@
 use std::collections::{HashMap, VecDeque};
+use std::hash::{BuildHasherDefault, Hasher};
 use std::fmt::{self};
 use std::sync::Arc;
 use std::time::Duration;
@@ -117,6 +118,36 @@ impl RtpPacket {
     }
 }
 
+/// Aula: the hash of the send streams' table. Its keys are SSRCs this side drew at random
+/// (`Ssrc::new`, no peer chooses them; a peer's SSRC only looks one up), so a multiply
+/// spreads them over the table as well as SipHash, the standard library's default, at a
+/// tenth of its cost: about 100 instructions a lookup, and Aula looks one up for each
+/// packet it forwards to each subscriber.
+#[derive(Default, Clone, Copy)]
+pub(crate) struct SsrcHasher(u64);
+
+/// An odd constant with its bits spread (2^64 over the golden ratio): multiplying by it
+/// carries every bit of a key into the high bits, which the table's tags take.
+const SSRC_HASH_MUL: u64 = 0x9e37_79b9_7f4a_7c15;
+
+impl Hasher for SsrcHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0.rotate_left(8) ^ u64::from(b)).wrapping_mul(SSRC_HASH_MUL);
+        }
+    }
+
+    #[inline]
+    fn write_u32(&mut self, v: u32) {
+        self.0 = (self.0 ^ u64::from(v)).wrapping_mul(SSRC_HASH_MUL);
+    }
+
+    #[inline]
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
 /// Holder of incoming/outgoing encoded streams.
 ///
 /// Each encoded stream is uniquely identified by an SSRC. The concept of mid/rid sits on the Media
@@ -136,7 +167,7 @@ pub(crate) struct Streams {
     /// All outgoing encoded streams. Boxed (Aula): a `StreamTx` is about 1.8 KB, and the
     /// table doubles its slots as it grows, so a subscriber with 58 streams held 128 of them
     /// inline.
-    streams_tx: HashMap<Ssrc, Box<StreamTx>>,
+    streams_tx: HashMap<Ssrc, Box<StreamTx>, BuildHasherDefault<SsrcHasher>>,
 
     /// Non-media padding source. Its sequence counter survives media changes.
     probe_tx: StreamTx,

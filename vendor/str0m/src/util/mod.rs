@@ -8,7 +8,7 @@ pub(crate) mod value_history;
 
 mod time_tricks;
 pub(crate) use time_tricks::{InstantExt, SystemTimeExt, not_happening};
-pub(crate) use time_tricks::{already_happened, epoch_to_beginning};
+pub(crate) use time_tricks::{abs_send_time_24, already_happened, epoch_to_beginning};
 
 mod average;
 pub(crate) use average::MovingAverage;

@@ -53,6 +53,30 @@ pub(crate) fn already_happened() -> Instant {
     BEGINNING_OF_TIME.0
 }
 
+/// Aula: `t` as the `abs-send-time` header extension carries it, the wall-clock time's
+/// seconds in 6.18 fixed point and so wrapping every 64 s (the low 24 bits of the value).
+/// Published, the extension took `MediaTime::from(t.to_unix_duration())` rebased to
+/// `Frequency::FIXED_POINT_6_18` for every packet sent: a `SystemTime` sum, a `Duration`
+/// and an `i128` division. This gives the same value in `u64`s: whole multiples of 64 s are
+/// dropped before the sum (64 s is a whole number of microseconds, so truncating the
+/// nanoseconds to microseconds is unchanged by that).
+pub(crate) fn abs_send_time_24(t: Instant) -> u32 {
+    const WRAP_NANOS: u64 = 64_000_000_000;
+    static EPOCH_NANOS: LazyLock<u64> =
+        LazyLock::new(|| (epoch_to_beginning().as_nanos() % u128::from(WRAP_NANOS)) as u64);
+    let micros = if t < BEGINNING_OF_TIME.0 {
+        // The published path warns, and counts from the beginning of time.
+        (t.to_unix_duration().as_micros() % 64_000_000) as u64
+    } else {
+        let since = t.duration_since(BEGINNING_OF_TIME.0);
+        let nanos = *EPOCH_NANOS
+            + (since.as_secs() % 64) * 1_000_000_000
+            + u64::from(since.subsec_nanos());
+        nanos / 1_000 % 64_000_000
+    };
+    ((micros << 18) / 1_000_000) as u32
+}
+
 pub trait InstantExt {
     /// Convert an Instant to a Duration for unix time.
     ///
