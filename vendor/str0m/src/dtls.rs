@@ -32,6 +32,13 @@ pub struct Dtls {
     /// Packets to be sent.
     pending_packets: VecDeque<DatagramSend>,
 
+    /// Aula: the timeout the instance last answered a poll with, while nothing has been
+    /// given to it since (a datagram, application data, a timeout, its role, a close). The
+    /// instance is sans-IO and its poll takes no time, so until something is given to it
+    /// every poll returns that timeout again; str0m polls it before each output of the
+    /// connection, one for each datagram sent, long after the handshake.
+    quiet: Option<Instant>,
+
     /// Target MTU (start) and warn threshold (end). The target is forwarded to
     /// the backend's fragmenter; outgoing records larger than the warn
     /// threshold log a warning.
@@ -78,6 +85,7 @@ impl Dtls {
             remote_fingerprint: None,
             active_state: None,
             pending_packets: VecDeque::new(),
+            quiet: None,
             mtu,
         })
     }
@@ -95,6 +103,7 @@ impl Dtls {
     /// Set whether this instance is active (client) or passive (server).
     pub fn set_active(&mut self, active: bool) {
         self.active_state = Some(active);
+        self.quiet = None;
         self.instance.set_active(active)
     }
 
@@ -133,7 +142,13 @@ impl Dtls {
             return DtlsOutput::Timeout(not_happening());
         }
 
+        if let Some(t) = self.quiet {
+            return DtlsOutput::Timeout(t);
+        }
         let next = self.instance.poll_output(buf);
+        if let DtlsOutput::Timeout(t) = next {
+            self.quiet = Some(t);
+        }
 
         if let DtlsOutput::Packet(packet) = next {
             if packet.len() > self.mtu_warn() {
@@ -159,6 +174,7 @@ impl Dtls {
             return Ok(());
         }
 
+        self.quiet = None;
         self.instance
             .handle_packet(packet)
             .map_err(|e| DtlsError::CryptoError(CryptoError::Other(format!("DTLS error: {}", e))))
@@ -178,6 +194,7 @@ impl Dtls {
             return Err(make_handshake_pending_err());
         }
 
+        self.quiet = None;
         let accepted = self.instance.send_application_data(data).map_err(|e| {
             DtlsError::CryptoError(CryptoError::Other(format!("DTLS error: {}", e)))
         })?;
@@ -195,6 +212,7 @@ impl Dtls {
             return Ok(());
         }
 
+        self.quiet = None;
         self.instance
             .handle_timeout(now)
             .map_err(|e| DtlsError::CryptoError(CryptoError::Other(format!("DTLS error: {}", e))))
@@ -202,6 +220,7 @@ impl Dtls {
 
     /// Initiate graceful shutdown by sending a close_notify alert.
     pub fn close(&mut self) -> Result<(), DtlsError> {
+        self.quiet = None;
         self.instance
             .close()
             .map_err(|e| DtlsError::CryptoError(CryptoError::Other(format!("DTLS error: {}", e))))
@@ -224,6 +243,41 @@ mod tests {
             1200..=1500,
         )
         .unwrap()
+    }
+
+    /// Polls until the instance answers with a timeout, giving it and the datagrams sent.
+    fn poll_until_quiet(dtls: &mut Dtls) -> (Instant, usize) {
+        let mut buf = [0; 2048];
+        let mut sent = 0;
+        loop {
+            if let DtlsOutput::Timeout(t) = dtls.poll_output(&mut buf) {
+                let more = std::iter::from_fn(|| dtls.poll_packet()).count();
+                if more == 0 {
+                    return (t, sent);
+                }
+                sent += more;
+            }
+        }
+    }
+
+    /// Aula: once the instance answered with a timeout, a poll returns it without asking
+    /// the instance again, until something is given to it: here its timer, which sends
+    /// the first flight again.
+    #[test]
+    #[cfg(feature = "aws-lc-rs")]
+    fn a_quiet_instance_answers_with_its_timeout_until_given_something() {
+        let now = Instant::now();
+        let mut client = new_dtls(now, DtlsVersion::Dtls12);
+        client.set_active(true);
+        client.handle_timeout(now).unwrap();
+        let (t, sent) = poll_until_quiet(&mut client);
+        assert!(sent > 0, "the first flight");
+        assert_eq!(client.quiet, Some(t));
+        assert_eq!(poll_until_quiet(&mut client), (t, 0));
+        client.handle_timeout(t).unwrap();
+        assert_eq!(client.quiet, None);
+        let (later, again) = poll_until_quiet(&mut client);
+        assert!(again > 0 && later > t, "the flight sent again, the timer moved on");
     }
 
     #[test]
