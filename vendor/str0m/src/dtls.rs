@@ -35,8 +35,8 @@ pub struct Dtls {
     /// Aula: the timeout the instance last answered a poll with, while nothing has been
     /// given to it since (a datagram, application data, a timeout, its role, a close). The
     /// instance is sans-IO and its poll takes no time, so until something is given to it
-    /// every poll returns that timeout again; str0m polls it before each output of the
-    /// connection, one for each datagram sent, long after the handshake.
+    /// every poll returns that timeout again; str0m polls it on every `Rtc::poll_output`,
+    /// several times for each datagram sent, long after the handshake.
     quiet: Option<Instant>,
 
     /// Target MTU (start) and warn threshold (end). The target is forwarded to
@@ -264,7 +264,13 @@ mod tests {
     /// the instance again, until something is given to it: here its timer, which sends
     /// the first flight again.
     #[test]
-    #[cfg(feature = "aws-lc-rs")]
+    #[cfg(any(
+        feature = "aws-lc-rs",
+        feature = "rust-crypto",
+        feature = "openssl-dimpl",
+        feature = "wincrypto",
+        feature = "apple-crypto",
+    ))]
     fn a_quiet_instance_answers_with_its_timeout_until_given_something() {
         let now = Instant::now();
         let mut client = new_dtls(now, DtlsVersion::Dtls12);

@@ -1287,6 +1287,10 @@ mod test {
             let t = start + Duration::from_nanos(i * 7_919_113 + i % 1_000);
             assert_eq!(abs_send_time_24(t), published(t), "{i}");
         }
+        // Before the beginning of time (which the published path warns about).
+        if let Some(before) = already_happened().checked_sub(Duration::from_millis(1_500)) {
+            assert_eq!(abs_send_time_24(before), published(before));
+        }
     }
 
     #[test]

@@ -408,6 +408,17 @@ mod test {
                 assert_eq!(&*Rid::from_array(a), trimmed(a), "{a:?}");
             }
         }
+        // The 16-byte mid: unpadded, padded, all spaces, a space inside.
+        let wide = |a: [u8; 16]| from_utf8(&a).expect("valid").trim().to_string();
+        for a in [
+            *b"0123456789abcdef",
+            *b"12              ",
+            *b"                ",
+            *b"a b\t            ",
+            *b"\x0bx              ",
+        ] {
+            assert_eq!(&*Mid::from_array(a), wide(a), "{a:?}");
+        }
         // Not ASCII: `str::trim` as published, which takes U+00A0 too.
         let a = *b"\xc2\xa0\xc3\xa9 \xc2\xa0 ";
         assert_eq!(&*Rid::from_array(a), "\u{e9}");
