@@ -1040,12 +1040,14 @@ impl StreamTx {
         use RtcpFb::*;
         match fb {
             ReceptionReport(r) => {
-                if let Some(rtx_ssrc) = self.rtx {
-                    if rtx_ssrc == r.ssrc {
-                        // Receiver has bound MidRid to RTX SSRC
-                        self.remote_acked_rtx_ssrc = true;
-                    }
-                } else if r.ssrc == self.ssrc {
+                // Aula: published, a stream with an RTX SSRC never took a report on its main
+                // SSRC as bound (the check was the `else` of the RTX one), so every video
+                // packet carried its mid (and rid) for the stream's whole life.
+                if self.rtx == Some(r.ssrc) {
+                    // Receiver has bound MidRid to RTX SSRC
+                    self.remote_acked_rtx_ssrc = true;
+                }
+                if r.ssrc == self.ssrc {
                     // Receiver has bound MidRid to SSRC
                     self.remote_acked_ssrc = true;
                 }
@@ -1569,6 +1571,34 @@ mod test {
         assert_eq!(second.header.ext_vals.transport_cc, Some(1));
         assert_eq!(second.header.ext_vals.mid, Some("vid".into()));
         assert_eq!(second.header.payload_type, 96.into());
+    }
+
+    /// Aula: a report on a stream's main SSRC binds it, with or without an RTX SSRC, and
+    /// one on the RTX SSRC binds that; the mid is sent until then, and not after.
+    #[test]
+    fn a_report_binds_the_main_ssrc_of_a_stream_with_rtx() {
+        use crate::rtp_::ReceptionReport;
+        let report = |ssrc: u32| {
+            RtcpFb::ReceptionReport(ReceptionReport {
+                ssrc: ssrc.into(),
+                fraction_lost: 0,
+                packets_lost: 0,
+                max_seq: 0,
+                jitter: 0,
+                last_sr_time: 0,
+                last_sr_delay: 0,
+            })
+        };
+        let now = Instant::now();
+        let midrid = MidRid(Mid::from("0"), None);
+        let mut stream = StreamTx::new(42.into(), Some(44.into()), midrid, false, 1200);
+        stream.handle_rtcp(now, report(44));
+        assert!(stream.remote_acked_rtx_ssrc && !stream.remote_acked_ssrc);
+        stream.handle_rtcp(now, report(42));
+        assert!(stream.remote_acked_ssrc);
+        let mut plain = StreamTx::new(43.into(), None, midrid, false, 1200);
+        plain.handle_rtcp(now, report(43));
+        assert!(plain.remote_acked_ssrc && !plain.remote_acked_rtx_ssrc);
     }
 
     #[test]
