@@ -404,6 +404,7 @@ mod test {
                 [c; 8],
                 [b' ', c, b'1', c, c, b'\t', b' ', c],
                 [b'x', b' ', c, b'y', b'\x0b', b'\x0c', b'\r', b'\n'],
+                [b'a', c, b'b', b' ', b' ', b' ', b' ', b' '],
             ] {
                 assert_eq!(&*Rid::from_array(a), trimmed(a), "{a:?}");
             }
@@ -413,6 +414,7 @@ mod test {
         for a in [
             *b"0123456789abcdef",
             *b"12              ",
+            *b"a b             ",
             *b"                ",
             *b"a b\t            ",
             *b"\x0bx              ",

@@ -1042,7 +1042,9 @@ impl StreamTx {
             ReceptionReport(r) => {
                 // Aula: published, a stream with an RTX SSRC never took a report on its main
                 // SSRC as bound (the check was the `else` of the RTX one), so every video
-                // packet carried its mid (and rid) for the stream's whole life.
+                // packet carried its mid (and rid) for the stream's whole life. (A report on
+                // the RTX SSRC does not reach this stream: the session looks streams up by
+                // their main SSRC. Its resends and padding keep the mid, as published.)
                 if self.rtx == Some(r.ssrc) {
                     // Receiver has bound MidRid to RTX SSRC
                     self.remote_acked_rtx_ssrc = true;
@@ -1574,7 +1576,7 @@ mod test {
     }
 
     /// Aula: a report on a stream's main SSRC binds it, with or without an RTX SSRC, and
-    /// one on the RTX SSRC binds that; the mid is sent until then, and not after.
+    /// one on the RTX SSRC binds that (`poll_packet` writes the mid while unbound).
     #[test]
     fn a_report_binds_the_main_ssrc_of_a_stream_with_rtx() {
         use crate::rtp_::ReceptionReport;
