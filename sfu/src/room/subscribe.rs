@@ -9,7 +9,7 @@
 //! side, rebuilds the connection and tells the client to do the same (`reset`): a subscriber
 //! loses a second of video instead of the lesson.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use str0m::change::SdpAnswer;
@@ -407,21 +407,27 @@ fn announced_tracks(slots: &[Slot]) -> Vec<DownTrackInfo> {
 /// none is free. Linear in the number of streams: a lecture of 200 runs this for every
 /// subscriber on every join.
 fn plan_slots<'a>(slots: &mut Vec<Slot>, wanted: impl Iterator<Item = &'a (StreamKey, Kind)>) {
-    let wanted: HashSet<(StreamKey, Kind)> = wanted.copied().collect();
+    // Sorted vectors, not hash sets: every join plans every participant's slots again, so a
+    // lecture's joins cost the square of its size, and two hash sets per plan were 8 % of the
+    // simulated lecture's room (docs/benchmarks.md, "M-lines planned without hash sets").
+    let mut wanted: Vec<(StreamKey, Kind)> = wanted.copied().collect();
+    wanted.sort_unstable();
+    wanted.dedup();
     for slot in slots.iter_mut() {
         if let Some(s) = slot.target
-            && !wanted.contains(&(s, slot.kind))
+            && wanted.binary_search(&(s, slot.kind)).is_err()
         {
             slot.target = None;
         }
     }
     // A slot that was never offered holds no m-line yet: it simply goes.
     slots.retain(|s| s.mid.is_some() || s.target.is_some());
-    let have: HashSet<StreamKey> = slots.iter().filter_map(|s| s.target).collect();
-    let mut missing: Vec<&(StreamKey, Kind)> =
-        wanted.iter().filter(|(s, _)| !have.contains(s)).collect();
-    // Sorted, so m-lines are offered in the same order on every run.
-    missing.sort();
+    let mut have: Vec<StreamKey> = slots.iter().filter_map(|s| s.target).collect();
+    have.sort_unstable();
+    // In order, so m-lines are offered in the same order on every run.
+    let missing = wanted
+        .iter()
+        .filter(|(s, _)| have.binary_search(s).is_err());
     for &(stream, kind) in missing {
         match slots.iter_mut().find(|s| s.kind == kind && s.is_free()) {
             Some(slot) => slot.target = Some(stream),
