@@ -45,9 +45,10 @@ macro_rules! str_id {
             fn deref(&self) -> &Self::Target {
                 // Aula: the usual id, ASCII padded with spaces at the end (as `new` and
                 // `From<&str>` make it), is trimmed by one word's leading zeros. `str::trim`
-                // decodes char by char from both ends, and a mid is written into every
-                // packet's header extension: 2.6 % of a lecture's instructions in the room.
-                // Anything else goes the published way.
+                // decodes char by char from both ends, and a mid goes into the header
+                // extension of a stream's packets until the receiver binds its SSRC, and of
+                // resends and padding for good (2.6 % of a lecture's instructions in the room
+                // while every video packet carried it). Anything else goes the published way.
                 let bytes = &self.0;
                 let mut word = [b' '; 16];
                 word[..$num].copy_from_slice(bytes);
