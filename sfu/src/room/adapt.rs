@@ -376,13 +376,14 @@ impl Room {
         let ceiling = carried.map_or(u64::MAX, |c| {
             allocate::step_ceiling(budget, c.as_u64(), p.down.decided.0)
         });
+        let was_audio_only = p.down.audio_only;
         let a = allocate::allocate_capped(
             budget,
             cap_budget,
             ceiling,
             plan.audio,
             &plan.videos,
-            p.down.audio_only,
+            was_audio_only,
         );
         p.down.audio_only = a.audio_only;
         let mut videos = Vec::with_capacity(plan.slots.len());
@@ -484,11 +485,28 @@ impl Room {
             .pad(now, wants_more, host_missing, a.used, estimate);
         // The estimate has room for the next step and only the ceiling holds it: padding
         // fills the link towards it first, whatever the windows, so the step follows.
+        // So too when the estimate has room for a raise that the ceiling alone holds back,
+        // though not for the next step beside the others as they are
+        // (allocate::held_by_ceiling): padded towards that raise.
+        let held = wants_more
+            .then(|| {
+                let videos = &plan.videos;
+                allocate::held_by_ceiling(
+                    budget,
+                    cap_budget,
+                    ceiling,
+                    plan.audio,
+                    videos,
+                    was_audio_only,
+                    a.used,
+                )
+            })
+            .flatten();
         let stepping = wants_more && a.next_step.is_some_and(|n| ceiling < n && n <= budget);
-        let padded = padded || stepping;
+        let padded = padded || stepping || held.is_some();
         // Padding steps too: no more than the ceiling above what the link has shown.
         let minimum = match padded {
-            true => (a.next_step.unwrap_or(0))
+            true => (held.or(a.next_step).unwrap_or(0))
                 .min(allocate::pad_ceiling(estimate))
                 .min(ceiling),
             false => 0,
