@@ -311,9 +311,10 @@ pub fn step_ceiling(estimate: u64, carried: u64, allocated: u64) -> u64 {
     ((shown * (1.0 + STEP_ABOVE_CARRIED)) as u64).max(shown as u64 + STEP_LEAST)
 }
 
-/// What the layers would total if the `ceiling` did not hold them back, when that is more
-/// than `allocated` (what [`allocate_capped`] chose under it, with the same other arguments);
-/// `None` when the ceiling changes nothing. The padding that lifts the ceiling aims there.
+/// What the layers would total if the `ceiling` did not hold them back (`unbounded`: the same
+/// [`allocate_capped`] without it), when that is more than `allocated` (what it chose under
+/// the ceiling within the `budget`); `None` when the ceiling changes nothing. The padding
+/// that lifts the ceiling aims there.
 ///
 /// The next step up ([`Allocation::next_step`]) is one video raised one layer beside the
 /// others as they are. Under a ceiling that is not always the raise the estimate allows: in
@@ -323,18 +324,15 @@ pub fn step_ceiling(estimate: u64, carried: u64, allocated: u64) -> u64 {
 /// stopped rising, and the estimate stayed pinned at one and a half times what was sent, with
 /// the teacher at 360p for the phase (media utilization 0.62).
 pub fn held_by_ceiling(
-    budget: u64,
-    cap_budget: u64,
     ceiling: u64,
-    audio: u64,
-    videos: &[Video],
-    audio_only: bool,
+    budget: u64,
     allocated: u64,
+    unbounded: impl FnOnce() -> Allocation,
 ) -> Option<u64> {
     if ceiling >= budget {
         return None;
     }
-    let free = allocate_capped(budget, cap_budget, u64::MAX, audio, videos, audio_only);
+    let free = unbounded();
     (free.used > allocated).then_some(free.used)
 }
 
@@ -917,13 +915,15 @@ mod tests {
         let free = allocate_capped(budget, budget, u64::MAX, audio, &videos, false);
         assert_eq!(free.layers[0], Some(2));
         assert!(free.paused.iter().any(|p| *p));
-        let held = held_by_ceiling(budget, budget, ceiling, audio, &videos, false, a.used);
-        assert_eq!(held, Some(free.used));
+        let unbounded = || allocate_capped(budget, budget, u64::MAX, audio, &videos, false);
+        assert_eq!(
+            held_by_ceiling(ceiling, budget, a.used, unbounded),
+            Some(free.used)
+        );
         assert!(free.used > a.used && free.used <= budget);
         // No ceiling, or one that holds nothing back: nothing to aim at.
-        let none = held_by_ceiling(budget, budget, u64::MAX, audio, &videos, false, a.used);
-        assert_eq!(none, None);
-        let all = held_by_ceiling(budget, budget, budget - 1, audio, &videos, false, free.used);
+        assert_eq!(held_by_ceiling(u64::MAX, budget, a.used, unbounded), None);
+        let all = held_by_ceiling(budget - 1, budget, free.used, unbounded);
         assert_eq!(all, None);
     }
 

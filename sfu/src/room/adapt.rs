@@ -377,14 +377,11 @@ impl Room {
             allocate::step_ceiling(budget, c.as_u64(), p.down.decided.0)
         });
         let was_audio_only = p.down.audio_only;
-        let a = allocate::allocate_capped(
-            budget,
-            cap_budget,
-            ceiling,
-            plan.audio,
-            &plan.videos,
-            was_audio_only,
-        );
+        let (audio, videos) = (plan.audio, &plan.videos);
+        let decide = |ceiling| {
+            allocate::allocate_capped(budget, cap_budget, ceiling, audio, videos, was_audio_only)
+        };
+        let a = decide(ceiling);
         p.down.audio_only = a.audio_only;
         let mut videos = Vec::with_capacity(plan.slots.len());
         let mut paused = Vec::new();
@@ -488,19 +485,9 @@ impl Room {
         // So too when the estimate has room for a raise that the ceiling alone holds back,
         // though not for the next step beside the others as they are
         // (allocate::held_by_ceiling): padded towards that raise.
+        let unbounded = || decide(u64::MAX);
         let held = wants_more
-            .then(|| {
-                let videos = &plan.videos;
-                allocate::held_by_ceiling(
-                    budget,
-                    cap_budget,
-                    ceiling,
-                    plan.audio,
-                    videos,
-                    was_audio_only,
-                    a.used,
-                )
-            })
+            .then(|| allocate::held_by_ceiling(ceiling, budget, a.used, unbounded))
             .flatten();
         let stepping = wants_more && a.next_step.is_some_and(|n| ceiling < n && n <= budget);
         let padded = padded || stepping || held.is_some();
