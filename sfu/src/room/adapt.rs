@@ -377,9 +377,9 @@ impl Room {
             allocate::step_ceiling(budget, c.as_u64(), p.down.decided.0)
         });
         let was_audio_only = p.down.audio_only;
-        let (audio, videos) = (plan.audio, &plan.videos);
-        let decide = |ceiling| {
-            allocate::allocate_capped(budget, cap_budget, ceiling, audio, videos, was_audio_only)
+        let (audio, candidates) = (plan.audio, &plan.videos);
+        let decide = |limit| {
+            allocate::allocate_capped(budget, cap_budget, limit, audio, candidates, was_audio_only)
         };
         let a = decide(ceiling);
         p.down.audio_only = a.audio_only;
@@ -480,11 +480,12 @@ impl Room {
             .down
             .padding
             .pad(now, wants_more, host_missing, a.used, estimate);
-        // The estimate has room for the next step and only the ceiling holds it: padding
-        // fills the link towards it first, whatever the windows, so the step follows.
-        // So too when the estimate has room for a raise that the ceiling alone holds back,
-        // though not for the next step beside the others as they are
-        // (allocate::held_by_ceiling): padded towards that raise.
+        // The estimate has room for more and only the ceiling holds it back: padding fills
+        // the link towards what the allocation without the ceiling would send
+        // (allocate::held_by_ceiling), whatever the windows, so the raise follows. That
+        // takes in the next step, and also a raise that fits the estimate only with others
+        // making way for it (the teacher's 720p layer, host first). `stepping` is the older
+        // test, on the next step alone.
         let unbounded = || decide(u64::MAX);
         let held = wants_more
             .then(|| allocate::held_by_ceiling(ceiling, budget, a.used, unbounded))
