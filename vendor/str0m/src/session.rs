@@ -50,6 +50,9 @@ const NACK_MIN_INTERVAL: Duration = Duration::from_millis(33);
 /// Delay between reports of TWCC. This is deliberately very low.
 const TWCC_INTERVAL: Duration = Duration::from_millis(50);
 
+/// Aula: the UDP and IPv4 headers around every datagram, which the link carries too.
+const UDP_IPV4_HEADERS: usize = 28;
+
 /// Maximum number of pending RRTR entries before oldest are dropped.
 const MAX_PENDING_RRTRS: usize = 300;
 
@@ -1311,13 +1314,16 @@ impl Session {
             crate::log_stat!("PACKET_SENT", header.ssrc, payload_size, kind);
         }
 
-        self.pacer.register_send(now, payload_size.into(), midrid);
-
         if let Some(raw_packets) = &mut self.raw_packets {
             raw_packets.push_back(Box::new(RawPacket::RtpTx(header.clone(), buf.clone())));
         }
 
         let protected = srtp_tx.protect_rtp(buf, &header, *seq_no);
+        // Aula: the pacer, the transport-wide register and so GCC count each packet as the link
+        // carries it (SRTP packet, UDP and IPv4 headers), as libWebRTC does; see AULA.md.
+        let wire_size = protected.len() + UDP_IPV4_HEADERS;
+
+        (self.pacer).register_sent(now, wire_size.into(), payload_size.into(), midrid);
 
         if twcc_enabled {
             let packet_id = if let Some(cluster) = cluster_id {
@@ -1326,12 +1332,12 @@ impl Session {
                 TwccPacketId::new(twcc_seq)
             };
             self.twcc_tx_register
-                .register_seq(packet_id, now, payload_size);
+                .register_seq(packet_id, now, wire_size);
         }
 
         // Update BWE subsystem
         if let Some(bwe) = self.bwe.as_mut() {
-            bwe.on_media_sent(payload_size.into(), is_padding, now);
+            bwe.on_media_sent(wire_size.into(), is_padding, now);
         }
 
         if !is_padding && !header.ssrc.is_probe() {

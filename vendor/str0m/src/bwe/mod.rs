@@ -115,10 +115,10 @@ impl Bwe {
         self.bwe.last_estimate()
     }
 
-    pub fn on_media_sent(&mut self, payload_size: DataSize, is_padding: bool, now: Instant) {
+    pub fn on_media_sent(&mut self, size: DataSize, is_padding: bool, now: Instant) {
         if !is_padding {
             // Update ALR detector with media bytes sent
-            self.bwe.on_media_sent(payload_size, now);
+            self.bwe.on_media_sent(size, now);
         }
     }
 

@@ -128,6 +128,21 @@ impl Pacer for LeakyBucketPacer {
     }
 
     fn register_send(&mut self, now: Instant, packet_size: DataSize, from: MidRid) {
+        self.register_sent(now, packet_size, packet_size, from);
+    }
+}
+
+impl LeakyBucketPacer {
+    /// Aula: [`Pacer::register_send`] with the packet's size as the link carries it
+    /// (`packet_size`: what the budgets, padding and probes count) and its payload (what the
+    /// queue snapshots count, which `continue_burst` brings up to date).
+    pub(crate) fn register_sent(
+        &mut self,
+        now: Instant,
+        packet_size: DataSize,
+        payload: DataSize,
+        from: MidRid,
+    ) {
         self.last_emitted = Some(now);
 
         self.media_debt += packet_size;
@@ -148,11 +163,9 @@ impl Pacer for LeakyBucketPacer {
             self.completed_probe = Some(cluster_id);
         }
 
-        self.continue_burst(now, packet_size, from);
+        self.continue_burst(now, payload, from);
     }
-}
 
-impl LeakyBucketPacer {
     /// What a timeout does once the queue snapshots are in place.
     fn after_queue_states(&mut self, now: Instant) -> Option<PaddingRequest> {
         // Clear the gate when time advances

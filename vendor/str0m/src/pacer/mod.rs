@@ -53,6 +53,21 @@ impl PacerImpl {
             PacerImpl::LeakyBucket(v) => v.check_probe_complete(now),
         }
     }
+
+    /// Aula: a packet sent, `packet_size` as the link carries it and `payload` its RTP
+    /// payload (see `LeakyBucketPacer::register_sent`).
+    pub(crate) fn register_sent(
+        &mut self,
+        now: Instant,
+        packet_size: DataSize,
+        payload: DataSize,
+        from: MidRid,
+    ) {
+        match self {
+            PacerImpl::Null(v) => v.register_send(now, packet_size, from),
+            PacerImpl::LeakyBucket(v) => v.register_sent(now, packet_size, payload, from),
+        }
+    }
 }
 
 impl Pacer for PacerImpl {
