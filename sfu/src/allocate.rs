@@ -37,9 +37,9 @@ use std::time::Duration;
 
 use crate::api::Source;
 
-/// Below this estimate (bit/s) a subscriber gets audio only: 100 kbit/s is about what the
-/// lowest camera layer and two Opus streams need, and a link this weak is better spent on
-/// hearing the teacher.
+/// Below this budget (bit/s; a link's is [`LINK_SHARE`] of its estimate) a subscriber gets
+/// audio only: 100 kbit/s is about what the lowest camera layer and two Opus streams need,
+/// and a link this weak is better spent on hearing the teacher.
 pub const AUDIO_ONLY_BELOW: u64 = 100_000;
 /// Video comes back only above this, so a link hovering at the threshold does not toggle.
 pub const VIDEO_BACK_ABOVE: u64 = 150_000;
@@ -223,8 +223,8 @@ impl Allocation {
     /// Whether padding may look for room for the next step up: only on a subscriber's own
     /// link (`link_bound`: not its share of a budget, which padding would overrun), not
     /// losing [`LOSS_FROM`] or more, with video to step up to, and with no video capped at
-    /// its publisher. A capped video already fills what the estimate leaves on the wire
-    /// ([`cap_budget`]) and its cap rises with the estimate; padding on top ran the impair
+    /// its publisher. A capped video already fills what the estimate leaves
+    /// ([`link_share`]) and its cap rises with the estimate; padding on top ran the impair
     /// run's 600 kbit/s link 50–100 kbit/s over it (docs/benchmarks.md, "No padding beside a
     /// capped video").
     pub fn looks_for_room(&self, link_bound: bool, loss: f32) -> bool {
@@ -238,7 +238,7 @@ impl Allocation {
 
 /// What a subscriber whose link lost `loss` of the packets (its latest receiver reports) may
 /// be sent: its estimate less the share lost, from [`LOSS_FROM`] on. The queue drains, and
-/// once the loss stops the budget is the estimate again.
+/// once the loss stops it is the estimate again.
 pub fn within_loss(estimate: u64, loss: f32) -> u64 {
     if loss < LOSS_FROM {
         return estimate;
@@ -255,21 +255,17 @@ pub fn wanted(audio: u64, videos: &[Video]) -> u64 {
             .sum::<u64>()
 }
 
-/// What an audio stream's packets carry beyond their payloads, bit/s: 50 a second of
-/// [`crate::participant::PACKET_OVERHEAD`]. str0m's estimate counts payloads only, and for
-/// audio the two differ by a third (docs/architecture.md, "str0m's estimate counts payloads").
-pub const AUDIO_HEADERS: u64 = 50 * crate::participant::PACKET_OVERHEAD * 8;
+/// The share of a subscriber's link estimate its media may fill: layers, caps at publishers
+/// and padding alike. str0m's GCC counts packets as the link carries them (vendor/str0m,
+/// AULA.md), and on a drop-tail bottleneck its delay detector does not see a queue that grows
+/// by a few percent of the link a second: filled to the estimate itself, the impair run's
+/// links kept a queue of 100-300 ms standing, with 1-5 % dropped (docs/architecture.md,
+/// "GCC counts what the link carries").
+pub const LINK_SHARE: f64 = 0.9;
 
-/// The share of a link's estimate on the wire that a cap at a publisher may fill: on a
-/// drop-tail bottleneck GCC's estimate, counted on the wire, runs up to a tenth over the link
-/// while the queue fills (docs/architecture.md, the same section).
-pub const CAP_SHARE_OF_WIRE: f64 = 0.9;
-
-/// What a cap may fill of a subscriber's link, decided on the wire like the rates it is
-/// compared with: `estimate` (str0m's, in payloads, less what the link loses) with the
-/// headers of the `audio_streams` it is sent, [`CAP_SHARE_OF_WIRE`] of that.
-pub fn cap_budget(estimate: u64, audio_streams: u64) -> u64 {
-    ((estimate + audio_streams * AUDIO_HEADERS) as f64 * CAP_SHARE_OF_WIRE) as u64
+/// What a subscriber's media may fill of its link: [`LINK_SHARE`] of GCC's `estimate`.
+pub fn link_share(estimate: u64) -> u64 {
+    (estimate as f64 * LINK_SHARE) as u64
 }
 
 /// How far above what a link has shown a raise may take a subscriber's total, while its
@@ -288,8 +284,8 @@ pub const PROBED_ABOVE: f64 = 1.5;
 
 /// The total a raise may take a subscriber's layers to: while its `estimate` stands more
 /// than [`PROBED_ABOVE`] times over what its link has shown (the larger of what it carried
-/// lately, `carried`, by transport-wide feedback in payloads, and what is allocated now,
-/// `allocated`, with the audio's headers), [`STEP_ABOVE_CARRIED`] above that, or
+/// lately, `carried`, by transport-wide feedback, and what is allocated now, `allocated`),
+/// [`STEP_ABOVE_CARRIED`] above that, or
 /// [`STEP_LEAST`] if that is more; otherwise no ceiling (`u64::MAX`).
 ///
 /// A probe's short burst puts the estimate well above what is sent (0.65 to 2.2 Mbit/s on
@@ -336,35 +332,29 @@ pub fn held_by_ceiling(
     (free.used > allocated).then_some(free.used)
 }
 
-/// The most padding may bring a link's payloads to, given str0m's `estimate` (payloads).
-/// str0m pads until its payloads reach the `minimum` it is told, never past its estimate, and
-/// every packet's headers come on top of that on the wire: padded up to the estimate itself,
-/// a link of six voices ran a twentieth over its capacity with its queue full. Kept to the
-/// share a cap keeps ([`CAP_SHARE_OF_WIRE`]), what goes on the wire stays about where a cap
-/// would bring it (docs/architecture.md, "str0m's estimate counts payloads").
+/// The most padding may bring a link to, given its `estimate`: str0m pads until what it sends
+/// reaches the `minimum` it is told, never past its estimate; padded up to the estimate
+/// itself, a link of six voices ran a twentieth over its capacity with its queue full. Kept
+/// to [`LINK_SHARE`], the link is padded no further than the layers may fill it.
 pub fn pad_ceiling(estimate: u64) -> u64 {
-    (estimate as f64 * CAP_SHARE_OF_WIRE) as u64
+    link_share(estimate)
 }
 
-/// [`allocate_capped`] with the budget for caps the same as the one for layers, and no
-/// ceiling on raises.
+/// [`allocate_capped`] with no ceiling on raises.
 #[cfg(test)]
 fn allocate(budget: u64, audio: u64, videos: &[Video], audio_only: bool) -> Allocation {
-    allocate_capped(budget, budget, u64::MAX, audio, videos, audio_only)
+    allocate_capped(budget, u64::MAX, audio, videos, audio_only)
 }
 
 /// Decides the layers of one subscriber's videos.
 ///
-/// `budget`: bit/s this subscriber may receive (its estimate, lowered to its share of the
-/// server's and the room's budget); `cap_budget`: what a video capped at its publisher may
-/// fill, if more than `budget` (the budget as [`cap_budget`] counts it on the wire, within
-/// the subscriber's share of the budgets); `ceiling`: the total no raise may take the
-/// chosen layers over, whatever the budget (see [`step_ceiling`]; keeping a layer is not a
-/// raise); `audio`: what the audio streams it receives send (bit/s); `audio_only`: whether
-/// the last decision was audio-only (for the hysteresis).
+/// `budget`: bit/s this subscriber may receive ([`LINK_SHARE`] of its estimate, less its
+/// loss, lowered to its share of the server's and the room's budget); `ceiling`: the total
+/// no raise may take the chosen layers over, whatever the budget (see [`step_ceiling`];
+/// keeping a layer is not a raise); `audio`: what the audio streams it receives send
+/// (bit/s); `audio_only`: whether the last decision was audio-only (for the hysteresis).
 pub fn allocate_capped(
     budget: u64,
-    cap_budget: u64,
     ceiling: u64,
     audio: u64,
     videos: &[Video],
@@ -421,7 +411,7 @@ pub fn allocate_capped(
                         .zip(videos)
                         .filter_map(|(c, v)| c.map(|p| v.layers[p].bitrate))
                         .sum();
-                    let rest = budget.max(cap_budget).saturating_sub(audio + taken);
+                    let rest = budget.saturating_sub(audio + taken);
                     // A camera has a wide band: capped, it fills what is left, and GCC's
                     // estimate wobbles by more than a tenth around what is sent. (A screen
                     // share's floor is already twice a camera's.)
@@ -754,19 +744,6 @@ mod tests {
         let a = allocate(audio + 70_000, audio, &videos, false);
         assert_eq!((a.layers[0], a.caps[0]), (Some(0), Some(70_000)));
 
-        // Capped on the wire: an estimate (in payloads) that leaves 20 kbit/s beside the
-        // voices' wire rate still carries their headers, 28 kbit/s a stream.
-        let mut videos = [teacher.clone()];
-        let estimate = audio + 20_000;
-        assert_eq!(settle(estimate, 6, &mut videos).layers, [None]);
-        let wire = cap_budget(estimate, 6);
-        assert_eq!(wire, (f64::from(380_000 + 6 * 28_000) * 0.9) as u64);
-        let a = allocate_capped(estimate, wire, u64::MAX, audio, &videos, false);
-        assert_eq!((a.layers[0], a.caps[0]), (Some(0), Some(wire - audio)));
-        // Never below what the budget itself leaves.
-        let a = allocate_capped(audio + 120_000, 0, u64::MAX, audio, &videos, false);
-        assert_eq!(a.caps, [Some(120_000)]);
-
         // Not a camera with one encoding (everyone takes that one), nor a student's.
         let mut single = teacher.clone();
         single.layers.truncate(1);
@@ -842,7 +819,6 @@ mod tests {
         let probed = |ceiling: u64, teacher: &Video| {
             allocate_capped(
                 2_400_000,
-                2_400_000,
                 ceiling,
                 audio,
                 std::slice::from_ref(teacher),
@@ -877,22 +853,16 @@ mod tests {
         // The audio-only hysteresis is the budget's: a low ceiling does not keep a link that
         // recovered on audio alone.
         teacher.current = None;
-        let a = allocate_capped(
-            400_000,
-            400_000,
-            AUDIO_BITRATE,
-            AUDIO_BITRATE,
-            &[teacher],
-            true,
-        );
+        let a = allocate_capped(400_000, AUDIO_BITRATE, AUDIO_BITRATE, &[teacher], true);
         assert!(!a.audio_only);
     }
 
     #[test]
     fn padding_aims_at_a_raise_the_ceiling_alone_holds_back() {
         // The impair run's 2.5 Mbit/s phase, as logged: the teacher at 360p, five thumbnails
-        // at their lowest layer (measured at about 80 kbit/s each), six voices, the estimate
-        // 2.09 Mbit/s after a probe, the link having shown some 1.15 Mbit/s.
+        // at their lowest layer (measured at about 80 kbit/s each), six voices, 2.09 Mbit/s for
+        // the layers after a probe (the share of an estimate of 2.32), the link having shown
+        // some 1.15 Mbit/s.
         let audio = 456_000;
         let mut teacher = camera(Priority::Host, Some(720));
         teacher.current = Some(1);
@@ -903,8 +873,9 @@ mod tests {
             thumb.current = Some(0);
             videos.push(thumb);
         }
-        let budget = 2_086_000;
-        let decide = |ceiling| allocate_capped(budget, budget, ceiling, audio, &videos, false);
+        let estimate = 2_318_000;
+        let budget = link_share(estimate);
+        let decide = |ceiling| allocate_capped(budget, ceiling, audio, &videos, false);
         let sent = audio + 450_000 + 5 * 80_000;
         let ceiling = step_ceiling(budget, 1_150_000, sent);
         assert_eq!(ceiling, 1_632_500, "a quarter above what is allocated");
@@ -912,8 +883,8 @@ mod tests {
         assert_eq!(a.used, sent);
         let kept = [Some(1), Some(0), Some(0), Some(0), Some(0), Some(0)];
         assert_eq!(a.layers, kept);
-        // The next step, her 720p layer beside all five, is beyond the estimate itself: no
-        // step to pad towards.
+        // The next step, her 720p layer beside all five, is beyond the budget itself: no step
+        // to pad towards.
         assert!(a.next_step.is_some_and(|n| n > budget), "{:?}", a.next_step);
         // Without the ceiling she goes to 720p (host first), and two thumbnails make way.
         let free = decide(u64::MAX);
@@ -924,7 +895,7 @@ mod tests {
         assert!(free.used > a.used && free.used <= budget);
         // Padded towards it as far as the ceiling goes (as the room does), the link has shown
         // enough that the estimate is no probe's any more: the ceiling goes, and she is raised.
-        let padded = free.used.min(pad_ceiling(budget)).min(ceiling);
+        let padded = free.used.min(pad_ceiling(estimate)).min(ceiling);
         let lifted = step_ceiling(budget, padded, a.used);
         assert_eq!(lifted, u64::MAX);
         assert_eq!(decide(lifted).layers[0], Some(2));
@@ -1012,7 +983,7 @@ mod tests {
         let a = allocate(120_000, AUDIO_BITRATE, &videos, false);
         assert!(
             !a.audio_only,
-            "and stays until the estimate falls below 100 kbit/s"
+            "and stays until the budget falls below 100 kbit/s"
         );
     }
 

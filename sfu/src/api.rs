@@ -273,7 +273,7 @@ pub struct SubscriberReport {
     pub wanted: u64,
     /// Its own link is what holds it back.
     pub limited: bool,
-    /// It gets audio only: its estimate fell below 100 kbit/s.
+    /// It gets audio only: the share of its estimate its media may fill fell below 100 kbit/s.
     pub audio_only: bool,
     pub videos: Vec<VideoReport>,
 }

@@ -175,8 +175,8 @@ pub(crate) struct RateMeter {
 }
 
 /// Per packet beyond its payload: RTP header with extensions (about 30 bytes), SRTP tag (10),
-/// UDP and IPv4 (28). What a subscriber's link and the budgets carry; str0m's estimate counts
-/// payloads only (docs/architecture.md, "str0m's estimate counts payloads").
+/// UDP and IPv4 (28). What a subscriber's link and the budgets carry, and what str0m's
+/// estimate counts (docs/architecture.md, "GCC counts what the link carries").
 pub const PACKET_OVERHEAD: u64 = 70;
 
 impl RateMeter {

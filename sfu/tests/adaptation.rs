@@ -578,10 +578,10 @@ fn a_screen_share_that_does_not_fit_is_capped_at_its_publisher_not_paused() {
 #[test]
 fn a_teachers_camera_that_does_not_fit_is_capped_at_her_page_not_paused() {
     // Three voices (76 kbit/s each on the wire in this harness) fill 60 % of a 380 kbit/s
-    // link, and GCC (which counts what the packets carry, not their headers) estimates it
-    // at some 280-300 kbit/s: the teacher's lowest layer (about 160 kbit/s here) does not
-    // fit beside them, but less of it does once the voices' headers are counted too (with
-    // the estimate in payloads alone she came and went, and this test fails).
+    // link: the teacher's lowest layer (about 160 kbit/s here) does not fit beside them,
+    // but less of it does, capped at her page. (While GCC counted payloads only, its
+    // estimate of some 280-300 kbit/s left her coming and going unless the voices' headers
+    // were added back; it counts what the link carries now.)
     let mut sim = class(51, 3);
     let viewer = 3;
     let cap = capped_on_a_thin_link(&mut sim, viewer, 380_000, |c| &c.camera_caps);
@@ -816,8 +816,8 @@ fn in_a_meeting_what_the_first_guess_held_back_comes_up_as_soon_as_the_probes_fi
 fn the_padding_that_looks_for_room_stays_within_a_thin_link() {
     // The impair run's 600 kbit/s phase: six voices take most of it, the teacher's lowest
     // layer is capped beside them or paused, and while it is paused padding windows look
-    // for room for it (none while it is capped: the cap fills the room). str0m pads its
-    // payloads up to what it is told; the headers come on top.
+    // for room for it (none while it is capped: the cap fills the room). str0m pads up to
+    // what it is told, counted as the link carries it (its payloads until 2026-12-06).
     let viewer = 6;
     // Offered to the link in each whole second from 15 s to 44 s, bit/s, three seeds in a row.
     let mut seconds: Vec<u64> = Vec::new();
