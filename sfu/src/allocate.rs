@@ -260,7 +260,9 @@ pub fn wanted(audio: u64, videos: &[Video]) -> u64 {
 /// AULA.md), and on a drop-tail bottleneck its delay detector does not see a queue that grows
 /// by a few percent of the link a second: filled to the estimate itself, the impair run's
 /// links kept a queue of 100-300 ms standing, with 1-5 % dropped (docs/architecture.md,
-/// "GCC counts what the link carries").
+/// "GCC counts what the link carries"). str0m pads until what it sends reaches the `minimum`
+/// it is told, never past its estimate: padded to the estimate itself, a link of six voices
+/// ran a twentieth over its capacity with its queue full.
 pub const LINK_SHARE: f64 = 0.9;
 
 /// What a subscriber's media may fill of its link: [`LINK_SHARE`] of GCC's `estimate`.
@@ -330,14 +332,6 @@ pub fn held_by_ceiling(
     }
     let free = unbounded();
     (free.used > allocated).then_some(free.used)
-}
-
-/// The most padding may bring a link to, given its `estimate`: str0m pads until what it sends
-/// reaches the `minimum` it is told, never past its estimate; padded up to the estimate
-/// itself, a link of six voices ran a twentieth over its capacity with its queue full. Kept
-/// to [`LINK_SHARE`], the link is padded no further than the layers may fill it.
-pub fn pad_ceiling(estimate: u64) -> u64 {
-    link_share(estimate)
 }
 
 /// [`allocate_capped`] with no ceiling on raises.
@@ -895,7 +889,7 @@ mod tests {
         assert!(free.used > a.used && free.used <= budget);
         // Padded towards it as far as the ceiling goes (as the room does), the link has shown
         // enough that the estimate is no probe's any more: the ceiling goes, and she is raised.
-        let padded = free.used.min(pad_ceiling(estimate)).min(ceiling);
+        let padded = free.used.min(link_share(estimate)).min(ceiling);
         let lifted = step_ceiling(budget, padded, a.used);
         assert_eq!(lifted, u64::MAX);
         assert_eq!(decide(lifted).layers[0], Some(2));

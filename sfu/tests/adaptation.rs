@@ -833,7 +833,7 @@ fn the_padding_that_looks_for_room_stays_within_a_thin_link() {
     }
     let kbps: Vec<u64> = seconds.iter().map(|r| r / 1000).collect();
     // Padded up to str0m's estimate itself, four runs: at most 648-663 kbit/s a second, 1-5
-    // seconds more than 5 % over. Padded up to 90 % of it (`allocate::pad_ceiling`), 21 runs
+    // seconds more than 5 % over. Padded up to 90 % of it (`allocate::link_share`), 21 runs
     // (one in the full suite, under its load): at most 615-646, 0-3 seconds. So this bounds
     // what GCC's own overshoot leaves. One run alone failed now and then (a run's mean 600.3
     // and 612 kbit/s against 600, or a second over 660, in 3 of some 60 runs; 24 runs of

@@ -498,7 +498,7 @@ impl Room {
         // Padding steps too: no more than the ceiling above what the link has shown.
         let minimum = match padded {
             true => (held.or(a.next_step).unwrap_or(0))
-                .min(allocate::pad_ceiling(estimate))
+                .min(allocate::link_share(estimate))
                 .min(ceiling),
             false => 0,
         };
