@@ -359,7 +359,8 @@ impl Room {
             .map_or(0.0, |(loss, _)| loss);
         // What the link takes: the share of its estimate its media may fill
         // (allocate::LINK_SHARE), less its loss.
-        let within = (plan.estimate).map(|e| allocate::within_loss(allocate::link_share(e), loss));
+        let share = plan.estimate.map(allocate::link_share);
+        let within = share.map(|s| allocate::within_loss(s, loss));
         let budget = within.unwrap_or(u64::MAX).min(cap);
         // The subscriber's own link (with its loss) is the limit, not its share of a budget.
         let own_link = within.is_some_and(|w| w <= cap);
@@ -454,9 +455,7 @@ impl Room {
                 paused: slot.paused,
             });
         }
-        let link_bound = plan
-            .estimate
-            .is_some_and(|e| allocate::link_share(e) <= cap);
+        let link_bound = share.is_some_and(|s| s <= cap);
         let held_back = !guessed && a.used < a.wanted && link_bound;
         let since = match held_back {
             true => Some(*p.down.limited_since.get_or_insert(now)),
@@ -467,11 +466,11 @@ impl Room {
         // Ask GCC to find what the page would show: it probes towards `desired` by itself.
         // While the subscriber's own link holds a video below its tile, pad (in windows while
         // the estimate climbs, see crate::padding) up to what the next step up needs, as GCC
-        // keeps its estimate near what is sent. Nothing is padded for an audio-only subscriber (its link is too thin
-        // to fill without costing the audio; str0m's probes find video room again), for one
-        // that has all it wants, nor for one the budget holds back: padding is egress, and
-        // the budget is the school's uplink (the budget run measured 29 % over the limit
-        // with it).
+        // keeps its estimate near what is sent. Nothing is padded for an audio-only subscriber
+        // (its link is too thin to fill without costing the audio; str0m's probes find video
+        // room again), for one that has all it wants, nor for one the budget holds back:
+        // padding is egress, and the budget is the school's uplink (the budget run measured
+        // 29 % over the limit with it).
         let desired = a.wanted.min(cap);
         p.down.decided = (a.used, plan.estimate.unwrap_or(0));
         let wants_more = a.looks_for_room(link_bound, loss);
@@ -498,7 +497,7 @@ impl Room {
         // Padding steps too: no more than the ceiling above what the link has shown.
         let minimum = match padded {
             true => (held.or(a.next_step).unwrap_or(0))
-                .min(allocate::link_share(estimate))
+                .min(share.unwrap_or(0))
                 .min(ceiling),
             false => 0,
         };
