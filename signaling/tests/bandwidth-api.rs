@@ -42,7 +42,8 @@ async fn hosts_see_each_subscribers_estimate_and_layers_and_nobody_else_does() {
     );
 
     // The allocator runs twice a second; within a few, every bot has an estimate and a down
-    // track for every other bot's video (a subscription can land after the first estimate).
+    // track with a layer for every other bot's video (a subscription can land after the first
+    // estimate, and a raise ceiling can hold a video paused until the link has carried more).
     let mut last = serde_json::Value::Null;
     for _ in 0..50 {
         let (status, body) = get(server.http_addr, &path, host).await;
@@ -50,7 +51,9 @@ async fn hosts_see_each_subscribers_estimate_and_layers_and_nobody_else_does() {
         let subs = body["subscribers"].as_array().cloned().unwrap_or_default();
         let settled = subs.iter().all(|s| {
             s["estimate_bps"].as_u64().is_some()
-                && s["videos"].as_array().map_or(0, Vec::len) == ids.len() - 1
+                && s["videos"].as_array().is_some_and(|v| {
+                    v.len() == ids.len() - 1 && v.iter().all(|v| v["layer"]["height"].is_u64())
+                })
         });
         last = body;
         if subs.len() == ids.len() && settled {
