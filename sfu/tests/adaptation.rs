@@ -58,13 +58,17 @@ fn offered_bytes(sim: &Sim, i: usize, when: impl Fn(Instant) -> bool) -> usize {
 }
 
 /// Runs a class whose viewer's link falls to `rate` after 5 s in which nobody is capped, and
-/// returns the cap its publisher was told last, from `caps` (the screen's or the camera's).
-fn capped_on_a_thin_link(
+/// returns every cap its publisher was told since, from `caps` (the screen's or the camera's;
+/// `None`: lifted), the first of them a cap. The later ones follow GCC's estimate, which
+/// wobbles by a tenth or more around the link: a video that nearly fits (the camera's test)
+/// fits whole at its peaks and is uncapped until it no longer does, so the last one told
+/// depends on where the estimate stands when the run ends.
+fn caps_on_a_thin_link(
     sim: &mut Sim,
     viewer: usize,
     rate: u64,
     caps: fn(&common::Client) -> &common::CapsSeen,
-) -> u64 {
+) -> Vec<Option<u64>> {
     sim.run_for(Duration::from_secs(5));
     assert!(
         caps(&sim.clients[0]).is_empty(),
@@ -72,8 +76,12 @@ fn capped_on_a_thin_link(
     );
     sim.clients[viewer].downlink_rate = Some(rate);
     sim.run_for(Duration::from_secs(25));
-    let (_, cap) = *caps(&sim.clients[0]).last().expect("a cap");
-    cap.expect("capped")
+    let told: Vec<Option<u64>> = caps(&sim.clients[0]).iter().map(|c| c.1).collect();
+    assert!(
+        told.first().is_some_and(Option::is_some),
+        "capped: {told:?}"
+    );
+    told
 }
 
 /// Bit/s that arrived at client `i` between `from` and `to`.
@@ -172,11 +180,14 @@ fn after_a_pause_the_teachers_video_comes_back_before_the_students() {
     // Everyone's video paused on a link that carries only the voices; then room for all.
     // Each comes back from a keyframe; the students' thumbnails, smaller, would arrive first
     // and play while the teacher's tile stays blank. They come back once hers flows.
+    // (The four voices, 76 kbit/s each here, fill 95 % of the link: the teacher's camera
+    // would need an estimate 26 % over the link to come back capped at its floor. At 350
+    // kbit/s, 15 % over did it where GCC's estimate peaked.)
     let mut sim = class(47, 4);
     let viewer = 4;
     sim.clients[viewer].downlink_rate = Some(3_000_000);
     sim.run_for(Duration::from_secs(8));
-    sim.clients[viewer].downlink_rate = Some(350_000);
+    sim.clients[viewer].downlink_rate = Some(320_000);
     sim.run_for(Duration::from_secs(15));
     let me = subscriber(&sim, viewer);
     assert!(
@@ -534,8 +545,13 @@ fn a_screen_share_that_does_not_fit_is_capped_at_its_publisher_not_paused() {
     let tiles = [(0, Source::Screen, 1080), (0, Source::Camera, 180)];
     sim.view(1, &tiles);
     sim.view(viewer, &tiles);
-    let cap = capped_on_a_thin_link(&mut sim, viewer, 600_000, |c| &c.screen_caps);
-    assert!((150_000..600_000).contains(&cap), "{cap}");
+    let caps = caps_on_a_thin_link(&mut sim, viewer, 600_000, |c| &c.screen_caps);
+    assert!(
+        caps.iter()
+            .flatten()
+            .all(|c| (150_000..600_000).contains(c)),
+        "{caps:?}"
+    );
     let me = subscriber(&sim, viewer);
     let screen = me.videos.iter().find(|v| v.source == Source::Screen);
     assert!(
@@ -581,11 +597,16 @@ fn a_teachers_camera_that_does_not_fit_is_capped_at_her_page_not_paused() {
     // link: the teacher's lowest layer (about 160 kbit/s here) does not fit beside them,
     // but less of it does, capped at her page. (While GCC counted payloads only, its
     // estimate of some 280-300 kbit/s left her coming and going unless the voices' headers
-    // were added back; it counts what the link carries now.)
+    // were added back; it counts what the link carries now.) The measured layer (some 137
+    // kbit/s) fits whole where the estimate peaks 7 % over the link: uncapped there, never
+    // paused.
     let mut sim = class(51, 3);
     let viewer = 3;
-    let cap = capped_on_a_thin_link(&mut sim, viewer, 380_000, |c| &c.camera_caps);
-    assert!((50_000..140_000).contains(&cap), "{cap}");
+    let caps = caps_on_a_thin_link(&mut sim, viewer, 380_000, |c| &c.camera_caps);
+    assert!(
+        caps.iter().flatten().all(|c| (50_000..140_000).contains(c)),
+        "{caps:?}"
+    );
     let me = subscriber(&sim, viewer);
     let teacher = sim.clients[0].id;
     for v in &me.videos {
