@@ -107,6 +107,24 @@ mod test {
     }
 
     #[test]
+    fn a_packet_overwritten_in_its_slot_is_passed_over_for_padding() {
+        // Aula: published, the search stopped at the large packet's number, whose slot a
+        // later packet holds, and found nothing.
+        let now = Instant::now();
+        let mut rtx_cache = RtxCache::new(10, Duration::from_secs(3));
+        let mut large = packet(now, 0, 0);
+        large.payload = vec![0; 500].into();
+        rtx_cache.cache_sent_packet(large, now);
+        // Ten small ones: the tenth takes the large one's slot, the cache at its most.
+        for seq_no in 1..=10 {
+            rtx_cache.cache_sent_packet(packet(now, seq_no, seq_no), after(now, seq_no));
+        }
+        assert_eq!(rtx_cache.get_cached_packet_by_seq_no(0.into()), None);
+        let found = rtx_cache.get_cached_packet_smaller_than(1000);
+        assert_eq!(found.map(|p| *p.seq_no), Some(10));
+    }
+
+    #[test]
     fn rtx_cache_0_sized() {
         let now = Instant::now();
         let mut rtx_cache = RtxCache::new(0, Duration::from_secs(3));

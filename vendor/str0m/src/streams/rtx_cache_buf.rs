@@ -243,8 +243,12 @@ impl<T> EvictingBuffer<T> {
             return false;
         }
 
+        // Aula: the entry at the slot must be this position's, as in `get` (published, any
+        // entry in the slot answered, a later position's too).
         let index = self.index_for_position(position);
-        self.buf[index].is_some()
+        self.buf[index]
+            .as_ref()
+            .is_some_and(|e| e.position == position)
     }
 
     pub fn last_position(&self) -> Option<u64> {
@@ -312,6 +316,20 @@ mod test {
         assert_eq!(buf.index_for_position(5), buf.index_for_position(3));
         assert_eq!(buf.get(5), Some(&'A'));
         assert_eq!(buf.get(3), None); // modulo to same index
+    }
+
+    #[test]
+    fn contains_only_the_position_held() {
+        let mut buf = EvictingBuffer::new(4, Duration::from_secs(10), 4);
+        let now = Instant::now();
+        for position in 0..6 {
+            buf.push(position, now, position);
+        }
+        // At its largest size, 4 and 5 took the slots of 0 and 1.
+        assert!(buf.contains(5) && buf.contains(2));
+        assert!(!buf.contains(1), "its slot holds 5");
+        assert_eq!(buf.get(1), None);
+        assert!(!buf.contains(9), "not pushed, its slot holds 5");
     }
 
     #[test]
