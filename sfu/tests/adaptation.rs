@@ -61,14 +61,14 @@ fn offered_bytes(sim: &Sim, i: usize, when: impl Fn(Instant) -> bool) -> usize {
 /// returns every cap its publisher was told since, from `caps` (the screen's or the camera's;
 /// `None`: lifted), the first of them a cap. The later ones follow GCC's estimate, which
 /// wobbles by a tenth or more around the link: a video that nearly fits (the camera's test)
-/// fits whole at its peaks and is uncapped until it no longer does, so the last one told
+/// fits whole at its peaks and is uncapped once it has for a while, so the last one told
 /// depends on where the estimate stands when the run ends.
 fn caps_on_a_thin_link(
     sim: &mut Sim,
     viewer: usize,
     rate: u64,
     caps: fn(&common::Client) -> &common::CapsSeen,
-) -> Vec<Option<u64>> {
+) -> common::CapsSeen {
     sim.run_for(Duration::from_secs(5));
     assert!(
         caps(&sim.clients[0]).is_empty(),
@@ -76,9 +76,9 @@ fn caps_on_a_thin_link(
     );
     sim.clients[viewer].downlink_rate = Some(rate);
     sim.run_for(Duration::from_secs(25));
-    let told: Vec<Option<u64>> = caps(&sim.clients[0]).iter().map(|c| c.1).collect();
+    let told = caps(&sim.clients[0]).clone();
     assert!(
-        told.first().is_some_and(Option::is_some),
+        told.first().is_some_and(|c| c.1.is_some()),
         "capped: {told:?}"
     );
     told
@@ -180,9 +180,10 @@ fn after_a_pause_the_teachers_video_comes_back_before_the_students() {
     // Everyone's video paused on a link that carries only the voices; then room for all.
     // Each comes back from a keyframe; the students' thumbnails, smaller, would arrive first
     // and play while the teacher's tile stays blank. They come back once hers flows.
-    // (The four voices, 76 kbit/s each here, fill 95 % of the link: the teacher's camera
-    // would need an estimate 26 % over the link to come back capped at its floor. At 350
-    // kbit/s, 15 % over did it where GCC's estimate peaked.)
+    // (The four voices, 76 kbit/s each here, fill 95 % of the link. The teacher's camera
+    // stays capped rather than paused while the estimate stands 21 % over it (three quarters
+    // of her floor beside the voices), and comes back from a pause at 29 %. At 350 kbit/s
+    // those were 11 and 18 %, and an estimate of 412 kbit/s was seen.)
     let mut sim = class(47, 4);
     let viewer = 4;
     sim.clients[viewer].downlink_rate = Some(3_000_000);
@@ -548,8 +549,8 @@ fn a_screen_share_that_does_not_fit_is_capped_at_its_publisher_not_paused() {
     let caps = caps_on_a_thin_link(&mut sim, viewer, 600_000, |c| &c.screen_caps);
     assert!(
         caps.iter()
-            .flatten()
-            .all(|c| (150_000..600_000).contains(c)),
+            .filter_map(|c| c.1)
+            .all(|c| (150_000..600_000).contains(&c)),
         "{caps:?}"
     );
     let me = subscriber(&sim, viewer);
@@ -598,13 +599,17 @@ fn a_teachers_camera_that_does_not_fit_is_capped_at_her_page_not_paused() {
     // but less of it does, capped at her page. (While GCC counted payloads only, its
     // estimate of some 280-300 kbit/s left her coming and going unless the voices' headers
     // were added back; it counts what the link carries now.) The measured layer (some 137
-    // kbit/s) fits whole where the estimate peaks 7 % over the link: uncapped there, never
-    // paused.
+    // kbit/s) fits whole where the estimate stands 3-7 % over the link (kept or raised):
+    // uncapped once it has for a while, never paused.
     let mut sim = class(51, 3);
     let viewer = 3;
     let caps = caps_on_a_thin_link(&mut sim, viewer, 380_000, |c| &c.camera_caps);
+    // A new cap is at least the floor and its headroom (69 kbit/s on the wire, 60 told to the
+    // encoder); one held may go down to three quarters of the floor (45, 39 told).
     assert!(
-        caps.iter().flatten().all(|c| (50_000..140_000).contains(c)),
+        caps.iter()
+            .filter_map(|c| c.1)
+            .all(|c| (39_000..140_000).contains(&c)),
         "{caps:?}"
     );
     let me = subscriber(&sim, viewer);
@@ -616,7 +621,8 @@ fn a_teachers_camera_that_does_not_fit_is_capped_at_her_page_not_paused() {
             assert!(v.paused, "a student's video paused first: {me:?}");
         }
     }
-    let since = sim.now - Duration::from_secs(5);
+    // Her video flows from 2 s after the first cap to the end, capped or not.
+    let since = caps[0].0 + Duration::from_secs(2);
     let frames = sim.frames(viewer, 0, Kind::Video);
     let recent: Vec<_> = frames.iter().filter(|f| f.at >= since).collect();
     assert!(
