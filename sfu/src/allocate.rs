@@ -31,7 +31,9 @@
 //! Hysteresis: a video keeps its current layer while the total fits the budget, but is raised
 //! only if the raised total fits with [`UPGRADE_HEADROOM`] to spare, and not within
 //! [`UPGRADE_HOLD`] of being lowered. So a noisy estimate moves layers down at once (the link
-//! is full now) and up only when the room is clearly there.
+//! is full now) and up only when the room is clearly there. A decision that takes a layer
+//! from one video to raise another ([`Allocation::takes_from_others`]) is made again by the caller
+//! on what the link has sustained (crate::sustained).
 
 use std::time::Duration;
 
@@ -233,6 +235,21 @@ impl Allocation {
             && self.next_step.is_some()
             && self.caps.iter().all(Option::is_none)
             && loss < LOSS_FROM
+    }
+
+    /// Whether it takes a layer from one video to raise another: some video raised (or given
+    /// a layer it did not have) while another that had one is lowered or paused below what
+    /// its tile calls for. Undone at the next trough of the estimate, that shows a pupil
+    /// thumbnails paused and given back every few seconds; so the caller decides it again on
+    /// what the link has sustained (crate::sustained).
+    pub fn takes_from_others(&self, videos: &[Video]) -> bool {
+        let changes = || videos.iter().zip(&self.layers);
+        let raised = changes().any(|(v, new)| *new > v.current);
+        let taken = changes().any(|(v, new)| {
+            let short = v.ideal_layer().is_some_and(|i| new.is_none_or(|n| n < i));
+            short && v.current.is_some() && *new < v.current
+        });
+        raised && taken
     }
 }
 
@@ -607,6 +624,59 @@ mod tests {
             last = Some(a);
         }
         last.expect("ran")
+    }
+
+    /// A camera at the rates the impair run's bots measured: 95 kbit/s at 180p, 590 at 360p.
+    fn bot_camera(priority: Priority, shown: u32) -> Video {
+        let mut v = camera(priority, Some(shown));
+        for (layer, rate) in v.layers.iter_mut().zip([95_000, 590_000, 1_500_000]) {
+            layer.bitrate = rate;
+        }
+        v
+    }
+
+    #[test]
+    fn a_raise_that_pauses_thumbnails_takes_from_others() {
+        // The impair run's 1 Mbit/s link: the teacher at 180p and four thumbnails flow
+        // beside six voices.
+        let mut videos = vec![bot_camera(Priority::Host, 720)];
+        videos.extend((0..4).map(|_| bot_camera(Priority::Other, 180)));
+        for v in &mut videos {
+            v.current = Some(0);
+        }
+        let audio = AUDIO_BITRATE * 6;
+        // Where the link stays, nothing changes, and nothing needs to hold.
+        let steady = allocate(900_000, audio, &videos, false);
+        assert_eq!(steady.layers, vec![Some(0); 5]);
+        assert!(!steady.takes_from_others(&videos));
+        // At a peak of the estimate the teacher's 360p fits, with the thumbnails paused.
+        let peak = allocate(1_050_000, audio, &videos, false);
+        assert_eq!(peak.layers[0], Some(1), "{peak:?}");
+        assert!(peak.paused.iter().any(|p| *p), "{peak:?}");
+        assert!(peak.takes_from_others(&videos));
+        // A thumbnail or the teacher given back after a pause takes nothing from the others.
+        let thumbnails = &mut videos[1..];
+        thumbnails[3].current = None;
+        thumbnails[3].paused = true;
+        let back = allocate(1_000_000, audio, thumbnails, false);
+        assert_eq!(back.layers[3], Some(0), "{back:?}");
+        assert!(!back.takes_from_others(thumbnails));
+        let teacher = &mut videos[..1];
+        teacher[0].current = None;
+        teacher[0].paused = true;
+        let a = allocate(1_000_000, audio, teacher, false);
+        assert_eq!(a.layers[0], Some(0), "{a:?}");
+        assert!(!a.takes_from_others(teacher));
+        // A tile shrunk while another grows takes nothing for want of room.
+        let mut swap = [
+            bot_camera(Priority::Other, 180),
+            bot_camera(Priority::Other, 720),
+        ];
+        swap[0].current = Some(2);
+        swap[1].current = Some(0);
+        let a = allocate(3_000_000, audio, &swap, false);
+        assert_eq!(a.layers, vec![Some(0), Some(2)], "{a:?}");
+        assert!(!a.takes_from_others(&swap));
     }
 
     #[test]

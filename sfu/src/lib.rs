@@ -24,6 +24,8 @@
 //! - `keyframe`: rate limiting of keyframe requests; `limit`: a token bucket (ICE restarts).
 //! - `quality`: a participant's connection quality rating.
 //! - `rewrite`: the RTP header values each subscriber sees, continuous across sources.
+//! - `allocate`, `padding`, `sustained`, `budget`: bandwidth adaptation (the allocator, when
+//!   to pad a link, the trough of its recent estimates, the server's egress budget).
 //! - `speakers`: active-speaker detection from the audio levels publishers send.
 //! - [`stun`]: the ufrag of a STUN message, for routing a new address.
 //!
@@ -47,6 +49,7 @@ mod sdp;
 pub mod shell;
 mod speakers;
 pub mod stun;
+mod sustained;
 pub mod worker;
 
 pub use api::{

@@ -315,6 +315,8 @@ pub(crate) struct Down {
     /// Until when it is decided on GCC's estimate as it stands rather than the average str0m
     /// announces: its link was found overfull (crate::room::adapt, `OVERFULL`).
     pub overfull_until: Option<Instant>,
+    /// Its recent estimates, whose trough a raise must fit (crate::sustained).
+    pub sustained: crate::sustained::Sustained,
 }
 
 impl Down {
@@ -336,6 +338,7 @@ impl Down {
         self.limited_since = None;
         self.path_since = None;
         self.overfull_until = None;
+        self.sustained.reset();
         for slot in &mut self.slots {
             slot.lowered_at = None;
         }
@@ -370,6 +373,7 @@ impl Default for Down {
             limited_since: None,
             path_since: None,
             overfull_until: None,
+            sustained: Default::default(),
         }
     }
 }

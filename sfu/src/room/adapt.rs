@@ -335,6 +335,7 @@ impl Room {
                 conn.rtc.bwe().reset(str0m::bwe::Bitrate::bps(again));
                 conn.dirty = true;
                 p.down.estimate = Some(again);
+                p.down.sustained.reset();
                 plan.estimate = Some(again);
                 ctx.stats.estimates_restarted += 1;
             }
@@ -379,11 +380,26 @@ impl Room {
         let ceiling = carried.map_or(u64::MAX, |c| {
             allocate::step_ceiling(budget, c.as_u64(), p.down.decided.0)
         });
+        // A raise that takes a layer from another video must fit what the link has sustained:
+        // the trough of its estimate over the last seconds (crate::sustained). Made at a peak
+        // of GCC's saw-tooth (the teacher raised to 360p, the thumbnails paused to make room),
+        // it was undone at the next trough, with the thumbnails given back. Only where the
+        // link limits, not a share of a budget.
+        if let Some(e) = plan.estimate.filter(|_| ctx.config.adaptation) {
+            p.down.sustained.handle_estimate(now, e);
+        }
+        let sustained = (p.down.sustained.low(now))
+            .filter(|_| ctx.config.adaptation && !warming && own_link)
+            .map(|low| allocate::within_loss(allocate::link_share(low), loss));
         let was_audio_only = p.down.audio_only;
         let (audio, candidates) = (plan.audio, &plan.videos);
         let decide =
             |limit| allocate::allocate_capped(budget, limit, audio, candidates, was_audio_only);
         let a = decide(ceiling);
+        let a = match sustained {
+            Some(s) if s < ceiling && a.takes_from_others(candidates) => decide(s),
+            _ => a,
+        };
         p.down.audio_only = a.audio_only;
         let mut videos = Vec::with_capacity(plan.slots.len());
         let mut paused = Vec::new();
