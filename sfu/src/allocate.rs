@@ -31,9 +31,9 @@
 //! Hysteresis: a video keeps its current layer while the total fits the budget, but is raised
 //! only if the raised total fits with [`UPGRADE_HEADROOM`] to spare, and not within
 //! [`UPGRADE_HOLD`] of being lowered. So a noisy estimate moves layers down at once (the link
-//! is full now) and up only when the room is clearly there. A decision that takes a layer
-//! from one video to raise another ([`Allocation::takes_from_others`]) is made again by the caller
-//! on what the link has sustained (crate::sustained).
+//! is full now) and up only when the room is clearly there. A raise that takes a layer from
+//! another video ([`Allocation::takes_from_others`]) is made again by the caller on what the
+//! link has sustained (crate::sustained).
 
 use std::time::Duration;
 
@@ -237,17 +237,21 @@ impl Allocation {
             && loss < LOSS_FROM
     }
 
-    /// Whether it takes a layer from one video to raise another: some video raised (or given
-    /// a layer it did not have) while another that had one is lowered or paused below what
-    /// its tile calls for. Undone at the next trough of the estimate, that shows a pupil
-    /// thumbnails paused and given back every few seconds; so the caller decides it again on
-    /// what the link has sustained (crate::sustained).
-    pub fn takes_from_others(&self, videos: &[Video]) -> bool {
-        let changes = || videos.iter().zip(&self.layers);
-        let raised = changes().any(|(v, new)| *new > v.current);
-        let taken = changes().any(|(v, new)| {
+    /// Whether it takes a layer from one video to raise another: some video that has a layer
+    /// is raised while another that had one is lowered or paused below what its tile calls
+    /// for (`guessed`: per video, its rate is not measured yet, so it is not paused, see
+    /// crate::room::adapt). Made at a peak of the estimate and undone at the next trough, such
+    /// a raise pauses a pupil's thumbnails and gives them back every few seconds; so the
+    /// caller makes it again on what the link has sustained (crate::sustained). A video given
+    /// a layer it did not have (a new tile, a screen share that starts, one back from a
+    /// pause) is not a raise here: held back to the trough, a new host video could only be
+    /// capped at its publisher or paused.
+    pub fn takes_from_others(&self, videos: &[Video], guessed: &[bool]) -> bool {
+        let changes = || videos.iter().zip(&self.layers).zip(guessed);
+        let raised = changes().any(|((v, new), _)| v.current.is_some() && *new > v.current);
+        let taken = changes().any(|((v, new), guessed)| {
             let short = v.ideal_layer().is_some_and(|i| new.is_none_or(|n| n < i));
-            short && v.current.is_some() && *new < v.current
+            short && !guessed && v.current.is_some() && *new < v.current
         });
         raised && taken
     }
@@ -648,25 +652,28 @@ mod tests {
         // Where the link stays, nothing changes, and nothing needs to hold.
         let steady = allocate(900_000, audio, &videos, false);
         assert_eq!(steady.layers, vec![Some(0); 5]);
-        assert!(!steady.takes_from_others(&videos));
+        assert!(!steady.takes_from_others(&videos, &[false; 5]));
         // At a peak of the estimate the teacher's 360p fits, with the thumbnails paused.
         let peak = allocate(1_050_000, audio, &videos, false);
         assert_eq!(peak.layers[0], Some(1), "{peak:?}");
         assert!(peak.paused.iter().any(|p| *p), "{peak:?}");
-        assert!(peak.takes_from_others(&videos));
+        assert!(peak.takes_from_others(&videos, &[false; 5]));
+        // Unless the videos it pauses are not measured yet (they keep their layers then).
+        let guessed = [false, true, true, true, true];
+        assert!(!peak.takes_from_others(&videos, &guessed));
         // A thumbnail or the teacher given back after a pause takes nothing from the others.
         let thumbnails = &mut videos[1..];
         thumbnails[3].current = None;
         thumbnails[3].paused = true;
         let back = allocate(1_000_000, audio, thumbnails, false);
         assert_eq!(back.layers[3], Some(0), "{back:?}");
-        assert!(!back.takes_from_others(thumbnails));
+        assert!(!back.takes_from_others(thumbnails, &[false; 4]));
         let teacher = &mut videos[..1];
         teacher[0].current = None;
         teacher[0].paused = true;
         let a = allocate(1_000_000, audio, teacher, false);
         assert_eq!(a.layers[0], Some(0), "{a:?}");
-        assert!(!a.takes_from_others(teacher));
+        assert!(!a.takes_from_others(teacher, &[false]));
         // A tile shrunk while another grows takes nothing for want of room.
         let mut swap = [
             bot_camera(Priority::Other, 180),
@@ -676,7 +683,18 @@ mod tests {
         swap[1].current = Some(0);
         let a = allocate(3_000_000, audio, &swap, false);
         assert_eq!(a.layers, vec![Some(0), Some(2)], "{a:?}");
-        assert!(!a.takes_from_others(&swap));
+        assert!(!a.takes_from_others(&swap, &[false; 2]));
+        // A screen share that starts takes the room of the thumbnails: a host video given a
+        // layer it did not have, not a raise of one that flows.
+        let mut share = vec![screen()];
+        share.extend((0..4).map(|_| bot_camera(Priority::Other, 180)));
+        for v in &mut share[1..] {
+            v.current = Some(0);
+        }
+        let a = allocate(1_300_000, audio, &share, false);
+        assert_eq!(a.layers[0], Some(0), "{a:?}");
+        assert!(a.paused.iter().any(|p| *p), "{a:?}");
+        assert!(!a.takes_from_others(&share, &[false; 5]));
     }
 
     #[test]

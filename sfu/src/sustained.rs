@@ -87,6 +87,9 @@ mod tests {
             s.handle_estimate(at(t0, 1_000 * i as u64), e);
         }
         assert_eq!(s.low(at(t0, 4_000)), Some(900_000));
+        // A fall within the same quarter second as a higher estimate counts.
+        s.handle_estimate(at(t0, 4_100), 850_000);
+        assert_eq!(s.low(at(t0, 4_100)), Some(850_000));
     }
 
     #[test]

@@ -380,11 +380,14 @@ impl Room {
         let ceiling = carried.map_or(u64::MAX, |c| {
             allocate::step_ceiling(budget, c.as_u64(), p.down.decided.0)
         });
-        // A raise that takes a layer from another video must fit what the link has sustained:
-        // the trough of its estimate over the last seconds (crate::sustained). Made at a peak
-        // of GCC's saw-tooth (the teacher raised to 360p, the thumbnails paused to make room),
-        // it was undone at the next trough, with the thumbnails given back. Only where the
-        // link limits, not a share of a budget.
+        // A raise that takes a layer from another video is made again on what the link has
+        // sustained: the trough of its estimate over the last seconds (crate::sustained), as
+        // its share (LINK_SHARE, less loss) in place of the ceiling. Made at a peak of GCC's
+        // saw-tooth (the teacher raised to 360p, the thumbnails paused to make room), it was
+        // undone at the next trough, with the thumbnails given back. Only where the link
+        // limits, not a share of a budget. The trough is kept from the path's first estimate
+        // (the first guess held the teacher's raise off in the impair run's first seconds)
+        // but applied only after its warm-up.
         if let Some(e) = plan.estimate.filter(|_| ctx.config.adaptation) {
             p.down.sustained.handle_estimate(now, e);
         }
@@ -397,7 +400,9 @@ impl Room {
             |limit| allocate::allocate_capped(budget, limit, audio, candidates, was_audio_only);
         let a = decide(ceiling);
         let a = match sustained {
-            Some(s) if s < ceiling && a.takes_from_others(candidates) => decide(s),
+            Some(s) if s < ceiling && a.takes_from_others(candidates, &plan.unmeasured) => {
+                decide(s)
+            }
             _ => a,
         };
         p.down.audio_only = a.audio_only;
