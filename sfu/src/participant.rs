@@ -315,7 +315,8 @@ pub(crate) struct Down {
     /// Until when it is decided on GCC's estimate as it stands rather than the average str0m
     /// announces: its link was found overfull (crate::room::adapt, `OVERFULL`).
     pub overfull_until: Option<Instant>,
-    /// Its recent estimates, whose trough a raise must fit (crate::sustained).
+    /// Its recent estimates, whose trough a raise that takes a layer from another video
+    /// must fit (crate::sustained).
     pub sustained: crate::sustained::Sustained,
 }
 
