@@ -25,9 +25,6 @@ const MAX_WAITING_TIME_FOR_PROBING_RESULT: Duration = Duration::from_secs(1);
 /// `kProbeUncertainty`, `kAlrEndedTimeout`, `kMinTimeBetweenAlrProbes`.
 const BITRATE_DROP_THRESHOLD: f64 = 0.66;
 const BITRATE_DROP_TIMEOUT: Duration = Duration::from_secs(5);
-
-/// Aula: how often a large drop waiting for its probe is looked at again.
-const LARGE_DROP_RECHECK: Duration = Duration::from_millis(250);
 const PROBE_FRACTION_AFTER_DROP: f64 = 0.85;
 const PROBE_UNCERTAINTY: f64 = 0.05;
 const ALR_ENDED_TIMEOUT: Duration = Duration::from_secs(3);
@@ -156,12 +153,6 @@ impl ProbeControl {
         if self.desired_bitrate.is_none() && v.is_zero() {
             return;
         }
-        // Aula: the same value again is nothing new to probe for. `Bwe::handle_timeout` sets it
-        // on every call, and published, every call therefore ran all of `handle_timeout` below
-        // (3 % of an SFU's instructions); it runs on a change, an event or its own schedule.
-        if self.desired_bitrate == Some(v) {
-            return;
-        }
         self.desired_bitrate = Some(v);
         self.request_immediate();
     }
@@ -225,19 +216,6 @@ impl ProbeControl {
 
         // Timeout fired - reset to not_happening until we compute the next one.
         self.next_timeout = not_happening();
-
-        // Aula: a scheduled time that has come is spent, and the next is reckoned from now.
-        // Published, `request_immediate` on every call cleared them; kept, a time in the past
-        // would make this timeout due at every poll.
-        for scheduled in [
-            &mut self.scheduled_exponential,
-            &mut self.scheduled_periodic_alr,
-            &mut self.scheduled_stagnant,
-        ] {
-            if scheduled.is_some_and(|t| t <= now) {
-                *scheduled = None;
-            }
-        }
 
         // Probing is disabled until first packet sent and padding queue exists.
         if !self.enabled {
@@ -586,20 +564,6 @@ impl ProbeControl {
     }
 
     fn compute_next_timeout(&mut self, now: Instant) -> Instant {
-        let next = self.next_scheduled(now);
-        // Aula: a large drop waiting for its probe (5 s since the last one, ALR) is looked at
-        // again a few times a second until it expires, as the calls on every timeout did.
-        let expired = |d: &LargeDrop| now.saturating_duration_since(d.when) > BITRATE_DROP_TIMEOUT;
-        if self.large_drop.as_ref().is_some_and(expired) {
-            self.large_drop = None;
-        }
-        match self.large_drop {
-            Some(_) => next.min(now + LARGE_DROP_RECHECK),
-            None => next,
-        }
-    }
-
-    fn next_scheduled(&mut self, now: Instant) -> Instant {
         // Exponential probing: wait for probe result before re-probing at same estimate.
         // This handles the case where we sent a probe but haven't received updated estimate yet.
         if let Some(last) = &self.last_probe {
@@ -736,80 +700,6 @@ impl BandwidthLimitedCause {
 #[cfg(test)]
 mod test {
     use super::*;
-
-    /// Aula: a controller past its initial probes, with nothing to probe for.
-    fn settled(now: Instant) -> ProbeControl {
-        let mut pc = ProbeControl::new();
-        pc.enable(true);
-        pc.set_desired_bitrate(Bitrate::kbps(500));
-        pc.set_estimated_bitrate(Bitrate::mbps(1), BandwidthLimitedCause::DelayBasedLimited);
-        while pc.handle_timeout(now).is_some() {}
-        pc
-    }
-
-    #[test]
-    fn the_same_desired_bitrate_again_asks_for_no_pass() {
-        let now = Instant::now();
-        let mut pc = settled(now);
-        let next = pc.poll_timeout();
-        assert!(next > now, "settled: its own schedule");
-        pc.set_desired_bitrate(Bitrate::kbps(500));
-        assert_eq!(pc.poll_timeout(), next, "the same value: nothing new");
-        pc.set_desired_bitrate(Bitrate::kbps(600));
-        assert_eq!(
-            pc.poll_timeout(),
-            already_happened(),
-            "a new value: looked at"
-        );
-    }
-
-    #[test]
-    fn a_scheduled_time_that_has_come_is_not_left_in_the_past() {
-        let now = Instant::now();
-        let mut pc = settled(now);
-        // Each time it comes, the next is in the future: never due at every poll.
-        for _ in 0..5 {
-            let at = pc.poll_timeout();
-            assert!(at > now && at < not_happening(), "{at:?}");
-            let _ = pc.handle_timeout(at);
-            assert!(pc.poll_timeout() > at, "rescheduled after {at:?}");
-        }
-    }
-
-    #[test]
-    fn a_large_drop_waiting_for_its_probe_is_looked_at_again_until_it_expires() {
-        let now = Instant::now();
-        let mut pc = settled(now);
-        pc.set_alr_start_time(now);
-        assert!(pc.handle_timeout(now).is_none());
-        // The estimate falls by more than a third 2 s after the last probe (past the initial
-        // probes' second): a large drop, whose probe waits until 5 s have passed since that one.
-        let t = now + Duration::from_secs(2);
-        pc.set_estimated_bitrate(Bitrate::kbps(400), BandwidthLimitedCause::DelayBasedLimited);
-        assert!(
-            pc.handle_timeout(t).is_none(),
-            "too soon after the last probe"
-        );
-        assert_eq!(pc.poll_timeout(), t + LARGE_DROP_RECHECK);
-        let mut probe = None;
-        for _ in 0..100 {
-            let at = pc.poll_timeout();
-            if let Some(p) = pc.handle_timeout(at) {
-                probe = Some((at, p));
-                break;
-            }
-        }
-        let (at, p) = probe.expect("the large drop's probe");
-        assert!(
-            at <= now + MIN_TIME_BETWEEN_ALR_PROBES + LARGE_DROP_RECHECK,
-            "{at:?}"
-        );
-        let target = p.target_bitrate().as_u64();
-        assert!(
-            (849_000..=851_000).contains(&target),
-            "85 % of before: {target}"
-        );
-    }
 
     #[test]
     fn initial_exponential_probes_are_queued_and_emitted_one_per_tick() {
