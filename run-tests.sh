@@ -81,10 +81,10 @@ AULA_FUZZ_SECS=20 cargo test -q --workspace --test fuzz --test fuzz-protocol -- 
 
 # The binary `cargo test` built for the integration tests: building it again on its own
 # resolves the dependencies' features without the dev-dependencies and recompiles many.
-# One file at a time: the browser tests are 10–14 of a clean run's 21–32 minutes, but two
-# files at once (tried 2026-12-03, the files that shape a network namespace left out) failed
-# 2 of the first 30 tests on these two cores: a room budget's pause not yet lifted in time, a
-# join form not shown within 30 s.
+# One file at a time: the browser tests are about 7 of a clean run's 18 minutes (2026-12-07),
+# but two files at once (tried 2026-12-03, the files that shape a network namespace left out)
+# failed 2 of the first 30 tests on these two cores: a room budget's pause not yet lifted in
+# time, a join form not shown within 30 s.
 phase "browser tests"
 AULA_REQUIRE_COTURN=1 AULA_BIN="$PWD/target/debug/aula" node --test --test-concurrency=1 web-client/tests/
 echo "== all passed in ${SECONDS} s"

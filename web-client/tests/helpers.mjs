@@ -102,7 +102,10 @@ export async function startServer({ args = [], env = {}, netns, host = '127.0.0.
       process.removeListener('exit', killOnExit);
       if (proc.exitCode !== null || proc.signalCode !== null) return;
       proc.kill('SIGTERM');
-      const done = await Promise.race([exited, delay(5000, 'timeout')]);
+      // Unref'd: the race is decided by the exit nearly always, and a pending ref'd timer kept
+      // each test file's process alive for its full 5 s after its last test (a fifth of the
+      // browser tests' time).
+      const done = await Promise.race([exited, delay(5000, 'timeout', { ref: false })]);
       if (done === 'timeout') proc.kill('SIGKILL');
     },
   };
