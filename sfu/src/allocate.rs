@@ -21,8 +21,9 @@
 //! - a screen share has one layer: it is never lowered in resolution. When it does not fit,
 //!   what is left after the other host videos' lowest layers goes to it as a *cap* (at least
 //!   [`SCREEN_FLOOR`]): its publisher is asked to send it at no more than that (the browser
-//!   keeps the resolution of screen content and lowers the frame rate); below the floor it is
-//!   paused.
+//!   keeps the resolution of screen content and lowers the frame rate). Where that leaves it
+//!   less than the floor, the host videos shown smaller than it (the teacher's camera beside
+//!   her slides) are paused to make way; below the floor on its own it is paused.
 //! - a host's camera sent in simulcast does the same with its lowest layer: when even that
 //!   does not fit, what is left goes to it as a cap at its publisher (at least
 //!   [`CAMERA_FLOOR`]) rather than pausing the teacher's picture. Only the lowest layer, which
@@ -361,6 +362,16 @@ fn allocate(budget: u64, audio: u64, videos: &[Video], audio_only: bool) -> Allo
     allocate_capped(budget, u64::MAX, audio, videos, audio_only)
 }
 
+/// What the chosen layers send (bit/s): a capped one at its cap.
+fn taken(videos: &[Video], chosen: &[Option<usize>], caps: &[Option<u64>]) -> u64 {
+    chosen
+        .iter()
+        .zip(videos)
+        .zip(caps)
+        .filter_map(|((c, v), cap)| c.map(|p| cap.unwrap_or(v.layers[p].bitrate)))
+        .sum()
+}
+
 /// Decides the layers of one subscriber's videos.
 ///
 /// `budget`: bit/s this subscriber may receive ([`LINK_SHARE`] of its estimate, less its
@@ -416,17 +427,12 @@ pub fn allocate_capped(
                 }
             }
             // A screen share or a host's camera that did not fit whole gets what is left (at
-            // the rates really sent, hysteresis aside), capped at the source.
-            for &i in &group {
+            // the rates really sent, hysteresis aside), capped at the source; the less
+            // important videos of its group make way for it where that lets it be capped.
+            for (k, &i) in group.iter().enumerate() {
                 let v = &videos[i];
                 let Some(floor) = v.cap_floor() else { continue };
                 if chosen[i].is_none() && v.ideal().is_some() {
-                    let taken: u64 = chosen
-                        .iter()
-                        .zip(videos)
-                        .filter_map(|(c, v)| c.map(|p| v.layers[p].bitrate))
-                        .sum();
-                    let rest = budget.saturating_sub(audio + taken);
                     // A camera has a wide band: capped, it fills what is left, and GCC's
                     // estimate wobbles by more than a tenth around what is sent. (A screen
                     // share's floor is already twice a camera's.)
@@ -435,7 +441,29 @@ pub fn allocate_capped(
                         (false, Some(_)) => floor * 3 / 4,
                         (false, None) => floor + (floor as f64 * UPGRADE_HEADROOM) as u64,
                     };
+                    let mut tried = chosen.clone();
+                    let mut rest = budget.saturating_sub(audio + taken(videos, &tried, &caps));
+                    // Least important first. One coming back from a pause stays only if it
+                    // leaves the headroom beyond the floor: its rate wobbling at the edge would
+                    // otherwise pause and resume it at every decision, each time waiting for a
+                    // keyframe.
+                    for &j in group[k + 1..].iter().rev() {
+                        let coming_back = group[k + 1..]
+                            .iter()
+                            .any(|&o| tried[o].is_some() && videos[o].current.is_none());
+                        let wants = match coming_back {
+                            true => need + (need as f64 * UPGRADE_HEADROOM) as u64,
+                            false => need,
+                        };
+                        if rest >= wants {
+                            break;
+                        }
+                        if let Some(p) = tried[j].take() {
+                            rest += caps[j].unwrap_or(videos[j].layers[p].bitrate);
+                        }
+                    }
                     if rest >= need {
+                        chosen = tried;
                         chosen[i] = Some(0);
                         caps[i] = Some(rest);
                         left = 0.0;
@@ -455,13 +483,7 @@ pub fn allocate_capped(
             });
         }
     }
-    let used = audio
-        + chosen
-            .iter()
-            .zip(videos)
-            .zip(&caps)
-            .filter_map(|((c, v), cap)| c.map(|p| cap.unwrap_or(v.layers[p].bitrate)))
-            .sum::<u64>();
+    let used = audio + taken(videos, &chosen, &caps);
     let next_step = videos
         .iter()
         .zip(&chosen)
@@ -863,10 +885,41 @@ mod tests {
         assert!((300_000..=350_000).contains(&cap), "{cap}");
         assert_eq!(a.caps[1], None);
         assert!(a.used <= 2 * AUDIO_BITRATE + 500_000, "{a:?}");
-        // Below the floor: paused.
+        // Not with the camera's lowest layer beside it: the share is shown larger, so the
+        // camera makes way for it, and comes back only once it leaves the share its floor
+        // with the headroom.
+        let audio = 2 * AUDIO_BITRATE;
         let mut videos = [screen(), camera(Priority::Host, Some(180))];
-        let a = settle(2 * AUDIO_BITRATE + 250_000, 2, &mut videos);
+        let a = settle(audio + 250_000, 2, &mut videos);
+        assert_eq!(a.layers, [Some(0), None], "the camera makes way");
+        assert_eq!(a.paused, [false, true]);
+        assert_eq!(a.caps, [Some(250_000), None]);
+        let a = settle(audio + 310_000, 2, &mut videos);
+        assert_eq!(
+            a.layers,
+            [Some(0), None],
+            "160 kbit/s for the share: not back"
+        );
+        let a = settle(audio + 330_000, 2, &mut videos);
+        assert_eq!(a.layers, [Some(0), Some(0)], "back");
+        assert_eq!(a.caps, [Some(180_000), None]);
+        let a = settle(audio + 310_000, 2, &mut videos);
+        assert_eq!(a.layers, [Some(0), Some(0)], "kept");
+        let a = settle(audio + 290_000, 2, &mut videos);
+        assert_eq!(
+            a.layers,
+            [Some(0), None],
+            "below the floor beside it: gone again"
+        );
+        // Below the share's floor: the share paused, the camera capped at what is left.
+        let mut videos = [screen(), camera(Priority::Host, Some(180))];
+        let a = settle(audio + 120_000, 2, &mut videos);
         assert_eq!(a.layers, [None, Some(0)], "paused below the floor");
+        assert_eq!(a.caps, [None, Some(120_000)]);
+        // A camera shown larger than the share does not make way for it.
+        let mut videos = [screen(), camera(Priority::Host, Some(1440))];
+        let a = settle(audio + 250_000, 2, &mut videos);
+        assert_eq!(a.layers, [None, Some(0)]);
         assert_eq!(a.caps, [None, None]);
     }
 
