@@ -22,8 +22,9 @@
 //!   what is left after the other host videos' lowest layers goes to it as a *cap* (at least
 //!   [`SCREEN_FLOOR`]): its publisher is asked to send it at no more than that (the browser
 //!   keeps the resolution of screen content and lowers the frame rate). Where that leaves it
-//!   less than the floor, the host videos shown smaller than it (the teacher's camera beside
-//!   her slides) are paused to make way; below the floor on its own it is paused.
+//!   less than the floor, the host videos shown smaller than it, or cameras as large (the
+//!   teacher's camera beside her slides), are paused to make way, least important first; below
+//!   the floor on its own it is paused.
 //! - a host's camera sent in simulcast does the same with its lowest layer: when even that
 //!   does not fit, what is left goes to it as a cap at its publisher (at least
 //!   [`CAMERA_FLOOR`]) rather than pausing the teacher's picture. Only the lowest layer, which
@@ -178,6 +179,13 @@ impl Video {
     /// Whether taking layer `pos` keeps it at or below the layer it has now (not a raise).
     fn keeps(&self, pos: usize) -> bool {
         self.position_of(self.current).is_some_and(|now| pos <= now)
+    }
+
+    /// Whether it is paused to let `other`, more important in its group, be capped rather than
+    /// paused: shown smaller, or a camera shown as large as a screen share (the slides are
+    /// the lesson).
+    fn makes_way_for(&self, other: &Video) -> bool {
+        self.shown < other.shown || (self.shown == other.shown && other.screen && !self.screen)
     }
 
     fn position_of(&self, index: Option<u8>) -> Option<usize> {
@@ -427,47 +435,55 @@ pub fn allocate_capped(
                 }
             }
             // A screen share or a host's camera that did not fit whole gets what is left (at
-            // the rates really sent, hysteresis aside), capped at the source; the less
-            // important videos of its group make way for it where that lets it be capped.
+            // the rates really sent, hysteresis aside), capped at the source; the videos of
+            // its group that make way for it (see [`Video::makes_way_for`]) are paused where
+            // that lets it be capped.
             for (k, &i) in group.iter().enumerate() {
                 let v = &videos[i];
                 let Some(floor) = v.cap_floor() else { continue };
-                if chosen[i].is_none() && v.ideal().is_some() {
-                    // A camera has a wide band: capped, it fills what is left, and GCC's
-                    // estimate wobbles by more than a tenth around what is sent. (A screen
-                    // share's floor is already twice a camera's.)
-                    let need = match (v.screen, v.current) {
-                        (true, _) => floor,
-                        (false, Some(_)) => floor * 3 / 4,
-                        (false, None) => floor + (floor as f64 * UPGRADE_HEADROOM) as u64,
+                if chosen[i].is_some() || v.ideal().is_none() {
+                    continue;
+                }
+                // A camera has a wide band: capped, it fills what is left, and GCC's estimate
+                // wobbles by more than a tenth around what is sent. (A screen share's floor is
+                // already twice a camera's.)
+                let need = match (v.screen, v.current) {
+                    (true, _) => floor as f64,
+                    (false, Some(_)) => (floor * 3 / 4) as f64,
+                    (false, None) => floor as f64 * (1.0 + UPGRADE_HEADROOM),
+                };
+                let yielding: Vec<usize> = group[k + 1..]
+                    .iter()
+                    .copied()
+                    .filter(|&j| chosen[j].is_some() && videos[j].makes_way_for(v))
+                    .collect();
+                let mut tried = chosen.clone();
+                for &j in &yielding {
+                    tried[j] = None;
+                }
+                // What the others leave, and then those that make way kept back in order
+                // (most important first) while the floor is left: one kept within its
+                // tolerance, one coming back only with the headroom, so that one whose rate
+                // wobbles at the edge does not come and go at every decision.
+                let mut rest = budget as f64 - (audio + taken(videos, &tried, &caps)) as f64;
+                for &j in &yielding {
+                    let p = chosen[j].expect("chosen");
+                    let rate = videos[j].layers[p].bitrate as f64;
+                    let charge = match videos[j].keeps(p) {
+                        true => rate / (1.0 + KEEP_TOLERANCE),
+                        false => rate * (1.0 + UPGRADE_HEADROOM),
                     };
-                    let mut tried = chosen.clone();
-                    let mut rest = budget.saturating_sub(audio + taken(videos, &tried, &caps));
-                    // Least important first. One coming back from a pause stays only if it
-                    // leaves the headroom beyond the floor: its rate wobbling at the edge would
-                    // otherwise pause and resume it at every decision, each time waiting for a
-                    // keyframe.
-                    for &j in group[k + 1..].iter().rev() {
-                        let coming_back = group[k + 1..]
-                            .iter()
-                            .any(|&o| tried[o].is_some() && videos[o].current.is_none());
-                        let wants = match coming_back {
-                            true => need + (need as f64 * UPGRADE_HEADROOM) as u64,
-                            false => need,
-                        };
-                        if rest >= wants {
-                            break;
-                        }
-                        if let Some(p) = tried[j].take() {
-                            rest += caps[j].unwrap_or(videos[j].layers[p].bitrate);
-                        }
+                    if rest - charge >= need {
+                        rest -= charge;
+                        tried[j] = chosen[j];
                     }
-                    if rest >= need {
-                        chosen = tried;
-                        chosen[i] = Some(0);
-                        caps[i] = Some(rest);
-                        left = 0.0;
-                    }
+                }
+                if rest >= need {
+                    let cap = budget.saturating_sub(audio + taken(videos, &tried, &caps));
+                    chosen = tried;
+                    chosen[i] = Some(0);
+                    caps[i] = Some(cap);
+                    left = 0.0;
                 }
             }
             while raise_once(videos, &group, &mut chosen, &mut left, &mut room) {}
@@ -886,31 +902,53 @@ mod tests {
         assert_eq!(a.caps[1], None);
         assert!(a.used <= 2 * AUDIO_BITRATE + 500_000, "{a:?}");
         // Not with the camera's lowest layer beside it: the share is shown larger, so the
-        // camera makes way for it, and comes back only once it leaves the share its floor
-        // with the headroom.
+        // camera makes way for it. Back only with the headroom beside the share's floor (150
+        // + 172.5 kbit/s), kept within its tolerance (150 + 136.4).
         let audio = 2 * AUDIO_BITRATE;
         let mut videos = [screen(), camera(Priority::Host, Some(180))];
         let a = settle(audio + 250_000, 2, &mut videos);
         assert_eq!(a.layers, [Some(0), None], "the camera makes way");
         assert_eq!(a.paused, [false, true]);
         assert_eq!(a.caps, [Some(250_000), None]);
+        // No padding beside the cap: str0m's probes towards what the page would show find
+        // her room (sfu/tests/adaptation.rs, the_teachers_camera_makes_way_for_her_capped_share).
+        assert!(!a.looks_for_room(true, 0.0));
         let a = settle(audio + 310_000, 2, &mut videos);
-        assert_eq!(
-            a.layers,
-            [Some(0), None],
-            "160 kbit/s for the share: not back"
-        );
+        assert_eq!(a.layers, [Some(0), None], "not back");
         let a = settle(audio + 330_000, 2, &mut videos);
         assert_eq!(a.layers, [Some(0), Some(0)], "back");
         assert_eq!(a.caps, [Some(180_000), None]);
-        let a = settle(audio + 310_000, 2, &mut videos);
-        assert_eq!(a.layers, [Some(0), Some(0)], "kept");
         let a = settle(audio + 290_000, 2, &mut videos);
+        assert_eq!(a.layers, [Some(0), Some(0)], "kept");
         assert_eq!(
-            a.layers,
-            [Some(0), None],
-            "below the floor beside it: gone again"
+            a.caps,
+            [Some(140_000), None],
+            "within the camera's tolerance"
         );
+        let a = settle(audio + 280_000, 2, &mut videos);
+        assert_eq!(a.layers, [Some(0), None], "gone again");
+        // Where even the whole rest is under the floor, the camera kept stays kept, decision
+        // after decision.
+        let mut videos = [screen(), camera(Priority::Host, Some(180))];
+        videos[1].current = Some(0);
+        let a = settle(audio + 140_000, 2, &mut videos);
+        assert_eq!(a.layers, [None, Some(0)]);
+        assert_eq!(a.caps, [None, None]);
+        let again = allocate(audio + 140_000, audio, &videos, false);
+        assert_eq!((again.layers, again.caps), (a.layers, a.caps));
+        // Of two cameras beside the share, the smaller makes way first.
+        let mut videos = [
+            screen(),
+            camera(Priority::Host, Some(360)),
+            camera(Priority::Host, Some(180)),
+        ];
+        let a = settle(audio + 450_000, 2, &mut videos);
+        assert_eq!(a.layers, [Some(0), Some(0), None]);
+        assert_eq!(a.caps, [Some(300_000), None, None]);
+        // A camera as large as the share makes way too; a larger one does not.
+        let mut videos = [screen(), camera(Priority::Host, Some(1080))];
+        let a = settle(audio + 250_000, 2, &mut videos);
+        assert_eq!(a.layers, [Some(0), None]);
         // Below the share's floor: the share paused, the camera capped at what is left.
         let mut videos = [screen(), camera(Priority::Host, Some(180))];
         let a = settle(audio + 120_000, 2, &mut videos);

@@ -157,6 +157,9 @@ pub struct Client {
     pub screen_caps: CapsSeen,
     /// Bits the screen share may still send under its cap.
     screen_credit: f64,
+    /// What the shared screen's content needs at most (bit/s), cap or not: a slide left up
+    /// sends far less than a cap allows. `None`: every frame.
+    pub screen_content: Option<u64>,
     /// The caps the SFU set on this client's camera's lowest layer, with when (`None`:
     /// lifted). The client honours them as an encoder does: the same frames, smaller.
     pub camera_caps: CapsSeen,
@@ -831,6 +834,7 @@ impl Client {
             screen_caps: Vec::new(),
             camera_caps: Vec::new(),
             screen_credit: 0.0,
+            screen_content: None,
             uplink_loss: 0.0,
             downlink_loss: 0.0,
             audio_level: None,
@@ -1003,8 +1007,15 @@ impl Client {
                 self.keyframes_sent += 1;
             }
             let camera = video_mid.filter(|_| !self.simulcast);
-            // Under a cap the screen skips frames (a keyframe always goes).
-            let cap = self.screen_caps.last().and_then(|c| c.1);
+            // Under a cap, or on content that changes little, the screen skips frames (a
+            // keyframe always goes).
+            let cap = match (
+                self.screen_caps.last().and_then(|c| c.1),
+                self.screen_content,
+            ) {
+                (Some(cap), Some(content)) => Some(cap.min(content)),
+                (cap, content) => cap.or(content),
+            };
             let frame_bits = (self.video_bytes * 8) as f64;
             let screen_mid = match cap {
                 Some(cap) => {
