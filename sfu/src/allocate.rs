@@ -479,7 +479,10 @@ pub fn allocate_capped(
                     }
                 }
                 if rest >= need {
-                    let cap = budget.saturating_sub(audio + taken(videos, &tried, &caps));
+                    // At least the floor: one kept within its tolerance may leave a little less
+                    // (the total then over the budget by no more than a kept layer may be).
+                    let left_over = budget.saturating_sub(audio + taken(videos, &tried, &caps));
+                    let cap = left_over.max(need as u64);
                     chosen = tried;
                     chosen[i] = Some(0);
                     caps[i] = Some(cap);
@@ -922,8 +925,8 @@ mod tests {
         assert_eq!(a.layers, [Some(0), Some(0)], "kept");
         assert_eq!(
             a.caps,
-            [Some(140_000), None],
-            "within the camera's tolerance"
+            [Some(150_000), None],
+            "the floor, the camera kept within its tolerance"
         );
         let a = settle(audio + 280_000, 2, &mut videos);
         assert_eq!(a.layers, [Some(0), None], "gone again");
