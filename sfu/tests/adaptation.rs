@@ -84,6 +84,27 @@ fn caps_on_a_thin_link(
     told
 }
 
+/// A class of two whose teacher shares her screen (about 720 kbit/s here) beside her camera,
+/// both students showing it large and her camera small, the second student's link falling to
+/// `rate` (see [`caps_on_a_thin_link`]); every cap told is between the share's floor and the
+/// link.
+fn share_on_a_thin_link(seed: u64, rate: u64) -> (Sim, common::CapsSeen) {
+    let mut sim = class(seed, 2);
+    sim.run_for(Duration::from_secs(2));
+    assert!(sim.renegotiate_publish(0, true, true, true));
+    let tiles = [(0, Source::Screen, 1080), (0, Source::Camera, 180)];
+    sim.view(1, &tiles);
+    sim.view(2, &tiles);
+    let caps = caps_on_a_thin_link(&mut sim, 2, rate, |c| &c.screen_caps);
+    assert!(
+        caps.iter()
+            .filter_map(|c| c.1)
+            .all(|c| (150_000..rate).contains(&c)),
+        "{caps:?}"
+    );
+    (sim, caps)
+}
+
 /// Bit/s that arrived at client `i` between `from` and `to`.
 fn arrived(sim: &Sim, i: usize, from: Instant, to: Instant) -> u64 {
     let bytes: usize = sim.clients[i]
@@ -149,7 +170,10 @@ fn a_raise_that_pauses_thumbnails_is_not_made_at_every_swing_of_the_link() {
     // it; at its lows not even alone. Raised at every high, she was lowered at every low and
     // the thumbnail given back: three runs, her layer changed 9-11 times in 60 s and 16-20
     // thumbnails were paused. A raise that takes from another video must now fit what the
-    // link sustained over 10 s: 0-2 changes of her layer in 26 runs. Thumbnails are still
+    // link sustained over 10 s: 0-2 changes of her layer in 26 runs; on 2026-12-07, 0 in 51
+    // of 63 runs, 2 in 6 and 4 in 6 (the simulation is not deterministic: SSRCs, the
+    // wall clock of `abs-send-time`), with the code of the days before as with that day's,
+    // so the bound is 4 changes, well below a raise at every high (12). Thumbnails are still
     // paused 5-17 times (12 runs): one comes and goes as the capacity does, which is the link
     // changing, not the allocator flapping; the bound on them only catches a storm.
     let mut sim = class(45, 6);
@@ -190,7 +214,7 @@ fn a_raise_that_pauses_thumbnails_is_not_made_at_every_swing_of_the_link() {
     );
     println!("thumbnails paused in 60 s: {paused}; the teacher's layers: {teacher_layers:?}");
     assert!(
-        teacher_layers.len() <= 4,
+        teacher_layers.len() <= 5,
         "the teacher's layers: {teacher_layers:?}"
     );
     assert!(paused <= 24, "{paused} thumbnails paused in 60 s");
@@ -594,20 +618,8 @@ fn on_a_link_that_queues_but_loses_nothing_a_lowered_layer_runs_on_to_its_switch
 fn a_screen_share_that_does_not_fit_is_capped_at_its_publisher_not_paused() {
     // The teacher shares her screen (about 720 kbit/s here) beside her camera; one student's
     // link carries 600 kbit/s, the other's anything.
-    let mut sim = class(47, 2);
+    let (mut sim, _) = share_on_a_thin_link(47, 600_000);
     let viewer = 2;
-    sim.run_for(Duration::from_secs(2));
-    assert!(sim.renegotiate_publish(0, true, true, true));
-    let tiles = [(0, Source::Screen, 1080), (0, Source::Camera, 180)];
-    sim.view(1, &tiles);
-    sim.view(viewer, &tiles);
-    let caps = caps_on_a_thin_link(&mut sim, viewer, 600_000, |c| &c.screen_caps);
-    assert!(
-        caps.iter()
-            .filter_map(|c| c.1)
-            .all(|c| (150_000..600_000).contains(&c)),
-        "{caps:?}"
-    );
     let me = subscriber(&sim, viewer);
     let screen = me.videos.iter().find(|v| v.source == Source::Screen);
     assert!(
@@ -652,20 +664,8 @@ fn the_teachers_camera_makes_way_for_her_capped_share_and_comes_back() {
     // The share shown large, her camera small, beside two voices (76 kbit/s each on the wire
     // in this harness): on a 420 kbit/s link the share fits capped at its floor or more, but
     // not with the camera's lowest layer beside it. The slides are kept, the camera paused.
-    let mut sim = class(53, 2);
+    let (mut sim, caps) = share_on_a_thin_link(53, 420_000);
     let viewer = 2;
-    sim.run_for(Duration::from_secs(2));
-    assert!(sim.renegotiate_publish(0, true, true, true));
-    let tiles = [(0, Source::Screen, 1080), (0, Source::Camera, 180)];
-    sim.view(1, &tiles);
-    sim.view(viewer, &tiles);
-    let caps = caps_on_a_thin_link(&mut sim, viewer, 420_000, |c| &c.screen_caps);
-    assert!(
-        caps.iter()
-            .filter_map(|c| c.1)
-            .all(|c| (150_000..420_000).contains(&c)),
-        "{caps:?}"
-    );
     let me = subscriber(&sim, viewer);
     let video = |me: &aula_sfu::SubscriberReport, source| {
         me.videos
