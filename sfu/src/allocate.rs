@@ -23,8 +23,8 @@
 //!   [`SCREEN_FLOOR`]): its publisher is asked to send it at no more than that (the browser
 //!   keeps the resolution of screen content and lowers the frame rate). Where that leaves it
 //!   less than the floor, the host videos shown smaller than it, or cameras as large (the
-//!   teacher's camera beside her slides), are paused to make way, least important first; below
-//!   the floor on its own it is paused.
+//!   teacher's camera beside her slides), are paused to make way, least important first, with
+//!   hysteresis both ways; below the floor on its own it is paused.
 //! - a host's camera sent in simulcast does the same with its lowest layer: when even that
 //!   does not fit, what is left goes to it as a cap at its publisher (at least
 //!   [`CAMERA_FLOOR`]) rather than pausing the teacher's picture. Only the lowest layer, which
@@ -193,8 +193,10 @@ impl Video {
     }
 
     /// What taking layer `pos` costs against the budget: its rate, and more if it is a raise.
-    /// A host's camera or a screen share, paused, comes back as soon as its lowest layer fits, without the
-    /// headroom: what keeps it from flapping is the tolerance it is kept with.
+    /// A host's camera or a screen share, paused, comes back as soon as its lowest layer fits,
+    /// without the headroom: what keeps it from flapping is the tolerance it is kept with.
+    /// (Not where it takes the place of another host video, or gives one back: see the cap
+    /// pass of [`allocate_capped`].)
     fn cost(&self, pos: usize) -> f64 {
         let rate = self.layers[pos].bitrate as f64;
         let back = self.position_of(self.current).is_none();
@@ -461,10 +463,10 @@ pub fn allocate_capped(
                 for &j in &yielding {
                     tried[j] = None;
                 }
-                // What the others leave, and then those that make way kept back in order
-                // (most important first) while the floor is left: one kept within its
-                // tolerance, one coming back only with the headroom, so that one whose rate
-                // wobbles at the edge does not come and go at every decision.
+                // What the others leave, and then those that make way kept back in order, most
+                // important first, while the floor is left: one kept within its tolerance, one
+                // coming back only with the headroom, so that one whose rate wobbles at the
+                // edge does not come and go at every decision.
                 let mut rest = budget as f64 - (audio + taken(videos, &tried, &caps)) as f64;
                 for &j in &yielding {
                     let p = chosen[j].expect("chosen");
@@ -473,12 +475,23 @@ pub fn allocate_capped(
                         true => rate / (1.0 + KEEP_TOLERANCE),
                         false => rate * (1.0 + UPGRADE_HEADROOM),
                     };
-                    if rest - charge >= need {
-                        rest -= charge;
-                        tried[j] = chosen[j];
+                    if rest - charge < need {
+                        break;
                     }
+                    rest -= charge;
+                    tried[j] = chosen[j];
                 }
-                if rest >= need {
+                // Taking the place of a video that flows, a paused one comes back only with
+                // the headroom too: at the floor itself, an estimate wobbling by a few
+                // kilobits would swap the two at every decision.
+                let displaces = yielding
+                    .iter()
+                    .any(|&j| tried[j].is_none() && chosen[j].is_some_and(|p| videos[j].keeps(p)));
+                let need_now = match displaces && v.current.is_none() {
+                    true => need * (1.0 + UPGRADE_HEADROOM),
+                    false => need,
+                };
+                if rest >= need_now {
                     // At least the floor: one kept within its tolerance may leave a little less
                     // (the total then over the budget by no more than a kept layer may be).
                     let left_over = budget.saturating_sub(audio + taken(videos, &tried, &caps));
@@ -580,7 +593,11 @@ fn raise_once(
 /// Indices of `videos`, most important first: by priority, then larger tiles first.
 fn importance_order(videos: &[Video]) -> Vec<usize> {
     let mut order: Vec<usize> = (0..videos.len()).collect();
-    order.sort_by_key(|&i| (videos[i].priority, std::cmp::Reverse(videos[i].shown)));
+    // At the same height a screen share before a camera: the slides are the lesson.
+    order.sort_by_key(|&i| {
+        let v = &videos[i];
+        (v.priority, std::cmp::Reverse(v.shown), !v.screen)
+    });
     order
 }
 
@@ -939,6 +956,25 @@ mod tests {
         assert_eq!(a.caps, [None, None]);
         let again = allocate(audio + 140_000, audio, &videos, false);
         assert_eq!((again.layers, again.caps), (a.layers, a.caps));
+        // At the floor itself the two do not swap with the estimate's wobble: the share takes
+        // the place of the camera that flows only with the headroom (172.5), and keeps it
+        // down to the floor.
+        let mut videos = [screen(), camera(Priority::Host, Some(180))];
+        videos[1].current = Some(0);
+        let a = settle(audio + 160_000, 2, &mut videos);
+        assert_eq!(a.layers, [None, Some(0)], "the camera kept");
+        let a = settle(audio + 180_000, 2, &mut videos);
+        assert_eq!(a.layers, [Some(0), None], "the share in its place");
+        let a = settle(audio + 155_000, 2, &mut videos);
+        assert_eq!(a.layers, [Some(0), None]);
+        assert_eq!(a.caps, [Some(155_000), None]);
+        let a = settle(audio + 145_000, 2, &mut videos);
+        assert_eq!(
+            a.layers,
+            [None, Some(0)],
+            "below the floor: the camera back"
+        );
+        assert_eq!(a.caps, [None, None], "whole within its tolerance once back");
         // Of two cameras beside the share, the smaller makes way first.
         let mut videos = [
             screen(),
@@ -948,10 +984,12 @@ mod tests {
         let a = settle(audio + 450_000, 2, &mut videos);
         assert_eq!(a.layers, [Some(0), Some(0), None]);
         assert_eq!(a.caps, [Some(300_000), None, None]);
-        // A camera as large as the share makes way too; a larger one does not.
-        let mut videos = [screen(), camera(Priority::Host, Some(1080))];
+        // A camera as large as the share makes way too, whichever comes first; a larger one
+        // does not.
+        let mut videos = [camera(Priority::Host, Some(1080)), screen()];
         let a = settle(audio + 250_000, 2, &mut videos);
-        assert_eq!(a.layers, [Some(0), None]);
+        assert_eq!(a.layers, [None, Some(0)]);
+        assert_eq!(a.caps, [None, Some(250_000)]);
         // Below the share's floor: the share paused, the camera capped at what is left.
         let mut videos = [screen(), camera(Priority::Host, Some(180))];
         let a = settle(audio + 120_000, 2, &mut videos);
