@@ -471,8 +471,9 @@ pub fn allocate_capped(
                 for &j in &yielding {
                     let p = chosen[j].expect("chosen");
                     let rate = videos[j].layers[p].bitrate as f64;
+                    // Coming back, with the headroom even for a host's (unlike `cost`).
                     let charge = match videos[j].keeps(p) {
-                        true => rate / (1.0 + KEEP_TOLERANCE),
+                        true => videos[j].cost(p),
                         false => rate * (1.0 + UPGRADE_HEADROOM),
                     };
                     if rest - charge < need {

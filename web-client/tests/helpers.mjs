@@ -21,6 +21,10 @@ import { chromium } from 'playwright-core';
 
 export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export const WAIT = 30_000;
+// A subscriber's path's first seconds, whose estimate is still finding the link (the server's
+// `WARM_UP`, sfu/src/room/adapt.rs): on a loaded machine GCC may read late feedback as
+// queueing then and pause a video for a second or two.
+export const WARM_UP_MS = 3000;
 const SERVER_LOG_LINES = +(process.env.AULA_LOG_LINES || 400);
 
 // The test camera runs at 15 frames a second (many a classroom webcam's rate in a dim room):

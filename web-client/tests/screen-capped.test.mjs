@@ -18,16 +18,13 @@
 import { test } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
 import assert from 'node:assert/strict';
-import { WAIT, createRoom, joinAs, poll, publishedSender, withServerAndBrowser } from './helpers.mjs';
+import { WAIT, WARM_UP_MS, createRoom, joinAs, poll, publishedSender, withServerAndBrowser } from './helpers.mjs';
 
 // The room's budget: both pages want more than half of it (the teacher's shows Anna's camera
 // at 360p), so each gets about half: for Anna, the teacher's sound, then the teacher's camera
 // at its lowest layer or paused (allocate.rs: the smaller tile makes way for the share), and
 // what is left for the share.
 const ROOM_LIMIT_MBPS = 0.65;
-// A subscriber's path's first seconds, whose estimate is still finding the link (the
-// server's `WARM_UP`, sfu/src/room/adapt.rs).
-const WARM_UP_MS = 3000;
 
 /** The teacher's screen sender: its first encoding's maxBitrate and the degradation preference. */
 async function screenSender(page) {

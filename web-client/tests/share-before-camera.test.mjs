@@ -17,12 +17,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as delay } from 'node:timers/promises';
-import { createRoom, joinAs, noisyCamera, poll, withServerAndBrowser } from './helpers.mjs';
+import { WARM_UP_MS, createRoom, joinAs, noisyCamera, poll, withServerAndBrowser } from './helpers.mjs';
 
 const ROOM_LIMIT_MBPS = 0.24;
-// A subscriber's path's first seconds, whose estimate is still finding the link (the
-// server's `WARM_UP`, sfu/src/room/adapt.rs; see screen-capped.test.mjs).
-const WARM_UP_MS = 3000;
 
 /** Anna's view of the teacher: frames decoded of her camera and of her screen. */
 function framesOf(page, id) {
