@@ -1476,6 +1476,11 @@ impl Session {
         self.twcc_tx_register.loss(window, now)
     }
 
+    // Aula: what feedback says of the latest packets it reported on (`Bwe::lately`).
+    pub fn egress_lately(&self, window: Duration) -> Option<crate::rtp_::Lately> {
+        self.twcc_tx_register.lately(window)
+    }
+
     // Aula: what the path carried over a window (`Bwe::delivered`).
     pub fn egress_delivered(&self, window: Duration, now: Instant) -> Option<Bitrate> {
         self.twcc_tx_register.delivered(window, now).map(Bitrate::bps)

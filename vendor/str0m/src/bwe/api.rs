@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 use crate::poll::RtcMut;
 use crate::{Rtc, rtp_::Mid};
 
-pub use crate::rtp_::Bitrate;
+pub use crate::rtp_::{Bitrate, Lately};
 
 #[derive(Debug, PartialEq)]
 #[non_exhaustive]
@@ -109,6 +109,14 @@ impl<'a> Bwe<'a> {
     /// feedback covers 100 ms.
     pub fn delivered(&self, window: Duration, now: Instant) -> Option<Bitrate> {
         self.0.session.egress_delivered(window, now)
+    }
+
+    /// Aula: the packets sent in the `window` up to the latest that transport-wide feedback
+    /// has reported on: its round trip, how many were lost, and the rate what arrived of them
+    /// arrived at. As of that report, not of now: on a path with a queue standing, later packets
+    /// are reported a round trip and the queue behind them. `None` before any report.
+    pub fn lately(&self, window: Duration) -> Option<Lately> {
+        self.0.session.egress_lately(window)
     }
 
     /// Aula: GCC's estimate as it stands now, not the average over the last seconds that

@@ -37,7 +37,7 @@ mod fir;
 pub use fir::{Fir, FirEntry};
 
 mod twcc;
-pub use twcc::{Twcc, TwccPacketId, TwccRecvRegister, TwccSendRecord, TwccSendRegister};
+pub use twcc::{Lately, Twcc, TwccPacketId, TwccRecvRegister, TwccSendRecord, TwccSendRegister};
 
 mod rtcpfb;
 pub use rtcpfb::RtcpFb;

@@ -1385,10 +1385,68 @@ impl TwccSendRegister {
             .then(|| (bytes as u128 * 8 * 1_000_000 / span.as_micros()) as u64)
     }
 
+    /// Aula: the packets sent in the `window` up to the most recently sent one that feedback
+    /// has reported on (received or lost), as of that feedback rather than of now: with a
+    /// queue standing on the path, what was sent since is reported a round trip later. `None`
+    /// before any report.
+    pub fn lately(&self, window: Duration) -> Option<Lately> {
+        let mut reported = self.queue.iter().rev().filter(|s| s.recv_report.is_some());
+        let last = reported.next()?;
+        let mut l = Lately {
+            sent_at: last.local_send_time,
+            rtt: last.rtt()?,
+            packets: 0,
+            lost: 0,
+            sent_bytes: 0,
+            delivered: None,
+        };
+        let mut recv_span = None::<(Instant, Instant)>;
+        let mut received_bytes = 0;
+        let within = |s: &&TwccSendRecord| {
+            (last.local_send_time).saturating_duration_since(s.local_send_time) <= window
+        };
+        for s in std::iter::once(last).chain(reported.take_while(within)) {
+            l.packets += 1;
+            l.sent_bytes += u64::from(s.size);
+            match s.remote_recv_time() {
+                Some(at) => {
+                    received_bytes += u64::from(s.size);
+                    recv_span = Some(recv_span.map_or((at, at), |(a, b)| (a.min(at), b.max(at))));
+                }
+                None => l.lost += 1,
+            }
+        }
+        l.delivered = recv_span.and_then(|(a, b)| {
+            let span = b - a;
+            (span >= window / 2 && span.as_micros() > 0)
+                .then(|| (received_bytes as u128 * 8 * 1_000_000 / span.as_micros()) as u64)
+        });
+        Some(l)
+    }
+
     /// Calculate the RTT for the most recently reported packet.
     pub fn rtt(&self) -> Option<Duration> {
         self.queue.iter().rev().find_map(|s| s.rtt())
     }
+}
+
+/// Aula: what transport-wide feedback says of the latest packets it reported on
+/// ([`TwccSendRegister::lately`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Lately {
+    /// When the latest of them was sent.
+    pub sent_at: Instant,
+    /// Its round trip: from its sending to the arrival of the report on it.
+    pub rtt: Duration,
+    /// How many were reported on.
+    pub packets: u32,
+    /// How many of those were reported lost.
+    pub lost: u32,
+    /// Their bytes.
+    pub sent_bytes: u64,
+    /// What of them arrived, as a rate over the span it arrived in (bit/s); `None` with that
+    /// span under half the window.
+    pub delivered: Option<u64>,
 }
 
 #[derive()]
@@ -2285,6 +2343,49 @@ mod test {
         assert_eq!(rate, 800_000 * 1_000_000 / 247_500);
         // A window holding 30 ms of sending spans 72.5 ms of arrivals: too short to say.
         assert_eq!(reg.delivered(Duration::from_millis(30), now), None);
+    }
+
+    #[test]
+    fn test_twcc_send_register_lately() {
+        let mut reg = TwccSendRegister::new(1000);
+        let start = Instant::now();
+        let mut now = start;
+        for i in 0..200 {
+            reg.register_seq(TwccPacketId::new(i), now, 1000);
+            now = now + Duration::from_millis(1);
+        }
+        assert_eq!(reg.lately(Duration::from_millis(50)), None);
+        // The first 100 reported on: 60 received 2.5 ms apart, then 40 lost; the other 100
+        // not yet (a queue standing: their reports come later).
+        let report = Twcc {
+            chunks: [
+                PacketChunk::Run(PacketStatus::ReceivedSmallDelta, 60),
+                PacketChunk::Run(PacketStatus::NotReceived, 40),
+            ]
+            .into(),
+            delta: (0..60).map(|_| Delta::Small(10)).collect(),
+            status_count: 100,
+            ..received(0, 100)
+        };
+        reg.apply_report(report, now);
+        let l = reg.lately(Duration::from_millis(50)).expect("reported on");
+        // As of the latest reported (sent at 99 ms), not of now (200 ms): packets 49..=99.
+        assert_eq!(l.sent_at, start + Duration::from_millis(99));
+        assert_eq!(l.rtt, Duration::from_millis(101));
+        assert_eq!((l.packets, l.lost), (51, 40));
+        assert_eq!(l.sent_bytes, 51_000);
+        // 11 of them (49..=59) arrived, 2.5 ms apart: 11 kB over 25 ms.
+        assert_eq!(l.delivered, Some(11_000 * 8 * 1_000_000 / 25_000));
+        // Over 20 ms (79..=99), nothing arrived: no rate delivered to say.
+        let l = reg.lately(Duration::from_millis(20)).expect("reported on");
+        assert_eq!((l.packets, l.lost, l.delivered), (21, 21, None));
+        // A window of nothing: the latest alone, no span to say a rate by.
+        let l = reg.lately(Duration::ZERO).expect("reported on");
+        assert_eq!((l.packets, l.delivered), (1, None));
+        let l = reg.lately(Duration::from_millis(100)).expect("reported on");
+        assert_eq!((l.packets, l.lost), (100, 40));
+        // 60 arrived over 147.5 ms.
+        assert_eq!(l.delivered, Some(60_000 * 8 * 1_000_000 / 147_500));
     }
 
     #[test]
