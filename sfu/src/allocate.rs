@@ -488,9 +488,14 @@ pub fn allocate_capped(
                 let displaces = yielding
                     .iter()
                     .any(|&j| tried[j].is_none() && chosen[j].is_some_and(|p| videos[j].keeps(p)));
-                let need_now = match displaces && v.current.is_none() {
-                    true => need * (1.0 + UPGRADE_HEADROOM),
-                    false => need,
+                // A share that flows, and takes no one's place, is kept within the tolerance of
+                // any kept layer: at the floor itself, an estimate wobbling by a few kilobits
+                // paused it and gave its place to the camera at one decision, and took it back
+                // at the next (capped at the floor all the same).
+                let need_now = match (displaces, v.current) {
+                    (true, None) => need * (1.0 + UPGRADE_HEADROOM),
+                    (false, Some(_)) if v.screen => need / (1.0 + KEEP_TOLERANCE),
+                    _ => need,
                 };
                 if rest >= need_now {
                     // At least the floor: one kept within its tolerance may leave a little less
@@ -969,13 +974,18 @@ mod tests {
         let a = settle(audio + 155_000, 2, &mut videos);
         assert_eq!(a.layers, [Some(0), None]);
         assert_eq!(a.caps, [Some(155_000), None]);
+        // A little below the floor, the share that flows is kept, capped at the floor
+        // (within the tolerance of any kept layer); further below, the camera is back.
         let a = settle(audio + 145_000, 2, &mut videos);
+        assert_eq!(a.layers, [Some(0), None], "kept within its tolerance");
+        assert_eq!(a.caps, [Some(150_000), None]);
+        let a = settle(audio + 135_000, 2, &mut videos);
         assert_eq!(
             a.layers,
             [None, Some(0)],
-            "below the floor: the camera back"
+            "below the tolerance: the camera back"
         );
-        assert_eq!(a.caps, [None, None], "whole within its tolerance once back");
+        assert_eq!(a.caps, [None, Some(135_000)], "capped at what is left");
         // Of two cameras beside the share, the smaller makes way first.
         let mut videos = [
             screen(),
