@@ -54,6 +54,10 @@ pub struct CoreStats {
     /// Times a subscriber's estimate, fallen while its page showed no video, was started
     /// again from what its link carried before (crate::padding::Carried).
     pub estimates_restarted: u64,
+    /// Times a subscriber's link was found overflowing (a fifth of its packets lost behind a
+    /// standing queue) and decided on what it delivered (crate::room::adapt,
+    /// `watch_overflow`).
+    pub links_overflowing: u64,
     /// Times a publisher was told to switch an encoding off, and on again.
     pub encodings_paused: u64,
     pub encodings_resumed: u64,

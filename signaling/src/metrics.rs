@@ -58,6 +58,7 @@ pub async fn metrics(
         ("aula_rtp_packets_empty_total", c.packets_empty),
         ("aula_layer_changes_total", c.layer_changes),
         ("aula_estimates_restarted_total", c.estimates_restarted),
+        ("aula_links_overflowing_total", c.links_overflowing),
         ("aula_encodings_paused_total", c.encodings_paused),
         ("aula_encodings_resumed_total", c.encodings_resumed),
         ("aula_screen_caps_total", c.screen_caps),
@@ -257,6 +258,10 @@ const HELP: &[(&str, &str)] = &[
     (
         "aula_estimates_restarted_total",
         "Bandwidth estimates restarted after an idle time.",
+    ),
+    (
+        "aula_links_overflowing_total",
+        "Subscriber links found overflowing their queue, decided on what they delivered.",
     ),
     (
         "aula_encodings_paused_total",

@@ -66,7 +66,10 @@ impl Room {
             if let Some(rtt) = s.rtt {
                 super::subscribe::fit_nack_history(&mut p.down, rtt, s.timestamp);
             }
-            if let Some(loss) = loss.filter(|l| l.is_finite()).map(|l| l.min(1.0)) {
+            // What an overflowing queue drops is in what the link delivered already.
+            let overflowing = p.down.overflow.is_some_and(|(t, _)| s.timestamp < t);
+            if let Some(loss) = (loss.filter(|l| l.is_finite() && !overflowing)).map(|l| l.min(1.0))
+            {
                 let now = s.timestamp;
                 p.down.link_loss = match p.down.link_loss {
                     Some((worst, since)) if now < since + LOSS_WINDOW => {

@@ -50,6 +50,7 @@ pub(crate) struct Room {
     next_health: Option<Instant>,
     /// When layers are next decided (`adapt`), and when layer rates were last measured.
     next_allocation: Option<Instant>,
+    next_overflow_check: Option<Instant>,
     last_measured: Instant,
     /// Packets were written that no poll has sent yet.
     needs_flush: bool,
@@ -78,6 +79,7 @@ impl Room {
             next_incarnation: 1,
             next_health: None,
             next_allocation: None,
+            next_overflow_check: None,
             last_measured: now,
             needs_flush: false,
             dead_seen: false,
@@ -105,6 +107,7 @@ impl Room {
             .chain(self.speakers.poll_timeout())
             .chain(self.next_health)
             .chain(self.next_allocation)
+            .chain(self.next_overflow_check)
             .min()
     }
 
@@ -256,6 +259,7 @@ impl Room {
         }
         self.announce_speakers(now, ctx);
         self.rate_connections(now, ctx);
+        self.watch_overflow(now, ctx);
         if self.next_allocation.is_some_and(|t| t <= now) {
             self.adapt(now, ctx);
         }
@@ -271,6 +275,7 @@ impl Room {
         self.speakers = Speakers::default();
         self.next_health = None;
         self.next_allocation = None;
+        self.next_overflow_check = None;
     }
 
     // ---- commands ----

@@ -119,6 +119,7 @@ impl Metrics {
             core.packets_paused_layer += s.packets_paused_layer;
             core.layer_changes += s.layer_changes;
             core.estimates_restarted += s.estimates_restarted;
+            core.links_overflowing += s.links_overflowing;
             core.encodings_paused += s.encodings_paused;
             core.encodings_resumed += s.encodings_resumed;
             core.screen_caps += s.screen_caps;
