@@ -204,14 +204,6 @@ impl RateMeter {
     pub fn bitrate(&self) -> u64 {
         self.bitrate
     }
-
-    /// Starts again from `bitrate`: a layer switched back on at its publisher, whose rate
-    /// fell towards nothing while it was off, sends about what it did before within a frame
-    /// or two; measured from nothing, it would look a fraction of that for seconds.
-    pub fn restart(&mut self, bitrate: u64) {
-        self.bytes = 0;
-        self.bitrate = bitrate;
-    }
 }
 
 /// A layer that sent nothing for this long is taken as stopped: Chrome sends at least a few
@@ -326,8 +318,12 @@ pub(crate) struct Down {
     /// Its recent estimates, whose trough a raise that takes a layer from another video
     /// must fit (crate::sustained).
     pub sustained: crate::sustained::Sustained,
-    /// Its link's recent round trips (µs), whose least is the path without a queue.
-    pub round_trips: crate::sustained::Sustained,
+    /// Its link's recent one-way delays (µs, with an offset between the clocks), whose least
+    /// is the path without a queue (crate::room::adapt, `watch_overflow`).
+    pub delays: crate::sustained::Sustained<i64>,
+    /// The latest packet feedback reported on when its link was last looked at: a look at
+    /// the same report again finds nothing new.
+    pub looked_at: Option<Instant>,
     /// Its link found overflowing (crate::room::adapt, `watch_overflow`): until when, and the
     /// least it was seen to deliver meanwhile (bit/s).
     pub overflow: Option<(Instant, u64)>,
@@ -353,7 +349,8 @@ impl Down {
         self.path_since = None;
         self.overfull_until = None;
         self.sustained.reset();
-        self.round_trips.reset();
+        self.delays.reset();
+        self.looked_at = None;
         self.overflow = None;
         for slot in &mut self.slots {
             slot.lowered_at = None;
@@ -390,7 +387,8 @@ impl Default for Down {
             path_since: None,
             overfull_until: None,
             sustained: Default::default(),
-            round_trips: Default::default(),
+            delays: Default::default(),
+            looked_at: None,
             overflow: None,
         }
     }

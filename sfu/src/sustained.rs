@@ -33,16 +33,25 @@ pub const LOOKBACK: Duration = Duration::from_secs(10);
 /// however often it is asked.
 const BUCKET: Duration = Duration::from_millis(250);
 
-/// A subscriber's recent estimates, for their trough.
-#[derive(Debug, Default)]
-pub struct Sustained {
-    /// Per [`BUCKET`], oldest first: when it began, and the lowest estimate in it (bit/s).
-    seen: VecDeque<(Instant, u64)>,
+/// A subscriber's recent estimates, for their trough (or any other values': its link's
+/// one-way delays, for their least, crate::room::adapt).
+#[derive(Debug)]
+pub struct Sustained<T = u64> {
+    /// Per [`BUCKET`], oldest first: when it began, and the lowest value in it.
+    seen: VecDeque<(Instant, T)>,
 }
 
-impl Sustained {
+impl<T> Default for Sustained<T> {
+    fn default() -> Self {
+        Sustained {
+            seen: VecDeque::new(),
+        }
+    }
+}
+
+impl<T: Copy + Ord> Sustained<T> {
     /// The estimate stands at `estimate` at `now`.
-    pub fn handle_estimate(&mut self, now: Instant, estimate: u64) {
+    pub fn handle_estimate(&mut self, now: Instant, estimate: T) {
         match self.seen.back_mut() {
             Some((at, low)) if now < *at + BUCKET => *low = (*low).min(estimate),
             _ => self.seen.push_back((now, estimate)),
@@ -53,7 +62,7 @@ impl Sustained {
     }
 
     /// The lowest estimate seen in the last [`LOOKBACK`] (`None`: none seen).
-    pub fn low(&self, now: Instant) -> Option<u64> {
+    pub fn low(&self, now: Instant) -> Option<T> {
         (self.seen.iter())
             .filter(|(t, _)| *t + LOOKBACK >= now)
             .map(|(_, e)| *e)

@@ -50,7 +50,7 @@ const OVERFULL_HOLD: Duration = Duration::from_secs(3);
 const OVERFLOW_EVERY: Duration = Duration::from_millis(100);
 /// The packets sent in this much time before a look are what it judges by.
 const OVERFLOW_WINDOW: Duration = Duration::from_millis(200);
-/// A round trip this much longer than the least of the last seconds: a queue stands.
+/// A one-way delay this much longer than the least of the last seconds: a queue stands.
 const QUEUE_STANDING: Duration = Duration::from_millis(50);
 
 /// How often layers are decided (and measured): GCC's estimate moves within a few hundred
@@ -128,16 +128,15 @@ impl Room {
     }
 
     /// Looks at every subscriber's link for a queue that overflows: a fifth or more of what
-    /// was sent lost behind a round trip that stands well above its least of the last
+    /// was sent lost behind a one-way delay that stands well above its least of the last
     /// seconds. Such a link delivers what its bottleneck carries, whatever it is sent, so what
     /// it delivered is its capacity: decided on at once, and held for [`OVERFULL_HOLD`].
     ///
     /// GCC sees the same queue, but lowers its estimate to a share of what its acknowledged
     /// rate says, and that rate, averaged over the last second or so, still held most of the
     /// old one: in the impair run, where a link of 2.5 Mbit/s falls to 0.6, the first decision
-    /// on its estimate came 0.7-0.8 s after the fall, at 1.2-1.5 Mbit/s, and the link was
-    /// back under its capacity 1.3-1.5 s after it (docs/benchmarks.md, "A link that
-    /// overflows, decided on what it delivered").
+    /// on its estimate came 0.8 s after the fall, at 1.5 Mbit/s (docs/benchmarks.md, "A link
+    /// that overflows, decided on what it delivered").
     pub(super) fn watch_overflow(&mut self, now: Instant, ctx: &mut Ctx) {
         if !ctx.config.adaptation || self.next_overflow_check.is_some_and(|t| t > now) {
             return;
@@ -154,10 +153,21 @@ impl Room {
             let Some(l) = conn.rtc.bwe().lately(OVERFLOW_WINDOW) else {
                 continue;
             };
-            let rtt = l.rtt.as_micros() as u64;
-            down.round_trips.handle_estimate(now, rtt);
-            let least = down.round_trips.low(now).unwrap_or(rtt);
-            let standing = rtt >= least + QUEUE_STANDING.as_micros() as u64;
+            // Nothing new since the last look (feedback that stopped, a look between two
+            // reports), or reports on packets from before this path.
+            let new = down.looked_at.is_none_or(|t| l.sent_at > t);
+            if !new || down.path_since.is_none_or(|since| l.sent_at < since) {
+                continue;
+            }
+            down.looked_at = Some(l.sent_at);
+            let Some(delay) = l.one_way else {
+                continue;
+            };
+            // One way: a queue on the subscriber's own uplink (its camera on a thin line) is
+            // on the way back, not on this link.
+            down.delays.handle_estimate(now, delay);
+            let least = down.delays.low(now).unwrap_or(delay);
+            let standing = delay >= least + QUEUE_STANDING.as_micros() as i64;
             // Random loss (Wi-Fi) stands no queue: what arrives of it is not the capacity.
             if !standing || l.lost * 5 < l.packets {
                 continue;
@@ -165,12 +175,18 @@ impl Room {
             let Some(delivered) = l.delivered else {
                 continue;
             };
-            let held = down.overflow.filter(|(until, _)| now < *until);
+            let held = down
+                .overflow
+                .filter(|(until, _)| now < *until)
+                .map(|(_, d)| d);
             ctx.stats.links_overflowing += u64::from(held.is_none());
-            let least = held.map_or(delivered, |(_, d)| d.min(delivered));
+            let least = held.map_or(delivered, |d| d.min(delivered));
             down.overflow = Some((now + OVERFULL_HOLD, least));
-            // Sending more than the link delivers: decided again now.
-            decide |= down.decided.0 * 9 > least * 10;
+            // Sending more than the link delivers: decided again now, once for the overflow
+            // and again only where what it delivers fell by a tenth since. What cannot be
+            // taken away (the audio, a share at its floor) keeps a decision over it.
+            let fell = held.is_none_or(|d| least * 10 < d * 9);
+            decide |= fell && down.decided.0 * 9 > least * 10;
         }
         if decide {
             self.adapt(now, ctx);
@@ -558,7 +574,8 @@ impl Room {
         // 29 % over the limit with it).
         let desired = a.wanted.min(cap);
         p.down.decided = (a.used, plan.estimate.unwrap_or(0));
-        let wants_more = a.looks_for_room(link_bound, loss);
+        // Not padded while its link overflows: the queue drains first.
+        let wants_more = overflow.is_none() && a.looks_for_room(link_bound, loss);
         let estimate = plan.estimate.unwrap_or(0);
         // While a host's video is paused for this subscriber, windows come every few seconds.
         let host_missing = (plan.videos.iter().zip(&a.paused))
@@ -658,10 +675,6 @@ impl Room {
                         .is_some_and(|t| now >= t + PAUSE_AT_SOURCE_AFTER);
                     if off != layer.paused_at_source.is_some() {
                         layer.paused_at_source = off.then_some(now);
-                        if !off {
-                            // Taken again from what the allocator reckoned it at while off.
-                            layer.rate.restart(nominal_bitrate(layer.height));
-                        }
                         *if off {
                             &mut ctx.stats.encodings_paused
                         } else {

@@ -1394,6 +1394,7 @@ impl TwccSendRegister {
         let last = reported.next()?;
         let mut l = Lately {
             sent_at: last.local_send_time,
+            one_way: None,
             rtt: last.rtt()?,
             packets: 0,
             lost: 0,
@@ -1411,6 +1412,13 @@ impl TwccSendRegister {
             match s.remote_recv_time() {
                 Some(at) => {
                     received_bytes += u64::from(s.size);
+                    if l.one_way.is_none() {
+                        let sent = s.local_send_time;
+                        l.one_way = Some(match at >= sent {
+                            true => (at - sent).as_micros() as i64,
+                            false => -((sent - at).as_micros() as i64),
+                        });
+                    }
                     recv_span = Some(recv_span.map_or((at, at), |(a, b)| (a.min(at), b.max(at))));
                 }
                 None => l.lost += 1,
@@ -1436,6 +1444,11 @@ impl TwccSendRegister {
 pub struct Lately {
     /// When the latest of them was sent.
     pub sent_at: Instant,
+    /// The latest of them that arrived: its arrival (by the other side's clock, as feedback
+    /// gives it) less its sending, in µs. Its one-way delay plus a constant offset between the
+    /// two clocks, so only differences between such values mean anything: a queue on this
+    /// path, not on the way back. `None` with none of them arrived.
+    pub one_way: Option<i64>,
     /// Its round trip: from its sending to the arrival of the report on it.
     pub rtt: Duration,
     /// How many were reported on.
@@ -2373,6 +2386,7 @@ mod test {
         assert_eq!(l.sent_at, start + Duration::from_millis(99));
         assert_eq!(l.rtt, Duration::from_millis(101));
         assert_eq!((l.packets, l.lost), (51, 40));
+
         assert_eq!(l.sent_bytes, 51_000);
         // 11 of them (49..=59) arrived, 2.5 ms apart: 11 kB over 25 ms.
         assert_eq!(l.delivered, Some(11_000 * 8 * 1_000_000 / 25_000));
@@ -2386,6 +2400,19 @@ mod test {
         assert_eq!((l.packets, l.lost), (100, 40));
         // 60 arrived over 147.5 ms.
         assert_eq!(l.delivered, Some(60_000 * 8 * 1_000_000 / 147_500));
+        // The latest arrived, packet 59, sent at 59 ms, arrived 150 ms after the report's
+        // reference time. Packets 100..=109 then arrive 10 ms apart from that reference time:
+        // the last, sent at 109 ms, 100 ms after it, so 100 ms less one-way.
+        let before = l.one_way.expect("arrived");
+        let report = Twcc {
+            chunks: [PacketChunk::Run(PacketStatus::ReceivedSmallDelta, 10)].into(),
+            delta: (0..10).map(|_| Delta::Small(40)).collect(),
+            ..received(100, 10)
+        };
+        reg.apply_report(report, now);
+        let l = reg.lately(Duration::from_millis(50)).expect("reported on");
+        assert_eq!(l.sent_at, start + Duration::from_millis(109));
+        assert_eq!(l.one_way.expect("arrived") - before, -100_000);
     }
 
     #[test]
