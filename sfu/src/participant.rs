@@ -327,6 +327,8 @@ pub(crate) struct Down {
     /// Its link found overflowing (crate::room::adapt, `watch_overflow`): until when, and the
     /// least it was seen to deliver meanwhile (bit/s).
     pub overflow: Option<(Instant, u64)>,
+    /// The delivered rate it was last decided on at once for an overflow (bit/s).
+    pub overflow_decided: Option<u64>,
 }
 
 impl Down {
@@ -352,6 +354,7 @@ impl Down {
         self.delays.reset();
         self.looked_at = None;
         self.overflow = None;
+        self.overflow_decided = None;
         for slot in &mut self.slots {
             slot.lowered_at = None;
         }
@@ -390,6 +393,7 @@ impl Default for Down {
             delays: Default::default(),
             looked_at: None,
             overflow: None,
+            overflow_decided: None,
         }
     }
 }

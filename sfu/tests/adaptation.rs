@@ -513,8 +513,8 @@ fn after_a_drop_the_server_sends_within_the_new_capacity_in_seconds_and_audio_go
     // decided on what it delivered, at once: from half a second after the drop to one and a
     // half, 0.51-0.63 Mbit/s offered on average (0.73 on GCC's estimate alone, which lowered
     // the layers only half a second after the queue overflowed, and then by half). The first
-    // half second goes on the feedback's round trip and the full queue: 1.53-2.06 Mbit/s
-    // with the watch as without it, as str0m's feedback happens to show the first fifth lost.
+    // half second goes on the feedback's round trip and the full queue: 1.53-2.07 Mbit/s
+    // with the watch (2.06 without), as str0m's feedback happens to show the first fifth lost.
     assert!(
         sim.worker.stats().links_overflowing >= 1,
         "no overflow seen"

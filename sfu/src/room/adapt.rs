@@ -135,8 +135,8 @@ impl Room {
     /// GCC sees the same queue, but lowers its estimate to a share of what its acknowledged
     /// rate says, and that rate, averaged over the last second or so, still held most of the
     /// old one: in the impair run, where a link of 2.5 Mbit/s falls to 0.6, the first decision
-    /// on its estimate came 0.8 s after the fall, at 1.5 Mbit/s (docs/benchmarks.md, "A link
-    /// that overflows, decided on what it delivered").
+    /// on its estimate came 0.7-0.8 s after the fall, at 1.2-1.5 Mbit/s (docs/benchmarks.md,
+    /// "A link that overflows, decided on what it delivered").
     pub(super) fn watch_overflow(&mut self, now: Instant, ctx: &mut Ctx) {
         if !ctx.config.adaptation || self.next_overflow_check.is_some_and(|t| t > now) {
             return;
@@ -183,10 +183,16 @@ impl Room {
             let least = held.map_or(delivered, |d| d.min(delivered));
             down.overflow = Some((now + OVERFULL_HOLD, least));
             // Sending more than the link delivers: decided again now, once for the overflow
-            // and again only where what it delivers fell by a tenth since. What cannot be
-            // taken away (the audio, a share at its floor) keeps a decision over it.
-            let fell = held.is_none_or(|d| least * 10 < d * 9);
-            decide |= fell && down.decided.0 * 9 > least * 10;
+            // and again only where what it delivers fell by a tenth since that decision. What
+            // cannot be taken away (the audio, a share at its floor) keeps a decision over it.
+            if held.is_none() {
+                down.overflow_decided = None;
+            }
+            let fell = down.overflow_decided.is_none_or(|d| least * 10 < d * 9);
+            if fell && down.decided.0 * 9 > least * 10 {
+                down.overflow_decided = Some(least);
+                decide = true;
+            }
         }
         if decide {
             self.adapt(now, ctx);
