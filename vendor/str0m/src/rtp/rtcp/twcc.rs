@@ -1395,10 +1395,8 @@ impl TwccSendRegister {
         let mut l = Lately {
             sent_at: last.local_send_time,
             one_way: None,
-            rtt: last.rtt()?,
             packets: 0,
             lost: 0,
-            sent_bytes: 0,
             delivered: None,
         };
         let mut recv_span = None::<(Instant, Instant)>;
@@ -1408,7 +1406,6 @@ impl TwccSendRegister {
         };
         for s in std::iter::once(last).chain(reported.take_while(within)) {
             l.packets += 1;
-            l.sent_bytes += u64::from(s.size);
             match s.remote_recv_time() {
                 Some(at) => {
                     received_bytes += u64::from(s.size);
@@ -1449,14 +1446,10 @@ pub struct Lately {
     /// two clocks, so only differences between such values mean anything: a queue on this
     /// path, not on the way back. `None` with none of them arrived.
     pub one_way: Option<i64>,
-    /// Its round trip: from its sending to the arrival of the report on it.
-    pub rtt: Duration,
     /// How many were reported on.
     pub packets: u32,
     /// How many of those were reported lost.
     pub lost: u32,
-    /// Their bytes.
-    pub sent_bytes: u64,
     /// What of them arrived, as a rate over the span it arrived in (bit/s); `None` with that
     /// span under half the window.
     pub delivered: Option<u64>,
@@ -2384,10 +2377,8 @@ mod test {
         let l = reg.lately(Duration::from_millis(50)).expect("reported on");
         // As of the latest reported (sent at 99 ms), not of now (200 ms): packets 49..=99.
         assert_eq!(l.sent_at, start + Duration::from_millis(99));
-        assert_eq!(l.rtt, Duration::from_millis(101));
         assert_eq!((l.packets, l.lost), (51, 40));
 
-        assert_eq!(l.sent_bytes, 51_000);
         // 11 of them (49..=59) arrived, 2.5 ms apart: 11 kB over 25 ms.
         assert_eq!(l.delivered, Some(11_000 * 8 * 1_000_000 / 25_000));
         // Over 20 ms (79..=99), nothing arrived: no rate delivered to say.
