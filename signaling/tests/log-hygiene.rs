@@ -92,7 +92,8 @@ fn stop_and_read(mut server: Child, path: PathBuf) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_trace_log_holds_no_secrets_no_chat_no_names_and_no_colour_codes() {
-    let accounts = temp_dir("log-hygiene").join("accounts");
+    let dir = temp_dir("log-hygiene");
+    let accounts = dir.join("accounts");
     let mut staff = Accounts::read(&accounts).unwrap();
     staff.add("weber", "Pferd-Batterie-Klammer").unwrap();
     staff.write(&accounts).unwrap();

@@ -6,29 +6,31 @@
 use crate::common;
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
 
 use aula_signaling::staff::accounts::Accounts;
 use common::client::server_with;
 use common::metric;
-use common::staff::{call, staff_config, temp_dir};
+use common::staff::{TempDir, call, staff_config, temp_dir};
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-async fn with_account(dir: &str) -> (aula_signaling::RunningServer, SocketAddr, PathBuf) {
-    let path = temp_dir(dir).join("accounts");
+/// A server with one staff account; its accounts file is `accounts` in the directory.
+async fn with_account(name: &str) -> (aula_signaling::RunningServer, SocketAddr, TempDir) {
+    let dir = temp_dir(name);
+    let path = dir.join("accounts");
     let mut accounts = Accounts::read(&path).unwrap();
     accounts.add("weber", "korrekt-pferd-batterie").unwrap();
     accounts.write(&path).unwrap();
-    let (server, addr) = server_with(staff_config(path.clone())).await;
-    (server, addr, path)
+    let (server, addr) = server_with(staff_config(path)).await;
+    (server, addr, dir)
 }
 
 const CLASS: &str = r#"{"kind": "class"}"#;
 
 #[tokio::test]
 async fn only_signed_in_staff_start_rooms() {
-    let (_server, addr, path) = with_account("staff-sign-in").await;
+    let (_server, addr, dir) = with_account("staff-sign-in").await;
+    let path = dir.join("accounts");
     let class: Value = serde_json::from_str(CLASS).unwrap();
 
     let status = call(addr, "GET", "/api/staff", "", Value::Null).await;
@@ -94,7 +96,7 @@ async fn only_signed_in_staff_start_rooms() {
 
 #[tokio::test]
 async fn sign_in_is_json_from_our_pages_and_guessing_is_throttled() {
-    let (_server, addr, _path) = with_account("staff-throttle").await;
+    let (_server, addr, _dir) = with_account("staff-throttle").await;
     // Another site's page posting a form: refused before any password is checked.
     let mut tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
     let body = "name=weber&password=x";
@@ -128,7 +130,8 @@ async fn sign_in_is_json_from_our_pages_and_guessing_is_throttled() {
 
 #[tokio::test]
 async fn a_fresh_install_creates_its_first_account_once() {
-    let path = temp_dir("staff-setup").join("accounts");
+    let dir = temp_dir("staff-setup");
+    let path = dir.join("accounts");
     let (server, addr) = server_with(staff_config(path.clone())).await;
     let token = server.first_account_token.clone().expect("no account yet");
 

@@ -39,7 +39,8 @@ fn text(out: &Output) -> String {
 
 #[test]
 fn an_admin_adds_lists_changes_and_removes_accounts() {
-    let path = temp_dir("user-command").join("accounts");
+    let dir = temp_dir("user-command");
+    let path = dir.join("accounts");
     let added = aula(&path, &["user", "add", "weber"], "korrekt-pferd-9\n");
     assert!(added.status.success(), "{}", text(&added));
     let added = aula(&path, &["user", "add", "mueller"], "anderes-pferd-7\n");
