@@ -204,6 +204,14 @@ impl RateMeter {
     pub fn bitrate(&self) -> u64 {
         self.bitrate
     }
+
+    /// Starts again from `bitrate`: a layer switched back on at its publisher, whose rate
+    /// fell towards nothing while it was off, sends about what it did before within a frame
+    /// or two; measured from its decayed rate, it would look a fraction of that for seconds.
+    pub fn restart(&mut self, bitrate: u64) {
+        self.bytes = 0;
+        self.bitrate = bitrate;
+    }
 }
 
 /// A layer that sent nothing for this long is taken as stopped: Chrome sends at least a few

@@ -833,7 +833,18 @@ fn a_teacher_whose_page_ignores_the_cap_is_paused_where_she_does_not_fit() {
     sim.clients[0].ignores_caps = true;
     sim.run_for(Duration::from_secs(5));
     sim.clients[viewer].downlink_rate = Some(380_000);
-    sim.run_for(Duration::from_secs(30));
+    sim.run_for(Duration::from_secs(20));
+    // Her whole lowest layer and the voices (some 390 kbit/s) fit only where GCC's estimate
+    // climbs a sixth over the link, as it does for a few seconds at a time: judged over the
+    // last 10 s, not at one instant of that saw-tooth.
+    let teacher = sim.clients[0].id;
+    let mut paused = 0;
+    for _ in 0..100 {
+        sim.run_for(Duration::from_millis(100));
+        let me = subscriber(&sim, viewer);
+        let hers = me.videos.iter().find(|v| v.publisher == teacher);
+        paused += u32::from(hers.is_some_and(|v| v.paused));
+    }
 
     let caps = &sim.clients[0].camera_caps;
     let lifted = caps.iter().position(|c| c.1.is_none());
@@ -843,10 +854,10 @@ fn a_teacher_whose_page_ignores_the_cap_is_paused_where_she_does_not_fit() {
         "capped, then lifted for good: {caps:?}"
     );
     assert_eq!(sim.worker.stats().caps_ignored, 1);
-    let me = subscriber(&sim, viewer);
-    let teacher = sim.clients[0].id;
-    let hers = me.videos.iter().find(|v| v.publisher == teacher);
-    assert!(hers.is_some_and(|v| v.paused), "{me:?}");
+    assert!(
+        paused >= 50,
+        "paused in {paused} of 100 looks at the last 10 s"
+    );
     let rate = offered_last_10s(&sim, viewer);
     assert!(rate <= 418_000, "{rate} bit/s offered to a 380 kbit/s link");
 }

@@ -681,6 +681,10 @@ impl Room {
                         .is_some_and(|t| now >= t + PAUSE_AT_SOURCE_AFTER);
                     if off != layer.paused_at_source.is_some() {
                         layer.paused_at_source = off.then_some(now);
+                        if !off {
+                            // Counted as the allocator counted it while off.
+                            layer.rate.restart(nominal_bitrate(layer.height));
+                        }
                         *if off {
                             &mut ctx.stats.encodings_paused
                         } else {
