@@ -25,8 +25,7 @@ impl Drop for Aula {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unreachable_acme_server_is_logged_and_retried_while_http_keeps_answering() {
-    let dir = std::env::temp_dir().join(format!("aula-acme-unreachable-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = common::temp_dir("acme-unreachable");
     let log_path = dir.join("aula.log");
     let log = std::fs::File::create(&log_path).unwrap();
     let [http, https, nobody] = [(); 3].map(|_| free_port());
@@ -74,5 +73,4 @@ async fn an_unreachable_acme_server_is_logged_and_retried_while_http_keeps_answe
     assert_eq!((health.status, health.body.as_slice()), (200, &b"ok"[..]));
     let page = get_plain(addr, "aula.test", "/").await;
     assert_eq!(page.status, 308);
-    let _ = std::fs::remove_dir_all(&dir);
 }

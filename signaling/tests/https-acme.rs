@@ -127,9 +127,7 @@ async fn a_certificate_from_pebble_is_served_and_found_in_the_cache_after_a_rest
         println!("skipped: pebble is not installed (apt-get install pebble)");
         return;
     }
-    let dir = std::env::temp_dir().join(format!("aula-https-acme-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = common::temp_dir("https-acme");
     let ca = TestCa::new();
     std::fs::write(dir.join("ca.pem"), ca.pem()).unwrap();
     let [acme, management, https, dns, dns_management] = [(); 5].map(|_| free_port());
@@ -180,5 +178,4 @@ async fn a_certificate_from_pebble_is_served_and_found_in_the_cache_after_a_rest
     let page = first_https(&tls, server.https_addr.unwrap()).await;
     assert_eq!(page.peer_cert.as_ref(), Some(&issued), "from the cache");
     server.shutdown().await;
-    let _ = std::fs::remove_dir_all(&dir);
 }

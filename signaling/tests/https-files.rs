@@ -13,7 +13,7 @@ const HOST: &str = "aula.test";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn https_from_files_with_hsts_a_wss_join_a_redirect_from_http_and_a_handshake_deadline() {
-    let dir = tempdir("files");
+    let dir = common::temp_dir("https-files");
     let ca = TestCa::new();
     let (cert, key) = ca.leaf(&[HOST]);
     let (cert_path, key_path) = (dir.join("cert.pem"), dir.join("key.pem"));
@@ -83,11 +83,4 @@ async fn https_from_files_with_hsts_a_wss_join_a_redirect_from_http_and_a_handsh
     let waited = started.elapsed();
     assert!(waited >= Duration::from_secs(9), "closed after {waited:?}");
     server.shutdown().await;
-    let _ = std::fs::remove_dir_all(&dir);
-}
-
-fn tempdir(what: &str) -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("aula-https-{what}-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
 }

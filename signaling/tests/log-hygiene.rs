@@ -9,25 +9,29 @@ use crate::common;
 
 use std::io::Read;
 use std::net::SocketAddr;
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use aula_signaling::staff::accounts::Accounts;
 use common::client::{Client, Room, create};
-use common::staff::{call, temp_dir};
+use common::proxy::Daemon;
+use common::staff::call;
+use common::{TempDir, temp_dir};
 use serde_json::json;
 
 /// The real binary with `args` and `env`, its output going to a file as a log would. It
 /// listens on ports the kernel picks (`:0`) and says where on its first line: a port picked
 /// free beforehand could be taken by the time it binds (a CI run: "Address already in use",
 /// another test's connection had it).
-async fn start_aula(args: &[&str], env: &[(&str, &str)]) -> (Child, SocketAddr, PathBuf) {
+/// The process is killed, and its log removed, however the test ends.
+async fn start_aula(args: &[&str], env: &[(&str, &str)]) -> (Daemon, SocketAddr, TempDir) {
     static STARTED: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
     let n = STARTED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let path = std::env::temp_dir().join(format!("aula-log-{}-{n}.log", std::process::id()));
+    let dir = temp_dir(&format!("log-{n}"));
+    let path = dir.join("aula.log");
     let file = std::fs::File::create(&path).expect("a log file");
-    let mut server = Command::new(env!("CARGO_BIN_EXE_aula"))
+    let server = Command::new(env!("CARGO_BIN_EXE_aula"))
         .args(["--http-addr", "127.0.0.1:0", "--media-port", "0"])
         .args(["--media-ips", "127.0.0.1"])
         .args(args)
@@ -36,6 +40,7 @@ async fn start_aula(args: &[&str], env: &[(&str, &str)]) -> (Child, SocketAddr, 
         .stderr(Stdio::from(file))
         .spawn()
         .expect("aula starts");
+    let mut server = Daemon(server);
     let started = Instant::now();
     let addr = loop {
         let log = std::fs::read_to_string(&path).unwrap_or_default();
@@ -45,7 +50,7 @@ async fn start_aula(args: &[&str], env: &[(&str, &str)]) -> (Child, SocketAddr, 
         if let Some(addr) = line {
             break addr.trim().parse::<SocketAddr>().expect("its address");
         }
-        let exited = server.try_wait().expect("wait");
+        let exited = server.0.try_wait().expect("wait");
         assert!(exited.is_none(), "aula exited ({exited:?}):\n{log}");
         assert!(
             started.elapsed() < Duration::from_secs(20),
@@ -53,7 +58,7 @@ async fn start_aula(args: &[&str], env: &[(&str, &str)]) -> (Child, SocketAddr, 
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
-    (server, addr, path)
+    (server, addr, dir)
 }
 
 /// A real Chromium publish offer (sfu/tests/fixtures) and its ICE password.
@@ -75,18 +80,17 @@ fn ice_pwd(sdp: &str) -> String {
 }
 
 /// SIGTERM (a clean shutdown flushes the log), then the log.
-fn stop_and_read(mut server: Child, path: PathBuf) -> String {
-    let _ = Command::new("kill").arg(server.id().to_string()).status();
+fn stop_and_read(server: &mut Daemon, dir: &Path) -> String {
+    let _ = Command::new("kill").arg(server.0.id().to_string()).status();
     let done = Instant::now();
-    while server.try_wait().expect("wait").is_none() {
+    while server.0.try_wait().expect("wait").is_none() {
         assert!(done.elapsed() < Duration::from_secs(10), "aula stops");
         std::thread::sleep(Duration::from_millis(50));
     }
     let mut log = String::new();
-    std::fs::File::open(&path)
+    std::fs::File::open(dir.join("aula.log"))
         .and_then(|mut f| f.read_to_string(&mut log))
         .expect("the log");
-    let _ = std::fs::remove_file(&path);
     log
 }
 
@@ -108,7 +112,7 @@ async fn a_trace_log_holds_no_secrets_no_chat_no_names_and_no_colour_codes() {
         "--turn-secret",
         turn_secret,
     ];
-    let (server, addr, path) = start_aula(&args, &[("RUST_LOG", "trace")]).await;
+    let (mut server, addr, logs) = start_aula(&args, &[("RUST_LOG", "trace")]).await;
     let sign_in = json!({"name": "weber", "password": "Pferd-Batterie-Klammer"});
     let cookie = call(addr, "POST", "/api/staff/sign-in", "", sign_in)
         .await
@@ -169,7 +173,7 @@ async fn a_trace_log_holds_no_secrets_no_chat_no_names_and_no_colour_codes() {
     anna.send(json!({"type": "leave"})).await;
     host.sync().await;
 
-    let log = stop_and_read(server, path);
+    let log = stop_and_read(&mut server, &logs);
     assert!(log.contains(&room.id), "the log shows the room: {log}");
     println!("{} lines of log", log.lines().count());
     assert!(
@@ -232,12 +236,12 @@ async fn log_format_json_writes_one_object_per_line_and_the_log_setting_beats_ru
         "--room-creation",
         "open",
     ];
-    let (server, addr, path) = start_aula(&args, &[("RUST_LOG", "trace")]).await;
+    let (mut server, addr, logs) = start_aula(&args, &[("RUST_LOG", "trace")]).await;
     let room = create(addr, json!({"kind": "class", "lobby": false})).await;
     let (mut host, _) = Client::join(addr, &room.id, &room.host_secret, "Frau Weber").await;
     host.send(json!({"type": "leave"})).await;
     host.expect_closed().await;
-    let log = stop_and_read(server, path);
+    let log = stop_and_read(&mut server, &logs);
     let lines: Vec<serde_json::Value> = log
         .lines()
         .filter(|l| !l.starts_with("Aula is running"))

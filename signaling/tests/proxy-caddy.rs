@@ -47,9 +47,7 @@ async fn the_documented_caddy_example_carries_a_class() {
         println!("skipped: caddy is not installed (apt-get install caddy)");
         return;
     }
-    let dir = std::env::temp_dir().join(format!("aula-caddy-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = common::temp_dir("caddy");
     let ca = TestCa::new();
     let (cert, key) = ca.leaf(&["aula.schule.de"]);
     std::fs::write(dir.join("cert.pem"), cert).unwrap();
@@ -68,7 +66,7 @@ async fn the_documented_caddy_example_carries_a_class() {
     let child = Command::new("/usr/bin/caddy")
         .args(["run", "--adapter", "caddyfile", "--config"])
         .arg(&caddyfile)
-        .env("HOME", &dir)
+        .env("HOME", &*dir)
         .env("XDG_DATA_HOME", dir.join("data"))
         .env("XDG_CONFIG_HOME", dir.join("config"))
         .stdout(Stdio::null())
@@ -89,5 +87,4 @@ async fn the_documented_caddy_example_carries_a_class() {
         Some("https://aula.schule.de/room/abc?x=1")
     );
     a_class_gets_through(&ca, proxy, &host).await;
-    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -60,9 +60,7 @@ async fn the_documented_nginx_example_carries_a_class() {
         println!("skipped: nginx is not installed (apt-get install nginx-light)");
         return;
     };
-    let dir = std::env::temp_dir().join(format!("aula-nginx-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = common::temp_dir("nginx");
     let ca = TestCa::new();
     let (cert, key) = ca.leaf(&["aula.schule.de"]);
     std::fs::write(dir.join("cert.pem"), cert).unwrap();
@@ -109,5 +107,4 @@ async fn the_documented_nginx_example_carries_a_class() {
 
     // The links name what the browser used, port and all ($http_host, not $host).
     a_class_gets_through(&ca, proxy, &host).await;
-    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -14,7 +14,8 @@ use std::time::{Duration, Instant};
 
 use common::client::server_with;
 use common::metric;
-use common::staff::{call, staff_config, temp_dir};
+use common::staff::{call, staff_config};
+use common::temp_dir;
 use serde_json::{Value, json};
 
 const SUFFIX: &str = "dc=schule,dc=test";

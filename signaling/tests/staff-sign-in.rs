@@ -10,7 +10,8 @@ use std::net::SocketAddr;
 use aula_signaling::staff::accounts::Accounts;
 use common::client::server_with;
 use common::metric;
-use common::staff::{TempDir, call, staff_config, temp_dir};
+use common::staff::{call, staff_config};
+use common::{TempDir, temp_dir};
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -206,6 +207,6 @@ async fn open_servers_and_servers_with_accounts_print_no_setup_link() {
     assert!(open.first_account_token.is_none());
     let status = call(addr, "GET", "/api/staff", "", Value::Null).await;
     assert_eq!(status.body, json!({"room_creation": "open", "user": null}));
-    let (staffed, _, _) = with_account("staff-no-setup").await;
+    let (staffed, _, _dir) = with_account("staff-no-setup").await;
     assert!(staffed.first_account_token.is_none());
 }

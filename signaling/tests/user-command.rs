@@ -9,7 +9,7 @@ use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
 use aula_signaling::staff::accounts::Accounts;
-use common::staff::temp_dir;
+use common::temp_dir;
 
 fn aula(accounts: &Path, args: &[&str], stdin: &str) -> Output {
     let mut child = Command::new(env!("CARGO_BIN_EXE_aula"))

@@ -24,6 +24,31 @@ pub const WAIT: Duration = Duration::from_secs(30);
 /// How often waiting loops look at the bots' stats.
 const POLL: Duration = Duration::from_millis(100);
 
+/// A directory of its own for one test (accounts files hold password hashes, TLS tests
+/// private keys), removed with everything in it when the test ends, whether it passed or not.
+/// Declared before the processes that use it, it outlives them.
+pub struct TempDir(std::path::PathBuf);
+
+impl std::ops::Deref for TempDir {
+    type Target = std::path::Path;
+    fn deref(&self) -> &std::path::Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+pub fn temp_dir(name: &str) -> TempDir {
+    let dir = std::env::temp_dir().join(format!("aula-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    TempDir(dir)
+}
+
 /// Logs to the test's output when `RUST_LOG` is set (e.g. `RUST_LOG=debug`); quiet otherwise.
 pub fn init_logging() {
     if std::env::var_os("RUST_LOG").is_some() {

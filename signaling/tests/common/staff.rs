@@ -71,30 +71,6 @@ pub async fn call(addr: SocketAddr, method: &str, path: &str, cookie: &str, body
     }
 }
 
-/// A directory of its own for one test (accounts files hold password hashes), removed with
-/// everything in it when the test ends, whether it passed or not.
-pub struct TempDir(PathBuf);
-
-impl std::ops::Deref for TempDir {
-    type Target = std::path::Path;
-    fn deref(&self) -> &std::path::Path {
-        &self.0
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-pub fn temp_dir(name: &str) -> TempDir {
-    let dir = std::env::temp_dir().join(format!("aula-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    TempDir(dir)
-}
-
 pub fn staff_config(accounts_file: PathBuf) -> aula_signaling::Config {
     aula_signaling::Config {
         room_creation: RoomCreation::Staff,
