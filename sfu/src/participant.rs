@@ -142,6 +142,9 @@ pub(crate) struct SourceCap {
     pub needed_at: Instant,
     /// The publisher's socket was replaced: tell it again.
     pub retell: bool,
+    /// Whether the page keeps to it is judged from here (after a grace): when it was told,
+    /// or when the capped encoding was last switched on again, its encoder starting afresh.
+    pub judged_from: Instant,
 }
 
 /// One encoding of an up track.
@@ -172,6 +175,8 @@ pub(crate) struct RateMeter {
     bytes: u64,
     /// Bit/s, smoothed over about two seconds; 0 until measured.
     bitrate: u64,
+    /// Kept at `bitrate` until the next packet ([`RateMeter::hold`]).
+    held: bool,
 }
 
 /// Per packet beyond its payload: RTP header with extensions (about 30 bytes), SRTP tag (10),
@@ -181,13 +186,14 @@ pub const PACKET_OVERHEAD: u64 = 70;
 
 impl RateMeter {
     pub fn handle_packet(&mut self, payload: usize) {
+        self.held = false;
         self.bytes += payload as u64 + PACKET_OVERHEAD;
     }
 
     /// Folds the bytes since the last call, `elapsed` ago, into the rate.
     pub fn handle_tick(&mut self, elapsed: Duration) {
         let secs = elapsed.as_secs_f64();
-        if secs <= 0.0 {
+        if secs <= 0.0 || self.held {
             return;
         }
         let now = (self.bytes * 8) as f64 / secs;
@@ -205,12 +211,17 @@ impl RateMeter {
         self.bitrate
     }
 
-    /// Starts again from `bitrate`: a layer switched back on at its publisher, whose rate
-    /// fell towards nothing while it was off, sends about what it did before within a frame
-    /// or two; measured from its decayed rate, it would look a fraction of that for seconds.
-    pub fn restart(&mut self, bitrate: u64) {
+    /// Keeps the rate as it stands until the next packet: a layer switched off at its
+    /// publisher sends about what it did before once it is switched on again, and measured
+    /// down towards nothing meanwhile it would look a fraction of that for seconds after.
+    pub fn hold(&mut self) {
+        self.held = true;
         self.bytes = 0;
-        self.bitrate = bitrate;
+    }
+
+    /// Whether the rate is one from before a hold, not yet measured again.
+    pub fn is_held(&self) -> bool {
+        self.held
     }
 }
 
@@ -630,6 +641,32 @@ pub(crate) fn media_kind(kind: Kind) -> MediaKind {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_held_rate_stands_through_ticks_until_the_next_packet() {
+        let tick = Duration::from_millis(500);
+        let mut m = RateMeter::default();
+        // 100 packets of 555 bytes (625 with overhead) a tick: 1 Mbit/s.
+        let send = |m: &mut RateMeter| (0..100).for_each(|_| m.handle_packet(555));
+        for _ in 0..8 {
+            send(&mut m);
+            m.handle_tick(tick);
+        }
+        assert_eq!(m.bitrate(), 1_000_000);
+        m.hold();
+        for _ in 0..30 {
+            m.handle_tick(tick);
+        }
+        assert!(m.is_held());
+        assert_eq!(m.bitrate(), 1_000_000, "held while nothing is sent");
+        send(&mut m);
+        assert!(!m.is_held());
+        m.handle_tick(tick);
+        assert_eq!(m.bitrate(), 1_000_000);
+        // Measured again: silence now counts.
+        m.handle_tick(tick);
+        assert_eq!(m.bitrate(), 750_000);
+    }
 
     #[test]
     fn gates_start_open_and_close_one_source_at_a_time() {

@@ -318,6 +318,47 @@ fn encodings_nobody_takes_are_switched_off_at_the_publisher_and_on_again() {
 }
 
 #[test]
+fn an_encoding_switched_on_again_counts_what_it_sent_before_it_was_switched_off() {
+    // Student 1's 720p layer, shown large by student 2, then not for 15 s (switched off at
+    // the page), then large again: it sends what it did before within a frame or two, and
+    // counts so, not what a rate measured down towards nothing over the pause would say.
+    let mut sim = class(49, 3);
+    let (viewer, student) = (2, 1);
+    sim.view(viewer, &[(student, Source::Camera, 720)]);
+    sim.run_for(Duration::from_secs(8));
+    let large = |sim: &Sim| {
+        let me = subscriber(sim, viewer);
+        let v = me
+            .videos
+            .iter()
+            .find(|v| v.publisher == sim.clients[student].id);
+        v.and_then(|v| v.layer).filter(|l| l.index == 2)
+    };
+    let before = large(&sim).expect("the 720p layer").bitrate;
+    sim.view(viewer, &[(student, Source::Camera, 180)]);
+    sim.run_for(Duration::from_secs(15));
+    assert!(
+        !sim.clients[student].layers_on[2],
+        "switched off at the page"
+    );
+    sim.view(viewer, &[(student, Source::Camera, 720)]);
+    let asked = sim.now;
+    let mut counted = None;
+    while counted.is_none() && sim.now < asked + Duration::from_secs(3) {
+        sim.run_for(Duration::from_millis(100));
+        counted = large(&sim).filter(|_| sim.clients[student].layers_on[2]);
+    }
+    // Give the meter a measurement or two of the layer sending again.
+    sim.run_for(Duration::from_secs(1));
+    let after = large(&sim).expect("the 720p layer again").bitrate;
+    println!("720p layer counted at {before} bit/s before, {after} after");
+    assert!(
+        (before * 7..=before * 12).contains(&(after * 10)),
+        "{after} bit/s counted, {before} before the pause"
+    );
+}
+
+#[test]
 fn a_room_budget_holds_and_keeps_the_teachers_video_and_all_audio() {
     let mut sim = Sim::with_room_limit(44, 2_400_000);
     for i in 0..5 {

@@ -258,8 +258,11 @@ impl Room {
             let Some(up) = &mut p.up else { continue };
             for track in &mut up.tracks {
                 let Some(cap) = track.capped else { continue };
-                let measured = track.layers.first().map_or(0, |l| l.rate.bitrate());
-                if now >= cap.since + CAP_GRACE
+                let Some(first) = track.layers.first().filter(|l| !l.rate.is_held()) else {
+                    continue;
+                };
+                let measured = first.rate.bitrate();
+                if now >= cap.judged_from + CAP_GRACE
                     && measured as f64 > cap.told as f64 * CAP_IGNORED_ABOVE
                 {
                     let told = cap.told;
@@ -681,9 +684,10 @@ impl Room {
                         .is_some_and(|t| now >= t + PAUSE_AT_SOURCE_AFTER);
                     if off != layer.paused_at_source.is_some() {
                         layer.paused_at_source = off.then_some(now);
-                        if !off {
-                            // Counted as the allocator counted it while off.
-                            layer.rate.restart(nominal_bitrate(layer.height));
+                        if off {
+                            layer.rate.hold();
+                        } else if let Some(cap) = track.capped.as_mut().filter(|_| i == 0) {
+                            cap.judged_from = now;
                         }
                         *if off {
                             &mut ctx.stats.encodings_paused
@@ -738,6 +742,7 @@ impl Room {
                             uncapped: rate.max(c),
                             needed_at: now,
                             retell: false,
+                            judged_from: now,
                         });
                         Some(Some(c))
                     }
@@ -751,6 +756,7 @@ impl Room {
                         (moved || cap.retell).then(|| {
                             cap.told = c;
                             cap.since = now;
+                            cap.judged_from = now;
                             cap.retell = false;
                             Some(c)
                         })

@@ -151,11 +151,11 @@ impl Room {
         };
         let l = &mut track.layers[layer];
         l.last_packet = Some(now);
-        l.rate.handle_packet(pkt.payload.len());
-        if l.paused_at_source
-            .is_some_and(|t| now > t + PAUSED_LAYER_GRACE)
-        {
-            ctx.stats.packets_paused_layer += 1;
+        match l.paused_at_source {
+            // What it sent before it was switched off holds meanwhile (RateMeter::hold).
+            Some(t) if now > t + PAUSED_LAYER_GRACE => ctx.stats.packets_paused_layer += 1,
+            Some(_) => {}
+            None => l.rate.handle_packet(pkt.payload.len()),
         }
         track.started.get_or_insert(now);
         if !p.gates.is_open(track.source) {
