@@ -88,28 +88,11 @@ impl JanusServer {
             .port();
         let media_ip = media_ip().ok_or(JanusError::NoMediaIp)?;
         let dir = std::env::temp_dir().join(format!("aula-janus-{}-{port}", std::process::id()));
-        copy_config(config, &dir, port, media_ip)?;
-        let log = fs::File::create(dir.join("janus.log")).map_err(|source| JanusError::Config {
-            path: dir.display().to_string(),
-            source,
+        let spawned = copy_config(config, &dir, port, media_ip).and_then(|()| spawn(bin, &dir));
+        let child = spawned.inspect_err(|_| {
+            // Nothing owns the directory yet to remove it when dropped.
+            let _ = fs::remove_dir_all(&dir);
         })?;
-        let stderr = log.try_clone().map_err(|source| JanusError::Config {
-            path: dir.display().to_string(),
-            source,
-        })?;
-        let child = Command::new(bin)
-            .arg("-C")
-            .arg(dir.join("janus.jcfg"))
-            .arg("-F")
-            .arg(&dir)
-            .stdin(Stdio::null())
-            .stdout(log)
-            .stderr(stderr)
-            .spawn()
-            .map_err(|source| JanusError::Spawn {
-                path: bin.display().to_string(),
-                source,
-            })?;
         let mut server = JanusServer {
             child,
             dir,
@@ -159,6 +142,29 @@ impl Drop for JanusServer {
         let _ = self.child.wait();
         let _ = fs::remove_dir_all(&self.dir);
     }
+}
+
+/// Starts `bin` on the configuration copied into `dir`, its output in `dir/janus.log`.
+fn spawn(bin: &Path, dir: &Path) -> Result<Child, JanusError> {
+    let config_err = |source| JanusError::Config {
+        path: dir.display().to_string(),
+        source,
+    };
+    let log = fs::File::create(dir.join("janus.log")).map_err(config_err)?;
+    let stderr = log.try_clone().map_err(config_err)?;
+    Command::new(bin)
+        .arg("-C")
+        .arg(dir.join("janus.jcfg"))
+        .arg("-F")
+        .arg(dir)
+        .stdin(Stdio::null())
+        .stdout(log)
+        .stderr(stderr)
+        .spawn()
+        .map_err(|source| JanusError::Spawn {
+            path: bin.display().to_string(),
+            source,
+        })
 }
 
 /// This machine's first non-loopback IPv4 address, in sorted order so it is always the same.
@@ -245,5 +251,27 @@ mod tests {
         assert!(out.contains("ws_portx = 2"), "other keys stay");
         assert!(!out.contains("8188"));
         assert_eq!(with_setting("general: {}\n", "ws_port", "1"), None);
+    }
+
+    #[tokio::test]
+    async fn a_janus_that_does_not_start_leaves_no_directory_behind() {
+        if media_ip().is_none() {
+            return; // NoMediaIp, before any directory: nothing to check here
+        }
+        let config = Path::new(env!("CARGO_MANIFEST_DIR")).join("peers/janus");
+        let ours = || -> Vec<PathBuf> {
+            let prefix = format!("aula-janus-{}-", std::process::id());
+            let entries = fs::read_dir(std::env::temp_dir()).expect("the temp dir");
+            (entries.flatten().map(|e| e.path()))
+                .filter(|p| {
+                    p.file_name()
+                        .is_some_and(|n| n.to_string_lossy().starts_with(&prefix))
+                })
+                .collect()
+        };
+        let missing = Path::new("/nonexistent/janus");
+        let started = JanusServer::start(missing, &config).await;
+        assert!(matches!(started, Err(JanusError::Spawn { .. })));
+        assert_eq!(ours(), Vec::<PathBuf>::new());
     }
 }
