@@ -223,6 +223,14 @@ impl RateMeter {
     pub fn is_held(&self) -> bool {
         self.held
     }
+
+    /// A held rate taken as at least `bitrate`: what a layer held under a cap since lifted
+    /// will send once it is switched on again.
+    pub fn raise_held(&mut self, bitrate: u64) {
+        if self.held {
+            self.bitrate = self.bitrate.max(bitrate);
+        }
+    }
 }
 
 /// A layer that sent nothing for this long is taken as stopped: Chrome sends at least a few
@@ -653,19 +661,28 @@ mod tests {
             m.handle_tick(tick);
         }
         assert_eq!(m.bitrate(), 1_000_000);
+        // What came in since the last tick is not part of what holds.
+        (0..50).for_each(|_| m.handle_packet(555));
         m.hold();
         for _ in 0..30 {
             m.handle_tick(tick);
         }
         assert!(m.is_held());
         assert_eq!(m.bitrate(), 1_000_000, "held while nothing is sent");
+        m.raise_held(800_000);
+        assert_eq!(m.bitrate(), 1_000_000, "raised, never lowered");
+        m.raise_held(1_500_000);
+        assert_eq!(m.bitrate(), 1_500_000);
+        m.raise_held(1_000_000);
         send(&mut m);
         assert!(!m.is_held());
+        m.raise_held(2_000_000);
+        assert_eq!(m.bitrate(), 1_500_000, "only a held rate is raised");
         m.handle_tick(tick);
-        assert_eq!(m.bitrate(), 1_000_000);
+        assert_eq!(m.bitrate(), 1_375_000);
         // Measured again: silence now counts.
         m.handle_tick(tick);
-        assert_eq!(m.bitrate(), 750_000);
+        assert_eq!(m.bitrate(), 1_031_250);
     }
 
     #[test]

@@ -762,12 +762,17 @@ impl Room {
                         })
                     }
                     (Some(cap), None) if now >= cap.needed_at + CAP_LIFT_AFTER => {
+                        // Switched off at its page under the cap, it comes back without one.
+                        if let Some(first) = track.layers.first_mut() {
+                            first.rate.raise_held(cap.uncapped);
+                        }
                         track.capped = None;
                         Some(None)
                     }
                     (Some(cap), None) if cap.retell => {
                         // Told again after a resume, as it still holds.
                         cap.retell = false;
+                        cap.judged_from = now;
                         Some(Some(cap.told))
                     }
                     (Some(_), None) => None,
