@@ -259,7 +259,7 @@ mod tests {
             return; // NoMediaIp, before any directory: nothing to check here
         }
         let config = Path::new(env!("CARGO_MANIFEST_DIR")).join("peers/janus");
-        let ours = || -> Vec<PathBuf> {
+        let ours = || -> std::collections::BTreeSet<PathBuf> {
             let prefix = format!("aula-janus-{}-", std::process::id());
             let entries = fs::read_dir(std::env::temp_dir()).expect("the temp dir");
             (entries.flatten().map(|e| e.path()))
@@ -269,9 +269,10 @@ mod tests {
                 })
                 .collect()
         };
+        let before = ours();
         let missing = Path::new("/nonexistent/janus");
         let started = JanusServer::start(missing, &config).await;
         assert!(matches!(started, Err(JanusError::Spawn { .. })));
-        assert_eq!(ours(), Vec::<PathBuf>::new());
+        assert_eq!(ours(), before, "a directory left behind");
     }
 }

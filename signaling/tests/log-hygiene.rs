@@ -25,7 +25,7 @@ use serde_json::json;
 /// free beforehand could be taken by the time it binds (a CI run: "Address already in use",
 /// another test's connection had it).
 /// The process is killed, and its log removed, however the test ends.
-async fn start_aula(args: &[&str], env: &[(&str, &str)]) -> (Daemon, SocketAddr, TempDir) {
+async fn start_aula(args: &[&str], env: &[(&str, &str)]) -> (TempDir, Daemon, SocketAddr) {
     static STARTED: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
     let n = STARTED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let dir = temp_dir(&format!("log-{n}"));
@@ -58,7 +58,7 @@ async fn start_aula(args: &[&str], env: &[(&str, &str)]) -> (Daemon, SocketAddr,
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
-    (server, addr, dir)
+    (dir, server, addr)
 }
 
 /// A real Chromium publish offer (sfu/tests/fixtures) and its ICE password.
@@ -112,7 +112,7 @@ async fn a_trace_log_holds_no_secrets_no_chat_no_names_and_no_colour_codes() {
         "--turn-secret",
         turn_secret,
     ];
-    let (mut server, addr, logs) = start_aula(&args, &[("RUST_LOG", "trace")]).await;
+    let (logs, mut server, addr) = start_aula(&args, &[("RUST_LOG", "trace")]).await;
     let sign_in = json!({"name": "weber", "password": "Pferd-Batterie-Klammer"});
     let cookie = call(addr, "POST", "/api/staff/sign-in", "", sign_in)
         .await
@@ -236,7 +236,7 @@ async fn log_format_json_writes_one_object_per_line_and_the_log_setting_beats_ru
         "--room-creation",
         "open",
     ];
-    let (mut server, addr, logs) = start_aula(&args, &[("RUST_LOG", "trace")]).await;
+    let (logs, mut server, addr) = start_aula(&args, &[("RUST_LOG", "trace")]).await;
     let room = create(addr, json!({"kind": "class", "lobby": false})).await;
     let (mut host, _) = Client::join(addr, &room.id, &room.host_secret, "Frau Weber").await;
     host.send(json!({"type": "leave"})).await;
