@@ -7,11 +7,24 @@ use std::time::{Duration, Instant};
 
 use super::tls::{TestCa, connector, create_room, get, wss_join};
 
-/// A proxy process, killed when the test ends.
+/// A server process, stopped when the test ends: SIGTERM first, so nginx's master stops its
+/// workers (killed outright, it left them running, one more with each run of the suite);
+/// SIGKILL if it has not exited within 5 s.
 pub struct Daemon(pub Child);
 
 impl Drop for Daemon {
     fn drop(&mut self) {
+        if let Ok(None) = self.0.try_wait() {
+            let pid = self.0.id().to_string();
+            let _ = std::process::Command::new("kill").arg(&pid).status();
+            let asked = std::time::Instant::now();
+            while asked.elapsed() < std::time::Duration::from_secs(5) {
+                if !matches!(self.0.try_wait(), Ok(None)) {
+                    return;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+        }
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
