@@ -356,6 +356,14 @@ fn an_encoding_switched_on_again_counts_what_it_sent_before_it_was_switched_off(
         (before * 7..=before * 12).contains(&(after * 10)),
         "{after} bit/s counted, {before} before the pause"
     );
+    // And it is measured again, not frozen there: the scene calms, the layer sends half.
+    sim.clients[student].layer_bytes[2] /= 2;
+    sim.run_for(Duration::from_secs(5));
+    let calm = large(&sim).expect("the 720p layer still").bitrate;
+    assert!(
+        calm * 10 <= before * 6,
+        "{calm} bit/s counted at half the frame size"
+    );
 }
 
 #[test]

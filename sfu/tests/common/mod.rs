@@ -138,6 +138,8 @@ pub struct Client {
     pub video_interval: Duration,
     /// The size of a (non-simulcast) video frame, bytes.
     pub video_bytes: usize,
+    /// The size of a frame of each simulcast layer, bytes (a scene that moves less sends less).
+    pub layer_bytes: [usize; 3],
     /// Fractions of this client's datagrams its link drops, towards the server and from it
     /// (1.0: the network is gone).
     pub uplink_loss: f64,
@@ -831,6 +833,7 @@ impl Client {
             audio_interval: AUDIO_INTERVAL,
             video_interval: VIDEO_INTERVAL,
             video_bytes: 3000,
+            layer_bytes: LAYER_FRAME_BYTES,
             screen_caps: Vec::new(),
             camera_caps: Vec::new(),
             screen_credit: 0.0,
@@ -1046,7 +1049,7 @@ impl Client {
                 write(&mut up.rtc, mid, now, meta, frame);
             }
             if let (Some(mid), true) = (video_mid, self.simulcast) {
-                for layer in 0..3 {
+                for (layer, rid) in RIDS.iter().enumerate() {
                     if !self.layers_on[layer] {
                         continue;
                     }
@@ -1056,7 +1059,7 @@ impl Client {
                         self.keyframe_owed[layer] = None;
                     }
                     let key = key || owed;
-                    let mut bytes = LAYER_FRAME_BYTES[layer];
+                    let mut bytes = self.layer_bytes[layer];
                     let caps = self.camera_caps.last().filter(|_| !self.ignores_caps);
                     if let (0, Some((_, Some(cap)))) = (layer, caps) {
                         let per_frame = *cap as f64 * self.video_interval.as_secs_f64() / 8.0;
@@ -1071,7 +1074,7 @@ impl Client {
                         hz: 90_000,
                         level: None,
                     };
-                    write_rid(&mut up.rtc, mid, Some(RIDS[layer]), now, meta, frame);
+                    write_rid(&mut up.rtc, mid, Some(*rid), now, meta, frame);
                 }
             }
         }
