@@ -112,9 +112,10 @@ impl<'a> Bwe<'a> {
     }
 
     /// Aula: the packets sent in the `window` up to the latest that transport-wide feedback
-    /// has reported on: the one-way delay of the latest that arrived (with the clocks' offset),
-    /// how many were lost, and the rate what arrived of them arrived at. As of that report, not of now: on a path with a queue standing, later packets
-    /// are reported a round trip and the queue behind them. `None` before any report.
+    /// has reported on: the one-way delay of the latest that arrived (with the clocks'
+    /// offset), how many were lost, and the rate what arrived of them arrived at. As of that
+    /// report, not of now: on a path with a queue standing, later packets are reported a
+    /// round trip and the queue behind them. `None` before any report.
     pub fn lately(&self, window: Duration) -> Option<Lately> {
         self.0.session.egress_lately(window)
     }

@@ -1411,9 +1411,10 @@ impl TwccSendRegister {
                     received_bytes += u64::from(s.size);
                     if l.one_way.is_none() {
                         let sent = s.local_send_time;
-                        l.one_way = Some(match at >= sent {
-                            true => (at - sent).as_micros() as i64,
-                            false => -((sent - at).as_micros() as i64),
+                        l.one_way = Some(if at >= sent {
+                            (at - sent).as_micros() as i64
+                        } else {
+                            -((sent - at).as_micros() as i64)
                         });
                     }
                     recv_span = Some(recv_span.map_or((at, at), |(a, b)| (a.min(at), b.max(at))));
@@ -2378,7 +2379,6 @@ mod test {
         // As of the latest reported (sent at 99 ms), not of now (200 ms): packets 49..=99.
         assert_eq!(l.sent_at, start + Duration::from_millis(99));
         assert_eq!((l.packets, l.lost), (51, 40));
-
         // 11 of them (49..=59) arrived, 2.5 ms apart: 11 kB over 25 ms.
         assert_eq!(l.delivered, Some(11_000 * 8 * 1_000_000 / 25_000));
         // Over 20 ms (79..=99), nothing arrived: no rate delivered to say.
