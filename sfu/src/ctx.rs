@@ -46,6 +46,9 @@ pub struct CoreStats {
     pub packets_unannounced: u64,
     /// RTP packets from a publisher with nothing in them (padding only): not forwarded.
     pub packets_empty: u64,
+    /// RTP packets from a publisher with a payload over `forward::MAX_PAYLOAD` bytes (no
+    /// browser sends one): dropped.
+    pub packets_oversized: u64,
     /// Packets of a layer the publisher was told to switch off, still arriving (a page that
     /// ignores `encodings`): forwarded to nobody who does not take that layer anyway.
     pub packets_paused_layer: u64,

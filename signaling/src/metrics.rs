@@ -56,6 +56,7 @@ pub async fn metrics(
             c.packets_paused_layer,
         ),
         ("aula_rtp_packets_empty_total", c.packets_empty),
+        ("aula_rtp_packets_oversized_total", c.packets_oversized),
         ("aula_layer_changes_total", c.layer_changes),
         ("aula_estimates_restarted_total", c.estimates_restarted),
         ("aula_links_overflowing_total", c.links_overflowing),
@@ -250,6 +251,10 @@ const HELP: &[(&str, &str)] = &[
     (
         "aula_rtp_packets_empty_total",
         "RTP packets with nothing in them (padding only) from publishers, not forwarded.",
+    ),
+    (
+        "aula_rtp_packets_oversized_total",
+        "RTP packets from publishers with a payload over 1,500 bytes, dropped.",
     ),
     (
         "aula_layer_changes_total",

@@ -133,6 +133,10 @@ impl Room {
         now: Instant,
         ctx: &mut Ctx,
     ) -> Option<(StreamKey, Incoming<'a>)> {
+        if pkt.payload.len() > MAX_PAYLOAD {
+            ctx.stats.packets_oversized += 1;
+            return None;
+        }
         let p = self.participants.get_mut(&publisher)?;
         let up = p.up.as_mut()?;
         let (mid, rid) = {
@@ -358,6 +362,13 @@ fn forward_to(
     }
     Ok(())
 }
+
+/// The largest RTP payload forwarded, in bytes. Browsers keep their packets near 1,200 bytes;
+/// str0m builds each packet it sends in a 2,000-byte buffer, header and extensions first (and
+/// an RTX resend's two bytes), and slices the payload in after them: a publisher's packet with
+/// some 1,950 bytes of payload (any client holding its keys can send one in a 2,048-byte
+/// datagram) panicked the worker, and with it every room on it. Dropped and counted instead.
+pub(crate) const MAX_PAYLOAD: usize = 1_500;
 
 /// A layer lowered for the subscriber's link is cut at a frame's end only while that link
 /// loses at least this share of what was sent in the last [`CUT_LOSS_WINDOW`] (as far as

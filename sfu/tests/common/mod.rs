@@ -17,7 +17,7 @@ use str0m::change::{SdpAnswer, SdpOffer, SdpPendingOffer};
 use str0m::format::Codec;
 use str0m::media::{Direction, MediaKind, MediaTime, Mid};
 use str0m::net::{Protocol, Receive};
-use str0m::rtp::{RtpWrite, Ssrc};
+use str0m::rtp::{Extension, RtpWrite, Ssrc};
 use str0m::{Candidate, Event, Input, Output as RtcOutput, Rtc};
 
 pub const SERVER: &str = "127.0.0.1:10000";
@@ -185,6 +185,9 @@ pub struct Client {
     /// Set (before the camera starts), the camera's packets are written one by one as RTP by
     /// the client itself, so a test can make them absurd.
     pub raw_camera: Option<RawCamera>,
+    /// Set (before it publishes), its publish connection offers only the mid header
+    /// extension: its packets' headers are as short as a client can make them.
+    pub bare_header: bool,
     /// Datagrams the server sent this client (both connections), delivered or not.
     pub datagrams_in: u64,
 }
@@ -202,6 +205,9 @@ pub struct RawCamera {
     /// Packets with nothing in them after each frame, each with its own sequence number, as
     /// a browser's padding looks once unpadded.
     pub empty_per_frame: usize,
+    /// Each frame's payload this many bytes (zeros after the descriptor), over what a
+    /// browser sends; `None`: the usual frame.
+    pub payload_bytes: Option<usize>,
     seq: u64,
     ts: u32,
     picture_id: u16,
@@ -213,6 +219,7 @@ impl Default for RawCamera {
             seq_step: 1,
             ts_step: 2970,
             empty_per_frame: 0,
+            payload_bytes: None,
             seq: 1_000,
             ts: 77,
             picture_id: 0,
@@ -245,6 +252,9 @@ impl RawCamera {
         let mut frame = video_frame(Codec::Vp8, key);
         frame.truncate(bytes.min(1000));
         payload.extend(frame);
+        if let Some(n) = self.payload_bytes {
+            payload.resize(n, 0);
+        }
         self.ts = self.ts.wrapping_add_signed(self.ts_step);
         self.seq = self.seq.wrapping_add_signed(self.seq_step);
         let packet = RtpWrite::new(pt, self.seq.into(), self.ts, now, payload);
@@ -346,7 +356,11 @@ impl Sim {
         let c = &mut self.clients[i];
         c.generation += 1;
         let addr = c.addr(0, c.generation);
-        let mut rtc = Rtc::builder().build(now);
+        let builder = match c.bare_header {
+            true => (Rtc::builder().clear_extension_map()).set_extension(1, Extension::RtpMid),
+            false => Rtc::builder(),
+        };
+        let mut rtc = builder.build(now);
         rtc.add_local_candidate(Candidate::host(addr, "udp").unwrap());
         let mut change = rtc.sdp_api();
         let a = change.add_media(MediaKind::Audio, Direction::SendOnly, None, None, None);
@@ -856,6 +870,7 @@ impl Client {
             downlink_arrived: Vec::new(),
             downlink_offered: Vec::new(),
             raw_camera: None,
+            bare_header: false,
             datagrams_in: 0,
         }
     }
