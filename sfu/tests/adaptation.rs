@@ -163,6 +163,32 @@ fn a_weak_link_keeps_the_teacher_and_the_audio_and_stays_under_its_capacity() {
 }
 
 #[test]
+fn muted_microphones_keep_no_room_from_the_videos() {
+    // A class joins muted: of six students only the teacher speaks (the viewer's own voice
+    // does not come back to it). A voice is kept at 60 kbit/s or more; kept for the five muted
+    // ones as well, they took 300 kbit/s of a 700 kbit/s link for nothing.
+    let mut sim = class(47, 6);
+    let viewer = 6;
+    for s in 1..=5 {
+        sim.gate(s, Source::Microphone, false);
+    }
+    sim.clients[viewer].downlink_rate = Some(700_000);
+    sim.run_for(Duration::from_secs(20));
+    let mut video = Vec::new();
+    for _ in 0..20 {
+        sim.run_for(Duration::from_millis(500));
+        let me = subscriber(&sim, viewer);
+        let layers = me.videos.iter().filter_map(|v| v.layer);
+        video.push(layers.map(|l| l.bitrate).sum::<u64>() / 1000);
+    }
+    println!("kbit/s of video given, every half second: {video:?}");
+    // Kept for the muted, the videos had the teacher's 180p (some 150 kbit/s here) and
+    // nothing more; with only her voice kept, her 360p (470) or her 180p and thumbnails.
+    let mean = video.iter().sum::<u64>() / 20;
+    assert!(mean >= 350, "{mean} kbit/s of video on average: {video:?}");
+}
+
+#[test]
 fn a_raise_that_pauses_thumbnails_is_not_made_at_every_swing_of_the_link() {
     // A link whose capacity swings by a third every five seconds (0.9 and 1.2 Mbit/s), as
     // GCC's estimate swings on the impair run's 1 Mbit/s link (0.9-1.2 Mbit/s, every five to

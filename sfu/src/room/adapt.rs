@@ -335,6 +335,11 @@ impl Room {
                     .as_ref()
                     .and_then(|u| u.tracks.iter().find(|t| t.source == stream.source));
                 if slot.kind == Kind::Audio {
+                    // A muted microphone's gate passes nothing (a class joins muted): no room
+                    // kept for it. Once open, it counts at the next decision.
+                    if !publisher.gates.is_open(stream.source) {
+                        continue;
+                    }
                     // What it sends, at least what a browser's voice does.
                     let rate = track
                         .and_then(|t| t.layers.first())
