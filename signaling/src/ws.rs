@@ -578,7 +578,18 @@ impl Session {
             let message = format!("this server speaks protocol version {}", protocol::VERSION);
             return self.send_error(ErrorCode::UnsupportedVersion, message);
         }
-        if self.state.registry.get(room).is_none() {
+        let Some(entry) = self.state.registry.get(room) else {
+            return self.send_error(ErrorCode::ResumeFailed, RESUME_FAILED);
+        };
+        // Resumes go ahead of new joins in the queue: one with a token the room does not know
+        // (a script with the class link) must not take a place there, or a few sockets sending
+        // made-up ones would keep every new join on the server waiting.
+        let (reply, known) = oneshot::channel();
+        let ask = RoomMsg::KnowsToken {
+            token: token.clone(),
+            reply,
+        };
+        if entry.inbox.send(ask).await.is_err() || !known.await.unwrap_or(false) {
             return self.send_error(ErrorCode::ResumeFailed, RESUME_FAILED);
         }
         let key = token.clone();

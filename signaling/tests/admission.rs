@@ -119,6 +119,38 @@ async fn a_full_server_queues_joins_and_lets_them_in_by_themselves_hosts_first()
     );
 }
 
+/// Resumes go ahead of new joins in the queue. Made-up tokens, sent as fast as a socket may
+/// (a script with the class link), are turned away before they take a place there: the
+/// pupil who waits stays first, and comes in when a seat frees.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resumes_with_made_up_tokens_take_no_place_in_the_queue() {
+    let (_server, addr) = client::server_with(config(2)).await;
+    let room = meeting(addr).await;
+    let (mut host, first) = join(addr, &room, true, "Frau Berg", None).await;
+    assert_eq!(first["type"], "joined", "{first}");
+    let (_a, first) = join(addr, &room, false, "Anna", None).await;
+    assert_eq!(first["type"], "joined", "{first}");
+    let (mut c, first) = join(addr, &room, false, "Cem", None).await;
+    assert_eq!(
+        (first["type"].clone(), first["position"].clone()),
+        (json!("queued"), json!(1))
+    );
+
+    let mut script = Client::connect(addr).await;
+    for i in 0..30 {
+        let token = format!("made-up-{i:04}");
+        let resume =
+            json!({"type": "resume", "v": 1, "room": room.id, "token": token, "fresh": false});
+        script.send(resume).await;
+        script.expect_error("resume_failed").await;
+    }
+    assert_eq!(common::metric(addr, "aula_admission_queue_length").await, 1);
+    host.send(json!({"type": "leave"})).await;
+    let joined = c.expect("joined").await;
+    assert_eq!(joined["you"]["name"], "Cem");
+    assert!(common::metric(addr, "aula_resumes_failed_total").await >= 30);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn beyond_the_queues_bound_a_page_is_told_when_to_try_again() {
     let config = aula_signaling::Config {

@@ -68,6 +68,12 @@ pub enum RoomMsg {
         socket: SocketId,
         reply: oneshot::Sender<Result<ParticipantId, ErrorCode>>,
     },
+    /// Whether `token` is a member's resume token now: asked before a resume takes a place
+    /// in the server's join queue, where resumes go ahead of new joins.
+    KnowsToken {
+        token: String,
+        reply: oneshot::Sender<bool>,
+    },
     /// Any message after `join` but `leave`, from an admitted or a waiting participant.
     Client {
         participant: ParticipantId,
@@ -284,6 +290,14 @@ impl RoomTask {
             } => {
                 let result = self.resume(state, &token, fresh, out, socket);
                 let _ = reply.send(result);
+                Flow::Continue
+            }
+            RoomMsg::KnowsToken { token, reply } => {
+                let known = state.members.values().any(|m| m.resume.matches(&token));
+                if !known {
+                    Counters::bump(&self.registry.counters.resumes_failed);
+                }
+                let _ = reply.send(known);
                 Flow::Continue
             }
             RoomMsg::Client {
