@@ -495,6 +495,21 @@ impl Slot {
         }
     }
 
+    /// A free m-line takes `stream`: it keeps its mid and its header values (the subscriber
+    /// sees one stream on it), nothing the allocator or the forwarder knew of the stream it
+    /// carried before. A stale layer was forwarded to the newcomer until its first decision,
+    /// a stale pause or hold kept it back, a stale payload type mapping could be another
+    /// codec's.
+    pub fn retarget(&mut self, stream: StreamKey) {
+        let rewriter = std::mem::take(&mut self.rewriter);
+        *self = Slot {
+            mid: self.mid,
+            rewriter,
+            tx_ssrc: self.tx_ssrc,
+            ..Slot::new(self.kind, stream)
+        };
+    }
+
     /// The stream whose media goes out on this m-line now: negotiated, and still wanted.
     pub fn live(&self) -> Option<(Mid, StreamKey)> {
         match (self.mid, self.negotiated) {

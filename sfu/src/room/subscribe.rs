@@ -430,7 +430,7 @@ fn plan_slots<'a>(slots: &mut Vec<Slot>, wanted: impl Iterator<Item = &'a (Strea
         .filter(|(s, _)| have.binary_search(s).is_err());
     for &(stream, kind) in missing {
         match slots.iter_mut().find(|s| s.kind == kind && s.is_free()) {
-            Some(slot) => slot.target = Some(stream),
+            Some(slot) => slot.retarget(stream),
             None => slots.push(Slot::new(kind, stream)),
         }
     }
@@ -500,6 +500,13 @@ mod tests {
         answer(&mut slots);
         let mids: Vec<Option<Mid>> = slots.iter().map(|s| s.mid).collect();
 
+        // What the allocator and the forwarder knew of her camera's slot.
+        let t0 = Instant::now();
+        let camera = &mut slots[1];
+        (camera.layer, camera.paused, camera.lowered_at) = (Some(Some(2)), true, Some(t0));
+        (camera.resumed_at, camera.cut, camera.drop_queue) = (Some(t0), true, true);
+        camera.pt = Some((96.into(), 100.into()));
+
         // The teacher (the first m-lines) leaves: her slots stay, inactive.
         plan_slots(&mut slots, student.iter());
         assert_eq!(slots.len(), 4);
@@ -522,6 +529,14 @@ mod tests {
         assert_eq!(slots.len(), 4, "no new m-line");
         assert_eq!(slots[0].target, Some(key(5, Source::Microphone)));
         assert_eq!(slots[1].target, Some(key(5, Source::Camera)));
+        // Nothing of the last stream's decisions carries over to the new one.
+        let camera = &slots[1];
+        assert_eq!(
+            (camera.mid, camera.layer, camera.paused),
+            (mids[1], None, false)
+        );
+        assert_eq!((camera.lowered_at, camera.resumed_at), (None, None));
+        assert!(!camera.cut && !camera.drop_queue && camera.pt.is_none());
     }
 
     #[test]
