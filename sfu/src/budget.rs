@@ -55,11 +55,16 @@ impl EgressBudget {
         self.pressure.store(limit.unwrap_or(NONE), Relaxed);
     }
 
-    /// Records worker `index`'s demand and returns its share of the limit (`None`: no limit).
-    pub fn share_of(&self, index: usize, demand: u64) -> Option<u64> {
+    /// Records worker `index`'s demand: what its rooms would send.
+    pub fn set_demand(&self, index: usize, demand: u64) {
         if let Some(d) = self.demands.get(index) {
             d.store(demand, Relaxed);
         }
+    }
+
+    /// Records worker `index`'s demand and returns its share of the limit (`None`: no limit).
+    pub fn share_of(&self, index: usize, demand: u64) -> Option<u64> {
+        self.set_demand(index, demand);
         let limit = self.limit()?;
         let demands: Vec<u64> = self.demands.iter().map(|d| d.load(Relaxed)).collect();
         Some(share(limit, &demands).get(index).copied().unwrap_or(0))

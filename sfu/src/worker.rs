@@ -87,6 +87,12 @@ impl Worker {
             if let Some(mut r) = self.rooms.remove(room) {
                 r.close(&mut self.ctx);
                 self.ctx.room_demands.remove(room);
+                // Its demand leaves the worker's at once: a worker whose last room closed
+                // would otherwise hold its share of the server's budget until a room of its
+                // own decided again, and the others' rooms would be held back for nothing.
+                if let Some((budget, index)) = &self.ctx.config.egress {
+                    budget.set_demand(*index, self.ctx.room_demands.values().sum());
+                }
                 self.ctx.out.push_back(Output::Report {
                     room: room.clone(),
                     report: None,
@@ -148,5 +154,47 @@ impl Worker {
 
     pub fn poll_timeout(&self) -> Option<Instant> {
         self.rooms.values().filter_map(Room::poll_timeout).min()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::api::ParticipantId;
+    use crate::budget::EgressBudget;
+
+    #[test]
+    fn a_worker_whose_last_room_closes_leaves_the_budget_to_the_others() {
+        let budget = Arc::new(EgressBudget::new(Some(100_000_000), 2));
+        let config = CoreConfig {
+            candidates: vec!["127.0.0.1:4000".parse().expect("an address")],
+            max_tracks_per_participant: 3,
+            egress: Some((budget.clone(), 0)),
+            room_egress_limit: None,
+            adaptation: true,
+        };
+        let mut worker = Worker::new(config, 1);
+        let (lecture, now) = (RoomId::from("lecture"), Instant::now());
+        worker.handle_command(
+            now,
+            &lecture,
+            Command::Join {
+                participant: ParticipantId(1),
+            },
+        );
+        // Its lecture asked for 80 Mbit/s at its last decision.
+        worker.ctx.room_demands.insert(lecture.clone(), 80_000_000);
+        budget.set_demand(0, 80_000_000);
+        assert_eq!(budget.share_of(1, 90_000_000), Some(50_000_000));
+
+        worker.handle_command(now, &lecture, Command::Close);
+        assert_eq!(worker.room_count(), 0);
+        assert_eq!(
+            budget.share_of(1, 90_000_000),
+            Some(90_000_000),
+            "all it asks"
+        );
     }
 }
