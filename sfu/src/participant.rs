@@ -163,7 +163,16 @@ pub(crate) struct UpLayer {
     pub paused_at_source: Option<Instant>,
     /// Since when nobody takes it (switched off after [`PAUSE_AT_SOURCE_AFTER`]).
     pub unwanted_since: Option<Instant>,
+    /// When the publisher was last told to switch it on again: until its first packet it
+    /// stays available to the allocator for [`SWITCH_ON_GRACE`]. Counted as gone at once, a
+    /// host's lowest layer switched on for a thin link could not be capped at the next
+    /// decision, and she was paused, every other video with her.
+    pub switched_on: Option<Instant>,
 }
+
+/// How long a layer switched on again at its publisher may take to send: a signaling round
+/// trip, the page's `setParameters` and the encoder's first frame.
+pub const SWITCH_ON_GRACE: Duration = Duration::from_secs(2);
 
 /// A layer nobody has taken for this long is switched off at the publisher: long enough that
 /// a tile resized back and forth, or a layer switch in progress, does not toggle encoders.
@@ -756,6 +765,7 @@ mod tests {
             rate: RateMeter::default(),
             paused_at_source: None,
             unwanted_since: None,
+            switched_on: None,
         };
         UpTrack {
             mid: Mid::from("0"),

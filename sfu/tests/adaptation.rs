@@ -344,6 +344,68 @@ fn encodings_nobody_takes_are_switched_off_at_the_publisher_and_on_again() {
 }
 
 #[test]
+fn an_encoding_its_page_stopped_by_itself_is_not_switched_off_and_on_in_a_loop() {
+    // The teacher's uplink is too thin for her 720p: her browser stops sending it by itself,
+    // while a pupil shows her large. Switched off for want of takers, it was offered again as
+    // one that comes back when asked, given, switched on, gone again: every few seconds, a
+    // `setParameters` at her page each time.
+    let mut sim = class(48, 2);
+    sim.run_for(Duration::from_secs(5));
+    sim.clients[0].layers_withheld[2] = true;
+    let withheld = sim.now;
+    sim.run_for(Duration::from_secs(30));
+    let told: Vec<_> = (sim.clients[0].encodings.iter())
+        .filter(|e| e.0 > withheld && e.1 == Source::Camera)
+        .map(|e| (e.0 - withheld, e.2.clone()))
+        .collect();
+    assert!(told.len() <= 1, "told {} times: {told:?}", told.len());
+    // The pupil who shows her large gets her 360p meanwhile, and her 720p once it comes back.
+    let me = subscriber(&sim, 2);
+    let teacher = me.videos.iter().find(|v| v.publisher == sim.clients[0].id);
+    assert!(
+        teacher.and_then(|v| v.layer).is_some_and(|l| l.index == 1),
+        "{me:?}"
+    );
+    sim.clients[0].layers_withheld[2] = false;
+    sim.run_for(Duration::from_secs(5));
+    let me = subscriber(&sim, 2);
+    let teacher = me.videos.iter().find(|v| v.publisher == sim.clients[0].id);
+    assert!(
+        teacher.and_then(|v| v.layer).is_some_and(|l| l.index == 2),
+        "{me:?}"
+    );
+}
+
+#[test]
+fn a_layer_switched_on_again_is_given_out_before_its_first_packet_comes() {
+    // Both pupils show the teacher large, so nobody takes her 180p and it is switched off at
+    // her page, which takes 1.2 s to switch an encoding on again (an old laptop). A pupil's link falls to
+    // where only that layer fits: it is switched on, and until its first packet it must
+    // still count as hers to give. Counted as gone, she was paused at the next decision.
+    let mut sim = class(49, 2);
+    sim.view(1, &[(0, Source::Camera, 720), (2, Source::Camera, 180)]);
+    sim.clients[0].encodings_latency = Duration::from_millis(1200);
+    sim.run_for(Duration::from_secs(8));
+    assert!(
+        !sim.clients[0].layers_on[0],
+        "{:?}",
+        sim.clients[0].encodings
+    );
+    sim.clients[2].downlink_rate = Some(500_000);
+    let mut looks = Vec::new();
+    for _ in 0..100 {
+        sim.run_for(Duration::from_millis(100));
+        let me = subscriber(&sim, 2);
+        let teacher = me.videos.iter().find(|v| v.publisher == sim.clients[0].id);
+        looks.push(teacher.map(|v| (v.paused, v.layer.map(|l| l.index))));
+    }
+    let paused = looks.iter().filter(|l| l.is_some_and(|(p, _)| p)).count();
+    assert_eq!(paused, 0, "{looks:?}");
+    assert!(sim.clients[0].layers_on[0], "switched on again");
+    assert_eq!(looks.last(), Some(&Some((false, Some(0)))), "{looks:?}");
+}
+
+#[test]
 fn an_encoding_switched_on_again_counts_what_it_sent_before_it_was_switched_off() {
     // Student 1's 720p layer, shown large by student 2, then not for 15 s (switched off at
     // the page), then large again: it sends what it did before within a frame or two, and

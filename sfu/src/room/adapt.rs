@@ -11,7 +11,7 @@ use crate::api::{
     Kind, LayerReport, ParticipantId, RoomReport, SfuEvent, Source, SubscriberReport, VideoReport,
 };
 use crate::ctx::{Ctx, Output};
-use crate::participant::{PAUSE_AT_SOURCE_AFTER, SourceCap, StreamKey, UpTrack};
+use crate::participant::{PAUSE_AT_SOURCE_AFTER, SWITCH_ON_GRACE, SourceCap, StreamKey, UpTrack};
 use rustc_hash::FxHashMap;
 
 /// A cap at a publisher (a screen share's, a host camera's lowest layer's) is lifted once no
@@ -677,6 +677,7 @@ impl Room {
                     source: track.source,
                 };
                 let mut active = Vec::with_capacity(track.layers.len());
+                let started = track.started.unwrap_or(now);
                 for (i, layer) in track.layers.iter_mut().enumerate() {
                     let wanted = taken.contains(&(stream, i as u8));
                     if wanted {
@@ -684,11 +685,17 @@ impl Room {
                     } else if layer.unwanted_since.is_none() {
                         layer.unwanted_since = Some(now);
                     }
+                    // Only an encoding that sends is switched off. One its page stopped by
+                    // itself (an uplink too thin for it) is left to the page, which brings it
+                    // back when it can: switched off, it was offered again as one that comes
+                    // back when asked, given, switched on, gone again, every few seconds.
                     let off = layer
                         .unwanted_since
-                        .is_some_and(|t| now >= t + PAUSE_AT_SOURCE_AFTER);
+                        .is_some_and(|t| now >= t + PAUSE_AT_SOURCE_AFTER)
+                        && (layer.paused_at_source.is_some() || layer.is_live(started, now));
                     if off != layer.paused_at_source.is_some() {
                         layer.paused_at_source = off.then_some(now);
+                        layer.switched_on = (!off).then_some(now);
                         if off {
                             layer.rate.hold();
                         } else if let Some(cap) = track.capped.as_mut().filter(|_| i == 0) {
@@ -826,15 +833,20 @@ impl Room {
     }
 }
 
-/// The layers of an up track the allocator may give out: those sending now, and those only
-/// switched off because nobody took them (they come back when asked for).
+/// The layers of an up track the allocator may give out: those sending now, those only
+/// switched off because nobody took them (they come back when asked for), and those switched
+/// on again whose first packet has not come yet.
 fn available_layers(track: &UpTrack, now: Instant) -> Vec<Layer> {
     let started = track.started.unwrap_or(now);
     track
         .layers
         .iter()
         .enumerate()
-        .filter(|(_, l)| l.is_live(started, now) || l.paused_at_source.is_some())
+        .filter(|(_, l)| {
+            l.is_live(started, now)
+                || l.paused_at_source.is_some()
+                || l.switched_on.is_some_and(|t| now < t + SWITCH_ON_GRACE)
+        })
         .map(|(i, l)| {
             // The cap is on the first encoding.
             let uncapped = track.capped.filter(|_| i == 0).map_or(0, |c| c.uncapped);

@@ -226,6 +226,7 @@ fn layers_of(section: &Section, hint: Option<&TrackHint>) -> Vec<UpLayer> {
         rate: Default::default(),
         paused_at_source: None,
         unwanted_since: None,
+        switched_on: None,
     };
     if section.rids.is_empty() {
         let height = if section.kind == Kind::Audio { 0 } else { 720 };

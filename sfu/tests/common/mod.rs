@@ -167,6 +167,13 @@ pub struct Client {
     pub camera_caps: CapsSeen,
     /// Ignore `encodings` (a page that does not switch layers off when told).
     pub ignores_encodings: bool,
+    /// Simulcast layers its page does not send whatever it is told, as a browser stops an
+    /// encoding by itself when its uplink is too thin for it.
+    pub layers_withheld: [bool; 3],
+    /// How long its page takes to carry out `encodings` (a `setParameters` and the
+    /// encoder's restart); meanwhile they wait here.
+    pub encodings_latency: Duration,
+    pending_encodings: VecDeque<(Instant, Vec<(String, bool)>)>,
     /// Ignore caps on the camera (a page that does not lower its encoding when told).
     pub ignores_caps: bool,
     /// The capacity of this client's downlink (bit/s; `None`: unlimited), its bottleneck
@@ -860,6 +867,9 @@ impl Client {
             bandwidth: Vec::new(),
             encodings: Vec::new(),
             ignores_encodings: false,
+            layers_withheld: [false; 3],
+            encodings_latency: Duration::ZERO,
+            pending_encodings: VecDeque::new(),
             ignores_caps: false,
             downlink_rate: None,
             downlink_queue: Duration::from_millis(300),
@@ -988,7 +998,26 @@ impl Client {
         Some((up.rtc.direct_api(), mid, pt))
     }
 
+    /// Carries out the `encodings` whose time has come, as the page does: switches the named
+    /// encodings on and off.
+    fn apply_encodings(&mut self, now: Instant) {
+        while self.pending_encodings.front().is_some_and(|e| e.0 <= now) {
+            let (_, encodings) = self.pending_encodings.pop_front().expect("a front");
+            for (rid, active) in encodings {
+                if let Some(i) = RIDS.iter().position(|r| *r == rid) {
+                    // An encoding switched back on starts with a keyframe, as a browser's
+                    // does.
+                    if active && !self.layers_on[i] {
+                        self.keyframe_owed[i].get_or_insert(now);
+                    }
+                    self.layers_on[i] = active;
+                }
+            }
+        }
+    }
+
     fn write_media(&mut self, now: Instant) {
+        self.apply_encodings(now);
         let Some(up) = &mut self.up else { return };
         let sending = |kind: MediaKind| {
             self.up_mids
@@ -1065,7 +1094,7 @@ impl Client {
             }
             if let (Some(mid), true) = (video_mid, self.simulcast) {
                 for (layer, rid) in RIDS.iter().enumerate() {
-                    if !self.layers_on[layer] {
+                    if !self.layers_on[layer] || self.layers_withheld[layer] {
                         continue;
                     }
                     let owed = self.keyframe_owed[layer]
@@ -1233,16 +1262,9 @@ impl Client {
                 // As the page does: switch the named encodings on and off.
                 self.encodings.push((now, source, encodings.clone()));
                 if source == Source::Camera && self.simulcast && !self.ignores_encodings {
-                    for (rid, active) in encodings {
-                        if let Some(i) = RIDS.iter().position(|r| *r == rid) {
-                            // An encoding switched back on starts with a keyframe, as a
-                            // browser's does.
-                            if active && !self.layers_on[i] {
-                                self.keyframe_owed[i].get_or_insert(now);
-                            }
-                            self.layers_on[i] = active;
-                        }
-                    }
+                    let due = now + self.encodings_latency;
+                    self.pending_encodings.push_back((due, encodings));
+                    self.apply_encodings(now);
                 }
                 None
             }
