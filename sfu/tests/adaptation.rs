@@ -379,9 +379,10 @@ fn an_encoding_its_page_stopped_by_itself_is_not_switched_off_and_on_in_a_loop()
 #[test]
 fn a_layer_switched_on_again_is_given_out_before_its_first_packet_comes() {
     // Both pupils show the teacher large, so nobody takes her 180p and it is switched off at
-    // her page, which takes 1.2 s to switch an encoding on again (an old laptop). A pupil's link falls to
-    // where only that layer fits: it is switched on, and until its first packet it must
-    // still count as hers to give. Counted as gone, she was paused at the next decision.
+    // her page, which takes 1.2 s to switch an encoding on again (an old laptop). A pupil's
+    // link falls to where only that layer fits: it is switched on, and until its first packet
+    // it must still count as hers to give. Counted as gone, she was paused at the next
+    // decision.
     let mut sim = class(49, 2);
     sim.view(1, &[(0, Source::Camera, 720), (2, Source::Camera, 180)]);
     sim.clients[0].encodings_latency = Duration::from_millis(1200);
