@@ -145,6 +145,9 @@ pub(crate) struct SourceCap {
     /// Whether the page keeps to it is judged from here (after a grace): when it was told,
     /// or when the capped encoding was last switched on again, its encoder starting afresh.
     pub judged_from: Instant,
+    /// Where the window it is judged over began: then, and the encoding's bytes counted by
+    /// then (`RateMeter::total`).
+    pub window: Option<(Instant, u64)>,
 }
 
 /// One encoding of an up track.
@@ -182,6 +185,8 @@ pub const PAUSE_AT_SOURCE_AFTER: Duration = Duration::from_secs(3);
 #[derive(Debug, Default, Clone, Copy)]
 pub(crate) struct RateMeter {
     bytes: u64,
+    /// Every byte counted, ever (wrapping): what was sent over a window is its difference.
+    total: u64,
     /// Bit/s, smoothed over about two seconds; 0 until measured.
     bitrate: u64,
     /// Kept at `bitrate` until the next packet ([`RateMeter::hold`]).
@@ -197,6 +202,12 @@ impl RateMeter {
     pub fn handle_packet(&mut self, payload: usize) {
         self.held = false;
         self.bytes += payload as u64 + PACKET_OVERHEAD;
+        self.total = self.total.wrapping_add(payload as u64 + PACKET_OVERHEAD);
+    }
+
+    /// Every byte counted so far, packet overhead included (wrapping).
+    pub fn total(&self) -> u64 {
+        self.total
     }
 
     /// Folds the bytes since the last call, `elapsed` ago, into the rate.

@@ -833,6 +833,29 @@ fn a_screen_share_that_does_not_fit_is_capped_at_its_publisher_not_paused() {
 }
 
 #[test]
+fn a_share_far_over_its_cap_that_keeps_to_it_is_not_taken_for_one_that_ignores_it() {
+    // The teacher shares a video (some 1.3 Mbit/s here) and a pupil's link falls to where
+    // the share is capped at a sixth of that or less. Her page keeps to the cap at once, but a rate
+    // smoothed over seconds still remembered the rate from before: judged ignored, the cap
+    // was dropped and the share paused for that pupil for a minute.
+    let mut sim = class(50, 2);
+    sim.clients[0].video_bytes = 6_250;
+    sim.run_for(Duration::from_secs(2));
+    assert!(sim.renegotiate_publish(0, true, true, true));
+    let tiles = [(0, Source::Screen, 1080), (0, Source::Camera, 180)];
+    sim.view(1, &tiles);
+    sim.view(2, &tiles);
+    let caps = caps_on_a_thin_link(&mut sim, 2, 450_000, |c| &c.screen_caps);
+    let lowest = caps.iter().filter_map(|c| c.1).min();
+    assert!(lowest.is_some_and(|c| c * 6 < 1_300_000), "{caps:?}");
+    let stats = sim.worker.stats();
+    assert_eq!(stats.caps_ignored, 0, "{caps:?}");
+    let me = subscriber(&sim, 2);
+    let screen = me.videos.iter().find(|v| v.source == Source::Screen);
+    assert!(screen.is_some_and(|v| !v.paused), "{me:?}");
+}
+
+#[test]
 fn the_teachers_camera_makes_way_for_her_capped_share_and_comes_back() {
     // The share shown large, her camera small, beside two voices (76 kbit/s each on the wire
     // in this harness): on a 420 kbit/s link the share fits capped at its floor or more, but

@@ -27,11 +27,15 @@ const CAP_LIFT_AFTER: Duration = Duration::from_secs(5);
 const CAMERA_CAP_OVERHEAD: u64 = 15;
 
 /// How long a publisher has to bring a capped encoding down to its cap (the page's
-/// `setParameters`, the encoder's next frames, and the two seconds the rate is measured over)
-/// before sending well over it counts as ignoring the cap.
-const CAP_GRACE: Duration = Duration::from_secs(4);
-/// A capped encoding measured above this many times its cap, after [`CAP_GRACE`], is not
-/// being capped: the subscribers it was capped for would be sent more than their links take.
+/// `setParameters` and the encoder's next frames) before what it sends is weighed against it.
+const CAP_SETTLE: Duration = Duration::from_secs(1);
+/// What a capped encoding sends is weighed over windows this long, from [`CAP_SETTLE`] on: the
+/// bytes of the window alone, not the smoothed rate, which still held a tenth of the rate
+/// from before the cap after four seconds, so a share of 1.5 Mbit/s capped at 240 kbit/s was
+/// judged ignored while its page kept to the cap.
+const CAP_WINDOW: Duration = Duration::from_secs(3);
+/// A capped encoding sending above this many times its cap over a window is not being capped:
+/// the subscribers it was capped for would be sent more than their links take.
 const CAP_IGNORED_ABOVE: f64 = 1.5;
 /// How long a publisher found ignoring a cap is not capped again: its videos are paused where
 /// they do not fit, as before caps.
@@ -257,14 +261,30 @@ impl Room {
         for (&id, p) in &mut self.participants {
             let Some(up) = &mut p.up else { continue };
             for track in &mut up.tracks {
-                let Some(cap) = track.capped else { continue };
+                let Some(cap) = track.capped.as_mut() else {
+                    continue;
+                };
                 let Some(first) = track.layers.first().filter(|l| !l.rate.is_held()) else {
                     continue;
                 };
-                let measured = first.rate.bitrate();
-                if now >= cap.judged_from + CAP_GRACE
-                    && measured as f64 > cap.told as f64 * CAP_IGNORED_ABOVE
-                {
+                let settled = cap.judged_from + CAP_SETTLE;
+                if now < settled {
+                    continue;
+                }
+                // A window starts at the first look after the encoder settled (again: a
+                // window begun before a cap told anew or a switch-on is started over).
+                let total = first.rate.total();
+                let Some((from, bytes)) = cap.window.filter(|(at, _)| *at >= settled) else {
+                    cap.window = Some((now, total));
+                    continue;
+                };
+                let span = now.saturating_duration_since(from);
+                if span < CAP_WINDOW {
+                    continue;
+                }
+                cap.window = Some((now, total));
+                let measured = (total.wrapping_sub(bytes) * 8) as f64 / span.as_secs_f64();
+                if measured > cap.told as f64 * CAP_IGNORED_ABOVE {
                     let told = cap.told;
                     tracing::debug!(source = ?track.source, measured, told, "cap ignored");
                     track.capped = None;
@@ -755,6 +775,7 @@ impl Room {
                             needed_at: now,
                             retell: false,
                             judged_from: now,
+                            window: None,
                         });
                         Some(Some(c))
                     }

@@ -1374,8 +1374,9 @@ fn video_frame(codec: Codec, key: bool) -> Vec<u8> {
             frame
         }
         _ => {
-            // VP8 payload header: bit 0 of the first byte clear means a keyframe.
-            let mut frame = vec![0x55; 3000];
+            // VP8 payload header: bit 0 of the first byte clear means a keyframe. As large as
+            // any test asks for; each caller cuts it to its size.
+            let mut frame = vec![0x55; 8000];
             frame[0] = if key { 0x10 } else { 0x11 };
             frame
         }
