@@ -26,6 +26,10 @@ fn h264_and_vp8_publishers_in_one_room() {
         let video = sim.frames(i, 0, Kind::Video);
         assert!(video.len() > 30, "{i} got {} H.264 frames", video.len());
         assert!(video[0].keyframe, "H.264 starts on an IDR frame");
+        // With its parameter sets, which the publisher sends ahead of the IDR: without
+        // them a browser's decoder drops the IDR and asks for another.
+        assert!(video[0].sps, "and its SPS");
+        assert!(video.iter().filter(|f| f.keyframe).all(|f| f.sps));
         assert!(
             video.iter().all(|f| f.codec == Codec::H264),
             "forwarded as H.264"

@@ -184,7 +184,7 @@ impl Room {
         let keyframe = match (track.kind, codec) {
             (Kind::Audio, _) => true,
             (_, Some(Codec::Vp8)) => vp8.is_some_and(|d| d.starts_keyframe(&pkt.payload)),
-            (_, Some(Codec::H264)) => str0m::format::detect_h264_keyframe(&pkt.payload),
+            (_, Some(Codec::H264)) => starts_h264_keyframe(&pkt.payload),
             _ => false,
         };
         let empty = pkt.payload.is_empty();
@@ -502,6 +502,17 @@ fn send_stream<'a>(
     }?;
     *tx_ssrc = Some(tx.ssrc());
     Some(tx)
+}
+
+/// Whether an H.264 packet may start a keyframe for a subscriber: one that carries the
+/// sequence parameter set (its own NAL unit, or in a STAP-A with the picture parameter set, as
+/// libwebrtc and Safari send it ahead of an IDR), or the IDR's first packet, for an encoder
+/// that sends no parameter sets with it. Started at the IDR alone, a subscriber new to the
+/// stream had no parameter sets and its decoder dropped the keyframe and asked for another;
+/// one switched to another layer decoded the new layer's IDR with the old layer's set.
+fn starts_h264_keyframe(payload: &[u8]) -> bool {
+    const SPS: u8 = 7;
+    str0m::format::detect_h264_nalu(payload, SPS) || str0m::format::detect_h264_keyframe(payload)
 }
 
 /// Whether a VP8 payload descriptor's picture id is 15 bits (its M bit), which the rewritten

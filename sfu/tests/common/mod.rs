@@ -51,6 +51,9 @@ pub struct Received {
     /// VP8's picture id as the subscriber's depacketizer read it.
     pub picture_id: Option<u64>,
     pub size: usize,
+    /// H.264: the frame carries a sequence parameter set (what a decoder needs before an
+    /// IDR it has no set for).
+    pub sps: bool,
 }
 
 /// A `Speakers` event as one client received it.
@@ -1185,6 +1188,7 @@ impl Client {
                         _ => None,
                     },
                     size: d.data.len(),
+                    sps: d.params.spec().codec == Codec::H264 && has_sps(&d.data),
                 });
             }
             _ => {}
@@ -1361,15 +1365,27 @@ fn check_jsep(before: &[String], sdp: &str) -> Result<(), String> {
 }
 
 /// A synthetic video frame that the depacketizer on the far side classifies correctly.
+/// Whether an Annex B frame holds a sequence parameter set (NAL unit type 7).
+fn has_sps(data: &[u8]) -> bool {
+    data.windows(4)
+        .any(|w| w[..3] == [0, 0, 1] && w[3] & 0x1f == 7)
+}
+
 fn video_frame(codec: Codec, key: bool) -> Vec<u8> {
     match codec {
         Codec::H264 => {
-            // Annex B: SPS, PPS and an IDR slice for a keyframe, one non-IDR slice otherwise.
+            // Annex B: SPS, PPS and an IDR slice for a keyframe, one non-IDR slice otherwise;
+            // the parameter sets as small as a browser's, so they go in one STAP-A ahead of
+            // the IDR's fragments, as libwebrtc sends them.
             let mut frame = Vec::new();
-            let nals: &[u8] = if key { &[0x67, 0x68, 0x65] } else { &[0x41] };
-            for nal in nals {
-                frame.extend_from_slice(&[0, 0, 0, 1, *nal]);
-                frame.extend_from_slice(&[0x88; 900]);
+            let nals: &[(u8, usize)] = if key {
+                &[(0x67, 20), (0x68, 5), (0x65, 1800)]
+            } else {
+                &[(0x41, 900)]
+            };
+            for &(nal, size) in nals {
+                frame.extend_from_slice(&[0, 0, 0, 1, nal]);
+                frame.extend(std::iter::repeat_n(0x88, size));
             }
             frame
         }
