@@ -148,7 +148,8 @@ impl Room {
         let Some(layer) = track.layers.iter().position(|l| l.rid == rid) else {
             // str0m takes any rid on an m-line that did not announce simulcast and keeps a
             // receive stream for each: forget it again, so a publisher inventing rids cannot
-            // grow the server's memory.
+            // grow the server's memory. (What str0m keeps per SSRC beside the streams is
+            // bounded in the vendored copy: vendor/str0m/AULA.md.)
             ctx.stats.packets_unannounced += 1;
             up.conn.rtc.direct_api().remove_stream_rx(pkt.header.ssrc);
             return None;

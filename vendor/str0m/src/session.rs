@@ -56,6 +56,11 @@ const UDP_IPV4_HEADERS: usize = 28;
 /// Maximum number of pending RRTR entries before oldest are dropped.
 const MAX_PENDING_RRTRS: usize = 300;
 
+/// SSRCs whose largest sequence number is remembered (`max_rx_seq_lookup`) before only those
+/// of receive streams are kept. (Aula: every decrypted packet's SSRC was kept for good, so a
+/// sender putting each packet on a new SSRC grew the map by one entry a packet.)
+const MAX_RX_SEQ_SSRCS: usize = 64;
+
 /// Maximum number of DLRR items to include in a single ExtendedReport.
 const MAX_DLRR_PER_REPORT: usize = 50;
 
@@ -669,6 +674,11 @@ impl Session {
             }
         };
 
+        // Room for this SSRC's largest sequence number (stored below), from SSRCs of no stream.
+        let streams = &self.streams;
+        bound_max_seq(&mut self.max_rx_seq_lookup, header.ssrc, |s| {
+            streams.has_stream_rx_or_rtx(s)
+        });
         let mut stream = mapped.and_then(|(_, ssrc)| self.streams.stream_rx(&ssrc));
         let maybe_params = if header.ssrc.is_probe() {
             self.probe_payload_params.as_ref()
@@ -1687,10 +1697,49 @@ fn make_max_seq_lookup(map: &HashMap<Ssrc, SeqNoWindow>) -> impl Fn(Ssrc) -> Opt
     |ssrc| map.get(&ssrc).map(|s| s.max_seq())
 }
 
+/// Makes room for `ssrc` in a full `map`: only the SSRCs `known` (of receive streams, main or
+/// RTX) stay. A sender cannot grow the map past [`MAX_RX_SEQ_SSRCS`] with SSRCs of no stream.
+fn bound_max_seq(map: &mut HashMap<Ssrc, SeqNoWindow>, ssrc: Ssrc, known: impl Fn(Ssrc) -> bool) {
+    if map.len() >= MAX_RX_SEQ_SSRCS && !map.contains_key(&ssrc) {
+        map.retain(|s, _| known(*s));
+    }
+}
+
 fn update_max_seq(map: &mut HashMap<Ssrc, SeqNoWindow>, ssrc: Ssrc, seq_no: SeqNo) {
     map.entry(ssrc)
         .and_modify(|window| window.update(seq_no))
         .or_insert_with(|| SeqNoWindow::new(seq_no));
+}
+
+#[cfg(test)]
+mod max_seq_tests {
+    use super::*;
+
+    #[test]
+    fn ssrcs_of_no_stream_do_not_grow_the_max_seq_map() {
+        let mut map = HashMap::new();
+        let streams = [Ssrc::from(1), Ssrc::from(2)];
+        let known = |s: Ssrc| streams.contains(&s);
+        for s in streams {
+            bound_max_seq(&mut map, s, known);
+            update_max_seq(&mut map, s, 10.into());
+        }
+        // A sender inventing a new SSRC for each of 10,000 packets.
+        for n in 0..10_000u32 {
+            let ssrc = Ssrc::from(1_000 + n);
+            bound_max_seq(&mut map, ssrc, known);
+            update_max_seq(&mut map, ssrc, u64::from(n).into());
+            assert!(map.len() <= MAX_RX_SEQ_SSRCS, "{} entries", map.len());
+        }
+        // The streams' own entries stay, their rollover counters with them.
+        for s in streams {
+            assert_eq!(map.get(&s).map(|w| *w.max_seq()), Some(10));
+        }
+        // An SSRC already in the map is updated without a pass.
+        let last = Ssrc::from(1_000 + 9_999);
+        bound_max_seq(&mut map, last, |_| false);
+        assert!(map.contains_key(&last));
+    }
 }
 
 #[cfg(test)]

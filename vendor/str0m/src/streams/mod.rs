@@ -586,6 +586,11 @@ impl Streams {
         self.streams_rx.contains_key(&ssrc)
     }
 
+    /// Whether `ssrc` is a receive stream's, as its main or its RTX SSRC.
+    pub(crate) fn has_stream_rx_or_rtx(&self, ssrc: Ssrc) -> bool {
+        self.has_stream_rx(ssrc) || self.stream_rx_by_ssrc_or_rtx(ssrc).is_some()
+    }
+
     pub(crate) fn has_stream_tx(&self, ssrc: Ssrc) -> bool {
         self.streams_tx.contains_key(&ssrc)
     }
