@@ -106,6 +106,41 @@ fn each_subscriber_gets_the_layer_its_tile_needs() {
 }
 
 #[test]
+fn two_pages_waiting_for_keyframes_of_two_layers_ask_for_both() {
+    // Layers follow the tiles alone here. One page shows the teacher large, the other small;
+    // they swap at the same instant, and the teacher's page takes 300 ms to send a keyframe.
+    // Each packet meanwhile finds one page waiting for her small layer's keyframe and the
+    // other for her large one's: both are asked for, not only the one the last page wants.
+    let mut sim = Sim::without_adaptation(35);
+    sim.join();
+    sim.clients[0].simulcast = true;
+    sim.clients[0].keyframe_latency = Duration::from_millis(300);
+    sim.publish(0);
+    sim.join();
+    sim.join();
+    sim.view(1, &[(0, Source::Camera, 720)]);
+    sim.view(2, &[(0, Source::Camera, 108)]);
+    sim.run_for(Duration::from_secs(5));
+    let swapped = sim.now;
+    sim.view(1, &[(0, Source::Camera, 108)]);
+    sim.view(2, &[(0, Source::Camera, 720)]);
+    sim.run_for(Duration::from_millis(200));
+    let asked: Vec<_> = (sim.clients[0].keyframe_request_layers.iter())
+        .filter(|(at, _)| *at >= swapped)
+        .map(|(at, layer)| (*at - swapped, *layer))
+        .collect();
+    for layer in [0, 2] {
+        assert!(
+            asked.iter().any(|(_, l)| *l == Some(layer)),
+            "layer {layer} asked for: {asked:?}"
+        );
+    }
+    sim.run_for(Duration::from_secs(1));
+    assert_eq!(layers(&video_since(&sim, 1, swapped)), [2, 0]);
+    assert_eq!(layers(&video_since(&sim, 2, swapped)), [0, 2]);
+}
+
+#[test]
 fn a_hidden_tile_gets_no_video_and_its_audio_goes_on() {
     let mut sim = class(32);
     sim.view(1, &[]);

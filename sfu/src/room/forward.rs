@@ -66,7 +66,9 @@ impl Room {
         let Some((stream, incoming)) = self.read_incoming(publisher, pkt, now, ctx) else {
             return;
         };
-        let mut want_keyframe = None;
+        // The layers some slot waits for a keyframe of, one bit each: slots of one stream may
+        // wait for different layers, and each is asked for.
+        let mut want_keyframe = 0u8;
         let mut unavailable = Vec::new();
         let fanout = self
             .fanout
@@ -90,7 +92,7 @@ impl Room {
                 }
                 match forward_to(conn, slot, mid, &incoming, ctx) {
                     Ok(()) => {}
-                    Err(Skip::WantsLayer(layer)) => want_keyframe = Some(layer),
+                    Err(Skip::WantsLayer(layer)) => want_keyframe |= 1 << (layer & 7),
                     Err(Skip::Quietly) => {}
                     Err(Skip::Dropped(cause)) => {
                         ctx.stats.count_dropped(cause);
@@ -119,7 +121,7 @@ impl Room {
             };
             self.emit(sub, event, ctx);
         }
-        if let Some(layer) = want_keyframe {
+        for layer in (0..8).filter(|l| want_keyframe & (1 << l) != 0) {
             self.request_keyframe(stream, Some(layer), now, ctx);
         }
     }

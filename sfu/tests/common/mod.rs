@@ -134,6 +134,8 @@ pub struct Client {
     pub keyframes_sent: usize,
     /// When keyframe requests (PLI/FIR) reached this client's publish connection.
     pub keyframe_requests: Vec<Instant>,
+    /// The same, with the simulcast layer each asked for (`None`: the m-line's only one).
+    pub keyframe_request_layers: Vec<(Instant, Option<usize>)>,
     /// What this client's camera encodes: VP8, or H.264 as Safari prefers.
     pub video_codec: Codec,
     /// How often it sends an audio and a video frame (tests of many participants send fewer).
@@ -852,6 +854,7 @@ impl Client {
             audio_time: 0,
             video_time: 0,
             keyframes_sent: 0,
+            keyframe_request_layers: Vec::new(),
             keyframe_requests: Vec::new(),
             video_codec: Codec::Vp8,
             audio_interval: AUDIO_INTERVAL,
@@ -1157,7 +1160,9 @@ impl Client {
                 self.next_video = now;
             }
             (false, Event::KeyframeRequest(req)) => {
-                match req.rid.and_then(|r| RIDS.iter().position(|x| **x == *r)) {
+                let layer = req.rid.and_then(|r| RIDS.iter().position(|x| **x == *r));
+                self.keyframe_request_layers.push((now, layer));
+                match layer {
                     Some(layer) => {
                         self.keyframe_owed[layer].get_or_insert(now);
                     }
