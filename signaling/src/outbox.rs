@@ -107,10 +107,9 @@ impl Outbox {
             Outgoing::Msg(msg) => Frame::Text(serialize(&msg)),
             Outgoing::Text(text) => Frame::Text(text),
             Outgoing::Ping => Frame::Ping,
-            Outgoing::Close(code, why) => {
-                crate::tally::closed(code);
-                Frame::Close(code, why)
-            }
+            // Counted where it is written (ws.rs, `write_loop`): only a socket's first close
+            // goes out, and every session queues a goodbye after whatever closed it.
+            Outgoing::Close(code, why) => Frame::Close(code, why),
         };
         let len = match &frame {
             Frame::Text(text) => text.len(),

@@ -8,7 +8,6 @@ use std::time::Duration;
 
 use aula_sfu::{ParticipantId, RoomId};
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
-use futures_util::stream::SplitSink;
 use futures_util::{SinkExt, StreamExt};
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
@@ -251,12 +250,16 @@ async fn drain(stream: &mut futures_util::stream::SplitStream<WebSocket>) {
     .await;
 }
 
-async fn write_loop(mut sink: SplitSink<WebSocket, Message>, mut inbox: Inbox) {
+/// Writes what the socket's outbox holds until its first close, which is counted by its code
+/// (crate::tally) and ends the socket: a close queued after it (the session's goodbye after
+/// whatever closed it) is neither sent nor counted.
+async fn write_loop<S: futures_util::Sink<Message> + Unpin>(mut sink: S, mut inbox: Inbox) {
     while let Some(out) = inbox.recv().await {
         let frame = match out {
             Frame::Text(text) => Message::Text(text),
             Frame::Ping => Message::Ping(Default::default()),
             Frame::Close(code, reason) => {
+                crate::tally::closed(code);
                 let close = CloseFrame {
                     code,
                     reason: Utf8Bytes::from_static(reason),
@@ -685,5 +688,54 @@ impl Session {
 
     fn send_close(&self, code: u16, reason: &'static str) {
         let _ = self.out.send(Outgoing::Close(code, reason));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::outbox::Outbox;
+
+    fn closed_with(code: u16) -> u64 {
+        let line = format!("aula_websockets_closed_total{{code=\"{code}\"}} ");
+        let samples = crate::tally::samples();
+        let found = samples.lines().find_map(|l| l.strip_prefix(line.as_str()));
+        found.and_then(|n| n.parse().ok()).expect("a sample")
+    }
+
+    #[tokio::test]
+    async fn a_socket_is_counted_once_by_the_close_it_was_closed_with() {
+        let (before_4000, before_1000) = (closed_with(4000), closed_with(1000));
+        let (out, inbox) = Outbox::channel();
+        // A fatal error closes it; the session's goodbye follows, as at every socket's end.
+        out.send(Outgoing::Close(4000, "removed")).expect("queued");
+        out.send(Outgoing::Close(1000, "bye")).expect("queued");
+        drop(out);
+        let (sink, mut written) = futures_channel_sink();
+        write_loop(sink, inbox).await;
+        let first = written.recv().await;
+        assert!(
+            matches!(&first, Some(Message::Close(Some(c))) if c.code == 4000),
+            "{first:?}"
+        );
+        assert!(
+            written.recv().await.is_none(),
+            "nothing after the first close"
+        );
+        assert_eq!(closed_with(4000), before_4000 + 1);
+        assert_eq!(closed_with(1000), before_1000, "the goodbye is not counted");
+    }
+
+    /// A sink of messages, and what was written to it.
+    fn futures_channel_sink() -> (
+        impl futures_util::Sink<Message> + Unpin,
+        tokio::sync::mpsc::UnboundedReceiver<Message>,
+    ) {
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        let sink = futures_util::sink::unfold(tx, |tx, m: Message| async move {
+            tx.send(m).map_err(|_| ())?;
+            Ok::<_, ()>(tx)
+        });
+        (Box::pin(sink), rx)
     }
 }
