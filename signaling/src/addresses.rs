@@ -285,7 +285,7 @@ impl Table {
 
 /// `n` at once, refilled evenly over `period`.
 fn per(now: Instant, n: usize, period: Duration) -> RateLimit {
-    let n = n.max(1);
+    let n = n.clamp(1, u32::MAX as usize);
     RateLimit::with(now, n as f64, period / n as u32)
 }
 

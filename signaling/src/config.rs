@@ -437,6 +437,20 @@ impl Config {
                 anyhow::bail!("ldap_filter must contain {{user}}, where the name goes");
             }
         }
+        // Zero here is no "unlimited" (as media_workers = 0 is "automatic"): admission would
+        // let one person in every 100 s, and every new room would close at once.
+        if !(self.join_rate.is_finite() && self.join_rate > 0.0) {
+            anyhow::bail!(
+                "join_rate: {} is no rate; give the joins a second to start (30 by default)",
+                self.join_rate
+            );
+        }
+        if self.unused_room_ttl_secs == 0 {
+            anyhow::bail!(
+                "unused_room_ttl_secs: 0 would close every room before anyone could join \
+                 (600 by default)"
+            );
+        }
         if self.metrics_token.as_deref() == Some("") {
             anyhow::bail!("metrics_token is empty: leave it out, or give a long random one");
         }
@@ -894,6 +908,25 @@ mod tests {
         assert!(c.check().is_ok());
         c.exempt_networks.push("schule.de".into());
         assert!(c.check().is_err());
+    }
+
+    #[test]
+    fn a_join_rate_or_room_ttl_that_cannot_work_is_refused() {
+        for rate in [0.0, -1.0, f64::NAN, f64::INFINITY] {
+            let c = Config {
+                join_rate: rate,
+                ..Config::default()
+            };
+            let e = c.check().expect_err("refused").to_string();
+            assert!(e.contains("join_rate"), "{e}");
+        }
+        let c = Config {
+            unused_room_ttl_secs: 0,
+            ..Config::default()
+        };
+        assert!(c.check().is_err());
+        assert!(Config::default().check().is_ok());
+        assert!(Config::for_tests().check().is_ok());
     }
 
     #[test]
