@@ -161,6 +161,60 @@ async fn an_admitted_session_skips_the_lobby_when_it_comes_back() {
     assert_ne!(first["session"], "ab".repeat(16).as_str());
 }
 
+/// A pupil waiting in the lobby whose page knocks again on a new socket (its Wi-Fi changed)
+/// takes its own place: the old socket is closed, the host sees the pupil once, and admitting
+/// lets in the page that is there, with its session.
+#[tokio::test]
+async fn a_page_that_knocks_again_from_the_lobby_keeps_one_place() {
+    let (_server, addr) = server().await;
+    let room = create(addr, json!({"kind": "class"})).await;
+    let (mut host, _) = Client::join(addr, &room.id, &room.host_secret, "Frau Weber").await;
+    let (_cem, _) = Client::join(addr, &room.id, &room.participant_secret, "Cem").await;
+    let (mut ben, first) = Client::join(addr, &room.id, &room.participant_secret, "Ben").await;
+    assert_eq!(first["type"], "lobby", "{first}");
+    let session = first["session"].as_str().unwrap().to_string();
+    loop {
+        let update = host.expect("lobby_updated").await;
+        if update["waiting"] == json!(["p1", "p2"]) {
+            break;
+        }
+    }
+
+    let (mut again, knock) = Client::join_session(
+        addr,
+        &room.id,
+        &room.participant_secret,
+        "Ben",
+        Some(&session),
+    )
+    .await;
+    assert_eq!(knock["type"], "lobby", "{knock}");
+    assert_eq!(knock["session"], session.as_str(), "the same session");
+    assert_eq!(ben.expect_closed().await, Some(4000));
+    // Listed once, in the place he had.
+    loop {
+        let update = host.expect("lobby_updated").await;
+        if update["waiting"] == json!(["p1", "p3"]) {
+            break;
+        }
+        assert!(update["waiting"].as_array().unwrap().len() <= 2, "{update}");
+    }
+    host.send(json!({"type": "admit_all"})).await;
+    let joined = again.expect("joined").await;
+    assert_eq!(joined["session"], session.as_str());
+    assert_eq!(joined["you"]["id"], "p3");
+    // The host is told of Cem and of one Ben, the page that is there.
+    let mut arrived = Vec::new();
+    while arrived.len() < 2 {
+        let m = host.expect("participant_joined").await;
+        arrived.push(m["participant"]["id"].as_str().unwrap().to_string());
+    }
+    arrived.sort();
+    assert_eq!(arrived, ["p1", "p3"]);
+    let late = host.drain(QUIET).await;
+    assert!(of_type(&late, "participant_joined").is_empty(), "{late:?}");
+}
+
 #[tokio::test]
 async fn meetings_have_no_lobby_unless_asked() {
     let (_server, addr) = server().await;

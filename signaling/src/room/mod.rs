@@ -349,6 +349,18 @@ impl RoomTask {
             Some(SessionState::Denied) => return Err(ErrorCode::Denied),
             _ => {}
         }
+        // A page that waits in the lobby and knocks again (its socket replaced after a
+        // network change) takes its own place there: listed twice, the host could admit the
+        // stale entry, a member whose socket is gone.
+        let waited = session.as_deref().and_then(|s| {
+            let pos = state.lobby.iter().position(|w| w.session == s)?;
+            let old = state.lobby.remove(pos);
+            let _ = old
+                .out
+                .send(Outgoing::Close(4000, "opened again elsewhere"));
+            state.lobby_changed();
+            Some(pos)
+        });
         let returning = known == Some(SessionState::Admitted);
         let role = match grant {
             Grant::Role(role) => role,
@@ -393,8 +405,8 @@ impl RoomTask {
         let id = ParticipantId(state.next_id);
         // Taken before anything is sent, so no id a client has seen is ever handed out again.
         state.next_id += 1;
-        let session = match (session, known) {
-            (Some(s), Some(_)) => s,
+        let session = match session {
+            Some(s) if known.is_some() || waited.is_some() => s,
             _ => Secret::generate().as_str().to_string(),
         };
         state.ever_joined = true;
@@ -405,14 +417,16 @@ impl RoomTask {
                 session: session.clone(),
             };
             let _ = out.send(Outgoing::Msg(lobby));
-            state.lobby.push(Waiting {
+            let place = waited.unwrap_or(state.lobby.len()).min(state.lobby.len());
+            let waiting = Waiting {
                 id,
                 name,
                 out,
                 session,
                 socket,
                 addr,
-            });
+            };
+            state.lobby.insert(place, waiting);
             state.lobby_changed();
             return Ok(id);
         }
