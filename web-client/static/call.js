@@ -381,7 +381,7 @@ export class Call {
     if (this.ended) return null;
     const track = await this.media.switchDevice(kind, id);
     if (!track || this.ended) return track;
-    if (kind === 'video') this.watchCamera();
+    this.watchCamera();
     if (this.you) this.grid.showSelf(this.you.name, this.media.stream, this.media.state());
     if (this.rtc && this.you) await this.rtc.publish(this.media.tracks());
     return track;
@@ -396,7 +396,9 @@ export class Call {
       this.emit('media', this.media.state());
       return;
     }
-    if (kind === 'video') this.watchCamera();
+    this.watchCamera();
+    // Remembered for this browser, as the check's choice was: a reload opens it again.
+    this.emit('deviceUsed', kind);
     this.setLocal(kind, true);
     this.grid.showSelf(this.you.name, this.media.stream, this.media.state());
     this.send({ type: 'media_state', ...this.media.state() });
@@ -405,7 +407,8 @@ export class Call {
 
   /**
    * A camera or microphone that ends by itself (unplugged, taken by another app, permission
-   * taken back) is asked for again.
+   * taken back, a headset's battery) is asked for again: each new track of either kind is
+   * watched, whether it came with the join, a device switch or a button.
    */
   watchCamera() {
     this.watched = this.watched || new WeakSet();

@@ -169,6 +169,12 @@ export class DeviceCheck {
     this.sink(id);
   }
 
+  /** In the lesson, a device left out at the check was turned on after all: kept for later. */
+  rememberUse(kind) {
+    this.prefs[kind === 'audio' ? 'useAudio' : 'useVideo'] = true;
+    savePrefs(this.prefs);
+  }
+
   async setUse(kind, on) {
     this.prefs[kind === 'audio' ? 'useAudio' : 'useVideo'] = on;
     savePrefs(this.prefs);

@@ -129,8 +129,9 @@ function join(name) {
 /** A new Call: it joins as `name`, or resumes this tab's seat if the tab has a token. */
 function startCall(name) {
   const resumeToken = resumeTokenFor(roomId);
-  // A join takes the devices the check started; a reloaded page starts its own.
-  const media = resumeToken ? undefined : devices.takeMedia();
+  // A join takes the devices the check started; a reloaded page starts them as chosen in
+  // this browser (the devices picked, a camera or microphone left out).
+  const media = devices.takeMedia();
   call = new Call({ roomId, secret, name, grid, resumeToken, media });
   call.on('refused', handleRefused)
     .on('lobby', handleLobby)
@@ -140,6 +141,7 @@ function startCall(name) {
     .on('resumed', handleResumed)
     .on('connection', showConnection)
     .on('admitFailed', () => { $('lobby-full').hidden = false; })
+    .on('deviceUsed', (kind) => devices.rememberUse(kind))
     .on('ended', handleEnded)
     .on('media', () => {
       updateControls(call);
@@ -523,6 +525,9 @@ function exposeTestHooks() {
     // As when the camera ends by itself: a new camera track (for the tests, and for
     // trying from the console whether a camera came back).
     restartCamera: () => (call ? call.restartCamera() : Promise.resolve()),
+    // The kinds of the page's own live camera and microphone tracks ('audio', 'video').
+    localTracks: () => (call ? call.media.tracks().map(({ track }) => track)
+      .filter((t) => t.readyState === 'live').map((t) => t.kind) : []),
   };
 }
 

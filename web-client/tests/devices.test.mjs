@@ -97,9 +97,20 @@ test('joining without the camera sends none; the camera button brings it later',
       .filter((s) => s.track && s.track.kind === 'video').length);
     assert.equal(published, 0, 'no video sent');
 
+    // A reload keeps his choice: the camera stays closed (no light), nothing is sent.
+    const cameraTracks = () => ben.page.evaluate(() => window.aula.localTracks().filter((k) => k === 'video').length);
+    await ben.page.reload();
+    await ben.page.waitForSelector('#screen-call', { state: 'visible', timeout: WAIT });
+    await ben.page.waitForSelector('#toggle-cam[aria-pressed="false"]:not([disabled])', { timeout: WAIT });
+    assert.equal(await cameraTracks(), 0, 'no camera opened after the reload');
+
     await ben.page.click('#toggle-cam');
     await ben.page.waitForSelector('#toggle-cam[aria-pressed="true"]', { timeout: WAIT });
     await poll(async () => (await decoded(teacher.page, benMe.id)) > 10, { message: 'the teacher sees Ben after all' });
+    // Turned on in the lesson, it is his choice now: the next reload opens it again.
+    await ben.page.reload();
+    await ben.page.waitForSelector('#screen-call', { state: 'visible', timeout: WAIT });
+    await poll(async () => (await cameraTracks()) === 1, { message: 'the camera back after a reload' });
     for (const p of everyone) assert.deepEqual(p.errors, [], `no uncaught errors on ${p.label}'s page`);
   });
 });
@@ -168,6 +179,39 @@ test('a camera unplugged in the lesson: the button says off, the page says why, 
     await teacher.page.waitForSelector('#toggle-cam[aria-pressed="true"]', { timeout: WAIT });
     const at = await decoded(anna.page, teacherMe.id);
     await poll(async () => (await decoded(anna.page, teacherMe.id)) > at + 20, { message: 'the teacher\'s video again' });
+    for (const p of everyone) assert.deepEqual(p.errors, [], `no uncaught errors on ${p.label}'s page`);
+  });
+});
+
+test('a microphone turned on in the lesson that stops: the button says off, the page says why', async (t) => {
+  await withCameras(t, async ({ server, browser, everyone }) => {
+    const room = await createRoom(server.url, '5b Musik', { kind: 'meeting' });
+    await joinAs(browser, everyone, room.host_url, 'Frau Weber');
+    const ben = await openParticipant(browser, 'Ben');
+    everyone.push(ben);
+    await ben.page.goto(room.participant_url);
+    await poll(async () => (await preview(ben.page)).playing, { message: 'Ben\'s preview' });
+    await ben.page.uncheck('#use-mic');
+    await ben.page.fill('#name-input', 'Ben');
+    await ben.page.click('#join-button');
+    await ben.page.waitForSelector('#screen-call', { state: 'visible', timeout: WAIT });
+    await ben.page.waitForSelector('#toggle-mic[aria-pressed="false"]:not([disabled])', { timeout: WAIT });
+    // Turned on after all (a headset picked up), then its battery dies: the track ends.
+    await ben.page.click('#toggle-mic');
+    await ben.page.waitForSelector('#toggle-mic[aria-pressed="true"]', { timeout: WAIT });
+    await ben.page.evaluate(() => {
+      const real = navigator.mediaDevices.getUserMedia.bind(navigator.mediaDevices);
+      navigator.mediaDevices.getUserMedia = async (c) => {
+        if (c && c.audio) throw new DOMException('no microphone', 'NotFoundError');
+        return real(c);
+      };
+      const sender = window.aula.publishPc.getSenders().find((s) => s.track && s.track.kind === 'audio');
+      sender.track.stop();
+      sender.track.dispatchEvent(new Event('ended'));
+    });
+    await ben.page.waitForSelector('#toggle-mic[aria-pressed="false"]:not([disabled])', { timeout: WAIT });
+    await poll(async () => /Your microphone stopped/.test(await ben.page.textContent('#notices')),
+      { message: 'the notice that says why' });
     for (const p of everyone) assert.deepEqual(p.errors, [], `no uncaught errors on ${p.label}'s page`);
   });
 });
