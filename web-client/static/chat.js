@@ -14,6 +14,8 @@ import {
 } from './ui.js';
 
 const MAX_CHARS = 1000;
+// How long a message sent may go without its echo before the same text may be sent again.
+const RESEND_AFTER_MS = 3000;
 
 export class ChatPanel {
   constructor() {
@@ -28,7 +30,8 @@ export class ChatPanel {
     $('chat-input').addEventListener('keydown', (event) => {
       if (event.key === 'Enter' && !event.shiftKey && !event.isComposing) {
         event.preventDefault();
-        this.send();
+        // Enter held repeats: one message, not one per repeat.
+        if (!event.repeat) this.send();
       }
     });
   }
@@ -106,7 +109,11 @@ export class ChatPanel {
       this.showError(keyText('error.text_too_long'));
       return;
     }
+    // The same text again while it is on its way (a double Enter, a double click) goes to
+    // the class once; after a few seconds without its echo it may be sent again.
+    if (this.pending === text && Date.now() - this.pendingAt < RESEND_AFTER_MS) return;
     this.pending = text;
+    this.pendingAt = Date.now();
     this.call.sendChat(text);
   }
 

@@ -82,8 +82,10 @@ function handleKeydown(event) {
     return;
   }
   const id = !event.shiftKey && SHORTCUTS[event.key];
-  // Handled keys go no further: "c" focuses the chat box, and must not land in it.
-  if (id && press(id)) event.preventDefault();
+  // A held key repeats some 30 times a second: only its first press toggles (held, "m" left
+  // the microphone in whichever state the last repeat hit, and spent the page's message
+  // budget). Handled keys go no further: "c" focuses the chat box, and must not land in it.
+  if (id && (event.repeat || press(id))) event.preventDefault();
 }
 
 function handleKeyup(event) {

@@ -73,6 +73,19 @@ test('chat between teacher and students, with history and chat off', async (t) =
       [['Frau Weber', 'Teacher'], ['Anna (you)', null], ['Ben', null]]);
     texts.push('No homework today!');
 
+    // Enter held, then a double click on Send: the class gets the message once.
+    await ben.page.fill('#chat-input', 'Once only');
+    await ben.page.keyboard.down('Enter');
+    for (let i = 0; i < 4; i += 1) await ben.page.keyboard.down('Enter');
+    await ben.page.keyboard.up('Enter');
+    await ben.page.fill('#chat-input', 'Once only');
+    await ben.page.dblclick('#chat-send');
+    texts.push('Once only', 'Once only');
+    await poll(async () => (await shownMessages(anna.page)).length >= 5, { message: 'both on Anna\'s page' });
+    await new Promise((resolve) => { setTimeout(resolve, 500); });
+    assert.deepEqual((await shownMessages(anna.page)).slice(3).map((m) => m.text), ['Once only', 'Once only'],
+      'one message for the held Enter, one for the double click');
+
     // Chat off: the students' boxes close; the server refuses what is sent anyway.
     await openPeople(teacher.page);
     await teacher.page.setChecked('#setting-chat', false);

@@ -69,6 +69,19 @@ test('Escape, the shortcuts dialog, m, and push to talk', async (t) => {
     await expectMic(page, !start, 'the microphone to change with "m"');
     await page.keyboard.press('m');
     await expectMic(page, start, 'the microphone to change back with "m"');
+    // "m" held: it toggles once; its repeats change nothing, nor go to the server.
+    const sent = async () => (await page.evaluate(() => window.aula.log()))
+      .filter((e) => e.dir === 'out' && e.type === 'media_state').length;
+    const sentBefore = await sent();
+    await page.keyboard.down('m');
+    for (let i = 0; i < 6; i += 1) await page.keyboard.down('m');
+    await page.keyboard.up('m');
+    await expectMic(page, !start, 'the microphone changed once with "m" held');
+    await new Promise((resolve) => { setTimeout(resolve, 300); });
+    assert.equal(await micPressed(page), String(!start), 'the repeats change nothing');
+    assert.equal((await sent()) - sentBefore, 1, 'one media_state for the held key');
+    await page.keyboard.press('m');
+    await expectMic(page, start, 'the microphone back with "m"');
 
     // In the chat box "m" is a letter, and "c" too (it does not close the chat).
     await page.click('#open-chat');
