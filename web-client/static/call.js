@@ -672,6 +672,7 @@ export class Call {
       this.emit('notice', 'error.forbidden.screen');
       return;
     }
+    if (this.media.choosingScreen) return;
     const track = await this.media.startScreen(() => this.stopScreen({ tell: true }));
     if (!track || this.ended) {
       if (!track) this.emit('notice', 'notice.noScreen');

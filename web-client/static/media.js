@@ -59,6 +59,8 @@ export class LocalMedia {
     this.acquiring = null;
     // Whether acquire() has finished (with or without devices).
     this.acquired = false;
+    // Whether the browser's screen picker is open (startScreen).
+    this.choosingScreen = false;
     // Why a wanted device could not be had (see lastError), or null.
     this.error = null;
   }
@@ -216,12 +218,18 @@ export class LocalMedia {
   async startScreen(onended) {
     if (this.screenTrack) return this.screenTrack;
     if (!navigator.mediaDevices || !navigator.mediaDevices.getDisplayMedia) return null;
+    // A second press while the browser's picker is open (Firefox's does not block the page)
+    // is the same request: a second capture would run on unseen, its indicator on after Stop.
+    if (this.choosingScreen) return null;
+    this.choosingScreen = true;
     try {
       const stream = await navigator.mediaDevices.getDisplayMedia({ video: true, audio: false });
       this.screenTrack = stream.getVideoTracks()[0] || null;
     } catch (err) {
       console.info('aula: getDisplayMedia failed', err && err.name);
       return null;
+    } finally {
+      this.choosingScreen = false;
     }
     if (this.screenTrack) {
       this.screenTrack.contentHint = 'detail';

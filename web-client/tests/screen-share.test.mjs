@@ -114,3 +114,32 @@ test('a browser without getDisplayMedia (the iPad) shows no screen button', asyn
     assert.deepEqual(teacher.errors, [], 'no uncaught errors');
   });
 });
+
+test('a second press while the screen picker is open starts no second capture', async (t) => {
+  await withServerAndBrowser(t, async ({ server, browser, everyone }) => {
+    const room = await createRoom(server.url, '8c Informatik', { kind: 'meeting' });
+    const { p: teacher } = await joinAs(browser, everyone, room.host_url, 'Frau Weber');
+    await teacher.page.waitForSelector('#toggle-screen:not([disabled])', { timeout: WAIT });
+    // The picker stays open half a second (Firefox's does not block the page meanwhile).
+    await teacher.page.evaluate(() => {
+      const real = navigator.mediaDevices.getDisplayMedia.bind(navigator.mediaDevices);
+      window.testCaptures = [];
+      navigator.mediaDevices.getDisplayMedia = async (c) => {
+        await new Promise((resolve) => { setTimeout(resolve, 500); });
+        const stream = await real(c);
+        window.testCaptures.push(...stream.getTracks());
+        return stream;
+      };
+    });
+    await teacher.page.click('#toggle-screen');
+    await teacher.page.click('#toggle-screen');
+    await teacher.page.waitForSelector('#toggle-screen[aria-pressed="true"]', { timeout: WAIT });
+    await new Promise((resolve) => { setTimeout(resolve, 1000); });
+    assert.equal(await teacher.page.evaluate(() => window.testCaptures.length), 1, 'one capture');
+    await teacher.page.click('#toggle-screen');
+    await teacher.page.waitForSelector('#toggle-screen[aria-pressed="false"]', { timeout: WAIT });
+    const live = await teacher.page.evaluate(() => window.testCaptures.filter((tr) => tr.readyState === 'live').length);
+    assert.equal(live, 0, 'nothing is captured after Stop');
+    for (const p of everyone) assert.deepEqual(p.errors, [], `no uncaught errors on ${p.label}'s page`);
+  });
+});
