@@ -174,11 +174,42 @@ function confirmEnd(call, node) {
   ask.querySelector('[data-action="confirm_end"]').focus();
 }
 
-/** Rebuilds the People panel from `call`. */
+/**
+ * Where the keyboard focus is in the panel, as something to find again in a new one: the
+ * element's id, or its action within the row of whom it acts on.
+ */
+function focusKey(panel) {
+  const focused = document.activeElement;
+  if (!focused || !panel.contains(focused) || focused === panel) return null;
+  const row = focused.closest('[data-member-id], [data-waiting-id], [data-hand-id]');
+  return {
+    id: focused.id || null,
+    action: focused.dataset.action || null,
+    row: row ? ['member', 'waiting', 'hand'].map((k) => [k, row.dataset[`${k}Id`]]).find(([, v]) => v) : null,
+  };
+}
+
+function refocus(panel, key) {
+  if (!key) return;
+  let found = key.id ? panel.querySelector(`#${CSS.escape(key.id)}`) : null;
+  if (!found && key.action) {
+    const row = key.row ? `[data-${key.row[0]}-id="${CSS.escape(key.row[1])}"] ` : '';
+    found = panel.querySelector(`${row}[data-action="${CSS.escape(key.action)}"]`);
+  }
+  if (found) found.focus({ preventScroll: true });
+}
+
+/**
+ * Rebuilds the People panel from `call`. The focus stays on the control it was on (every
+ * quality change, hand or microphone of anyone redraws the panel: a teacher tabbing to "Mute
+ * Ben", or a screen reader on a switch, lost her place to the page's top each time).
+ */
 export function renderPeople(call) {
   const panel = $('people-panel');
   // A confirmation being asked keeps the panel still; the next change redraws it.
   if (panel.querySelector('.confirm')) return;
+  const key = focusKey(panel);
   const parts = [handsSection(call), waitingSection(call), membersSection(call), roomSection(call)];
   panel.replaceChildren(...parts.filter(Boolean));
+  refocus(panel, key);
 }

@@ -36,9 +36,15 @@ test('students raise hands, the teacher sees the queue and lowers them', async (
     const { p: anna, me: annaMe } = await joinAs(browser, everyone, room.participant_url, 'Anna');
     const { p: ben, me: benMe } = await joinAs(browser, everyone, room.participant_url, 'Ben');
     await openPeople(teacher.page);
+    // The teacher's keyboard is on Ben's Spotlight button: Anna's hand redraws the panel and
+    // moves the rows, and the focus stays on that button.
+    const spotlightBen = `#member-list [data-member-id="${benMe.id}"] [data-action="spotlight"]`;
+    await teacher.page.focus(spotlightBen);
 
     await setHand(anna.page, true);
     await expectQueue(teacher.page, [annaMe.id], '[Anna]');
+    assert.equal(await teacher.page.evaluate((sel) => document.activeElement === document.querySelector(sel),
+      spotlightBen), true, 'the focus stayed on Ben\'s Spotlight button');
     await setHand(ben.page, true);
     await expectQueue(teacher.page, [annaMe.id, benMe.id], '[Anna, Ben]');
     const hands = await teacher.page.evaluate(() => window.aula.participants().filter((p) => p.hand).map((p) => p.id));
