@@ -253,16 +253,24 @@ impl RateMeter {
     }
 }
 
-/// A layer that sent nothing for this long is taken as stopped: Chrome sends at least a few
-/// frames a second on every active encoding, and a second is what a layer switch may wait.
+/// A simulcast layer that sent nothing for this long is taken as stopped: Chrome sends at
+/// least a few frames a second on every active camera encoding, and a second is what a layer
+/// switch may wait.
 pub const LAYER_IDLE: Duration = Duration::from_secs(1);
 
+/// The same for a track of one encoding (a screen share, a camera without simulcast), which
+/// has no other layer to switch to. A static slide's frame comes again only once a second
+/// (Chrome's screen share repeats an unchanged frame at 1 fps): taken as stopped between two
+/// of them, the share was taken from its subscribers at a decision and each frame after
+/// waited for a keyframe.
+pub const SINGLE_LAYER_IDLE: Duration = Duration::from_secs(5);
+
 impl UpLayer {
-    /// Sending now, or (within a second of the track's first packet) not heard from yet.
-    pub fn is_live(&self, track_started: Instant, now: Instant) -> bool {
+    /// Sending now, or (within `idle` of the track's first packet) not heard from yet.
+    pub fn is_live(&self, track_started: Instant, now: Instant, idle: Duration) -> bool {
         match self.last_packet {
-            Some(t) => now < t + LAYER_IDLE,
-            None => now < track_started + LAYER_IDLE,
+            Some(t) => now < t + idle,
+            None => now < track_started + idle,
         }
     }
 }
@@ -297,12 +305,21 @@ impl LiveLayers {
 }
 
 impl UpTrack {
+    /// How long one of its layers may send nothing before it counts as stopped.
+    pub fn idle(&self) -> Duration {
+        match self.layers.len() {
+            0 | 1 => SINGLE_LAYER_IDLE,
+            _ => LAYER_IDLE,
+        }
+    }
+
     /// Which of its (at most three) layers are live now.
     pub fn live_layers(&self, now: Instant) -> LiveLayers {
         let started = self.started.unwrap_or(now);
+        let idle = self.idle();
         let mut layers = [(u32::MAX, None); 3];
         for (i, l) in self.layers.iter().enumerate().take(3) {
-            layers[i] = (l.height, l.is_live(started, now).then_some(i as u8));
+            layers[i] = (l.height, l.is_live(started, now, idle).then_some(i as u8));
         }
         LiveLayers(layers)
     }
@@ -823,5 +840,21 @@ mod tests {
         // Nothing sent for a second: nothing to forward.
         let silent = much_later + LAYER_IDLE;
         assert_eq!(track.layer_for(360, silent), None);
+    }
+
+    #[test]
+    fn a_track_of_one_encoding_is_live_between_frames_a_second_apart() {
+        let t0 = Instant::now();
+        let mut slides = simulcast_track(t0);
+        (slides.source, slides.layers) = (Source::Screen, slides.layers.split_off(2));
+        slides.layers[0].last_packet = Some(t0);
+        // A static slide's frame again a second later, and a little more.
+        let between = t0 + Duration::from_millis(1_400);
+        assert_eq!(slides.layer_for(1080, between), Some(0));
+        assert_eq!(
+            slides.layer_for(1080, t0 + SINGLE_LAYER_IDLE),
+            None,
+            "stopped"
+        );
     }
 }

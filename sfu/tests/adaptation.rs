@@ -856,6 +856,37 @@ fn a_share_far_over_its_cap_that_keeps_to_it_is_not_taken_for_one_that_ignores_i
 }
 
 #[test]
+fn a_static_slide_s_frames_reach_the_class_frame_by_frame() {
+    // A slide left up: a share's frame comes only about once a second (Chrome repeats an
+    // unchanged screen's frame at 1 fps). Taken as a stopped layer between two frames, the
+    // share was taken from its subscribers at a decision, and the next frame waited for a
+    // keyframe.
+    let mut sim = class(51, 2);
+    sim.run_for(Duration::from_secs(2));
+    assert!(sim.renegotiate_publish(0, true, true, true));
+    let tiles = [(0, Source::Screen, 1080), (0, Source::Camera, 180)];
+    sim.view(1, &tiles);
+    sim.view(2, &tiles);
+    sim.run_for(Duration::from_secs(5));
+    // One frame (3,000 bytes) every 1.2 s.
+    sim.clients[0].screen_content = Some(20_000);
+    sim.run_for(Duration::from_secs(5));
+    let (start, asked) = (sim.now, sim.clients[0].keyframe_requests.len());
+    sim.run_for(Duration::from_secs(20));
+    for viewer in [1, 2] {
+        let shown = (sim.frames(viewer, 0, Kind::Video).iter())
+            .filter(|f| f.at >= start && f.source == Source::Screen)
+            .count();
+        assert!(shown >= 15, "{viewer}: {shown} frames of the slide in 20 s");
+    }
+    let asked = sim.clients[0].keyframe_requests.len() - asked;
+    assert!(
+        asked <= 2,
+        "{asked} keyframe requests for a slide that stays"
+    );
+}
+
+#[test]
 fn the_teachers_camera_makes_way_for_her_capped_share_and_comes_back() {
     // The share shown large, her camera small, beside two voices (76 kbit/s each on the wire
     // in this harness): on a 420 kbit/s link the share fits capped at its floor or more, but

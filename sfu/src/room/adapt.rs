@@ -697,7 +697,7 @@ impl Room {
                     source: track.source,
                 };
                 let mut active = Vec::with_capacity(track.layers.len());
-                let started = track.started.unwrap_or(now);
+                let (started, idle) = (track.started.unwrap_or(now), track.idle());
                 for (i, layer) in track.layers.iter_mut().enumerate() {
                     let wanted = taken.contains(&(stream, i as u8));
                     if wanted {
@@ -712,7 +712,7 @@ impl Room {
                     let off = layer
                         .unwanted_since
                         .is_some_and(|t| now >= t + PAUSE_AT_SOURCE_AFTER)
-                        && (layer.paused_at_source.is_some() || layer.is_live(started, now));
+                        && (layer.paused_at_source.is_some() || layer.is_live(started, now, idle));
                     if off != layer.paused_at_source.is_some() {
                         layer.paused_at_source = off.then_some(now);
                         layer.switched_on = (!off).then_some(now);
@@ -858,13 +858,13 @@ impl Room {
 /// switched off because nobody took them (they come back when asked for), and those switched
 /// on again whose first packet has not come yet.
 fn available_layers(track: &UpTrack, now: Instant) -> Vec<Layer> {
-    let started = track.started.unwrap_or(now);
+    let (started, idle) = (track.started.unwrap_or(now), track.idle());
     track
         .layers
         .iter()
         .enumerate()
         .filter(|(_, l)| {
-            l.is_live(started, now)
+            l.is_live(started, now, idle)
                 || l.paused_at_source.is_some()
                 || l.switched_on.is_some_and(|t| now < t + SWITCH_ON_GRACE)
         })
