@@ -295,12 +295,16 @@ impl LiveLayers {
     /// `layer` if it is live, else the largest live one below it, else the smallest above;
     /// `None` if none is live.
     pub fn nearest(&self, layer: u8) -> Option<u8> {
-        let below = self
-            .0
+        self.at_most(layer)
+            .or_else(|| self.0.iter().find_map(|(_, l)| *l))
+    }
+
+    /// `layer` if it is live, else the largest live one below it; `None` if none is.
+    pub fn at_most(&self, layer: u8) -> Option<u8> {
+        self.0
             .iter()
             .rev()
-            .find_map(|(_, l)| l.filter(|l| *l <= layer));
-        below.or_else(|| self.0.iter().find_map(|(_, l)| *l))
+            .find_map(|(_, l)| l.filter(|l| *l <= layer))
     }
 }
 

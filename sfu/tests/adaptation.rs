@@ -393,6 +393,7 @@ fn a_layer_switched_on_again_is_given_out_before_its_first_packet_comes() {
         sim.clients[0].encodings
     );
     sim.clients[2].downlink_rate = Some(500_000);
+    let fell = sim.now;
     let mut looks = Vec::new();
     for _ in 0..100 {
         sim.run_for(Duration::from_millis(100));
@@ -402,6 +403,12 @@ fn a_layer_switched_on_again_is_given_out_before_its_first_packet_comes() {
     }
     let paused = looks.iter().filter(|l| l.is_some_and(|(p, _)| p)).count();
     assert_eq!(paused, 0, "{looks:?}");
+    // Meanwhile her 720p, which the link cannot carry, stopped at once: not run on until the
+    // 180p's first keyframe (the link's own queue lets through what it held).
+    let large = (sim.frames(2, 0, Kind::Video).iter())
+        .filter(|f| f.at > fell + Duration::from_millis(800) && f.tag == 2)
+        .count();
+    assert!(large <= 3, "{large} frames of her 720p after the fall");
     assert!(sim.clients[0].layers_on[0], "switched on again");
     assert_eq!(looks.last(), Some(&Some((false, Some(0)))), "{looks:?}");
 }

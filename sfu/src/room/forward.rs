@@ -47,12 +47,15 @@ struct Incoming<'a> {
 impl Incoming<'_> {
     /// The layer a slot should get now (`None`: none): the allocator's, or the nearest live
     /// one while that is not sending yet; before the allocator's first decision, the one the
-    /// tile's height calls for.
+    /// tile's height calls for. A slot lowered for its link (`Slot::cut`) takes no larger
+    /// layer meanwhile: its lower layer switched on again at the publisher, the larger one it
+    /// had ran on into a link that could not carry it until the lower one's first keyframe.
     fn wanted(&self, slot: &Slot) -> Option<u8> {
         if self.kind == Kind::Audio {
             return Some(0);
         }
         match slot.layer {
+            Some(layer) if slot.cut => self.layers.at_most(layer?),
             Some(layer) => self.layers.nearest(layer?),
             None => self.layers.for_height(slot.height?),
         }
@@ -334,10 +337,12 @@ fn forward_to(
         slot.cut = false;
     } else if wanted.is_none() {
         // The tile went away (or the allocator paused it): stop at once, and if paused for a
-        // link that is losing packets, drop what still waits as with a cut.
+        // link that is losing packets, drop what still waits as with a cut. Lowered for the
+        // link to a layer not sending yet, it stays cut: no larger layer starts again
+        // meanwhile (`Incoming::wanted`).
         stop(slot, conn, mid);
         drop_if_cut(conn, slot, mid, incoming.input.at, ctx);
-        slot.cut = false;
+        slot.cut &= matches!(slot.layer, Some(Some(_)));
         return Err(Skip::Quietly);
     }
     let Some(out) = slot.rewriter.map(incoming.source, &incoming.input) else {
