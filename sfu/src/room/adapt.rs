@@ -26,13 +26,16 @@ const CAP_LIFT_AFTER: Duration = Duration::from_secs(5);
 /// on the wire and told to the page as the encoder's rate.
 const CAMERA_CAP_OVERHEAD: u64 = 15;
 
-/// How long a publisher has to bring a capped encoding down to its cap (the page's
-/// `setParameters` and the encoder's next frames) before what it sends is weighed against it.
-const CAP_SETTLE: Duration = Duration::from_secs(1);
-/// What a capped encoding sends is weighed over windows this long, from [`CAP_SETTLE`] on: the
-/// bytes of the window alone, not the smoothed rate, which still held a tenth of the rate
-/// from before the cap after four seconds, so a share of 1.5 Mbit/s capped at 240 kbit/s was
-/// judged ignored while its page kept to the cap.
+/// How long a publisher has to bring a capped encoding down to its cap (the event's way to the
+/// page, its `setParameters` and the encoder's next frames) before what it sends is weighed
+/// against it. Everything sent in the window counts: a page that kept to the cap only 0.2 s
+/// into a window would be judged ignoring it where the encoding sends 8 times its cap, so
+/// the window starts a generous 2 s after the cap.
+const CAP_SETTLE: Duration = Duration::from_secs(2);
+/// What a capped encoding sends is weighed over windows this long, from [`CAP_SETTLE`] on (the
+/// first judgement 5 s after the cap): the bytes of the window alone, not the smoothed rate,
+/// which still held a tenth of the rate from before the cap after four seconds, so a share of
+/// 1.3 Mbit/s capped at 150 kbit/s was judged ignored while its page kept to the cap.
 const CAP_WINDOW: Duration = Duration::from_secs(3);
 /// A capped encoding sending above this many times its cap over a window is not being capped:
 /// the subscribers it was capped for would be sent more than their links take.
