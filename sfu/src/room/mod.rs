@@ -329,6 +329,9 @@ impl Room {
             if !open {
                 self.speakers.handle_mute(participant, now);
             }
+            // A voice opened counts in every subscriber's budget from the next decision,
+            // soon (a muted one counts nothing: room::adapt, `plans`).
+            self.adapt_soon(now);
             return;
         }
         if open {
