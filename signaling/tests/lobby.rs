@@ -162,8 +162,8 @@ async fn an_admitted_session_skips_the_lobby_when_it_comes_back() {
 }
 
 /// A pupil waiting in the lobby whose page knocks again on a new socket (its Wi-Fi changed)
-/// takes its own place: the old socket is closed, the host sees the pupil once, and admitting
-/// lets in the page that is there, with its session.
+/// takes its own place, even in a room locked since: the old socket is closed, the host sees
+/// the pupil once, and admitting lets in the page that is there, with its session.
 #[tokio::test]
 async fn a_page_that_knocks_again_from_the_lobby_keeps_one_place() {
     let (_server, addr) = server().await;
@@ -180,6 +180,9 @@ async fn a_page_that_knocks_again_from_the_lobby_keeps_one_place() {
         }
     }
 
+    // The teacher locks the room meanwhile: nobody new, but Ben is no newcomer.
+    host.send(json!({"type": "settings", "locked": true})).await;
+    host.expect("settings_updated").await;
     let (mut again, knock) = Client::join_session(
         addr,
         &room.id,

@@ -350,25 +350,19 @@ impl RoomTask {
             _ => {}
         }
         // A page that waits in the lobby and knocks again (its socket replaced after a
-        // network change) takes its own place there: listed twice, the host could admit the
-        // stale entry, a member whose socket is gone.
-        let waited = session.as_deref().and_then(|s| {
-            let pos = state.lobby.iter().position(|w| w.session == s)?;
-            let old = state.lobby.remove(pos);
-            let _ = old
-                .out
-                .send(Outgoing::Close(4000, "opened again elsewhere"));
-            state.lobby_changed();
-            Some(pos)
-        });
+        // network change) takes its own place there (below, once nothing refuses it): listed
+        // twice, the host could admit the stale entry, a member whose socket is gone. It is no
+        // newcomer: a lock or a renewed link since it knocked first do not turn it away.
+        let waited =
+            (session.as_deref()).and_then(|s| state.lobby.iter().position(|w| w.session == s));
         let returning = known == Some(SessionState::Admitted);
         let role = match grant {
             Grant::Role(role) => role,
-            Grant::OldParticipantLink if returning => Role::Participant,
+            Grant::OldParticipantLink if returning || waited.is_some() => Role::Participant,
             // A renewed link admits nobody new.
             Grant::OldParticipantLink => return Err(ErrorCode::BadSecret),
         };
-        if state.settings.locked && role != Role::Host && !returning {
+        if state.settings.locked && role != Role::Host && !returning && waited.is_none() {
             return Err(ErrorCode::RoomLocked);
         }
         // Nobody passes for the teacher: in chat and in the people list a name is all there is.
@@ -379,8 +373,11 @@ impl RoomTask {
         // Hosts are never turned away for a full room: a lobby filled by strangers must not
         // lock the teacher out of her own class. The lobby holds at most as many as the room.
         let to_lobby = role == Role::Participant && state.settings.lobby && !returning;
+        // Its own old entry makes no room fuller.
+        let own = |i: usize| waited == Some(i);
+        let waiting = (state.lobby.iter().enumerate()).filter(|(i, _)| !own(*i));
         let full = if to_lobby {
-            state.lobby.len() >= self.limits.max_participants
+            waiting.count() >= self.limits.max_participants
         } else {
             state.members.len() >= self.limits.max_participants
         };
@@ -388,8 +385,9 @@ impl RoomTask {
             return Err(ErrorCode::RoomFull);
         }
         // Nor by one address alone: its share of the lobby is `lobby_per_address`.
-        let same = |w: &&Waiting| addr.is_some() && w.addr == addr;
-        if to_lobby && state.lobby.iter().filter(same).count() >= self.limits.lobby_per_address {
+        let same = |(i, w): &(usize, &Waiting)| !own(*i) && addr.is_some() && w.addr == addr;
+        let from_here = state.lobby.iter().enumerate().filter(same).count();
+        if to_lobby && from_here >= self.limits.lobby_per_address {
             Counters::bump(&self.registry.counters.address_lobby);
             return Err(ErrorCode::LobbyFull);
         }
@@ -399,7 +397,10 @@ impl RoomTask {
         if role == Role::Host && !returning && state.members.len() >= host_seats {
             return Err(ErrorCode::RoomFull);
         }
-        if let Some(s) = session.as_deref().filter(|_| known.is_some()) {
+        if let Some(s) = session
+            .as_deref()
+            .filter(|_| known.is_some() || waited.is_some())
+        {
             self.replace_session(state, s);
         }
         let id = ParticipantId(state.next_id);
