@@ -78,6 +78,8 @@ test('chat between teacher and students, with history and chat off', async (t) =
     await ben.page.keyboard.down('Enter');
     for (let i = 0; i < 4; i += 1) await ben.page.keyboard.down('Enter');
     await ben.page.keyboard.up('Enter');
+    // Its echo clears the box; then the same words again, by a double click.
+    await poll(async () => (await ben.page.inputValue('#chat-input')) === '', { message: 'the box cleared by the echo' });
     await ben.page.fill('#chat-input', 'Once only');
     await ben.page.dblclick('#chat-send');
     texts.push('Once only', 'Once only');
