@@ -335,12 +335,7 @@ fn absurd_numbers_on_a_real_stream_harm_only_their_sender() {
 /// connection panicked the worker, every room on it with it.
 #[test]
 fn an_oversized_packet_is_dropped_and_counted_and_the_room_goes_on() {
-    let mut sim = Sim::new(36);
-    sim.join();
-    sim.clients[0].raw_camera = Some(RawCamera::default());
-    sim.clients[0].video_bytes = 900;
-    sim.clients[0].bare_header = true;
-    sim.publish(0);
+    let mut sim = with_raw_camera_of(36, true);
     sim.join();
     sim.publish(1);
     sim.join();
@@ -518,10 +513,16 @@ fn feedback_flood(seed: u64, times: usize) -> Flood {
 /// A lesson whose first participant publishes a camera that writes its own RTP (900-byte
 /// frames), and nobody else yet.
 fn with_raw_camera(seed: u64) -> Sim {
+    with_raw_camera_of(seed, false)
+}
+
+/// The same, its publish connection offering only the mid extension if `bare_header`.
+fn with_raw_camera_of(seed: u64, bare_header: bool) -> Sim {
     let mut sim = Sim::new(seed);
     sim.join();
     sim.clients[0].raw_camera = Some(RawCamera::default());
     sim.clients[0].video_bytes = 900;
+    sim.clients[0].bare_header = bare_header;
     sim.publish(0);
     sim
 }

@@ -711,7 +711,7 @@ mod tests {
         out.send(Outgoing::Close(4000, "removed")).expect("queued");
         out.send(Outgoing::Close(1000, "bye")).expect("queued");
         drop(out);
-        let (sink, mut written) = futures_channel_sink();
+        let (sink, mut written) = recording_sink();
         write_loop(sink, inbox).await;
         let first = written.recv().await;
         assert!(
@@ -727,7 +727,7 @@ mod tests {
     }
 
     /// A sink of messages, and what was written to it.
-    fn futures_channel_sink() -> (
+    fn recording_sink() -> (
         impl futures_util::Sink<Message> + Unpin,
         tokio::sync::mpsc::UnboundedReceiver<Message>,
     ) {

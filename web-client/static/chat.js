@@ -21,7 +21,9 @@ export class ChatPanel {
   constructor() {
     this.call = null;
     this.unread = 0;
+    // The text of our message on its way (its echo clears the box), and when it was sent.
     this.pending = null;
+    this.pendingAt = 0;
     this.time = new Intl.DateTimeFormat(lang, { hour: '2-digit', minute: '2-digit' });
     $('chat-form').addEventListener('submit', (event) => {
       event.preventDefault();

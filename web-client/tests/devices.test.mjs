@@ -38,6 +38,24 @@ async function decoded(page, id) {
   return s ? s.videoFramesDecoded : 0;
 }
 
+/**
+ * The page's device of `kind` ('audio', 'video') is unplugged: its track ends, and none can
+ * be had until `window.testRealGum` is put back.
+ */
+function unplug(page, kind) {
+  return page.evaluate((k) => {
+    const real = navigator.mediaDevices.getUserMedia.bind(navigator.mediaDevices);
+    window.testRealGum = real;
+    navigator.mediaDevices.getUserMedia = async (c) => {
+      if (c && c[k]) throw new DOMException(`no ${k} device`, 'NotFoundError');
+      return real(c);
+    };
+    const sender = window.aula.publishPc.getSenders().find((s) => s.track && s.track.kind === k);
+    sender.track.stop();
+    sender.track.dispatchEvent(new Event('ended'));
+  }, kind);
+}
+
 function withCameras(t, body) {
   return withServerAndBrowser(t, { browserArgs: CAMERAS }, body);
 }
@@ -156,17 +174,7 @@ test('a camera unplugged in the lesson: the button says off, the page says why, 
     await teacher.page.waitForSelector('#toggle-cam[aria-pressed="true"]', { timeout: WAIT });
 
     // Unplugged: the track ends, and no camera can be had until it is back.
-    await teacher.page.evaluate(() => {
-      const real = navigator.mediaDevices.getUserMedia.bind(navigator.mediaDevices);
-      window.testRealGum = real;
-      navigator.mediaDevices.getUserMedia = async (c) => {
-        if (c && c.video) throw new DOMException('no camera', 'NotFoundError');
-        return real(c);
-      };
-      const sender = window.aula.publishPc.getSenders().find((s) => s.track && s.track.kind === 'video');
-      sender.track.stop();
-      sender.track.dispatchEvent(new Event('ended'));
-    });
+    await unplug(teacher.page, 'video');
     await teacher.page.waitForSelector('#toggle-cam[aria-pressed="false"]:not([disabled])', { timeout: WAIT });
     await poll(async () => /Your camera stopped/.test(await teacher.page.textContent('#notices')),
       { message: 'the notice that says why' });
@@ -199,16 +207,7 @@ test('a microphone turned on in the lesson that stops: the button says off, the 
     // Turned on after all (a headset picked up), then its battery dies: the track ends.
     await ben.page.click('#toggle-mic');
     await ben.page.waitForSelector('#toggle-mic[aria-pressed="true"]', { timeout: WAIT });
-    await ben.page.evaluate(() => {
-      const real = navigator.mediaDevices.getUserMedia.bind(navigator.mediaDevices);
-      navigator.mediaDevices.getUserMedia = async (c) => {
-        if (c && c.audio) throw new DOMException('no microphone', 'NotFoundError');
-        return real(c);
-      };
-      const sender = window.aula.publishPc.getSenders().find((s) => s.track && s.track.kind === 'audio');
-      sender.track.stop();
-      sender.track.dispatchEvent(new Event('ended'));
-    });
+    await unplug(ben.page, 'audio');
     await ben.page.waitForSelector('#toggle-mic[aria-pressed="false"]:not([disabled])', { timeout: WAIT });
     await poll(async () => /Your microphone stopped/.test(await ben.page.textContent('#notices')),
       { message: 'the notice that says why' });
