@@ -456,14 +456,21 @@ export class Call {
    * publish that had no answer goes out again and broken connections restart ICE.
    */
   handleResumed(msg) {
+    // What the server held for us before we went away.
+    const held = { audio: Boolean(this.you.audio), video: Boolean(this.you.video), screen: Boolean(this.you.screen) };
     applyRoomState(this, msg);
     syncHostInfo(this, msg);
     this.grid.setSelfState(this.you);
     this.grid.setTracks(this.remoteTracks);
-    // What either side turned off while we were away stays off: a host's mute we did not
-    // hear of, or our own microphone switched off during the outage.
-    for (const kind of ['audio', 'video']) if (!this.you[kind] && this.media.state()[kind]) this.setLocal(kind, false);
-    if (!this.you.screen && this.media.screenTrack) this.stopScreen({ tell: false });
+    // What changed while we were away, on either side. Off on the server's side (a host's
+    // mute we did not hear of, a setting): off here too. On here while the server still
+    // holds it off as before (a student who unmuted while her Wi-Fi was gone): it stays
+    // on, and media_state below tells the server. Off here: media_state tells that too.
+    const changedThere = (kind) => held[kind] || !this.mayUse(kind);
+    for (const kind of ['audio', 'video']) {
+      if (!this.you[kind] && this.media.state()[kind] && changedThere(kind)) this.setLocal(kind, false);
+    }
+    if (!this.you.screen && this.media.screenTrack && changedThere('screen')) this.stopScreen({ tell: false });
     this.sendMediaStateIfChanged();
     this.rtc.handleSignaling(true);
     this.view.resend();

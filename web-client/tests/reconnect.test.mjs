@@ -19,6 +19,8 @@
 //    stay, the teacher sees the student marked "reconnecting" and never leave, and media
 //    flows both ways again. Then the browser reports a network change (`online`): the
 //    page moves to a new socket at once and restarts ICE on both connections.
+//    Two students' sockets drop: what a student turns on meanwhile (her microphone) and
+//    what the teacher turns off (the other's) both hold after the resumes.
 // 4. A student away longer than the grace (the server runs with 2 s): her page says
 //    "Reconnecting…", then "Connection lost — rejoining…" with a Rejoin button; the
 //    teacher sees her tile marked "reconnecting…", then gone. When her browser is back
@@ -38,7 +40,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import {
-  WAIT, baselines, createRoom, expectMediaFlowing, forgetMediaStart, join, joinAs, mediaStartedAt, poll, unmute,
+  WAIT, baselines, createRoom, expectMediaFlowing, forgetMediaStart, join, joinAs, mediaStartedAt, openPeople, poll,
+  unmute,
   watchMediaStart, withServerAndBrowser,
 } from './helpers.mjs';
 
@@ -319,6 +322,64 @@ test('a page whose socket the server drops resumes by itself', AS_ROOT, async (t
     for (const p of everyone) assert.deepEqual(p.errors, [], `no uncaught errors on ${p.label}'s page`);
   });
 });
+
+// 3b. Two students' sockets drop and their browsers go offline. Meanwhile Anna, who joined
+//     muted as students do, turns her microphone on (she wants to answer), and the teacher
+//     mutes Ben. Back online, each resumed page keeps what happened on its side and takes
+//     what happened on the server's: Anna is heard, Ben is muted.
+test('what a student and the teacher change while her socket is away both hold after the resume', AS_ROOT,
+  async (t) => {
+    await withServerAndBrowser(t, async ({ server, browser, everyone }) => {
+      const room = await createRoom(server.url, '9a Physik', { kind: 'class', lobby: false });
+      const { p: teacher, me } = await joinAs(browser, everyone, room.host_url, 'Frau Weber');
+      teacher.id = me.id;
+      const students = [];
+      for (const name of ['Anna', 'Ben']) {
+        const before = serverConnections(server.httpPort);
+        const { p, me: student } = await joinAs(browser, everyone, room.participant_url, name);
+        p.id = student.id;
+        p.ports = [...serverConnections(server.httpPort)].filter((port) => !before.has(port));
+        students.push(p);
+      }
+      const [anna, ben] = students;
+      await unmute(ben.page);
+      await expectMediaFlowing(receivers([teacher, ben]), { message: 'teacher and Ben receiving each other' });
+      assert.equal(await anna.page.evaluate(() => window.aula.you.audio), false, 'Anna joined muted');
+
+      for (const p of students) dropConnections(server.httpPort, p.ports);
+      for (const p of students) {
+        await poll(() => p.page.evaluate(() => window.aula.connection === 'reconnecting'),
+          { interval: 10, message: `${p.label}'s page to notice` });
+        await p.context.setOffline(true);
+      }
+      await anna.page.click('#toggle-mic');
+      await anna.page.waitForSelector('#toggle-mic[aria-pressed="true"]', { timeout: WAIT });
+      await openPeople(teacher.page);
+      await teacher.page.click(`[data-member-id="${ben.id}"] [data-action="mute"]`);
+      const shown = (page, id) => page.evaluate((pid) => window.aula.participants().find((p) => p.id === pid), id);
+      await poll(async () => (await shown(teacher.page, ben.id)).audio === false,
+        { message: 'Ben shown muted on the teacher’s page' });
+
+      for (const p of students) await p.context.setOffline(false);
+      for (const p of students) {
+        await poll(async () => (await log(p.page)).some((e) => e.type === 'joined' && e.resumed)
+          && p.page.evaluate(() => window.aula.connection === 'connected'), { message: `${p.label}'s page to resume` });
+      }
+      // Anna: her microphone stays on, the server takes it, and the teacher hears her.
+      await poll(() => anna.page.evaluate(() => window.aula.you.audio === true),
+        { message: 'the server to hold Anna unmuted' });
+      assert.equal(await anna.page.getAttribute('#toggle-mic', 'aria-pressed'), 'true', 'her button still says on');
+      await poll(async () => (await shown(teacher.page, anna.id)).audio === true,
+        { message: 'Anna shown unmuted on the teacher’s page' });
+      const fromAnna = [{ page: teacher.page, label: teacher.label, from: [anna.id] }];
+      await expectMediaFlowing(fromAnna,
+        { baseline: await baselines(fromAnna), message: 'the teacher receiving Anna' });
+      // Ben: the mute he did not hear of holds on his page.
+      await ben.page.waitForSelector('#toggle-mic[aria-pressed="false"]', { timeout: WAIT });
+      assert.equal(await ben.page.evaluate(() => window.aula.you.audio), false, 'the server holds Ben muted');
+      for (const p of everyone) assert.deepEqual(p.errors, [], `no uncaught errors on ${p.label}'s page`);
+    });
+  });
 
 test('a student away longer than the grace sees "Connection lost", then comes back by herself', AS_ROOT, async (t) => {
   await withServerAndBrowser(t, { args: ['--resume-grace-secs', '2'] }, async ({ server, browser, everyone }) => {
