@@ -34,6 +34,10 @@ pub struct BotStats {
     pub lobby: Option<Duration>,
     /// The first `joined` received.
     pub joined: Option<Duration>,
+    /// Times the server started this participant's media anew on the same socket (`joined`
+    /// again, not resumed, with the same id: its room's media state was lost) and the bot
+    /// opened new connections, as a page does.
+    pub media_restarts: u32,
     /// Each `queued` received while the join waited in the server's queue, in order.
     pub queue: Vec<QueueNote>,
     /// Times the server answered the join with `server_busy` (its queue full) and the bot

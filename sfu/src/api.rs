@@ -135,6 +135,10 @@ pub enum Command {
     Leave { participant: ParticipantId },
     /// Close the room and free everything it holds.
     Close,
+    /// Panic in the room's code, as a bug would: the tests of what a fault in one room does
+    /// (`Worker::fail_room`). Only in builds with the `fault-injection` feature.
+    #[cfg(any(test, feature = "fault-injection"))]
+    Fault,
 }
 
 impl Command {
@@ -243,6 +247,10 @@ pub enum SfuEvent {
         source: Source,
         max_bitrate: Option<u64>,
     },
+    /// The participant's media connections are gone: a fault in its room's media code ended
+    /// the room's media state (the worker and its other rooms go on). Signaling joins the
+    /// participant again, and its page starts both connections anew.
+    MediaLost,
     /// A command was refused; `re` names it as the wire does (`publish`, `subscribe_answer`,
     /// `ice_restart`).
     Error {

@@ -49,6 +49,9 @@ pub struct CoreStats {
     /// RTP packets from a publisher with a payload over `forward::MAX_PAYLOAD` bytes (no
     /// browser sends one): dropped.
     pub packets_oversized: u64,
+    /// Rooms whose media state was dropped after a panic in their code (`Worker::fail_room`);
+    /// their participants connected again.
+    pub rooms_failed: u64,
     /// Packets of a layer the publisher was told to switch off, still arriving (a page that
     /// ignores `encodings`): forwarded to nobody who does not take that layer anyway.
     pub packets_paused_layer: u64,
@@ -190,6 +193,25 @@ impl Routes {
             self.by_addr.remove(&addr);
             out.push_back(Output::UnrouteAddr(addr));
         }
+    }
+
+    /// Forgets every route of `room` (a room whose state is gone without its connections
+    /// closing one by one: `Worker::fail_room`).
+    pub fn remove_room(&mut self, room: &RoomId, out: &mut VecDeque<Output>) {
+        self.by_ufrag.retain(|ufrag, key| {
+            let keep = key.room != *room;
+            if !keep {
+                out.push_back(Output::UnrouteUfrag(ufrag.clone()));
+            }
+            keep
+        });
+        self.by_addr.retain(|addr, key| {
+            let keep = key.room != *room;
+            if !keep {
+                out.push_back(Output::UnrouteAddr(*addr));
+            }
+            keep
+        });
     }
 
     pub fn lookup(&self, source: SocketAddr, datagram: &[u8]) -> Option<&ConnKey> {

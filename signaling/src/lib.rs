@@ -210,6 +210,13 @@ async fn bind(addr: SocketAddr) -> Result<(tokio::net::TcpListener, SocketAddr),
 }
 
 impl RunningServer {
+    /// The media side's handle: for tests that talk to the SFU directly (a fault injected
+    /// into a room, with aula-sfu's `fault-injection` feature).
+    #[doc(hidden)]
+    pub fn sfu(&self) -> aula_sfu::SfuHandle {
+        self.sfu.handle()
+    }
+
     /// Closes every socket and room, then stops the media threads.
     pub async fn shutdown(self) {
         let _ = self.stop.send(true);

@@ -57,6 +57,7 @@ pub async fn metrics(
         ),
         ("aula_rtp_packets_empty_total", c.packets_empty),
         ("aula_rtp_packets_oversized_total", c.packets_oversized),
+        ("aula_media_rooms_failed_total", c.rooms_failed),
         ("aula_layer_changes_total", c.layer_changes),
         ("aula_estimates_restarted_total", c.estimates_restarted),
         ("aula_links_overflowing_total", c.links_overflowing),
@@ -255,6 +256,10 @@ const HELP: &[(&str, &str)] = &[
     (
         "aula_rtp_packets_oversized_total",
         "RTP packets from publishers with a payload over 1,500 bytes, dropped.",
+    ),
+    (
+        "aula_media_rooms_failed_total",
+        "Rooms whose media state a fault in its code ended; their participants joined again.",
     ),
     (
         "aula_layer_changes_total",

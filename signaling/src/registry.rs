@@ -239,7 +239,7 @@ impl Registry {
             return Err(CreateError::TooManyRooms(self.max_rooms));
         }
         let (tx, inbox) = mpsc::channel(ROOM_INBOX);
-        let (quality_tx, quality_rx) = mpsc::unbounded_channel();
+        let (media_tx, media_rx) = mpsc::unbounded_channel();
         let entry = RoomEntry {
             title: title.into(),
             kind,
@@ -261,8 +261,8 @@ impl Registry {
             sfu,
             registry: self.clone(),
             inbox,
-            quality_tx,
-            quality_rx,
+            media_tx,
+            media_rx,
             stop,
             _owner: owner,
         };

@@ -42,6 +42,8 @@ mod lobby;
 mod lobby_flood;
 #[path = "log-hygiene.rs"]
 mod log_hygiene;
+#[path = "media-fault.rs"]
+mod media_fault;
 #[path = "media-flow.rs"]
 mod media_flow;
 #[path = "memory-bounds.rs"]

@@ -8,6 +8,7 @@ use str0m::RtcError;
 use str0m::change::{SdpAnswer, SdpOffer};
 use str0m::media::{MediaKind, Mid};
 
+use super::join::Admitted;
 use super::{Bot, DownTrack};
 use crate::bot::BotError;
 use crate::gaps::StreamKind;
@@ -28,6 +29,25 @@ impl Bot {
                 self.handle_subscribe_offer(&sdp, &tracks, reset).await?;
             }
             SignalEvent::Closed(why) => return Err(self.closed(why)),
+            SignalEvent::Joined {
+                you,
+                participants,
+                session,
+                resume,
+                resumed: false,
+            } if self.stats.id.as_deref() == Some(you.id.as_str()) => {
+                // Our seat, media started anew (docs/protocol.md, `joined`): new
+                // connections, as a page does.
+                self.stats.media_restarts += 1;
+                self.new_connections().await?;
+                self.handle_admitted(Admitted {
+                    you,
+                    participants,
+                    session,
+                    resume,
+                });
+                self.start_media().await?;
+            }
             other => self.handle_news(other),
         }
         Ok(())

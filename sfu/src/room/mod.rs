@@ -94,6 +94,10 @@ impl Room {
         self.participants.is_empty()
     }
 
+    pub fn participant_ids(&self) -> Vec<ParticipantId> {
+        self.participants.keys().copied().collect()
+    }
+
     /// When the room next needs `handle_timeout`. Found when asked (once per worker loop
     /// turn), not after every datagram: it looks at every connection of the room.
     pub fn poll_timeout(&self) -> Option<Instant> {
@@ -185,6 +189,8 @@ impl Room {
                 self.close(ctx);
                 Ok(())
             }
+            #[cfg(any(test, feature = "fault-injection"))]
+            Command::Fault => panic!("a fault injected into room {}", self.id),
         };
         if let Err((participant, error)) = result {
             self.emit(participant, SfuEvent::Error { error, re }, ctx);
@@ -573,6 +579,8 @@ fn command_name(cmd: &Command) -> &'static str {
         Command::Resume { .. } => "resume",
         Command::Join { .. } => "join",
         Command::Gate { .. } | Command::Role { .. } | Command::Leave { .. } | Command::Close => "",
+        #[cfg(any(test, feature = "fault-injection"))]
+        Command::Fault => "",
     }
 }
 

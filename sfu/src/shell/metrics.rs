@@ -117,6 +117,7 @@ impl Metrics {
             core.packets_unannounced += s.packets_unannounced;
             core.packets_empty += s.packets_empty;
             core.packets_oversized += s.packets_oversized;
+            core.rooms_failed += s.rooms_failed;
             core.packets_paused_layer += s.packets_paused_layer;
             core.layer_changes += s.layer_changes;
             core.estimates_restarted += s.estimates_restarted;

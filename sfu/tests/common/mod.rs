@@ -720,6 +720,10 @@ impl Sim {
 
     /// Moves packets and signaling until nothing is in flight.
     fn pump(&mut self) {
+        // The worker catches a panic in a room's code (worker::fail_room) and goes on; a
+        // test, and the fuzzer, must still see it.
+        let failed = self.worker.stats().rooms_failed;
+        assert_eq!(failed, 0, "a room's code panicked (its message is above)");
         loop {
             let mut moved = false;
             loop {
@@ -1311,6 +1315,11 @@ impl Client {
             }
             SfuEvent::Error { error: e, .. } => {
                 self.errors.push(e.to_string());
+                None
+            }
+            // Only a panic in the room's code sends it, which no simulated test expects.
+            SfuEvent::MediaLost => {
+                self.errors.push("media lost".into());
                 None
             }
         }

@@ -148,6 +148,15 @@ enum Flow {
     End(EndReason),
 }
 
+/// What the SFU says of a member that the room's task handles, not its socket.
+#[derive(Debug)]
+pub enum MediaNote {
+    /// Its connections were rated anew.
+    Quality(Quality),
+    /// Its media state is gone (a fault in the room's media code, `SfuEvent::MediaLost`).
+    Lost,
+}
+
 pub struct RoomTask {
     pub id: RoomId,
     pub title: Arc<str>,
@@ -158,10 +167,11 @@ pub struct RoomTask {
     pub sfu: SfuHandle,
     pub registry: Arc<Registry>,
     pub inbox: mpsc::Receiver<RoomMsg>,
-    /// The SFU's quality ratings of members, from their event sinks (the SFU worker thread
-    /// must not block, and a rating changes at most every 2 s per member: unbounded is safe).
-    pub quality_tx: mpsc::UnboundedSender<(ParticipantId, Quality)>,
-    pub quality_rx: mpsc::UnboundedReceiver<(ParticipantId, Quality)>,
+    /// What the SFU says of members that this task handles (quality ratings, lost media),
+    /// from their event sinks (the SFU worker thread must not block, and a rating changes at
+    /// most every 2 s per member, media is lost at most once per fault: unbounded is safe).
+    pub media_tx: mpsc::UnboundedSender<(ParticipantId, MediaNote)>,
+    pub media_rx: mpsc::UnboundedReceiver<(ParticipantId, MediaNote)>,
     pub stop: watch::Receiver<bool>,
     /// The room's place under its creator's address's cap, given back as the task ends.
     pub _owner: Option<crate::addresses::Hold>,
@@ -182,9 +192,10 @@ impl RoomTask {
                         },
                         None => break None,
                     },
-                    Some((id, quality)) = self.quality_rx.recv() => {
-                        self.handle_quality(&mut state, id, quality);
-                    }
+                    Some((id, note)) = self.media_rx.recv() => match note {
+                        MediaNote::Quality(quality) => self.handle_quality(&mut state, id, quality),
+                        MediaNote::Lost => self.handle_media_lost(&mut state, id),
+                    },
                     _ = sleep_until(deadline) => {
                         state.announce_due(Instant::now());
                         state.lobby_due(Instant::now());
@@ -482,6 +493,7 @@ impl RoomTask {
             socket,
             resume: Secret::generate(),
             away_until: None,
+            media_lost: false,
             view_limit: chat::RateLimit::with(
                 Instant::now(),
                 10.0,
@@ -553,12 +565,15 @@ impl RoomTask {
     }
 
     /// Where the SFU's events for a member go: media negotiation straight to its socket,
-    /// quality ratings to this task (which tells the room).
+    /// quality ratings and lost media to this task (which tells the room, or joins again).
     fn sink(&self, id: ParticipantId, out: Outbox) -> EventSink {
-        let quality = self.quality_tx.clone();
+        let media = self.media_tx.clone();
         Box::new(move |event: SfuEvent| match event {
             SfuEvent::Quality(q) => {
-                let _ = quality.send((id, q));
+                let _ = media.send((id, MediaNote::Quality(q)));
+            }
+            SfuEvent::MediaLost => {
+                let _ = media.send((id, MediaNote::Lost));
             }
             event => {
                 if let Some(msg) = to_wire(event) {
@@ -749,7 +764,7 @@ fn to_wire(event: SfuEvent) -> Option<ServerMsg> {
             max_bitrate,
         } => ServerMsg::ScreenBitrate { max_bitrate },
         SfuEvent::MaxBitrate { max_bitrate, .. } => ServerMsg::CameraBitrate { max_bitrate },
-        SfuEvent::Quality(_) => return None,
+        SfuEvent::Quality(_) | SfuEvent::MediaLost => return None,
     };
     Some(msg)
 }

@@ -4,7 +4,7 @@
 //! seat back with the same id and role and no lobby. The SFU's quality ratings of each
 //! member's connections are shown to everyone here too.
 
-use aula_sfu::{ParticipantId, Quality};
+use aula_sfu::{ParticipantId, Quality, Source};
 use tokio::time::Instant;
 
 use super::state::State;
@@ -88,11 +88,13 @@ impl RoomTask {
         m.info.reconnecting = false;
         m.out = out.clone();
         m.socket = socket;
-        let joined = self.joined_msg(state, &state.members[&id], true);
+        // Media lost while away: the page starts its connections anew, as after a join.
+        let lost = std::mem::take(&mut m.media_lost);
+        let joined = self.joined_msg(state, &state.members[&id], !lost);
         let _ = out.send(Outgoing::Msg(joined));
         if self
             .sfu
-            .resume(&self.id, id, fresh, self.sink(id, out))
+            .resume(&self.id, id, fresh || lost, self.sink(id, out))
             .is_err()
         {
             return Err(ErrorCode::ServerBusy);
@@ -103,6 +105,34 @@ impl RoomTask {
             state.member_changed(id);
         }
         Ok(id)
+    }
+
+    /// The SFU lost a member's media state: a fault in the room's media code ended it there
+    /// (`aula_sfu::SfuEvent::MediaLost`; the worker and its other rooms went on). The member
+    /// joins the media room again with its gates and role, and its page gets `joined` with
+    /// `resumed: false`, on which it closes its peer connections and starts both anew. A
+    /// member who is away gets that answer to its resume.
+    pub(super) fn handle_media_lost(&self, state: &mut State, id: ParticipantId) {
+        let Some(m) = state.members.get(&id) else {
+            return; // it left meanwhile
+        };
+        tracing::warn!(participant = %id, "media lost; starting it again");
+        let (out, info, host) = (m.out.clone(), m.info.clone(), m.is_host());
+        if m.away_until.is_none() {
+            m.send(self.joined_msg(state, m, false));
+        } else if let Some(m) = state.members.get_mut(&id) {
+            m.media_lost = true;
+        }
+        // `joined` goes out before the SFU hears of the participant, as on a join.
+        if self.sfu.join(&self.id, id, self.sink(id, out)).is_err() {
+            return; // the server is shutting down
+        }
+        self.gate(id, Source::Microphone, info.audio);
+        self.gate(id, Source::Camera, info.video);
+        self.gate(id, Source::Screen, info.screen);
+        if host {
+            self.tell_role(id, true);
+        }
     }
 
     /// The SFU rated a member's connections anew.

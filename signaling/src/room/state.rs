@@ -39,6 +39,9 @@ pub struct Member {
     pub resume: Secret,
     /// Its socket is gone without a `leave`: the seat is kept until then for a resume.
     pub away_until: Option<Instant>,
+    /// Its media state was lost while it was away (`RoomTask::handle_media_lost`): its
+    /// resume starts its page's connections anew.
+    pub media_lost: bool,
     /// `view` updates: 10 at once, then 10 a second (a page sends at most 5 a second).
     pub view_limit: RateLimit,
     /// Announcements of its own changes: [`ANNOUNCE_BURST`] at once, then one per

@@ -50,7 +50,25 @@ pub fn temp_dir(name: &str) -> TempDir {
 }
 
 /// Logs to the test's output when `RUST_LOG` is set (e.g. `RUST_LOG=debug`); quiet otherwise.
+/// Also makes a panic in a media worker end the test process: the server catches one in a
+/// room's code and goes on (docs/architecture.md, "A fault in one room"), which must not hide
+/// a bug from a test. The fault tests/media-fault.rs injects is let through.
 pub fn init_logging() {
+    static HOOK: std::sync::Once = std::sync::Once::new();
+    HOOK.call_once(|| {
+        let default = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            default(info);
+            let media = std::thread::current()
+                .name()
+                .is_some_and(|n| n.starts_with("aula-media"));
+            let message = info.payload().downcast_ref::<String>();
+            let injected = message.is_some_and(|m| m.starts_with("a fault injected"));
+            if media && !injected {
+                std::process::abort();
+            }
+        }));
+    });
     if std::env::var_os("RUST_LOG").is_some() {
         let _ = tracing_subscriber::fmt()
             .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
