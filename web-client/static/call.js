@@ -66,6 +66,11 @@ import {
 
 // protocol.md, `joined.resume_grace_secs`: its default, for a server that leaves it out.
 const DEFAULT_RESUME_GRACE_SECS = 30;
+// protocol.md, error table: a media request the server dropped for a full queue
+// (`server_busy`) goes again after 1 to 1.5 s; candidates sent this long before go with it
+// (the error does not say which one it was).
+const BUSY_RETRY_MS = 1000;
+const CANDIDATES_KEPT_MS = 3000;
 const LOG_LIMIT = 500;
 const MEDIA_SETTING = { audio: 'unmute', video: 'video', screen: 'screen' };
 
@@ -185,9 +190,46 @@ export class Call {
 
   send(msg) {
     this.record('out', msg);
+    if (msg.type === 'candidate') this.keepCandidate(msg);
     if (msg.type !== 'candidate') this.lastSent = msg;
     if (!['candidate', 'subscribe_answer', 'subscribe_failed'].includes(msg.type)) this.lastRequest = msg;
     this.link.send(msg);
+  }
+
+  /** The candidates of the last few seconds, to send again if the server dropped one. */
+  keepCandidate(msg) {
+    const now = performance.now();
+    this.recentCandidates = (this.recentCandidates || []).filter((c) => now - c.at < CANDIDATES_KEPT_MS);
+    this.recentCandidates.push({ at: now, msg });
+  }
+
+  /**
+   * The server dropped a media request of ours (`server_busy` with `re`: a media worker's
+   * queue was full, the socket stays): it goes again in a second or so, or, for a `view`
+   * or an `ice_restart`, when the page would send the next one anyway.
+   */
+  handleBusy(re) {
+    if (re === 'view') {
+      this.view.handleRefused();
+      return;
+    }
+    if (re === 'ice_restart') {
+      this.link.settle('ice_restart');
+      if (this.rtc) this.rtc.handleRestartRefused();
+      return;
+    }
+    // Answered, so not stalled; the request's clock starts again when it goes again.
+    if (re === 'publish') this.link.settle('publish');
+    this.busy = this.busy || new Set();
+    if (this.busy.has(re)) return;
+    this.busy.add(re);
+    const candidates = re === 'candidate' ? (this.recentCandidates || []).map((c) => c.msg) : [];
+    setTimeout(() => {
+      this.busy.delete(re);
+      if (this.ended || !this.rtc || this.connection !== 'connected') return;
+      if (re === 'candidate') for (const msg of candidates) this.send(msg);
+      else this.rtc.resendDropped(re);
+    }, BUSY_RETRY_MS * (1 + Math.random() / 2));
   }
 
   /**

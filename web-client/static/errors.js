@@ -14,6 +14,8 @@ export const CLOSING_ERRORS = new Set([
   'too_large', 'unsupported_version', 'unknown_room', 'bad_secret', 'room_full', 'server_busy',
   'room_locked', 'denied', 'removed',
 ]);
+// Requests a media worker's full queue can drop with `server_busy` (the socket stays).
+const BUSY_DROPPED = new Set(['publish', 'subscribe_answer', 'candidate', 'view', 'ice_restart']);
 // Errors that can answer a `publish` offer.
 const PUBLISH_ERRORS = new Set(['too_many_tracks', 'bad_sdp', 'forbidden', 'rate_limited']);
 
@@ -36,6 +38,10 @@ export function handleError(call, msg) {
     const who = call.waiting.find((w) => w.id === request.participant);
     const key = who ? 'admit.full' : 'admit.fullAll';
     call.emit('refusal', { code: msg.code, message: msg.message, request: request.type, key, name: who && who.name });
+    return;
+  }
+  if (msg.code === 'server_busy' && BUSY_DROPPED.has(msg.re)) {
+    call.handleBusy(msg.re);
     return;
   }
   // Closing errors: the close event that follows ends the call with this error.

@@ -69,6 +69,16 @@ export class RtcSession {
     return this.publisher.waiting;
   }
 
+  /**
+   * The server dropped our latest `type` (`publish` or `subscribe_answer`) for a full media
+   * queue (`server_busy`): it goes again, as it stands now. An answer sent again that the
+   * server already has changes nothing (protocol.md, `resume`).
+   */
+  resendDropped(type) {
+    if (type === 'publish' && this.publisher.pending) this.publisher.sendPending();
+    if (type === 'subscribe_answer') this.subscriber.resendAnswer();
+  }
+
   // ---- subscribe ----
 
   handleSubscribeOffer(msg) {

@@ -89,6 +89,13 @@ export class SubscribeConnection {
     this.onchange();
   }
 
+  /** The current answer again, if there is one (rtc.js, resendDropped). */
+  resendAnswer() {
+    const { pc } = this;
+    if (!pc || pc.signalingState !== 'stable' || !pc.localDescription) return;
+    this.session.send({ type: 'subscribe_answer', sdp: pc.localDescription.sdp });
+  }
+
   /** Asks the server for an offer with new ICE credentials (the IceDriver decides when). */
   restartIce() {
     this.session.send({ type: 'ice_restart', pc: 'subscribe' });
