@@ -150,6 +150,19 @@ export class PublishConnection {
       .catch((err) => console.warn('aula: could not cap the camera', err && err.message));
   }
 
+  /** A slot that starts sending `source` anew: no cap of the server's on it. */
+  uncap(slot, source) {
+    if (source === 'screen') {
+      this.screenMaxBitrate = null;
+      this.setMaxBitrate(slot);
+    } else if (source === 'camera') {
+      const { sender } = slot.transceiver;
+      this.params = this.params
+        .then(() => (this.closed ? false : setLowestMaxBitrate(sender, null)))
+        .catch((err) => console.warn('aula: could not lift the camera cap', err && err.message));
+    }
+  }
+
   setMaxBitrate(slot) {
     const { sender } = slot.transceiver;
     this.params = this.params
@@ -193,10 +206,12 @@ export class PublishConnection {
         || this.slots.find((s) => free(s) && s.transceiver.direction === 'inactive')
         || this.addSlot(track, source);
       used.add(slot);
-      // Sending a source anew: the server starts a new track, all encodings on.
+      // Sending a source anew: the server starts a new track, all encodings on and
+      // uncapped; so does the page (a reused m-line keeps its sender's parameters).
       if (slot.source !== source || slot.transceiver.currentDirection !== 'sendonly') {
         slot.active = null;
         this.setActive(slot);
+        this.uncap(slot, source);
       }
       slot.source = source;
       if (slot.transceiver.sender.track !== track) await slot.transceiver.sender.replaceTrack(track);

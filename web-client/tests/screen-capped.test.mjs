@@ -12,6 +12,8 @@
 //    (the resolution is the browser's to keep: the preference says so);
 // 3. Anna's page stops showing the share (hidden): nobody needs the cap, and 5 s later the
 //    server lifts it (`max_bitrate: null`), and the sender has no `maxBitrate` any more.
+// 4. (A second test.) A capped share stopped and started again on its m-line starts
+//    uncapped, as the server's new track for it does.
 //
 // Run: AULA_BIN=$PWD/target/debug/aula node --test --test-concurrency=1 web-client/tests/screen-capped.test.mjs
 
@@ -107,6 +109,55 @@ test('a screen share that does not fit is capped at the teacher’s page, not pa
     await poll(async () => (await screenSender(teacher.page)).maxBitrate === null, { message: 'no maxBitrate on the sender' });
     console.log(`screen-capped: lifted ${Date.now() - hiddenAt} ms after Anna's page hid the share`);
 
+    for (const p of everyone) assert.deepEqual(p.errors, [], `no uncaught errors on ${p.label}'s page`);
+  });
+});
+
+// 4. The teacher stops a capped share and shares again, on the same m-line (a screen's slot
+//    is reused). The server starts a new track for it, uncapped, so the page must send it
+//    uncapped too: Anna's page hides every screen tile now, so nobody needs a cap, and
+//    none should hold the slides back. (Before, the sender kept the old share's cap, which
+//    the server no longer knew of and so never lifted.)
+test('a share started again after a capped one starts uncapped on the teacher’s page', async (t) => {
+  const serverOptions = { args: ['--room-egress-limit-mbps', String(ROOM_LIMIT_MBPS)] };
+  await withServerAndBrowser(t, serverOptions, async ({ browser, everyone, server }) => {
+    const room = await createRoom(server.url, '9a Erdkunde', { kind: 'class', lobby: false });
+    const { p: teacher } = await joinAs(browser, everyone, room.host_url, 'Frau Weber');
+    await joinAs(browser, everyone, room.participant_url, 'Anna');
+    const anna = everyone.at(-1);
+    await teacher.page.waitForSelector('#toggle-screen:not([disabled])', { timeout: WAIT });
+    await teacher.page.click('#toggle-screen');
+    await teacher.page.waitForSelector('#toggle-screen[aria-pressed="true"]', { timeout: WAIT });
+    const capped = await poll(async () => {
+      const s = await screenSender(teacher.page);
+      return s && typeof s.maxBitrate === 'number' ? s.maxBitrate : null;
+    }, { message: 'a cap on the screen sender' });
+
+    await teacher.page.click('#toggle-screen');
+    await teacher.page.waitForSelector('#toggle-screen[aria-pressed="false"]', { timeout: WAIT });
+    // Every screen tile on Anna's page, now and to come, is hidden (the page's CSP allows no
+    // style sheet of the test's own).
+    await anna.page.evaluate(() => {
+      const hide = () => {
+        const tiles = document.querySelectorAll('[data-screen-of]');
+        for (const el of tiles) el.style.setProperty('display', 'none', 'important');
+      };
+      hide();
+      new MutationObserver(hide).observe(document.body, { childList: true, subtree: true });
+    });
+    const toldBefore = (await capsTold(teacher.page)).length;
+    await teacher.page.click('#toggle-screen');
+    await teacher.page.waitForSelector('#toggle-screen[aria-pressed="true"]', { timeout: WAIT });
+    const transceivers = await teacher.page.evaluate(() => window.aula.publishPc.getTransceivers().length);
+    // The share's frames go out again, on its old m-line, for a few seconds.
+    await delay(WARM_UP_MS + 2000);
+    assert.equal(await teacher.page.evaluate(() => window.aula.publishPc.getTransceivers().length), transceivers,
+      'no m-line added');
+    const since = (await capsTold(teacher.page)).slice(toldBefore);
+    const expected = since.length ? since.at(-1) : null;
+    const sender = await screenSender(teacher.page);
+    assert.equal(sender.maxBitrate, expected,
+      `the sender carries what the server told since the new share (${JSON.stringify(since)}), not the old ${capped}`);
     for (const p of everyone) assert.deepEqual(p.errors, [], `no uncaught errors on ${p.label}'s page`);
   });
 });
