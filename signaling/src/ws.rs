@@ -20,7 +20,7 @@ use crate::budget::{Budget, Verdict};
 use crate::outbox::{Frame, Inbox};
 use crate::protocol::{self, ClientMsg, ErrorCode, Role, ServerMsg};
 use crate::registry::{Counters, Grant, RoomEntry};
-use crate::room::{Departure, Outbox, Outgoing, RoomMsg, SocketId};
+use crate::room::{Departure, Outbox, Outgoing, RoomMsg, SocketId, TokenCheck};
 
 /// How long a closing socket may take to flush what is queued for it.
 const WRITER_DRAIN: Duration = Duration::from_secs(2);
@@ -592,16 +592,23 @@ impl Session {
             token: token.clone(),
             reply,
         };
-        if entry.inbox.send(ask).await.is_err() || !known.await.unwrap_or(false) {
-            return self.send_error(ErrorCode::ResumeFailed, RESUME_FAILED);
-        }
+        let check = match entry.inbox.send(ask).await {
+            Ok(()) => known.await.unwrap_or(TokenCheck::Unknown),
+            Err(_) => TokenCheck::Unknown,
+        };
         let key = token.clone();
         let request = Request::Resume {
             room: room.to_string(),
             token,
             fresh,
         };
-        self.at_the_door(Class::Resume, Some(&key), request).await
+        match check {
+            TokenCheck::Unknown => self.send_error(ErrorCode::ResumeFailed, RESUME_FAILED),
+            // The seat its member kept while away (a socket that is still open keeps its own
+            // until the room closes it for this one; then this waits first in the queue).
+            TokenCheck::Known(Some(seat)) => self.admitted_with(seat, request).await,
+            TokenCheck::Known(None) => self.at_the_door(Class::Resume, Some(&key), request).await,
+        }
     }
 
     async fn resume_room(&mut self, room: &str, token: String, fresh: bool) -> Flow {
@@ -657,6 +664,7 @@ impl Session {
                 participant: joined.participant,
                 socket: self.socket,
                 how: self.departure,
+                seat: self.seat.take(),
             };
             let _ = joined.inbox.send(msg).instrument(span).await;
         }

@@ -151,6 +151,49 @@ async fn resumes_with_made_up_tokens_take_no_place_in_the_queue() {
     assert!(common::metric(addr, "aula_resumes_failed_total").await >= 30);
 }
 
+/// A member whose socket drops keeps its seat on the server for its resume: on a full server
+/// a reload or a Wi-Fi gap does not put the pupil behind the morning's new joins. The seat is
+/// freed when the member goes for good (here: its grace of 3 s passes).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_member_away_keeps_its_seat_and_resumes_without_queueing() {
+    let (_server, addr) = client::server_with(config(2)).await;
+    let room = meeting(addr).await;
+    let (mut host, first) = join(addr, &room, true, "Frau Berg", None).await;
+    assert_eq!(first["type"], "joined", "{first}");
+    let (anna, first) = join(addr, &room, false, "Anna", None).await;
+    assert_eq!(first["type"], "joined", "{first}");
+    let token = first["resume"]
+        .as_str()
+        .expect("a resume token")
+        .to_string();
+    let (mut cem, first) = join(addr, &room, false, "Cem", None).await;
+    assert_eq!(first["type"], "queued", "{first}");
+
+    drop(anna); // her Wi-Fi drops
+    let away = host.expect("participant_updated").await;
+    assert_eq!(away["participant"]["reconnecting"], true, "{away}");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(common::metric(addr, "aula_admission_queue_length").await, 1);
+    assert_eq!(common::metric(addr, "aula_participants_present").await, 2);
+
+    let resume = json!({"type": "resume", "v": 1, "room": room.id, "token": token, "fresh": false});
+    let mut anna = Client::connect(addr).await;
+    anna.send(resume).await;
+    let back = anna.next().await.expect("an answer");
+    assert_eq!(
+        (back["type"].clone(), back["resumed"].clone()),
+        (json!("joined"), json!(true)),
+        "{back}"
+    );
+    assert_eq!(common::metric(addr, "aula_participants_present").await, 2);
+
+    // Gone for good this time: once her grace has passed, Cem takes her seat by himself.
+    drop(anna);
+    let joined = cem.expect("joined").await;
+    assert_eq!(joined["you"]["name"], "Cem");
+    assert_eq!(common::metric(addr, "aula_participants_present").await, 2);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn beyond_the_queues_bound_a_page_is_told_when_to_try_again() {
     let config = aula_signaling::Config {

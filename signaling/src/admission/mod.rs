@@ -72,6 +72,12 @@ pub(crate) struct Seat {
     admission: Arc<Admission>,
 }
 
+impl std::fmt::Debug for Seat {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Seat")
+    }
+}
+
 impl Drop for Seat {
     fn drop(&mut self) {
         let mut inner = self.admission.lock();

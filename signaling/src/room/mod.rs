@@ -25,6 +25,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::Instant;
 use tracing::Instrument;
 
+use crate::admission::Seat;
 use crate::protocol::{
     ClientMsg, EncodingState, EndReason, ErrorCode, Joined, ParticipantInfo, Role, RoomInfo,
     RoomKind, ServerMsg, Settings, StreamRef, TrackInfo, VERSION, same_name,
@@ -69,10 +70,11 @@ pub enum RoomMsg {
         reply: oneshot::Sender<Result<ParticipantId, ErrorCode>>,
     },
     /// Whether `token` is a member's resume token now: asked before a resume takes a place
-    /// in the server's join queue, where resumes go ahead of new joins.
+    /// in the server's join queue, where resumes go ahead of new joins. A member who is away
+    /// hands over the seat it kept, and the resume needs no place at all.
     KnowsToken {
         token: String,
-        reply: oneshot::Sender<bool>,
+        reply: oneshot::Sender<TokenCheck>,
     },
     /// Any message after `join` but `leave`, from an admitted or a waiting participant.
     Client {
@@ -80,14 +82,25 @@ pub enum RoomMsg {
         socket: SocketId,
         msg: ClientMsg,
     },
-    /// The socket is done: `how` says whether the participant meant to go.
+    /// The socket is done: `how` says whether the participant meant to go. Its seat on the
+    /// server stays with a member kept for a resume (presence.rs, `handle_departure`).
     Leave {
         participant: ParticipantId,
         socket: SocketId,
         how: Departure,
+        seat: Option<Seat>,
     },
     /// How many wait in the server's join queue to enter this room, for its hosts.
     ServerQueue { waiting: usize },
+}
+
+/// The room's answer to `KnowsToken`.
+#[derive(Debug)]
+pub enum TokenCheck {
+    /// No member has this token: the resume fails.
+    Unknown,
+    /// A member's; with the seat it kept while away, if it had one.
+    Known(Option<Seat>),
 }
 
 /// How a socket ended.
@@ -304,11 +317,21 @@ impl RoomTask {
                 Flow::Continue
             }
             RoomMsg::KnowsToken { token, reply } => {
-                let known = state.members.values().any(|m| m.resume.matches(&token));
-                if !known {
-                    Counters::bump(&self.registry.counters.resumes_failed);
-                }
-                let _ = reply.send(known);
+                let member = state
+                    .members
+                    .values_mut()
+                    .find(|m| m.resume.matches(&token));
+                let check = match member {
+                    // Its seat goes to the new socket: a reload or a dropped Wi-Fi does not
+                    // queue again behind the morning's new joins when the server is full.
+                    Some(m) if m.away_until.is_some() => TokenCheck::Known(m.seat.take()),
+                    Some(_) => TokenCheck::Known(None),
+                    None => {
+                        Counters::bump(&self.registry.counters.resumes_failed);
+                        TokenCheck::Unknown
+                    }
+                };
+                let _ = reply.send(check);
                 Flow::Continue
             }
             RoomMsg::Client {
@@ -325,8 +348,9 @@ impl RoomTask {
                 participant,
                 socket,
                 how,
+                seat,
             } => {
-                self.handle_departure(state, participant, socket, how);
+                self.handle_departure(state, participant, socket, how, seat);
                 Flow::Continue
             }
             RoomMsg::ServerQueue { waiting } => {
@@ -493,6 +517,7 @@ impl RoomTask {
             socket,
             resume: Secret::generate(),
             away_until: None,
+            seat: None,
             media_lost: false,
             view_limit: chat::RateLimit::with(
                 Instant::now(),

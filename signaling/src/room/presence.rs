@@ -9,6 +9,7 @@ use tokio::time::Instant;
 
 use super::state::State;
 use super::{Departure, Outbox, Outgoing, RoomTask, SocketId};
+use crate::admission::Seat;
 use crate::protocol::ErrorCode;
 use crate::registry::Counters;
 
@@ -21,6 +22,7 @@ impl RoomTask {
         participant: ParticipantId,
         socket: SocketId,
         how: Departure,
+        seat: Option<Seat>,
     ) {
         if !state.speaks_for(participant, socket) {
             return; // an old socket of a resumed session, or someone already gone
@@ -44,6 +46,7 @@ impl RoomTask {
             return;
         }
         m.away_until = Some(Instant::now() + grace);
+        m.seat = seat;
         m.info.reconnecting = true;
         Counters::bump(&self.registry.counters.reconnecting);
         tracing::info!(%participant, ?how, grace_secs = grace.as_secs(), "socket gone; seat kept");

@@ -9,6 +9,7 @@ use tokio::time::Instant;
 
 use super::chat::{ChatLog, RateLimit};
 use super::{Outbox, Outgoing, SocketId};
+use crate::admission::Seat;
 use crate::protocol::{ParticipantInfo, Role, ServerMsg, Settings, WaitingInfo};
 use crate::registry::Secret;
 
@@ -39,6 +40,9 @@ pub struct Member {
     pub resume: Secret,
     /// Its socket is gone without a `leave`: the seat is kept until then for a resume.
     pub away_until: Option<Instant>,
+    /// While away: its seat on the server (admission), kept for its resume, which takes it
+    /// without queueing; freed when the member goes.
+    pub seat: Option<Seat>,
     /// Its media state was lost while it was away (`RoomTask::handle_media_lost`): its
     /// resume starts its page's connections anew.
     pub media_lost: bool,
