@@ -201,6 +201,30 @@ async fn a_fresh_install_creates_its_first_account_once() {
     assert_eq!(welcome.status, 200);
 }
 
+/// The first-account link is for a server with no account: once an admin has added one
+/// from the command line (`aula user add`), the link, still in the journal, creates nothing.
+#[tokio::test]
+async fn the_setup_link_creates_nothing_once_an_account_exists() {
+    let dir = temp_dir("staff-setup-late");
+    let path = dir.join("accounts");
+    let (server, addr) = server_with(staff_config(path.clone())).await;
+    let token = server.first_account_token.clone().expect("no account yet");
+    let mut accounts = aula_signaling::staff::accounts::Accounts::read(&path).unwrap();
+    accounts.add("admin", "lang-genug-1").unwrap();
+    accounts.write(&path).unwrap();
+
+    let late = json!({"token": token, "name": "fremd", "password": "lang-genug-2"});
+    let refused = call(addr, "POST", "/api/staff/setup", "", late.clone()).await;
+    assert_eq!(
+        (refused.status, refused.body["code"].as_str()),
+        (403, Some("bad_setup_token"))
+    );
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(!text.contains("fremd"), "{text}");
+    let again = call(addr, "POST", "/api/staff/setup", "", late).await;
+    assert_eq!(again.status, 403, "the link is spent");
+}
+
 #[tokio::test]
 async fn open_servers_and_servers_with_accounts_print_no_setup_link() {
     let (open, addr) = server_with(aula_signaling::Config::for_tests()).await;

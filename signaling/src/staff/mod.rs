@@ -35,6 +35,13 @@ pub use ldap::safe_transport as ldap_transport_is_safe;
 /// other core to the media even when a script floods the sign-in (the throttle stops it
 /// after a few tries per name anyway).
 const HASHING_AT_ONCE: usize = 1;
+/// Directory binds running at once: a burst of tries must not open hundreds of connections
+/// to the school's directory (nor trip its own lockout for a teacher all at once).
+const DIRECTORY_AT_ONCE: usize = 4;
+/// The longest name a sign-in checks (a file's account names are at most 64 characters; a
+/// directory's are longer at times, an e-mail address); a longer one, or a password longer
+/// than any account's (`accounts::MAX_PASSWORD_BYTES`), fails at once.
+const MAX_SIGN_IN_NAME_CHARS: usize = 256;
 
 /// How a sign-in went.
 #[derive(Debug)]
@@ -78,6 +85,7 @@ pub struct Staff {
     /// The first-account link's token, until it is used.
     setup: Mutex<Option<Secret>>,
     hashing: Semaphore,
+    directory_checks: Semaphore,
     pub counters: StaffCounters,
 }
 
@@ -105,6 +113,7 @@ impl Staff {
             throttle: Mutex::new(throttle::Throttle::default()),
             setup: Mutex::new(None),
             hashing: Semaphore::new(HASHING_AT_ONCE),
+            directory_checks: Semaphore::new(DIRECTORY_AT_ONCE),
             counters: StaffCounters::default(),
         })
     }
@@ -152,33 +161,45 @@ impl Staff {
     }
 
     /// Checks `name` and `password` (the accounts file first, then the directory) unless
-    /// too many tries failed lately, and starts a session if they are right.
-    pub async fn sign_in(&self, name: &str, password: &str, addr: IpAddr) -> SignIn {
+    /// too many tries failed lately, and starts a session if they are right. `addr` is the
+    /// client's address as counted (`Addresses::key`; `None`: not limited by address).
+    pub async fn sign_in(&self, name: &str, password: &str, addr: Option<IpAddr>) -> SignIn {
         let checked = self
             .throttle
             .lock()
             .expect("not poisoned")
             .check(name, addr, Instant::now());
-        if let Err(wait) = checked {
-            Counters::bump(&self.counters.sign_ins_throttled);
-            return SignIn::Throttled(wait);
-        }
-        let user = match self.check(name, password).await {
+        let attempt = match checked {
+            Ok(attempt) => attempt,
+            Err(wait) => {
+                Counters::bump(&self.counters.sign_ins_throttled);
+                return SignIn::Throttled(wait);
+            }
+        };
+        // Nobody has such a name or password: no hash, no directory, a failure.
+        let absurd = name.trim().chars().count() > MAX_SIGN_IN_NAME_CHARS
+            || password.len() > accounts::MAX_PASSWORD_BYTES;
+        let checked = match absurd {
+            true => Ok(None),
+            false => self.check(name, password).await,
+        };
+        let user = match checked {
             Ok(user) => user,
             Err(e) => {
+                self.throttle
+                    .lock()
+                    .expect("not poisoned")
+                    .handle_undecided(name, addr, attempt);
                 Counters::bump(&self.counters.directory_errors);
                 tracing::warn!(error = %e, "staff directory unavailable");
                 return SignIn::DirectoryUnavailable;
             }
         };
-        let mut throttle = self.throttle.lock().expect("not poisoned");
         let Some(user) = user else {
-            throttle.handle_failure(name, addr, Instant::now());
             Counters::bump(&self.counters.sign_ins_failed);
             return SignIn::WrongCredentials;
         };
-        throttle.handle_success(name);
-        drop(throttle);
+        (self.throttle.lock().expect("not poisoned")).handle_success(name, addr, attempt);
         Counters::bump(&self.counters.sign_ins);
         self.welcome(&user)
     }
@@ -209,6 +230,7 @@ impl Staff {
                 Ok(right.then_some(canonical))
             }
             (None, Some(directory)) => {
+                let _permit = self.directory_checks.acquire().await.expect("never closed");
                 let right = directory.authenticate(name, password).await?;
                 Ok(right.then(|| name.trim().to_string()))
             }
@@ -250,6 +272,11 @@ impl Staff {
             return Err(SetupError::BadToken);
         }
         let mut updated = Accounts::read(&self.accounts_path)?;
+        // Accounts made meanwhile (`aula user add`): the link was for a server with none.
+        if !updated.is_empty() {
+            *setup = None;
+            return Err(SetupError::BadToken);
+        }
         updated.add(name, password)?;
         updated.write(&self.accounts_path)?;
         *accounts = Accounts::read(&self.accounts_path)?;

@@ -86,9 +86,11 @@ pub async fn sign_in(
         return api_error(StatusCode::BAD_REQUEST, "bad_request", message);
     };
     let addr = client_addr(peer.map(|Extension(ConnectInfo(a))| a), &headers);
+    // Counted as the per-address caps count it: IPv6 by its /64, `exempt_networks` not.
+    let counted = state.addresses.key(addr);
     let outcome = state
         .staff
-        .sign_in(&creds.name, &creds.password, addr)
+        .sign_in(&creds.name, &creds.password, counted)
         .await;
     welcome_or_refusal(&state, &headers, outcome, StatusCode::OK)
 }
@@ -181,6 +183,7 @@ pub async fn setup(State(state): State<AppState>, headers: HeaderMap, body: Byte
             let code = match e {
                 E::BadName => "bad_name",
                 E::WeakPassword => "weak_password",
+                E::Exists(_) => "name_taken",
                 _ => {
                     tracing::error!(error = %e, "cannot write the accounts file");
                     let message = "the server cannot save the account; see its log";

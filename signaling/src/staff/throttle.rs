@@ -20,9 +20,13 @@ pub const PER_NAME: usize = 10;
 /// address; 50 is every teacher of a large school mistyping once in the same quarter hour.
 pub const PER_ADDRESS: usize = 50;
 /// Names and addresses remembered at most, each: a guesser cycling through made-up names
-/// cannot grow this without bound (expired entries go first; beyond, new keys are not kept,
-/// and the address limit still holds).
+/// cannot grow this without bound. Expired entries go first; beyond, one with the fewest
+/// failures (the oldest of those) makes room: a spray of new names evicts its own, not the
+/// count of a teacher's name that is being guessed at.
 const MAX_KEYS: usize = 10_000;
+/// Characters of a name that count as its key: a name longer than any real one is not kept
+/// whole (`Staff::sign_in` refuses those before any check).
+const NAME_KEY_CHARS: usize = 128;
 
 #[derive(Debug, Default)]
 pub struct Throttle {
@@ -30,31 +34,62 @@ pub struct Throttle {
     addresses: Failures<IpAddr>,
 }
 
+/// A sign-in under way: counted as a failure from the start, so that tries sent at the same
+/// time are each counted before the next is let through; given back if it was not one.
+#[derive(Debug, Clone, Copy)]
+pub struct Attempt {
+    at: Instant,
+}
+
 impl Throttle {
-    /// `Err(wait)` if a sign-in as `name` from `addr` must not be tried now.
-    pub fn check(&mut self, name: &str, addr: IpAddr, now: Instant) -> Result<(), Duration> {
-        let by_name = self.names.wait(&key(name), PER_NAME, now);
-        let by_addr = self.addresses.wait(&addr, PER_ADDRESS, now);
-        match by_name.max(by_addr) {
-            Some(wait) => Err(wait),
-            None => Ok(()),
+    /// `Err(wait)` if a sign-in as `name` from `addr` must not be tried now; else the try,
+    /// counted already. `addr` is the address's key (`Addresses::key`: IPv6 by its /64),
+    /// `None` for an address not limited (loopback, `exempt_networks`: a school's NAT puts
+    /// its whole staff behind one; the per-name limit still holds there).
+    pub fn check(
+        &mut self,
+        name: &str,
+        addr: Option<IpAddr>,
+        now: Instant,
+    ) -> Result<Attempt, Duration> {
+        let name = key(name);
+        let by_name = self.names.wait(&name, PER_NAME, now);
+        let by_addr = addr.and_then(|a| self.addresses.wait(&a, PER_ADDRESS, now));
+        if let Some(wait) = by_name.max(by_addr) {
+            return Err(wait);
+        }
+        self.names.record(name, PER_NAME, now);
+        if let Some(a) = addr {
+            self.addresses.record(a, PER_ADDRESS, now);
+        }
+        Ok(Attempt { at: now })
+    }
+
+    /// A right password clears the name's failures, and gives back the address's count for
+    /// this try (not the others: a guesser who knows one password must not reset the count
+    /// for the rest).
+    pub fn handle_success(&mut self, name: &str, addr: Option<IpAddr>, attempt: Attempt) {
+        self.names.0.remove(&key(name));
+        if let Some(a) = addr {
+            self.addresses.forget(&a, attempt.at);
         }
     }
 
-    pub fn handle_failure(&mut self, name: &str, addr: IpAddr, now: Instant) {
-        self.names.record(key(name), PER_NAME, now);
-        self.addresses.record(addr, PER_ADDRESS, now);
-    }
-
-    /// A right password clears the name's failures (not the address's: a guesser who knows
-    /// one password must not reset the count for the others).
-    pub fn handle_success(&mut self, name: &str) {
-        self.names.0.remove(&key(name));
+    /// A try that could not be judged (the directory was unavailable): not a failure.
+    pub fn handle_undecided(&mut self, name: &str, addr: Option<IpAddr>, attempt: Attempt) {
+        self.names.forget(&key(name), attempt.at);
+        if let Some(a) = addr {
+            self.addresses.forget(&a, attempt.at);
+        }
     }
 }
 
 fn key(name: &str) -> String {
-    name.trim().to_lowercase()
+    name.trim()
+        .chars()
+        .take(NAME_KEY_CHARS)
+        .collect::<String>()
+        .to_lowercase()
 }
 
 #[derive(Debug)]
@@ -88,7 +123,12 @@ impl<K: Hash + Eq + Clone> Failures<K> {
                 !times.is_empty()
             });
             if self.0.len() >= MAX_KEYS {
-                return;
+                let least = (self.0.iter())
+                    .min_by_key(|(_, times)| (times.len(), times.back().copied()))
+                    .map(|(k, _)| k.clone());
+                if let Some(k) = least {
+                    self.0.remove(&k);
+                }
             }
         }
         let times = self.0.entry(key).or_default();
@@ -97,6 +137,19 @@ impl<K: Hash + Eq + Clone> Failures<K> {
         // The oldest of `limit` is all `wait` needs.
         while times.len() > limit {
             times.pop_front();
+        }
+    }
+
+    /// Takes back the try counted at `at`, if it is still counted.
+    fn forget(&mut self, key: &K, at: Instant) {
+        let Some(times) = self.0.get_mut(key) else {
+            return;
+        };
+        if let Some(i) = times.iter().rposition(|t| *t == at) {
+            times.remove(i);
+        }
+        if times.is_empty() {
+            self.0.remove(key);
         }
     }
 }
@@ -122,51 +175,89 @@ mod tests {
         let mut t = Throttle::default();
         let start = Instant::now();
         for i in 0..PER_NAME {
-            assert!(t.check("Weber", HOME, start).is_ok(), "try {i}");
-            t.handle_failure("weber", HOME, start + Duration::from_secs(i as u64));
+            let at = start + Duration::from_secs(i as u64);
+            assert!(t.check("Weber", Some(HOME), at).is_ok(), "try {i}");
         }
         let now = start + Duration::from_secs(60);
-        let wait = t.check("WEBER", OTHER, now).unwrap_err();
+        let wait = t.check("WEBER", Some(OTHER), now).unwrap_err();
         assert_eq!(wait, WINDOW - Duration::from_secs(60), "from any address");
         assert!(
-            t.check("mueller", HOME, now).is_ok(),
+            t.check("mueller", Some(HOME), now).is_ok(),
             "other names are fine"
         );
         assert!(
-            t.check("weber", HOME, start + WINDOW).is_ok(),
+            t.check("weber", Some(HOME), start + WINDOW).is_ok(),
             "the first one aged out"
         );
     }
 
     #[test]
-    fn one_address_trying_many_names_is_stopped_and_success_clears_only_the_name() {
+    fn tries_at_the_same_time_are_each_counted_before_any_ends() {
+        let mut t = Throttle::default();
+        let now = Instant::now();
+        let tries: Vec<_> = (0..PER_NAME)
+            .map(|_| t.check("weber", Some(HOME), now))
+            .collect();
+        assert!(tries.iter().all(Result::is_ok));
+        assert!(
+            t.check("weber", Some(OTHER), now).is_err(),
+            "the eleventh waits"
+        );
+    }
+
+    #[test]
+    fn one_address_trying_many_names_is_stopped_and_success_gives_back_only_its_own_try() {
         let mut t = Throttle::default();
         let now = Instant::now();
         for i in 0..PER_ADDRESS {
-            t.handle_failure(&format!("teacher{i}"), HOME, now);
+            assert!(t.check(&format!("teacher{i}"), Some(HOME), now).is_ok());
         }
-        assert!(t.check("someone", HOME, now).is_err());
-        assert!(t.check("someone", OTHER, now).is_ok());
-        t.handle_failure("weber", OTHER, now);
-        t.handle_success("weber");
+        assert!(t.check("someone", Some(HOME), now).is_err());
+        assert!(t.check("someone", Some(OTHER), now).is_ok());
+        let attempt = t.check("weber", Some(OTHER), now).unwrap();
+        t.handle_success("weber", Some(OTHER), attempt);
         assert!(!t.names.0.contains_key("weber"));
+        assert_eq!(t.addresses.0[&OTHER].len(), 1, "someone's try still counts");
+        let attempt = t.check("weber", Some(OTHER), now).unwrap();
+        t.handle_undecided("weber", Some(OTHER), attempt);
+        assert!(!t.names.0.contains_key("weber"), "the directory was down");
         assert_eq!(t.addresses.0[&OTHER].len(), 1);
     }
 
     #[test]
-    fn made_up_names_do_not_grow_memory_without_bound() {
+    fn an_address_not_limited_still_has_each_name_limited() {
         let mut t = Throttle::default();
         let now = Instant::now();
+        for i in 0..PER_ADDRESS * 2 {
+            assert!(t.check(&format!("teacher{i}"), None, now).is_ok());
+        }
+        for _ in 0..PER_NAME {
+            assert!(t.check("weber", None, now).is_ok());
+        }
+        assert!(t.check("weber", None, now).is_err());
+        assert!(t.addresses.0.is_empty());
+    }
+
+    #[test]
+    fn made_up_names_do_not_grow_memory_nor_push_out_a_guessed_name() {
+        let mut t = Throttle::default();
+        let now = Instant::now();
+        for _ in 0..PER_NAME {
+            assert!(t.check("weber", None, now).is_ok());
+        }
         for i in 0..MAX_KEYS + 500 {
-            t.handle_failure(&format!("n{i}"), OTHER, now);
+            let _ = t.check(&format!("n{i}"), None, now);
         }
         assert_eq!(t.names.0.len(), MAX_KEYS);
-        assert_eq!(
-            t.addresses.0[&OTHER].len(),
-            PER_ADDRESS,
-            "kept to the limit"
+        assert!(t.check("weber", None, now).is_err(), "still locked");
+        let long = "x".repeat(100_000);
+        let _ = t.check(&long, Some(OTHER), now + WINDOW);
+        assert!(
+            t.names
+                .0
+                .keys()
+                .all(|k| k.chars().count() <= NAME_KEY_CHARS)
         );
-        t.handle_failure("late", OTHER, now + WINDOW);
         assert_eq!(t.names.0.len(), 1, "expired ones made room");
     }
 }
