@@ -473,7 +473,8 @@ impl Config {
             );
         }
         for name in &self.domain {
-            let valid = |c: char| c.is_ascii_alphanumeric() || ".-*".contains(c);
+            // No `*`: the ACME challenge Aula answers (TLS-ALPN-01) gets no wildcard certificate.
+            let valid = |c: char| c.is_ascii_alphanumeric() || ".-".contains(c);
             if name.is_empty() || !name.chars().all(valid) {
                 anyhow::bail!("domain: {name:?} is not a DNS name (like aula.schule.de)");
             }
@@ -489,6 +490,13 @@ impl Config {
         }
         if self.acme_email.as_deref().is_some_and(|e| !e.contains('@')) {
             anyhow::bail!("acme_email: give an address like admin@schule.de");
+        }
+        // Without a scheme every page's origin would differ from it: each WebSocket, sign-in
+        // and new room refused as from a foreign site.
+        if let Some(url) = &self.public_url
+            && split_origin(crate::guard::origin_of(url)).is_none()
+        {
+            anyhow::bail!("public_url: {url:?} is not a URL like https://aula.schule.de");
         }
         if self.tls()
             && self
@@ -898,6 +906,44 @@ mod tests {
         let mut c = Config::default();
         Args::parse_from(["aula", "--allowed-hosts", "a.de,b.de"]).apply(&mut c);
         assert_eq!(c.allowed_hosts, ["a.de", "b.de"]);
+    }
+
+    #[test]
+    fn a_public_url_without_a_scheme_or_a_wildcard_domain_is_refused() {
+        for url in [
+            "https://aula.schule.de",
+            "http://10.0.0.5:8080/",
+            "https://a.de/aula/",
+        ] {
+            let c = Config {
+                public_url: Some(url.into()),
+                ..Config::default()
+            };
+            assert!(c.check().is_ok(), "{url}");
+        }
+        for url in [
+            "aula.schule.de",
+            "aula.schule.de/unterricht",
+            "ftp://aula.schule.de",
+        ] {
+            let c = Config {
+                public_url: Some(url.into()),
+                ..Config::default()
+            };
+            let e = c.check().expect_err("refused").to_string();
+            assert!(e.contains("public_url"), "{url}: {e}");
+        }
+        let c = Config {
+            domain: vec!["*.schule.de".into()],
+            acme_cache_dir: Some("/var/lib/aula/acme".into()),
+            ..Config::default()
+        };
+        assert!(
+            c.check()
+                .expect_err("refused")
+                .to_string()
+                .contains("domain")
+        );
     }
 
     #[test]

@@ -44,7 +44,7 @@ pub fn origin_allowed(config: &Config, headers: &HeaderMap) -> bool {
 }
 
 /// `https://aula.schule.de` of `https://aula.schule.de/unterricht/`.
-fn origin_of(url: &str) -> &str {
+pub(crate) fn origin_of(url: &str) -> &str {
     let after_scheme = url.find("://").map_or(0, |i| i + 3);
     match url[after_scheme..].find('/') {
         Some(i) => &url[..after_scheme + i],
