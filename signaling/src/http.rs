@@ -24,6 +24,9 @@ use crate::{AppState, assets, guard, staff};
 /// Longest room title, in Unicode scalar values.
 const MAX_TITLE_CHARS: usize = 80;
 
+/// The largest request body any route reads (`413` beyond).
+const MAX_BODY_BYTES: usize = 16 * 1024;
+
 /// Pages may load only from this server: no CDN, no fonts, no trackers, ever.
 const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; \
     img-src 'self' data:; media-src 'self' blob: mediastream:; connect-src 'self'; \
@@ -62,6 +65,9 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(crate::metrics::metrics))
         .route("/ws", get(websocket))
         .fallback(not_found)
+        // The largest body any route takes is a few hundred bytes (a sign-in, a new room);
+        // axum's default, 2 MB, held per connection, is memory a flood could take.
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             deadline,

@@ -20,6 +20,7 @@
 //! Shutdown: the loop stops accepting, asks each connection to finish its request and close,
 //! and returns once they have (upgraded WebSockets are the sessions' own business then).
 
+use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -46,6 +47,10 @@ pub const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
 pub const RESPONSE_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a refused connection may take to receive its `503`.
 const REFUSAL_TIMEOUT: Duration = Duration::from_secs(2);
+/// How long a write may wait for a client that reads nothing before the connection fails
+/// (`Counted`). A WebSocket whose page stops reading is dropped sooner, when its queue
+/// overflows (docs/protocol.md, "Stalled sockets").
+const WRITE_STALL: Duration = Duration::from_secs(30);
 
 const REFUSAL: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\nRetry-After: 5\r\n\
     Content-Type: text/plain; charset=utf-8\r\nContent-Length: 37\r\nConnection: close\r\n\r\n\
@@ -107,6 +112,7 @@ pub async fn run(
             tcp,
             _permit: permit,
             _hold: hold,
+            stalled: None,
         };
         let (stop, alive) = (stop.clone(), alive_rx.clone());
         match tls.clone() {
@@ -195,11 +201,40 @@ async fn refuse(mut tcp: TcpStream) {
 }
 
 /// A connection and its place under the cap, given back when the connection (or the
-/// WebSocket it became) is dropped.
+/// WebSocket it became) is dropped. A write that cannot go on for [`WRITE_STALL`] fails:
+/// a client that stops reading (a zero receive window) would otherwise hold its connection,
+/// and its place under the cap, for as long as it likes.
 struct Counted {
     tcp: TcpStream,
     _permit: OwnedSemaphorePermit,
     _hold: Option<Hold>,
+    /// Since when writes have waited for the client, if they do.
+    stalled: Option<Pin<Box<tokio::time::Sleep>>>,
+}
+
+impl Counted {
+    /// `poll` is a write's outcome: progress ends a stall; waiting starts one or, once it
+    /// has lasted [`WRITE_STALL`], fails the write.
+    fn watch_stall<T>(
+        &mut self,
+        cx: &mut Context<'_>,
+        poll: Poll<std::io::Result<T>>,
+    ) -> Poll<std::io::Result<T>> {
+        if poll.is_ready() {
+            self.stalled = None;
+            return poll;
+        }
+        let stall = self
+            .stalled
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep(WRITE_STALL)));
+        match stall.as_mut().poll(cx) {
+            Poll::Ready(()) => {
+                let why = "the client has read nothing for 30 s";
+                Poll::Ready(Err(std::io::Error::new(std::io::ErrorKind::TimedOut, why)))
+            }
+            Poll::Pending => Poll::Pending,
+        }
+    }
 }
 
 impl AsyncRead for Counted {
@@ -218,11 +253,13 @@ impl AsyncWrite for Counted {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<std::io::Result<usize>> {
-        Pin::new(&mut self.tcp).poll_write(cx, buf)
+        let poll = Pin::new(&mut self.tcp).poll_write(cx, buf);
+        self.watch_stall(cx, poll)
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.tcp).poll_flush(cx)
+        let poll = Pin::new(&mut self.tcp).poll_flush(cx);
+        self.watch_stall(cx, poll)
     }
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
@@ -234,7 +271,8 @@ impl AsyncWrite for Counted {
         cx: &mut Context<'_>,
         bufs: &[std::io::IoSlice<'_>],
     ) -> Poll<std::io::Result<usize>> {
-        Pin::new(&mut self.tcp).poll_write_vectored(cx, bufs)
+        let poll = Pin::new(&mut self.tcp).poll_write_vectored(cx, bufs);
+        self.watch_stall(cx, poll)
     }
 
     fn is_write_vectored(&self) -> bool {

@@ -156,3 +156,63 @@ async fn beyond_an_addresss_connections_a_plain_503() {
         .unwrap();
     assert!(count >= 1, "counted");
 }
+
+/// A body far larger than any route takes is refused (`413`), not read into memory: the
+/// routes take a few hundred bytes, and axum would buffer up to 2 MB per connection.
+#[tokio::test]
+async fn a_body_larger_than_any_route_takes_is_refused() {
+    let (_server, addr) = server_with(aula_signaling::Config::for_tests()).await;
+    let huge = format!(
+        "{{\"name\": \"{}\", \"password\": \"x\"}}",
+        "a".repeat(100_000)
+    );
+    for path in ["/api/staff/sign-in", "/api/rooms"] {
+        let (status, _) = common::raw_request(addr, "POST", path, &huge).await;
+        assert_eq!(status, 413, "{path}");
+    }
+    let (status, _) = common::raw_request(addr, "POST", "/api/rooms", "{}").await;
+    assert_eq!(status, 201, "a small body still creates a room");
+}
+
+/// A client that asks for pages and then reads nothing (a tiny receive window, the responses
+/// piling up) holds its connection only until the server's write has waited 30 s: then the
+/// connection fails and its place under the cap is free again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_reads_nothing_loses_its_connection_after_30_s() {
+    let config = aula_signaling::Config {
+        max_connections: 1,
+        ..aula_signaling::Config::for_tests()
+    };
+    let (_server, addr) = server_with(config).await;
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    let mut stalled = socket.connect(addr).await.unwrap();
+    let ask = "GET /static/i18n.js HTTP/1.1\r\nHost: x\r\n\r\n".repeat(400);
+    stalled.write_all(ask.as_bytes()).await.unwrap();
+    let started = Instant::now();
+    // Its responses fill both sides' buffers; meanwhile it holds the one place.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let (text, _) = until_closed(connect(addr, "GET / HTTP/1.1\r\nHost: x\r\n\r\n").await).await;
+    assert!(
+        text.starts_with("HTTP/1.1 503"),
+        "the place is taken: {text}"
+    );
+
+    let deadline = started + Duration::from_secs(45);
+    loop {
+        let mut probe = connect(addr, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n").await;
+        let mut buf = [0u8; 512];
+        let n = probe.read(&mut buf).await.unwrap_or(0);
+        if String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 200") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "still held after 45 s");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    let took = started.elapsed();
+    assert!(
+        took >= Duration::from_secs(25),
+        "not before the stall's 30 s: {took:?}"
+    );
+    drop(stalled);
+}
