@@ -88,7 +88,9 @@ impl Worker {
             // A room with nobody in it holds nothing worth keeping; signaling decides
             // when the room itself ends, the media side just frees its state.
             if let Some(mut r) = self.rooms.remove(room) {
-                if !guard(|| r.close(&mut self.ctx)) {
+                // A panic in closing leaves nobody to restart (they are leaving), but counts.
+                if !guard(|| r.close(&mut self.ctx)) || !guard(move || drop(r)) {
+                    self.ctx.stats.rooms_failed += 1;
                     self.ctx.routes.remove_room(room, &mut self.ctx.out);
                 }
                 self.room_gone(room);

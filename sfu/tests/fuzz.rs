@@ -27,13 +27,6 @@ use common::Sim;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
-/// The worker catches a panic in a room's code and goes on (worker::fail_room): a round that
-/// caused one must still fail, as the panic it was.
-fn no_room_failed(sim: &Sim) {
-    let failed = sim.worker.stats().rooms_failed;
-    assert_eq!(failed, 0, "a room's code panicked (its message is above)");
-}
-
 /// Runs round `round` of `plan`; a panic in it names the round and the seed that replay it.
 fn replayable<T>(plan: &fuzz_plan::Plan, round: usize, f: impl FnOnce() -> T) -> T {
     match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
@@ -147,7 +140,7 @@ fn offer_errors(sim: &mut Sim, who: usize, offer: String) -> (usize, usize) {
         tracks: vec![],
     };
     sim.worker.handle_command(sim.now, &room, cmd);
-    no_room_failed(sim);
+    sim.no_room_failed();
     let (mut errors, mut answers) = (0, 0);
     while let Some(out) = sim.worker.poll_output() {
         if let Output::Event { event, .. } = out {
@@ -270,7 +263,7 @@ fn altered_datagrams_from_known_addresses_are_dropped_and_the_lesson_goes_on() {
             sim.worker
                 .handle_datagram(sim.now, *source, *destination, &altered);
             while sim.worker.poll_output().is_some() {}
-            no_room_failed(&sim);
+            sim.no_room_failed();
             if round % 2000 == 0 {
                 sim.run_for(Duration::from_millis(50));
             }

@@ -20,6 +20,8 @@ type Ws =
 const WAIT: Duration = Duration::from_secs(10);
 
 async fn server(config: Config) -> (RunningServer, ServerUrl, CreatedRoom) {
+    // Also makes a panic on a media thread end the process (the server would catch it).
+    common::init_logging();
     let server = aula_signaling::start(config).await.expect("server starts");
     let url = ServerUrl::parse(&format!("http://{}", server.http_addr)).unwrap();
     let room = http::create_room(

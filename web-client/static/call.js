@@ -66,11 +66,17 @@ import {
 
 // protocol.md, `joined.resume_grace_secs`: its default, for a server that leaves it out.
 const DEFAULT_RESUME_GRACE_SECS = 30;
+
+/** The media flags of a participant or a `media_state`, as booleans. */
+function flags(state) {
+  return { audio: Boolean(state.audio), video: Boolean(state.video), screen: Boolean(state.screen) };
+}
 // protocol.md, error table: a media request the server dropped for a full queue
-// (`server_busy`) goes again after 1 to 1.5 s; candidates sent this long before go with it
-// (the error does not say which one it was).
+// (`server_busy`) goes again after 1 to 1.5 s, doubling while the server stays busy, at
+// most every 8 to 12 s; a request not dropped for this long starts at 1 s again.
 const BUSY_RETRY_MS = 1000;
-const CANDIDATES_KEPT_MS = 3000;
+const BUSY_RETRY_MAX_MS = 8000;
+const BUSY_FORGET_MS = 30_000;
 const LOG_LIMIT = 500;
 const MEDIA_SETTING = { audio: 'unmute', video: 'video', screen: 'screen' };
 
@@ -190,23 +196,20 @@ export class Call {
 
   send(msg) {
     this.record('out', msg);
-    if (msg.type === 'candidate') this.keepCandidate(msg);
+    if (msg.type === 'media_state' && this.connection === 'connected') this.agree(msg);
     if (msg.type !== 'candidate') this.lastSent = msg;
     if (!['candidate', 'subscribe_answer', 'subscribe_failed'].includes(msg.type)) this.lastRequest = msg;
     this.link.send(msg);
   }
 
-  /** The candidates of the last few seconds, to send again if the server dropped one. */
-  keepCandidate(msg) {
-    const now = performance.now();
-    this.recentCandidates = (this.recentCandidates || []).filter((c) => now - c.at < CANDIDATES_KEPT_MS);
-    this.recentCandidates.push({ at: now, msg });
-  }
-
   /**
    * The server dropped a media request of ours (`server_busy` with `re`: a media worker's
-   * queue was full, the socket stays): it goes again in a second or so, or, for a `view`
-   * or an `ice_restart`, when the page would send the next one anyway.
+   * queue was full, the socket stays). A `publish`, `subscribe_answer` or `subscribe_failed`
+   * goes again after 1 to 1.5 s, doubling up to 8 s while the server stays busy, if it is
+   * still the one to send (the same connection and request, no resume or new join since:
+   * those send it again themselves). A `view` or an `ice_restart` goes when the page would
+   * send the next anyway. A dropped candidate needs nothing: the server is ICE-lite and
+   * checks no address of ours, it answers the browser's checks.
    */
   handleBusy(re) {
     if (re === 'view') {
@@ -218,18 +221,22 @@ export class Call {
       if (this.rtc) this.rtc.handleRestartRefused();
       return;
     }
+    if (!this.rtc || !['publish', 'subscribe_answer', 'subscribe_failed'].includes(re)) return;
     // Answered, so not stalled; the request's clock starts again when it goes again.
     if (re === 'publish') this.link.settle('publish');
-    this.busy = this.busy || new Set();
-    if (this.busy.has(re)) return;
-    this.busy.add(re);
-    const candidates = re === 'candidate' ? (this.recentCandidates || []).map((c) => c.msg) : [];
+    const now = performance.now();
+    const tries = this.busyTries || (this.busyTries = new Map());
+    const last = tries.get(re);
+    const n = last && now - last.at < BUSY_FORGET_MS ? last.n + 1 : 0;
+    tries.set(re, { n, at: now });
+    const { rtc } = this;
+    const what = rtc.droppedRequest(re);
+    const joins = this.joins;
+    const wait = Math.min(BUSY_RETRY_MS * 2 ** n, BUSY_RETRY_MAX_MS) * (1 + Math.random() / 2);
     setTimeout(() => {
-      this.busy.delete(re);
-      if (this.ended || !this.rtc || this.connection !== 'connected') return;
-      if (re === 'candidate') for (const msg of candidates) this.send(msg);
-      else this.rtc.resendDropped(re);
-    }, BUSY_RETRY_MS * (1 + Math.random() / 2));
+      if (this.ended || this.rtc !== rtc || this.joins !== joins || this.connection !== 'connected') return;
+      rtc.resendDropped(re, what);
+    }, wait);
   }
 
   /**
@@ -351,6 +358,8 @@ export class Call {
   }
 
   handleJoined(msg) {
+    // Each `joined` (a resume too) sends again what it must itself: see handleBusy.
+    this.joins = (this.joins || 0) + 1;
     rememberSession(this.roomId, msg.session);
     this.resumeToken = typeof msg.resume === 'string' && msg.resume ? msg.resume : null;
     rememberResume(this.roomId, this.resumeToken);
@@ -361,17 +370,21 @@ export class Call {
     // The same seat, and this page still has its peer connections: they stay.
     const sameSeat = this.phase === 'joined' && msg.resumed && this.rtc && this.you
       && msg.you && msg.you.id === this.you.id;
+    // The same seat, not resumed: the server's media for the room started again
+    // (protocol.md, `joined`); new connections, but a screen being shared goes on.
+    const restarted = this.phase === 'joined' && !msg.resumed && this.you && msg.you && msg.you.id === this.you.id;
     this.phase = 'joined';
     this.fresh = false;
     this.setConnection('connected');
     if (sameSeat) this.handleResumed(msg);
-    else this.enter(msg);
+    else this.enter(msg, { restart: restarted });
   }
 
   /** In as a new participant (or a reloaded page's seat): state, tiles, then media. */
-  async enter(msg) {
-    this.resetRoomState();
+  async enter(msg, { restart = false } = {}) {
+    this.resetRoomState({ keepScreen: restart });
     applyRoomState(this, msg);
+    this.agree(this.you);
     const rtc = new RtcSession({
       send: (m) => this.send(m),
       expect: (kind) => this.link.expect(kind),
@@ -498,21 +511,23 @@ export class Call {
    * publish that had no answer goes out again and broken connections restart ICE.
    */
   handleResumed(msg) {
-    // What the server held for us before we went away.
-    const held = { audio: Boolean(this.you.audio), video: Boolean(this.you.video), screen: Boolean(this.you.screen) };
+    // What the server and we last agreed on before we went away.
+    const held = this.agreed || flags(this.you);
     applyRoomState(this, msg);
     syncHostInfo(this, msg);
     this.grid.setSelfState(this.you);
     this.grid.setTracks(this.remoteTracks);
-    // What changed while we were away, on either side. Off on the server's side (a host's
-    // mute we did not hear of, a setting): off here too. On here while the server still
-    // holds it off as before (a student who unmuted while her Wi-Fi was gone): it stays
-    // on, and media_state below tells the server. Off here: media_state tells that too.
+    // What changed while we were away, on either side. Off on the server's side since we
+    // last agreed (a host's mute we did not hear of, a setting): off here too. On here
+    // while the server still holds it off as agreed (a student who unmuted while her Wi-Fi
+    // was gone): it stays on, and media_state below tells the server. Off here:
+    // media_state tells that too.
     const changedThere = (kind) => held[kind] || !this.mayUse(kind);
     for (const kind of ['audio', 'video']) {
       if (!this.you[kind] && this.media.state()[kind] && changedThere(kind)) this.setLocal(kind, false);
     }
     if (!this.you.screen && this.media.screenTrack && changedThere('screen')) this.stopScreen({ tell: false });
+    this.agree(this.you);
     this.sendMediaStateIfChanged();
     this.rtc.handleSignaling(true);
     this.view.resend();
@@ -523,14 +538,14 @@ export class Call {
   }
 
   /** Before joining as a new participant: the old one's connections and tiles go. */
-  resetRoomState() {
+  resetRoomState({ keepScreen = false } = {}) {
     if (this.rtc) this.rtc.close();
     this.rtc = null;
     for (const id of [...this.members.keys()]) handleLeft(this, id);
     this.remoteTracks = new Map();
     // protocol.md, `bandwidth`: a new participant starts with nothing paused, not limited.
     this.grid.setBandwidth({ paused: [], limited: false });
-    if (this.media.stopScreen()) {
+    if (!keepScreen && this.media.stopScreen()) {
       this.grid.showSelfScreen(null);
       this.emit('media', this.media.state());
     }
@@ -743,6 +758,16 @@ export class Call {
   }
 
   /** Tells the server what we send if that differs from what it holds for us. */
+  /**
+   * The microphone, camera and screen flags that the server and this page last agreed on:
+   * what the server said of us (`joined`, our `participant_updated`), or what we asked for
+   * later on a live socket. A resume compares the server's flags with these to tell what
+   * changed on its side while we were away from what the person changed here.
+   */
+  agree(state) {
+    this.agreed = flags(state);
+  }
+
   sendMediaStateIfChanged() {
     const state = this.media.state();
     if (['audio', 'video', 'screen'].some((kind) => state[kind] !== Boolean(this.you[kind]))) {

@@ -15,7 +15,7 @@ export const CLOSING_ERRORS = new Set([
   'room_locked', 'denied', 'removed',
 ]);
 // Requests a media worker's full queue can drop with `server_busy` (the socket stays).
-const BUSY_DROPPED = new Set(['publish', 'subscribe_answer', 'candidate', 'view', 'ice_restart']);
+const BUSY_DROPPED = new Set(['publish', 'subscribe_answer', 'subscribe_failed', 'candidate', 'view', 'ice_restart']);
 // Errors that can answer a `publish` offer.
 const PUBLISH_ERRORS = new Set(['too_many_tracks', 'bad_sdp', 'forbidden', 'rate_limited']);
 

@@ -45,6 +45,7 @@ export function handleParticipant(call, p) {
   if (call.you && p.id === call.you.id) {
     const wasHost = call.isHost;
     call.you = { ...call.you, ...p };
+    call.agree(call.you);
     call.grid.setSelfState(call.you);
     if (wasHost && !call.isHost) syncHostInfo(call, {});
     call.emit('self', call.you);

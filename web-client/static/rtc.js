@@ -70,13 +70,23 @@ export class RtcSession {
   }
 
   /**
-   * The server dropped our latest `type` (`publish` or `subscribe_answer`) for a full media
-   * queue (`server_busy`): it goes again, as it stands now. An answer sent again that the
-   * server already has changes nothing (protocol.md, `resume`).
+   * What the server dropped as `type` (`publish`, `subscribe_answer`, `subscribe_failed`)
+   * for a full media queue (`server_busy`): the latest of that type, to send again with
+   * `resendDropped` only if it is still the one to send.
    */
-  resendDropped(type) {
-    if (type === 'publish' && this.publisher.pending) this.publisher.sendPending();
-    if (type === 'subscribe_answer') this.subscriber.resendAnswer();
+  droppedRequest(type) {
+    if (type === 'publish') return this.publisher.pending;
+    return this.subscriber.lastSent(type);
+  }
+
+  resendDropped(type, request) {
+    if (!request) return;
+    if (type === 'publish') {
+      // Still unanswered: an answer since (or a newer offer) has replaced it.
+      if (this.publisher.pending === request) this.publisher.sendPending();
+    } else {
+      this.subscriber.resend(type, request);
+    }
   }
 
   // ---- subscribe ----

@@ -41,6 +41,8 @@ export class SubscribeConnection {
   }
 
   async answer(msg) {
+    // A new offer: our word on the one before has reached the server.
+    this.sent = null;
     if (msg.reset && this.pc) this.dropPc();
     const pc = this.pc || this.createPc();
     const previous = this.tracks;
@@ -55,11 +57,13 @@ export class SubscribeConnection {
       }
       const reason = String((err && err.message) || err).slice(0, REASON_LIMIT);
       console.warn('aula: a subscribe offer did not apply:', reason);
-      this.session.send({ type: 'subscribe_failed', reason });
+      this.sent = { type: 'subscribe_failed', reason };
+      this.session.send(this.sent);
       this.onchange();
       return;
     }
-    this.session.send({ type: 'subscribe_answer', sdp: pc.localDescription.sdp });
+    this.sent = { type: 'subscribe_answer', sdp: pc.localDescription.sdp };
+    this.session.send(this.sent);
     if (this.ice) this.ice.handleNegotiated();
     this.onchange();
   }
@@ -89,11 +93,18 @@ export class SubscribeConnection {
     this.onchange();
   }
 
-  /** The current answer again, if there is one (rtc.js, resendDropped). */
-  resendAnswer() {
-    const { pc } = this;
-    if (!pc || pc.signalingState !== 'stable' || !pc.localDescription) return;
-    this.session.send({ type: 'subscribe_answer', sdp: pc.localDescription.sdp });
+  /** The latest `subscribe_answer` or `subscribe_failed` sent (rtc.js, droppedRequest). */
+  lastSent(type) {
+    return this.sent && this.sent.type === type ? this.sent : null;
+  }
+
+  /**
+   * `msg` again, if it is still our latest word on the latest offer: a newer offer since
+   * is answered on its own. An answer the server has already changes nothing.
+   */
+  resend(type, msg) {
+    if (this.closed || this.sent !== msg) return;
+    this.session.send(msg);
   }
 
   /** Asks the server for an offer with new ICE credentials (the IceDriver decides when). */

@@ -5,7 +5,8 @@
 // server (Playwright's routeWebSocket) and answers each as the server would. Media must
 // then flow both ways with no reconnect (one WebSocket, no "reconnecting"); before the
 // page knew this, the unanswered publish stalled the socket, and only a new one brought
-// media, about 6 s later.
+// media, about 6 s later. (Candidates are not sent again: the server is ICE-lite and needs
+// none of the browser's; dropping them here shows that.)
 //
 // Run: AULA_BIN=$PWD/target/debug/aula node --test --test-concurrency=1 web-client/tests/busy-media.test.mjs
 

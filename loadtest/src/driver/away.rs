@@ -138,8 +138,15 @@ impl Bot {
                     session,
                     resume,
                 };
+                let same = self.stats.id.as_deref() == Some(joined.you.id.as_str());
                 if resumed {
                     self.handle_resumed(joined).await
+                } else if same {
+                    // Our seat, its media lost while we were away: new connections on it.
+                    self.away = None;
+                    let at = self.elapsed();
+                    self.stats.handle_back(at);
+                    self.restart_media(joined).await
                 } else {
                     self.handle_joined_anew(joined).await
                 }

@@ -36,21 +36,26 @@ impl Bot {
                 resume,
                 resumed: false,
             } if self.stats.id.as_deref() == Some(you.id.as_str()) => {
-                // Our seat, media started anew (docs/protocol.md, `joined`): new
-                // connections, as a page does.
-                self.stats.media_restarts += 1;
-                self.new_connections().await?;
-                self.handle_admitted(Admitted {
+                let joined = Admitted {
                     you,
                     participants,
                     session,
                     resume,
-                });
-                self.start_media().await?;
+                };
+                self.restart_media(joined).await?;
             }
             other => self.handle_news(other),
         }
         Ok(())
+    }
+
+    /// `joined` again on our seat, not resumed: the server's media for the room started anew
+    /// (docs/protocol.md, `joined`); new connections, as a page does.
+    pub(super) async fn restart_media(&mut self, joined: Admitted) -> Result<(), BotError> {
+        self.stats.media_restarts += 1;
+        self.new_connections().await?;
+        self.handle_admitted(joined);
+        self.start_media().await
     }
 
     /// What the server says about the room, the same in the lobby and after `joined`: noted

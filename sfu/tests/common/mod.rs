@@ -720,10 +720,7 @@ impl Sim {
 
     /// Moves packets and signaling until nothing is in flight.
     fn pump(&mut self) {
-        // The worker catches a panic in a room's code (worker::fail_room) and goes on; a
-        // test, and the fuzzer, must still see it.
-        let failed = self.worker.stats().rooms_failed;
-        assert_eq!(failed, 0, "a room's code panicked (its message is above)");
+        self.no_room_failed();
         loop {
             let mut moved = false;
             loop {
@@ -757,9 +754,17 @@ impl Sim {
                 self.worker_busy += started.elapsed();
             }
             if !moved {
+                self.no_room_failed();
                 return;
             }
         }
+    }
+
+    /// The worker catches a panic in a room's code (worker::fail_room) and goes on; a test,
+    /// and the fuzzer, must still see it.
+    pub fn no_room_failed(&self) {
+        let failed = self.worker.stats().rooms_failed;
+        assert_eq!(failed, 0, "a room's code panicked (its message is above)");
     }
 
     fn handle_worker_output(&mut self, out: Output) {
@@ -1470,4 +1475,13 @@ fn write_rid(
     let hz = str0m::media::Frequency::new(frame.hz).unwrap();
     let time = MediaTime::new(frame.time, hz);
     writer.write(pt, now, time, data).expect("write media");
+}
+
+/// A test that ends with a room's panic caught fails too (see `Sim::no_room_failed`).
+impl Drop for Sim {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            self.no_room_failed();
+        }
+    }
 }

@@ -60,7 +60,14 @@ impl RoomTask {
 
     fn apply(&self, state: &mut State, from: ParticipantId, msg: ClientMsg) -> Outcome {
         match msg {
-            ClientMsg::Publish { sdp, tracks } => self.publish(state, from, sdp, tracks),
+            ClientMsg::Publish { sdp, tracks } => {
+                // Its page has started anew after lost media (presence.rs, handle_media_lost),
+                // or had not heard of it: either way a resume need not start it again.
+                if let Some(m) = state.members.get_mut(&from) {
+                    m.media_lost = false;
+                }
+                self.publish(state, from, sdp, tracks)
+            }
             ClientMsg::View { tiles } => self.view(state, from, tiles),
             ClientMsg::SubscribeAnswer { sdp } => self.to_sfu(Command::SubscribeAnswer {
                 participant: from,

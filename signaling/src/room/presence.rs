@@ -113,8 +113,9 @@ impl RoomTask {
     /// The SFU lost a member's media state: a fault in the room's media code ended it there
     /// (`aula_sfu::SfuEvent::MediaLost`; the worker and its other rooms went on). The member
     /// joins the media room again with its gates and role, and its page gets `joined` with
-    /// `resumed: false`, on which it closes its peer connections and starts both anew. A
-    /// member who is away gets that answer to its resume.
+    /// `resumed: false`, on which it closes its peer connections and starts both anew. Until
+    /// its page has published since, its resume is answered so too: a member who is away, or
+    /// whose socket has stalled unnoticed, never gets that `joined`.
     pub(super) fn handle_media_lost(&self, state: &mut State, id: ParticipantId) {
         let Some(m) = state.members.get(&id) else {
             return; // it left meanwhile
@@ -123,7 +124,8 @@ impl RoomTask {
         let (out, info, host) = (m.out.clone(), m.info.clone(), m.is_host());
         if m.away_until.is_none() {
             m.send(self.joined_msg(state, m, false));
-        } else if let Some(m) = state.members.get_mut(&id) {
+        }
+        if let Some(m) = state.members.get_mut(&id) {
             m.media_lost = true;
         }
         // `joined` goes out before the SFU hears of the participant, as on a join.

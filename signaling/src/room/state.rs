@@ -43,8 +43,8 @@ pub struct Member {
     /// While away: its seat on the server (admission), kept for its resume, which takes it
     /// without queueing; freed when the member goes.
     pub seat: Option<Seat>,
-    /// Its media state was lost while it was away (`RoomTask::handle_media_lost`): its
-    /// resume starts its page's connections anew.
+    /// Its media state was lost (`RoomTask::handle_media_lost`) and its page has not
+    /// published since: its resume starts the page's connections anew.
     pub media_lost: bool,
     /// `view` updates: 10 at once, then 10 a second (a page sends at most 5 a second).
     pub view_limit: RateLimit,
