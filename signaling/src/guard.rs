@@ -18,6 +18,37 @@ use crate::registry::constant_time_eq;
 /// `Origin`, or its origin is this server's (`public_url`'s, or without it the one its `Host`
 /// names, if that is a host this server goes by) or one of `allowed_origins`.
 pub fn origin_allowed(config: &Config, headers: &HeaderMap) -> bool {
+    let allowed = origin_matches(config, headers);
+    if !allowed {
+        tell_refused_origin(headers);
+    }
+    allowed
+}
+
+/// A refused origin, in the log at most once a minute: behind a proxy whose `Host` or a
+/// `public_url` that does not match what browsers use, every page is refused, and the
+/// admin needs to see why (a flood of foreign pages must not fill the journal).
+fn tell_refused_origin(headers: &HeaderMap) {
+    static LAST: std::sync::Mutex<Option<std::time::Instant>> = std::sync::Mutex::new(None);
+    let mut last = LAST.lock().unwrap_or_else(|e| e.into_inner());
+    if last.is_some_and(|t| t.elapsed() < std::time::Duration::from_secs(60)) {
+        return;
+    }
+    *last = Some(std::time::Instant::now());
+    let text = |name| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+    };
+    tracing::warn!(
+        origin = ?text(header::ORIGIN),
+        host = ?text(header::HOST),
+        "a page's origin is not this server's (public_url, allowed_origins, allowed_hosts?): refused"
+    );
+}
+
+fn origin_matches(config: &Config, headers: &HeaderMap) -> bool {
     let Some(origin) = headers.get(header::ORIGIN) else {
         return true;
     };
