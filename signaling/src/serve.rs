@@ -47,10 +47,13 @@ pub const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
 pub const RESPONSE_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a refused connection may take to receive its `503`.
 const REFUSAL_TIMEOUT: Duration = Duration::from_secs(2);
-/// How long a write may wait for a client that reads nothing before the connection fails
-/// (`Counted`). A WebSocket whose page stops reading is dropped sooner, when its queue
-/// overflows (docs/protocol.md, "Stalled sockets").
+/// How long writes may wait for a client that reads (almost) nothing before the connection
+/// fails (`Counted`): less than [`STALL_PROGRESS`] in this long. A WebSocket whose page stops
+/// reading is dropped sooner, when its queue overflows (docs/protocol.md, "Stalled sockets").
 const WRITE_STALL: Duration = Duration::from_secs(30);
+const STALL_PROGRESS: usize = 16 * 1024;
+/// Writes that have not had to wait for this long: the client reads, the stall is over.
+const STALL_CLEARED: Duration = Duration::from_secs(1);
 
 const REFUSAL: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\nRetry-After: 5\r\n\
     Content-Type: text/plain; charset=utf-8\r\nContent-Length: 37\r\nConnection: close\r\n\r\n\
@@ -113,6 +116,7 @@ pub async fn run(
             _permit: permit,
             _hold: hold,
             stalled: None,
+            last_pending: None,
         };
         let (stop, alive) = (stop.clone(), alive_rx.clone());
         match tls.clone() {
@@ -201,39 +205,64 @@ async fn refuse(mut tcp: TcpStream) {
 }
 
 /// A connection and its place under the cap, given back when the connection (or the
-/// WebSocket it became) is dropped. A write that cannot go on for [`WRITE_STALL`] fails:
-/// a client that stops reading (a zero receive window) would otherwise hold its connection,
-/// and its place under the cap, for as long as it likes.
+/// WebSocket it became) is dropped. Writes that wait for the client and move less than
+/// [`STALL_PROGRESS`] in [`WRITE_STALL`] fail: a client that stops reading (a zero receive
+/// window), or reads a packet now and then, would otherwise hold its connection, and its
+/// place under the cap, for as long as it likes.
 struct Counted {
     tcp: TcpStream,
     _permit: OwnedSemaphorePermit,
     _hold: Option<Hold>,
-    /// Since when writes have waited for the client, if they do.
-    stalled: Option<Pin<Box<tokio::time::Sleep>>>,
+    /// Writes have waited for the client since then, and moved this much.
+    stalled: Option<Stall>,
+    /// When a write last had to wait.
+    last_pending: Option<std::time::Instant>,
+}
+
+struct Stall {
+    moved: usize,
+    deadline: Pin<Box<tokio::time::Sleep>>,
 }
 
 impl Counted {
-    /// `poll` is a write's outcome: progress ends a stall; waiting starts one or, once it
-    /// has lasted [`WRITE_STALL`], fails the write.
-    fn watch_stall<T>(
+    /// `poll` is a write's outcome. Waiting starts a stall, or fails the write once the stall
+    /// has lasted [`WRITE_STALL`] with less than [`STALL_PROGRESS`] moved (with more, a new
+    /// one starts). Bytes written count for the stall; writes that go through without
+    /// waiting for a second end it.
+    fn watch_stall(
         &mut self,
         cx: &mut Context<'_>,
-        poll: Poll<std::io::Result<T>>,
-    ) -> Poll<std::io::Result<T>> {
-        if poll.is_ready() {
-            self.stalled = None;
-            return poll;
-        }
-        let stall = self
-            .stalled
-            .get_or_insert_with(|| Box::pin(tokio::time::sleep(WRITE_STALL)));
-        match stall.as_mut().poll(cx) {
-            Poll::Ready(()) => {
-                let why = "the client has read nothing for 30 s";
-                Poll::Ready(Err(std::io::Error::new(std::io::ErrorKind::TimedOut, why)))
+        poll: Poll<std::io::Result<usize>>,
+    ) -> Poll<std::io::Result<usize>> {
+        let now = std::time::Instant::now();
+        match &poll {
+            Poll::Ready(Ok(n)) => {
+                if let Some(stall) = &mut self.stalled {
+                    stall.moved += n;
+                }
+                let flowing = self.last_pending.is_none_or(|t| now - t > STALL_CLEARED);
+                if flowing {
+                    self.stalled = None;
+                }
+                return poll;
             }
-            Poll::Pending => Poll::Pending,
+            Poll::Ready(Err(_)) => return poll,
+            Poll::Pending => self.last_pending = Some(now),
         }
+        let stall = self.stalled.get_or_insert_with(|| Stall {
+            moved: 0,
+            deadline: Box::pin(tokio::time::sleep(WRITE_STALL)),
+        });
+        while stall.deadline.as_mut().poll(cx).is_ready() {
+            if stall.moved < STALL_PROGRESS {
+                let why = "the client read too little for 30 s";
+                return Poll::Ready(Err(std::io::Error::new(std::io::ErrorKind::TimedOut, why)));
+            }
+            stall.moved = 0;
+            let next = tokio::time::Instant::now() + WRITE_STALL;
+            stall.deadline.as_mut().reset(next);
+        }
+        Poll::Pending
     }
 }
 
@@ -258,8 +287,7 @@ impl AsyncWrite for Counted {
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        let poll = Pin::new(&mut self.tcp).poll_flush(cx);
-        self.watch_stall(cx, poll)
+        Pin::new(&mut self.tcp).poll_flush(cx)
     }
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {

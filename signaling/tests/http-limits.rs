@@ -175,38 +175,62 @@ async fn a_body_larger_than_any_route_takes_is_refused() {
 }
 
 /// A client that asks for pages and then reads nothing (a tiny receive window, the responses
-/// piling up) holds its connection only until the server's write has waited 30 s: then the
-/// connection fails and its place under the cap is free again.
+/// piling up), or reads a kilobyte now and then, holds its connection only until the server's
+/// writes have moved less than 16 KiB in 30 s: then the connection fails and its place under
+/// the cap is free again.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_client_that_reads_nothing_loses_its_connection_after_30_s() {
+async fn a_client_that_reads_nothing_or_next_to_nothing_loses_its_connection_after_30_s() {
     let config = aula_signaling::Config {
-        max_connections: 1,
+        max_connections: 2,
         ..aula_signaling::Config::for_tests()
     };
     let (_server, addr) = server_with(config).await;
-    let socket = tokio::net::TcpSocket::new_v4().unwrap();
-    socket.set_recv_buffer_size(4096).unwrap();
-    let mut stalled = socket.connect(addr).await.unwrap();
     let ask = "GET /static/i18n.js HTTP/1.1\r\nHost: x\r\n\r\n".repeat(400);
-    stalled.write_all(ask.as_bytes()).await.unwrap();
+    let mut stalled = Vec::new();
+    for _ in 0..2 {
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.set_recv_buffer_size(4096).unwrap();
+        let mut tcp = socket.connect(addr).await.unwrap();
+        tcp.write_all(ask.as_bytes()).await.unwrap();
+        stalled.push(tcp);
+    }
     let started = Instant::now();
-    // Its responses fill both sides' buffers; meanwhile it holds the one place.
+    // The second reads a kilobyte every 5 s.
+    let mut trickle = stalled.pop().unwrap();
+    let reader = tokio::spawn(async move {
+        let mut buf = [0u8; 1024];
+        loop {
+            tokio::time::sleep(Duration::from_secs(5)).await;
+            match trickle.read(&mut buf).await {
+                Ok(0) | Err(_) => return,
+                Ok(_) => {}
+            }
+        }
+    });
+    // Their responses fill both sides' buffers; meanwhile they hold both places.
     tokio::time::sleep(Duration::from_secs(3)).await;
     let (text, _) = until_closed(connect(addr, "GET / HTTP/1.1\r\nHost: x\r\n\r\n").await).await;
     assert!(
         text.starts_with("HTTP/1.1 503"),
-        "the place is taken: {text}"
+        "the places are taken: {text}"
     );
 
+    // Both places free again: two probes served and held open at once.
     let deadline = started + Duration::from_secs(45);
-    loop {
+    let mut served = Vec::new();
+    while served.len() < 2 {
         let mut probe = connect(addr, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n").await;
         let mut buf = [0u8; 512];
         let n = probe.read(&mut buf).await.unwrap_or(0);
         if String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 200") {
-            break;
+            served.push(probe);
+            continue;
         }
-        assert!(Instant::now() < deadline, "still held after 45 s");
+        assert!(
+            Instant::now() < deadline,
+            "still held after 45 s ({} free)",
+            served.len()
+        );
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
     let took = started.elapsed();
@@ -214,5 +238,6 @@ async fn a_client_that_reads_nothing_loses_its_connection_after_30_s() {
         took >= Duration::from_secs(25),
         "not before the stall's 30 s: {took:?}"
     );
+    reader.abort();
     drop(stalled);
 }
