@@ -194,6 +194,49 @@ async fn a_member_away_keeps_its_seat_and_resumes_without_queueing() {
     assert_eq!(common::metric(addr, "aula_participants_present").await, 2);
 }
 
+/// A page whose Wi-Fi changed resumes before the server has noticed its old socket is dead:
+/// on a full server the resume waits in the queue (ahead of new joins). When the old socket
+/// ends, its seat goes to that resume at once, not to the queue's next newcomer and not
+/// kept for a resume that then expires; nobody holds two seats.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_resume_queued_behind_its_own_open_socket_gets_that_sockets_seat() {
+    let (_server, addr) = client::server_with(config(2)).await;
+    let room = meeting(addr).await;
+    let (_host, first) = join(addr, &room, true, "Frau Berg", None).await;
+    assert_eq!(first["type"], "joined", "{first}");
+    let (old, first) = join(addr, &room, false, "Anna", None).await;
+    assert_eq!(first["type"], "joined", "{first}");
+    let token = first["resume"]
+        .as_str()
+        .expect("a resume token")
+        .to_string();
+    let (mut cem, first) = join(addr, &room, false, "Cem", None).await;
+    assert_eq!(first["type"], "queued", "{first}");
+
+    let resume = json!({"type": "resume", "v": 1, "room": room.id, "token": token, "fresh": false});
+    let mut anna = Client::connect(addr).await;
+    anna.send(resume).await;
+    let queued = anna.next().await.expect("an answer");
+    assert_eq!(
+        (queued["type"].clone(), queued["position"].clone()),
+        (json!("queued"), json!(1)),
+        "{queued}"
+    );
+
+    drop(old); // the server notices the old socket is gone
+    let back = anna.expect("joined").await;
+    assert_eq!(back["resumed"], true, "{back}");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(common::metric(addr, "aula_participants_present").await, 2);
+    assert_eq!(
+        common::metric(addr, "aula_admission_queue_length").await,
+        1,
+        "Cem still waits"
+    );
+    let news = cem.drain(Duration::from_millis(200)).await;
+    assert!(client::of_type(&news, "joined").is_empty(), "{news:?}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn beyond_the_queues_bound_a_page_is_told_when_to_try_again() {
     let config = aula_signaling::Config {

@@ -72,6 +72,33 @@ pub(crate) struct Seat {
     admission: Arc<Admission>,
 }
 
+impl Seat {
+    /// Gives this seat to the page that waits in the queue with `key` for `room`, if one
+    /// does (a member's resume that queued while its old socket was still open, whose seat
+    /// this is); else gives it back.
+    pub(crate) fn hand_to(self, key: &str, room: &str) -> Option<Seat> {
+        let admission = self.admission.clone();
+        let waiter = {
+            let mut inner = admission.lock();
+            match inner.queue.take_keyed(key, room) {
+                Some(ticket) => inner.waiters.remove(&ticket),
+                None => None,
+            }
+        };
+        let Some(waiter) = waiter else {
+            return Some(self);
+        };
+        let class = Class::Resume as usize;
+        match waiter.seat.send(self) {
+            Ok(()) => {
+                admission.counters.admitted_from_queue[class].fetch_add(1, Relaxed);
+                None
+            }
+            Err(seat) => Some(seat),
+        }
+    }
+}
+
 impl std::fmt::Debug for Seat {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("Seat")

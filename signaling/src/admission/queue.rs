@@ -143,6 +143,21 @@ impl Queue {
         Ok((self.position(ticket).expect("just queued"), None))
     }
 
+    /// Takes out the place that `key` holds for `room`, if one does: its ticket.
+    pub(crate) fn take_keyed(&mut self, key: &str, room: &str) -> Option<Ticket> {
+        for lane in &mut self.lanes {
+            let found = lane
+                .iter()
+                .position(|p| p.key.as_deref() == Some(key) && p.room == room);
+            if let Some(i) = found {
+                let place = lane.remove(i).expect("found");
+                self.forget_addr(place.addr);
+                return Some(place.ticket);
+            }
+        }
+        None
+    }
+
     /// Takes `ticket` out of the queue (its socket left); whether it was there.
     pub(crate) fn remove(&mut self, ticket: Ticket) -> bool {
         for lane in &mut self.lanes {

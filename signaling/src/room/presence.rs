@@ -46,7 +46,10 @@ impl RoomTask {
             return;
         }
         m.away_until = Some(Instant::now() + grace);
-        m.seat = seat;
+        // Its resume may wait in the queue already (it came while this socket was still
+        // open): the seat goes to it; else it waits here for the resume.
+        let key = m.resume.as_str().to_string();
+        m.seat = seat.and_then(|s| s.hand_to(&key, &self.id));
         m.info.reconnecting = true;
         Counters::bump(&self.registry.counters.reconnecting);
         tracing::info!(%participant, ?how, grace_secs = grace.as_secs(), "socket gone; seat kept");
@@ -88,6 +91,9 @@ impl RoomTask {
             let _ = m.out.send(Outgoing::Close(4000, "opened again elsewhere"));
         }
         let was_away = m.away_until.take().is_some();
+        // The resuming socket has a seat of its own: one kept for it and not taken (it came
+        // through the queue) is free again.
+        m.seat = None;
         m.info.reconnecting = false;
         m.out = out.clone();
         m.socket = socket;
