@@ -432,21 +432,30 @@ impl RoomTask {
         if role == Role::Host && !returning && state.members.len() >= host_seats {
             return Err(ErrorCode::RoomFull);
         }
-        // A knock again from the lobby keeps its id: the hosts' pages see the same pupil
-        // waiting, not a newcomer (no second chime, no second name in `arrived`).
-        let same_id = waited.map(|i| state.lobby[i].id).filter(|_| to_lobby);
+        // A knock again from the lobby takes over its own entry, in place: the same id and
+        // name, the new socket. The hosts' pages see no change (no second knock sound, no
+        // name again in `arrived`, no one leaving and coming back).
+        if let Some(i) = waited.filter(|_| to_lobby) {
+            let w = &mut state.lobby[i];
+            let _ = w.out.send(Outgoing::Close(4000, "opened again elsewhere"));
+            let lobby = ServerMsg::Lobby {
+                room: self.room_info(),
+                session: w.session.clone(),
+            };
+            let _ = out.send(Outgoing::Msg(lobby));
+            (w.out, w.socket, w.addr) = (out, socket, addr);
+            tracing::info!(participant = %w.id, "waiting in the lobby again, on a new socket");
+            return Ok(w.id);
+        }
         if let Some(s) = session
             .as_deref()
             .filter(|_| known.is_some() || waited.is_some())
         {
             self.replace_session(state, s);
         }
-        let id = same_id.unwrap_or_else(|| {
-            // Taken before anything is sent, so no id a client has seen is ever handed out
-            // again (to anyone else).
-            state.next_id += 1;
-            ParticipantId(state.next_id - 1)
-        });
+        let id = ParticipantId(state.next_id);
+        // Taken before anything is sent, so no id a client has seen is ever handed out again.
+        state.next_id += 1;
         let session = match session {
             Some(s) if known.is_some() || waited.is_some() => s,
             _ => Secret::generate().as_str().to_string(),
