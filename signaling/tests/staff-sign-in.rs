@@ -201,6 +201,48 @@ async fn a_fresh_install_creates_its_first_account_once() {
     assert_eq!(welcome.status, 200);
 }
 
+/// Tries sent all at once are each counted as they start: of thirty wrong passwords for one
+/// name sent together, ten are checked and twenty refused unchecked (before, all thirty
+/// passed the check before any failure was recorded). And a burst of tries for many names
+/// waits for its checks 32 at a time at most; the rest are told the server is busy, which
+/// counts as no try at all.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tries_sent_at_once_are_counted_as_they_start_and_wait_in_bounds() {
+    let (_server, addr, _dir) = with_account("staff-burst").await;
+    let burst = |names: Vec<String>| async move {
+        let tries = names.into_iter().enumerate().map(|(i, name)| {
+            let wrong = json!({"name": name, "password": format!("guess-{i:04}")});
+            tokio::spawn(async move {
+                call(addr, "POST", "/api/staff/sign-in", "", wrong)
+                    .await
+                    .status
+            })
+        });
+        let mut statuses = Vec::new();
+        for t in tries.collect::<Vec<_>>() {
+            statuses.push(t.await.unwrap());
+        }
+        statuses
+    };
+    let count = |statuses: &[u16], status: u16| statuses.iter().filter(|s| **s == status).count();
+
+    let one_name = burst(vec!["weber".to_string(); 30]).await;
+    assert_eq!(
+        (count(&one_name, 401), count(&one_name, 429)),
+        (10, 20),
+        "{one_name:?}"
+    );
+
+    let many = burst((0..120).map(|i| format!("lehrer{i}")).collect()).await;
+    let (failed, busy) = (count(&many, 401), count(&many, 503));
+    assert_eq!(failed + busy, 120, "{many:?}");
+    assert!(busy > 0, "more than 32 waited at once: {many:?}");
+    assert_eq!(
+        metric(addr, "aula_staff_sign_ins_failed_total").await,
+        10 + failed as u64
+    );
+}
+
 /// The first-account link is for a server with no account: once an admin has added one
 /// from the command line (`aula user add`), the link, still in the journal, creates nothing.
 #[tokio::test]

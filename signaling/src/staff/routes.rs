@@ -128,6 +128,14 @@ fn welcome_or_refusal(
             );
             response
         }
+        SignIn::Busy => {
+            let message = "many sign-ins at once; try again in a moment";
+            let mut response = api_error(StatusCode::SERVICE_UNAVAILABLE, "server_busy", message);
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(2));
+            response
+        }
         SignIn::DirectoryUnavailable => {
             let message = "the school's directory does not answer; try again in a moment";
             api_error(
