@@ -25,7 +25,7 @@ use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::extract::connect_info::IntoMakeServiceWithConnectInfo;
@@ -115,8 +115,8 @@ pub async fn run(
             tcp,
             _permit: permit,
             _hold: hold,
-            stalled: None,
-            last_pending: None,
+            stall: StallClock::default(),
+            deadline: None,
         };
         let (stop, alive) = (stop.clone(), alive_rx.clone());
         match tls.clone() {
@@ -213,56 +213,88 @@ struct Counted {
     tcp: TcpStream,
     _permit: OwnedSemaphorePermit,
     _hold: Option<Hold>,
-    /// Writes have waited for the client since then, and moved this much.
-    stalled: Option<Stall>,
-    /// When a write last had to wait.
-    last_pending: Option<std::time::Instant>,
+    /// The write-stall rule, and the timer that wakes a write waiting on it.
+    stall: StallClock,
+    deadline: Option<Pin<Box<tokio::time::Sleep>>>,
 }
 
-struct Stall {
-    moved: usize,
-    deadline: Pin<Box<tokio::time::Sleep>>,
+/// The write-stall rule, sans-IO: writes that wait for the client and move less than
+/// [`STALL_PROGRESS`] in [`WRITE_STALL`] fail; writes that have gone through without waiting
+/// for over [`STALL_CLEARED`] end a stall (a client reading a little now and then never lets
+/// them, a quiet WebSocket that once waited does).
+#[derive(Debug, Default)]
+struct StallClock {
+    /// Since when writes have waited, and what they moved since.
+    stalled: Option<(Instant, usize)>,
+    /// Since when writes have gone through without waiting (`None` while one waits).
+    flowing_since: Option<Instant>,
+}
+
+impl StallClock {
+    /// A write went through with `n` bytes.
+    fn wrote(&mut self, now: Instant, n: usize) {
+        if let Some((_, moved)) = &mut self.stalled {
+            *moved += n;
+        }
+        let since = *self.flowing_since.get_or_insert(now);
+        if now - since > STALL_CLEARED {
+            self.stalled = None;
+        }
+    }
+
+    /// A write waits: `Err` if the stall has lasted too long with too little moved, else
+    /// when to look again.
+    fn waits(&mut self, now: Instant) -> Result<Instant, ()> {
+        if self.flowing_since.is_some_and(|t| now - t > STALL_CLEARED) {
+            self.stalled = None;
+        }
+        self.flowing_since = None;
+        let (since, moved) = self.stalled.get_or_insert((now, 0));
+        if now - *since < WRITE_STALL {
+            return Ok(*since + WRITE_STALL);
+        }
+        if *moved < STALL_PROGRESS {
+            return Err(());
+        }
+        // Slow, but moving: a new stall starts.
+        self.stalled = Some((now, 0));
+        Ok(now + WRITE_STALL)
+    }
 }
 
 impl Counted {
-    /// `poll` is a write's outcome. Waiting starts a stall, or fails the write once the stall
-    /// has lasted [`WRITE_STALL`] with less than [`STALL_PROGRESS`] moved (with more, a new
-    /// one starts). Bytes written count for the stall; writes that go through without
-    /// waiting for a second end it.
+    /// `poll` is a write's outcome, told to the stall rule; a waiting write that the rule
+    /// gives up on fails, and one it does not is woken when it should look again.
     fn watch_stall(
         &mut self,
         cx: &mut Context<'_>,
         poll: Poll<std::io::Result<usize>>,
     ) -> Poll<std::io::Result<usize>> {
-        let now = std::time::Instant::now();
+        let now = Instant::now();
         match &poll {
             Poll::Ready(Ok(n)) => {
-                if let Some(stall) = &mut self.stalled {
-                    stall.moved += n;
-                }
-                let flowing = self.last_pending.is_none_or(|t| now - t > STALL_CLEARED);
-                if flowing {
-                    self.stalled = None;
-                }
+                self.stall.wrote(now, *n);
                 return poll;
             }
             Poll::Ready(Err(_)) => return poll,
-            Poll::Pending => self.last_pending = Some(now),
+            Poll::Pending => {}
         }
-        let stall = self.stalled.get_or_insert_with(|| Stall {
-            moved: 0,
-            deadline: Box::pin(tokio::time::sleep(WRITE_STALL)),
-        });
-        while stall.deadline.as_mut().poll(cx).is_ready() {
-            if stall.moved < STALL_PROGRESS {
+        loop {
+            let Ok(at) = self.stall.waits(Instant::now()) else {
                 let why = "the client read too little for 30 s";
                 return Poll::Ready(Err(std::io::Error::new(std::io::ErrorKind::TimedOut, why)));
+            };
+            let at = tokio::time::Instant::from_std(at);
+            let timer = self
+                .deadline
+                .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(at)));
+            if timer.deadline() != at {
+                timer.as_mut().reset(at);
             }
-            stall.moved = 0;
-            let next = tokio::time::Instant::now() + WRITE_STALL;
-            stall.deadline.as_mut().reset(next);
+            if timer.as_mut().poll(cx).is_pending() {
+                return Poll::Pending;
+            }
         }
-        Poll::Pending
     }
 }
 
@@ -311,6 +343,65 @@ impl AsyncWrite for Counted {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn secs(s: f64) -> Duration {
+        Duration::from_secs_f64(s)
+    }
+
+    #[test]
+    fn a_client_that_reads_nothing_or_a_little_now_and_then_is_given_up_after_30_s() {
+        let t0 = Instant::now();
+        let mut nothing = StallClock::default();
+        assert_eq!(nothing.waits(t0), Ok(t0 + WRITE_STALL));
+        assert_eq!(nothing.waits(t0 + secs(10.0)), Ok(t0 + WRITE_STALL));
+        assert_eq!(nothing.waits(t0 + WRITE_STALL), Err(()));
+
+        // 1 KB every 5 s, the writes waiting again at once: 6 KB in 30 s.
+        let mut trickle = StallClock::default();
+        let mut now = t0;
+        let mut verdict = trickle.waits(now);
+        while verdict.is_ok() && now - t0 < secs(60.0) {
+            now += secs(5.0);
+            trickle.wrote(now, 1024);
+            verdict = trickle.waits(now + secs(0.001));
+        }
+        assert_eq!(verdict, Err(()), "given up");
+        assert!(now - t0 <= secs(35.0), "after {:?}", now - t0);
+    }
+
+    #[test]
+    fn slow_but_moving_writes_and_a_quiet_socket_that_once_waited_go_on() {
+        let t0 = Instant::now();
+        // 20 KB every 10 s, waiting in between: slow, but 60 KB in 30 s.
+        let mut slow = StallClock::default();
+        let mut now = t0;
+        assert!(slow.waits(now).is_ok());
+        for _ in 0..12 {
+            now += secs(10.0);
+            slow.wrote(now, 20 * 1024);
+            assert!(slow.waits(now + secs(0.001)).is_ok(), "at {:?}", now - t0);
+        }
+
+        // A WebSocket that waited once, then wrote a few small messages over a minute, and
+        // waits once more: a new stall, not the old one's deadline.
+        let mut quiet = StallClock::default();
+        assert!(quiet.waits(t0).is_ok());
+        quiet.wrote(t0 + secs(0.2), 100);
+        quiet.wrote(t0 + secs(20.0), 100);
+        quiet.wrote(t0 + secs(50.0), 100);
+        assert_eq!(
+            quiet.waits(t0 + secs(60.0)),
+            Ok(t0 + secs(60.0) + WRITE_STALL)
+        );
+        // Even without a write in between that came late enough to end it.
+        let mut blip = StallClock::default();
+        assert!(blip.waits(t0).is_ok());
+        blip.wrote(t0 + secs(0.2), 100);
+        assert_eq!(
+            blip.waits(t0 + secs(45.0)),
+            Ok(t0 + secs(45.0) + WRITE_STALL)
+        );
+    }
 
     #[test]
     fn the_refusal_is_a_whole_response() {
