@@ -607,7 +607,15 @@ impl Session {
             // The seat its member kept while away (a socket that is still open keeps its own
             // until the room closes it for this one; then this waits first in the queue).
             TokenCheck::Known(Some(seat)) => self.admitted_with(seat, request).await,
-            TokenCheck::Known(None) => self.at_the_door(Class::Resume, Some(&key), request).await,
+            TokenCheck::Known(None) => {
+                let flow = self.at_the_door(Class::Resume, Some(&key), request).await;
+                // Queued: the old socket may have ended meanwhile and left its seat with the
+                // member, where it waits for this resume.
+                if self.waiting.is_some() {
+                    let _ = entry.inbox.send(RoomMsg::ResumeQueued { token: key }).await;
+                }
+                flow
+            }
         }
     }
 

@@ -83,7 +83,7 @@ function signInMessage(res, body) {
     const minutes = Math.max(1, Math.ceil(Number(res.headers.get('retry-after') || 60) / 60));
     return t('signIn.throttled', { minutes });
   }
-  const known = ['wrong_credentials', 'directory_unavailable'];
+  const known = ['wrong_credentials', 'directory_unavailable', 'server_busy'];
   return t(known.includes(body?.code) ? `signIn.${body.code}` : 'signIn.failed');
 }
 

@@ -76,6 +76,9 @@ pub enum RoomMsg {
         token: String,
         reply: oneshot::Sender<TokenCheck>,
     },
+    /// A resume with `token` waits in the server's queue: a seat its member kept (its old
+    /// socket ended after `KnowsToken`) goes to it.
+    ResumeQueued { token: String },
     /// Any message after `join` but `leave`, from an admitted or a waiting participant.
     Client {
         participant: ParticipantId,
@@ -332,6 +335,16 @@ impl RoomTask {
                     }
                 };
                 let _ = reply.send(check);
+                Flow::Continue
+            }
+            RoomMsg::ResumeQueued { token } => {
+                let member = state
+                    .members
+                    .values_mut()
+                    .find(|m| m.resume.matches(&token));
+                if let Some(m) = member.filter(|m| m.away_until.is_some()) {
+                    m.seat = m.seat.take().and_then(|s| s.hand_to(&token, &self.id));
+                }
                 Flow::Continue
             }
             RoomMsg::Client {

@@ -18,6 +18,7 @@ pub(crate) mod routes;
 mod sessions;
 mod throttle;
 
+use std::collections::HashSet;
 use std::net::IpAddr;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
@@ -46,6 +47,11 @@ const MAX_SIGN_IN_NAME_CHARS: usize = 256;
 /// flood from behind the school's NAT (which has no address limit) then delays a teacher's
 /// sign-in by at most this many checks, about 0.8 s, instead of past the request deadline.
 const CHECKS_WAITING: usize = 32;
+/// Of those, the places only a known name may take (an account in the file, or a name that
+/// signed in since the server started): a flood of made-up names cannot take them all.
+const CHECKS_FOR_KNOWN: usize = 8;
+/// Names that signed in, remembered at most (for `CHECKS_FOR_KNOWN`).
+const KNOWN_NAMES: usize = 10_000;
 
 /// A sign-in between the throttle and its verdict: its try is given back if it ends without
 /// one (the directory did not answer, the request was cancelled), and its place among the
@@ -122,6 +128,8 @@ pub struct Staff {
     directory_checks: Semaphore,
     /// Sign-ins between the throttle and their verdict.
     checks_waiting: AtomicUsize,
+    /// Names (lower case) that signed in since the server started.
+    signed_in: Mutex<HashSet<String>>,
     pub counters: StaffCounters,
 }
 
@@ -151,6 +159,7 @@ impl Staff {
             hashing: Semaphore::new(HASHING_AT_ONCE),
             directory_checks: Semaphore::new(DIRECTORY_AT_ONCE),
             checks_waiting: AtomicUsize::new(0),
+            signed_in: Mutex::new(HashSet::new()),
             counters: StaffCounters::default(),
         })
     }
@@ -223,7 +232,11 @@ impl Staff {
             waiting: false,
             decided: false,
         };
-        if self.checks_waiting.fetch_add(1, Relaxed) >= CHECKS_WAITING {
+        let places = match self.is_known(name) {
+            true => CHECKS_WAITING,
+            false => CHECKS_WAITING - CHECKS_FOR_KNOWN,
+        };
+        if self.checks_waiting.fetch_add(1, Relaxed) >= places {
             self.checks_waiting.fetch_sub(1, Relaxed);
             return SignIn::Busy;
         }
@@ -249,8 +262,29 @@ impl Staff {
             return SignIn::WrongCredentials;
         };
         (self.throttle.lock().expect("not poisoned")).handle_success(name, addr, attempt);
+        let mut signed_in = self.signed_in.lock().expect("not poisoned");
+        if signed_in.len() < KNOWN_NAMES {
+            signed_in.insert(name.trim().to_lowercase());
+        }
+        drop(signed_in);
         Counters::bump(&self.counters.sign_ins);
         self.welcome(&user)
+    }
+
+    /// Whether `name` is an account in the file or signed in since the server started.
+    fn is_known(&self, name: &str) -> bool {
+        let known = self
+            .signed_in
+            .lock()
+            .expect("not poisoned")
+            .contains(&name.trim().to_lowercase());
+        known
+            || self
+                .accounts
+                .lock()
+                .expect("not poisoned")
+                .find(name)
+                .is_some()
     }
 
     fn welcome(&self, name: &str) -> SignIn {
