@@ -377,6 +377,14 @@ impl ImpairReport {
                 ));
             }
         }
+        // The relay's own trouble is not the link's: such a run measured the loadtest.
+        if self.relay_overflow > 0 || self.relay_send_errors > 0 {
+            out.push(format!(
+                "the relay could not take {} datagrams and failed to send {} (the loadtest \
+                 stalled): the run does not measure the link",
+                self.relay_overflow, self.relay_send_errors
+            ));
+        }
         if self.audio.gaps > 0 {
             out.push(format!(
                 "audio interrupted {} times (longest {:.0} ms)",
@@ -517,7 +525,10 @@ fn steps(profile: &Profile, end: Duration) -> Vec<(Duration, Duration, Option<u6
 
 /// After each drop: over every whole second from the drop on (in 100 ms steps), what the
 /// server sent against the new capacity; when it first fitted, and from when it never went
-/// over again (by more than [`SETTLED_TOLERANCE`]) within the phase.
+/// over again (by more than [`SETTLED_TOLERANCE`]) within the phase. Each moment is the start
+/// of a 100 ms bin that fitted itself as well as the second from it: a second's average fits
+/// even when its first few hundred ms were well over (1.5 times for 0.4 s, then 0.6 times,
+/// averages 0.96), and its start alone would date the recovery that much early.
 fn recoveries(profile: &Profile, down: &LinkLog, end: Duration) -> Vec<Recovery> {
     let phases = steps(profile, end);
     let mut out = Vec::new();
@@ -528,23 +539,26 @@ fn recoveries(profile: &Profile, down: &LinkLog, end: Duration) -> Vec<Recovery>
         if new >= old {
             continue;
         }
+        // Per step: the second from it, and its own 100 ms, against the new capacity.
         let mut ratios = Vec::new();
         let mut t = at;
         while t + secs(1) <= to {
-            ratios.push(kbps(down.sum(t, t + secs(1)).offered, secs(1)) * 1e3 / new as f64);
+            let ratio =
+                |span: Duration| kbps(down.sum(t, t + span).offered, span) * 1e3 / new as f64;
+            ratios.push((ratio(secs(1)), ratio(link::BIN)));
             t += link::BIN;
         }
         let over: Vec<bool> = ratios
             .iter()
-            .map(|r| *r > 1.0 + SETTLED_TOLERANCE)
+            .map(|(second, _)| *second > 1.0 + SETTLED_TOLERANCE)
             .collect();
         let step = |i: usize| (link::BIN * i as u32).as_secs_f64();
-        let first = ratios.iter().position(|r| *r <= 1.0).map(step);
-        let settled = match over.iter().rposition(|o| *o) {
-            None => Some(0),
-            Some(i) if i + 1 < over.len() => Some(i + 1),
-            Some(_) => None,
-        };
+        let first = (ratios.iter())
+            .position(|(second, bin)| *second <= 1.0 && *bin <= 1.0)
+            .map(step);
+        // After the last second over, the first step whose own bin is within the tolerance.
+        let after = over.iter().rposition(|o| *o).map_or(0, |i| i + 1);
+        let settled = (after..ratios.len()).find(|&i| ratios[i].1 <= 1.0 + SETTLED_TOLERANCE);
         out.push(Recovery {
             at_s: at.as_secs_f64(),
             from_kbps: old as f64 / 1e3,
@@ -812,6 +826,29 @@ mod tests {
             with[0].utilization_of_possible > 0.98,
             "the page asked for 1.5"
         );
+    }
+
+    #[test]
+    fn a_second_whose_start_was_over_does_not_date_the_recovery_early() {
+        let profile = Profile::parse("0:2,10:1").expect("valid");
+        let mut link = Link::new(LinkConfig::new(profile.clone()));
+        // 1.5 times the new capacity for 0.4 s after the drop, then 0.6 times: the second
+        // from the drop averages 0.96 of it, and fits.
+        drive(&mut link, secs(14), |t| {
+            if t < Duration::from_millis(10_400) {
+                1.5e6
+            } else {
+                0.6e6
+            }
+        });
+        let r = recoveries(&profile, link.log(), secs(14));
+        let first = r[0].first_under_s.expect("it got under");
+        assert!(
+            (0.4..=0.5).contains(&first),
+            "under from 0.4 s, not 0: {first}"
+        );
+        let back = r[0].back_under_s.expect("it got back");
+        assert!((0.4..=0.5).contains(&back), "{back}");
     }
 
     #[test]

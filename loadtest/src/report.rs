@@ -546,7 +546,7 @@ fn judge(
         );
         if without > 0 && failure.is_none() {
             failure = Some((
-                "no media from a publisher".into(),
+                "no media from a publisher, or it stopped before the end".into(),
                 format!("{without} publishers"),
             ));
         }

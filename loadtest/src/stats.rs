@@ -434,6 +434,8 @@ pub struct StreamStats {
     pub keyframes: u64,
     /// The first frame arrived.
     pub first: Option<Duration>,
+    /// The latest frame arrived.
+    pub last: Option<Duration>,
     /// Frame numbers seen since the gap count last started over, to count gaps; `None`
     /// before the first stamped frame.
     pub seq_range: Option<(u32, u32)>,
@@ -473,6 +475,7 @@ impl StreamStats {
         self.bytes += bytes as u64;
         self.keyframes += u64::from(keyframe);
         self.first.get_or_insert(at);
+        self.last = Some(at);
         if let Some((seq, layer)) = stamp {
             self.layers.record(layer, bytes);
             self.range_frames += 1;

@@ -25,7 +25,8 @@ pub struct MediaReport {
     /// (subscriber, publisher) pairs expected to carry media: a publisher's video counts
     /// only where the subscriber's page showed it.
     pub pairs: usize,
-    /// Of those, pairs where a track of the publisher never arrived.
+    /// Of those, pairs where a track of the publisher never arrived, or stopped before the
+    /// end while still due.
     pub pairs_without_media: usize,
     /// Received bitrate per subscriber, kbit/s, from its first frame (or its latest join) to
     /// the end.
@@ -184,8 +185,12 @@ fn tile_report(((group, h, w), acc): ((u8, u32, u32), TileAcc)) -> TileReport {
     }
 }
 
+/// A stream due to the end whose latest frame came longer than this before it has stopped:
+/// the gaps between the frames received cannot show the frames that never came after them.
+const STOPPED_BEFORE_END: Duration = Duration::from_secs(3);
+
 /// Adds one subscriber's media; returns how many publishers it got nothing (on some track)
-/// from. `end` is the end of the run on the subscriber's clock, `steady` its stats when the
+/// from, or whose media stopped before the end while still due. `end` is the end of the run on the subscriber's clock, `steady` its stats when the
 /// steady window began and when that was on its clock.
 pub(super) fn record_media(
     s: &BotStats,
@@ -210,6 +215,9 @@ pub(super) fn record_media(
             (p.plan.media.audio, remote.map(|r| &r.audio)),
             (video_due, remote.map(|r| &r.video)),
         ];
+        // Still due at the end: the publisher did not leave, and a video is not paused.
+        let gone = remote.is_some_and(|r| r.left.is_some());
+        let paused_now = remote.is_some_and(|r| r.paused_since.is_some());
         let mut ok = true;
         for (kind, (expected, stream)) in streams.into_iter().enumerate() {
             let Some(stream) = stream.filter(|_| expected) else {
@@ -217,6 +225,11 @@ pub(super) fn record_media(
                 continue;
             };
             ok &= stream.frames > 0;
+            let due_at_end = !gone && (kind == 0 || !paused_now);
+            let stopped = stream
+                .last
+                .is_some_and(|l| end.saturating_sub(l) > STOPPED_BEFORE_END);
+            ok &= !(due_at_end && stopped);
             bytes += stream.bytes;
             frames += stream.frames;
             missing += stream.frames_missing();

@@ -137,6 +137,15 @@ impl<'a> Run<'a> {
     async fn sample(&mut self) {
         let asked = Instant::now();
         let at = asked.duration_since(self.start);
+        // CPU and memory now, at `at`, not after the bots' answers (up to SAMPLE_WAIT later):
+        // the rates between samples divide by the time between their `at`s. /metrics goes
+        // out at once too, so its counters are read within milliseconds of this.
+        let server = self
+            .server
+            .pid
+            .and_then(|p| procstat::Proc::Pid(p).sample());
+        let loadtest = procstat::Proc::Myself.sample();
+        let machine = procstat::MachineSample::now();
         let snapshots = futures_util::future::join_all(
             self.bots
                 .iter()
@@ -147,12 +156,9 @@ impl<'a> Run<'a> {
         let (snapshots, metrics, allocation) = tokio::join!(snapshots, metrics, allocation);
         let mut sample = Sample {
             at,
-            server: self
-                .server
-                .pid
-                .and_then(|p| procstat::Proc::Pid(p).sample()),
-            loadtest: procstat::Proc::Myself.sample(),
-            machine: procstat::MachineSample::now(),
+            server,
+            loadtest,
+            machine,
             metrics,
             started: self.bots.len(),
             rooms: allocation
