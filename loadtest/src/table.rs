@@ -70,7 +70,8 @@ pub fn render(r: &Report) -> String {
     );
     let _ = writeln!(
         out,
-        "  total loss {:.3} % (video {:.3} %, audio {:.3} %); publisher pairs without media (or stopped) {}/{}",
+        "  total loss {:.3} % (video {:.3} %, audio {:.3} %); \
+         publisher pairs without media (or stopped) {}/{}",
         m.loss_percent_total,
         m.loss_percent_video,
         m.loss_percent_audio,

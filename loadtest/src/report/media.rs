@@ -190,8 +190,9 @@ fn tile_report(((group, h, w), acc): ((u8, u32, u32), TileAcc)) -> TileReport {
 const STOPPED_BEFORE_END: Duration = Duration::from_secs(3);
 
 /// Adds one subscriber's media; returns how many publishers it got nothing (on some track)
-/// from, or whose media stopped before the end while still due. `end` is the end of the run on the subscriber's clock, `steady` its stats when the
-/// steady window began and when that was on its clock.
+/// from, or whose media stopped before the end while still due. `end` is the end of the run
+/// on the subscriber's clock, `steady` its stats when the steady window began and when that
+/// was on its clock.
 pub(super) fn record_media(
     s: &BotStats,
     steady: Option<(Duration, &BotStats)>,
