@@ -157,13 +157,13 @@ pub struct Recovery {
     pub from_kbps: f64,
     /// To, kbit/s.
     pub to_kbps: f64,
-    /// Seconds until the server first sent no more than the capacity over a whole second;
-    /// `None`: not within the phase.
+    /// Seconds until the server first sent no more than the capacity over every span from
+    /// then of 100 ms to a whole second; `None`: not within the phase.
     pub first_under_s: Option<f64>,
     /// Seconds until it stayed there: every whole second from then to the phase's end fits
-    /// the capacity (within [`SETTLED_TOLERANCE`]). What the target is judged on: a server
-    /// that dips under once and goes back over is not back under. `None`: not within the
-    /// phase.
+    /// the capacity (within [`SETTLED_TOLERANCE`]), and not before it first fitted. What the
+    /// target is judged on: a server that dips under once and goes back over is not back
+    /// under. `None`: not within the phase.
     pub back_under_s: Option<f64>,
     /// Of the phase's whole seconds (in 100 ms steps), the share over the capacity by more
     /// than [`SETTLED_TOLERANCE`].
@@ -525,10 +525,11 @@ fn steps(profile: &Profile, end: Duration) -> Vec<(Duration, Duration, Option<u6
 
 /// After each drop: over every whole second from the drop on (in 100 ms steps), what the
 /// server sent against the new capacity; when it first fitted, and from when it never went
-/// over again (by more than [`SETTLED_TOLERANCE`]) within the phase. Each moment is the start
-/// of a 100 ms bin that fitted itself as well as the second from it: a second's average fits
+/// over again (by more than [`SETTLED_TOLERANCE`]) within the phase. Each moment is a step from
+/// which every span of 100 ms, 200 ms, … to the whole second fitted: a second's average fits
 /// even when its first few hundred ms were well over (1.5 times for 0.4 s, then 0.6 times,
-/// averages 0.96), and its start alone would date the recovery that much early.
+/// averages 0.96), and its start alone would date the recovery that much early; one quiet
+/// 100 ms before a burst would too.
 fn recoveries(profile: &Profile, down: &LinkLog, end: Duration) -> Vec<Recovery> {
     let phases = steps(profile, end);
     let mut out = Vec::new();
@@ -539,25 +540,35 @@ fn recoveries(profile: &Profile, down: &LinkLog, end: Duration) -> Vec<Recovery>
         if new >= old {
             continue;
         }
-        // Per step: the second from it, and its own 100 ms, against the new capacity.
+        // Per step (on the bins' 100 ms grid): the second from it, and the largest ratio of
+        // its spans of 100 ms, 200 ms, … to that second, against the new capacity.
         let mut ratios = Vec::new();
-        let mut t = at;
+        let t0 = at.div_duration_f64(link::BIN).ceil() as u32 * link::BIN;
+        let mut t = t0;
         while t + secs(1) <= to {
             let ratio =
                 |span: Duration| kbps(down.sum(t, t + span).offered, span) * 1e3 / new as f64;
-            ratios.push((ratio(secs(1)), ratio(link::BIN)));
+            let worst_start = (1..=10)
+                .map(|k| ratio(link::BIN * k))
+                .fold(0.0_f64, f64::max);
+            ratios.push((ratio(secs(1)), worst_start));
             t += link::BIN;
+        }
+        // A phase too short to judge a whole second in (a run cut short) says nothing.
+        if ratios.is_empty() {
+            continue;
         }
         let over: Vec<bool> = ratios
             .iter()
             .map(|(second, _)| *second > 1.0 + SETTLED_TOLERANCE)
             .collect();
-        let step = |i: usize| (link::BIN * i as u32).as_secs_f64();
-        let first = (ratios.iter())
-            .position(|(second, bin)| *second <= 1.0 && *bin <= 1.0)
-            .map(step);
-        // After the last second over, the first step whose own bin is within the tolerance.
+        let step = |i: usize| (t0 - at + link::BIN * i as u32).as_secs_f64();
+        let first_i = (ratios.iter()).position(|(second, start)| *second <= 1.0 && *start <= 1.0);
+        let first = first_i.map(step);
+        // After the last second over, the first step whose spans are within the tolerance,
+        // and not before it first fitted.
         let after = over.iter().rposition(|o| *o).map_or(0, |i| i + 1);
+        let after = after.max(first_i.unwrap_or(0));
         let settled = (after..ratios.len()).find(|&i| ratios[i].1 <= 1.0 + SETTLED_TOLERANCE);
         out.push(Recovery {
             at_s: at.as_secs_f64(),
@@ -849,6 +860,29 @@ mod tests {
         );
         let back = r[0].back_under_s.expect("it got back");
         assert!((0.4..=0.5).contains(&back), "{back}");
+    }
+
+    #[test]
+    fn a_quiet_100_ms_before_a_burst_does_not_date_the_recovery_either() {
+        let profile = Profile::parse("0:2,10:1").expect("valid");
+        let mut link = Link::new(LinkConfig::new(profile.clone()));
+        // Over the link, a lull from 0.2 to 0.3 s after the drop, 2.5 times the link until
+        // 0.5 s, then under for good: the second from the lull averages under (about 0.9),
+        // and its first 100 ms fit too, but its first 300 ms do not.
+        drive(&mut link, secs(14), |t| {
+            let after = t.saturating_sub(secs(10)).as_secs_f64();
+            match after {
+                a if t < secs(10) || a < 0.2 => 1.5e6,
+                a if a < 0.3 => 0.1e6,
+                a if a < 0.5 => 2.5e6,
+                _ => 0.6e6,
+            }
+        });
+        let r = recoveries(&profile, link.log(), secs(14));
+        let first = r[0].first_under_s.expect("it got under");
+        assert!((0.5..=0.6).contains(&first), "not at the lull: {first}");
+        let back = r[0].back_under_s.expect("it got back");
+        assert!(back >= first, "{back} {first}");
     }
 
     #[test]

@@ -185,12 +185,15 @@ fn tile_report(((group, h, w), acc): ((u8, u32, u32), TileAcc)) -> TileReport {
     }
 }
 
-/// A stream due to the end whose latest frame came longer than this before it has stopped:
-/// the gaps between the frames received cannot show the frames that never came after them.
-const STOPPED_BEFORE_END: Duration = Duration::from_secs(3);
+/// A publisher's sound due to the end (its publisher still there, its microphone on) whose
+/// latest frame came longer than this before it has stopped: the gaps between the frames
+/// received cannot show the frames that never came after them. Sound only: a video may be
+/// hidden or paused near the end, and its keyframe still on its way. Generous, for the bot's
+/// clock (it starts a little after its planned start) and a last answer a few samples old.
+const STOPPED_BEFORE_END: Duration = Duration::from_secs(5);
 
 /// Adds one subscriber's media; returns how many publishers it got nothing (on some track)
-/// from, or whose media stopped before the end while still due. `end` is the end of the run
+/// from, or whose sound stopped before the end while still due. `end` is the end of the run
 /// on the subscriber's clock, `steady` its stats when the steady window began and when that
 /// was on its clock.
 pub(super) fn record_media(
@@ -216,9 +219,9 @@ pub(super) fn record_media(
             (p.plan.media.audio, remote.map(|r| &r.audio)),
             (video_due, remote.map(|r| &r.video)),
         ];
-        // Still due at the end: the publisher did not leave, and a video is not paused.
+        // Sound still due at the end: the publisher did not leave, its microphone is on.
         let gone = remote.is_some_and(|r| r.left.is_some());
-        let paused_now = remote.is_some_and(|r| r.paused_since.is_some());
+        let muted = remote.is_some_and(|r| r.participant.as_ref().is_some_and(|p| !p.audio));
         let mut ok = true;
         for (kind, (expected, stream)) in streams.into_iter().enumerate() {
             let Some(stream) = stream.filter(|_| expected) else {
@@ -226,7 +229,7 @@ pub(super) fn record_media(
                 continue;
             };
             ok &= stream.frames > 0;
-            let due_at_end = !gone && (kind == 0 || !paused_now);
+            let due_at_end = kind == 0 && !gone && !muted;
             let stopped = stream
                 .last
                 .is_some_and(|l| end.saturating_sub(l) > STOPPED_BEFORE_END);
