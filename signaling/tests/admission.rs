@@ -151,23 +151,45 @@ async fn resumes_with_made_up_tokens_take_no_place_in_the_queue() {
     assert!(common::metric(addr, "aula_resumes_failed_total").await >= 30);
 }
 
+/// A server full with two (a teacher and Anna) and Cem queued behind them.
+struct Full {
+    host: Client,
+    anna: Client,
+    /// The `resume` Anna's page would send.
+    resume: Value,
+    cem: Client,
+}
+
+async fn full_of_two(addr: std::net::SocketAddr) -> Full {
+    let room = meeting(addr).await;
+    let (host, first) = join(addr, &room, true, "Frau Berg", None).await;
+    assert_eq!(first["type"], "joined", "{first}");
+    let (anna, first) = join(addr, &room, false, "Anna", None).await;
+    assert_eq!(first["type"], "joined", "{first}");
+    let token = first["resume"].as_str().expect("a resume token");
+    let resume = json!({"type": "resume", "v": 1, "room": room.id, "token": token, "fresh": false});
+    let (cem, first) = join(addr, &room, false, "Cem", None).await;
+    assert_eq!(first["type"], "queued", "{first}");
+    Full {
+        host,
+        anna,
+        resume,
+        cem,
+    }
+}
+
 /// A member whose socket drops keeps its seat on the server for its resume: on a full server
 /// a reload or a Wi-Fi gap does not put the pupil behind the morning's new joins. The seat is
 /// freed when the member goes for good (here: its grace of 3 s passes).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_member_away_keeps_its_seat_and_resumes_without_queueing() {
     let (_server, addr) = client::server_with(config(2)).await;
-    let room = meeting(addr).await;
-    let (mut host, first) = join(addr, &room, true, "Frau Berg", None).await;
-    assert_eq!(first["type"], "joined", "{first}");
-    let (anna, first) = join(addr, &room, false, "Anna", None).await;
-    assert_eq!(first["type"], "joined", "{first}");
-    let token = first["resume"]
-        .as_str()
-        .expect("a resume token")
-        .to_string();
-    let (mut cem, first) = join(addr, &room, false, "Cem", None).await;
-    assert_eq!(first["type"], "queued", "{first}");
+    let Full {
+        mut host,
+        anna,
+        resume,
+        mut cem,
+    } = full_of_two(addr).await;
 
     drop(anna); // her Wi-Fi drops
     let away = host.expect("participant_updated").await;
@@ -176,7 +198,6 @@ async fn a_member_away_keeps_its_seat_and_resumes_without_queueing() {
     assert_eq!(common::metric(addr, "aula_admission_queue_length").await, 1);
     assert_eq!(common::metric(addr, "aula_participants_present").await, 2);
 
-    let resume = json!({"type": "resume", "v": 1, "room": room.id, "token": token, "fresh": false});
     let mut anna = Client::connect(addr).await;
     anna.send(resume).await;
     let back = anna.next().await.expect("an answer");
@@ -201,19 +222,13 @@ async fn a_member_away_keeps_its_seat_and_resumes_without_queueing() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_resume_queued_behind_its_own_open_socket_gets_that_sockets_seat() {
     let (_server, addr) = client::server_with(config(2)).await;
-    let room = meeting(addr).await;
-    let (_host, first) = join(addr, &room, true, "Frau Berg", None).await;
-    assert_eq!(first["type"], "joined", "{first}");
-    let (old, first) = join(addr, &room, false, "Anna", None).await;
-    assert_eq!(first["type"], "joined", "{first}");
-    let token = first["resume"]
-        .as_str()
-        .expect("a resume token")
-        .to_string();
-    let (mut cem, first) = join(addr, &room, false, "Cem", None).await;
-    assert_eq!(first["type"], "queued", "{first}");
+    let Full {
+        anna: old,
+        resume,
+        mut cem,
+        ..
+    } = full_of_two(addr).await;
 
-    let resume = json!({"type": "resume", "v": 1, "room": room.id, "token": token, "fresh": false});
     let mut anna = Client::connect(addr).await;
     anna.send(resume).await;
     let queued = anna.next().await.expect("an answer");

@@ -31,15 +31,22 @@ async fn connect(addr: SocketAddr, send: &str) -> TcpStream {
     tcp
 }
 
+/// A `/healthz` probe: its connection, if the server answered it `200` (it had a place).
+async fn served(addr: SocketAddr) -> Option<TcpStream> {
+    let mut tcp = connect(addr, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n").await;
+    let mut buf = [0u8; 512];
+    let n = tcp.read(&mut buf).await.unwrap_or(0);
+    String::from_utf8_lossy(&buf[..n])
+        .starts_with("HTTP/1.1 200")
+        .then_some(tcp)
+}
+
 /// Waits (up to 5 s) until a request is served again after a held connection closed: the
 /// server notices the close on its next read.
 async fn served_again(addr: SocketAddr) {
     let deadline = Instant::now() + Duration::from_secs(5);
     loop {
-        let mut tcp = connect(addr, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n").await;
-        let mut buf = [0u8; 512];
-        let n = tcp.read(&mut buf).await.unwrap_or(0);
-        if String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 200") {
+        if served(addr).await.is_some() {
             return;
         }
         assert!(
@@ -217,19 +224,16 @@ async fn a_client_that_reads_nothing_or_next_to_nothing_loses_its_connection_aft
 
     // Both places free again: two probes served and held open at once.
     let deadline = started + Duration::from_secs(45);
-    let mut served = Vec::new();
-    while served.len() < 2 {
-        let mut probe = connect(addr, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n").await;
-        let mut buf = [0u8; 512];
-        let n = probe.read(&mut buf).await.unwrap_or(0);
-        if String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 200") {
-            served.push(probe);
+    let mut held = Vec::new();
+    while held.len() < 2 {
+        if let Some(probe) = served(addr).await {
+            held.push(probe);
             continue;
         }
         assert!(
             Instant::now() < deadline,
             "still held after 45 s ({} free)",
-            served.len()
+            held.len()
         );
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
