@@ -24,14 +24,6 @@ use tokio::time::Instant;
 
 use crate::room::RateLimit;
 
-/// The address one home or phone is counted as: itself for IPv4, its /64 for IPv6.
-pub fn group(ip: IpAddr) -> IpAddr {
-    match ip.to_canonical() {
-        IpAddr::V6(v6) => IpAddr::V6((v6.to_bits() & (u128::MAX << 64)).into()),
-        v4 => v4,
-    }
-}
-
 /// The caps (config.rs argues each default).
 #[derive(Debug, Clone)]
 pub struct Caps {
@@ -184,13 +176,14 @@ impl Addresses {
 
     /// The key `ip` is counted under (its /64 for IPv6), or `None` if it is not counted.
     pub fn key(&self, ip: IpAddr) -> Option<IpAddr> {
-        (!self.is_exempt(ip)).then(|| group(ip))
-    }
-
-    /// Loopback, or in `exempt_networks`: not counted.
-    pub fn is_exempt(&self, ip: IpAddr) -> bool {
         let ip = ip.to_canonical();
-        ip.is_loopback() || self.caps.exempt.iter().any(|n| n.contains(ip))
+        if ip.is_loopback() || self.caps.exempt.iter().any(|n| n.contains(ip)) {
+            return None;
+        }
+        Some(match ip {
+            IpAddr::V6(v6) => IpAddr::V6((v6.to_bits() & (u128::MAX << 64)).into()),
+            v4 => v4,
+        })
     }
 
     /// A WebSocket from `ip` opens.
